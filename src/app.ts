@@ -1,0 +1,161 @@
+/**
+ * buildApp(config): wires store, identity, recorder, gateway and API together — and never
+ * listens. `listen()` binds the API port and each cluster's dedicated port; `close()` stops
+ * accepting, lets requests in flight finish, flushes the store and closes it.
+ *
+ * The API listener also serves every cluster under `/flink/<cluster>/` (the Flink Web UI uses
+ * relative URLs, so it works under a prefix): those requests go to the gateway before Fastify.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { buildApi } from './api/server.js';
+import type { Config } from './config/index.js';
+import { Authenticator } from './identity/authenticate.js';
+import { Directory } from './identity/directory.js';
+import { compileRedactor } from './pipeline/redact.js';
+import { createRecorder } from './pipeline/recorder.js';
+import { TokenCodec } from './query/lookup.js';
+import { createGateway, type Gateway } from './sources/gateway/gateway.js';
+import { sourceIpResolver } from './sources/gateway/source-ip.js';
+import { metaValue, openDatabase, type Db } from './store/sqlite/database.js';
+import { SqliteEventStore } from './store/sqlite/events.js';
+import type { EventStore } from './store/types.js';
+import { createLogger, type Logger } from './telemetry/logger.js';
+import { createMetrics, type Metrics } from './telemetry/metrics.js';
+
+export interface AppDeps {
+  log?: Logger;
+}
+
+export interface ListenInfo {
+  apiUrl: string;
+  /** Cluster name → base URL clients use for it through FlinkTrail (dedicated port or prefix). */
+  clusters: Record<string, { gatewayUrl: string; prefixUrl: string }>;
+}
+
+export interface App {
+  config: Readonly<Config>;
+  api: FastifyInstance;
+  gateway: Gateway;
+  store: EventStore;
+  directory: Directory;
+  db: Db;
+  log: Logger;
+  metrics: Metrics;
+  listen(): Promise<ListenInfo>;
+  close(): Promise<void>;
+}
+
+const PREFIX = /^\/flink\/([a-z0-9][a-z0-9_-]{0,62})(\/.*)?$/;
+
+export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Promise<App> {
+  const log = deps.log ?? createLogger(config.log.level);
+  const metrics = createMetrics();
+  const db = openDatabase(config.dataDir, { synchronous: config.store.synchronous });
+  const store = new SqliteEventStore(db, {
+    flushIntervalMs: config.store.flushIntervalMs,
+    onFlushError: (err, queued) => {
+      metrics.storeFlushErrors.inc();
+      log.error({ err: err.message, queued }, 'Writing events to the store failed; they are kept and retried.');
+    },
+  });
+  const recovered = await store.resolvePending(
+    'FlinkTrail stopped before the answer to this operation was recorded; the operation may or may not have taken effect.',
+  );
+  if (recovered > 0) log.warn({ events: recovered }, 'Journaled operations without a recorded outcome were marked unknown.');
+
+  const directory = new Directory(db);
+  const authenticator = new Authenticator(directory, { anonymous: config.auth.anonymous });
+  const recorder = createRecorder(store, compileRedactor(), log, metrics);
+  const resolveIp = sourceIpResolver(config.gateway.trustedProxies);
+  const tokens = new TokenCodec(metaValue(db, 'pagination-token-key', () => randomBytes(32).toString('base64url')));
+  const gateway = createGateway({ config, recorder, authenticator, resolveIp, log: log.child({ component: 'gateway' }), metrics });
+
+  let ready = false;
+  const servers: Server[] = [];
+  const route = (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
+    const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, maxHeaderSize: 32 * 1024 }, (req, res) => {
+      const m = PREFIX.exec((req.url ?? '/').split('?')[0] as string);
+      if (m) {
+        const cluster = m[1] as string;
+        if (m[2] === undefined && gateway.hasCluster(cluster)) {
+          // The Web UI's relative URLs need the trailing slash.
+          res.writeHead(308, { location: `/flink/${cluster}/${(req.url ?? '').slice(m[0].length)}` });
+          res.end();
+          return;
+        }
+        const rest = (req.url ?? '').slice(`/flink/${cluster}`.length) || '/';
+        gateway.handle(req, res, { cluster, url: rest });
+        return;
+      }
+      handler(req, res);
+    });
+    servers.push(server);
+    return server;
+  };
+  const api = buildApi({ config, store, recorder, authenticator, tokens, resolveIp, log, metrics, ready: () => ready, serverFactory: route });
+
+  const purge = async () => {
+    const n = await store.purge(Date.now() - config.store.retentionDays * 24 * 3600 * 1000);
+    if (n > 0) log.info({ events: n, retentionDays: config.store.retentionDays }, 'Purged events older than the retention period.');
+  };
+  let purgeTimer: NodeJS.Timeout | undefined;
+  const dedicated: Server[] = [];
+
+  return {
+    config,
+    api,
+    gateway,
+    store,
+    directory,
+    db,
+    log,
+    metrics,
+    async listen() {
+      await purge();
+      purgeTimer = setInterval(() => void purge().catch((err: unknown) => log.error({ err: (err as Error).message }, 'Purging old events failed.')), 3600_000);
+      purgeTimer.unref();
+      await api.listen({ host: config.api.host, port: config.api.port });
+      const addr = api.server.address() as AddressInfo;
+      const hostOf = (h: string) => (h.includes(':') ? `[${h}]` : h);
+      const apiUrl = `http://${hostOf(config.api.host)}:${addr.port}`;
+      const clusters: ListenInfo['clusters'] = {};
+      for (const c of config.clusters) {
+        const prefixUrl = `${apiUrl}/flink/${c.name}/`;
+        clusters[c.name] = { gatewayUrl: prefixUrl, prefixUrl };
+        if (!c.listen) continue;
+        const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, maxHeaderSize: 32 * 1024 }, (req, res) =>
+          gateway.handle(req, res, { cluster: c.name, url: req.url ?? '/' }),
+        );
+        dedicated.push(server);
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(c.listen?.port ?? 0, c.listen?.host ?? '127.0.0.1', () => resolve());
+        });
+        const port = (server.address() as AddressInfo).port;
+        clusters[c.name] = { gatewayUrl: `http://${hostOf(c.listen.host)}:${port}`, prefixUrl };
+      }
+      ready = true;
+      return { apiUrl, clusters };
+    },
+    async close() {
+      ready = false;
+      if (purgeTimer) clearInterval(purgeTimer);
+      await Promise.all(
+        dedicated.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              s.closeIdleConnections();
+            }),
+        ),
+      );
+      await api.close();
+      await gateway.close();
+      await store.close();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * How CLI commands reach a running server: endpoint and AccessKey from flags, else the
+ * environment (`FLINKTRAIL_ENDPOINT`, `FLINKTRAIL_ACCESS_KEY_ID`, `FLINKTRAIL_ACCESS_KEY_SECRET`),
+ * else a profile in `~/.flinktrail/profiles.yaml` (or `$FLINKTRAIL_PROFILES`):
+ *
+ *     default:
+ *       endpoint: http://127.0.0.1:8470
+ *       accessKeyId: FTAK...
+ *       accessKeySecret: ...
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { FlinkTrailError } from '../errors/index.js';
+
+export interface ClientOptions {
+  endpoint?: string;
+  accessKeyId?: string;
+  accessKeySecret?: string;
+  profile?: string;
+}
+
+export interface Client {
+  endpoint: string;
+  get(path: string, query?: URLSearchParams): Promise<unknown>;
+}
+
+export function resolveClient(opts: ClientOptions, env: NodeJS.ProcessEnv = process.env): Client {
+  let profile: Partial<Record<'endpoint' | 'accessKeyId' | 'accessKeySecret', string>> = {};
+  const file = env['FLINKTRAIL_PROFILES'] ?? join(homedir(), '.flinktrail', 'profiles.yaml');
+  const name = opts.profile ?? env['FLINKTRAIL_PROFILE'] ?? 'default';
+  if (existsSync(file)) {
+    const all = (parseYaml(readFileSync(file, 'utf8')) ?? {}) as Record<string, typeof profile>;
+    profile = all[name] ?? {};
+  } else if (opts.profile) {
+    throw new FlinkTrailError('FT_ERR_CLI_NO_ENDPOINT');
+  }
+  const endpoint = opts.endpoint ?? env['FLINKTRAIL_ENDPOINT'] ?? profile.endpoint;
+  const id = opts.accessKeyId ?? env['FLINKTRAIL_ACCESS_KEY_ID'] ?? profile.accessKeyId;
+  const secret = opts.accessKeySecret ?? env['FLINKTRAIL_ACCESS_KEY_SECRET'] ?? profile.accessKeySecret;
+  if (!endpoint) throw new FlinkTrailError('FT_ERR_CLI_NO_ENDPOINT');
+  const auth = id && secret ? `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` : undefined;
+  const base = endpoint.replace(/\/+$/, '');
+  return {
+    endpoint: base,
+    async get(path, query) {
+      const res = await fetch(`${base}${path}${query && [...query.keys()].length ? `?${query.toString()}` : ''}`, {
+        headers: { accept: 'application/json', 'user-agent': 'flinktrail-cli', ...(auth ? { authorization: auth } : {}) },
+      });
+      const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+      if (!res.ok) {
+        const code = typeof body['Code'] === 'string' ? body['Code'] : String(res.status);
+        const message = typeof body['Message'] === 'string' ? body['Message'] : res.statusText;
+        const err = new Error(`${code}: ${message}`);
+        (err as Error & { exitCode?: number }).exitCode = res.status === 401 ? 3 : 2;
+        throw err;
+      }
+      return body;
+    },
+  };
+}

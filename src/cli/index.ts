@@ -1,0 +1,234 @@
+/**
+ * The `flinktrail` command: serve, demo, keys, users, lookup-events.
+ * Human tables by default, `--output json` for scripts. Exit codes: 0 ok, 1 unexpected,
+ * 2 bad input or server error, 3 authentication failed.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { loadConfig, setPath } from '../config/index.js';
+import { isFlinkTrailError } from '../errors/index.js';
+import { Directory, ROLES, type Role } from '../identity/directory.js';
+import { LOOKUP_PARAMETERS } from '../query/lookup.js';
+import { openDatabase } from '../store/sqlite/database.js';
+import type { ActionTrailEvent } from '../event/types.js';
+import { serve, stopOnSignals } from '../main.js';
+import { resolveClient } from './client.js';
+import { demo } from './demo.js';
+import { table } from './table.js';
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+const output = () => new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
+const dataDirOption = () =>
+  new Option('--data-dir <dir>', 'data directory of the embedded store').env('FLINKTRAIL_DATA_DIR').default('./flinktrail-data');
+
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+function serveOverrides(o: { flink: string[]; dataDir?: string; port?: string; host?: string; region?: string; set: string[] }) {
+  const over: Record<string, unknown> = {};
+  if (o.flink.length) {
+    over['clusters'] = o.flink.map((spec, i) => {
+      const eq = spec.indexOf('=');
+      const named = eq > 0 && !spec.slice(0, eq).includes('/');
+      return { name: named ? spec.slice(0, eq) : i === 0 ? 'default' : `cluster-${i + 1}`, url: named ? spec.slice(eq + 1) : spec };
+    });
+  }
+  if (o.dataDir) over['dataDir'] = o.dataDir;
+  if (o.port) setPath(over, ['api', 'port'], Number(o.port));
+  if (o.host) setPath(over, ['api', 'host'], o.host);
+  if (o.region) over['region'] = o.region;
+  for (const kv of o.set) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new Error(`--set expects key.path=value, got '${kv}'`);
+    setPath(over, kv.slice(0, eq).split('.'), parseYaml(kv.slice(eq + 1)) as unknown);
+  }
+  return over;
+}
+
+export function program(): Command {
+  const cli = new Command('flinktrail').description('Audit trail for Apache Flink').version(version());
+
+  cli
+    .command('serve')
+    .description('Run the gateway, the API and the embedded store')
+    .option('-c, --config <file>', 'YAML configuration file')
+    .option('--flink <url>', 'a Flink cluster to stand in front of: URL or name=URL (repeatable)', collect, [])
+    .option('--data-dir <dir>', 'data directory')
+    .option('--port <port>', 'API port')
+    .option('--host <host>', 'API address')
+    .option('--region <region>', 'default region of events')
+    .option('--set <key=value>', 'override any config key, e.g. --set gateway.failClosed=false (repeatable)', collect, [])
+    .action(async (o: { config?: string; flink: string[]; dataDir?: string; port?: string; host?: string; region?: string; set: string[] }) => {
+      const config = loadConfig({ ...(o.config ? { file: o.config } : {}), env: process.env, overrides: serveOverrides(o) });
+      const running = await serve(config);
+      stopOnSignals(() => running.stop());
+      const lines = [`FlinkTrail API: ${running.info.apiUrl}`];
+      for (const [name, c] of Object.entries(running.info.clusters)) lines.push(`Flink cluster '${name}' through FlinkTrail: ${c.gatewayUrl}`);
+      if (!config.clusters.length) lines.push('No Flink cluster configured: add --flink http://127.0.0.1:8081 or a config file.');
+      process.stderr.write(`${lines.join('\n')}\n`);
+    });
+
+  cli
+    .command('demo')
+    .description('Start a local Flink from Maven Central with FlinkTrail in front of it, a demo admin and an AccessKey')
+    .option('--json', 'print one JSON line when ready')
+    .addOption(dataDirOption().default('./flinktrail-demo-data'))
+    .option('--port <port>', 'API port', '8470')
+    .option('--flink-version <version>', 'Flink version', '2.2.0')
+    .option('--flink-port <port>', 'Flink REST port (default: a free port)')
+    .option('--user <name>', 'demo admin user', 'admin')
+    .action(async (o: { json?: boolean; dataDir: string; port: string; flinkVersion: string; flinkPort?: string; user: string }) => {
+      await demo({
+        json: o.json ?? false,
+        dataDir: o.dataDir,
+        port: Number(o.port),
+        flinkVersion: o.flinkVersion,
+        ...(o.flinkPort ? { flinkPort: Number(o.flinkPort) } : {}),
+        user: o.user,
+      });
+    });
+
+  const keys = cli.command('keys').description('AccessKey pairs (works on the data directory, also while the server runs)');
+  keys
+    .command('create')
+    .description('Create an AccessKey pair; the secret is printed once')
+    .requiredOption('--user <name>', 'owner; created if missing')
+    .addOption(new Option('--role <role>', 'role of a user created now').choices([...ROLES]).default('viewer'))
+    .addOption(dataDirOption())
+    .addOption(output())
+    .action((o: { user: string; role: Role; dataDir: string; output: string }) => {
+      const db = openDatabase(o.dataDir);
+      try {
+        const dir = new Directory(db);
+        dir.createUser(o.user, o.role);
+        const k = dir.createAccessKey(o.user);
+        if (o.output === 'json') process.stdout.write(`${JSON.stringify({ accessKeyId: k.accessKeyId, accessKeySecret: k.accessKeySecret, userName: k.user.name, role: k.user.role })}\n`);
+        else process.stdout.write(`${table(['AccessKeyId', 'AccessKeySecret', 'User', 'Role'], [[k.accessKeyId, k.accessKeySecret, k.user.name, k.user.role]])}\nThe secret is shown only now; store it safely.\n`);
+      } finally {
+        db.close();
+      }
+    });
+  keys
+    .command('list')
+    .description('List AccessKeys (never their secrets)')
+    .addOption(dataDirOption())
+    .addOption(output())
+    .action((o: { dataDir: string; output: string }) => {
+      const db = openDatabase(o.dataDir);
+      try {
+        const list = new Directory(db).listAccessKeys().map((k) => ({
+          accessKeyId: k.id,
+          userName: k.userName,
+          status: k.status,
+          createdAt: new Date(k.createdAt).toISOString(),
+          lastUsedAt: k.lastUsedAt ? new Date(k.lastUsedAt).toISOString() : null,
+          lastUsedIp: k.lastUsedIp,
+        }));
+        if (o.output === 'json') process.stdout.write(`${JSON.stringify(list)}\n`);
+        else process.stdout.write(`${table(['AccessKeyId', 'User', 'Status', 'Created', 'LastUsed', 'LastUsedIp'], list.map((k) => [k.accessKeyId, k.userName, k.status, k.createdAt, k.lastUsedAt ?? '-', k.lastUsedIp ?? '-']))}\n`);
+      } finally {
+        db.close();
+      }
+    });
+
+  const users = cli.command('users').description('Local users');
+  users
+    .command('create')
+    .description('Create a user (or update role and password with --update)')
+    .requiredOption('--name <name>', 'user name')
+    .addOption(new Option('--role <role>', 'role').choices([...ROLES]).default('viewer'))
+    .addOption(new Option('--password <password>', 'password (or FLINKTRAIL_PASSWORD)').env('FLINKTRAIL_PASSWORD'))
+    .option('--update', 'update an existing user')
+    .addOption(dataDirOption())
+    .addOption(output())
+    .action((o: { name: string; role: Role; password?: string; update?: boolean; dataDir: string; output: string }) => {
+      const db = openDatabase(o.dataDir);
+      try {
+        const u = new Directory(db).createUser(o.name, o.role, o.password, o.update ?? false);
+        const out = { principalId: u.id, userName: u.name, role: u.role, hasPassword: u.passwordHash !== null };
+        process.stdout.write(o.output === 'json' ? `${JSON.stringify(out)}\n` : `${table(['PrincipalId', 'User', 'Role', 'Password'], [[out.principalId, out.userName, out.role, out.hasPassword ? 'set' : '-']])}\n`);
+      } finally {
+        db.close();
+      }
+    });
+
+  const lookup = cli
+    .command('lookup-events')
+    .description('Query events; every filter may be combined with the others')
+    .option('--event-rw <rw>', 'Read or Write')
+    .option('--user <name>', 'operator (user name)')
+    .option('--service-name <name>', 'service name, e.g. RealtimeCompute')
+    .option('--event-name <name>', 'event name, e.g. CancelJob')
+    .option('--event-type <type>', 'ApiCall, ConsoleOperation, ConsoleSignin, ...')
+    .option('--resource-type <type>', 'e.g. ACS::RealtimeCompute::Job')
+    .option('--resource-name <name>', 'a resource id or name, e.g. a job id')
+    .option('--access-key-id <id>', 'the AccessKey ID used by the caller (filter)')
+    .option('--sensitive <bool>', 'true or false')
+    .option('--event-id <id>', 'one event')
+    .option('--region <region>', 'region')
+    .option('--error-code <code>', 'error code')
+    .option('--source-ip-address <ip>', 'source IP')
+    .option('--cluster <name>', 'cluster')
+    .option('--start-time <time>', 'ISO 8601, default 7 days ago')
+    .option('--end-time <time>', 'ISO 8601, default now')
+    .option('--max-results <n>', 'page size (1-200)')
+    .option('--direction <dir>', 'BACKWARD (newest first) or FORWARD')
+    .option('--next-token <token>', 'continue a previous query')
+    .option('--all', 'follow nextToken to the end')
+    .option('--endpoint <url>', 'FlinkTrail API (or FLINKTRAIL_ENDPOINT)')
+    .option('--key-id <id>', 'your AccessKey ID (or FLINKTRAIL_ACCESS_KEY_ID)')
+    .option('--key-secret <secret>', 'your AccessKey secret (or FLINKTRAIL_ACCESS_KEY_SECRET)')
+    .option('--profile <name>', 'profile in ~/.flinktrail/profiles.yaml')
+    .addOption(output());
+  lookup.action(async (o: Record<string, string | boolean | undefined>) => {
+    const client = resolveClient({
+      ...(typeof o['endpoint'] === 'string' ? { endpoint: o['endpoint'] } : {}),
+      ...(typeof o['keyId'] === 'string' ? { accessKeyId: o['keyId'] } : {}),
+      ...(typeof o['keySecret'] === 'string' ? { accessKeySecret: o['keySecret'] } : {}),
+      ...(typeof o['profile'] === 'string' ? { profile: o['profile'] } : {}),
+    });
+    const query = new URLSearchParams();
+    for (const p of LOOKUP_PARAMETERS) {
+      const v = o[p];
+      if (typeof v === 'string') query.set(p, v);
+    }
+    const events: ActionTrailEvent[] = [];
+    let nextToken: string | undefined;
+    for (;;) {
+      const page = (await client.get('/api/v1/events', query)) as { Events: ActionTrailEvent[]; NextToken?: string };
+      events.push(...page.Events);
+      nextToken = page.NextToken;
+      if (!o['all'] || !nextToken) break;
+      query.set('nextToken', nextToken);
+    }
+    if (o['output'] === 'json') {
+      process.stdout.write(`${JSON.stringify({ Events: events, ...(nextToken && !o['all'] ? { NextToken: nextToken } : {}) })}\n`);
+      return;
+    }
+    const rows = events.map((e) => [
+      e.eventTime,
+      e.userIdentity.userName || '-',
+      e.eventName,
+      e.eventRW,
+      Object.values(e.referencedResources).flat().slice(0, 2).join(' ') || '-',
+      e.sourceIpAddress,
+      e.errorCode ?? e.additionalEventData.outcome,
+    ]);
+    process.stdout.write(`${table(['Time', 'User', 'Event', 'RW', 'Resource', 'SourceIp', 'Outcome'], rows)}\n`);
+    if (nextToken && !o['all']) process.stdout.write(`More events: --next-token ${nextToken}\n`);
+  });
+
+  return cli;
+}
+
+export async function run(argv: string[]): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (err) {
+    const e = err as Error & { exitCode?: number };
+    process.stderr.write(`flinktrail: ${isFlinkTrailError(err) ? `${err.code}: ${err.message}` : e.message}\n`);
+    process.exitCode = e.exitCode ?? (isFlinkTrailError(err) ? 2 : 1);
+  }
+}

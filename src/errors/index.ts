@@ -1,0 +1,146 @@
+/**
+ * One table of coded errors.
+ *
+ * Every error FlinkTrail reports to a client, the CLI or its log has a stable code
+ * `FT_ERR_<AREA>_<WHAT>`, an HTTP status and a message template. Codes are never reused; the
+ * table is documented in docs/reference/errors.md and a test keeps the two in step. API
+ * answers use ActionTrail's error shape: `{ RequestId, Code, Message }` (plus `HostId`-less).
+ */
+
+interface ErrorSpec {
+  status: number;
+  message: string;
+  /** A short explanation for the docs: when it happens and what to do. */
+  doc: string;
+}
+
+export const ERRORS = {
+  FT_ERR_CONFIG_INVALID: {
+    status: 500,
+    message: 'The configuration is invalid: %s',
+    doc: 'Startup refused: one or more configuration keys are invalid. Every problem is listed with its key path.',
+  },
+  FT_ERR_AUTH_MISSING: {
+    status: 401,
+    message: 'Authentication is required: send HTTP Basic credentials (AccessKeyId:AccessKeySecret or user:password).',
+    doc: 'The request carried no credentials and anonymous access is off. Recorded as a failed sign-in.',
+  },
+  FT_ERR_AUTH_INVALID: {
+    status: 401,
+    message: 'The credentials are not valid.',
+    doc: 'Unknown AccessKey ID or user, wrong secret or password, or a disabled key. Recorded as a failed sign-in; the message never says which part was wrong.',
+  },
+  FT_ERR_AUTH_MALFORMED: {
+    status: 401,
+    message: 'The Authorization header is malformed: %s',
+    doc: 'The Authorization header could not be parsed (not Basic, bad base64, no colon).',
+  },
+  FT_ERR_QUERY_INVALID_PARAMETER: {
+    status: 400,
+    message: 'Invalid parameter %s: %s',
+    doc: 'A query parameter has a bad value (time not ISO 8601, maxResults out of 1..200, unknown eventRW, ...).',
+  },
+  FT_ERR_QUERY_UNKNOWN_PARAMETER: {
+    status: 400,
+    message: 'Unknown parameter %s. Known parameters: %s',
+    doc: 'A query parameter that LookupEvents does not know; refused rather than ignored so that a typo never widens a query.',
+  },
+  FT_ERR_QUERY_TIME_RANGE: {
+    status: 400,
+    message: 'The time range is invalid: %s',
+    doc: 'endTime is before startTime, or a time is not a valid ISO 8601 UTC instant.',
+  },
+  FT_ERR_QUERY_BAD_TOKEN: {
+    status: 400,
+    message: 'The nextToken is invalid or does not belong to this query.',
+    doc: 'nextToken was altered, or reused with different filters. Repeat the query from the first page.',
+  },
+  FT_ERR_EVENT_NOT_FOUND: {
+    status: 404,
+    message: 'No event with id %s.',
+    doc: 'GET /api/v1/events/{eventId} for an id that is not stored (or was purged by retention).',
+  },
+  FT_ERR_JOURNAL_UNAVAILABLE: {
+    status: 503,
+    message: 'The operation was refused because it could not be recorded in the audit journal: %s',
+    doc: 'Fail-closed: a write to Flink is refused when its event cannot be stored first. Flink never receives the request. Fix the store (disk full, read-only directory) and retry.',
+  },
+  FT_ERR_UPSTREAM_UNAVAILABLE: {
+    status: 502,
+    message: 'The Flink cluster %s could not be reached: %s',
+    doc: 'The gateway could not connect to Flink, or the connection broke before a response. Recorded with this errorCode.',
+  },
+  FT_ERR_UPSTREAM_TIMEOUT: {
+    status: 504,
+    message: 'The Flink cluster %s did not answer within %s ms.',
+    doc: 'Flink accepted the connection but did not send response headers in time (gateway.upstreamTimeoutMs).',
+  },
+  FT_ERR_GATEWAY_UNKNOWN_CLUSTER: {
+    status: 404,
+    message: 'No Flink cluster named %s is configured.',
+    doc: 'A request under /flink/<cluster>/ names a cluster that is not in the configuration.',
+  },
+  FT_ERR_NOT_FOUND: {
+    status: 404,
+    message: 'No such route: %s %s',
+    doc: 'The API has no such route.',
+  },
+  FT_ERR_BAD_REQUEST: {
+    status: 400,
+    message: 'The request is invalid: %s',
+    doc: 'The request body or parameters do not fit the API (invalid JSON, wrong types).',
+  },
+  FT_ERR_KEYS_UNKNOWN_USER: {
+    status: 400,
+    message: 'No user named %s.',
+    doc: 'An AccessKey was requested for a user that does not exist and creation was not asked for.',
+  },
+  FT_ERR_CLI_NO_ENDPOINT: {
+    status: 400,
+    message: 'No FlinkTrail endpoint given: use --endpoint, a profile, or FLINKTRAIL_ENDPOINT.',
+    doc: 'A CLI command that talks to a running server did not get its address and key.',
+  },
+  FT_ERR_INTERNAL: {
+    status: 500,
+    message: 'An internal error occurred. The request id is in the log.',
+    doc: 'Anything unexpected. Details are logged with the request id, never sent to the client.',
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+function format(template: string, args: readonly unknown[]): string {
+  let i = 0;
+  return template.replace(/%s/g, () => {
+    const v = args[i++];
+    return typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v);
+  });
+}
+
+/** The one error type that crosses module boundaries; the HTTP layer maps it to a response. */
+export class FlinkTrailError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, ...args: unknown[]) {
+    super(format(ERRORS[code].message, args));
+    this.name = 'FlinkTrailError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+  }
+}
+
+export function isFlinkTrailError(err: unknown): err is FlinkTrailError {
+  return err instanceof FlinkTrailError;
+}
+
+/** ActionTrail's error body. */
+export interface ErrorBody {
+  RequestId: string;
+  Code: string;
+  Message: string;
+}
+
+export function errorBody(requestId: string, err: FlinkTrailError): ErrorBody {
+  return { RequestId: requestId, Code: err.code, Message: err.message };
+}

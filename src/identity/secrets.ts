@@ -1,0 +1,60 @@
+/**
+ * Making and checking secrets.
+ *
+ * AccessKey secrets are 40 random base62 characters (238 bits): a salted SHA-256 is enough to
+ * store them, and it keeps per-request verification in microseconds. Passwords are low-entropy,
+ * so they get scrypt (memory-hard, in node:crypto). Every comparison is constant-time.
+ */
+import { createHash, randomBytes, randomInt, scryptSync, timingSafeEqual } from 'node:crypto';
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+export function randomString(length: number, alphabet = BASE62): string {
+  let out = '';
+  for (let i = 0; i < length; i++) out += alphabet[randomInt(alphabet.length)];
+  return out;
+}
+
+/** `FTAK` + 20 base32 characters, like ActionTrail's `LTAI…` ids: recognisable in logs. */
+export function newAccessKeyId(): string {
+  return `FTAK${randomString(20, BASE32)}`;
+}
+
+export function newAccessKeySecret(): string {
+  return randomString(40);
+}
+
+export function hashKeySecret(secret: string): string {
+  const salt = randomBytes(16).toString('base64url');
+  const digest = createHash('sha256').update(salt).update(secret).digest('base64url');
+  return `sha256$${salt}$${digest}`;
+}
+
+export function verifyKeySecret(secret: string, stored: string): boolean {
+  const [scheme, salt, digest] = stored.split('$');
+  if (scheme !== 'sha256' || !salt || !digest) return false;
+  const actual = createHash('sha256').update(salt).update(secret).digest();
+  const expected = Buffer.from(digest, 'base64url');
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+const SCRYPT = { N: 16384, r: 8, p: 1 } as const;
+
+export function hashPassword(password: string): string {
+  const salt = randomBytes(16);
+  const hash = scryptSync(password, salt, 32, SCRYPT);
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64url')}$${hash.toString('base64url')}`;
+}
+
+export function verifyPassword(password: string, stored: string): boolean {
+  const [scheme, n, r, p, salt, hash] = stored.split('$');
+  if (scheme !== 'scrypt' || !n || !r || !p || !salt || !hash) return false;
+  const expected = Buffer.from(hash, 'base64url');
+  const actual = scryptSync(password, Buffer.from(salt, 'base64url'), expected.length, {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+  });
+  return timingSafeEqual(actual, expected);
+}

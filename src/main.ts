@@ -1,0 +1,42 @@
+/**
+ * Composition root for `flinktrail serve`: load config, build, listen, and on SIGTERM/SIGINT
+ * shut down gracefully (stop accepting, finish requests in flight, flush every event).
+ */
+import { buildApp, type ListenInfo } from './app.js';
+import type { Config } from './config/index.js';
+import { createLogger } from './telemetry/logger.js';
+
+export interface Running {
+  info: ListenInfo;
+  stop(): Promise<void>;
+}
+
+export async function serve(config: Readonly<Config>): Promise<Running> {
+  const log = createLogger(config.log.level);
+  const app = await buildApp(config, { log });
+  const info = await app.listen();
+  log.info({ apiUrl: info.apiUrl, clusters: info.clusters, dataDir: config.dataDir }, 'FlinkTrail is listening.');
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= app.close().then(() => log.info('FlinkTrail stopped; every accepted event was flushed.')));
+  return { info, stop };
+}
+
+/** Stops on the first SIGTERM/SIGINT, then runs `after`. */
+export function stopOnSignals(stop: () => Promise<void>, after?: () => Promise<void> | void): void {
+  let once = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (once) return;
+    once = true;
+    void (async () => {
+      try {
+        await stop();
+        await after?.();
+      } finally {
+        process.exitCode = signal === 'SIGINT' ? 130 : 0;
+        process.exit();
+      }
+    })();
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}

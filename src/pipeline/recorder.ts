@@ -1,0 +1,62 @@
+/**
+ * The recorder: the one way events reach the store.
+ *
+ * Every source hands its events here. Redaction runs first, so nothing secret is stored.
+ * `journal` is the fail-closed gate for writes: it resolves only when the event is durable and
+ * throws FT_ERR_JOURNAL_UNAVAILABLE otherwise. `record` and `complete` are batched by the store;
+ * a failure there is retried by the store, and an event that is finally lost is logged and
+ * counted — never silently dropped.
+ */
+import type { ActionTrailEvent } from '../event/types.js';
+import { FlinkTrailError } from '../errors/index.js';
+import type { EventStore } from '../store/types.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { Redactor } from './redact.js';
+
+export interface Recorder {
+  journal(event: ActionTrailEvent): Promise<void>;
+  complete(event: ActionTrailEvent): Promise<void>;
+  record(event: ActionTrailEvent): Promise<void>;
+}
+
+export function createRecorder(store: EventStore, redactor: Redactor, log: Logger, metrics: Metrics): Recorder {
+  const clean = (e: ActionTrailEvent): ActionTrailEvent => ({
+    ...e,
+    requestParameters: redactor.redact(e.requestParameters),
+    responseElements: redactor.redact(e.responseElements),
+    additionalEventData: redactor.redact(e.additionalEventData),
+  });
+  const lost = (e: ActionTrailEvent, err: unknown) => {
+    metrics.eventsDropped.inc({ source: e.eventSource });
+    log.error(
+      { eventId: e.eventId, eventName: e.eventName, requestId: e.requestId, err: (err as Error).message },
+      'An event could not be stored and is lost.',
+    );
+  };
+  return {
+    async journal(e) {
+      try {
+        await store.journal(clean(e));
+      } catch (err) {
+        throw new FlinkTrailError('FT_ERR_JOURNAL_UNAVAILABLE', (err as Error).message);
+      }
+    },
+    async complete(e) {
+      try {
+        await store.complete(clean(e));
+        metrics.eventsRecorded.inc({ source: e.eventSource });
+      } catch (err) {
+        lost(e, err);
+      }
+    },
+    async record(e) {
+      try {
+        await store.append(clean(e));
+        metrics.eventsRecorded.inc({ source: e.eventSource });
+      } catch (err) {
+        lost(e, err);
+      }
+    },
+  };
+}

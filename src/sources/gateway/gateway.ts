@@ -1,0 +1,446 @@
+/**
+ * The gateway: an authenticating reverse proxy in front of Flink that records every call.
+ *
+ * For each request: find the source IP, classify the call, authenticate, then
+ *  - writes: journal the event durably, and only then forward (fail closed: no record, no
+ *    write); complete the event with Flink's answer;
+ *  - reads: forward, then record.
+ * Bodies stream both ways; only small JSON bodies are buffered (to be recorded). Flink's answers
+ * pass through byte for byte; the gateway adds `X-Request-Id`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import { classify } from '../../catalog/index.js';
+import type { Classification, FlinkApi } from '../../catalog/types.js';
+import type { ClusterConfig, Config } from '../../config/index.js';
+import { errorBody, FlinkTrailError, isFlinkTrailError } from '../../errors/index.js';
+import { addResource, finishEvent, newEvent } from '../../event/build.js';
+import { EVENT_SOURCES, RESOURCE_TYPE_PREFIX, type UserIdentity } from '../../event/types.js';
+import type { Authenticator, Principal } from '../../identity/authenticate.js';
+import { AuthError } from '../../identity/authenticate.js';
+import type { Recorder } from '../../pipeline/recorder.js';
+import type { Logger } from '../../telemetry/logger.js';
+import type { Metrics } from '../../telemetry/metrics.js';
+import { multipartParts, prepareBody, type PreparedBody } from './body.js';
+import { NameCache } from './names.js';
+import { flinkErrorCode, flinkErrorMessage, jobNamesIn, responseElements } from './response.js';
+import type { SourceIpResolver } from './source-ip.js';
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'host',
+  // Credentials are FlinkTrail's, not Flink's: never forwarded, never logged.
+  'authorization',
+  'cookie',
+]);
+
+const CAPTURE_LIMIT = 512 * 1024;
+
+const API_OF: Record<ClusterConfig['kind'], FlinkApi> = {
+  jobmanager: 'dispatcher',
+  'sql-gateway': 'sql_gateway',
+  'history-server': 'history_server',
+};
+
+const SOURCE_OF: Record<ClusterConfig['kind'], string> = {
+  jobmanager: EVENT_SOURCES.jobManager,
+  'sql-gateway': EVENT_SOURCES.sqlGateway,
+  'history-server': EVENT_SOURCES.historyServer,
+};
+
+export interface GatewayDeps {
+  config: Readonly<Config>;
+  recorder: Recorder;
+  authenticator: Authenticator;
+  resolveIp: SourceIpResolver;
+  log: Logger;
+  metrics: Metrics;
+}
+
+export interface GatewayTarget {
+  cluster: string;
+  /** Path and query as Flink should see them (prefix removed). */
+  url: string;
+}
+
+export interface Gateway {
+  handle(req: IncomingMessage, res: ServerResponse, target: GatewayTarget): void;
+  hasCluster(name: string): boolean;
+  close(): Promise<void>;
+}
+
+interface Upstream {
+  config: ClusterConfig;
+  pool: Pool;
+  region: string;
+  jobNames: NameCache;
+}
+
+export function userIdentityOf(p: Principal, accountId: string): UserIdentity {
+  const id: UserIdentity = {
+    type: p.type,
+    principalId: p.principalId,
+    accountId,
+    userName: p.userName,
+  };
+  if (p.accessKeyId) id.accessKeyId = p.accessKeyId;
+  return id;
+}
+
+function sendError(res: ServerResponse, requestId: string, err: FlinkTrailError, extraHeaders: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(errorBody(requestId, err));
+  res.writeHead(err.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-request-id': requestId,
+    ...extraHeaders,
+  });
+  res.end(body);
+}
+
+function queryObject(query: URLSearchParams): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of new Set(query.keys())) {
+    const all = query.getAll(key);
+    out[key] = all.length === 1 ? all[0] : all;
+  }
+  return out;
+}
+
+function bodyParameters(body: PreparedBody, contentType: string, maxBytes: number): Record<string, unknown> {
+  if (body.kind === 'none') return {};
+  if (body.kind === 'stream') {
+    const parts = multipartParts(body.peek, contentType);
+    return parts.length ? { multipart: parts } : { body: '[streamed, not recorded]' };
+  }
+  if (body.data.length === 0) return {};
+  if (contentType.includes('multipart/')) return { multipart: multipartParts(body.data, contentType) };
+  if (body.data.length > maxBytes) return { body: '[truncated]', bodyBytes: body.data.length, truncated: true };
+  const text = body.data.toString('utf8');
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? { ...(parsed as Record<string, unknown>) } : { body: parsed };
+  } catch {
+    return { body: text };
+  }
+}
+
+function isBrowser(req: IncomingMessage): boolean {
+  return req.headers['sec-fetch-site'] !== undefined || req.headers.referer !== undefined;
+}
+
+export function createGateway(deps: GatewayDeps): Gateway {
+  const { config, recorder, authenticator, log, metrics } = deps;
+  const upstreams = new Map<string, Upstream>();
+  for (const c of config.clusters) {
+    upstreams.set(c.name, {
+      config: c,
+      pool: new Pool(new URL(c.url).origin, { connections: 64, pipelining: 1, keepAliveTimeout: 30_000 }),
+      region: c.region ?? config.region,
+      jobNames: new NameCache(),
+    });
+  }
+
+  /** Best-effort name lookup for a job a write refers to, raced against a short timeout. */
+  async function lookupJobName(up: Upstream, jobId: string): Promise<string | undefined> {
+    const known = up.jobNames.get(jobId);
+    if (known || !config.gateway.resolveJobNames || up.config.kind !== 'jobmanager') return known;
+    try {
+      const r = await up.pool.request({ method: 'GET', path: `/jobs/${encodeURIComponent(jobId)}`, headersTimeout: 2000, bodyTimeout: 2000 });
+      if (r.statusCode !== 200) {
+        await r.body.dump();
+        return undefined;
+      }
+      for (const [id, name] of jobNamesIn(await r.body.json())) up.jobNames.set(id, name);
+      return up.jobNames.get(jobId);
+    } catch {
+      return undefined;
+    }
+  }
+
+  function resourcesOf(cls: Classification, up: Upstream): Record<string, string[]> {
+    const resources: Record<string, string[]> = {};
+    for (const [type, ids] of Object.entries(cls.resources)) addResource(resources, type, ...ids);
+    addResource(resources, `${RESOURCE_TYPE_PREFIX}Cluster`, up.config.name);
+    for (const id of cls.resources[`${RESOURCE_TYPE_PREFIX}Job`] ?? []) {
+      const name = up.jobNames.get(id);
+      if (name) addResource(resources, `${RESOURCE_TYPE_PREFIX}Job`, name);
+    }
+    return resources;
+  }
+
+  async function handleAsync(req: IncomingMessage, res: ServerResponse, target: GatewayTarget): Promise<void> {
+    const started = process.hrtime.bigint();
+    const time = new Date();
+    const requestId = randomUUID().toUpperCase();
+    const up = upstreams.get(target.cluster);
+    if (!up) {
+      req.resume();
+      sendError(res, requestId, new FlinkTrailError('FT_ERR_GATEWAY_UNKNOWN_CLUSTER', target.cluster));
+      return;
+    }
+    const url = new URL(target.url, 'http://flink.invalid');
+    const method = (req.method ?? 'GET').toUpperCase();
+    const cls = classify({ api: API_OF[up.config.kind], method, path: url.pathname, query: url.searchParams });
+    const sourceIp = deps.resolveIp(req.socket.remoteAddress, req.headers['x-forwarded-for']);
+    const elapsedMs = () => Number(process.hrtime.bigint() - started) / 1e6;
+    const contentType = String(req.headers['content-type'] ?? '').toLowerCase();
+
+    const base = (identity: UserIdentity) =>
+      newEvent({
+        eventName: cls.eventName,
+        eventRW: cls.eventRW,
+        eventType: isBrowser(req) ? 'ConsoleOperation' : 'ApiCall',
+        eventSource: SOURCE_OF[up.config.kind],
+        serviceName: config.serviceName,
+        acsRegion: up.region,
+        sourceIpAddress: sourceIp,
+        userAgent: String(req.headers['user-agent'] ?? '').slice(0, 1024),
+        userIdentity: identity,
+        requestId,
+        time,
+        requestParameters: queryObject(url.searchParams),
+        referencedResources: resourcesOf(cls, up),
+        additionalEventData: {
+          cluster: up.config.name,
+          sensitive: cls.sensitive,
+          httpMethod: method,
+          path: url.pathname.slice(0, 2048),
+          ...(cls.known ? {} : { unknownEndpoint: true }),
+        },
+      });
+
+    // 1. Who is calling. A failure is answered 401 and recorded as a failed sign-in.
+    let principal: Principal;
+    try {
+      principal = authenticator.authenticate(req.headers.authorization, sourceIp);
+    } catch (err) {
+      if (!(err instanceof AuthError)) throw err;
+      req.resume();
+      const identity: UserIdentity = {
+        type: 'anonymous',
+        principalId: 'anonymous',
+        accountId: config.accountId,
+        userName: err.attempted.userName ?? '',
+        ...(err.attempted.accessKeyId ? { accessKeyId: err.attempted.accessKeyId.slice(0, 128) } : {}),
+      };
+      sendError(res, requestId, err, { 'www-authenticate': 'Basic realm="FlinkTrail", charset="UTF-8"' });
+      void recorder.record(
+        finishEvent(base(identity), {
+          outcome: 'failure',
+          httpStatus: err.status,
+          latencyMs: elapsedMs(),
+          errorCode: err.code,
+          errorMessage: err.message,
+          additionalEventData: { authFailure: true },
+        }),
+      );
+      metrics.gatewayRequests.inc({ cluster: up.config.name, status: '4xx' });
+      return;
+    }
+
+    const identity = userIdentityOf(principal, config.accountId);
+    const recordIt = config.gateway.recordAssets || cls.eventName !== 'GetWebUIAsset';
+
+    // 2. What is being asked. Small bodies are read whole, uploads only peeked at.
+    let body: PreparedBody;
+    try {
+      body = await prepareBody(req);
+    } catch (err) {
+      if (recordIt) {
+        void recorder.record(
+          finishEvent(base(identity), {
+            outcome: 'failure',
+            latencyMs: elapsedMs(),
+            errorCode: 'ClientClosedRequest',
+            errorMessage: (err as Error).message,
+          }),
+        );
+      }
+      res.destroy();
+      return;
+    }
+    let event = base(identity);
+    event.requestParameters = { ...event.requestParameters, ...bodyParameters(body, contentType, config.gateway.maxParameterBytes) };
+
+    // 3. No write without a record: journal before forwarding.
+    const journaled = recordIt && cls.eventRW === 'Write';
+    if (journaled) {
+      try {
+        await recorder.journal(event);
+      } catch (err) {
+        metrics.journalFailures.inc({ cluster: up.config.name });
+        log.error({ requestId, eventName: event.eventName, err: (err as Error).message }, 'A write could not be journaled.');
+        if (config.gateway.failClosed) {
+          if (body.kind === 'stream') body.stream.destroy();
+          req.resume();
+          sendError(res, requestId, err instanceof FlinkTrailError ? err : new FlinkTrailError('FT_ERR_JOURNAL_UNAVAILABLE', String(err)));
+          metrics.gatewayRequests.inc({ cluster: up.config.name, status: '5xx' });
+          return;
+        }
+      }
+    }
+    const jobIds = cls.resources[`${RESOURCE_TYPE_PREFIX}Job`] ?? [];
+    const nameLookup = journaled && jobIds[0] ? lookupJobName(up, jobIds[0]) : undefined;
+
+    // 4. Forward.
+    const headers: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (v === undefined || HOP_BY_HOP.has(k)) continue;
+      headers[k] = v;
+    }
+    if (body.kind === 'buffered') headers['content-length'] = String(body.data.length);
+    else if (body.kind === 'none') delete headers['content-length'];
+    headers['x-forwarded-for'] = sourceIp;
+    headers['x-request-id'] = requestId;
+
+    let upstreamRes: Dispatcher.ResponseData;
+    try {
+      upstreamRes = await up.pool.request({
+        method: method,
+        path: url.pathname + url.search,
+        headers,
+        body: body.kind === 'buffered' ? body.data : body.kind === 'stream' ? body.stream : null,
+        headersTimeout: config.gateway.upstreamTimeoutMs,
+        bodyTimeout: 0,
+      });
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      const ftErr =
+        e.code === 'UND_ERR_HEADERS_TIMEOUT'
+          ? new FlinkTrailError('FT_ERR_UPSTREAM_TIMEOUT', up.config.name, config.gateway.upstreamTimeoutMs)
+          : new FlinkTrailError('FT_ERR_UPSTREAM_UNAVAILABLE', up.config.name, e.message);
+      req.resume();
+      sendError(res, requestId, ftErr);
+      metrics.gatewayRequests.inc({ cluster: up.config.name, status: '5xx' });
+      if (recordIt) {
+        const done = finishEvent(event, {
+          // After a timeout Flink may still act on the request; after a refused connection it cannot.
+          outcome: ftErr.code === 'FT_ERR_UPSTREAM_TIMEOUT' ? 'unknown' : 'failure',
+          httpStatus: ftErr.status,
+          latencyMs: elapsedMs(),
+          errorCode: ftErr.code,
+          errorMessage: ftErr.message,
+        });
+        void (journaled ? recorder.complete(done) : recorder.record(done));
+      }
+      return;
+    }
+
+    // 5. Answer: Flink's status, headers and bytes, plus our request id.
+    const outHeaders: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(upstreamRes.headers)) {
+      if (v === undefined || (HOP_BY_HOP.has(k) && k !== 'transfer-encoding')) continue;
+      if (k === 'transfer-encoding') continue;
+      outHeaders[k] = v;
+    }
+    outHeaders['x-request-id'] = requestId;
+    res.writeHead(upstreamRes.statusCode, outHeaders);
+
+    const resType = String(upstreamRes.headers['content-type'] ?? '');
+    const capture = resType.includes('json') ? ([] as Buffer[]) : undefined;
+    let captured = 0;
+    let overflow = false;
+    let responseBytes = 0;
+    const status = upstreamRes.statusCode;
+
+    const finish = async (clientCompleted: boolean, streamError?: Error) => {
+      metrics.gatewayRequests.inc({ cluster: up.config.name, status: `${Math.floor(status / 100)}xx` });
+      metrics.gatewayDuration.observe({ cluster: up.config.name }, elapsedMs() / 1000);
+      let parsed: unknown;
+      if (capture && !overflow && captured > 0) {
+        try {
+          parsed = JSON.parse(Buffer.concat(capture).toString('utf8'));
+        } catch {
+          parsed = undefined;
+        }
+      }
+      for (const [id, name] of jobNamesIn(parsed)) up.jobNames.set(id, name);
+      if (!recordIt) return;
+      const jobName = nameLookup ? await nameLookup : undefined;
+      const resources = resourcesOf(cls, up);
+      if (jobName && jobIds[0]) addResource(resources, `${RESOURCE_TYPE_PREFIX}Job`, jobName);
+      const elements = responseElements(parsed, cls.eventRW);
+      if (typeof elements['jobid'] === 'string') addResource(resources, `${RESOURCE_TYPE_PREFIX}Job`, elements['jobid']);
+      // An upload answers with where Flink stored the jar; its last segment is the jar id.
+      if (cls.eventName === 'UploadJar' && typeof elements['filename'] === 'string') {
+        addResource(resources, `${RESOURCE_TYPE_PREFIX}Jar`, elements['filename'].split('/').pop() ?? '');
+      }
+      const ok = status < 400 && clientCompleted && !streamError;
+      const done = finishEvent(event, {
+        outcome: status >= 400 ? 'failure' : ok ? 'success' : 'unknown',
+        httpStatus: status,
+        latencyMs: elapsedMs(),
+        responseElements: elements,
+        referencedResources: resources,
+        additionalEventData: { responseBytes },
+        ...(status >= 400
+          ? { errorCode: flinkErrorCode(status), errorMessage: flinkErrorMessage(parsed, `Flink answered HTTP ${status}.`) }
+          : !ok
+            ? { errorCode: 'ClientClosedRequest', errorMessage: streamError?.message ?? 'The client closed the connection before the whole response was sent.' }
+            : {}),
+      });
+      event = done;
+      await (journaled ? recorder.complete(done) : recorder.record(done));
+    };
+
+    let settled = false;
+    const settle = (completed: boolean, err?: Error) => {
+      if (settled) return;
+      settled = true;
+      void finish(completed, err).catch((e: unknown) => log.error({ requestId, err: (e as Error).message }, 'Recording a finished request failed.'));
+    };
+    upstreamRes.body.on('data', (chunk: Buffer) => {
+      responseBytes += chunk.length;
+      if (capture && !overflow) {
+        captured += chunk.length;
+        if (captured > CAPTURE_LIMIT) overflow = true;
+        else capture.push(chunk);
+      }
+      if (!res.write(chunk)) {
+        upstreamRes.body.pause();
+        res.once('drain', () => upstreamRes.body.resume());
+      }
+    });
+    upstreamRes.body.on('end', () => res.end());
+    upstreamRes.body.on('error', (err: Error) => {
+      res.destroy(err);
+      settle(false, err);
+    });
+    res.on('finish', () => settle(true));
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        upstreamRes.body.destroy();
+        settle(false);
+      }
+    });
+  }
+
+  return {
+    handle(req, res, target) {
+      handleAsync(req, res, target).catch((err: unknown) => {
+        log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'The gateway failed to handle a request.');
+        if (!res.headersSent) sendError(res, 'internal', isFlinkTrailError(err) ? err : new FlinkTrailError('FT_ERR_INTERNAL'));
+        else res.destroy();
+      });
+    },
+    hasCluster: (name) => upstreams.has(name),
+    async close() {
+      await Promise.all([...upstreams.values()].map((u) => u.pool.close()));
+    },
+  };
+}

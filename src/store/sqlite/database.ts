@@ -1,0 +1,114 @@
+/**
+ * Opens the embedded SQLite database and brings its schema up to date.
+ *
+ * One file (`<dataDir>/flinktrail.db`) in WAL mode holds events and FlinkTrail's own state
+ * (users, keys). WAL lets the CLI (`flinktrail keys create`) write while the server runs.
+ * Migrations are numbered and applied once each inside a transaction.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+
+export type Db = Database.Database;
+
+const MIGRATIONS: readonly string[] = [
+  // 1: events and their resources
+  `
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    event_time INTEGER NOT NULL,
+    region TEXT NOT NULL,
+    event_rw TEXT NOT NULL,
+    event_name TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    service_name TEXT NOT NULL,
+    user_name TEXT,
+    access_key_id TEXT,
+    sensitive INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    error_code TEXT,
+    source_ip TEXT,
+    cluster TEXT,
+    body TEXT NOT NULL
+  );
+  CREATE INDEX events_time ON events (event_time, seq);
+  CREATE INDEX events_name_time ON events (event_name, event_time);
+  CREATE INDEX events_user_time ON events (user_name, event_time);
+  CREATE INDEX events_ak_time ON events (access_key_id, event_time);
+  CREATE INDEX events_service_time ON events (service_name, event_time);
+  CREATE INDEX events_rw_time ON events (event_rw, event_time);
+  CREATE INDEX events_sensitive_time ON events (sensitive, event_time) WHERE sensitive = 1;
+  CREATE INDEX events_error_time ON events (error_code, event_time) WHERE error_code IS NOT NULL;
+  CREATE INDEX events_pending ON events (outcome) WHERE outcome = 'pending';
+  CREATE TABLE event_resources (
+    seq INTEGER NOT NULL REFERENCES events (seq) ON DELETE CASCADE,
+    type TEXT NOT NULL,
+    name TEXT NOT NULL
+  );
+  CREATE INDEX event_resources_name ON event_resources (name, seq);
+  CREATE INDEX event_resources_type ON event_resources (type, seq);
+  CREATE INDEX event_resources_seq ON event_resources (seq);
+  `,
+  // 2: identity
+  `
+  CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    password_hash TEXT,
+    created_at INTEGER NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE access_keys (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    secret_hash TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'Active',
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    last_used_ip TEXT
+  );
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  `,
+];
+
+export interface OpenOptions {
+  synchronous?: 'full' | 'normal';
+  readonly?: boolean;
+}
+
+export function openDatabase(dataDir: string, opts: OpenOptions = {}): Db {
+  mkdirSync(dataDir, { recursive: true });
+  const db = new Database(join(dataDir, 'flinktrail.db'), { readonly: opts.readonly ?? false });
+  db.pragma('busy_timeout = 5000');
+  if (opts.readonly) return db;
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+  const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+  const current = row.v ?? 0;
+  MIGRATIONS.forEach((sql, i) => {
+    const version = i + 1;
+    if (version <= current) return;
+    db.transaction(() => {
+      db.exec(sql);
+      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(version, Date.now());
+    }).immediate();
+  });
+}
+
+/** A value kept in the meta table, created once by `make` (e.g. the pagination token key). */
+export function metaValue(db: Db, key: string, make: () => string): string {
+  const get = db.prepare('SELECT value FROM meta WHERE key = ?');
+  const found = get.get(key) as { value: string } | undefined;
+  if (found) return found.value;
+  db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run(key, make());
+  return (get.get(key) as { value: string }).value;
+}

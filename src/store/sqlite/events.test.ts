@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { newEvents } from '../../../test/helpers/events.js';
+import { finishEvent } from '../../event/build.js';
+import type { EventFilter } from '../types.js';
+import { openDatabase, type Db } from './database.js';
+import { SqliteEventStore } from './events.js';
+
+describe('SqliteEventStore', () => {
+  let dir: string;
+  let db: Db;
+  let store: SqliteEventStore;
+  const events = newEvents(300, { start: Date.parse('2026-01-01T00:00:00Z') });
+  const all: EventFilter = { startTime: 0, endTime: Date.parse('2027-01-01T00:00:00Z') };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ft-store-'));
+    db = openDatabase(dir);
+    store = new SqliteEventStore(db, { flushIntervalMs: 5 });
+    await Promise.all(events.map((e) => store.append(e)));
+  });
+  after(async () => {
+    await store.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('combines any filters with AND', async () => {
+    const page = await store.lookup({
+      filter: { ...all, eventName: 'CancelJob', user: 'carol', resourceName: 'job-2' },
+      direction: 'FORWARD',
+      limit: 200,
+    });
+    const expected = events.filter(
+      (e) => e.eventName === 'CancelJob' && e.userIdentity.userName === 'carol' && e.referencedResources['ACS::RealtimeCompute::Job']?.includes('job-2'),
+    );
+    assert.ok(expected.length > 0);
+    assert.deepEqual(page.events.map((e) => e.eventId), expected.map((e) => e.eventId));
+  });
+
+  it('pages stably backwards while new events arrive', async () => {
+    const seen: string[] = [];
+    let after;
+    let extra = 0;
+    for (;;) {
+      const page = await store.lookup({ filter: { ...all, eventRW: 'Write' }, direction: 'BACKWARD', limit: 17, ...(after ? { after } : {}) });
+      seen.push(...page.events.map((e) => e.eventId));
+      // A newer event arriving between pages must neither shift nor repeat what follows.
+      const [fresh] = newEvents(1, { start: Date.parse('2026-06-01T00:00:00Z') + extra++ });
+      await store.append(fresh!);
+      if (!page.next) break;
+      after = page.next;
+    }
+    const expected = events.filter((e) => e.eventRW === 'Write').map((e) => e.eventId).reverse();
+    assert.deepEqual(seen, expected);
+  });
+
+  it('journals durably, completes in place, and resolves pending events as unknown', async () => {
+    const [e] = newEvents(1, { start: Date.parse('2026-02-01T00:00:00Z') });
+    const pending = { ...e!, additionalEventData: { ...e!.additionalEventData, outcome: 'pending' as const } };
+    await store.journal(pending);
+    const reader = openDatabase(dir, { readonly: true });
+    const row = reader.prepare('SELECT outcome FROM events WHERE event_id = ?').get(e!.eventId) as { outcome: string };
+    reader.close();
+    assert.equal(row.outcome, 'pending');
+    assert.equal(await store.resolvePending('crashed'), 1);
+    const got = await store.get(e!.eventId);
+    assert.equal(got?.additionalEventData.outcome, 'unknown');
+    assert.equal(got?.errorCode, 'OutcomeUnknown');
+    await store.complete(finishEvent(pending, { outcome: 'failure', errorCode: 'Flink.NotFound', errorMessage: 'x' }));
+    assert.equal((await store.get(e!.eventId))?.errorCode, 'Flink.NotFound');
+    const byErr = await store.lookup({ filter: { ...all, errorCode: 'Flink.NotFound' }, direction: 'BACKWARD', limit: 5 });
+    assert.deepEqual(byErr.events.map((x) => x.eventId), [e!.eventId]);
+  });
+
+  it('is idempotent on eventId', async () => {
+    await store.append(events[0]!);
+    const page = await store.lookup({ filter: { ...all, eventId: events[0]!.eventId }, direction: 'BACKWARD', limit: 5 });
+    assert.equal(page.events.length, 1);
+  });
+
+  it('purges events older than the retention', async () => {
+    const before = Date.parse('2026-01-01T00:01:00Z');
+    const n = await store.purge(before);
+    assert.equal(n, events.filter((e) => Date.parse(e.eventTime) < before).length);
+    const rest = await store.lookup({ filter: { ...all, endTime: before - 1 }, direction: 'BACKWARD', limit: 5 });
+    assert.equal(rest.events.length, 0);
+    const orphans = db.prepare('SELECT COUNT(*) AS n FROM event_resources WHERE seq NOT IN (SELECT seq FROM events)').get() as { n: number };
+    assert.equal(orphans.n, 0);
+  });
+});

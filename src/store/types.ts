@@ -1,0 +1,66 @@
+/**
+ * The EventStore contract: what every store (embedded SQLite, PostgreSQL) must do.
+ *
+ * Ownership: the store copies what it is given; callers may reuse the objects afterwards.
+ * Blocking: `journal` returns only once the event is durable (it is the fail-closed gate for
+ * writes); `append` and `complete` may batch and return once the batch is committed.
+ * `close()` flushes every accepted event before it resolves.
+ */
+import type { ActionTrailEvent, EventRW, EventType } from '../event/types.js';
+
+export type Direction = 'FORWARD' | 'BACKWARD';
+
+/** Filters of LookupEvents; every one given must match (AND). */
+export interface EventFilter {
+  startTime: number; // epoch ms, inclusive
+  endTime: number; // epoch ms, inclusive
+  eventRW?: EventRW;
+  user?: string;
+  serviceName?: string;
+  eventName?: string;
+  eventType?: EventType;
+  resourceType?: string;
+  resourceName?: string;
+  accessKeyId?: string;
+  sensitive?: boolean;
+  eventId?: string;
+  region?: string;
+  errorCode?: string;
+  sourceIpAddress?: string;
+  cluster?: string;
+}
+
+/** Where a page ended: the sort key of its last event. */
+export interface Cursor {
+  time: number;
+  seq: number;
+}
+
+export interface LookupRequest {
+  filter: EventFilter;
+  direction: Direction;
+  limit: number;
+  after?: Cursor;
+}
+
+export interface LookupPage {
+  events: ActionTrailEvent[];
+  /** Set when more events may follow. */
+  next?: Cursor;
+}
+
+export interface EventStore {
+  /** Durably records a write before it is forwarded. Throws if it cannot. */
+  journal(event: ActionTrailEvent): Promise<void>;
+  /** Replaces a journaled event with its final form (same eventId). */
+  complete(event: ActionTrailEvent): Promise<void>;
+  /** Records finished events; may batch. Resolves when committed. */
+  append(event: ActionTrailEvent): Promise<void>;
+  lookup(req: LookupRequest): Promise<LookupPage>;
+  get(eventId: string): Promise<ActionTrailEvent | undefined>;
+  /** Marks events still `pending` as `unknown` (after a crash); returns how many. */
+  resolvePending(message: string): Promise<number>;
+  /** Deletes events older than `before` (epoch ms); returns how many. */
+  purge(before: number): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,21 @@
+/**
+ * Structured JSON logs (pino). Authorization and cookie headers are redacted at the logger too,
+ * so a secret never reaches a log line even if a request is logged whole by mistake.
+ */
+import { pino, type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'flinktrail' },
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers.cookie', '*.accessKeySecret', '*.password'],
+        censor: '******',
+      },
+    },
+    destination as pino.DestinationStream | undefined,
+  );
+}

@@ -1,0 +1,136 @@
+/**
+ * Starting FlinkTrail for tests: in-process (buildApp on port 0) or as a real child process
+ * (for crash and memory tests), with a fresh data directory, an admin user and an AccessKey.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildApp, type App, type ListenInfo } from '../../src/app.js';
+import { buildConfig } from '../../src/config/index.js';
+import { Directory } from '../../src/identity/directory.js';
+import { openDatabase } from '../../src/store/sqlite/database.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import type { ActionTrailEvent } from '../../src/event/types.js';
+
+export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface Credentials {
+  accessKeyId: string;
+  accessKeySecret: string;
+}
+
+export function basic(c: Credentials | { user: string; password: string }): string {
+  const pair = 'accessKeyId' in c ? `${c.accessKeyId}:${c.accessKeySecret}` : `${c.user}:${c.password}`;
+  return `Basic ${Buffer.from(pair).toString('base64')}`;
+}
+
+export function tempDir(prefix = 'ft-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Creates a user with a key in `dataDir` (as `flinktrail keys create` does). */
+export function makeKey(dataDir: string, user = 'alice', role: 'admin' | 'viewer' = 'admin', password?: string): Credentials & { principalId: string } {
+  const db = openDatabase(dataDir);
+  try {
+    const dir = new Directory(db);
+    const u = dir.createUser(user, role, password, true);
+    const k = dir.createAccessKey(user);
+    return { accessKeyId: k.accessKeyId, accessKeySecret: k.accessKeySecret, principalId: u.id };
+  } finally {
+    db.close();
+  }
+}
+
+export interface InProcess {
+  app: App;
+  info: ListenInfo;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+export async function startInProcess(flinkUrl: string, extra: Record<string, unknown> = {}, dataDir = tempDir()): Promise<InProcess> {
+  const config = buildConfig({
+    dataDir,
+    api: { port: 0 },
+    clusters: [{ name: 'default', url: flinkUrl, listen: { port: 0 } }],
+    log: { level: 'warn' },
+    ...extra,
+  });
+  const app = await buildApp(config, { log: createLogger('warn') });
+  const info = await app.listen();
+  return { app, info, dataDir, close: () => app.close() };
+}
+
+export interface ChildServer {
+  proc: ChildProcess;
+  apiUrl: string;
+  gatewayUrl: string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Runs the built CLI (`bin/flinktrail.mjs serve`) and waits for its "listening" log line. */
+export async function startChild(flinkUrl: string, dataDir: string, args: string[] = []): Promise<ChildServer> {
+  const proc = spawn(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'serve', '--flink', flinkUrl, '--data-dir', dataDir, '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const info = await new Promise<{ apiUrl: string }>((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`FlinkTrail did not start in 20 s:\n${stderr}`)), 20_000);
+    proc.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (const line of buf.split('\n')) {
+        if (!line.includes('FlinkTrail is listening')) continue;
+        clearTimeout(timer);
+        resolve(JSON.parse(line) as { apiUrl: string });
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`FlinkTrail exited with ${String(code)}:\n${stderr}`));
+    });
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return {
+    proc,
+    apiUrl: info.apiUrl,
+    gatewayUrl: `${info.apiUrl}/flink/default/`,
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export interface LookupAnswer {
+  Events: ActionTrailEvent[];
+  NextToken?: string;
+  RequestId: string;
+}
+
+export async function lookup(apiUrl: string, cred: Credentials, query: Record<string, string>): Promise<LookupAnswer> {
+  const res = await fetch(`${apiUrl}/api/v1/events?${new URLSearchParams(query).toString()}`, { headers: { authorization: basic(cred) } });
+  const body = (await res.json()) as LookupAnswer;
+  if (!res.ok) throw new Error(`lookup failed: ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** Polls until `pred` holds for the events matching `query` (events are batched for ≤ flush interval). */
+export async function waitForEvents(
+  apiUrl: string,
+  cred: Credentials,
+  query: Record<string, string>,
+  pred: (events: ActionTrailEvent[]) => boolean,
+  timeoutMs = 5000,
+): Promise<ActionTrailEvent[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { Events } = await lookup(apiUrl, cred, { maxResults: '200', ...query });
+    if (pred(Events)) return Events;
+    if (Date.now() > deadline) throw new Error(`events for ${JSON.stringify(query)} never matched; last: ${JSON.stringify(Events.map((e) => [e.eventName, e.requestId, e.additionalEventData.outcome]))}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

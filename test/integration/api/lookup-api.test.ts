@@ -1,0 +1,111 @@
+/**
+ * The query API over HTTP: bad input is a 400 with ActionTrail's error body (never a 500),
+ * API calls are themselves audited, health is the only open door, and an unreachable Flink
+ * yields a coded 502 that is recorded too.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { basic, lookup, makeKey, startInProcess, tempDir, waitForEvents, type Credentials, type InProcess } from '../../helpers/flinktrail.js';
+
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+describe('event query API', () => {
+  let ft: InProcess;
+  let cred: Credentials;
+  before(async () => {
+    const dataDir = tempDir();
+    cred = makeKey(dataDir);
+    ft = await startInProcess(`http://127.0.0.1:${await closedPort()}`, {}, dataDir);
+  });
+  after(() => ft.close());
+
+  const get = (path: string, auth = true) => fetch(`${ft.info.apiUrl}${path}`, { headers: auth ? { authorization: basic(cred) } : {} });
+
+  it('answers health without credentials and nothing else', async () => {
+    assert.equal((await get('/health', false)).status, 200);
+    assert.equal((await get('/ready', false)).status, 200);
+    for (const p of ['/api/v1/events', '/metrics', '/api/v1/whoami', '/api/v1/events/x', '/nope']) {
+      assert.equal((await get(p, false)).status, 401, p);
+    }
+  });
+
+  it('refuses invalid input with 400 and a coded ActionTrail-style body', async () => {
+    const cases: [string, string][] = [
+      ['startTime=yesterday', 'FT_ERR_QUERY_TIME_RANGE'],
+      ['startTime=2026-02-01T00:00:00Z&endTime=2026-01-01T00:00:00Z', 'FT_ERR_QUERY_TIME_RANGE'],
+      ['bogus=1', 'FT_ERR_QUERY_UNKNOWN_PARAMETER'],
+      ['nextToken=abc.def', 'FT_ERR_QUERY_BAD_TOKEN'],
+      ['maxResults=0', 'FT_ERR_QUERY_INVALID_PARAMETER'],
+      ['maxResults=1000', 'FT_ERR_QUERY_INVALID_PARAMETER'],
+      ['eventRW=Sometimes', 'FT_ERR_QUERY_INVALID_PARAMETER'],
+      ['user=a&user=b', 'FT_ERR_QUERY_INVALID_PARAMETER'],
+    ];
+    for (const [qs, code] of cases) {
+      const res = await get(`/api/v1/events?${qs}`);
+      assert.equal(res.status, 400, qs);
+      const body = (await res.json()) as Record<string, string>;
+      assert.equal(body['Code'], code, qs);
+      assert.ok(body['RequestId'] && body['Message'], qs);
+    }
+    const missing = await get('/api/v1/events/00000000-0000-0000-0000-000000000000');
+    assert.equal(missing.status, 404);
+    assert.equal(((await missing.json()) as { Code: string }).Code, 'FT_ERR_EVENT_NOT_FOUND');
+  });
+
+  it('never answers 500 to random query strings', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.dictionary(fc.constantFrom('startTime', 'endTime', 'maxResults', 'nextToken', 'eventRW', 'sensitive', 'direction', 'user', 'x'), fc.string({ maxLength: 40 })),
+        async (q) => {
+          const res = await get(`/api/v1/events?${new URLSearchParams(q).toString()}`);
+          await res.arrayBuffer();
+          return res.status === 200 || res.status === 400;
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('records its own API calls (the auditor is audited)', async () => {
+    const res = await get('/api/v1/whoami');
+    const requestId = res.headers.get('x-request-id')!;
+    assert.equal(((await res.json()) as { userName: string }).userName, 'alice');
+    const events = await waitForEvents(ft.info.apiUrl, cred, { serviceName: 'Actiontrail', eventName: 'GetCallerIdentity' }, (es) => es.some((e) => e.requestId === requestId));
+    assert.equal(events.find((e) => e.requestId === requestId)?.eventSource, 'flinktrail');
+  });
+
+  it('answers 502 when Flink is down, and records it', async () => {
+    const res = await fetch(`${ft.info.clusters['default']!.gatewayUrl}jobs/${'a'.repeat(32)}?mode=cancel`, { method: 'PATCH', headers: { authorization: basic(cred) } });
+    assert.equal(res.status, 502);
+    const body = (await res.json()) as { Code: string; RequestId: string };
+    assert.equal(body.Code, 'FT_ERR_UPSTREAM_UNAVAILABLE');
+    const events = await waitForEvents(ft.info.apiUrl, cred, { eventName: 'CancelJob' }, (es) => es.some((e) => e.requestId === body.RequestId && e.additionalEventData.outcome !== 'pending'));
+    const e = events.find((x) => x.requestId === body.RequestId)!;
+    assert.equal(e.errorCode, 'FT_ERR_UPSTREAM_UNAVAILABLE');
+    assert.equal(e.additionalEventData.outcome, 'failure');
+  });
+
+  it('pages through many events with stable tokens', async () => {
+    const ids = new Set<string>();
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      const page = await lookup(ft.info.apiUrl, cred, { maxResults: '3', serviceName: 'Actiontrail', ...(token ? { nextToken: token } : {}) });
+      for (const e of page.Events) {
+        assert.ok(!ids.has(e.eventId), 'no duplicates across pages');
+        ids.add(e.eventId);
+      }
+      token = page.NextToken;
+      pages++;
+    } while (token && pages < 100);
+    assert.ok(pages > 1);
+  });
+});
