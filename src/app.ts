@@ -135,7 +135,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
           server.listen(c.listen?.port ?? 0, c.listen?.host ?? '127.0.0.1', () => resolve());
         });
         const port = (server.address() as AddressInfo).port;
-        clusters[c.name] = { gatewayUrl: `http://${hostOf(c.listen.host)}:${port}`, prefixUrl };
+        clusters[c.name] = { gatewayUrl: `http://${hostOf(c.listen.host)}:${port}/`, prefixUrl };
       }
       ready = true;
       return { apiUrl, clusters };

@@ -210,6 +210,10 @@ web.upload.dir: $run/web-upload
 web.tmpdir: $run/tmp/web
 io.tmp.dirs: $run/tmp
 parallelism.default: 1
+# JM and TM start together; the TM's first ResourceManager lookup usually fails and would
+# otherwise be retried only after the default 10 s.
+cluster.registration.error-delay: 1000
+cluster.registration.refused-registration-delay: 1000
 taskmanager.numberOfTaskSlots: $slots
 state.checkpoints.dir: file://$run/checkpoints
 state.savepoints.dir: file://$run/savepoints

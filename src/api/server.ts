@@ -83,10 +83,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     let ft: FlinkTrailError;
     if (isFlinkTrailError(err)) ft = err;
     else if ((err as { validation?: unknown }).validation || (err as { statusCode?: number }).statusCode === 400) {
-      ft = new FlinkTrailError('FT_ERR_BAD_REQUEST', (err as Error).message);
+      ft = new FlinkTrailError('FT_ERR_REQUEST_INVALID', (err as Error).message);
     } else {
       req.log.error({ err, requestId: req.id }, 'An API request failed unexpectedly.');
-      ft = new FlinkTrailError('FT_ERR_INTERNAL');
+      ft = new FlinkTrailError('FT_ERR_SERVER_INTERNAL');
     }
     req.ftErrorCode = ft.code;
     req.ftErrorMessage = ft.message;
@@ -94,7 +94,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   app.setNotFoundHandler((req, reply) => {
-    const err = new FlinkTrailError('FT_ERR_NOT_FOUND', req.method, req.url.split('?')[0]?.slice(0, 256));
+    const err = new FlinkTrailError('FT_ERR_ROUTE_NOT_FOUND', req.method, req.url.split('?')[0]?.slice(0, 256));
     req.ftErrorCode = err.code;
     req.ftErrorMessage = err.message;
     void reply.code(404).send(errorBody(req.id, err));

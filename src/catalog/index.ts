@@ -94,7 +94,7 @@ function compile(entry: CatalogEntry): CompiledEntry {
 function addToTrie(compiled: CompiledEntry): void {
   const { entry } = compiled;
   let byMethod = ROOTS.get(entry.api);
-  if (byMethod === undefined) ROOTS.set(entry.api, (byMethod = new Map()));
+  if (byMethod === undefined) ROOTS.set(entry.api, (byMethod = new Map<string, TrieNode>()));
   let node = byMethod.get(entry.method);
   if (node === undefined) byMethod.set(entry.method, (node = new TrieNode()));
   for (const segment of entry.template.split('/').slice(1)) {
@@ -173,8 +173,8 @@ export function classify(input: ClassifyInput): Classification {
 
     const asset = ASSET_ENTRIES.get(api);
     if (asset !== undefined && method === 'GET' && isWebUiAsset(tokens, start)) {
-      // Flink's catch-all names the rest of the path `*` (without the leading slash).
-      return known(asset, [tokens.join('/')], apiVersion);
+      // Flink's catch-all names the rest of the path `*` (no leading slash; here, no version either).
+      return known(asset, [start === 0 ? tokens.join('/') : tokens.slice(start).join('/')], apiVersion);
     }
   }
 

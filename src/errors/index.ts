@@ -80,12 +80,12 @@ export const ERRORS = {
     message: 'No Flink cluster named %s is configured.',
     doc: 'A request under /flink/<cluster>/ names a cluster that is not in the configuration.',
   },
-  FT_ERR_NOT_FOUND: {
+  FT_ERR_ROUTE_NOT_FOUND: {
     status: 404,
     message: 'No such route: %s %s',
     doc: 'The API has no such route.',
   },
-  FT_ERR_BAD_REQUEST: {
+  FT_ERR_REQUEST_INVALID: {
     status: 400,
     message: 'The request is invalid: %s',
     doc: 'The request body or parameters do not fit the API (invalid JSON, wrong types).',
@@ -100,7 +100,7 @@ export const ERRORS = {
     message: 'No FlinkTrail endpoint given: use --endpoint, a profile, or FLINKTRAIL_ENDPOINT.',
     doc: 'A CLI command that talks to a running server did not get its address and key.',
   },
-  FT_ERR_INTERNAL: {
+  FT_ERR_SERVER_INTERNAL: {
     status: 500,
     message: 'An internal error occurred. The request id is in the log.',
     doc: 'Anything unexpected. Details are logged with the request id, never sent to the client.',

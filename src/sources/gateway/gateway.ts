@@ -434,7 +434,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     handle(req, res, target) {
       handleAsync(req, res, target).catch((err: unknown) => {
         log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'The gateway failed to handle a request.');
-        if (!res.headersSent) sendError(res, 'internal', isFlinkTrailError(err) ? err : new FlinkTrailError('FT_ERR_INTERNAL'));
+        if (!res.headersSent) sendError(res, 'internal', isFlinkTrailError(err) ? err : new FlinkTrailError('FT_ERR_SERVER_INTERNAL'));
         else res.destroy();
       });
     },
