@@ -106,7 +106,10 @@ export interface CatalogEntry {
   readonly resourceParams: readonly string[];
   /** On the curated list of sensitive operations (shown in ActionTrail's "Sensitive" filter). */
   readonly sensitive: boolean;
-  /** Whether Flink's generated OpenAPI spec documents the endpoint. */
+  /**
+   * Whether Flink's generated OpenAPI spec documents the endpoint. History Server rows: whether
+   * the JobManager's spec documents the same route (the archived file is that route's response).
+   */
   readonly documented: boolean;
   /** Why the row is as it is, when that is not obvious. */
   readonly note?: string;
