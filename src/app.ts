@@ -15,7 +15,7 @@ import type { Config } from './config/index.js';
 import { Authenticator } from './identity/authenticate.js';
 import { Directory } from './identity/directory.js';
 import { compileRedactor } from './pipeline/redact.js';
-import { createRecorder } from './pipeline/recorder.js';
+import { createRecorder, type Recorder } from './pipeline/recorder.js';
 import { TokenCodec } from './query/lookup.js';
 import { createGateway, type Gateway } from './sources/gateway/gateway.js';
 import { sourceIpResolver } from './sources/gateway/source-ip.js';
@@ -29,6 +29,33 @@ export interface AppDeps {
   log?: Logger;
 }
 
+/** What a feature module gets to build itself from. */
+export interface ModuleContext {
+  config: Readonly<Config>;
+  db: Db;
+  store: EventStore;
+  recorder: Recorder;
+  directory: Directory;
+  log: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * A feature that plugs into the app (trails, Kubernetes audit, ...): its HTTP routes and its
+ * lifecycle. `start` runs after the API listens; `stop` before the store closes (flush here).
+ */
+export interface AppModule {
+  name: string;
+  routes?(api: FastifyInstance): void;
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
+}
+
+/** The feature modules, in start order. Add new features here. */
+function createModules(_ctx: ModuleContext): AppModule[] {
+  return [];
+}
+
 export interface ListenInfo {
   apiUrl: string;
   /** Cluster name → base URL clients use for it through FlinkTrail (dedicated port or prefix). */
@@ -37,6 +64,7 @@ export interface ListenInfo {
 
 export interface App {
   config: Readonly<Config>;
+  modules: AppModule[];
   api: FastifyInstance;
   gateway: Gateway;
   store: EventStore;
@@ -95,7 +123,20 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     servers.push(server);
     return server;
   };
-  const api = buildApi({ config, store, recorder, authenticator, tokens, resolveIp, log, metrics, ready: () => ready, serverFactory: route });
+  const modules = createModules({ config, db, store, recorder, directory, log, metrics });
+  const api = buildApi({
+    config,
+    store,
+    recorder,
+    authenticator,
+    tokens,
+    resolveIp,
+    log,
+    metrics,
+    ready: () => ready,
+    serverFactory: route,
+    routes: modules.flatMap((m) => (m.routes ? [(a: FastifyInstance) => m.routes?.(a)] : [])),
+  });
 
   const purge = async () => {
     const n = await store.purge(Date.now() - config.store.retentionDays * 24 * 3600 * 1000);
@@ -106,6 +147,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
 
   return {
     config,
+    modules,
     api,
     gateway,
     store,
@@ -137,6 +179,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
         const port = (server.address() as AddressInfo).port;
         clusters[c.name] = { gatewayUrl: `http://${hostOf(c.listen.host)}:${port}/`, prefixUrl };
       }
+      for (const m of modules) await m.start?.();
       ready = true;
       return { apiUrl, clusters };
     },
@@ -154,6 +197,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       );
       await api.close();
       await gateway.close();
+      for (const m of [...modules].reverse()) await m.stop?.();
       await store.close();
       db.close();
     },

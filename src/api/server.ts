@@ -32,7 +32,8 @@ declare module 'fastify' {
     ftErrorMessage?: string;
   }
   interface FastifyContextConfig {
-    audit?: { eventName: string; eventRW: 'Read' | 'Write'; sensitive?: boolean };
+    /** Record every call of this route as FlinkTrail's own event (`isGlobal` for account-wide changes: keys, users, trails). */
+    audit?: { eventName: string; eventRW: 'Read' | 'Write'; sensitive?: boolean; isGlobal?: boolean };
     public?: boolean;
   }
 }
@@ -48,6 +49,8 @@ export interface ApiDeps {
   metrics: Metrics;
   ready: () => boolean;
   serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
+  /** Further route sets (trails, keys, ...), registered after the core routes. */
+  routes?: ((api: FastifyInstance) => void)[];
 }
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
@@ -123,6 +126,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       eventSource: EVENT_SOURCES.flinkTrail,
       serviceName: 'Actiontrail',
       acsRegion: config.region,
+      isGlobal: audit.isGlobal ?? false,
       sourceIpAddress: ip,
       userAgent: String(req.headers['user-agent'] ?? '').slice(0, 1024),
       userIdentity: identity,
@@ -181,6 +185,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       return e;
     },
   );
+
+  for (const register of deps.routes ?? []) register(app);
 
   return app;
 }

@@ -49,6 +49,12 @@ export interface LookupPage {
   next?: Cursor;
 }
 
+/** An event with its position in the store's append order (for trails and other readers). */
+export interface Positioned {
+  seq: number;
+  event: ActionTrailEvent;
+}
+
 export interface EventStore {
   /** Durably records a write before it is forwarded. Throws if it cannot. */
   journal(event: ActionTrailEvent): Promise<void>;
@@ -58,6 +64,14 @@ export interface EventStore {
   append(event: ActionTrailEvent): Promise<void>;
   lookup(req: LookupRequest): Promise<LookupPage>;
   get(eventId: string): Promise<ActionTrailEvent | undefined>;
+  /**
+   * Events in append order after position `afterSeq`, oldest first, at most `limit`. Events
+   * still `pending` (a write in flight) stop the scan: readers never see a write before its
+   * outcome, and never skip it either.
+   */
+  scan(afterSeq: number, limit: number): Promise<Positioned[]>;
+  /** The position of the newest committed event (0 when empty). */
+  lastSeq(): Promise<number>;
   /** Marks events still `pending` as `unknown` (after a crash); returns how many. */
   resolvePending(message: string): Promise<number>;
   /** Deletes events older than `before` (epoch ms); returns how many. */

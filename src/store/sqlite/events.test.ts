@@ -92,3 +92,28 @@ describe('SqliteEventStore', () => {
     assert.equal(orphans.n, 0);
   });
 });
+
+describe('SqliteEventStore.scan', () => {
+  it('returns events in append order and stops at a write still in flight', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ft-scan-'));
+    const db = openDatabase(dir);
+    const store = new SqliteEventStore(db, { flushIntervalMs: 1 });
+    try {
+      const [a, b, c] = newEvents(3);
+      await store.append(a!);
+      await store.journal({ ...b!, additionalEventData: { ...b!.additionalEventData, outcome: 'pending' } });
+      await store.append(c!);
+      const first = await store.scan(0, 10);
+      assert.deepEqual(first.map((p) => p.event.eventId), [a!.eventId]);
+      await store.complete(b!);
+      const all = await store.scan(0, 10);
+      assert.deepEqual(all.map((p) => p.event.eventId), [a!.eventId, b!.eventId, c!.eventId]);
+      assert.deepEqual((await store.scan(all[0]!.seq, 1)).map((p) => p.event.eventId), [b!.eventId]);
+      assert.equal(await store.lastSeq(), all[2]!.seq);
+    } finally {
+      await store.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -8,7 +8,7 @@
  * flush keeps its events and retries; nothing is reported as stored before it is.
  */
 import type { ActionTrailEvent } from '../../event/types.js';
-import type { EventStore, LookupPage, LookupRequest } from '../types.js';
+import type { EventStore, LookupPage, LookupRequest, Positioned } from '../types.js';
 import type { Db } from './database.js';
 
 interface Pending {
@@ -59,6 +59,7 @@ export class SqliteEventStore implements EventStore {
   private readonly insertResource;
   private readonly seqOf;
   private readonly getStmt;
+  private readonly scanStmt;
 
   constructor(db: Db, opts: SqliteEventStoreOptions) {
     this.db = db;
@@ -77,6 +78,7 @@ export class SqliteEventStore implements EventStore {
     this.insertResource = db.prepare('INSERT INTO event_resources (seq, type, name) VALUES (?, ?, ?)');
     this.seqOf = db.prepare('SELECT seq FROM events WHERE event_id = ?');
     this.getStmt = db.prepare('SELECT body FROM events WHERE event_id = ?');
+    this.scanStmt = db.prepare('SELECT seq, outcome, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?');
   }
 
   private writeResources(seq: number, e: ActionTrailEvent): void {
@@ -225,6 +227,21 @@ export class SqliteEventStore implements EventStore {
   get(eventId: string): Promise<ActionTrailEvent | undefined> {
     const found = this.getStmt.get(eventId) as { body: string } | undefined;
     return Promise.resolve(found ? (JSON.parse(found.body) as ActionTrailEvent) : undefined);
+  }
+
+  scan(afterSeq: number, limit: number): Promise<Positioned[]> {
+    const rows = this.scanStmt.all(afterSeq, limit) as { seq: number; outcome: string; body: string }[];
+    const out: Positioned[] = [];
+    for (const r of rows) {
+      if (r.outcome === 'pending') break;
+      out.push({ seq: r.seq, event: JSON.parse(r.body) as ActionTrailEvent });
+    }
+    return Promise.resolve(out);
+  }
+
+  lastSeq(): Promise<number> {
+    const r = this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM events').get() as { seq: number };
+    return Promise.resolve(r.seq);
   }
 
   resolvePending(message: string): Promise<number> {
