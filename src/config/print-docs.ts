@@ -24,7 +24,7 @@ function rows(node: Node, path: string, out: string[]): void {
 
 export function configMarkdown(): string {
   const out: string[] = [];
-  rows(configSchema as unknown as Node, '', out);
+  rows(configSchema, '', out);
   return [
     '# Configuration',
     '',
