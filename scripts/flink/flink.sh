@@ -65,7 +65,7 @@ log() { printf '[flink.sh] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 usage() {
-  sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 }
 
 # "1.20" -> 1.20.3 (newest 1.20.x whose table/sql-gateway modules are on Central), "2.2" -> 2.2.0.

@@ -242,9 +242,10 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * Polls GET /jobs/{jobId} until its state equals `state` (e.g. "RUNNING", "CANCELED", "FINISHED").
- * For "RUNNING" it also waits until every vertex is RUNNING (the job state flips to RUNNING while
- * tasks are still DEPLOYING, and savepoints fail until tasks run). Throws on timeout or when the
- * job reaches a different terminal state.
+ * For "RUNNING" it also waits until every vertex is RUNNING: the job state flips to RUNNING while
+ * tasks are still CREATED/DEPLOYING, and a savepoint triggered then fails ("Checkpoint triggering
+ * task ... is not being executed at the moment"). Throws on timeout or when the job reaches a
+ * different terminal state.
  */
 export async function waitForJobState(
   restUrl: string,

@@ -17,12 +17,13 @@ import type { Classification, FlinkApi } from '../../catalog/types.js';
 import type { ClusterConfig, Config } from '../../config/index.js';
 import { errorBody, FlinkTrailError, isFlinkTrailError } from '../../errors/index.js';
 import { addResource, finishEvent, newEvent } from '../../event/build.js';
-import { EVENT_SOURCES, RESOURCE_TYPE_PREFIX, type UserIdentity } from '../../event/types.js';
+import { EVENT_SOURCES, RESOURCE_TYPE_PREFIX, type ActionTrailEvent, type UserIdentity } from '../../event/types.js';
 import type { Authenticator, Principal } from '../../identity/authenticate.js';
 import { AuthError } from '../../identity/authenticate.js';
 import type { Recorder } from '../../pipeline/recorder.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Metrics } from '../../telemetry/metrics.js';
+import * as sql from '../sql-gateway/index.js';
 import { multipartParts, prepareBody, type PreparedBody } from './body.js';
 import { NameCache } from './names.js';
 import { flinkErrorCode, flinkErrorMessage, jobNamesIn, responseElements } from './response.js';
@@ -137,6 +138,17 @@ function bodyParameters(body: PreparedBody, contentType: string, maxBytes: numbe
   } catch {
     return { body: text };
   }
+}
+
+function applySqlDetails(event: ActionTrailEvent, d: sql.SqlDetails): ActionTrailEvent {
+  const out = { ...event, requestParameters: { ...event.requestParameters, ...d.requestParameters } };
+  if (d.eventName) out.eventName = d.eventName;
+  out.additionalEventData = { ...event.additionalEventData, ...d.additionalEventData, ...(d.sensitive !== undefined ? { sensitive: d.sensitive } : {}) };
+  for (const [type, ids] of Object.entries(d.resources ?? {})) {
+    out.referencedResources = { ...out.referencedResources };
+    addResource(out.referencedResources, type, ...ids);
+  }
+  return out;
 }
 
 function isBrowser(req: IncomingMessage): boolean {
@@ -276,6 +288,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
     let event = base(identity);
     event.requestParameters = { ...event.requestParameters, ...bodyParameters(body, contentType, config.gateway.maxParameterBytes) };
+    if (up.config.kind === 'sql-gateway') event = applySqlDetails(event, sql.requestDetails(cls, event.requestParameters));
 
     // 3. No write without a record: journal before forwarding.
     const journaled = recordIt && cls.eventRW === 'Write';
@@ -375,6 +388,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const resources = resourcesOf(cls, up);
       if (jobName && jobIds[0]) addResource(resources, `${RESOURCE_TYPE_PREFIX}Job`, jobName);
       const elements = responseElements(parsed, cls.eventRW);
+      if (up.config.kind === 'sql-gateway') {
+        const d = sql.responseDetails(cls, parsed);
+        for (const [type, ids] of Object.entries(d.resources ?? {})) addResource(resources, type, ...ids);
+        event = applySqlDetails(event, { ...d, resources: {} });
+      }
       if (typeof elements['jobid'] === 'string') addResource(resources, `${RESOURCE_TYPE_PREFIX}Job`, elements['jobid']);
       // An upload answers with where Flink stored the jar; its last segment is the jar id.
       if (cls.eventName === 'UploadJar' && typeof elements['filename'] === 'string') {
