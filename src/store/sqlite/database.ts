@@ -71,6 +71,32 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   `,
+  // 3: access control and console sessions
+  `
+  CREATE TABLE policies (
+    name TEXT PRIMARY KEY,
+    document TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE user_policies (
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    policy_name TEXT NOT NULL REFERENCES policies (name) ON DELETE CASCADE,
+    PRIMARY KEY (user_id, policy_name)
+  );
+  CREATE TABLE sessions (
+    id_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    csrf_token TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  ALTER TABLE users ADD COLUMN email TEXT;
+  ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'local';
+  `,
 ];
 
 export interface OpenOptions {
