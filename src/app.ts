@@ -11,6 +11,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/server.js';
+import { identityRoutes } from './api/identity-routes.js';
+import { Sessions } from './identity/sessions.js';
 import type { Config } from './config/index.js';
 import { Authenticator } from './identity/authenticate.js';
 import { Directory } from './identity/directory.js';
@@ -18,7 +20,7 @@ import { compileRedactor } from './pipeline/redact.js';
 import { createRecorder, type Recorder } from './pipeline/recorder.js';
 import { TokenCodec } from './query/lookup.js';
 import { createGateway, type Gateway } from './sources/gateway/gateway.js';
-import { sourceIpResolver } from './sources/gateway/source-ip.js';
+import { sourceIpResolver, trustedPeerCheck } from './sources/gateway/source-ip.js';
 import { metaValue, openDatabase, type Db } from './store/sqlite/database.js';
 import { SqliteEventStore } from './store/sqlite/events.js';
 import type { EventStore } from './store/types.js';
@@ -95,7 +97,23 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   if (recovered > 0) log.warn({ events: recovered }, 'Journaled operations without a recorded outcome were marked unknown.');
 
   const directory = new Directory(db);
-  const authenticator = new Authenticator(directory, { anonymous: config.auth.anonymous });
+  const sessions = new Sessions(db, { idleMs: config.auth.session.idleMinutes * 60_000, absoluteMs: config.auth.session.absoluteHours * 3600_000 });
+  const isTrustedPeer = trustedPeerCheck(config.gateway.trustedProxies);
+  const authenticator = new Authenticator(directory, {
+    anonymous: config.auth.anonymous,
+    sessions,
+    rateLimit: { maxFailures: config.auth.rateLimit.maxFailures, windowMs: config.auth.rateLimit.windowSeconds * 1000 },
+    ...(config.auth.trustedProxyIdentity.enabled
+      ? {
+          trustedProxy: {
+            isTrusted: isTrustedPeer,
+            userHeader: config.auth.trustedProxyIdentity.userHeader,
+            emailHeader: config.auth.trustedProxyIdentity.emailHeader,
+            role: config.auth.trustedProxyIdentity.role,
+          },
+        }
+      : {}),
+  });
   const recorder = createRecorder(store, compileRedactor(), log, metrics);
   const resolveIp = sourceIpResolver(config.gateway.trustedProxies);
   const tokens = new TokenCodec(metaValue(db, 'pagination-token-key', () => randomBytes(32).toString('base64url')));
@@ -135,10 +153,12 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     metrics,
     ready: () => ready,
     serverFactory: route,
-    routes: modules.flatMap((m) => (m.routes ? [(a: FastifyInstance) => m.routes?.(a)] : [])),
+    sessions,
+    routes: [identityRoutes({ config, directory, authenticator, sessions, resolveIp }), ...modules.flatMap((m) => (m.routes ? [(a: FastifyInstance) => m.routes?.(a)] : []))],
   });
 
   const purge = async () => {
+    sessions.purgeExpired();
     const n = await store.purge(Date.now() - config.store.retentionDays * 24 * 3600 * 1000);
     if (n > 0) log.info({ events: n, retentionDays: config.store.retentionDays }, 'Purged events older than the retention period.');
   };

@@ -10,11 +10,14 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import { errorBody, FlinkTrailError, isFlinkTrailError } from '../errors/index.js';
 import { finishEvent, newEvent } from '../event/build.js';
-import { EVENT_SOURCES, type UserIdentity } from '../event/types.js';
+import { EVENT_SOURCES, type EventType, type UserIdentity } from '../event/types.js';
 import { AuthError, type Authenticator, type Principal } from '../identity/authenticate.js';
 import type { Recorder } from '../pipeline/recorder.js';
 import { lookupEvents, type TokenCodec } from '../query/lookup.js';
-import { userIdentityOf } from '../sources/gateway/gateway.js';
+import { failedIdentity, peerAddress, userIdentityOf, verifiedCertificate } from '../sources/gateway/gateway.js';
+import { cookieValue, SESSION_COOKIE, type Sessions } from '../identity/sessions.js';
+import { decide } from '../policy/index.js';
+import { timingSafeEqual } from 'node:crypto';
 import type { SourceIpResolver } from '../sources/gateway/source-ip.js';
 import type { EventStore } from '../store/types.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -28,12 +31,16 @@ declare module 'fastify' {
     auditName?: string;
     auditResources?: Record<string, string[]>;
     authError?: AuthError;
+    /** Extra request parameters for the record (a route's body, redacted by the recorder). */
+    auditParameters?: Record<string, unknown>;
     ftErrorCode?: string;
     ftErrorMessage?: string;
   }
   interface FastifyContextConfig {
     /** Record every call of this route as FlinkTrail's own event (`isGlobal` for account-wide changes: keys, users, trails). */
-    audit?: { eventName: string; eventRW: 'Read' | 'Write'; sensitive?: boolean; isGlobal?: boolean };
+    audit?: { eventName: string; eventRW: 'Read' | 'Write'; sensitive?: boolean; isGlobal?: boolean; eventType?: EventType };
+    /** The action checked for routes that are not recorded (e.g. `GetMetrics`). */
+    action?: string;
     public?: boolean;
   }
 }
@@ -48,9 +55,16 @@ export interface ApiDeps {
   log: Logger;
   metrics: Metrics;
   ready: () => boolean;
+  sessions?: Sessions;
   serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
   /** Further route sets (trails, keys, ...), registered after the core routes. */
   routes?: ((api: FastifyInstance) => void)[];
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
@@ -72,14 +86,36 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     if (req.routeOptions.config.public) return;
     const ip = deps.resolveIp(req.raw.socket.remoteAddress, req.headers['x-forwarded-for']);
     try {
-      req.principal = authenticator.authenticate(req.headers.authorization, ip);
+      req.principal = await authenticator.authenticate({
+        authorization: req.headers.authorization,
+        cookie: req.headers.cookie,
+        peerIp: peerAddress(req.raw),
+        sourceIp: ip,
+        headers: req.headers,
+        peerCertificate: verifiedCertificate(req.raw),
+      });
     } catch (err) {
       if (err instanceof AuthError) {
         req.authError = err;
-        void reply.header('www-authenticate', 'Basic realm="FlinkTrail", charset="UTF-8"');
+        if (err.status === 401 && !req.headers['sec-fetch-site']) void reply.header('www-authenticate', 'Basic realm="FlinkTrail", charset="UTF-8"');
       }
       throw err;
     }
+    // Console sessions: state-changing calls must carry the session's CSRF token, and no cookie
+    // call may come from another site.
+    if (req.principal.method === 'session') {
+      if (req.headers['sec-fetch-site'] === 'cross-site') throw new FlinkTrailError('FT_ERR_AUTH_CSRF');
+      if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method)) {
+        const sid = cookieValue(req.headers.cookie, SESSION_COOKIE);
+        const expected = sid ? deps.sessions?.get(sid)?.csrfToken : undefined;
+        const given = req.headers['x-csrf-token'];
+        if (!expected || typeof given !== 'string' || !safeEqual(given, expected)) throw new FlinkTrailError('FT_ERR_AUTH_CSRF');
+      }
+    }
+    const action = req.routeOptions.config.audit?.eventName ?? req.routeOptions.config.action;
+    if (!action) return;
+    const decision = decide({ role: req.principal.role, policies: req.principal.policies ?? [] }, { service: 'Actiontrail', eventName: action });
+    if (!decision.allowed) throw new FlinkTrailError('FT_ERR_AUTHZ_DENIED', decision.reason);
   });
 
   app.setErrorHandler((err, req, reply) => {
@@ -91,7 +127,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       req.log.error({ err, requestId: req.id }, 'An API request failed unexpectedly.');
       ft = new FlinkTrailError('FT_ERR_SERVER_INTERNAL');
     }
-    req.ftErrorCode = ft.code;
+    req.ftErrorCode = ft.apiCode;
     req.ftErrorMessage = ft.message;
     void reply.code(ft.status).send(errorBody(req.id, ft));
   });
@@ -110,19 +146,15 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     const ip = deps.resolveIp(req.raw.socket.remoteAddress, req.headers['x-forwarded-for']);
     const identity: UserIdentity = req.principal
       ? userIdentityOf(req.principal, config.accountId)
-      : {
-          type: 'anonymous',
-          principalId: 'anonymous',
-          accountId: config.accountId,
-          userName: req.authError?.attempted.userName ?? '',
-          ...(req.authError?.attempted.accessKeyId ? { accessKeyId: req.authError.attempted.accessKeyId.slice(0, 128) } : {}),
-        };
+      : req.authError
+        ? failedIdentity(req.authError, config.accountId)
+        : { type: 'anonymous', principalId: 'anonymous', accountId: config.accountId, userName: '' };
     const query = { ...(req.query as Record<string, unknown>) };
     delete query['nextToken'];
     const e = newEvent({
       eventName: audit.eventName,
       eventRW: audit.eventRW,
-      eventType: req.headers['sec-fetch-site'] ? 'ConsoleOperation' : 'ApiCall',
+      eventType: audit.eventType ?? (req.principal?.method === 'session' || req.headers['sec-fetch-site'] ? 'ConsoleOperation' : 'ApiCall'),
       eventSource: EVENT_SOURCES.flinkTrail,
       serviceName: 'Actiontrail',
       acsRegion: config.region,
@@ -132,7 +164,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       userIdentity: identity,
       requestId: req.id,
       time: new Date(Date.now() - reply.elapsedTime),
-      requestParameters: { ...query, ...(req.params as Record<string, unknown>) },
+      requestParameters: { ...query, ...(req.params as Record<string, unknown>), ...req.auditParameters },
       referencedResources: req.auditResources ?? {},
       additionalEventData: { sensitive: audit.sensitive ?? false, httpStatus: reply.statusCode },
     });
@@ -142,7 +174,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
         outcome: failed ? 'failure' : 'success',
         latencyMs: reply.elapsedTime,
         ...(failed ? { errorCode: req.ftErrorCode ?? `Http${reply.statusCode}`, errorMessage: req.ftErrorMessage ?? '' } : {}),
-        ...(req.authError ? { additionalEventData: { authFailure: true } } : {}),
+        ...(req.authError ? { additionalEventData: { authFailure: true, authFailureReason: req.authError.reason } } : {}),
       }),
     );
   });
@@ -153,7 +185,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return { status: 'ready' };
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', { config: { action: 'GetMetrics' } }, async (_req, reply) => {
     void reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });

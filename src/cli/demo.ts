@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { loadConfig } from '../config/index.js';
 import { openDatabase } from '../store/sqlite/database.js';
 import { Directory } from '../identity/directory.js';
+import { hashPassword } from '../identity/secrets.js';
 import { serve, stopOnSignals } from '../main.js';
 
 const run = promisify(execFile);
@@ -50,7 +51,7 @@ export async function demo(opts: DemoOptions): Promise<void> {
     const db = openDatabase(config.dataDir);
     const dir = new Directory(db);
     const password = randomBytes(12).toString('base64url');
-    dir.createUser(opts.user, 'admin', password, true);
+    dir.createUser(opts.user, 'admin', await hashPassword(password), true);
     const key = dir.createAccessKey(opts.user);
     db.close();
 

@@ -11,6 +11,7 @@ import { isFlinkTrailError } from '../errors/index.js';
 import { Directory, ROLES, type Role } from '../identity/directory.js';
 import { LOOKUP_PARAMETERS } from '../query/lookup.js';
 import { openDatabase } from '../store/sqlite/database.js';
+import { hashPassword } from '../identity/secrets.js';
 import type { ActionTrailEvent } from '../event/types.js';
 import { serve, stopOnSignals } from '../main.js';
 import { resolveClient } from './client.js';
@@ -143,10 +144,10 @@ export function program(): Command {
     .option('--update', 'update an existing user')
     .addOption(dataDirOption())
     .addOption(output())
-    .action((o: { name: string; role: Role; password?: string; update?: boolean; dataDir: string; output: string }) => {
+    .action(async (o: { name: string; role: Role; password?: string; update?: boolean; dataDir: string; output: string }) => {
       const db = openDatabase(o.dataDir);
       try {
-        const u = new Directory(db).createUser(o.name, o.role, o.password, o.update ?? false);
+        const u = new Directory(db).createUser(o.name, o.role, o.password ? await hashPassword(o.password) : undefined, o.update ?? false);
         const out = { principalId: u.id, userName: u.name, role: u.role, hasPassword: u.passwordHash !== null };
         process.stdout.write(o.output === 'json' ? `${JSON.stringify(out)}\n` : `${table(['PrincipalId', 'User', 'Role', 'Password'], [[out.principalId, out.userName, out.role, out.hasPassword ? 'set' : '-']])}\n`);
       } finally {

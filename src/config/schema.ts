@@ -146,6 +146,39 @@ export const configSchema = {
           default: false,
           description: 'Let requests without credentials through as the anonymous identity (they are still recorded). Off by default.',
         },
+        rateLimit: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'Brute-force protection for passwords and keys.',
+          properties: {
+            maxFailures: { type: 'integer', minimum: 1, default: 10, description: 'Failed sign-ins per source address or identity within the window before further attempts are refused (429).' },
+            windowSeconds: { type: 'integer', minimum: 1, default: 300, description: 'The window, and how long a blocked address or identity waits.' },
+          },
+        },
+        session: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'Console sessions (cookie `ft_session`: HttpOnly, SameSite=Strict, Secure behind TLS).',
+          properties: {
+            idleMinutes: { type: 'integer', minimum: 1, default: 30, description: 'A session unused this long ends.' },
+            absoluteHours: { type: 'integer', minimum: 1, default: 12, description: 'A session ends this long after sign-in, used or not.' },
+            secureCookie: { type: 'boolean', default: false, description: 'Mark the cookie Secure even when FlinkTrail itself is plain HTTP (behind a TLS-terminating proxy).' },
+          },
+        },
+        trustedProxyIdentity: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'Identity headers set by an authenticating proxy (oauth2-proxy, an ingress). Believed only from gateway.trustedProxies peers.',
+          properties: {
+            enabled: { type: 'boolean', default: false, description: 'Accept the headers from trusted peers.' },
+            userHeader: { type: 'string', default: 'x-forwarded-user', description: 'Header with the user name.' },
+            emailHeader: { type: 'string', default: 'x-forwarded-email', description: 'Header with the e-mail address.' },
+            role: { type: 'string', enum: ['viewer', 'operator', 'developer', 'admin', 'auditor'], default: 'viewer', description: 'Role of users first seen through the proxy.' },
+          },
+        },
       },
     },
     store: {
@@ -174,6 +207,96 @@ export const configSchema = {
           enum: ['full', 'normal'],
           default: 'full',
           description: "SQLite durability: `full` fsyncs every commit (journaled writes survive power loss), `normal` survives process crashes only.",
+        },
+      },
+    },
+    trails: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Trails: delivery of events to buckets (S3 API), local directories, Kafka and syslog, with signed digests.',
+      properties: {
+        windowSeconds: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 3600,
+          default: 60,
+          description: 'How long events are gathered into one file for bucket and directory destinations (ActionTrail: about 5 minutes).',
+        },
+        pollIntervalMs: {
+          type: 'integer',
+          minimum: 10,
+          maximum: 10000,
+          default: 100,
+          description: 'How often each destination looks for new events in the store; bounds Kafka and syslog latency.',
+        },
+        maxEventsPerFile: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 1000000,
+          default: 10000,
+          description: 'A file is cut (split) when it reaches this many events, before its window ends.',
+        },
+        maxFileBytes: {
+          type: 'integer',
+          minimum: 1024,
+          maximum: 1073741824,
+          default: 33554432,
+          description: 'A file is cut when its uncompressed JSON reaches this size.',
+        },
+        multipartThresholdBytes: {
+          type: 'integer',
+          minimum: 5242880,
+          default: 8388608,
+          description: 'Files (gzipped) at least this large go to S3 as multipart uploads.',
+        },
+        streamBatchSize: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 10000,
+          default: 500,
+          description: 'Most events sent to Kafka or syslog in one batch.',
+        },
+        retry: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'Retries of a failed delivery: exponential backoff with jitter, forever (nothing is dropped; lag and failures are in metrics and GetTrailStatus).',
+          properties: {
+            initialBackoffMs: { type: 'integer', minimum: 10, default: 500, description: 'Wait after the first failure.' },
+            maxBackoffMs: { type: 'integer', minimum: 100, default: 30000, description: 'Longest wait between attempts.' },
+          },
+        },
+        digestIntervalSeconds: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 86400,
+          default: 3600,
+          description: 'Default interval of signed digest files for trails that do not set DigestInterval.',
+        },
+        minDigestIntervalSeconds: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 86400,
+          default: 60,
+          description: 'Smallest DigestInterval a trail may ask for.',
+        },
+        stopTimeoutMs: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 600000,
+          default: 5000,
+          description: 'On shutdown, how long to try to deliver gathered events (undelivered ones stay in the store and go out after restart).',
+        },
+        knownRegions: {
+          type: 'array',
+          items: { type: 'string', pattern: '^[a-z][a-z0-9-]{1,40}$' },
+          default: [],
+          description: 'Regions a TrailRegion may name besides `region` and the clusters\' regions.',
+        },
+        localDir: {
+          type: 'string',
+          description: 'Directory of the `local` destination (the embedded default for a first trail); default `<dataDir>/trails`.',
         },
       },
     },
@@ -219,7 +342,12 @@ export interface Config {
     trustedProxies: string[];
     resolveJobNames: boolean;
   };
-  auth: { anonymous: boolean };
+  auth: {
+    anonymous: boolean;
+    rateLimit: { maxFailures: number; windowSeconds: number };
+    session: { idleMinutes: number; absoluteHours: number; secureCookie: boolean };
+    trustedProxyIdentity: { enabled: boolean; userHeader: string; emailHeader: string; role: 'viewer' | 'operator' | 'developer' | 'admin' | 'auditor' };
+  };
   store: {
     driver: 'sqlite';
     retentionDays: number;
@@ -227,4 +355,18 @@ export interface Config {
     synchronous: 'full' | 'normal';
   };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  trails: {
+    windowSeconds: number;
+    pollIntervalMs: number;
+    maxEventsPerFile: number;
+    maxFileBytes: number;
+    multipartThresholdBytes: number;
+    streamBatchSize: number;
+    retry: { initialBackoffMs: number; maxBackoffMs: number };
+    digestIntervalSeconds: number;
+    minDigestIntervalSeconds: number;
+    stopTimeoutMs: number;
+    knownRegions: string[];
+    localDir?: string;
+  };
 }

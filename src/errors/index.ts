@@ -9,6 +9,8 @@
 
 interface ErrorSpec {
   status: number;
+  /** The `Code` clients see and events record, when ActionTrail has its own (e.g. `NoPermission`). */
+  apiCode?: string;
   message: string;
   /** A short explanation for the docs: when it happens and what to do. */
   doc: string;
@@ -34,6 +36,37 @@ export const ERRORS = {
     status: 401,
     message: 'The Authorization header is malformed: %s',
     doc: 'The Authorization header could not be parsed (not Basic, bad base64, no colon).',
+  },
+  FT_ERR_AUTH_RATE_LIMITED: {
+    status: 429,
+    message: 'Too many failed sign-ins from this address or for this identity. Try again in %s seconds.',
+    doc: 'Brute-force protection: after auth.rateLimit.maxFailures failures within auth.rateLimit.windowSeconds, further attempts are refused for the same time. Recorded.',
+  },
+  FT_ERR_AUTH_CSRF: {
+    status: 403,
+    message: 'The request was refused: a console session needs the X-CSRF-Token header for this call, and requests from other sites are not accepted.',
+    doc: 'A state-changing call authenticated by the console cookie came without the session CSRF token, or from another site (Sec-Fetch-Site: cross-site).',
+  },
+  FT_ERR_AUTHZ_DENIED: {
+    status: 403,
+    apiCode: 'NoPermission',
+    message: 'You are not authorized to do this: %s',
+    doc: "The caller's role and policies do not allow the operation (deny wins). Answered and recorded with ActionTrail's code `NoPermission`.",
+  },
+  FT_ERR_IDENTITY_INVALID: {
+    status: 400,
+    message: 'Invalid identity request: %s',
+    doc: 'A user, key or policy request has an invalid name or value.',
+  },
+  FT_ERR_IDENTITY_NOT_FOUND: {
+    status: 404,
+    message: 'Not found: %s',
+    doc: 'The user, AccessKey or policy does not exist.',
+  },
+  FT_ERR_POLICY_INVALID: {
+    status: 400,
+    message: 'The policy document is invalid: %s',
+    doc: 'A custom policy must be {"Statement": [{"Effect": "Allow"|"Deny", "Action": ["Service:Event*"], "Resource": ["cluster/<name>[/job/<id or name>]"]}]}.',
   },
   FT_ERR_QUERY_INVALID_PARAMETER: {
     status: 400,
@@ -100,6 +133,51 @@ export const ERRORS = {
     message: 'No FlinkTrail endpoint given: use --endpoint, a profile, or FLINKTRAIL_ENDPOINT.',
     doc: 'A CLI command that talks to a running server did not get its address and key.',
   },
+  FT_ERR_TRAIL_INVALID_NAME: {
+    status: 400,
+    message: 'Invalid trail name %s: 6-36 characters, starting with a lowercase letter; only lowercase letters, digits, - and _.',
+    doc: "CreateTrail with a name that breaks ActionTrail's naming rules.",
+  },
+  FT_ERR_TRAIL_INVALID_PARAMETER: {
+    status: 400,
+    message: 'Invalid trail parameter %s: %s',
+    doc: 'A trail request has a bad value (EventRW not Read/Write/All, DigestInterval out of range, unknown field, ...).',
+  },
+  FT_ERR_TRAIL_NO_DESTINATION: {
+    status: 400,
+    message: 'A trail needs at least one destination (s3://, kafka://, syslog+tcp://, syslog+tls://, file:// or local).',
+    doc: 'CreateTrail or UpdateTrail without any destination.',
+  },
+  FT_ERR_TRAIL_INVALID_DESTINATION: {
+    status: 400,
+    message: 'Invalid destination %s: %s',
+    doc: 'A destination URL that cannot be used: unknown scheme, missing bucket, host, port or topic, relative file path, unknown option. Credentials in the URL are never echoed.',
+  },
+  FT_ERR_TRAIL_UNKNOWN_REGION: {
+    status: 400,
+    message: 'Unknown region %s in TrailRegion. Known regions: %s',
+    doc: 'TrailRegion names a region that is neither the default region, a cluster region nor listed in trails.knownRegions.',
+  },
+  FT_ERR_TRAIL_ALREADY_EXISTS: {
+    status: 409,
+    message: 'A trail named %s already exists.',
+    doc: 'Trail names are unique in the account.',
+  },
+  FT_ERR_TRAIL_NOT_FOUND: {
+    status: 404,
+    message: 'No trail named %s.',
+    doc: 'The trail does not exist (or was deleted).',
+  },
+  FT_ERR_TRAIL_HISTORY_JOB_RUNNING: {
+    status: 409,
+    message: 'Delivery history job %s (trail %s) is still running; only one job at a time per account.',
+    doc: 'CreateDeliveryHistoryJob while another job is initializing or delivering, as in ActionTrail. Wait for it to finish (ListDeliveryHistoryJobs).',
+  },
+  FT_ERR_TRAIL_VALIDATION_INPUT: {
+    status: 400,
+    message: 'validate-logs cannot run: %s',
+    doc: 'validate-logs got no usable input (trail has no file or bucket destination, bad time, unreadable public keys file, no local copy).',
+  },
   FT_ERR_SERVER_INTERNAL: {
     status: 500,
     message: 'An internal error occurred. The request id is in the log.',
@@ -121,12 +199,16 @@ function format(template: string, args: readonly unknown[]): string {
 export class FlinkTrailError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
+  /** What clients see as `Code` and events record as `errorCode`. */
+  readonly apiCode: string;
 
   constructor(code: ErrorCode, ...args: unknown[]) {
     super(format(ERRORS[code].message, args));
     this.name = 'FlinkTrailError';
     this.code = code;
     this.status = ERRORS[code].status;
+    const spec: ErrorSpec = ERRORS[code];
+    this.apiCode = spec.apiCode ?? code;
   }
 }
 
@@ -142,5 +224,5 @@ export interface ErrorBody {
 }
 
 export function errorBody(requestId: string, err: FlinkTrailError): ErrorBody {
-  return { RequestId: requestId, Code: err.code, Message: err.message };
+  return { RequestId: requestId, Code: err.apiCode, Message: err.message };
 }

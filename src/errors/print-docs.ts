@@ -2,7 +2,7 @@
 import { ERRORS } from './index.js';
 
 export function errorsMarkdown(): string {
-  const rows = Object.entries(ERRORS).map(([code, e]) => `| \`${code}\` | ${e.status} | ${e.message.replace(/\|/g, '\\|')} | ${e.doc.replace(/\|/g, '\\|')} |`);
+  const rows = Object.entries(ERRORS).map(([code, e]) => `| \`${code}\`${'apiCode' in e ? ` (answered as \`${e.apiCode}\`)` : ''} | ${e.status} | ${e.message.replace(/\|/g, '\\|')} | ${e.doc.replace(/\|/g, '\\|')} |`);
   return [
     '# Error codes',
     '',

@@ -1,16 +1,27 @@
 /**
- * Who is calling: turns a request's credentials into a Principal, or a coded 401.
+ * Who is calling: turns a request's credentials into a Principal, or a coded 401/429.
  *
- * Accepted: HTTP Basic with `AccessKeyId:AccessKeySecret`, or `userName:password` for local
- * users. (OIDC, mTLS and trusted proxy identities join here as further methods.) The result
- * carries what the event's `userIdentity` needs. Failures carry what was attempted (the key id
- * or user name, never the secret) so the failed sign-in can be recorded.
+ * Methods, tried in this order:
+ *  1. a TLS client certificate on a listener that verifies them (`clientCertificate` method);
+ *  2. identity headers (`X-Forwarded-User`, `X-Forwarded-Email`) — only when the TCP peer is a
+ *     configured trusted proxy;
+ *  3. `Authorization: Bearer <JWT>` from the configured OpenID provider (`bearer` method);
+ *  4. `Authorization: Basic` with `AccessKeyId:AccessKeySecret` or `userName:password`;
+ *  5. the console session cookie.
+ * Failures carry what was attempted (key id or user name, never the secret) so the failed
+ * sign-in can be recorded, and feed a brute-force limiter per source address and identity.
  */
 import { createHash } from 'node:crypto';
+import type { PeerCertificate } from 'node:tls';
 import { FlinkTrailError, type ErrorCode } from '../errors/index.js';
 import type { IdentityType } from '../event/types.js';
+import type { PolicyDocument } from '../policy/index.js';
 import type { Directory, Role } from './directory.js';
+import { RateLimiter } from './rate-limit.js';
 import { verifyKeySecret, verifyPassword } from './secrets.js';
+import { cookieValue, SESSION_COOKIE, type Sessions } from './sessions.js';
+
+export type AuthMethod = 'access-key' | 'password' | 'session' | 'oidc' | 'client-certificate' | 'trusted-proxy' | 'anonymous';
 
 export interface Principal {
   type: IdentityType;
@@ -19,16 +30,26 @@ export interface Principal {
   role: Role | 'anonymous';
   accessKeyId?: string;
   /** How the caller proved who they are. */
-  method: 'access-key' | 'password' | 'anonymous';
+  method: AuthMethod;
   mfaAuthenticated: boolean;
+  /** For sessions and federated identities: when the session began (epoch ms). */
+  sessionCreatedAt?: number;
+  /** Custom policies attached to the user (role permissions come on top). */
+  policies?: PolicyDocument[];
+  email?: string;
+  /** Certificate subject, OIDC issuer/subject, ... — recorded in sessionContext. */
+  attributes?: Record<string, string>;
 }
 
 export class AuthError extends FlinkTrailError {
   /** The AccessKey ID or user name the caller claimed, if any. */
   readonly attempted: { accessKeyId?: string; userName?: string };
-  constructor(code: ErrorCode, attempted: AuthError['attempted'], ...args: unknown[]) {
+  /** Why, for the record only (never told to the client): unknown-user, wrong-password, ... */
+  readonly reason: string;
+  constructor(code: ErrorCode, attempted: AuthError['attempted'], reason: string, ...args: unknown[]) {
     super(code, ...args);
     this.attempted = attempted;
+    this.reason = reason;
   }
 }
 
@@ -41,54 +62,134 @@ export const ANONYMOUS: Principal = {
   mfaAuthenticated: false,
 };
 
+/** What a request offers to prove who it is. */
+export interface AuthContext {
+  authorization?: string | undefined;
+  cookie?: string | undefined;
+  /** The TCP peer (not X-Forwarded-For): trust decisions use this. */
+  peerIp: string;
+  /** The source IP recorded and rate-limited (X-Forwarded-For from trusted proxies). */
+  sourceIp: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** A client certificate the TLS layer verified against the configured CA. */
+  peerCertificate?: PeerCertificate | undefined;
+}
+
+/** An extra way to sign in (OIDC bearer tokens, client certificates), plugged in at build time. */
+export interface AuthMethodPlugin {
+  name: AuthMethod;
+  /** Returns undefined when the request does not use this method; throws AuthError when it does and fails. */
+  authenticate(ctx: AuthContext): Promise<Principal | undefined> | Principal | undefined;
+}
+
 export interface AuthenticatorOptions {
   anonymous: boolean;
-  /** How long a verified password is remembered, so scrypt does not run on every request. */
   passwordCacheMs?: number;
-  /** How often a key's last-used time is written at most. */
   touchIntervalMs?: number;
+  rateLimit?: { maxFailures: number; windowMs: number };
+  sessions?: Sessions;
+  trustedProxy?: { isTrusted: (ip: string) => boolean; userHeader: string; emailHeader: string; role: Role };
+  plugins?: AuthMethodPlugin[];
 }
 
 export class Authenticator {
   private readonly passwordCache = new Map<string, number>();
   private readonly lastTouch = new Map<string, number>();
+  readonly limiter: RateLimiter;
 
   constructor(
     private readonly directory: Directory,
     private readonly opts: AuthenticatorOptions,
-  ) {}
+  ) {
+    this.limiter = new RateLimiter(opts.rateLimit?.maxFailures ?? 10, opts.rateLimit?.windowMs ?? 60_000);
+  }
 
-  /** Authenticates from an Authorization header value; `sourceIp` is for last-used tracking. */
-  authenticate(authorization: string | undefined, sourceIp: string): Principal {
-    if (!authorization) {
-      if (this.opts.anonymous) return ANONYMOUS;
-      throw new AuthError('FT_ERR_AUTH_MISSING', {});
+  /** Authenticates a request; attaches the user's policies. */
+  async authenticate(ctx: AuthContext): Promise<Principal> {
+    const blocked = this.limiter.blockedFor(`ip:${ctx.sourceIp}`);
+    if (blocked > 0) throw new AuthError('FT_ERR_AUTH_RATE_LIMITED', {}, 'rate-limited', Math.ceil(blocked / 1000));
+    try {
+      const p = await this.identify(ctx);
+      return p.type === 'anonymous' ? p : { ...p, policies: this.directory.policiesOf(p.principalId) };
+    } catch (err) {
+      if (err instanceof AuthError && err.code !== 'FT_ERR_AUTH_MISSING' && err.code !== 'FT_ERR_AUTH_RATE_LIMITED') {
+        this.limiter.fail(`ip:${ctx.sourceIp}`);
+        const who = err.attempted.accessKeyId ?? err.attempted.userName;
+        if (who) this.limiter.fail(`id:${who}`);
+      }
+      throw err;
     }
+  }
+
+  private async identify(ctx: AuthContext): Promise<Principal> {
+    for (const plugin of this.opts.plugins ?? []) {
+      const p = await plugin.authenticate(ctx);
+      if (p) return p;
+    }
+    const tp = this.opts.trustedProxy;
+    const forwardedUser = header(ctx.headers, tp?.userHeader ?? 'x-forwarded-user');
+    if (tp && forwardedUser !== undefined) {
+      if (!tp.isTrusted(ctx.peerIp)) throw new AuthError('FT_ERR_AUTH_INVALID', { userName: forwardedUser.slice(0, 128) }, 'identity header from an untrusted peer');
+      return this.fromProxy(forwardedUser, header(ctx.headers, tp.emailHeader), tp.role);
+    }
+    const auth = ctx.authorization;
+    if (auth) return this.fromAuthorization(auth, ctx.sourceIp);
+    const sid = cookieValue(ctx.cookie, SESSION_COOKIE);
+    if (sid && this.opts.sessions) {
+      const s = this.opts.sessions.get(sid);
+      if (!s) throw new AuthError('FT_ERR_AUTH_INVALID', {}, 'expired or unknown session');
+      const user = this.directory.userById(s.principal.principalId);
+      if (!user || user.disabled) throw new AuthError('FT_ERR_AUTH_INVALID', { userName: s.principal.userName }, 'user disabled or deleted');
+      return { ...s.principal, role: user.role, method: 'session' };
+    }
+    if (this.opts.anonymous) return ANONYMOUS;
+    throw new AuthError('FT_ERR_AUTH_MISSING', {}, 'no credentials');
+  }
+
+  private fromProxy(userName: string, email: string | undefined, role: Role): Principal {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/.test(userName)) throw new AuthError('FT_ERR_AUTH_INVALID', {}, 'malformed X-Forwarded-User');
+    const user = this.directory.userByName(userName) ?? this.directory.createUser(userName, role, undefined, false, { source: 'proxy', ...(email ? { email } : {}) });
+    if (user.disabled) throw new AuthError('FT_ERR_AUTH_INVALID', { userName }, 'user disabled');
+    return {
+      type: 'assumed-role',
+      principalId: user.id,
+      userName: user.name,
+      role: user.role,
+      method: 'trusted-proxy',
+      mfaAuthenticated: false,
+      ...(email ? { email } : {}),
+    };
+  }
+
+  /** Parses `Authorization: Basic …` (Bearer is handled by a plugin when OIDC is configured). */
+  async fromAuthorization(authorization: string, sourceIp: string): Promise<Principal> {
     const space = authorization.indexOf(' ');
     const scheme = space > 0 ? authorization.slice(0, space).toLowerCase() : authorization.toLowerCase();
-    if (scheme !== 'basic') throw new AuthError('FT_ERR_AUTH_MALFORMED', {}, `scheme '${scheme.slice(0, 20)}' is not supported`);
+    if (scheme !== 'basic') throw new AuthError('FT_ERR_AUTH_MALFORMED', {}, 'unsupported scheme', `scheme '${scheme.slice(0, 20)}' is not supported here`);
     const encoded = authorization.slice(space + 1).trim();
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || encoded.length > 4096) {
-      throw new AuthError('FT_ERR_AUTH_MALFORMED', {}, 'credentials are not base64');
+      throw new AuthError('FT_ERR_AUTH_MALFORMED', {}, 'bad base64', 'credentials are not base64');
     }
     const decoded = Buffer.from(encoded, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon <= 0) throw new AuthError('FT_ERR_AUTH_MALFORMED', {}, 'expected id:secret');
+    if (colon <= 0) throw new AuthError('FT_ERR_AUTH_MALFORMED', {}, 'no colon', 'expected id:secret');
     const id = decoded.slice(0, colon);
     const secret = decoded.slice(colon + 1);
+    const blocked = this.limiter.blockedFor(`id:${id}`);
+    if (blocked > 0) throw new AuthError('FT_ERR_AUTH_RATE_LIMITED', { userName: id.slice(0, 128) }, 'rate-limited', Math.ceil(blocked / 1000));
     const key = this.directory.accessKey(id);
-    if (key) return this.byKey(key.id, secret, sourceIp);
+    if (key) return this.byKey(id, secret, sourceIp);
     return this.byPassword(id, secret);
   }
 
   private byKey(id: string, secret: string, sourceIp: string): Principal {
     const key = this.directory.accessKey(id);
     const attempted = { accessKeyId: id };
-    if (!key || key.status !== 'Active' || !verifyKeySecret(secret, key.secretHash)) {
-      throw new AuthError('FT_ERR_AUTH_INVALID', attempted);
-    }
+    if (!key) throw new AuthError('FT_ERR_AUTH_INVALID', attempted, 'unknown key');
+    if (key.status !== 'Active') throw new AuthError('FT_ERR_AUTH_INVALID', attempted, 'key inactive');
+    if (!verifyKeySecret(secret, key.secretHash)) throw new AuthError('FT_ERR_AUTH_INVALID', attempted, 'wrong secret');
     const user = this.directory.userById(key.userId);
-    if (!user || user.disabled) throw new AuthError('FT_ERR_AUTH_INVALID', attempted);
+    if (!user || user.disabled) throw new AuthError('FT_ERR_AUTH_INVALID', attempted, 'user disabled');
     const now = Date.now();
     if (now - (this.lastTouch.get(id) ?? 0) > (this.opts.touchIntervalMs ?? 60_000)) {
       this.lastTouch.set(id, now);
@@ -98,35 +199,42 @@ export class Authenticator {
         // Last-used tracking is best effort; it must never refuse a valid caller.
       }
     }
-    return {
-      type: 'ram-user',
-      principalId: user.id,
-      userName: user.name,
-      role: user.role,
-      accessKeyId: id,
-      method: 'access-key',
-      mfaAuthenticated: false,
-    };
+    return { type: 'ram-user', principalId: user.id, userName: user.name, role: user.role, accessKeyId: id, method: 'access-key', mfaAuthenticated: false };
   }
 
-  private byPassword(name: string, password: string): Principal {
+  /** The console sign-in: a password check under the same brute-force limits, failures counted. */
+  async signIn(name: string, password: string, sourceIp: string): Promise<Principal> {
+    const blocked = Math.max(this.limiter.blockedFor(`ip:${sourceIp}`), this.limiter.blockedFor(`id:${name}`));
+    if (blocked > 0) throw new AuthError('FT_ERR_AUTH_RATE_LIMITED', { userName: name.slice(0, 128) }, 'rate-limited', Math.ceil(blocked / 1000));
+    try {
+      const p = await this.byPassword(name, password);
+      return { ...p, policies: this.directory.policiesOf(p.principalId) };
+    } catch (err) {
+      this.limiter.fail(`ip:${sourceIp}`);
+      this.limiter.fail(`id:${name}`);
+      throw err;
+    }
+  }
+
+  /** Verifies a password (argon2id); used by Basic auth and the console sign-in. */
+  async byPassword(name: string, password: string): Promise<Principal> {
     const attempted = { userName: name.slice(0, 128) };
     const user = this.directory.userByName(name);
-    if (!user || user.disabled || !user.passwordHash) throw new AuthError('FT_ERR_AUTH_INVALID', attempted);
+    if (!user) throw new AuthError('FT_ERR_AUTH_INVALID', attempted, 'unknown user');
+    if (user.disabled) throw new AuthError('FT_ERR_AUTH_INVALID', attempted, 'user disabled');
+    if (!user.passwordHash) throw new AuthError('FT_ERR_AUTH_INVALID', attempted, 'no password set');
     const cacheKey = createHash('sha256').update(user.id).update('\0').update(user.passwordHash).update('\0').update(password).digest('base64');
     const until = this.passwordCache.get(cacheKey);
     if (!(until && until > Date.now())) {
-      if (!verifyPassword(password, user.passwordHash)) throw new AuthError('FT_ERR_AUTH_INVALID', attempted);
+      if (!(await verifyPassword(password, user.passwordHash))) throw new AuthError('FT_ERR_AUTH_INVALID', attempted, 'wrong password');
       if (this.passwordCache.size > 10_000) this.passwordCache.clear();
       this.passwordCache.set(cacheKey, Date.now() + (this.opts.passwordCacheMs ?? 60_000));
     }
-    return {
-      type: 'ram-user',
-      principalId: user.id,
-      userName: user.name,
-      role: user.role,
-      method: 'password',
-      mfaAuthenticated: false,
-    };
+    return { type: 'ram-user', principalId: user.id, userName: user.name, role: user.role, method: 'password', mfaAuthenticated: false };
   }
+}
+
+function header(headers: AuthContext['headers'], name: string): string | undefined {
+  const v = headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
 }

@@ -7,11 +7,21 @@
 import { randomInt } from 'node:crypto';
 import type { Db } from '../store/sqlite/database.js';
 import { FlinkTrailError } from '../errors/index.js';
-import { hashKeySecret, hashPassword, newAccessKeyId, newAccessKeySecret } from './secrets.js';
+import { hashKeySecret, newAccessKeyId, newAccessKeySecret } from './secrets.js';
 
-/** Built-in roles; what each may do is decided by the policy module (issue: access control). */
-export const ROLES = ['viewer', 'operator', 'developer', 'admin', 'auditor'] as const;
-export type Role = (typeof ROLES)[number];
+export interface PolicyRecord {
+  name: string;
+  document: PolicyDocument;
+  description: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+import { compilePolicy, ROLE_NAMES, type PolicyDocument, type RoleName } from '../policy/index.js';
+
+/** Built-in roles; what each may do is decided by src/policy. */
+export const ROLES = ROLE_NAMES;
+export type Role = RoleName;
 
 export interface User {
   id: string;
@@ -20,6 +30,9 @@ export interface User {
   passwordHash: string | null;
   createdAt: number;
   disabled: boolean;
+  email: string | null;
+  /** `local`, or `oidc` / `proxy` for users first seen through federation. */
+  source: string;
 }
 
 export interface AccessKeyRecord {
@@ -39,6 +52,8 @@ interface UserRow {
   password_hash: string | null;
   created_at: number;
   disabled: number;
+  email?: string | null;
+  source?: string;
 }
 
 interface KeyRow {
@@ -58,6 +73,8 @@ const toUser = (r: UserRow): User => ({
   passwordHash: r.password_hash,
   createdAt: r.created_at,
   disabled: r.disabled === 1,
+  email: r.email ?? null,
+  source: r.source ?? 'local',
 });
 
 const toKey = (r: KeyRow): AccessKeyRecord => ({
@@ -84,9 +101,6 @@ export class Directory {
     this.stmts = {
       userByName: db.prepare('SELECT * FROM users WHERE name = ?'),
       userById: db.prepare('SELECT * FROM users WHERE id = ?'),
-      insertUser: db.prepare(
-        'INSERT INTO users (id, name, role, password_hash, created_at) VALUES (@id, @name, @role, @password_hash, @created_at)',
-      ),
       keyById: db.prepare('SELECT * FROM access_keys WHERE id = ?'),
       insertKey: db.prepare(
         'INSERT INTO access_keys (id, user_id, secret_hash, created_at) VALUES (@id, @user_id, @secret_hash, @created_at)',
@@ -106,26 +120,138 @@ export class Directory {
     return r && toUser(r);
   }
 
-  /** Creates a user, or updates role and password of an existing one when `upsert`. */
-  createUser(name: string, role: Role, password?: string, upsert = false): User {
+  /**
+   * Creates a user, or updates role and password of an existing one when `upsert`.
+   * Passwords are hashed with argon2id (`hashPassword`), which is async: pass the hash.
+   */
+  createUser(name: string, role: Role, passwordHash?: string, upsert = false, extra: { email?: string; source?: string } = {}): User {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/.test(name)) throw new FlinkTrailError('FT_ERR_IDENTITY_INVALID', `user name '${name.slice(0, 64)}' must be 1-128 letters, digits and . _ @ + -`);
     const existing = this.userByName(name);
     if (existing) {
       if (!upsert) return existing;
       this.db
-        .prepare('UPDATE users SET role = ?, password_hash = COALESCE(?, password_hash) WHERE id = ?')
-        .run(role, password ? hashPassword(password) : null, existing.id);
+        .prepare('UPDATE users SET role = ?, password_hash = COALESCE(?, password_hash), email = COALESCE(?, email) WHERE id = ?')
+        .run(role, passwordHash ?? null, extra.email ?? null, existing.id);
       return this.userById(existing.id) as User;
     }
     const row: UserRow = {
       id: newPrincipalId(),
       name,
       role,
-      password_hash: password ? hashPassword(password) : null,
+      password_hash: passwordHash ?? null,
       created_at: Date.now(),
       disabled: 0,
+      email: extra.email ?? null,
+      source: extra.source ?? 'local',
     };
-    this.stmts.insertUser.run(row);
+    this.db
+      .prepare('INSERT INTO users (id, name, role, password_hash, created_at, email, source) VALUES (@id, @name, @role, @password_hash, @created_at, @email, @source)')
+      .run(row);
     return toUser(row);
+  }
+
+  listUsers(): User[] {
+    return (this.db.prepare('SELECT * FROM users ORDER BY name').all() as UserRow[]).map(toUser);
+  }
+
+  updateUser(name: string, change: { role?: Role; passwordHash?: string; disabled?: boolean }): User {
+    const u = this.userByName(name);
+    if (!u) throw new FlinkTrailError('FT_ERR_KEYS_UNKNOWN_USER', name);
+    this.db
+      .prepare('UPDATE users SET role = COALESCE(?, role), password_hash = COALESCE(?, password_hash), disabled = COALESCE(?, disabled) WHERE id = ?')
+      .run(change.role ?? null, change.passwordHash ?? null, change.disabled === undefined ? null : change.disabled ? 1 : 0, u.id);
+    if (change.disabled || change.passwordHash) this.db.prepare('DELETE FROM sessions WHERE user_id = ?').run(u.id);
+    return this.userById(u.id) as User;
+  }
+
+  deleteUser(name: string): boolean {
+    const u = this.userByName(name);
+    if (!u) return false;
+    this.db.prepare('DELETE FROM sessions WHERE user_id = ?').run(u.id);
+    return this.db.prepare('DELETE FROM users WHERE id = ?').run(u.id).changes === 1;
+  }
+
+  // --- AccessKey lifecycle
+
+  setAccessKeyStatus(id: string, status: 'Active' | 'Inactive'): AccessKeyRecord {
+    if (this.db.prepare('UPDATE access_keys SET status = ? WHERE id = ?').run(status, id).changes !== 1) {
+      throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `AccessKey ${id}`);
+    }
+    return this.accessKey(id) as AccessKeyRecord;
+  }
+
+  deleteAccessKey(id: string): void {
+    if (this.db.prepare('DELETE FROM access_keys WHERE id = ?').run(id).changes !== 1) {
+      throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `AccessKey ${id}`);
+    }
+  }
+
+  /** A new pair for the same user; the old one is made Inactive (delete it once clients moved). */
+  rotateAccessKey(id: string): { accessKeyId: string; accessKeySecret: string; user: User; previous: string } {
+    const old = this.accessKey(id);
+    if (!old) throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `AccessKey ${id}`);
+    const user = this.userById(old.userId) as User;
+    return this.db.transaction(() => {
+      const fresh = this.createAccessKey(user.name);
+      this.setAccessKeyStatus(id, 'Inactive');
+      return { ...fresh, previous: id };
+    })();
+  }
+
+  // --- policies
+
+  putPolicy(name: string, document: PolicyDocument, description = ''): PolicyRecord {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(name)) throw new FlinkTrailError('FT_ERR_IDENTITY_INVALID', 'policy name must be 1-64 letters, digits, _ and -');
+    try {
+      compilePolicy(document);
+    } catch (err) {
+      throw new FlinkTrailError('FT_ERR_POLICY_INVALID', (err as Error).message);
+    }
+    const now = Date.now();
+    this.db
+      .prepare(
+        'INSERT INTO policies (name, document, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET document = excluded.document, description = excluded.description, updated_at = excluded.updated_at',
+      )
+      .run(name, JSON.stringify(document), description, now, now);
+    return this.policy(name) as PolicyRecord;
+  }
+
+  policy(name: string): PolicyRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM policies WHERE name = ?').get(name) as
+      | { name: string; document: string; description: string; created_at: number; updated_at: number }
+      | undefined;
+    return r && { name: r.name, document: JSON.parse(r.document) as PolicyDocument, description: r.description, createdAt: r.created_at, updatedAt: r.updated_at };
+  }
+
+  listPolicies(): PolicyRecord[] {
+    return (this.db.prepare('SELECT name FROM policies ORDER BY name').all() as { name: string }[]).map((r) => this.policy(r.name) as PolicyRecord);
+  }
+
+  deletePolicy(name: string): void {
+    if (this.db.prepare('DELETE FROM policies WHERE name = ?').run(name).changes !== 1) throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `policy ${name}`);
+  }
+
+  attachPolicy(userName: string, policyName: string): void {
+    const u = this.userByName(userName);
+    if (!u) throw new FlinkTrailError('FT_ERR_KEYS_UNKNOWN_USER', userName);
+    if (!this.policy(policyName)) throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `policy ${policyName}`);
+    this.db.prepare('INSERT OR IGNORE INTO user_policies (user_id, policy_name) VALUES (?, ?)').run(u.id, policyName);
+  }
+
+  detachPolicy(userName: string, policyName: string): void {
+    const u = this.userByName(userName);
+    if (!u) throw new FlinkTrailError('FT_ERR_KEYS_UNKNOWN_USER', userName);
+    this.db.prepare('DELETE FROM user_policies WHERE user_id = ? AND policy_name = ?').run(u.id, policyName);
+  }
+
+  policiesOf(userId: string): PolicyDocument[] {
+    return (this.db.prepare('SELECT p.document FROM user_policies up JOIN policies p ON p.name = up.policy_name WHERE up.user_id = ?').all(userId) as { document: string }[]).map(
+      (r) => JSON.parse(r.document) as PolicyDocument,
+    );
+  }
+
+  policyNamesOf(userId: string): string[] {
+    return (this.db.prepare('SELECT policy_name FROM user_policies WHERE user_id = ? ORDER BY policy_name').all(userId) as { policy_name: string }[]).map((r) => r.policy_name);
   }
 
   /** Makes a new pair for `userName`; the secret is returned once and only its hash is kept. */

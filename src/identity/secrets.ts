@@ -3,9 +3,11 @@
  *
  * AccessKey secrets are 40 random base62 characters (238 bits): a salted SHA-256 is enough to
  * store them, and it keeps per-request verification in microseconds. Passwords are low-entropy,
- * so they get scrypt (memory-hard, in node:crypto). Every comparison is constant-time.
+ * so they get argon2id (memory-hard; OWASP's first choice); scrypt hashes from before are still
+ * verified. Every comparison is constant-time.
  */
 import { createHash, randomBytes, randomInt, scryptSync, timingSafeEqual } from 'node:crypto';
+import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -41,13 +43,30 @@ export function verifyKeySecret(secret: string, stored: string): boolean {
 
 const SCRYPT = { N: 16384, r: 8, p: 1 } as const;
 
-export function hashPassword(password: string): string {
+/** argon2id with OWASP's parameters (19 MiB, 2 passes). */
+export function hashPassword(password: string): Promise<string> {
+  return argon2Hash(password, { memoryCost: 19456, timeCost: 2, parallelism: 1 });
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  if (stored.startsWith('$argon2')) {
+    try {
+      return await argon2Verify(stored, password);
+    } catch {
+      return false;
+    }
+  }
+  return verifyScrypt(password, stored);
+}
+
+/** Legacy scrypt hashes. */
+export function hashPasswordScrypt(password: string): string {
   const salt = randomBytes(16);
   const hash = scryptSync(password, salt, 32, SCRYPT);
   return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64url')}$${hash.toString('base64url')}`;
 }
 
-export function verifyPassword(password: string, stored: string): boolean {
+function verifyScrypt(password: string, stored: string): boolean {
   const [scheme, n, r, p, salt, hash] = stored.split('$');
   if (scheme !== 'scrypt' || !n || !r || !p || !salt || !hash) return false;
   const expected = Buffer.from(hash, 'base64url');

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApp, type App, type ListenInfo } from '../../src/app.js';
 import { buildConfig } from '../../src/config/index.js';
-import { Directory } from '../../src/identity/directory.js';
+import { Directory, type Role } from '../../src/identity/directory.js';
+import { hashPasswordScrypt } from '../../src/identity/secrets.js';
 import { openDatabase } from '../../src/store/sqlite/database.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import type { ActionTrailEvent } from '../../src/event/types.js';
@@ -31,11 +32,11 @@ export function tempDir(prefix = 'ft-test-'): string {
 }
 
 /** Creates a user with a key in `dataDir` (as `flinktrail keys create` does). */
-export function makeKey(dataDir: string, user = 'alice', role: 'admin' | 'viewer' = 'admin', password?: string): Credentials & { principalId: string } {
+export function makeKey(dataDir: string, user = 'alice', role: Role = 'admin', password?: string): Credentials & { principalId: string } {
   const db = openDatabase(dataDir);
   try {
     const dir = new Directory(db);
-    const u = dir.createUser(user, role, password, true);
+    const u = dir.createUser(user, role, password ? hashPasswordScrypt(password) : undefined, true);
     const k = dir.createAccessKey(user);
     return { accessKeyId: k.accessKeyId, accessKeySecret: k.accessKeySecret, principalId: u.id };
   } finally {

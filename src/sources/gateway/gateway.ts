@@ -9,6 +9,7 @@
  * pass through byte for byte; the gateway adds `X-Request-Id`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
@@ -18,8 +19,8 @@ import type { ClusterConfig, Config } from '../../config/index.js';
 import { errorBody, FlinkTrailError, isFlinkTrailError } from '../../errors/index.js';
 import { addResource, finishEvent, newEvent } from '../../event/build.js';
 import { EVENT_SOURCES, RESOURCE_TYPE_PREFIX, type ActionTrailEvent, type UserIdentity } from '../../event/types.js';
-import type { Authenticator, Principal } from '../../identity/authenticate.js';
-import { AuthError } from '../../identity/authenticate.js';
+import { AuthError, type Authenticator, type Principal } from '../../identity/authenticate.js';
+import { decide } from '../../policy/index.js';
 import type { Recorder } from '../../pipeline/recorder.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Metrics } from '../../telemetry/metrics.js';
@@ -95,7 +96,44 @@ export function userIdentityOf(p: Principal, accountId: string): UserIdentity {
     userName: p.userName,
   };
   if (p.accessKeyId) id.accessKeyId = p.accessKeyId;
+  // Sessions (console, single sign-on, certificates) carry ActionTrail's sessionContext.
+  if (p.method !== 'access-key' && p.method !== 'anonymous') {
+    id.sessionContext = {
+      attributes: {
+        mfaAuthenticated: String(p.mfaAuthenticated),
+        ...(p.sessionCreatedAt ? { creationDate: new Date(p.sessionCreatedAt).toISOString() } : {}),
+        authMethod: p.method,
+        ...(p.email ? { email: p.email } : {}),
+        ...p.attributes,
+      },
+    };
+  }
   return id;
+}
+
+/** The identity recorded for a failed sign-in: who was claimed, never the secret. */
+export function failedIdentity(err: AuthError, accountId: string): UserIdentity {
+  return {
+    type: 'anonymous',
+    principalId: 'anonymous',
+    accountId,
+    userName: err.attempted.userName ?? '',
+    ...(err.attempted.accessKeyId ? { accessKeyId: err.attempted.accessKeyId.slice(0, 128) } : {}),
+  };
+}
+
+/** The TCP peer address, IPv4-mapped addresses unwrapped. */
+export function peerAddress(req: IncomingMessage): string {
+  const ip = req.socket.remoteAddress ?? '';
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+/** The verified client certificate of a TLS request, if the listener asked for one. */
+export function verifiedCertificate(req: IncomingMessage): PeerCertificate | undefined {
+  const sock = req.socket as TLSSocket;
+  if (!sock.encrypted || !sock.authorized) return undefined;
+  const cert = sock.getPeerCertificate();
+  return cert && Object.keys(cert).length ? cert : undefined;
 }
 
 function sendError(res: ServerResponse, requestId: string, err: FlinkTrailError, extraHeaders: Record<string, string> = {}): void {
@@ -216,7 +254,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       newEvent({
         eventName: cls.eventName,
         eventRW: cls.eventRW,
-        eventType: isBrowser(req) ? 'ConsoleOperation' : 'ApiCall',
+        eventType: isBrowser(req) || req.headers.cookie?.includes('ft_session=') ? 'ConsoleOperation' : 'ApiCall',
         eventSource: SOURCE_OF[up.config.kind],
         serviceName: config.serviceName,
         acsRegion: up.region,
@@ -236,36 +274,61 @@ export function createGateway(deps: GatewayDeps): Gateway {
         },
       });
 
-    // 1. Who is calling. A failure is answered 401 and recorded as a failed sign-in.
-    let principal: Principal;
-    try {
-      principal = authenticator.authenticate(req.headers.authorization, sourceIp);
-    } catch (err) {
-      if (!(err instanceof AuthError)) throw err;
+    const refuse = (err: FlinkTrailError, identity: UserIdentity, extra: Record<string, unknown>, headers: Record<string, string> = {}) => {
       req.resume();
-      const identity: UserIdentity = {
-        type: 'anonymous',
-        principalId: 'anonymous',
-        accountId: config.accountId,
-        userName: err.attempted.userName ?? '',
-        ...(err.attempted.accessKeyId ? { accessKeyId: err.attempted.accessKeyId.slice(0, 128) } : {}),
-      };
-      sendError(res, requestId, err, { 'www-authenticate': 'Basic realm="FlinkTrail", charset="UTF-8"' });
+      sendError(res, requestId, err, headers);
       void recorder.record(
         finishEvent(base(identity), {
           outcome: 'failure',
           httpStatus: err.status,
           latencyMs: elapsedMs(),
-          errorCode: err.code,
+          errorCode: err.apiCode,
           errorMessage: err.message,
-          additionalEventData: { authFailure: true },
+          additionalEventData: extra,
         }),
       );
-      metrics.gatewayRequests.inc({ cluster: up.config.name, status: '4xx' });
+      metrics.gatewayRequests.inc({ cluster: up.config.name, status: `${Math.floor(err.status / 100)}xx` });
+    };
+
+    // 1. Who is calling. A failure is answered 401 (429 when rate-limited) and recorded as a failed sign-in.
+    let principal: Principal;
+    try {
+      principal = await authenticator.authenticate({
+        authorization: req.headers.authorization,
+        cookie: req.headers.cookie,
+        peerIp: peerAddress(req),
+        sourceIp,
+        headers: req.headers,
+        peerCertificate: verifiedCertificate(req),
+      });
+    } catch (err) {
+      if (!(err instanceof AuthError)) throw err;
+      refuse(err, failedIdentity(err, config.accountId), { authFailure: true, authFailureReason: err.reason }, err.status === 401 ? { 'www-authenticate': 'Basic realm="FlinkTrail", charset="UTF-8"' } : {});
+      return;
+    }
+    const identity = userIdentityOf(principal, config.accountId);
+
+    // A console cookie must not be usable from another site (the Web UI cancels with a GET).
+    if (principal.method === 'session' && req.headers['sec-fetch-site'] === 'cross-site') {
+      refuse(new FlinkTrailError('FT_ERR_AUTH_CSRF'), identity, { csrf: true });
       return;
     }
 
-    const identity = userIdentityOf(principal, config.accountId);
+    // 2. Who may: role and policies, deny wins. Refused calls never reach Flink and are recorded.
+    const jobIdsForPolicy = cls.resources[`${RESOURCE_TYPE_PREFIX}Job`] ?? [];
+    const decision = decide(
+      { role: principal.role, policies: principal.policies ?? [] },
+      {
+        service: 'RealtimeCompute',
+        action: { eventName: cls.eventName, eventRW: cls.eventRW, api: API_OF[up.config.kind], known: cls.known },
+        cluster: up.config.name,
+        jobs: [...jobIdsForPolicy, ...jobIdsForPolicy.flatMap((id) => up.jobNames.get(id) ?? [])],
+      },
+    );
+    if (!decision.allowed) {
+      refuse(new FlinkTrailError('FT_ERR_AUTHZ_DENIED', decision.reason), identity, {});
+      return;
+    }
     const recordIt = config.gateway.recordAssets || cls.eventName !== 'GetWebUIAsset';
 
     // 2. What is being asked. Small bodies are read whole, uploads only peeked at.

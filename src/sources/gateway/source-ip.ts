@@ -15,8 +15,8 @@ function family(ip: string): 'ipv4' | 'ipv6' {
   return isIP(ip) === 6 ? 'ipv6' : 'ipv4';
 }
 
-/** Compiles the trusted-proxy CIDRs; throws on an invalid one (fails config load). */
-export function sourceIpResolver(trustedCidrs: readonly string[]): SourceIpResolver {
+/** Compiles the trusted-proxy CIDRs into a membership test; throws on an invalid one (fails config load). */
+export function trustedPeerCheck(trustedCidrs: readonly string[]): (ip: string) => boolean {
   const trusted = new BlockList();
   for (const cidr of trustedCidrs) {
     const [addr, bits] = cidr.split('/');
@@ -31,7 +31,14 @@ export function sourceIpResolver(trustedCidrs: readonly string[]): SourceIpResol
       trusted.addSubnet(addr, prefix, fam);
     }
   }
-  const isTrusted = (ip: string) => isIP(ip) !== 0 && trusted.check(ip, family(ip));
+  return (ipRaw: string) => {
+    const ip = normalise(ipRaw);
+    return isIP(ip) !== 0 && trusted.check(ip, family(ip));
+  };
+}
+
+export function sourceIpResolver(trustedCidrs: readonly string[]): SourceIpResolver {
+  const isTrusted = trustedPeerCheck(trustedCidrs);
   return (peerRaw, forwardedFor) => {
     const peer = normalise(peerRaw ?? '');
     if (trustedCidrs.length === 0 || !forwardedFor || !isTrusted(peer)) return peer;

@@ -97,6 +97,98 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE users ADD COLUMN email TEXT;
   ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'local';
   `,
+  // 4: trails — definitions, destinations, delivery positions, delivered files, digest chains,
+  // delivery history (backfill) jobs, digest public keys (private keys are files in the data dir)
+  `
+  CREATE TABLE trails (
+    name TEXT PRIMARY KEY,
+    event_rw TEXT NOT NULL,
+    trail_region TEXT NOT NULL,
+    home_region TEXT NOT NULL,
+    status TEXT NOT NULL,
+    digest_interval INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    start_logging_at INTEGER,
+    stop_logging_at INTEGER,
+    stop_seq INTEGER,
+    first_start_seq INTEGER
+  );
+  CREATE TABLE trail_destinations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    trail TEXT NOT NULL REFERENCES trails (name) ON DELETE CASCADE,
+    ord INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    min_cut_at INTEGER NOT NULL DEFAULT 0,
+    last_digest_at INTEGER,
+    last_digest_error TEXT
+  );
+  CREATE TABLE trail_cursors (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    dest_id INTEGER NOT NULL REFERENCES trail_destinations (id) ON DELETE CASCADE,
+    job_id TEXT,
+    position INTEGER NOT NULL,
+    end_seq INTEGER,
+    plan_from INTEGER,
+    plan_to INTEGER,
+    plan_cut_at INTEGER,
+    plan_filter TEXT,
+    delivered_events INTEGER NOT NULL DEFAULT 0,
+    last_delivery_at INTEGER,
+    last_error TEXT,
+    last_error_at INTEGER,
+    done INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX trail_cursors_dest ON trail_cursors (dest_id);
+  CREATE TABLE trail_gaps (
+    trail TEXT NOT NULL REFERENCES trails (name) ON DELETE CASCADE,
+    from_seq INTEGER NOT NULL,
+    to_seq INTEGER NOT NULL
+  );
+  CREATE TABLE trail_files (
+    dest_id INTEGER NOT NULL REFERENCES trail_destinations (id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    region TEXT NOT NULL,
+    cut_at INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    events INTEGER NOT NULL,
+    oldest TEXT,
+    newest TEXT,
+    delivered_at INTEGER NOT NULL,
+    PRIMARY KEY (dest_id, key)
+  );
+  CREATE INDEX trail_files_cut ON trail_files (dest_id, region, cut_at);
+  CREATE TABLE trail_digest_chains (
+    dest_id INTEGER NOT NULL REFERENCES trail_destinations (id) ON DELETE CASCADE,
+    region TEXT NOT NULL,
+    next_start INTEGER NOT NULL,
+    last_key TEXT,
+    last_sha256 TEXT,
+    last_signature TEXT,
+    last_end INTEGER,
+    PRIMARY KEY (dest_id, region)
+  );
+  CREATE TABLE trail_history_jobs (
+    id TEXT PRIMARY KEY,
+    trail TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    home_region TEXT NOT NULL,
+    end_seq INTEGER NOT NULL,
+    start_time INTEGER,
+    end_time INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    error TEXT
+  );
+  CREATE TABLE trail_digest_keys (
+    fingerprint TEXT PRIMARY KEY,
+    public_key TEXT NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_to INTEGER
+  );
+  `,
 ];
 
 export interface OpenOptions {

@@ -1,0 +1,221 @@
+/**
+ * Identity over HTTP: console sign-in and sign-out, users, AccessKeys and policies.
+ * Every call is recorded (`isGlobal`: identity is account-wide); secrets are returned once
+ * (a new AccessKey secret) and never recorded.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config/index.js';
+import { FlinkTrailError } from '../errors/index.js';
+import { AuthError, type Authenticator, type Principal } from '../identity/authenticate.js';
+import { Directory, ROLES, type Role } from '../identity/directory.js';
+import { hashPassword } from '../identity/secrets.js';
+import { cookieValue, SESSION_COOKIE, type Sessions } from '../identity/sessions.js';
+import type { PolicyDocument } from '../policy/index.js';
+import type { SourceIpResolver } from '../sources/gateway/source-ip.js';
+
+export interface IdentityRouteDeps {
+  config: Readonly<Config>;
+  directory: Directory;
+  authenticator: Authenticator;
+  sessions: Sessions;
+  resolveIp: SourceIpResolver;
+}
+
+const W = 'Write' as const;
+const R = 'Read' as const;
+
+function body(req: FastifyRequest): Record<string, unknown> {
+  const b = req.body;
+  if (!b || typeof b !== 'object' || Array.isArray(b)) throw new FlinkTrailError('FT_ERR_REQUEST_INVALID', 'the body must be a JSON object');
+  return b as Record<string, unknown>;
+}
+
+function str(b: Record<string, unknown>, key: string, required = true): string | undefined {
+  const v = b[key];
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'string' || v.length === 0 || v.length > 1024) throw new FlinkTrailError('FT_ERR_REQUEST_INVALID', `${key} must be a non-empty string`);
+  return v;
+}
+
+function role(v: unknown): Role | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !(ROLES as readonly string[]).includes(v)) throw new FlinkTrailError('FT_ERR_REQUEST_INVALID', `role must be one of ${ROLES.join(', ')}`);
+  return v as Role;
+}
+
+function password(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.length < 8 || v.length > 512) throw new FlinkTrailError('FT_ERR_REQUEST_INVALID', 'password must be 8 to 512 characters');
+  return v;
+}
+
+const userView = (d: Directory, u: ReturnType<Directory['listUsers']>[number]) => ({
+  userName: u.name,
+  principalId: u.id,
+  role: u.role,
+  disabled: u.disabled,
+  hasPassword: u.passwordHash !== null,
+  email: u.email,
+  source: u.source,
+  createdAt: new Date(u.createdAt).toISOString(),
+  policies: d.policyNamesOf(u.id),
+});
+
+export function identityRoutes(deps: IdentityRouteDeps) {
+  const { directory, authenticator, sessions, config } = deps;
+  const userRes = (name: string) => ({ 'ACS::Actiontrail::User': [name] });
+
+  const setCookie = (req: FastifyRequest, reply: FastifyReply, value: string, maxAgeSeconds: number) => {
+    const secure = config.auth.session.secureCookie || (req.raw.socket as { encrypted?: boolean }).encrypted === true;
+    void reply.header(
+      'set-cookie',
+      `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`,
+    );
+  };
+
+  return (api: FastifyInstance): void => {
+    api.post(
+      '/api/v1/auth/login',
+      { config: { public: true, audit: { eventName: 'ConsoleSignin', eventRW: W, eventType: 'ConsoleSignin', isGlobal: true } } },
+      async (req, reply) => {
+        const b = body(req);
+        const userName = str(b, 'userName') as string;
+        req.auditParameters = { userName };
+        const ip = deps.resolveIp(req.raw.socket.remoteAddress, req.headers['x-forwarded-for']);
+        let principal: Principal;
+        try {
+          principal = await authenticator.signIn(userName, typeof b['password'] === 'string' ? b['password'] : '', ip);
+        } catch (err) {
+          if (err instanceof AuthError) req.authError = err;
+          throw err;
+        }
+        const { id, session } = sessions.create(principal);
+        req.principal = { ...principal, method: 'session', sessionCreatedAt: session.createdAt };
+        setCookie(req, reply, id, Math.floor((session.expiresAt - Date.now()) / 1000));
+        return { userName: principal.userName, role: principal.role, csrfToken: session.csrfToken, expiresAt: new Date(session.expiresAt).toISOString() };
+      },
+    );
+
+    api.post('/api/v1/auth/logout', { config: { audit: { eventName: 'ConsoleSignout', eventRW: W, eventType: 'ConsoleSignout', isGlobal: true } } }, async (req, reply) => {
+      const sid = cookieValue(req.headers.cookie, SESSION_COOKIE);
+      if (sid) sessions.destroy(sid);
+      setCookie(req, reply, '', 0);
+      return { signedOut: true };
+    });
+
+    api.get('/api/v1/auth/session', { config: { action: 'GetCallerIdentity' } }, async (req) => {
+      const p = req.principal as Principal;
+      const sid = cookieValue(req.headers.cookie, SESSION_COOKIE);
+      const s = sid ? sessions.get(sid) : undefined;
+      return { userName: p.userName, role: p.role, method: p.method, ...(s ? { csrfToken: s.csrfToken, expiresAt: new Date(s.expiresAt).toISOString() } : {}) };
+    });
+
+    // --- users
+    api.get('/api/v1/users', { config: { audit: { eventName: 'ListUsers', eventRW: R, isGlobal: true } } }, async () => ({
+      Users: directory.listUsers().map((u) => userView(directory, u)),
+    }));
+    api.post('/api/v1/users', { config: { audit: { eventName: 'CreateUser', eventRW: W, isGlobal: true, sensitive: true } } }, async (req, reply) => {
+      const b = body(req);
+      const userName = str(b, 'userName') as string;
+      const r = role(b['role']) ?? 'viewer';
+      const pw = password(b['password']);
+      req.auditParameters = { userName, role: r, passwordSet: pw !== undefined };
+      req.auditResources = userRes(userName);
+      if (directory.userByName(userName)) throw new FlinkTrailError('FT_ERR_IDENTITY_INVALID', `user ${userName} exists`);
+      const u = directory.createUser(userName, r, pw ? await hashPassword(pw) : undefined);
+      void reply.code(201);
+      return userView(directory, u);
+    });
+    api.patch<{ Params: { name: string } }>('/api/v1/users/:name', { config: { audit: { eventName: 'UpdateUser', eventRW: W, isGlobal: true, sensitive: true } } }, async (req) => {
+      const b = body(req);
+      const r = role(b['role']);
+      const pw = password(b['password']);
+      if (b['disabled'] !== undefined && typeof b['disabled'] !== 'boolean') throw new FlinkTrailError('FT_ERR_REQUEST_INVALID', 'disabled must be true or false');
+      req.auditParameters = { ...(r ? { role: r } : {}), ...(pw ? { passwordSet: true } : {}), ...(b['disabled'] !== undefined ? { disabled: b['disabled'] } : {}) };
+      req.auditResources = userRes(req.params.name);
+      const u = directory.updateUser(req.params.name, {
+        ...(r ? { role: r } : {}),
+        ...(pw ? { passwordHash: await hashPassword(pw) } : {}),
+        ...(typeof b['disabled'] === 'boolean' ? { disabled: b['disabled'] } : {}),
+      });
+      return userView(directory, u);
+    });
+    api.delete<{ Params: { name: string } }>('/api/v1/users/:name', { config: { audit: { eventName: 'DeleteUser', eventRW: W, isGlobal: true, sensitive: true } } }, async (req, reply) => {
+      req.auditResources = userRes(req.params.name);
+      if (!directory.deleteUser(req.params.name)) throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `user ${req.params.name}`);
+      void reply.code(204);
+    });
+
+    // --- AccessKeys
+    const keyView = (k: ReturnType<Directory['listAccessKeys']>[number]) => ({
+      accessKeyId: k.id,
+      userName: k.userName,
+      status: k.status,
+      createdAt: new Date(k.createdAt).toISOString(),
+      lastUsedAt: k.lastUsedAt ? new Date(k.lastUsedAt).toISOString() : null,
+      lastUsedIp: k.lastUsedIp,
+    });
+    api.get('/api/v1/keys', { config: { audit: { eventName: 'ListAccessKeys', eventRW: R, isGlobal: true } } }, async () => ({
+      AccessKeys: directory.listAccessKeys().map(keyView),
+    }));
+    api.post('/api/v1/keys', { config: { audit: { eventName: 'CreateAccessKey', eventRW: W, isGlobal: true, sensitive: true } } }, async (req, reply) => {
+      const userName = str(body(req), 'userName') as string;
+      req.auditParameters = { userName };
+      const k = directory.createAccessKey(userName);
+      req.auditResources = { ...userRes(userName), 'ACS::Actiontrail::AccessKey': [k.accessKeyId] };
+      void reply.code(201);
+      return { accessKeyId: k.accessKeyId, accessKeySecret: k.accessKeySecret, userName };
+    });
+    api.patch<{ Params: { id: string } }>('/api/v1/keys/:id', { config: { audit: { eventName: 'UpdateAccessKey', eventRW: W, isGlobal: true, sensitive: true } } }, async (req) => {
+      const status = body(req)['status'];
+      if (status !== 'Active' && status !== 'Inactive') throw new FlinkTrailError('FT_ERR_REQUEST_INVALID', 'status must be Active or Inactive');
+      req.auditParameters = { status };
+      req.auditResources = { 'ACS::Actiontrail::AccessKey': [req.params.id] };
+      directory.setAccessKeyStatus(req.params.id, status);
+      return keyView(directory.listAccessKeys().find((k) => k.id === req.params.id) as ReturnType<Directory['listAccessKeys']>[number]);
+    });
+    api.delete<{ Params: { id: string } }>('/api/v1/keys/:id', { config: { audit: { eventName: 'DeleteAccessKey', eventRW: W, isGlobal: true, sensitive: true } } }, async (req, reply) => {
+      req.auditResources = { 'ACS::Actiontrail::AccessKey': [req.params.id] };
+      directory.deleteAccessKey(req.params.id);
+      void reply.code(204);
+    });
+    api.post<{ Params: { id: string } }>('/api/v1/keys/:id/rotate', { config: { audit: { eventName: 'RotateAccessKey', eventRW: W, isGlobal: true, sensitive: true } } }, async (req) => {
+      const r = directory.rotateAccessKey(req.params.id);
+      req.auditResources = { 'ACS::Actiontrail::AccessKey': [req.params.id, r.accessKeyId], ...userRes(r.user.name) };
+      return { accessKeyId: r.accessKeyId, accessKeySecret: r.accessKeySecret, userName: r.user.name, previousAccessKeyId: r.previous, previousStatus: 'Inactive' };
+    });
+
+    // --- policies
+    api.get('/api/v1/policies', { config: { audit: { eventName: 'ListPolicies', eventRW: R, isGlobal: true } } }, async () => ({
+      Policies: directory.listPolicies().map((p) => ({ ...p, createdAt: new Date(p.createdAt).toISOString(), updatedAt: new Date(p.updatedAt).toISOString() })),
+    }));
+    api.put<{ Params: { name: string } }>('/api/v1/policies/:name', { config: { audit: { eventName: 'CreatePolicy', eventRW: W, isGlobal: true, sensitive: true } } }, async (req) => {
+      const b = body(req);
+      const description = b['description'] === undefined ? '' : String(str(b, 'description'));
+      req.auditParameters = { document: b['document'], description };
+      req.auditResources = { 'ACS::Actiontrail::Policy': [req.params.name] };
+      return directory.putPolicy(req.params.name, b['document'] as PolicyDocument, description);
+    });
+    api.delete<{ Params: { name: string } }>('/api/v1/policies/:name', { config: { audit: { eventName: 'DeletePolicy', eventRW: W, isGlobal: true, sensitive: true } } }, async (req, reply) => {
+      req.auditResources = { 'ACS::Actiontrail::Policy': [req.params.name] };
+      directory.deletePolicy(req.params.name);
+      void reply.code(204);
+    });
+    api.post<{ Params: { name: string } }>('/api/v1/users/:name/policies', { config: { audit: { eventName: 'AttachPolicyToUser', eventRW: W, isGlobal: true, sensitive: true } } }, async (req) => {
+      const policyName = str(body(req), 'policyName') as string;
+      req.auditParameters = { policyName };
+      req.auditResources = { ...userRes(req.params.name), 'ACS::Actiontrail::Policy': [policyName] };
+      directory.attachPolicy(req.params.name, policyName);
+      return { userName: req.params.name, policies: directory.policyNamesOf((directory.userByName(req.params.name) as { id: string }).id) };
+    });
+    api.delete<{ Params: { name: string; policy: string } }>(
+      '/api/v1/users/:name/policies/:policy',
+      { config: { audit: { eventName: 'DetachPolicyFromUser', eventRW: W, isGlobal: true, sensitive: true } } },
+      async (req, reply) => {
+        req.auditResources = { ...userRes(req.params.name), 'ACS::Actiontrail::Policy': [req.params.policy] };
+        directory.detachPolicy(req.params.name, req.params.policy);
+        void reply.code(204);
+      },
+    );
+  };
+}
