@@ -16,6 +16,7 @@ import type { ActionTrailEvent } from '../event/types.js';
 import { serve, stopOnSignals } from '../main.js';
 import { resolveClient } from './client.js';
 import { demo } from './demo.js';
+import { recordLocal } from './local-audit.js';
 import { table } from './table.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -99,12 +100,15 @@ export function program(): Command {
     .addOption(new Option('--role <role>', 'role of a user created now').choices([...ROLES]).default('viewer'))
     .addOption(dataDirOption())
     .addOption(output())
-    .action((o: { user: string; role: Role; dataDir: string; output: string }) => {
+    .action(async (o: { user: string; role: Role; dataDir: string; output: string }) => {
       const db = openDatabase(o.dataDir);
       try {
         const dir = new Directory(db);
+        const existed = dir.userByName(o.user) !== undefined;
         dir.createUser(o.user, o.role);
+        if (!existed) await recordLocal(db, 'CreateUser', { 'ACS::Actiontrail::User': [o.user] }, { userName: o.user, role: o.role });
         const k = dir.createAccessKey(o.user);
+        await recordLocal(db, 'CreateAccessKey', { 'ACS::Actiontrail::User': [o.user], 'ACS::Actiontrail::AccessKey': [k.accessKeyId] }, { userName: o.user });
         if (o.output === 'json') process.stdout.write(`${JSON.stringify({ accessKeyId: k.accessKeyId, accessKeySecret: k.accessKeySecret, userName: k.user.name, role: k.user.role })}\n`);
         else process.stdout.write(`${table(['AccessKeyId', 'AccessKeySecret', 'User', 'Role'], [[k.accessKeyId, k.accessKeySecret, k.user.name, k.user.role]])}\nThe secret is shown only now; store it safely.\n`);
       } finally {
@@ -148,6 +152,7 @@ export function program(): Command {
       const db = openDatabase(o.dataDir);
       try {
         const u = new Directory(db).createUser(o.name, o.role, o.password ? await hashPassword(o.password) : undefined, o.update ?? false);
+        await recordLocal(db, o.update ? 'UpdateUser' : 'CreateUser', { 'ACS::Actiontrail::User': [o.name] }, { userName: o.name, role: o.role, passwordSet: o.password !== undefined });
         const out = { principalId: u.id, userName: u.name, role: u.role, hasPassword: u.passwordHash !== null };
         process.stdout.write(o.output === 'json' ? `${JSON.stringify(out)}\n` : `${table(['PrincipalId', 'User', 'Role', 'Password'], [[out.principalId, out.userName, out.role, out.hasPassword ? 'set' : '-']])}\n`);
       } finally {

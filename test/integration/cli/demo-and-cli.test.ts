@@ -70,6 +70,14 @@ describe('flinktrail demo and the CLI', { timeout: 300_000 }, () => {
       assert.ok(!listed.stdout.includes(bob.accessKeySecret), 'keys list never shows secrets');
       assert.ok((JSON.parse(listed.stdout) as { accessKeyId: string }[]).some((k) => k.accessKeyId === bob.accessKeyId));
 
+      const cliEvents = await fetch(`${info.apiUrl}/api/v1/events?eventName=CreateAccessKey&serviceName=Actiontrail`, { headers: { authorization: basic(info) } });
+      const made = ((await cliEvents.json()) as { Events: { userIdentity: { type: string; userName: string }; referencedResources: Record<string, string[]>; isGlobal: boolean }[] }).Events;
+      const mine = made.find((e) => e.referencedResources['ACS::Actiontrail::AccessKey']?.includes(bob.accessKeyId));
+      assert.ok(mine, 'a key made by the CLI on the data directory is recorded');
+      assert.equal(mine.userIdentity.type, 'root-account');
+      assert.match(mine.userIdentity.userName, /^local:/);
+      assert.equal(mine.isGlobal, true);
+
       const env = { ...process.env, FLINKTRAIL_ENDPOINT: info.apiUrl, FLINKTRAIL_ACCESS_KEY_ID: info.accessKeyId, FLINKTRAIL_ACCESS_KEY_SECRET: info.accessKeySecret };
       let events: { eventName: string; userIdentity: { userName: string } }[] = [];
       for (let i = 0; i < 40 && !events.some((e) => e.userIdentity.userName === 'bob'); i++) {
