@@ -37,13 +37,20 @@ cleanup() { [ -n "${FLINK_RUN_DIR:-}" ] && bash scripts/flink/flink.sh stop --ru
 trap cleanup EXIT
 if [ -z "${FLINKTRAIL_TEST_FLINK_URL:-}" ]; then
   step "start a Flink $FLINK_VERSION session cluster"
-  out=$(bash scripts/flink/flink.sh start --version "$FLINK_VERSION" --rest-port "${FLINKTRAIL_TEST_FLINK_PORT:-18081}" | tail -n 1)
+  out=$(bash scripts/flink/flink.sh start --version "$FLINK_VERSION" --with-sql-gateway | tail -n 1)
   echo "$out"
-  FLINK_RUN_DIR=$(node -e 'console.log(JSON.parse(process.argv[1]).runDir)' "$out")
-  export FLINKTRAIL_TEST_FLINK_URL=$(node -e 'console.log(JSON.parse(process.argv[1]).restUrl)' "$out")
-  export FLINKTRAIL_TEST_FLINK_JOB_JAR=$(node -e 'console.log(JSON.parse(process.argv[1]).jobJar)' "$out")
+  field() { node -e 'const v = JSON.parse(process.argv[1])[process.argv[2]]; console.log(v ?? "")' "$out" "$1"; }
+  FLINK_RUN_DIR=$(field runDir)
+  export FLINKTRAIL_TEST_FLINK_URL=$(field restUrl)
+  export FLINKTRAIL_TEST_FLINK_JOB_JAR=$(field jobJar)
+  export FLINKTRAIL_TEST_FLINK_SQL_GATEWAY_URL=$(field sqlGatewayUrl)
 fi
 
-step "integration tests"
+step "integration tests (Flink $FLINK_VERSION, shared cluster)"
 mapfile -t integration < <(find test/integration -name '*.test.ts' | sort)
 node --import tsx --test --test-concurrency=1 --test-reporter=spec "${integration[@]}"
+
+# The LTS line too: the core gateway suite against a Flink 1.20 cluster of its own.
+step "gateway suite against Flink 1.20.3"
+FLINKTRAIL_TEST_FLINK_URL= FLINKTRAIL_FLINK_VERSION=1.20.3 \
+  node --import tsx --test --test-reporter=spec test/integration/gateway/flink-operations.test.ts

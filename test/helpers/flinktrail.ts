@@ -72,8 +72,10 @@ export interface ChildServer {
 }
 
 /** Runs the built CLI (`bin/flinktrail.mjs serve`) and waits for its "listening" log line. */
-export async function startChild(flinkUrl: string, dataDir: string, args: string[] = []): Promise<ChildServer> {
-  const proc = spawn(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'serve', '--flink', flinkUrl, '--data-dir', dataDir, '--port', '0', ...args], {
+/** `flinkUrl` null: the clusters come from a `--config` file in `args`. */
+export async function startChild(flinkUrl: string | null, dataDir: string, args: string[] = []): Promise<ChildServer> {
+  const flinkArgs = flinkUrl === null ? [] : ['--flink', flinkUrl];
+  const proc = spawn(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'serve', ...flinkArgs, '--data-dir', dataDir, '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -93,6 +93,28 @@ describe('event query API', () => {
     assert.equal(e.additionalEventData.outcome, 'failure');
   });
 
+  it('answers 504 when Flink accepts but does not answer in time, and records the unknown outcome', async () => {
+    const silent = createServer((sock) => sock.on('error', () => undefined)); // accepts, never answers
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    const dataDir = tempDir();
+    const c = makeKey(dataDir);
+    const slow = await startInProcess(`http://127.0.0.1:${port}`, { gateway: { upstreamTimeoutMs: 300 } }, dataDir);
+    try {
+      const res = await fetch(`${slow.info.clusters['default']!.gatewayUrl}jobs/${'c'.repeat(32)}/savepoints`, { method: 'POST', headers: { authorization: basic(c), 'content-type': 'application/json' }, body: '{}' });
+      assert.equal(res.status, 504);
+      const body = (await res.json()) as { Code: string; RequestId: string };
+      assert.equal(body.Code, 'FT_ERR_UPSTREAM_TIMEOUT');
+      const events = await waitForEvents(slow.info.apiUrl, c, { eventName: 'TriggerSavepoint' }, (es) => es.some((e) => e.requestId === body.RequestId && e.additionalEventData.outcome !== 'pending'));
+      const e = events.find((x) => x.requestId === body.RequestId)!;
+      assert.equal(e.errorCode, 'FT_ERR_UPSTREAM_TIMEOUT');
+      assert.equal(e.additionalEventData.outcome, 'unknown', 'Flink may still act on a request it did not answer');
+    } finally {
+      await slow.close();
+      silent.close();
+    }
+  });
+
   it('pages through many events with stable tokens', async () => {
     const ids = new Set<string>();
     let token: string | undefined;

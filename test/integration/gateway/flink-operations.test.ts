@@ -206,6 +206,36 @@ describe('gateway in front of a real Flink cluster', { timeout: 300_000 }, () =>
     assert.ok((e.errorMessage ?? '').length > 0);
   });
 
+  it('records unknown endpoints under their method and path, and caps large bodies', async () => {
+    const r = await call('GET', `no-such-endpoint/${'b'.repeat(32)}/x`, {}, `GET /no-such-endpoint/:id/x`);
+    assert.equal(r.res.status, 404);
+    const e = await eventFor(r.requestId, 'GET /no-such-endpoint/:id/x');
+    assert.equal(e.additionalEventData['unknownEndpoint'], true);
+    assert.equal(e.eventRW, 'Read');
+    const big = { programArgsList: Array.from({ length: 3000 }, (_, i) => `--arg-${i}`) };
+    const t = await call('POST', `jars/${jarId}/plan`, { json: big }, 'GetJarPlan');
+    const te = await eventFor(t.requestId, 'GetJarPlan');
+    assert.equal(te.requestParameters['truncated'], true);
+    assert.ok(Number(te.requestParameters['bodyBytes']) > 16384);
+    assert.ok(JSON.stringify(te.requestParameters).length < 2000, 'the recorded parameters stay small');
+  });
+
+  it('makes each event queryable within a second of the response', async () => {
+    const lags: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await call('GET', 'jobs/overview', {}, 'GetJobsOverview');
+      const answered = Date.now();
+      for (;;) {
+        const { Events } = await lookup(ft.info.apiUrl, cred, { eventName: 'GetJobsOverview', startTime: started, maxResults: '5' });
+        if (Events.some((e) => e.requestId === r.requestId)) break;
+        assert.ok(Date.now() - answered < 1000, 'queryable within 1 s');
+        await new Promise((res) => setTimeout(res, 5));
+      }
+      lags.push(Date.now() - answered);
+    }
+    process.stdout.write(`# event-to-queryable after the response: ${lags.join(', ')} ms\n`);
+  });
+
   it('deletes the jar: DeleteJar', async () => {
     const r = await call('DELETE', `jars/${jarId}`, {}, 'DeleteJar');
     assert.equal(r.res.status, 200, r.text.slice(0, 500));
