@@ -189,6 +189,21 @@ const MIGRATIONS: readonly string[] = [
     valid_to INTEGER
   );
   `,
+  // 5: Kubernetes audit — the last spec seen of each Flink custom resource, as per-field digests
+  // (never values of fields that may hold secrets), to tell what an update changed
+  `
+  CREATE TABLE k8s_objects (
+    cluster TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    uid TEXT,
+    resource_version TEXT,
+    spec TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (cluster, resource, namespace, name)
+  );
+  `,
 ];
 
 export interface OpenOptions {
