@@ -26,6 +26,7 @@ import { SqliteEventStore } from './store/sqlite/events.js';
 import type { EventStore } from './store/types.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
+import { createTrailsModule } from './trails/index.js';
 
 export interface AppDeps {
   log?: Logger;
@@ -54,8 +55,8 @@ export interface AppModule {
 }
 
 /** The feature modules, in start order. Add new features here. */
-function createModules(_ctx: ModuleContext): AppModule[] {
-  return [];
+function createModules(ctx: ModuleContext): AppModule[] {
+  return [createTrailsModule(ctx)];
 }
 
 export interface ListenInfo {

@@ -24,6 +24,9 @@ export interface ClientOptions {
 export interface Client {
   endpoint: string;
   get(path: string, query?: URLSearchParams): Promise<unknown>;
+  post(path: string, body?: unknown): Promise<unknown>;
+  patch(path: string, body?: unknown): Promise<unknown>;
+  delete(path: string): Promise<unknown>;
 }
 
 export function resolveClient(opts: ClientOptions, env: NodeJS.ProcessEnv = process.env): Client {
@@ -42,21 +45,32 @@ export function resolveClient(opts: ClientOptions, env: NodeJS.ProcessEnv = proc
   if (!endpoint) throw new FlinkTrailError('FT_ERR_CLI_NO_ENDPOINT');
   const auth = id && secret ? `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` : undefined;
   const base = endpoint.replace(/\/+$/, '');
+  const send = async (method: string, path: string, query?: URLSearchParams, payload?: unknown): Promise<unknown> => {
+    const res = await fetch(`${base}${path}${query && [...query.keys()].length ? `?${query.toString()}` : ''}`, {
+      method,
+      headers: {
+        accept: 'application/json',
+        'user-agent': 'flinktrail-cli',
+        ...(auth ? { authorization: auth } : {}),
+        ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(payload !== undefined ? { body: JSON.stringify(payload) } : {}),
+    });
+    const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    if (!res.ok) {
+      const code = typeof body['Code'] === 'string' ? body['Code'] : String(res.status);
+      const message = typeof body['Message'] === 'string' ? body['Message'] : res.statusText;
+      const err = new Error(`${code}: ${message}`);
+      (err as Error & { exitCode?: number }).exitCode = res.status === 401 ? 3 : 2;
+      throw err;
+    }
+    return body;
+  };
   return {
     endpoint: base,
-    async get(path, query) {
-      const res = await fetch(`${base}${path}${query && [...query.keys()].length ? `?${query.toString()}` : ''}`, {
-        headers: { accept: 'application/json', 'user-agent': 'flinktrail-cli', ...(auth ? { authorization: auth } : {}) },
-      });
-      const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-      if (!res.ok) {
-        const code = typeof body['Code'] === 'string' ? body['Code'] : String(res.status);
-        const message = typeof body['Message'] === 'string' ? body['Message'] : res.statusText;
-        const err = new Error(`${code}: ${message}`);
-        (err as Error & { exitCode?: number }).exitCode = res.status === 401 ? 3 : 2;
-        throw err;
-      }
-      return body;
-    },
+    get: (path, query) => send('GET', path, query),
+    post: (path, body) => send('POST', path, undefined, body),
+    patch: (path, body) => send('PATCH', path, undefined, body),
+    delete: (path) => send('DELETE', path),
   };
 }

@@ -18,6 +18,7 @@ import { resolveClient } from './client.js';
 import { demo } from './demo.js';
 import { recordLocal } from './local-audit.js';
 import { table } from './table.js';
+import { addTrailCommands } from '../trails/cli.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 const output = () => new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
@@ -226,6 +227,7 @@ export function program(): Command {
     if (nextToken && !o['all']) process.stdout.write(`More events: --next-token ${nextToken}\n`);
   });
 
+  addTrailCommands(cli);
   return cli;
 }
 

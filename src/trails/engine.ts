@@ -1,0 +1,527 @@
+/**
+ * The delivery engine: one worker per cursor (a destination's live delivery, or its share of a
+ * history job), each reading the store in append order (`store.scan`) from its durable
+ * position.
+ *
+ * - Bucket and directory destinations gather selected events for `windowSeconds` (or until
+ *   `maxEventsPerFile` / `maxFileBytes`), then write the batch's bounds down (the plan) and
+ *   upload one gzip file per region; only when every file is stored does the position move.
+ *   A retry rebuilds the same files from the same events under the same keys.
+ * - Kafka and syslog destinations send small batches as soon as events are committed (every
+ *   `pollIntervalMs`), then move the position.
+ * - Failures are retried forever with exponential backoff and jitter: nothing is skipped. The
+ *   error is kept on the cursor (GetTrailStatus shows it) and counted in metrics; the first
+ *   success clears it.
+ * - Digest chains are kept by the live worker of each bucket/directory destination.
+ *
+ * `stop()` gives gathered batches `stopTimeoutMs` to go out; what does not stays in the store
+ * and is delivered after the next start.
+ */
+import type { Config } from '../config/index.js';
+import type { ActionTrailEvent } from '../event/types.js';
+import type { EventStore } from '../store/types.js';
+import type { Logger } from '../telemetry/logger.js';
+import { writeDigest, type DigestBody } from './digest/format.js';
+import type { DigestKeys } from './digest/keys.js';
+import { isObjectDestination } from './destination.js';
+import { buildFiles, digestKey, sha256Hex } from './layout.js';
+import type { TrailMetrics } from './metrics.js';
+import { JOB_STATUS, selects } from './model.js';
+import type { Chain, Cursor, Plan, StoredDestination, TrailRecord, TrailRepository } from './repository.js';
+import { keyPrefix, type ObjectStore, type RecordSink } from './sinks/index.js';
+
+export interface EngineDeps {
+  repo: TrailRepository;
+  store: EventStore;
+  keys: DigestKeys;
+  config: Readonly<Config['trails']>;
+  accountId: string;
+  log: Logger;
+  metrics: TrailMetrics;
+  openObjectStore(d: StoredDestination): ObjectStore;
+  openRecordSink(d: StoredDestination): RecordSink;
+  now?: () => number;
+}
+
+const SCAN_PAGE = 1000;
+
+function inGaps(seq: number, gaps: readonly { from: number; to: number }[]): boolean {
+  for (const g of gaps) if (seq > g.from && seq <= g.to) return true;
+  return false;
+}
+
+/** Error text safe for status, logs and events: never a credential. */
+function describe(err: unknown): string {
+  const e = err as Error & { $metadata?: { httpStatusCode?: number }; code?: string };
+  const parts = [e.name && e.name !== 'Error' ? e.name : '', e.code ?? '', e.message ?? String(err)].filter(Boolean);
+  if (e.$metadata?.httpStatusCode) parts.push(`HTTP ${e.$metadata.httpStatusCode}`);
+  return parts
+    .join(': ')
+    .replace(/(secretAccessKey|sessionToken|accessKeyId)=[^&\s]*/gi, '$1=******')
+    .slice(0, 1000);
+}
+
+interface OpenBatch {
+  scanned: number;
+  count: number;
+  bytes: number;
+  openedAt: number;
+}
+
+class Worker {
+  private running = true;
+  private wakeUp: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private open: OpenBatch | undefined;
+  private objects: ObjectStore | undefined;
+  private records: RecordSink | undefined;
+  private lastDigestCheck = 0;
+  flushing = false;
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly e: DeliveryEngine,
+    private readonly d: EngineDeps,
+    readonly cursorId: number,
+    readonly trail: string,
+    readonly kind: string,
+  ) {
+    this.done = this.loop();
+  }
+
+  wake(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const w = this.wakeUp;
+    this.wakeUp = undefined;
+    w?.();
+  }
+
+  async halt(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.done;
+    await this.objects?.close().catch(() => undefined);
+    await this.records?.close().catch(() => undefined);
+  }
+
+  /** True when nothing gathered is waiting to go out. */
+  idle(): boolean {
+    const c = this.d.repo.cursor(this.cursorId);
+    return !this.open && !c?.plan;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.wakeUp = resolve;
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.wakeUp = undefined;
+        resolve();
+      }, ms);
+    });
+  }
+
+  private async loop(): Promise<void> {
+    await Promise.resolve();
+    while (this.running) {
+      let progressed = false;
+      try {
+        progressed = await this.step();
+        if (this.failures > 0) {
+          this.d.log.info({ trail: this.trail, destination: this.kind, failures: this.failures }, 'Trail delivery recovered; catching up.');
+        }
+        this.failures = 0;
+      } catch (err) {
+        this.failures++;
+        const msg = describe(err);
+        this.d.repo.failed(this.cursorId, msg, this.now());
+        this.d.metrics.failures.inc({ trail: this.trail, destination: this.kind });
+        this.d.log.warn(
+          { trail: this.trail, destination: this.kind, err: msg, attempt: this.failures },
+          'Trail delivery failed; the batch will be retried (nothing is skipped).',
+        );
+        // A broken connection is rebuilt on the next attempt.
+        await this.records?.close().catch(() => undefined);
+        this.records = undefined;
+      }
+      if (!this.running) break;
+      const r = this.d.config.retry;
+      const delay = this.failures
+        ? Math.min(r.maxBackoffMs, r.initialBackoffMs * 2 ** Math.min(this.failures - 1, 20)) * (0.5 + Math.random() / 2)
+        : progressed
+          ? 0
+          : this.d.config.pollIntervalMs;
+      if (delay === 0) await new Promise((res) => setImmediate(res));
+      else await this.sleep(delay);
+    }
+  }
+
+  private now(): number {
+    return this.d.now?.() ?? Date.now();
+  }
+
+  /** One unit of work; true if it moved something (then the next runs at once). */
+  private async step(): Promise<boolean> {
+    const t = this.d.repo.get(this.trail);
+    const c = this.d.repo.cursor(this.cursorId);
+    const dest = t?.destinations.find((x) => x.id === c?.destId);
+    if (!t || !c || !dest || c.done) {
+      this.running = false;
+      return false;
+    }
+    let progressed: boolean;
+    if (isObjectDestination(dest)) {
+      progressed = await this.stepObjects(t, c, dest);
+      if (!c.jobId && this.now() - this.lastDigestCheck >= Math.min(1000, this.d.config.pollIntervalMs * 5)) {
+        this.lastDigestCheck = this.now();
+        await this.digests(t, dest);
+      }
+    } else {
+      progressed = await this.stepRecords(t, c, dest);
+    }
+    await this.lag(c);
+    return progressed;
+  }
+
+  private async lag(c: Cursor): Promise<void> {
+    if (c.jobId) return;
+    const cur = this.d.repo.cursor(c.id);
+    if (!cur) return;
+    const last = await this.d.store.lastSeq();
+    this.d.metrics.lag.set({ trail: this.trail, destination: this.kind }, Math.max(0, last - cur.position));
+  }
+
+  /** The last seq this cursor may deliver now. */
+  private upper(t: TrailRecord, c: Cursor): number {
+    if (c.endSeq !== undefined) return c.endSeq;
+    switch (t.status) {
+      case 'Enable':
+        return Number.POSITIVE_INFINITY;
+      case 'Disable':
+        return t.stopSeq ?? c.position;
+      case 'Fresh':
+        return c.position;
+    }
+  }
+
+  private async finishIfDone(t: TrailRecord, c: Cursor, position: number): Promise<void> {
+    if (c.endSeq === undefined || position < c.endSeq || c.plan) return;
+    this.d.repo.finish(c.id);
+    this.running = false;
+    if (c.jobId) this.e.jobCursorDone(c.jobId, t.name);
+    await Promise.resolve();
+  }
+
+  // --- buckets and directories ---
+
+  private objectStore(dest: StoredDestination): ObjectStore {
+    this.objects ??= this.d.openObjectStore(dest);
+    return this.objects;
+  }
+
+  private async stepObjects(t: TrailRecord, c: Cursor, dest: StoredDestination): Promise<boolean> {
+    if (c.jobId) this.e.jobStarted(c.jobId);
+    if (c.plan) {
+      await this.deliverPlan(t, c, dest, c.plan);
+      await this.finishIfDone(t, c, c.plan.to);
+      return true;
+    }
+    const upper = this.upper(t, c);
+    const from = Math.max(this.open?.scanned ?? c.position, c.position);
+    if (from >= upper) {
+      if (this.open) return this.cut(t, c, dest);
+      await this.finishIfDone(t, c, c.position);
+      return false;
+    }
+    const page = await this.d.store.scan(from, SCAN_PAGE);
+    const gaps = this.d.repo.gaps(t.name);
+    const max = this.d.config;
+    let scanned = from;
+    for (const p of page) {
+      if (p.seq > upper) break;
+      scanned = p.seq;
+      if (inGaps(p.seq, gaps) || !selects(t, p.event)) continue;
+      this.open ??= { scanned, count: 0, bytes: 0, openedAt: this.now() };
+      this.open.count++;
+      this.open.bytes += JSON.stringify(p.event).length + 2;
+      this.open.scanned = scanned;
+      if (this.open.count >= max.maxEventsPerFile || this.open.bytes >= max.maxFileBytes) return this.cut(t, c, dest);
+    }
+    if (!this.open) {
+      if (scanned > c.position) this.d.repo.advance(c.id, scanned);
+      return scanned > from;
+    }
+    this.open.scanned = scanned;
+    const windowOver = this.now() - this.open.openedAt >= max.windowSeconds * 1000;
+    // History jobs and stopped trails do not wait for a window: the events are all there.
+    const atEnd = Number.isFinite(upper) && scanned >= upper;
+    if (windowOver || atEnd || this.flushing || c.jobId) {
+      if (c.jobId && !atEnd && page.length === SCAN_PAGE) return true; // keep gathering up to the size limits
+      return this.cut(t, c, dest);
+    }
+    return scanned > from;
+  }
+
+  private async cut(t: TrailRecord, c: Cursor, dest: StoredDestination): Promise<boolean> {
+    const open = this.open;
+    this.open = undefined;
+    if (!open) return false;
+    const plan: Plan = {
+      from: c.position,
+      to: open.scanned,
+      cutAt: Math.max(this.now(), this.d.repo.minCutAt(dest.id)),
+      filter: { eventRW: t.eventRW, trailRegion: t.trailRegion },
+    };
+    this.d.repo.setPlan(c.id, plan);
+    await this.deliverPlan(t, c, dest, plan);
+    await this.finishIfDone(t, c, plan.to);
+    return true;
+  }
+
+  private async planEvents(t: TrailRecord, plan: Plan): Promise<ActionTrailEvent[]> {
+    const gaps = this.d.repo.gaps(t.name);
+    const out: ActionTrailEvent[] = [];
+    let pos = plan.from;
+    while (pos < plan.to) {
+      const page = await this.d.store.scan(pos, Math.min(SCAN_PAGE, plan.to - pos));
+      if (page.length === 0) {
+        this.d.log.error(
+          { trail: t.name, from: pos, to: plan.to },
+          'Events of a planned trail file are no longer in the store (purged by retention?); the file is delivered without them.',
+        );
+        break;
+      }
+      for (const p of page) {
+        if (p.seq > plan.to) break;
+        pos = p.seq;
+        if (!inGaps(p.seq, gaps) && selects(plan.filter, p.event)) out.push(p.event);
+      }
+    }
+    return out;
+  }
+
+  private async deliverPlan(t: TrailRecord, c: Cursor, dest: StoredDestination, plan: Plan): Promise<void> {
+    const events = await this.planEvents(t, plan);
+    const files = buildFiles(keyPrefix(dest), plan.cutAt, events);
+    const store = this.objectStore(dest);
+    for (const f of files) await store.put(f.key, f.body);
+    const now = this.now();
+    this.d.repo.delivered(
+      c.id,
+      dest.id,
+      plan.to,
+      events.length,
+      files.map((f) => ({ key: f.key, region: f.region, cutAt: plan.cutAt, sha256: f.sha256, size: f.body.length, events: f.events, oldest: f.oldest, newest: f.newest })),
+      now,
+    );
+    const labels = { trail: t.name, destination: this.kind };
+    this.d.metrics.events.inc(labels, events.length);
+    this.d.metrics.files.inc(labels, files.length);
+    this.d.metrics.bytes.inc(labels, files.reduce((n, f) => n + f.body.length, 0));
+    for (const e of events) this.d.metrics.latency.observe({ destination: this.kind }, Math.max(0, now - Date.parse(e.eventTime)) / 1000);
+    if (files.length) this.d.log.debug({ trail: t.name, destination: dest.display, files: files.map((f) => f.key), events: events.length }, 'Trail files delivered.');
+  }
+
+  // --- Kafka and syslog ---
+
+  private async stepRecords(t: TrailRecord, c: Cursor, dest: StoredDestination): Promise<boolean> {
+    if (c.jobId) this.e.jobStarted(c.jobId);
+    const upper = this.upper(t, c);
+    if (c.position >= upper) {
+      await this.finishIfDone(t, c, c.position);
+      return false;
+    }
+    const page = await this.d.store.scan(c.position, this.d.config.streamBatchSize);
+    const gaps = this.d.repo.gaps(t.name);
+    const selected: ActionTrailEvent[] = [];
+    let scanned = c.position;
+    for (const p of page) {
+      if (p.seq > upper) break;
+      scanned = p.seq;
+      if (!inGaps(p.seq, gaps) && selects(t, p.event)) selected.push(p.event);
+    }
+    if (scanned === c.position) return false;
+    if (selected.length) {
+      this.records ??= this.d.openRecordSink(dest);
+      await this.records.send(selected);
+      const now = this.now();
+      this.d.repo.delivered(c.id, dest.id, scanned, selected.length, [], now);
+      this.d.metrics.events.inc({ trail: t.name, destination: this.kind }, selected.length);
+      for (const e of selected) this.d.metrics.latency.observe({ destination: this.kind }, Math.max(0, now - Date.parse(e.eventTime)) / 1000);
+    } else {
+      this.d.repo.advance(c.id, scanned);
+    }
+    await this.finishIfDone(t, c, scanned);
+    return true;
+  }
+
+  // --- digests ---
+
+  private async digests(t: TrailRecord, dest: StoredDestination): Promise<void> {
+    const I = t.digestInterval * 1000;
+    const now = this.now();
+    const floorI = (ms: number) => Math.floor(ms / I) * I;
+    if (t.status !== 'Fresh') this.d.repo.startChain(dest.id, t.homeRegion, floorI(t.startLoggingAt ?? now));
+    for (const r of this.d.repo.regionsWithoutChain(dest.id)) this.d.repo.startChain(dest.id, r.region, floorI(r.firstCut));
+    for (const chain of this.d.repo.chains(dest.id)) {
+      try {
+        await this.digestChain(t, dest, chain, I, now);
+      } catch (err) {
+        const msg = describe(err);
+        this.d.repo.digestFailed(dest.id, msg);
+        this.d.metrics.failures.inc({ trail: t.name, destination: this.kind });
+        this.d.log.warn({ trail: t.name, destination: this.kind, region: chain.region, err: msg }, 'Writing a trail digest failed; it will be retried.');
+        return;
+      }
+    }
+  }
+
+  private loggingOff(t: TrailRecord, s: number, e: number): boolean {
+    switch (t.status) {
+      case 'Fresh':
+        return true;
+      case 'Disable':
+        return t.stopLoggingAt !== undefined && t.stopLoggingAt <= s;
+      case 'Enable':
+        return t.stopLoggingAt !== undefined && t.stopLoggingAt <= s && (t.startLoggingAt ?? 0) >= e;
+    }
+  }
+
+  private async digestChain(t: TrailRecord, dest: StoredDestination, chain: Chain, I: number, now: number): Promise<void> {
+    for (let guard = 0; guard < 1000; guard++) {
+      const s = chain.nextStart;
+      const e = Math.floor(s / I) * I + I;
+      if (now < e) return;
+      // A batch cut before e but not yet stored belongs in this digest: wait for it.
+      if (this.d.repo.cursorsOf(dest.id).some((c) => c.plan && c.plan.cutAt < e)) return;
+      const files = this.d.repo.filesBetween(dest.id, chain.region, s, e);
+      if (files.length === 0 && this.loggingOff(t, s, e)) {
+        // Logging was off: no digest, the chain resumes (linked to its last digest) later.
+        const target = t.status === 'Enable' ? Math.floor((t.startLoggingAt ?? now) / I) * I : Math.floor(now / I) * I;
+        const later = this.d.repo.filesBetween(dest.id, chain.region, s, Math.max(target, e));
+        const next = later.length ? Math.max(e, Math.floor((later[0] as { cutAt: number }).cutAt / I) * I) : Math.max(target, e);
+        this.d.repo.skipChain(dest.id, chain.region, next);
+        chain.nextStart = next;
+        if (t.status !== 'Enable' && !later.length) return;
+        continue;
+      }
+      const key = digestKey(keyPrefix(dest), chain.region, t.name, e);
+      const signer = this.d.keys.active(now);
+      let oldest: string | null = null;
+      let newest: string | null = null;
+      for (const f of files) {
+        if (oldest === null || f.oldest < oldest) oldest = f.oldest;
+        if (newest === null || f.newest > newest) newest = f.newest;
+      }
+      const body: DigestBody = {
+        digestVersion: 1,
+        trailName: t.name,
+        accountId: this.d.accountId,
+        region: chain.region,
+        destination: dest.display,
+        digestStartTime: new Date(s).toISOString(),
+        digestEndTime: new Date(e).toISOString(),
+        digestObject: key,
+        signedAt: new Date(now).toISOString(),
+        digestInterval: t.digestInterval,
+        publicKeyFingerprint: signer.fingerprint,
+        signatureAlgorithm: 'Ed25519',
+        previousDigestObject: chain.lastKey ?? null,
+        previousDigestHashValue: chain.lastSha256 ?? null,
+        previousDigestHashAlgorithm: 'SHA-256',
+        previousDigestSignature: chain.lastSignature ?? null,
+        oldestEventTime: oldest,
+        newestEventTime: newest,
+        logFiles: files.map((f) => ({
+          object: f.key,
+          hashValue: f.sha256,
+          hashAlgorithm: 'SHA-256',
+          size: f.size,
+          eventCount: f.events,
+          oldestEventTime: f.oldest,
+          newestEventTime: f.newest,
+        })),
+      };
+      const { bytes, signature } = writeDigest(body, signer.privateKey);
+      await this.objectStore(dest).put(key, bytes);
+      const sha = sha256Hex(bytes);
+      this.d.repo.digestWritten(chain, e, key, sha, signature, now);
+      this.d.metrics.digests.inc({ trail: t.name, destination: this.kind });
+      Object.assign(chain, { nextStart: e, lastKey: key, lastSha256: sha, lastSignature: signature, lastEnd: e });
+    }
+  }
+}
+
+export class DeliveryEngine {
+  private readonly workers = new Map<number, Worker>();
+  private syncTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly d: EngineDeps) {}
+
+  start(): void {
+    this.sync();
+    // Picks up changes made outside the API (another process on the same data directory).
+    this.syncTimer = setInterval(() => this.sync(), 2000);
+    this.syncTimer.unref();
+  }
+
+  /** Starts a worker for every open cursor and stops workers whose cursor is gone. */
+  sync(): void {
+    if (this.stopped) return;
+    const cursors = this.d.repo.allCursors().filter((c) => !c.done);
+    const live = new Set(cursors.map((c) => c.id));
+    for (const [id, w] of this.workers) {
+      if (!live.has(id)) {
+        this.workers.delete(id);
+        void w.halt();
+      }
+    }
+    const trails = new Map<string, TrailRecord | undefined>();
+    for (const c of cursors) {
+      const existing = this.workers.get(c.id);
+      if (existing) {
+        existing.wake();
+        continue;
+      }
+      if (!trails.has(c.trail)) trails.set(c.trail, this.d.repo.get(c.trail));
+      const dest = trails.get(c.trail)?.destinations.find((x) => x.id === c.destId);
+      if (!dest) continue;
+      const w = new Worker(this, this.d, c.id, c.trail, dest.kind);
+      this.workers.set(c.id, w);
+      void w.done.then(() => {
+        if (this.workers.get(c.id) === w) this.workers.delete(c.id);
+      });
+    }
+  }
+
+  jobStarted(jobId: string): void {
+    const j = this.d.repo.job(jobId);
+    if (j?.status === JOB_STATUS.initializing) this.d.repo.setJobStatus(jobId, JOB_STATUS.delivering, Date.now());
+  }
+
+  jobCursorDone(jobId: string, trail: string): void {
+    const p = this.d.repo.jobProgress(jobId);
+    if (p.cursors > 0 && p.done >= p.cursors) {
+      this.d.repo.setJobStatus(jobId, JOB_STATUS.complete, Date.now());
+      this.d.log.info({ jobId, trail }, 'Delivery history job complete.');
+    }
+  }
+
+  /** Stops every worker; first gives gathered batches up to `stopTimeoutMs` to be delivered. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    const workers = [...this.workers.values()];
+    const deadline = Date.now() + this.d.config.stopTimeoutMs;
+    for (const w of workers) {
+      w.flushing = true;
+      w.wake();
+    }
+    while (Date.now() < deadline && workers.some((w) => !w.idle())) await new Promise((r) => setTimeout(r, 20));
+    await Promise.all(workers.map((w) => w.halt()));
+    this.workers.clear();
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Trails: deliver events beyond the query window to where the user's other tools live —
+ * S3-compatible buckets and local directories (gzip JSON files in ActionTrail's layout, signed
+ * digest chains), Kafka topics and syslog receivers — complete, ordered, tamper-evident.
+ *
+ * `createTrailsModule(ctx)` is the AppModule: HTTP routes (routes.ts), the delivery engine
+ * (engine.ts, started after the API listens, stopped before the store closes).
+ * The CLI side is `addTrailCommands` (cli.ts); validation of delivered files is validate-logs/.
+ */
+import { join, resolve } from 'node:path';
+import type { AppModule, ModuleContext } from '../app.js';
+import { DigestKeys } from './digest/keys.js';
+import { DeliveryEngine } from './engine.js';
+import { createTrailMetrics } from './metrics.js';
+import { TrailRepository } from './repository.js';
+import { registerTrailRoutes } from './routes.js';
+import { TrailService } from './service.js';
+import { openObjectStore, openRecordSink } from './sinks/index.js';
+
+export { addTrailCommands } from './cli.js';
+export type { TrailSpec, TrailStatus, TrailEventRW } from './model.js';
+export type { Destination, DestinationKind } from './destination.js';
+
+export interface TrailsModule extends AppModule {
+  service: TrailService;
+  engine: DeliveryEngine;
+  keys: DigestKeys;
+}
+
+/** Regions a trail may name: the default region, the clusters' regions and trails.knownRegions. */
+export function knownRegions(ctx: Pick<ModuleContext, 'config'>): Set<string> {
+  const c = ctx.config;
+  return new Set([c.region, ...c.clusters.flatMap((x) => (x.region ? [x.region] : [])), ...c.trails.knownRegions]);
+}
+
+export function createTrailsModule(ctx: ModuleContext): TrailsModule {
+  const { config } = ctx;
+  const localDir = resolve(config.trails.localDir ?? join(config.dataDir, 'trails'));
+  const repo = new TrailRepository(ctx.db, localDir);
+  const keys = new DigestKeys(ctx.db, config.dataDir);
+  const log = ctx.log.child({ component: 'trails' });
+  const engine = new DeliveryEngine({
+    repo,
+    store: ctx.store,
+    keys,
+    config: config.trails,
+    accountId: config.accountId,
+    log,
+    metrics: createTrailMetrics(ctx.metrics.registry),
+    openObjectStore: (d) => openObjectStore(d, { multipartThresholdBytes: config.trails.multipartThresholdBytes }),
+    openRecordSink: (d) => openRecordSink(d),
+  });
+  const service = new TrailService({
+    repo,
+    store: ctx.store,
+    engine,
+    keys,
+    accountId: config.accountId,
+    homeRegion: config.region,
+    retentionDays: config.store.retentionDays,
+    validation: {
+      knownRegions: knownRegions(ctx),
+      defaultDigestInterval: config.trails.digestIntervalSeconds,
+      minDigestInterval: config.trails.minDigestIntervalSeconds,
+      localDir,
+    },
+  });
+  return {
+    name: 'trails',
+    service,
+    engine,
+    keys,
+    routes: (api) => registerTrailRoutes(api, service, config.accountId),
+    start: () => {
+      engine.start();
+      return Promise.resolve();
+    },
+    stop: () => engine.stop(),
+  };
+}

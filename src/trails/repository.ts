@@ -1,0 +1,473 @@
+/**
+ * Trail state in the embedded database (migration 4): trails, their destinations, one cursor
+ * per destination (live delivery) and per destination and history job (backfill), the gaps a
+ * stop/start leaves, delivered files, digest chains and history jobs.
+ *
+ * A cursor is a durable position in the store's append order (`seq`): everything at or before
+ * it has been delivered or deliberately skipped. A batch cut for a bucket or directory is
+ * written down (`plan_*`) before its first upload attempt, so a retry — even after a crash —
+ * rebuilds the very same files.
+ */
+import { randomUUID } from 'node:crypto';
+import { FlinkTrailError } from '../errors/index.js';
+import type { Db } from '../store/sqlite/database.js';
+import { parseDestination, type Destination } from './destination.js';
+import { JOB_STATUS, type JobStatus, type TrailEventRW, type TrailSpec, type TrailStatus } from './model.js';
+
+export interface StoredDestination extends Destination {
+  id: number;
+  minCutAt: number;
+  lastDigestAt?: number;
+  lastDigestError?: string;
+}
+
+export interface TrailRecord extends Omit<TrailSpec, 'destinations'> {
+  status: TrailStatus;
+  homeRegion: string;
+  createdAt: number;
+  updatedAt: number;
+  startLoggingAt?: number;
+  stopLoggingAt?: number;
+  stopSeq?: number;
+  firstStartSeq?: number;
+  destinations: StoredDestination[];
+}
+
+export interface Plan {
+  from: number;
+  to: number;
+  cutAt: number;
+  filter: Pick<TrailSpec, 'eventRW' | 'trailRegion'>;
+}
+
+export interface Cursor {
+  id: number;
+  destId: number;
+  jobId?: string;
+  position: number;
+  endSeq?: number;
+  plan?: Plan;
+  deliveredEvents: number;
+  lastDeliveryAt?: number;
+  lastError?: string;
+  lastErrorAt?: number;
+  done: boolean;
+}
+
+export interface DeliveredFile {
+  key: string;
+  region: string;
+  cutAt: number;
+  sha256: string;
+  size: number;
+  events: number;
+  oldest: string;
+  newest: string;
+}
+
+export interface Chain {
+  destId: number;
+  region: string;
+  nextStart: number;
+  lastKey?: string;
+  lastSha256?: string;
+  lastSignature?: string;
+  lastEnd?: number;
+}
+
+export interface HistoryJob {
+  id: string;
+  trail: string;
+  status: JobStatus;
+  homeRegion: string;
+  endSeq: number;
+  startTime?: number;
+  endTime?: number;
+  createdAt: number;
+  updatedAt: number;
+  error?: string;
+}
+
+type Row = Record<string, string | number | null>;
+const num = (v: string | number | null | undefined): number | undefined => (v === null || v === undefined ? undefined : Number(v));
+const str = (v: string | number | null | undefined): string | undefined => (v === null || v === undefined ? undefined : String(v));
+
+export class TrailRepository {
+  constructor(
+    private readonly db: Db,
+    private readonly localDir: string,
+  ) {}
+
+  private destinationsOf(trail: string): StoredDestination[] {
+    const rows = this.db.prepare('SELECT * FROM trail_destinations WHERE trail = ? ORDER BY ord').all(trail) as Row[];
+    return rows.map((r) => {
+      const d = parseDestination(String(r['url']), { localDir: this.localDir });
+      return {
+        ...d,
+        id: Number(r['id']),
+        minCutAt: Number(r['min_cut_at']),
+        ...(r['last_digest_at'] !== null ? { lastDigestAt: Number(r['last_digest_at']) } : {}),
+        ...(r['last_digest_error'] !== null ? { lastDigestError: String(r['last_digest_error']) } : {}),
+      };
+    });
+  }
+
+  private toRecord(r: Row): TrailRecord {
+    const region = String(r['trail_region']);
+    const rec: TrailRecord = {
+      name: String(r['name']),
+      eventRW: r['event_rw'] as TrailEventRW,
+      trailRegion: region === 'All' ? 'All' : (JSON.parse(region) as string[]),
+      digestInterval: Number(r['digest_interval']),
+      status: r['status'] as TrailStatus,
+      homeRegion: String(r['home_region']),
+      createdAt: Number(r['created_at']),
+      updatedAt: Number(r['updated_at']),
+      destinations: this.destinationsOf(String(r['name'])),
+    };
+    const opt = { startLoggingAt: 'start_logging_at', stopLoggingAt: 'stop_logging_at', stopSeq: 'stop_seq', firstStartSeq: 'first_start_seq' } as const;
+    for (const [k, col] of Object.entries(opt)) {
+      const v = num(r[col]);
+      if (v !== undefined) (rec as unknown as Record<string, number>)[k] = v;
+    }
+    return rec;
+  }
+
+  get(name: string): TrailRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM trails WHERE name = ?').get(name) as Row | undefined;
+    return r ? this.toRecord(r) : undefined;
+  }
+
+  mustGet(name: string): TrailRecord {
+    const t = this.get(name);
+    if (!t) throw new FlinkTrailError('FT_ERR_TRAIL_NOT_FOUND', name);
+    return t;
+  }
+
+  list(names?: readonly string[]): TrailRecord[] {
+    const rows = this.db.prepare('SELECT * FROM trails ORDER BY name').all() as Row[];
+    return rows.filter((r) => !names || names.includes(String(r['name']))).map((r) => this.toRecord(r));
+  }
+
+  private addDestination(trail: string, ord: number, d: Destination, position: number): void {
+    const info = this.db.prepare('INSERT INTO trail_destinations (trail, ord, url, kind) VALUES (?, ?, ?, ?)').run(trail, ord, d.url, d.kind);
+    this.db.prepare('INSERT INTO trail_cursors (dest_id, position) VALUES (?, ?)').run(Number(info.lastInsertRowid), position);
+  }
+
+  create(spec: TrailSpec, homeRegion: string, now: number, lastSeq: number): TrailRecord {
+    this.db
+      .transaction(() => {
+        if (this.db.prepare('SELECT 1 FROM trails WHERE name = ?').get(spec.name)) throw new FlinkTrailError('FT_ERR_TRAIL_ALREADY_EXISTS', spec.name);
+        this.db
+          .prepare(
+            `INSERT INTO trails (name, event_rw, trail_region, home_region, status, digest_interval, created_at, updated_at)
+             VALUES (?, ?, ?, ?, 'Fresh', ?, ?, ?)`,
+          )
+          .run(spec.name, spec.eventRW, spec.trailRegion === 'All' ? 'All' : JSON.stringify(spec.trailRegion), homeRegion, spec.digestInterval, now, now);
+        spec.destinations.forEach((d, i) => this.addDestination(spec.name, i, d, lastSeq));
+      })
+      .immediate();
+    return this.mustGet(spec.name);
+  }
+
+  /** Applies an UpdateTrail. Destinations with an unchanged URL keep their positions and chains. */
+  update(spec: TrailSpec, now: number, lastSeq: number): TrailRecord {
+    this.db
+      .transaction(() => {
+        const current = this.mustGet(spec.name);
+        this.db
+          .prepare('UPDATE trails SET event_rw = ?, trail_region = ?, digest_interval = ?, updated_at = ? WHERE name = ?')
+          .run(spec.eventRW, spec.trailRegion === 'All' ? 'All' : JSON.stringify(spec.trailRegion), spec.digestInterval, now, spec.name);
+        const keep = new Set(spec.destinations.map((d) => d.url));
+        for (const d of current.destinations) if (!keep.has(d.url)) this.db.prepare('DELETE FROM trail_destinations WHERE id = ?').run(d.id);
+        spec.destinations.forEach((d, i) => {
+          const same = current.destinations.find((c) => c.url === d.url);
+          if (same) this.db.prepare('UPDATE trail_destinations SET ord = ? WHERE id = ?').run(i, same.id);
+          else this.addDestination(spec.name, i, d, lastSeq);
+        });
+      })
+      .immediate();
+    return this.mustGet(spec.name);
+  }
+
+  delete(name: string, now: number): void {
+    this.db
+      .transaction(() => {
+        const info = this.db.prepare('DELETE FROM trails WHERE name = ?').run(name);
+        if (info.changes === 0) throw new FlinkTrailError('FT_ERR_TRAIL_NOT_FOUND', name);
+        this.db
+          .prepare('UPDATE trail_history_jobs SET status = ?, error = ?, updated_at = ? WHERE trail = ? AND status IN (0, 1)')
+          .run(JOB_STATUS.failed, 'The trail was deleted.', now, name);
+      })
+      .immediate();
+  }
+
+  /**
+   * StartLogging. From Fresh: every live cursor starts at `lastSeq` (events from now on). From
+   * Disable: the events between StopLogging and now become a gap that is never delivered.
+   */
+  start(name: string, now: number, lastSeq: number): TrailRecord {
+    this.db
+      .transaction(() => {
+        const t = this.mustGet(name);
+        if (t.status === 'Enable') return;
+        if (t.status === 'Fresh') {
+          for (const d of t.destinations) {
+            this.db.prepare('UPDATE trail_cursors SET position = MAX(position, ?) WHERE dest_id = ? AND job_id IS NULL AND plan_from IS NULL').run(lastSeq, d.id);
+          }
+          this.db.prepare('UPDATE trails SET first_start_seq = COALESCE(first_start_seq, ?) WHERE name = ?').run(lastSeq, name);
+        } else if (t.stopSeq !== undefined && lastSeq > t.stopSeq) {
+          this.db.prepare('INSERT INTO trail_gaps (trail, from_seq, to_seq) VALUES (?, ?, ?)').run(name, t.stopSeq, lastSeq);
+        }
+        this.db.prepare("UPDATE trails SET status = 'Enable', start_logging_at = ?, stop_seq = NULL, updated_at = ? WHERE name = ?").run(now, now, name);
+      })
+      .immediate();
+    return this.mustGet(name);
+  }
+
+  /** StopLogging: events up to `lastSeq` are still delivered, later ones are not. */
+  stop(name: string, now: number, lastSeq: number): TrailRecord {
+    this.db
+      .transaction(() => {
+        const t = this.mustGet(name);
+        if (t.status !== 'Enable') return;
+        this.db.prepare("UPDATE trails SET status = 'Disable', stop_logging_at = ?, stop_seq = ?, updated_at = ? WHERE name = ?").run(now, lastSeq, now, name);
+      })
+      .immediate();
+    return this.mustGet(name);
+  }
+
+  gaps(trail: string): { from: number; to: number }[] {
+    return (this.db.prepare('SELECT from_seq, to_seq FROM trail_gaps WHERE trail = ?').all(trail) as Row[]).map((r) => ({
+      from: Number(r['from_seq']),
+      to: Number(r['to_seq']),
+    }));
+  }
+
+  // --- cursors ---
+
+  private toCursor(r: Row): Cursor {
+    const c: Cursor = {
+      id: Number(r['id']),
+      destId: Number(r['dest_id']),
+      position: Number(r['position']),
+      deliveredEvents: Number(r['delivered_events']),
+      done: Number(r['done']) === 1,
+    };
+    if (r['job_id'] !== null) c.jobId = String(r['job_id']);
+    if (r['end_seq'] !== null) c.endSeq = Number(r['end_seq']);
+    if (r['plan_from'] !== null) {
+      c.plan = {
+        from: Number(r['plan_from']),
+        to: Number(r['plan_to']),
+        cutAt: Number(r['plan_cut_at']),
+        filter: JSON.parse(String(r['plan_filter'])) as Plan['filter'],
+      };
+    }
+    const lda = num(r['last_delivery_at']);
+    if (lda !== undefined) c.lastDeliveryAt = lda;
+    const le = str(r['last_error']);
+    if (le !== undefined) c.lastError = le;
+    const lea = num(r['last_error_at']);
+    if (lea !== undefined) c.lastErrorAt = lea;
+    return c;
+  }
+
+  cursor(id: number): Cursor | undefined {
+    const r = this.db.prepare('SELECT * FROM trail_cursors WHERE id = ?').get(id) as Row | undefined;
+    return r ? this.toCursor(r) : undefined;
+  }
+
+  /** Every cursor of every trail, with its trail name. */
+  allCursors(): (Cursor & { trail: string })[] {
+    const rows = this.db
+      .prepare('SELECT c.*, d.trail AS trail FROM trail_cursors c JOIN trail_destinations d ON d.id = c.dest_id ORDER BY c.id')
+      .all() as Row[];
+    return rows.map((r) => ({ ...this.toCursor(r), trail: String(r['trail']) }));
+  }
+
+  cursorsOf(destId: number): Cursor[] {
+    return (this.db.prepare('SELECT * FROM trail_cursors WHERE dest_id = ? ORDER BY id').all(destId) as Row[]).map((r) => this.toCursor(r));
+  }
+
+  /** Moves a cursor forward over events that need no delivery. */
+  advance(id: number, position: number): void {
+    this.db.prepare('UPDATE trail_cursors SET position = MAX(position, ?) WHERE id = ? AND plan_from IS NULL').run(position, id);
+  }
+
+  setPlan(id: number, plan: Plan): void {
+    this.db
+      .prepare('UPDATE trail_cursors SET plan_from = ?, plan_to = ?, plan_cut_at = ?, plan_filter = ? WHERE id = ?')
+      .run(plan.from, plan.to, plan.cutAt, JSON.stringify(plan.filter), id);
+  }
+
+  /** Records a delivered batch: files, new position, plan cleared — one transaction. */
+  delivered(id: number, destId: number, position: number, events: number, files: readonly DeliveredFile[], now: number): void {
+    this.db
+      .transaction(() => {
+        const ins = this.db.prepare(
+          `INSERT OR REPLACE INTO trail_files (dest_id, key, region, cut_at, sha256, size, events, oldest, newest, delivered_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        );
+        for (const f of files) ins.run(destId, f.key, f.region, f.cutAt, f.sha256, f.size, f.events, f.oldest, f.newest, now);
+        this.db
+          .prepare(
+            `UPDATE trail_cursors SET position = MAX(position, ?), plan_from = NULL, plan_to = NULL, plan_cut_at = NULL, plan_filter = NULL,
+             delivered_events = delivered_events + ?, last_error = NULL, last_error_at = NULL,
+             last_delivery_at = CASE WHEN ? > 0 THEN ? ELSE last_delivery_at END WHERE id = ?`,
+          )
+          .run(position, events, events, now, id);
+      })
+      .immediate();
+  }
+
+  failed(id: number, message: string, now: number): void {
+    this.db.prepare('UPDATE trail_cursors SET last_error = ?, last_error_at = ? WHERE id = ?').run(message.slice(0, 2000), now, id);
+  }
+
+  finish(id: number): void {
+    this.db.prepare('UPDATE trail_cursors SET done = 1 WHERE id = ?').run(id);
+  }
+
+  // --- files and digests ---
+
+  filesBetween(destId: number, region: string, from: number, to: number): DeliveredFile[] {
+    const rows = this.db
+      .prepare('SELECT * FROM trail_files WHERE dest_id = ? AND region = ? AND cut_at >= ? AND cut_at < ? ORDER BY cut_at, key')
+      .all(destId, region, from, to) as Row[];
+    return rows.map((r) => ({
+      key: String(r['key']),
+      region: String(r['region']),
+      cutAt: Number(r['cut_at']),
+      sha256: String(r['sha256']),
+      size: Number(r['size']),
+      events: Number(r['events']),
+      oldest: String(r['oldest']),
+      newest: String(r['newest']),
+    }));
+  }
+
+  /** Regions that have delivered files at or after `from` but no digest chain yet. */
+  regionsWithoutChain(destId: number): { region: string; firstCut: number }[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT f.region AS region, MIN(f.cut_at) AS first_cut FROM trail_files f
+           WHERE f.dest_id = ? AND NOT EXISTS (SELECT 1 FROM trail_digest_chains c WHERE c.dest_id = f.dest_id AND c.region = f.region)
+           GROUP BY f.region`,
+        )
+        .all(destId) as Row[]
+    ).map((r) => ({ region: String(r['region']), firstCut: Number(r['first_cut']) }));
+  }
+
+  chains(destId: number): Chain[] {
+    return (this.db.prepare('SELECT * FROM trail_digest_chains WHERE dest_id = ? ORDER BY region').all(destId) as Row[]).map((r) => {
+      const c: Chain = { destId, region: String(r['region']), nextStart: Number(r['next_start']) };
+      const k = str(r['last_key']);
+      if (k !== undefined) {
+        c.lastKey = k;
+        c.lastSha256 = String(r['last_sha256']);
+        c.lastSignature = String(r['last_signature']);
+        c.lastEnd = Number(r['last_end']);
+      }
+      return c;
+    });
+  }
+
+  startChain(destId: number, region: string, start: number): void {
+    this.db.prepare('INSERT OR IGNORE INTO trail_digest_chains (dest_id, region, next_start) VALUES (?, ?, ?)').run(destId, region, start);
+  }
+
+  /** Moves a chain's next interval start without writing a digest (logging was off). */
+  skipChain(destId: number, region: string, nextStart: number): void {
+    this.db.prepare('UPDATE trail_digest_chains SET next_start = ? WHERE dest_id = ? AND region = ?').run(nextStart, destId, region);
+  }
+
+  digestWritten(c: Chain, end: number, key: string, sha256: string, signature: string, now: number): void {
+    this.db
+      .transaction(() => {
+        this.db
+          .prepare('UPDATE trail_digest_chains SET next_start = ?, last_key = ?, last_sha256 = ?, last_signature = ?, last_end = ? WHERE dest_id = ? AND region = ?')
+          .run(end, key, sha256, signature, end, c.destId, c.region);
+        this.db
+          .prepare('UPDATE trail_destinations SET min_cut_at = MAX(min_cut_at, ?), last_digest_at = ?, last_digest_error = NULL WHERE id = ?')
+          .run(end, now, c.destId);
+      })
+      .immediate();
+  }
+
+  digestFailed(destId: number, message: string): void {
+    this.db.prepare('UPDATE trail_destinations SET last_digest_error = ? WHERE id = ?').run(message.slice(0, 2000), destId);
+  }
+
+  minCutAt(destId: number): number {
+    const r = this.db.prepare('SELECT min_cut_at FROM trail_destinations WHERE id = ?').get(destId) as Row | undefined;
+    return r ? Number(r['min_cut_at']) : 0;
+  }
+
+  // --- history jobs ---
+
+  private toJob(r: Row): HistoryJob {
+    const j: HistoryJob = {
+      id: String(r['id']),
+      trail: String(r['trail']),
+      status: Number(r['status']) as JobStatus,
+      homeRegion: String(r['home_region']),
+      endSeq: Number(r['end_seq']),
+      createdAt: Number(r['created_at']),
+      updatedAt: Number(r['updated_at']),
+    };
+    const st = num(r['start_time']);
+    if (st !== undefined) j.startTime = st;
+    const et = num(r['end_time']);
+    if (et !== undefined) j.endTime = et;
+    const e = str(r['error']);
+    if (e !== undefined) j.error = e;
+    return j;
+  }
+
+  createJob(trail: TrailRecord, endSeq: number, startTime: number, endTime: number, now: number): HistoryJob {
+    const id = randomUUID();
+    this.db
+      .transaction(() => {
+        const running = this.db.prepare('SELECT id, trail FROM trail_history_jobs WHERE status IN (0, 1) LIMIT 1').get() as Row | undefined;
+        if (running) throw new FlinkTrailError('FT_ERR_TRAIL_HISTORY_JOB_RUNNING', String(running['id']), String(running['trail']));
+        this.db
+          .prepare(
+            `INSERT INTO trail_history_jobs (id, trail, status, home_region, end_seq, start_time, end_time, created_at, updated_at)
+             VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(id, trail.name, trail.homeRegion, endSeq, startTime, endTime, now, now);
+        for (const d of trail.destinations) {
+          this.db.prepare('INSERT INTO trail_cursors (dest_id, job_id, position, end_seq) VALUES (?, ?, 0, ?)').run(d.id, id, endSeq);
+        }
+      })
+      .immediate();
+    return this.job(id) as HistoryJob;
+  }
+
+  job(id: string): HistoryJob | undefined {
+    const r = this.db.prepare('SELECT * FROM trail_history_jobs WHERE id = ?').get(id) as Row | undefined;
+    return r ? this.toJob(r) : undefined;
+  }
+
+  jobs(trail: string, page: number, size: number): { total: number; jobs: HistoryJob[] } {
+    const total = (this.db.prepare('SELECT COUNT(*) AS n FROM trail_history_jobs WHERE trail = ?').get(trail) as Row)['n'];
+    const rows = this.db
+      .prepare('SELECT * FROM trail_history_jobs WHERE trail = ? ORDER BY created_at DESC, id LIMIT ? OFFSET ?')
+      .all(trail, size, (page - 1) * size) as Row[];
+    return { total: Number(total), jobs: rows.map((r) => this.toJob(r)) };
+  }
+
+  /** Job progress: events handled / to handle, over its cursors. */
+  jobProgress(id: string): { cursors: number; done: number; position: number; end: number } {
+    const r = this.db
+      .prepare('SELECT COUNT(*) AS n, SUM(done) AS done, SUM(position) AS pos, SUM(end_seq) AS end FROM trail_cursors WHERE job_id = ?')
+      .get(id) as Row;
+    return { cursors: Number(r['n'] ?? 0), done: Number(r['done'] ?? 0), position: Number(r['pos'] ?? 0), end: Number(r['end'] ?? 0) };
+  }
+
+  setJobStatus(id: string, status: JobStatus, now: number, error?: string): void {
+    this.db.prepare('UPDATE trail_history_jobs SET status = ?, updated_at = ?, error = ? WHERE id = ? AND status IN (0, 1)').run(status, now, error ?? null, id);
+  }
+}

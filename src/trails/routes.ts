@@ -1,0 +1,105 @@
+/**
+ * The trails HTTP API. Every route is audited as FlinkTrail's own event under ActionTrail's
+ * event name (`isGlobal`: trails are account-wide), with the trail as referenced resource.
+ * Bodies are never echoed into events, and destination URLs in answers are redacted.
+ *
+ *     POST   /api/v1/trails                          CreateTrail
+ *     GET    /api/v1/trails[?NameList=a,b]           DescribeTrails
+ *     GET    /api/v1/trails/:name                    DescribeTrails
+ *     PATCH  /api/v1/trails/:name                    UpdateTrail
+ *     DELETE /api/v1/trails/:name                    DeleteTrail
+ *     POST   /api/v1/trails/:name/start|stop         StartLogging | StopLogging
+ *     GET    /api/v1/trails/:name/status             GetTrailStatus
+ *     POST   /api/v1/trails/:name/history-jobs       CreateDeliveryHistoryJob
+ *     GET    /api/v1/trails/:name/history-jobs       ListDeliveryHistoryJobs
+ *     GET    /api/v1/trails/:name/digest-public-keys ListPublicKeys
+ *     POST   /api/v1/trail-digest-keys/rotate        RotateDigestKey
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { FlinkTrailError } from '../errors/index.js';
+import type { TrailService } from './service.js';
+import { describeTrail } from './service.js';
+
+type Named = FastifyRequest<{ Params: { name: string } }>;
+
+const TRAIL_RESOURCE = 'ACS::ActionTrail::Trail';
+
+function audit(eventName: string, eventRW: 'Read' | 'Write', sensitive = false) {
+  return { config: { audit: { eventName, eventRW, isGlobal: true, sensitive } } };
+}
+
+function mark(req: FastifyRequest, name: string | undefined): void {
+  if (name) req.auditResources = { [TRAIL_RESOURCE]: [name.slice(0, 64)] };
+}
+
+export function registerTrailRoutes(api: FastifyInstance, svc: TrailService, accountId: string): void {
+  api.post('/api/v1/trails', audit('CreateTrail', 'Write'), async (req) => {
+    const b = req.body as Record<string, unknown> | undefined;
+    if (b && typeof b['Name'] === 'string') mark(req, b['Name']);
+    const t = await svc.create(req.body);
+    return { RequestId: req.id, ...describeTrail(t, accountId) };
+  });
+
+  api.get('/api/v1/trails', audit('DescribeTrails', 'Read'), (req) => {
+    const q = req.query as Record<string, unknown>;
+    for (const k of Object.keys(q)) if (k !== 'NameList') throw new FlinkTrailError('FT_ERR_TRAIL_INVALID_PARAMETER', k, 'unknown parameter; known: NameList');
+    const list = svc.list(typeof q['NameList'] === 'string' ? q['NameList'] : undefined);
+    return Promise.resolve({ RequestId: req.id, TrailList: list.map((t) => describeTrail(t, accountId)) });
+  });
+
+  api.get('/api/v1/trails/:name', audit('DescribeTrails', 'Read'), (req: Named) => {
+    mark(req, req.params.name);
+    return Promise.resolve({ RequestId: req.id, TrailList: [describeTrail(svc.get(req.params.name), accountId)] });
+  });
+
+  api.patch('/api/v1/trails/:name', audit('UpdateTrail', 'Write'), async (req: Named) => {
+    mark(req, req.params.name);
+    const t = await svc.update(req.params.name, req.body ?? {});
+    return { RequestId: req.id, ...describeTrail(t, accountId) };
+  });
+
+  api.delete('/api/v1/trails/:name', audit('DeleteTrail', 'Write', true), (req: Named) => {
+    mark(req, req.params.name);
+    svc.delete(req.params.name);
+    return Promise.resolve({ RequestId: req.id });
+  });
+
+  api.post('/api/v1/trails/:name/start', audit('StartLogging', 'Write'), async (req: Named) => {
+    mark(req, req.params.name);
+    await svc.start(req.params.name);
+    return { RequestId: req.id };
+  });
+
+  api.post('/api/v1/trails/:name/stop', audit('StopLogging', 'Write', true), async (req: Named) => {
+    mark(req, req.params.name);
+    await svc.stop(req.params.name);
+    return { RequestId: req.id };
+  });
+
+  api.get('/api/v1/trails/:name/status', audit('GetTrailStatus', 'Read'), (req: Named) => {
+    mark(req, req.params.name);
+    return Promise.resolve({ RequestId: req.id, ...svc.status(req.params.name) });
+  });
+
+  api.post('/api/v1/trails/:name/history-jobs', audit('CreateDeliveryHistoryJob', 'Write'), async (req: Named) => {
+    mark(req, req.params.name);
+    const job = await svc.createHistoryJob(req.params.name);
+    return { RequestId: req.id, JobId: job.id };
+  });
+
+  api.get('/api/v1/trails/:name/history-jobs', audit('ListDeliveryHistoryJobs', 'Read'), (req: Named) => {
+    mark(req, req.params.name);
+    const q = req.query as Record<string, unknown>;
+    return Promise.resolve({ RequestId: req.id, ...svc.listHistoryJobs(req.params.name, q['PageNumber'], q['PageSize']) });
+  });
+
+  api.get('/api/v1/trails/:name/digest-public-keys', audit('ListPublicKeys', 'Read'), (req: Named) => {
+    mark(req, req.params.name);
+    svc.get(req.params.name);
+    return Promise.resolve({ RequestId: req.id, PublicKeyList: svc.publicKeys() });
+  });
+
+  api.post('/api/v1/trail-digest-keys/rotate', audit('RotateDigestKey', 'Write', true), (req) => {
+    return Promise.resolve({ RequestId: req.id, PublicKeyList: svc.rotateKey() });
+  });
+}

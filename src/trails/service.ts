@@ -1,0 +1,189 @@
+/**
+ * Trail operations behind the API (and the ActionTrail-compatible names they are audited
+ * under): CreateTrail, UpdateTrail, DeleteTrail, DescribeTrails, GetTrailStatus,
+ * StartLogging, StopLogging, CreateDeliveryHistoryJob, ListDeliveryHistoryJobs, and the
+ * digest public keys. Answers use ActionTrail's field names; destination URLs only ever
+ * appear redacted.
+ */
+import type { EventStore } from '../store/types.js';
+import { FlinkTrailError } from '../errors/index.js';
+import type { DigestKeys, PublicKeyInfo } from './digest/keys.js';
+import type { DeliveryEngine } from './engine.js';
+import { validateCreate, validateName, validateUpdate, type ValidationContext } from './model.js';
+import type { HistoryJob, TrailRecord, TrailRepository } from './repository.js';
+
+export interface ServiceDeps {
+  repo: TrailRepository;
+  store: EventStore;
+  engine: DeliveryEngine;
+  keys: DigestKeys;
+  accountId: string;
+  homeRegion: string;
+  retentionDays: number;
+  validation: ValidationContext;
+  now?: () => number;
+}
+
+const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+
+export function describeTrail(t: TrailRecord, accountId: string) {
+  const oss = t.destinations.find((d) => d.s3);
+  return {
+    Name: t.name,
+    TrailArn: `acs:actiontrail:${t.homeRegion}:${accountId}:trail/${t.name}`,
+    HomeRegion: t.homeRegion,
+    Region: t.homeRegion,
+    EventRW: t.eventRW,
+    TrailRegion: t.trailRegion === 'All' ? 'All' : t.trailRegion.join(','),
+    Status: t.status,
+    IsOrganizationTrail: false,
+    DigestInterval: t.digestInterval,
+    Destinations: t.destinations.map((d) => d.display),
+    OssBucketName: oss?.s3?.bucket ?? '',
+    OssKeyPrefix: oss?.s3?.prefix ?? '',
+    CreateTime: iso(t.createdAt),
+    UpdateTime: iso(t.updatedAt),
+    StartLoggingTime: iso(t.startLoggingAt),
+    StopLoggingTime: iso(t.stopLoggingAt),
+  };
+}
+
+export function describeJob(j: HistoryJob, progress: { position: number; end: number; cursors: number; done: number }) {
+  const pct = j.status === 2 || progress.end === 0 ? 100 : Math.min(100, Math.floor((progress.position / progress.end) * 100));
+  return {
+    JobId: j.id,
+    TrailName: j.trail,
+    JobStatus: j.status,
+    HomeRegion: j.homeRegion,
+    CreatedTime: iso(j.createdAt),
+    UpdatedTime: iso(j.updatedAt),
+    StartTime: iso(j.startTime),
+    EndTime: iso(j.endTime),
+    Progress: pct,
+    ...(j.error ? { ErrorMessage: j.error } : {}),
+  };
+}
+
+export class TrailService {
+  constructor(private readonly d: ServiceDeps) {}
+
+  private now(): number {
+    return this.d.now?.() ?? Date.now();
+  }
+
+  async create(body: unknown): Promise<TrailRecord> {
+    const spec = validateCreate(body, this.d.validation);
+    const t = this.d.repo.create(spec, this.d.homeRegion, this.now(), await this.d.store.lastSeq());
+    this.d.engine.sync();
+    return t;
+  }
+
+  async update(name: string, body: unknown): Promise<TrailRecord> {
+    const current = this.d.repo.mustGet(validateName(name));
+    const spec = validateUpdate(current, body, this.d.validation);
+    const t = this.d.repo.update(spec, this.now(), await this.d.store.lastSeq());
+    this.d.engine.sync();
+    return t;
+  }
+
+  delete(name: string): void {
+    this.d.repo.delete(validateName(name), this.now());
+    this.d.engine.sync();
+  }
+
+  get(name: string): TrailRecord {
+    return this.d.repo.mustGet(this.checkName(name));
+  }
+
+  list(nameList?: string): TrailRecord[] {
+    const names = nameList ? nameList.split(',').map((n) => n.trim()).filter(Boolean) : undefined;
+    return this.d.repo.list(names);
+  }
+
+  async start(name: string): Promise<TrailRecord> {
+    const t = this.d.repo.start(this.checkName(name), this.now(), await this.d.store.lastSeq());
+    this.d.engine.sync();
+    return t;
+  }
+
+  async stop(name: string): Promise<TrailRecord> {
+    const t = this.d.repo.stop(this.checkName(name), this.now(), await this.d.store.lastSeq());
+    this.d.engine.sync();
+    return t;
+  }
+
+  status(name: string) {
+    const t = this.get(name);
+    const rows = t.destinations.map((d) => {
+      const live = this.d.repo.cursorsOf(d.id).find((c) => !c.jobId);
+      return { d, live };
+    });
+    let latestDelivery: number | undefined;
+    let latestError: { at: number; text: string } | undefined;
+    for (const { d, live } of rows) {
+      if (live?.lastDeliveryAt !== undefined && (latestDelivery === undefined || live.lastDeliveryAt > latestDelivery)) latestDelivery = live.lastDeliveryAt;
+      if (live?.lastError && live.lastErrorAt !== undefined && (!latestError || live.lastErrorAt > latestError.at)) {
+        latestError = { at: live.lastErrorAt, text: `${d.display}: ${live.lastError}` };
+      }
+    }
+    const digestDests = t.destinations.filter((d) => d.lastDigestAt !== undefined || d.lastDigestError);
+    const lastDigest = digestDests.reduce<number | undefined>((m, d) => (d.lastDigestAt !== undefined && (m === undefined || d.lastDigestAt > m) ? d.lastDigestAt : m), undefined);
+    const digestError = t.destinations.find((d) => d.lastDigestError);
+    return {
+      IsLogging: t.status === 'Enable',
+      LatestDeliveryTime: iso(latestDelivery),
+      LatestDeliveryError: latestError?.text ?? '',
+      LatestDeliveryErrorTime: iso(latestError?.at),
+      StartLoggingTime: iso(t.startLoggingAt),
+      StopLoggingTime: iso(t.stopLoggingAt),
+      LatestDigestDeliveryTime: iso(lastDigest),
+      LatestDigestDeliveryError: digestError ? `${digestError.display}: ${digestError.lastDigestError ?? ''}` : '',
+      OssBucketStatus: !rows.some(({ d, live }) => (d.kind === 's3' || d.kind === 'file') && live?.lastError),
+      Destinations: rows.map(({ d, live }) => ({
+        Destination: d.display,
+        Kind: d.kind,
+        Status: live?.lastError ? 'Failing' : 'OK',
+        Position: live?.position ?? null,
+        DeliveredEvents: live?.deliveredEvents ?? 0,
+        LatestDeliveryTime: iso(live?.lastDeliveryAt),
+        LatestDeliveryError: live?.lastError ?? '',
+        LatestDeliveryErrorTime: iso(live?.lastErrorAt),
+        PendingBatch: live?.plan ? { FromSeq: live.plan.from, ToSeq: live.plan.to, CutTime: iso(live.plan.cutAt) } : null,
+      })),
+    };
+  }
+
+  async createHistoryJob(name: string): Promise<HistoryJob> {
+    const t = this.get(name);
+    const now = this.now();
+    const endSeq = t.firstStartSeq ?? (await this.d.store.lastSeq());
+    const job = this.d.repo.createJob(t, endSeq, now - this.d.retentionDays * 86_400_000, t.startLoggingAt ?? now, now);
+    this.d.engine.sync();
+    return job;
+  }
+
+  listHistoryJobs(name: string, pageNumber: unknown, pageSize: unknown) {
+    this.get(name);
+    const page = pageNumber === undefined ? 1 : Number(pageNumber);
+    const size = pageSize === undefined ? 20 : Number(pageSize);
+    if (!Number.isInteger(page) || page < 1 || page > 100_000) throw new FlinkTrailError('FT_ERR_TRAIL_INVALID_PARAMETER', 'PageNumber', 'must be a whole number from 1');
+    if (!Number.isInteger(size) || size < 1 || size > 100) throw new FlinkTrailError('FT_ERR_TRAIL_INVALID_PARAMETER', 'PageSize', 'must be 1-100');
+    const { total, jobs } = this.d.repo.jobs(name, page, size);
+    return { PageNumber: page, PageSize: size, TotalCount: total, DeliveryHistoryJobs: jobs.map((j) => describeJob(j, this.d.repo.jobProgress(j.id))) };
+  }
+
+  publicKeys(): PublicKeyInfo[] {
+    this.d.keys.active(this.now());
+    return this.d.keys.publicKeys();
+  }
+
+  rotateKey(): PublicKeyInfo[] {
+    this.d.keys.rotate(this.now());
+    return this.d.keys.publicKeys();
+  }
+
+  private checkName(name: string): string {
+    if (name.length > 64) throw new FlinkTrailError('FT_ERR_TRAIL_NOT_FOUND', name.slice(0, 64));
+    return name;
+  }
+}
