@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# A real rsyslog (Debian) receiving RFC 5424 over TCP and over TLS (RFC 5425), for trail tests.
+# Two rsyslogd processes (plain and TLS), each writing every received message verbatim
+# (%rawmsg%, one per line) to a file the test reads.
+#
+#   scripts/it/rsyslog.sh install
+#   scripts/it/rsyslog.sh start [--run-dir D] [--tcp-port P] [--tls-port P]
+#   scripts/it/rsyslog.sh stop --run-dir D
+#
+# install: apt-get installs rsyslog and rsyslog-gnutls if missing (the Debian service is never
+#          started), and openssl for the test certificate.
+# start:   makes a self-signed certificate for 127.0.0.1 (D/ca.pem = the server certificate,
+#          D/key.pem), writes D/tcp.conf and D/tls.conf (own work directories, max message size
+#          1 MiB, imtcp on 127.0.0.1), checks them with `rsyslogd -N1`, runs both in their own
+#          sessions (setsid) and waits for the ports. Prints ONE JSON line:
+#          {"tcp":"127.0.0.1:P","tls":"127.0.0.1:Q","ca":"D/ca.pem","tcpLog":"D/tcp.log",
+#           "tlsLog":"D/tls.log","runDir":D,"pids":[…]}
+# stop:    SIGTERM to both process groups, then SIGKILL.
+set -euo pipefail
+
+log() { printf '[rsyslog.sh] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});'; }
+RSYSLOGD=/usr/sbin/rsyslogd
+
+cmd_install() {
+  local need=() p
+  for p in rsyslog rsyslog-gnutls openssl; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+  if ((${#need[@]} == 0)); then log "rsyslog already installed"; return 0; fi
+  log "apt-get install ${need[*]}"
+  apt-get update -qq
+  local policy=/usr/sbin/policy-rc.d created=0
+  if [[ ! -e $policy ]]; then printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+  ((created)) && rm -f "$policy"
+  return 0
+}
+
+wait_port() {
+  local port=$1 pid=$2 logf=$3 i
+  for i in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || die "rsyslogd exited: $(tail -n 5 "$logf")"
+    sleep 0.05
+  done
+  die "rsyslogd did not listen on 127.0.0.1:$port"
+}
+
+cmd_start() {
+  local run="" tcp="" tls=""
+  while (($#)); do
+    case $1 in
+      --run-dir) run=${2:?}; shift 2 ;;
+      --tcp-port) tcp=${2:?}; shift 2 ;;
+      --tls-port) tls=${2:?}; shift 2 ;;
+      *) die "start: unknown option $1" ;;
+    esac
+  done
+  [[ -x $RSYSLOGD ]] || die "rsyslog is not installed; run: $0 install"
+  [[ -n $run ]] || run=$(mktemp -d "${TMPDIR:-/tmp}/ft-rsyslog.XXXXXX")
+  mkdir -p "$run/work-tcp" "$run/work-tls"; run=$(cd "$run" && pwd)
+  [[ -n $tcp ]] || tcp=$(free_port)
+  [[ -n $tls ]] || tls=$(free_port)
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+    -keyout "$run/key.pem" -out "$run/ca.pem" >/dev/null 2>&1 || die "openssl could not make a certificate"
+  : >"$run/tcp.log"; : >"$run/tls.log"
+  cat >"$run/tcp.conf" <<EOF
+global(workDirectory="$run/work-tcp" maxMessageSize="1m")
+module(load="imtcp")
+template(name="raw5424" type="string" string="%rawmsg%\n")
+ruleset(name="recv") { action(type="omfile" file="$run/tcp.log" template="raw5424" flushOnTXEnd="on" asyncWriting="off") }
+input(type="imtcp" port="$tcp" address="127.0.0.1" ruleset="recv")
+EOF
+  cat >"$run/tls.conf" <<EOF
+global(workDirectory="$run/work-tls" maxMessageSize="1m"
+  DefaultNetstreamDriver="gtls"
+  DefaultNetstreamDriverCAFile="$run/ca.pem"
+  DefaultNetstreamDriverCertFile="$run/ca.pem"
+  DefaultNetstreamDriverKeyFile="$run/key.pem")
+module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.Authmode="anon")
+template(name="raw5424" type="string" string="%rawmsg%\n")
+ruleset(name="recv") { action(type="omfile" file="$run/tls.log" template="raw5424" flushOnTXEnd="on" asyncWriting="off") }
+input(type="imtcp" port="$tls" address="127.0.0.1" ruleset="recv")
+EOF
+  local k pids=()
+  for k in tcp tls; do
+    "$RSYSLOGD" -N1 -f "$run/$k.conf" >"$run/$k.check" 2>&1 || die "rsyslogd rejected $run/$k.conf: $(tail -n 5 "$run/$k.check")"
+    setsid "$RSYSLOGD" -n -f "$run/$k.conf" -i "$run/$k.pid" >"$run/$k.out" 2>&1 </dev/null &
+    echo $! >"$run/$k.pid-of-run"
+    pids+=("$(cat "$run/$k.pid-of-run")")
+  done
+  wait_port "$tcp" "${pids[0]}" "$run/tcp.out"
+  wait_port "$tls" "${pids[1]}" "$run/tls.out"
+  printf '{"tcp":"127.0.0.1:%s","tls":"127.0.0.1:%s","ca":"%s/ca.pem","tcpLog":"%s/tcp.log","tlsLog":"%s/tls.log","runDir":"%s","pids":[%s,%s]}\n' \
+    "$tcp" "$tls" "$run" "$run" "$run" "$run" "${pids[0]}" "${pids[1]}"
+}
+
+cmd_stop() {
+  local run=""
+  while (($#)); do
+    case $1 in
+      --run-dir) run=${2:?}; shift 2 ;;
+      *) die "stop: unknown option $1" ;;
+    esac
+  done
+  [[ -n $run && -f $run/tcp.pid-of-run ]] || die "stop needs --run-dir of a started rsyslog"
+  local k pid i
+  for k in tcp tls; do
+    [[ -f $run/$k.pid-of-run ]] || continue
+    pid=$(cat "$run/$k.pid-of-run")
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || continue
+    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+  log "rsyslog stopped"
+}
+
+cmd=${1:-}
+(($#)) && shift
+case $cmd in
+  install) cmd_install "$@" ;;
+  start) cmd_start "$@" ;;
+  stop) cmd_stop "$@" ;;
+  *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# A real S3 server for integration tests: OpenStack Swift (Debian) with its s3api middleware and
+# tempauth, single node, one replica, everything on 127.0.0.1 and under the run dir.
+#
+#   scripts/it/s3.sh install
+#   scripts/it/s3.sh start [--run-dir D] [--port P]
+#   scripts/it/s3.sh pause  --run-dir D      # stop the proxy (the S3 endpoint) only: an outage
+#   scripts/it/s3.sh resume --run-dir D      # start the proxy again on the same port, same data
+#   scripts/it/s3.sh stop   --run-dir D
+#
+# install: apt-get installs swift, swift-proxy, swift-object, swift-container, swift-account if
+#          missing (idempotent; no Debian service is enabled or started).
+# start:   writes D/etc (own swift.conf, rings with part power 8, object/container/account/proxy
+#          server configs; /etc/swift is never touched), starts the four servers each in its own
+#          session (setsid) and waits for their healthchecks. Prints ONE JSON line:
+#          {"endpoint":"http://127.0.0.1:P","region":"us-east-1","accessKeyId":"test:tester",
+#           "secretAccessKey":"testing","runDir":D,"pids":[…]}
+#          Clients must use path-style addressing and WHEN_REQUIRED checksums (Swift answers 501
+#          to aws-chunked bodies).
+# stop:    SIGTERM to every process group in D/pids, waits, then SIGKILL.
+set -euo pipefail
+
+log() { printf '[s3.sh] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});'; }
+
+cmd_install() {
+  local need=() p
+  for p in swift swift-proxy swift-object swift-container swift-account; do
+    dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+  done
+  if ((${#need[@]} == 0)); then log "swift already installed"; return 0; fi
+  log "apt-get install ${need[*]}"
+  apt-get update -qq
+  local policy=/usr/sbin/policy-rc.d created=0
+  if [[ ! -e $policy ]]; then printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+  ((created)) && rm -f "$policy"
+  return 0
+}
+
+write_config() {
+  local run=$1 proxy=$2 obj=$3 cont=$4 acct=$5
+  mkdir -p "$run/etc" "$run/srv/node/d1" "$run/cache" "$run/log"
+  cat >"$run/etc/swift.conf" <<EOF
+[swift-hash]
+swift_hash_path_suffix = flinktrail-it
+swift_hash_path_prefix = flinktrail-it
+[storage-policy:0]
+name = Policy-0
+default = yes
+EOF
+  common() { cat <<EOF
+[DEFAULT]
+bind_ip = 127.0.0.1
+bind_port = $1
+workers = 1
+user = $(id -un)
+swift_dir = $run/etc
+devices = $run/srv/node
+mount_check = false
+disable_fallocate = true
+log_level = WARNING
+log_facility = LOG_LOCAL0
+log_address = /nonexistent
+EOF
+  }
+  local s n p
+  for s in object:$obj container:$cont account:$acct; do
+    n=${s%%:*}; p=${s##*:}
+    { common "$p"; printf '[pipeline:main]\npipeline = healthcheck %s-server\n[app:%s-server]\nuse = egg:swift#%s\n[filter:healthcheck]\nuse = egg:swift#healthcheck\n' "$n" "$n" "$n"
+      [[ $n == object ]] && printf '[object-replicator]\n[object-updater]\n[object-auditor]\n'
+      [[ $n == container ]] && printf '[container-replicator]\n[container-updater]\n[container-auditor]\n[container-sync]\n'
+      [[ $n == account ]] && printf '[account-replicator]\n[account-auditor]\n[account-reaper]\n'
+    } >"$run/etc/$n-server.conf"
+  done
+  { common "$proxy"; cat <<EOF
+[pipeline:main]
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk s3api tempauth copy slo dlo proxy-logging proxy-server
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+[filter:s3api]
+use = egg:swift#s3api
+location = us-east-1
+[filter:tempauth]
+use = egg:swift#tempauth
+user_test_tester = testing .admin
+[filter:catch_errors]
+use = egg:swift#catch_errors
+[filter:gatekeeper]
+use = egg:swift#gatekeeper
+[filter:healthcheck]
+use = egg:swift#healthcheck
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+[filter:cache]
+use = egg:swift#memcache
+memcache_servers = 127.0.0.1:1
+[filter:listing_formats]
+use = egg:swift#listing_formats
+[filter:bulk]
+use = egg:swift#bulk
+[filter:copy]
+use = egg:swift#copy
+[filter:slo]
+use = egg:swift#slo
+[filter:dlo]
+use = egg:swift#dlo
+EOF
+  } >"$run/etc/proxy-server.conf"
+  (
+    cd "$run/etc"
+    for s in object:$obj container:$cont account:$acct; do
+      n=${s%%:*}; p=${s##*:}
+      swift-ring-builder "$n.builder" create 8 1 1 >/dev/null
+      swift-ring-builder "$n.builder" add "r1z1-127.0.0.1:$p/d1" 1 >/dev/null
+      swift-ring-builder "$n.builder" rebalance >/dev/null 2>&1 || true
+    done
+  )
+  printf '%s %s %s %s\n' "$proxy" "$obj" "$cont" "$acct" >"$run/ports"
+}
+
+start_server() {
+  local run=$1 n=$2
+  setsid "swift-$n-server" "$run/etc/$n-server.conf" >>"$run/log/$n.out" 2>&1 </dev/null &
+  echo $! >"$run/$n.pid"
+}
+
+wait_health() {
+  local run=$1; shift
+  local i p ok
+  for i in $(seq 1 300); do
+    ok=1
+    for p in "$@"; do curl -sf "http://127.0.0.1:$p/healthcheck" >/dev/null 2>&1 || ok=0; done
+    ((ok)) && return 0
+    sleep 0.1
+  done
+  die "swift did not come up: $(tail -n 5 "$run"/log/*.out 2>/dev/null)"
+}
+
+cmd_start() {
+  local run="" port=""
+  while (($#)); do
+    case $1 in
+      --run-dir) run=${2:?}; shift 2 ;;
+      --port) port=${2:?}; shift 2 ;;
+      *) die "start: unknown option $1" ;;
+    esac
+  done
+  command -v swift-proxy-server >/dev/null || die "swift is not installed; run: $0 install"
+  [[ -n $run ]] || run=$(mktemp -d "${TMPDIR:-/tmp}/ft-s3.XXXXXX")
+  mkdir -p "$run"; run=$(cd "$run" && pwd)
+  [[ -n $port ]] || port=$(free_port)
+  write_config "$run" "$port" "$(free_port)" "$(free_port)" "$(free_port)"
+  local n
+  for n in object container account proxy; do start_server "$run" "$n"; done
+  read -r proxy obj cont acct <"$run/ports"
+  wait_health "$run" "$proxy" "$obj" "$cont" "$acct"
+  printf '{"endpoint":"http://127.0.0.1:%s","region":"us-east-1","accessKeyId":"test:tester","secretAccessKey":"testing","runDir":"%s","pids":[%s,%s,%s,%s]}\n' \
+    "$proxy" "$run" "$(cat "$run/object.pid")" "$(cat "$run/container.pid")" "$(cat "$run/account.pid")" "$(cat "$run/proxy.pid")"
+}
+
+stop_pid() {
+  local pid=$1 i
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+}
+
+run_dir_arg() {
+  local run=""
+  while (($#)); do
+    case $1 in
+      --run-dir) run=${2:?}; shift 2 ;;
+      *) die "unknown option $1" ;;
+    esac
+  done
+  [[ -n $run && -f $run/ports ]] || die "needs --run-dir of a started S3 server"
+  echo "$run"
+}
+
+cmd_pause() {
+  local run; run=$(run_dir_arg "$@")
+  [[ -f $run/proxy.pid ]] && stop_pid "$(cat "$run/proxy.pid")"
+  log "S3 endpoint (swift proxy) stopped"
+}
+
+cmd_resume() {
+  local run; run=$(run_dir_arg "$@")
+  start_server "$run" proxy
+  read -r proxy _ <"$run/ports"
+  wait_health "$run" "$proxy"
+  log "S3 endpoint (swift proxy) back on port $proxy"
+}
+
+cmd_stop() {
+  local run; run=$(run_dir_arg "$@")
+  local n
+  for n in proxy object container account; do [[ -f $run/$n.pid ]] && stop_pid "$(cat "$run/$n.pid")"; done
+  log "swift stopped"
+}
+
+cmd=${1:-}
+(($#)) && shift
+case $cmd in
+  install) cmd_install "$@" ;;
+  start) cmd_start "$@" ;;
+  pause) cmd_pause "$@" ;;
+  resume) cmd_resume "$@" ;;
+  stop) cmd_stop "$@" ;;
+  *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac
