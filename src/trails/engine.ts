@@ -26,7 +26,7 @@ import type { DigestKeys } from './digest/keys.js';
 import { isObjectDestination } from './destination.js';
 import { buildFiles, digestKey, sha256Hex } from './layout.js';
 import type { TrailMetrics } from './metrics.js';
-import { JOB_STATUS, selects } from './model.js';
+import { JOB_STATUS, wants, type DeliveryFilter } from './model.js';
 import type { Chain, Cursor, Plan, StoredDestination, TrailRecord, TrailRepository } from './repository.js';
 import { keyPrefix, type ObjectStore, type RecordSink } from './sinks/index.js';
 
@@ -44,11 +44,6 @@ export interface EngineDeps {
 }
 
 const SCAN_PAGE = 1000;
-
-function inGaps(seq: number, gaps: readonly { from: number; to: number }[]): boolean {
-  for (const g of gaps) if (seq > g.from && seq <= g.to) return true;
-  return false;
-}
 
 /** Error text safe for status, logs and events: never a credential. */
 function describe(err: unknown): string {
@@ -77,6 +72,7 @@ class Worker {
   private objects: ObjectStore | undefined;
   private records: RecordSink | undefined;
   private lastDigestCheck = 0;
+  private lastFailureLog = 0;
   flushing = false;
   readonly done: Promise<void>;
 
@@ -134,14 +130,20 @@ class Worker {
         }
         this.failures = 0;
       } catch (err) {
+        if (!this.d.repo.cursor(this.cursorId)) break; // the trail or destination was deleted meanwhile
         this.failures++;
         const msg = describe(err);
         this.d.repo.failed(this.cursorId, msg, this.now());
         this.d.metrics.failures.inc({ trail: this.trail, destination: this.kind });
-        this.d.log.warn(
-          { trail: this.trail, destination: this.kind, err: msg, attempt: this.failures },
-          'Trail delivery failed; the batch will be retried (nothing is skipped).',
-        );
+        // The first failure and then at most one line a minute: a long outage must not flood the
+        // log (every attempt is counted in metrics, the last error is in GetTrailStatus).
+        if (this.failures === 1 || this.now() - this.lastFailureLog >= 60_000) {
+          this.lastFailureLog = this.now();
+          this.d.log.warn(
+            { trail: this.trail, destination: this.kind, err: msg, attempt: this.failures },
+            'Trail delivery failed; the batch will be retried (nothing is skipped).',
+          );
+        }
         // A broken connection is rebuilt on the next attempt.
         await this.records?.close().catch(() => undefined);
         this.records = undefined;
@@ -198,12 +200,26 @@ class Worker {
     if (c.endSeq !== undefined) return c.endSeq;
     switch (t.status) {
       case 'Enable':
+      case 'Disable': // still reading: operations that happened before the stop may commit later
         return Number.POSITIVE_INFINITY;
-      case 'Disable':
-        return t.stopSeq ?? c.position;
       case 'Fresh':
         return c.position;
     }
+  }
+
+  /** Which events this cursor delivers, now. */
+  private filter(t: TrailRecord, c: Cursor): DeliveryFilter {
+    if (c.jobId) {
+      const job = this.d.repo.job(c.jobId);
+      return { eventRW: t.eventRW, trailRegion: t.trailRegion, ...(job?.before !== undefined ? { until: job.before } : {}), off: [] };
+    }
+    return {
+      eventRW: t.eventRW,
+      trailRegion: t.trailRegion,
+      ...(t.firstStartAt !== undefined ? { since: t.firstStartAt } : {}),
+      ...(t.status === 'Disable' && t.stopLoggingAt !== undefined ? { until: t.stopLoggingAt } : {}),
+      off: this.d.repo.offTimes(t.name),
+    };
   }
 
   private async finishIfDone(t: TrailRecord, c: Cursor, position: number): Promise<void> {
@@ -236,13 +252,13 @@ class Worker {
       return false;
     }
     const page = await this.d.store.scan(from, SCAN_PAGE);
-    const gaps = this.d.repo.gaps(t.name);
+    const filter = this.filter(t, c);
     const max = this.d.config;
     let scanned = from;
     for (const p of page) {
       if (p.seq > upper) break;
       scanned = p.seq;
-      if (inGaps(p.seq, gaps) || !selects(t, p.event)) continue;
+      if (!wants(filter, p.event)) continue;
       this.open ??= { scanned, count: 0, bytes: 0, openedAt: this.now() };
       this.open.count++;
       this.open.bytes += JSON.stringify(p.event).length + 2;
@@ -272,7 +288,7 @@ class Worker {
       from: c.position,
       to: open.scanned,
       cutAt: Math.max(this.now(), this.d.repo.minCutAt(dest.id)),
-      filter: { eventRW: t.eventRW, trailRegion: t.trailRegion },
+      filter: this.filter(t, c),
     };
     this.d.repo.setPlan(c.id, plan);
     await this.deliverPlan(t, c, dest, plan);
@@ -281,7 +297,6 @@ class Worker {
   }
 
   private async planEvents(t: TrailRecord, plan: Plan): Promise<ActionTrailEvent[]> {
-    const gaps = this.d.repo.gaps(t.name);
     const out: ActionTrailEvent[] = [];
     let pos = plan.from;
     while (pos < plan.to) {
@@ -296,7 +311,7 @@ class Worker {
       for (const p of page) {
         if (p.seq > plan.to) break;
         pos = p.seq;
-        if (!inGaps(p.seq, gaps) && selects(plan.filter, p.event)) out.push(p.event);
+        if (wants(plan.filter, p.event)) out.push(p.event);
       }
     }
     return out;
@@ -334,13 +349,13 @@ class Worker {
       return false;
     }
     const page = await this.d.store.scan(c.position, this.d.config.streamBatchSize);
-    const gaps = this.d.repo.gaps(t.name);
+    const filter = this.filter(t, c);
     const selected: ActionTrailEvent[] = [];
     let scanned = c.position;
     for (const p of page) {
       if (p.seq > upper) break;
       scanned = p.seq;
-      if (!inGaps(p.seq, gaps) && selects(t, p.event)) selected.push(p.event);
+      if (wants(filter, p.event)) selected.push(p.event);
     }
     if (scanned === c.position) return false;
     if (selected.length) {

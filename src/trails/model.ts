@@ -155,3 +155,26 @@ export function selects(trail: Pick<TrailSpec, 'eventRW' | 'trailRegion'>, e: { 
   if (trail.eventRW !== 'All' && e.eventRW !== trail.eventRW) return false;
   return trail.trailRegion === 'All' || trail.trailRegion.includes(e.acsRegion);
 }
+
+/**
+ * Everything that decides whether a cursor delivers an event. Logging on and off is by event
+ * time (when the operation happened), not by store position: an operation that happened just
+ * before StopLogging is delivered even if it was committed just after.
+ */
+export interface DeliveryFilter extends Pick<TrailSpec, 'eventRW' | 'trailRegion'> {
+  /** Events that happened before this (epoch ms; the first StartLogging) are not delivered. */
+  since?: number;
+  /** Events that happened at or after this (StopLogging, or a history job's end) are not. */
+  until?: number;
+  /** [from, to) event-time ranges while logging was stopped. */
+  off: [number, number][];
+}
+
+export function wants(f: DeliveryFilter, e: { eventRW: string; acsRegion: string; eventTime: string }): boolean {
+  if (!selects(f, e)) return false;
+  const t = Date.parse(e.eventTime);
+  if (f.since !== undefined && t < f.since) return false;
+  if (f.until !== undefined && t >= f.until) return false;
+  for (const [from, to] of f.off) if (t >= from && t < to) return false;
+  return true;
+}

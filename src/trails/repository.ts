@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { FlinkTrailError } from '../errors/index.js';
 import type { Db } from '../store/sqlite/database.js';
 import { parseDestination, type Destination } from './destination.js';
-import { JOB_STATUS, type JobStatus, type TrailEventRW, type TrailSpec, type TrailStatus } from './model.js';
+import { JOB_STATUS, type DeliveryFilter, type JobStatus, type TrailEventRW, type TrailSpec, type TrailStatus } from './model.js';
 
 export interface StoredDestination extends Destination {
   id: number;
@@ -28,7 +28,7 @@ export interface TrailRecord extends Omit<TrailSpec, 'destinations'> {
   updatedAt: number;
   startLoggingAt?: number;
   stopLoggingAt?: number;
-  stopSeq?: number;
+  firstStartAt?: number;
   firstStartSeq?: number;
   destinations: StoredDestination[];
 }
@@ -37,7 +37,8 @@ export interface Plan {
   from: number;
   to: number;
   cutAt: number;
-  filter: Pick<TrailSpec, 'eventRW' | 'trailRegion'>;
+  /** The filter when the batch was cut: a retry selects exactly the same events. */
+  filter: DeliveryFilter;
 }
 
 export interface Cursor {
@@ -81,6 +82,8 @@ export interface HistoryJob {
   status: JobStatus;
   homeRegion: string;
   endSeq: number;
+  /** Events that happened at or after this are not part of the job (the trail's first start). */
+  before?: number;
   startTime?: number;
   endTime?: number;
   createdAt: number;
@@ -125,7 +128,7 @@ export class TrailRepository {
       updatedAt: Number(r['updated_at']),
       destinations: this.destinationsOf(String(r['name'])),
     };
-    const opt = { startLoggingAt: 'start_logging_at', stopLoggingAt: 'stop_logging_at', stopSeq: 'stop_seq', firstStartSeq: 'first_start_seq' } as const;
+    const opt = { startLoggingAt: 'start_logging_at', stopLoggingAt: 'stop_logging_at', firstStartAt: 'first_start_at', firstStartSeq: 'first_start_seq' } as const;
     for (const [k, col] of Object.entries(opt)) {
       const v = num(r[col]);
       if (v !== undefined) (rec as unknown as Record<string, number>)[k] = v;
@@ -203,8 +206,9 @@ export class TrailRepository {
   }
 
   /**
-   * StartLogging. From Fresh: every live cursor starts at `lastSeq` (events from now on). From
-   * Disable: the events between StopLogging and now become a gap that is never delivered.
+   * StartLogging. From Fresh: every live cursor starts at `lastSeq` (everything committed so far
+   * happened before now) and events that happened from now on are delivered. From Disable: the
+   * time between StopLogging and now becomes an off range that is never delivered.
    */
   start(name: string, now: number, lastSeq: number): TrailRecord {
     this.db
@@ -215,33 +219,33 @@ export class TrailRepository {
           for (const d of t.destinations) {
             this.db.prepare('UPDATE trail_cursors SET position = MAX(position, ?) WHERE dest_id = ? AND job_id IS NULL AND plan_from IS NULL').run(lastSeq, d.id);
           }
-          this.db.prepare('UPDATE trails SET first_start_seq = COALESCE(first_start_seq, ?) WHERE name = ?').run(lastSeq, name);
-        } else if (t.stopSeq !== undefined && lastSeq > t.stopSeq) {
-          this.db.prepare('INSERT INTO trail_gaps (trail, from_seq, to_seq) VALUES (?, ?, ?)').run(name, t.stopSeq, lastSeq);
+          this.db.prepare('UPDATE trails SET first_start_seq = COALESCE(first_start_seq, ?), first_start_at = COALESCE(first_start_at, ?) WHERE name = ?').run(lastSeq, now, name);
+        } else if (t.stopLoggingAt !== undefined && now > t.stopLoggingAt) {
+          this.db.prepare('INSERT INTO trail_off_times (trail, from_time, to_time) VALUES (?, ?, ?)').run(name, t.stopLoggingAt, now);
         }
-        this.db.prepare("UPDATE trails SET status = 'Enable', start_logging_at = ?, stop_seq = NULL, updated_at = ? WHERE name = ?").run(now, now, name);
+        this.db.prepare("UPDATE trails SET status = 'Enable', start_logging_at = ?, updated_at = ? WHERE name = ?").run(now, now, name);
       })
       .immediate();
     return this.mustGet(name);
   }
 
-  /** StopLogging: events up to `lastSeq` are still delivered, later ones are not. */
-  stop(name: string, now: number, lastSeq: number): TrailRecord {
+  /** StopLogging: events that happened from now on are not delivered (earlier ones still are). */
+  stop(name: string, now: number): TrailRecord {
     this.db
       .transaction(() => {
         const t = this.mustGet(name);
         if (t.status !== 'Enable') return;
-        this.db.prepare("UPDATE trails SET status = 'Disable', stop_logging_at = ?, stop_seq = ?, updated_at = ? WHERE name = ?").run(now, lastSeq, now, name);
+        this.db.prepare("UPDATE trails SET status = 'Disable', stop_logging_at = ?, updated_at = ? WHERE name = ?").run(now, now, name);
       })
       .immediate();
     return this.mustGet(name);
   }
 
-  gaps(trail: string): { from: number; to: number }[] {
-    return (this.db.prepare('SELECT from_seq, to_seq FROM trail_gaps WHERE trail = ?').all(trail) as Row[]).map((r) => ({
-      from: Number(r['from_seq']),
-      to: Number(r['to_seq']),
-    }));
+  offTimes(trail: string): [number, number][] {
+    return (this.db.prepare('SELECT from_time, to_time FROM trail_off_times WHERE trail = ? ORDER BY from_time').all(trail) as Row[]).map((r) => [
+      Number(r['from_time']),
+      Number(r['to_time']),
+    ]);
   }
 
   // --- cursors ---
@@ -417,6 +421,8 @@ export class TrailRepository {
       createdAt: Number(r['created_at']),
       updatedAt: Number(r['updated_at']),
     };
+    const bt = num(r['before_time']);
+    if (bt !== undefined) j.before = bt;
     const st = num(r['start_time']);
     if (st !== undefined) j.startTime = st;
     const et = num(r['end_time']);
@@ -426,7 +432,7 @@ export class TrailRepository {
     return j;
   }
 
-  createJob(trail: TrailRecord, endSeq: number, startTime: number, endTime: number, now: number): HistoryJob {
+  createJob(trail: TrailRecord, endSeq: number, before: number | undefined, startTime: number, endTime: number, now: number): HistoryJob {
     const id = randomUUID();
     this.db
       .transaction(() => {
@@ -434,10 +440,10 @@ export class TrailRepository {
         if (running) throw new FlinkTrailError('FT_ERR_TRAIL_HISTORY_JOB_RUNNING', String(running['id']), String(running['trail']));
         this.db
           .prepare(
-            `INSERT INTO trail_history_jobs (id, trail, status, home_region, end_seq, start_time, end_time, created_at, updated_at)
-             VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?)`,
+            `INSERT INTO trail_history_jobs (id, trail, status, home_region, end_seq, before_time, start_time, end_time, created_at, updated_at)
+             VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(id, trail.name, trail.homeRegion, endSeq, startTime, endTime, now, now);
+          .run(id, trail.name, trail.homeRegion, endSeq, before ?? null, startTime, endTime, now, now);
         for (const d of trail.destinations) {
           this.db.prepare('INSERT INTO trail_cursors (dest_id, job_id, position, end_seq) VALUES (?, ?, 0, ?)').run(d.id, id, endSeq);
         }

@@ -44,6 +44,7 @@ export function registerTrailRoutes(api: FastifyInstance, svc: TrailService, acc
     const q = req.query as Record<string, unknown>;
     for (const k of Object.keys(q)) if (k !== 'NameList') throw new FlinkTrailError('FT_ERR_TRAIL_INVALID_PARAMETER', k, 'unknown parameter; known: NameList');
     const list = svc.list(typeof q['NameList'] === 'string' ? q['NameList'] : undefined);
+    if (list.length) req.auditResources = { [TRAIL_RESOURCE]: list.slice(0, 100).map((t) => t.name) };
     return Promise.resolve({ RequestId: req.id, TrailList: list.map((t) => describeTrail(t, accountId)) });
   });
 

@@ -107,7 +107,8 @@ export class TrailService {
   }
 
   async stop(name: string): Promise<TrailRecord> {
-    const t = this.d.repo.stop(this.checkName(name), this.now(), await this.d.store.lastSeq());
+    const t = this.d.repo.stop(this.checkName(name), this.now());
+    await Promise.resolve();
     this.d.engine.sync();
     return t;
   }
@@ -156,8 +157,10 @@ export class TrailService {
   async createHistoryJob(name: string): Promise<HistoryJob> {
     const t = this.get(name);
     const now = this.now();
-    const endSeq = t.firstStartSeq ?? (await this.d.store.lastSeq());
-    const job = this.d.repo.createJob(t, endSeq, now - this.d.retentionDays * 86_400_000, t.startLoggingAt ?? now, now);
+    // Everything retained that happened before the trail first started logging (or before now,
+    // for a trail never started): exactly what live delivery does not cover.
+    const endSeq = await this.d.store.lastSeq();
+    const job = this.d.repo.createJob(t, endSeq, t.firstStartAt ?? now, now - this.d.retentionDays * 86_400_000, t.firstStartAt ?? now, now);
     this.d.engine.sync();
     return job;
   }

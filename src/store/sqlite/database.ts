@@ -210,6 +210,18 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_ip_time ON events (source_ip, event_time);
   CREATE INDEX events_cluster_time ON events (cluster, event_time);
   `,
+  // 7: trails — logging on/off by event time, not store position: an event that happened before
+  // StopLogging but was committed just after it is still delivered (and vice versa)
+  `
+  DROP TABLE trail_gaps;
+  CREATE TABLE trail_off_times (
+    trail TEXT NOT NULL REFERENCES trails (name) ON DELETE CASCADE,
+    from_time INTEGER NOT NULL,
+    to_time INTEGER NOT NULL
+  );
+  ALTER TABLE trails ADD COLUMN first_start_at INTEGER;
+  ALTER TABLE trail_history_jobs ADD COLUMN before_time INTEGER;
+  `,
 ];
 
 export interface OpenOptions {

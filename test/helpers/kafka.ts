@@ -1,0 +1,53 @@
+/**
+ * Integration-test helper: a real Apache Kafka 4.x broker (KRaft, jars from Maven Central)
+ * started by scripts/it/kafka.sh, or the one at FLINKTRAIL_TEST_KAFKA_BOOTSTRAP. `consume`
+ * collects a topic's records from the beginning.
+ */
+import { Consumer, stringDeserializers, type Message } from '@platformatic/kafka';
+import { itScript } from './servers.js';
+
+export interface KafkaRecord {
+  key: string;
+  value: string;
+  receivedAt: number;
+}
+
+export interface KafkaServer {
+  bootstrap: string;
+  /** Starts collecting every record of `topic` (from the earliest offset) into `records`. */
+  consume(topic: string): Promise<{ records: KafkaRecord[]; close(): Promise<void> }>;
+  stop(): Promise<void>;
+}
+
+export async function startKafka(): Promise<KafkaServer> {
+  const env = process.env['FLINKTRAIL_TEST_KAFKA_BOOTSTRAP'];
+  let info: { bootstrap: string; runDir?: string };
+  if (env) info = { bootstrap: env };
+  else {
+    await itScript('kafka', ['install'], 900_000);
+    info = await itScript('kafka', ['start'], 120_000);
+  }
+  let stopped: Promise<void> | undefined;
+  return {
+    bootstrap: info.bootstrap,
+    async consume(topic) {
+      const consumer = new Consumer({
+        groupId: `ft-test-${topic}-${Date.now()}`,
+        clientId: 'ft-test',
+        bootstrapBrokers: [info.bootstrap],
+        deserializers: stringDeserializers,
+      });
+      const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false, maxWaitTime: 100 } as never);
+      const records: KafkaRecord[] = [];
+      stream.on('data', (m: Message<string, string, string, string>) => records.push({ key: m.key, value: m.value, receivedAt: Date.now() }));
+      return {
+        records,
+        async close() {
+          await stream.close();
+          await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
+        },
+      };
+    },
+    stop: () => (stopped ??= info.runDir ? itScript('kafka', ['stop', '--run-dir', info.runDir]).then(() => undefined) : Promise.resolve()),
+  };
+}

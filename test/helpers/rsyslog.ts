@@ -1,0 +1,31 @@
+/**
+ * Integration-test helper: a real rsyslog (Debian) with a TCP and a TLS input, started by
+ * scripts/it/rsyslog.sh. `messages(kind)` reads what it received (one raw RFC 5424 message per
+ * line).
+ */
+import { readFileSync } from 'node:fs';
+import { itScript } from './servers.js';
+
+export interface RsyslogServer {
+  tcp: string;
+  tls: string;
+  ca: string;
+  messages(kind: 'tcp' | 'tls'): string[];
+  stop(): Promise<void>;
+}
+
+export async function startRsyslog(): Promise<RsyslogServer> {
+  await itScript('rsyslog', ['install'], 300_000);
+  const info = await itScript<{ tcp: string; tls: string; ca: string; tcpLog: string; tlsLog: string; runDir: string }>('rsyslog', ['start'], 60_000);
+  let stopped: Promise<void> | undefined;
+  return {
+    tcp: info.tcp,
+    tls: info.tls,
+    ca: info.ca,
+    messages: (kind) =>
+      readFileSync(kind === 'tcp' ? info.tcpLog : info.tlsLog, 'utf8')
+        .split('\n')
+        .filter((l) => l.length > 0),
+    stop: () => (stopped ??= itScript('rsyslog', ['stop', '--run-dir', info.runDir]).then(() => undefined)),
+  };
+}

@@ -1,0 +1,111 @@
+/** Shared pieces of the trails suites: an in-process FlinkTrail with an admin key, API calls, reading delivered files. */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildApp, type App, type ListenInfo } from '../../../src/app.js';
+import { buildConfig } from '../../../src/config/index.js';
+import type { ActionTrailEvent } from '../../../src/event/types.js';
+import { createLogger } from '../../../src/telemetry/logger.js';
+import { decodeFile } from '../../../src/trails/layout.js';
+import { basic, makeKey, tempDir, type Credentials } from '../../helpers/flinktrail.js';
+
+export interface TrailApp {
+  app: App;
+  info: ListenInfo;
+  dataDir: string;
+  cred: Credentials;
+  call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  close(): Promise<void>;
+}
+
+export async function startTrailApp(extra: Record<string, unknown> = {}, dataDir = tempDir('ft-trails-')): Promise<TrailApp> {
+  const cred = makeKey(dataDir, 'alice', 'admin');
+  const { trails, ...rest } = extra as { trails?: Record<string, unknown> };
+  const config = buildConfig({
+    dataDir,
+    api: { port: 0 },
+    log: { level: 'warn' },
+    trails: { windowSeconds: 1, pollIntervalMs: 50, minDigestIntervalSeconds: 1, stopTimeoutMs: 2000, retry: { initialBackoffMs: 100, maxBackoffMs: 1000 }, ...trails },
+    ...rest,
+  });
+  const app = await buildApp(config, { log: createLogger('warn') });
+  const info = await app.listen();
+  return {
+    app,
+    info,
+    dataDir,
+    cred,
+    async call<T>(method: string, path: string, body?: unknown) {
+      const res = await fetch(`${info.apiUrl}${path}`, {
+        method,
+        headers: { authorization: basic(cred), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      return { status: res.status, body: (await res.json()) as T };
+    },
+    close: () => app.close(),
+  };
+}
+
+/** Every log file under a directory destination: key (relative) → events. */
+export function readLogFiles(root: string): Map<string, ActionTrailEvent[]> {
+  const out = new Map<string, ActionTrailEvent[]>();
+  const walk = (dir: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const p = join(dir, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (/^Actiontrail_.*\.gz$/.test(n)) out.set(p.slice(root.length + 1), decodeFile(readFileSync(p)));
+    }
+  };
+  walk(join(root, 'AliyunLogs'));
+  return out;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns a value (not undefined) or the time is up. */
+export async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+/** Counts of each eventId; asserts helpers use it to find duplicates. */
+export function countIds(events: Iterable<ActionTrailEvent>): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const e of events) m.set(e.eventId, (m.get(e.eventId) ?? 0) + 1);
+  return m;
+}
+
+/** Runs the flinktrail CLI from the sources (no build needed); resolves with exit code and output. */
+export async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const entry = fileURLToPath(new URL('../../../src/cli/index.ts', import.meta.url));
+  const code = `const m = await import(${JSON.stringify(entry)}); await m.run(['node', 'flinktrail', ...JSON.parse(process.env.FT_CLI_ARGS)]);`;
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      env: { ...process.env, ...env, FT_CLI_ARGS: JSON.stringify(args), NODE_NO_WARNINGS: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 120_000);
+    p.once('error', reject);
+    p.once('exit', (c) => {
+      clearTimeout(timer);
+      resolve({ code: c ?? -1, stdout, stderr });
+    });
+  });
+}
