@@ -86,14 +86,34 @@ export function countIds(events: Iterable<ActionTrailEvent>): Map<string, number
   return m;
 }
 
-/** Runs the flinktrail CLI from the sources (no build needed); resolves with exit code and output. */
+/** Newest modification time of the TypeScript sources (to tell whether dist/ is current). */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) newest = Math.max(newest, newestSource(p));
+    else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+let useDist: boolean | undefined;
+
+/**
+ * Runs the flinktrail CLI: the built one (bin/flinktrail.mjs, as users run it) when dist/ is
+ * newer than the sources (npm test builds first), else from the sources through tsx.
+ */
 export async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const { spawn } = await import('node:child_process');
+  const { existsSync } = await import('node:fs');
   const { fileURLToPath } = await import('node:url');
-  const entry = fileURLToPath(new URL('../../../src/cli/index.ts', import.meta.url));
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  const built = join(root, 'dist', 'cli', 'index.js');
+  useDist ??= existsSync(built) && statSync(built).mtimeMs > newestSource(join(root, 'src'));
+  const entry = useDist ? built : join(root, 'src', 'cli', 'index.ts');
   const code = `const m = await import(${JSON.stringify(entry)}); await m.run(['node', 'flinktrail', ...JSON.parse(process.env.FT_CLI_ARGS)]);`;
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    const p = spawn(process.execPath, [...(useDist ? [] : ['--import', 'tsx']), '--input-type=module', '-e', code], {
       env: { ...process.env, ...env, FT_CLI_ARGS: JSON.stringify(args), NODE_NO_WARNINGS: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
