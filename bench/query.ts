@@ -1,0 +1,212 @@
+/**
+ * Query: LookupEvents over HTTP against a large realistic store (bench/lib/generate.ts), as the
+ * console and `flinktrail lookup-events` call it — FlinkTrail as its own process, every query
+ * authenticated and itself recorded (the auditor is audited).
+ *
+ * Cases: single filters and 2–3 combined, with common values (a filter that matches much of the
+ * store) and rare ones (a long-tail user, job, IP), first pages and deep pages (nextToken), and
+ * one adversarial combination whose filters are each common but never together. Each case is
+ * one connection back to back for a few seconds (wrk), rotating over several values of the same
+ * kind; latency is per query. Throughput: all cases mixed over 8 connections.
+ * Baseline (same run, same HTTP path): a lookup by eventId (the unique index).
+ */
+import { join } from 'node:path';
+import type { Section } from './lib/report.js';
+import { REPO } from './lib/report.js';
+import { cachedStore, type Facts, type StoreMeta } from './lib/generate.js';
+import { startFlinkTrail, type FlinkTrailChild } from './lib/servers.js';
+import { bytes, int, ms, ratio, seconds as secs, table } from './lib/stats.js';
+import { wrk, type HttpRequestSpec, type WrkResult } from './lib/wrk.js';
+import { count, countLabel, type Bench, type BenchOptions } from './types.js';
+
+/** Generated stores are cached here (git-ignored with the rest of .it/); FLINKTRAIL_BENCH_STORES overrides. */
+export const STORE_ROOT = process.env['FLINKTRAIL_BENCH_STORES'] ?? join(REPO, '.it', 'bench', 'stores');
+
+export interface QueryCase {
+  name: string;
+  group: 'baseline' | 'single' | 'combined' | 'pages';
+  /** One query string per value rotated over. */
+  queries: Record<string, string>[];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The cases, built from what the generator says is common and rare in this store. */
+export function queryCases(f: Facts): QueryCase[] {
+  const all = { startTime: iso(f.startTime), endTime: iso(f.endTime) };
+  const week = { startTime: iso(f.endTime - 7 * 24 * 3600_000), endTime: iso(f.endTime) };
+  const each = <T>(values: readonly T[], q: (v: T) => Record<string, string>) => values.map((v) => ({ ...all, ...q(v) }));
+  const one = (q: Record<string, string>) => [{ ...all, ...q }];
+  return [
+    { name: 'eventId (unique index) — baseline', group: 'baseline', queries: f.eventIds.slice(0, 50).map((eventId) => ({ ...all, eventId })) },
+    { name: 'no filter, last 7 days', group: 'single', queries: [week] },
+    { name: 'no filter, 90 days', group: 'single', queries: [all] },
+    { name: 'user, common', group: 'single', queries: one({ user: f.commonUser }) },
+    { name: 'user, rare', group: 'single', queries: each(f.rareUsers, (user) => ({ user })) },
+    { name: 'eventName, common', group: 'single', queries: one({ eventName: f.commonEventName }) },
+    { name: 'eventName, rare', group: 'single', queries: each(f.rareEventNames, (eventName) => ({ eventName })) },
+    { name: 'eventRW=Write', group: 'single', queries: one({ eventRW: 'Write' }) },
+    { name: 'resourceName, rare job', group: 'single', queries: each(f.rareJobs, (resourceName) => ({ resourceName })) },
+    { name: 'resourceName, common job', group: 'single', queries: one({ resourceName: f.commonJob }) },
+    { name: 'resourceName, common cluster', group: 'single', queries: one({ resourceName: f.commonCluster }) },
+    { name: 'resourceType=Jar', group: 'single', queries: one({ resourceType: 'ACS::RealtimeCompute::Jar' }) },
+    { name: 'accessKeyId, rare', group: 'single', queries: each(f.rareAccessKeys, (accessKeyId) => ({ accessKeyId })) },
+    { name: 'sourceIpAddress, rare', group: 'single', queries: each(f.rareIps, (sourceIpAddress) => ({ sourceIpAddress })) },
+    { name: 'sensitive=true', group: 'single', queries: one({ sensitive: 'true' }) },
+    { name: 'errorCode', group: 'single', queries: one({ errorCode: 'Flink.InternalServerError' }) },
+    { name: 'region', group: 'single', queries: one({ region: 'us-west-1' }) },
+    { name: 'cluster', group: 'single', queries: one({ cluster: f.commonCluster }) },
+    { name: 'serviceName=Actiontrail', group: 'single', queries: one({ serviceName: 'Actiontrail' }) },
+    { name: 'eventType=ConsoleOperation', group: 'single', queries: one({ eventType: 'ConsoleOperation' }) },
+    { name: 'user common + eventName rare', group: 'combined', queries: each(f.rareEventNames, (eventName) => ({ user: f.commonUser, eventName })) },
+    { name: 'user rare + eventRW=Write', group: 'combined', queries: each(f.rareUsers, (user) => ({ user, eventRW: 'Write' })) },
+    { name: 'eventName common + resourceName rare job', group: 'combined', queries: each(f.rareJobs, (resourceName) => ({ eventName: f.commonEventName, resourceName })) },
+    { name: 'cluster + eventRW=Write + user common', group: 'combined', queries: one({ cluster: f.commonCluster, eventRW: 'Write', user: f.commonUser }) },
+    { name: 'user common + sourceIpAddress rare (no match)', group: 'combined', queries: each(f.rareIps, (sourceIpAddress) => ({ user: f.commonUser, sourceIpAddress })) },
+    { name: 'region + errorCode', group: 'combined', queries: one({ region: 'us-west-1', errorCode: 'Flink.NotFound' }) },
+    { name: 'eventRW=Write + sensitive + accessKeyId rare', group: 'combined', queries: each(f.rareAccessKeys, (accessKeyId) => ({ eventRW: 'Write', sensitive: 'true', accessKeyId })) },
+    { name: 'eventName common + user common + region', group: 'combined', queries: one({ eventName: f.commonEventName, user: f.commonUser, region: 'cn-hangzhou' }) },
+    {
+      name: 'adversarial: 3 common filters, never together',
+      group: 'combined',
+      queries: one({ user: f.commonUser, eventName: f.commonWriteName, serviceName: 'Actiontrail' }),
+    },
+    { name: 'no filter, 200 per page', group: 'pages', queries: [{ ...all, maxResults: '200' }] },
+  ];
+}
+
+async function get(apiUrl: string, auth: string, q: Record<string, string>): Promise<{ Events: unknown[]; NextToken?: string }> {
+  const res = await fetch(`${apiUrl}/api/v1/events?${new URLSearchParams(q).toString()}`, { headers: { authorization: auth } });
+  const body = (await res.json()) as { Events: unknown[]; NextToken?: string; Code?: string };
+  if (!res.ok) throw new Error(`lookup ${JSON.stringify(q)} answered ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
+  return body;
+}
+
+/** Query strings for page `n` (1-based) of `q`, found by walking the pages. */
+async function deepPage(ft: FlinkTrailChild, q: Record<string, string>, n: number): Promise<Record<string, string>> {
+  let token: string | undefined;
+  for (let i = 1; i < n; i++) {
+    const page = await get(ft.apiUrl, ft.authorization, token ? { ...q, nextToken: token } : q);
+    if (!page.NextToken) throw new Error(`only ${i} pages for ${JSON.stringify(q)}`);
+    token = page.NextToken;
+  }
+  return token ? { ...q, nextToken: token } : q;
+}
+
+export interface CaseResult {
+  c: QueryCase;
+  w: WrkResult;
+  rows: number;
+}
+
+const path = (q: Record<string, string>): HttpRequestSpec => ({ method: 'GET', path: `/api/v1/events?${new URLSearchParams(q).toString()}` });
+
+/** Runs the cases against a FlinkTrail serving `store`; returns per-case results and the mixed throughput. */
+export async function measureQueries(
+  dir: string,
+  meta: StoreMeta,
+  o: { caseSeconds: number; mixSeconds: number; filter?: (c: QueryCase) => boolean },
+): Promise<{ results: CaseResult[]; mix: WrkResult }> {
+  const ft = await startFlinkTrail({ dataDir: dir, set: ['store.retentionDays=36500'], user: 'bench-auditor' });
+  try {
+    const cases = queryCases(meta.facts).filter(o.filter ?? (() => true));
+    const all = { startTime: iso(meta.facts.startTime), endTime: iso(meta.facts.endTime) };
+    for (const [label, n, q] of [
+      ['page 20, no filter', 20, all],
+      ['page 100, no filter', 100, all],
+      ['page 20, user common', 20, { ...all, user: meta.facts.commonUser }],
+    ] as const) {
+      const c: QueryCase = { name: `${label} (nextToken)`, group: 'pages', queries: [await deepPage(ft, q, n)] };
+      if (!o.filter || o.filter(c)) cases.push(c);
+    }
+    const origin = new URL(ft.apiUrl).origin;
+    const headers = { authorization: ft.authorization };
+    // Warm-up: the page cache and FlinkTrail's JIT, as a running server has them.
+    await wrk({ origin, requests: cases.flatMap((c) => c.queries.map(path)), headers, connections: 2, seconds: 5 });
+    const results: CaseResult[] = [];
+    for (const c of cases) {
+      let rows = 0;
+      for (const q of c.queries) rows += (await get(ft.apiUrl, ft.authorization, q)).Events.length;
+      process.stderr.write(`query: ${c.name}…\n`);
+      const w = await wrk({ origin, requests: c.queries.map(path), headers, connections: 1, seconds: o.caseSeconds });
+      if (w.non2xx || w.socketErrors) throw new Error(`${c.name}: ${w.non2xx} non-2xx answers, ${w.socketErrors} socket errors`);
+      results.push({ c, w, rows: rows / c.queries.length });
+    }
+    process.stderr.write('query: all cases mixed, 8 connections…\n');
+    const mix = await wrk({ origin, requests: cases.flatMap((c) => c.queries.map(path)), headers, connections: 8, seconds: o.mixSeconds });
+    return { results, mix };
+  } finally {
+    await ft.stop();
+  }
+}
+
+export function caseTable(results: CaseResult[]): string {
+  const base = results.find((r) => r.c.group === 'baseline');
+  return table(
+    ['case', 'rows', 'p50', 'p99', 'max', 'queries/s (1 conn)', 'p99 × baseline', '≤ 50 ms'],
+    results.map((r) => [
+      r.c.name,
+      r.rows.toFixed(0),
+      ms(r.w.p50),
+      ms(r.w.p99),
+      ms(r.w.max),
+      int(r.w.rps),
+      base ? ratio(r.w.p99 / base.w.p99) : '–',
+      r.w.p99 <= 50 ? 'yes' : '**no**',
+    ]),
+  );
+}
+
+async function queryBench(o: BenchOptions): Promise<Section> {
+  const startedAt = new Date();
+  const t0 = Date.now();
+  const n = count(o.opts.get('events') ?? '1M');
+  const { dir, meta, cached } = await cachedStore(STORE_ROOT, n, o.opts.get('fresh') === 'true');
+  const { results, mix } = await measureQueries(dir, meta, { caseSeconds: o.quick ? 1 : 3, mixSeconds: o.quick ? 4 : 10 });
+  const slow = results.filter((r) => r.w.p99 > 50);
+  const worst = results.reduce((a, b) => (b.w.p99 > a.w.p99 ? b : a));
+  const body = `
+Store: ${int(n)} generated events over 90 days (${bytes(meta.bytes)} on disk, ${(meta.bytes / n).toFixed(0)} bytes/event),
+generated through \`SqliteEventStore.append\` in ${secs(meta.seconds)} (${int(n / meta.seconds)} events/s)${cached ? ` on ${meta.generatedAt.slice(0, 10)} (cached in .it/bench/stores; \`--fresh true\` regenerates)` : ' in this run'}.
+Time range: all 90 days unless the case says otherwise; 50 events per page unless it says otherwise.
+"Rare" cases rotate over several long-tail values; "rows" is the average page size returned.
+
+${caseTable(results)}
+
+**Throughput**, all ${results.length} cases mixed over 8 connections for ${o.quick ? 4 : 10} s: **${int(mix.rps)} queries/s**,
+p50 ${ms(mix.p50)}, p99 ${ms(mix.p99)}${mix.non2xx ? `, ${mix.non2xx} non-2xx answers` : ''}.
+
+Notes:
+- Latency is measured by wrk at the client: HTTP, authentication, the query, JSON encoding of
+  the page, and recording the LookupEvents call itself as an event.
+- wrk, FlinkTrail and SQLite share the 2 cores; the mixed-throughput run is CPU-bound on them.
+${slow.length ? `- Over the 50 ms goal: ${slow.map((r) => `${r.c.name} (p99 ${ms(r.w.p99)})`).join('; ')}.` : '- Every case is within the 50 ms goal.'}
+`;
+  return {
+    name: 'query',
+    title: '2. Query',
+    command: `npm run bench -- query --events ${countLabel(n)}`,
+    startedAt,
+    seconds: (Date.now() - t0) / 1000,
+    body,
+    goals: [
+      {
+        area: `Query (${countLabel(n)} events)`,
+        goal: 'p99 ≤ 50 ms, any combination',
+        measured: slow.length ? `${slow.length} of ${results.length} cases over; worst ${worst.c.name}: ${ms(worst.w.p99)}` : `all ${results.length} cases; worst ${ms(worst.w.p99)}`,
+        met: slow.length === 0,
+      },
+      { area: `Query (${countLabel(n)} events)`, goal: '≥ 500 queries/s', measured: `${int(mix.rps)} queries/s (mixed cases, 8 connections)`, met: mix.rps >= 500 },
+      ...(n < 10_000_000
+        ? [{ area: 'Query (10M events)', goal: 'goals at 10M events', measured: `run at ${countLabel(n)} only; see Scaling for larger stores`, met: undefined }]
+        : []),
+    ],
+  };
+}
+
+export const query: Bench = {
+  name: 'query',
+  title: '2. Query',
+  summary: 'LookupEvents p50/p99 and queries/s over HTTP on a generated store (--events 1M|3M|10M)',
+  run: queryBench,
+};
