@@ -12,6 +12,8 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/server.js';
 import { identityRoutes } from './api/identity-routes.js';
+import { oidcRoutes } from './api/oidc-routes.js';
+import { OidcIdentity } from './identity/oidc.js';
 import { Sessions } from './identity/sessions.js';
 import type { Config } from './config/index.js';
 import { Authenticator } from './identity/authenticate.js';
@@ -100,6 +102,10 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   const directory = new Directory(db);
   const sessions = new Sessions(db, { idleMs: config.auth.session.idleMinutes * 60_000, absoluteMs: config.auth.session.absoluteHours * 3600_000 });
   const isTrustedPeer = trustedPeerCheck(config.gateway.trustedProxies);
+  // The state-cookie key lives in the database so that every instance on it accepts the callback.
+  const oidc = config.auth.oidc.enabled
+    ? new OidcIdentity(config.auth.oidc, { directory, stateKey: metaValue(db, 'oidc-state-key', () => randomBytes(32).toString('base64url')), log: log.child({ component: 'oidc' }) })
+    : undefined;
   const authenticator = new Authenticator(directory, {
     anonymous: config.auth.anonymous,
     sessions,
@@ -114,6 +120,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
           },
         }
       : {}),
+    plugins: oidc ? [oidc.plugin] : [],
   });
   const recorder = createRecorder(store, compileRedactor(), log, metrics);
   const resolveIp = sourceIpResolver(config.gateway.trustedProxies);
@@ -155,7 +162,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     ready: () => ready,
     serverFactory: route,
     sessions,
-    routes: [identityRoutes({ config, directory, authenticator, sessions, resolveIp }), ...modules.flatMap((m) => (m.routes ? [(a: FastifyInstance) => m.routes?.(a)] : []))],
+    routes: [identityRoutes({ config, directory, authenticator, sessions, resolveIp }), ...(oidc ? [oidcRoutes({ config, oidc, sessions })] : []), ...modules.flatMap((m) => (m.routes ? [(a: FastifyInstance) => m.routes?.(a)] : []))],
   });
 
   const purge = async () => {

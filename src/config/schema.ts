@@ -179,6 +179,33 @@ export const configSchema = {
             role: { type: 'string', enum: ['viewer', 'operator', 'developer', 'admin', 'auditor'], default: 'viewer', description: 'Role of users first seen through the proxy.' },
           },
         },
+        oidc: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'OpenID Connect: single sign-on for the console and JWT bearer tokens (`Authorization: Bearer`) for the API and the gateway. See docs/reference/oidc.md.',
+          if: { properties: { enabled: { const: true } }, required: ['enabled'] },
+          then: { required: ['issuer', 'clientId'] },
+          properties: {
+            enabled: { type: 'boolean', default: false, description: 'Accept bearer tokens from the issuer and offer console sign-in through it.' },
+            issuer: { type: 'string', pattern: '^https?://', description: 'Issuer identifier, exactly as in its discovery document (e.g. https://keycloak.example.com/realms/ops). https:// unless on a loopback address.' },
+            clientId: { type: 'string', minLength: 1, description: "FlinkTrail's client id at the provider (console sign-in; also the default audience)." },
+            clientSecret: { type: 'string', minLength: 1, description: 'Client secret (sent with HTTP Basic to the token endpoint). Omit for a public client (PKCE only). Prefer FLINKTRAIL__AUTH__OIDC__CLIENT_SECRET.' },
+            redirectUri: { type: 'string', pattern: '^https?://', description: 'Callback registered at the provider, ending in /api/v1/auth/oidc/callback. Default: built from the request (https when the listener is TLS or auth.session.secureCookie is on, and the Host header); set it behind a proxy.' },
+            scopes: { type: 'array', items: { type: 'string', pattern: '^[\\x21\\x23-\\x5b\\x5d-\\x7e]+$' }, default: ['openid', 'profile', 'email'], description: 'Scopes asked at console sign-in (`openid` is always added). Add the one that releases the role claim, e.g. `groups`.' },
+            audience: { type: 'string', minLength: 1, description: 'Required `aud` of bearer tokens (e.g. the resource indicator of FlinkTrail). Default: clientId.' },
+            clockSkewSeconds: { type: 'integer', minimum: 0, maximum: 600, default: 60, description: 'Tolerance for `exp` and `nbf` (bearer and ID tokens) against this clock.' },
+            roleClaim: { type: 'string', minLength: 1, default: 'groups', description: 'Claim whose values (a list or one string) map to roles; a dotted path reaches nested claims (`realm_access.roles`).' },
+            roleMapping: {
+              type: 'object',
+              default: {},
+              additionalProperties: { type: 'string', enum: ['viewer', 'operator', 'developer', 'admin', 'auditor'] },
+              description: 'Claim value → role, e.g. `{flink-admins: admin, flink-viewers: viewer}`. The highest mapped role wins (admin > developer > operator > auditor > viewer).',
+            },
+            defaultRole: { type: 'string', enum: ['viewer', 'operator', 'developer', 'admin', 'auditor'], description: 'Role when no claim value is mapped. Unset: such identities are refused (403 FT_ERR_OIDC_NO_ROLE).' },
+            usernameClaim: { type: 'string', minLength: 1, default: 'preferred_username', description: 'Claim that names the user in events and in the user directory (must be unique and stable at the provider).' },
+          },
+        },
       },
     },
     store: {
@@ -347,6 +374,20 @@ export interface Config {
     rateLimit: { maxFailures: number; windowSeconds: number };
     session: { idleMinutes: number; absoluteHours: number; secureCookie: boolean };
     trustedProxyIdentity: { enabled: boolean; userHeader: string; emailHeader: string; role: 'viewer' | 'operator' | 'developer' | 'admin' | 'auditor' };
+    oidc: {
+      enabled: boolean;
+      issuer?: string;
+      clientId?: string;
+      clientSecret?: string;
+      redirectUri?: string;
+      scopes: string[];
+      audience?: string;
+      clockSkewSeconds: number;
+      roleClaim: string;
+      roleMapping: Record<string, 'viewer' | 'operator' | 'developer' | 'admin' | 'auditor'>;
+      defaultRole?: 'viewer' | 'operator' | 'developer' | 'admin' | 'auditor';
+      usernameClaim: string;
+    };
   };
   store: {
     driver: 'sqlite';

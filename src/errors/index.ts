@@ -53,6 +53,46 @@ export const ERRORS = {
     message: 'You are not authorized to do this: %s',
     doc: "The caller's role and policies do not allow the operation (deny wins). Answered and recorded with ActionTrail's code `NoPermission`.",
   },
+  FT_ERR_OIDC_TOKEN_EXPIRED: {
+    status: 401,
+    message: 'The bearer token has expired. Get a new one from your identity provider.',
+    doc: 'A bearer JWT whose `exp` is past (beyond `auth.oidc.clockSkewSeconds`). Recorded as a failed sign-in.',
+  },
+  FT_ERR_OIDC_TOKEN_INVALID: {
+    status: 401,
+    message: 'The bearer token is not valid: %s.',
+    doc: 'A bearer JWT (or the ID token of a console sign-in) that is malformed, unsigned (`alg: none`), signed with a key or algorithm the provider does not use, altered, issued by another issuer, or meant for another audience; or an authorization code the provider would not exchange. Recorded as a failed sign-in with the reason.',
+  },
+  FT_ERR_OIDC_PROVIDER_UNAVAILABLE: {
+    status: 503,
+    message: 'The identity provider could not be reached: %s. Try again later.',
+    doc: "FlinkTrail could not fetch the OpenID provider's discovery document, signing keys or token endpoint (and has no keys cached). Check `auth.oidc.issuer` and the network. Recorded.",
+  },
+  FT_ERR_OIDC_CLAIMS: {
+    status: 401,
+    message: 'The identity token has no usable user name in claim %s.',
+    doc: 'The token lacks the `auth.oidc.usernameClaim` claim, or its value is not a valid user name (1-128 letters, digits and . _ @ + -). Recorded as a failed sign-in.',
+  },
+  FT_ERR_OIDC_NO_ROLE: {
+    status: 403,
+    message: 'Your identity provider groups (claim %s) do not map to a FlinkTrail role.',
+    doc: 'No value of `auth.oidc.roleClaim` is in `auth.oidc.roleMapping` and there is no `auth.oidc.defaultRole`. Recorded as a failed sign-in.',
+  },
+  FT_ERR_OIDC_USER_CONFLICT: {
+    status: 403,
+    message: 'The user name %s belongs to a local FlinkTrail user; single sign-on cannot take it over.',
+    doc: 'An OIDC identity has the name of a user created locally (password or AccessKeys). Rename one of them, or use another `auth.oidc.usernameClaim`. Recorded as a failed sign-in.',
+  },
+  FT_ERR_OIDC_STATE: {
+    status: 400,
+    message: 'The sign-in could not be completed: it was not started in this browser, it expired, or it was already used. Start again.',
+    doc: 'The single sign-on callback came without the state cookie, with a forged or expired one (10 minutes), or with a `state` that does not match it (login CSRF). Recorded as a failed ConsoleSignin.',
+  },
+  FT_ERR_OIDC_PROVIDER_ERROR: {
+    status: 401,
+    message: 'The identity provider refused the sign-in: %s',
+    doc: 'The provider redirected back with an OAuth `error` (e.g. `access_denied`). Recorded as a failed ConsoleSignin with the error.',
+  },
   FT_ERR_IDENTITY_INVALID: {
     status: 400,
     message: 'Invalid identity request: %s',
