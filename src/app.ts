@@ -17,6 +17,7 @@ import { OidcIdentity } from './identity/oidc.js';
 import { Sessions } from './identity/sessions.js';
 import type { Config } from './config/index.js';
 import { Authenticator } from './identity/authenticate.js';
+import { clientCertificatePlugin, listenerTls, secureClusterServer } from './identity/client-cert.js';
 import { Directory } from './identity/directory.js';
 import { compileRedactor } from './pipeline/redact.js';
 import { createRecorder, type Recorder } from './pipeline/recorder.js';
@@ -120,8 +121,10 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
           },
         }
       : {}),
-    plugins: oidc ? [oidc.plugin] : [],
+    plugins: [...(config.auth.clientCertificates.enabled ? [clientCertificatePlugin(directory, config.auth.clientCertificates)] : []), ...(oidc ? [oidc.plugin] : [])],
   });
+  // Read now, so a missing certificate or key stops the build rather than the first handshake.
+  const tlsOf = new Map(config.clusters.flatMap((c, i) => (c.listen?.tls ? [[c.name, listenerTls(c.listen.tls, `clusters.${i}.listen.tls`)] as const] : [])));
   const recorder = createRecorder(store, compileRedactor(), log, metrics);
   const resolveIp = sourceIpResolver(config.gateway.trustedProxies);
   const tokens = new TokenCodec(metaValue(db, 'pagination-token-key', () => randomBytes(32).toString('base64url')));
@@ -196,16 +199,17 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
         const prefixUrl = `${apiUrl}/flink/${c.name}/`;
         clusters[c.name] = { gatewayUrl: prefixUrl, prefixUrl };
         if (!c.listen) continue;
-        const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, maxHeaderSize: 32 * 1024 }, (req, res) =>
-          gateway.handle(req, res, { cluster: c.name, url: req.url ?? '/' }),
-        );
+        const serverOptions = { requestTimeout: 0, headersTimeout: 30_000, maxHeaderSize: 32 * 1024 };
+        const handler = (req: IncomingMessage, res: ServerResponse) => gateway.handle(req, res, { cluster: c.name, url: req.url ?? '/' });
+        const tls = tlsOf.get(c.name);
+        const server = tls ? secureClusterServer(serverOptions, tls, handler, log.child({ component: 'listener', cluster: c.name })) : createServer(serverOptions, handler);
         dedicated.push(server);
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
           server.listen(c.listen?.port ?? 0, c.listen?.host ?? '127.0.0.1', () => resolve());
         });
         const port = (server.address() as AddressInfo).port;
-        clusters[c.name] = { gatewayUrl: `http://${hostOf(c.listen.host)}:${port}/`, prefixUrl };
+        clusters[c.name] = { gatewayUrl: `${tls ? 'https' : 'http'}://${hostOf(c.listen.host)}:${port}/`, prefixUrl };
       }
       for (const m of modules) await m.start?.();
       ready = true;

@@ -88,6 +88,23 @@ export const configSchema = {
             properties: {
               host: { type: 'string', default: '127.0.0.1', description: 'Address of the dedicated listener.' },
               port: { type: 'integer', minimum: 0, maximum: 65535, description: 'Port of the dedicated listener.' },
+              tls: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['certFile', 'keyFile'],
+                description: 'Serve the dedicated listener over HTTPS, optionally asking clients for certificates (mutual TLS; docs/reference/mtls.md).',
+                properties: {
+                  certFile: { type: 'string', minLength: 1, description: 'PEM server certificate (chain). Its subjectAltName must name the address clients use (e.g. IP:127.0.0.1): the flink CLI checks it.' },
+                  keyFile: { type: 'string', minLength: 1, description: 'PEM private key of the server certificate.' },
+                  caFile: { type: 'string', minLength: 1, description: 'PEM CA certificate(s) that sign client certificates. Required unless clientCertificates is `none`.' },
+                  clientCertificates: {
+                    type: 'string',
+                    enum: ['none', 'optional', 'required'],
+                    default: 'none',
+                    description: '`required`: a request without a valid certificate from caFile is refused (401 FT_ERR_AUTH_CERTIFICATE). `optional`: asked for; an invalid one is refused, none means the other sign-in methods. Signing in by certificate needs auth.clientCertificates.enabled.',
+                  },
+                },
+              },
             },
           },
         },
@@ -165,6 +182,29 @@ export const configSchema = {
             idleMinutes: { type: 'integer', minimum: 1, default: 30, description: 'A session unused this long ends.' },
             absoluteHours: { type: 'integer', minimum: 1, default: 12, description: 'A session ends this long after sign-in, used or not.' },
             secureCookie: { type: 'boolean', default: false, description: 'Mark the cookie Secure even when FlinkTrail itself is plain HTTP (behind a TLS-terminating proxy).' },
+          },
+        },
+        clientCertificates: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'Sign-in with TLS client certificates verified by a cluster listener (clusters[].listen.tls). See docs/reference/mtls.md.',
+          properties: {
+            enabled: { type: 'boolean', default: false, description: 'A verified client certificate signs the caller in (before any other method).' },
+            userFrom: {
+              type: 'string',
+              enum: ['CN', 'emailAddress', 'subject'],
+              default: 'CN',
+              description: 'The user name is the subject CN or emailAddress; `subject`: only subjects listed in `users` sign in.',
+            },
+            role: { type: 'string', enum: ['viewer', 'operator', 'developer', 'admin', 'auditor'], default: 'viewer', description: 'Role of users first seen through a certificate (user source `certificate`).' },
+            createUsers: { type: 'boolean', default: true, description: 'Create unknown users on first sight. Off: only users that already exist sign in.' },
+            users: {
+              type: 'object',
+              default: {},
+              additionalProperties: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$' },
+              description: 'Certificate subject → user name, checked first. Subjects in RFC 4514 form, as `openssl x509 -noout -subject -nameopt RFC2253` prints them, e.g. `CN=ci-bot,O=Example`.',
+            },
           },
         },
         trustedProxyIdentity: {
@@ -351,7 +391,11 @@ export interface ClusterConfig {
   url: string;
   kind: ClusterKind;
   region?: string;
-  listen?: { host: string; port: number };
+  listen?: {
+    host: string;
+    port: number;
+    tls?: { certFile: string; keyFile: string; caFile?: string; clientCertificates: 'none' | 'optional' | 'required' };
+  };
 }
 
 export interface Config {
@@ -373,6 +417,13 @@ export interface Config {
     anonymous: boolean;
     rateLimit: { maxFailures: number; windowSeconds: number };
     session: { idleMinutes: number; absoluteHours: number; secureCookie: boolean };
+    clientCertificates: {
+      enabled: boolean;
+      userFrom: 'CN' | 'emailAddress' | 'subject';
+      role: 'viewer' | 'operator' | 'developer' | 'admin' | 'auditor';
+      createUsers: boolean;
+      users: Record<string, string>;
+    };
     trustedProxyIdentity: { enabled: boolean; userHeader: string; emailHeader: string; role: 'viewer' | 'operator' | 'developer' | 'admin' | 'auditor' };
     oidc: {
       enabled: boolean;

@@ -47,6 +47,11 @@ export const ERRORS = {
     message: 'The request was refused: a console session needs the X-CSRF-Token header for this call, and requests from other sites are not accepted.',
     doc: 'A state-changing call authenticated by the console cookie came without the session CSRF token, or from another site (Sec-Fetch-Site: cross-site).',
   },
+  FT_ERR_AUTH_CERTIFICATE: {
+    status: 401,
+    message: 'The client certificate is not accepted: %s',
+    doc: 'On a cluster listener that asks for client certificates: none was sent where they are `required`, or the one sent failed verification (another CA, expired) — answered in Flink\'s error shape (`{"errors": [...]}`, which the flink CLI prints) and logged, before the gateway; not recorded. Or a verified certificate names no usable user (subject not mapped in `auth.clientCertificates.users`, invalid CN), or its user is unknown (`createUsers` off) or disabled — recorded as a failed sign-in. See docs/reference/mtls.md.',
+  },
   FT_ERR_AUTHZ_DENIED: {
     status: 403,
     apiCode: 'NoPermission',
