@@ -3,7 +3,7 @@
  * started by scripts/it/kafka.sh, or the one at FLINKTRAIL_TEST_KAFKA_BOOTSTRAP. `consume`
  * collects a topic's records from the beginning.
  */
-import { Consumer, stringDeserializers, type Message } from '@platformatic/kafka';
+import { Admin, Consumer, stringDeserializers, type Message } from '@platformatic/kafka';
 import { itScript } from './servers.js';
 
 export interface KafkaRecord {
@@ -14,6 +14,8 @@ export interface KafkaRecord {
 
 export interface KafkaServer {
   bootstrap: string;
+  /** Creates topics (one partition each), so consumers can subscribe before the first record. */
+  createTopics(topics: string[]): Promise<void>;
   /** Starts collecting every record of `topic` (from the earliest offset) into `records`. */
   consume(topic: string): Promise<{ records: KafkaRecord[]; close(): Promise<void> }>;
   stop(): Promise<void>;
@@ -30,6 +32,14 @@ export async function startKafka(): Promise<KafkaServer> {
   let stopped: Promise<void> | undefined;
   return {
     bootstrap: info.bootstrap,
+    async createTopics(topics) {
+      const admin = new Admin({ clientId: 'ft-test-admin', bootstrapBrokers: [info.bootstrap] });
+      try {
+        await admin.createTopics({ topics, partitions: 1, replicas: 1 });
+      } finally {
+        await admin.close();
+      }
+    },
     async consume(topic) {
       const consumer = new Consumer({
         groupId: `ft-test-${topic}-${Date.now()}`,
