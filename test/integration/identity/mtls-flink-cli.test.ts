@@ -7,8 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT, startFlink, uploadAndRunJob, waitForJobState, getJson, type FlinkCluster } from '../../helpers/flink.js';
 import { makeKey, startInProcess, tempDir, waitForEvents, lookup, type Credentials, type InProcess } from '../../helpers/flinktrail.js';
@@ -79,6 +79,7 @@ describe('mutual TLS with the real flink CLI', { timeout: 240_000 }, () => {
     await ft?.close();
     await flink?.stop();
     pki?.remove();
+    if (confDir) rmSync(dirname(confDir), { recursive: true, force: true });
   });
 
   /** `flink <args> -m 127.0.0.1:<port>` with the SSL options of `client` (no keystore when undefined). */
