@@ -136,16 +136,25 @@ export function verifiedCertificate(req: IncomingMessage): PeerCertificate | und
   return cert && Object.keys(cert).length ? cert : undefined;
 }
 
-function sendError(res: ServerResponse, requestId: string, err: FlinkTrailError, extraHeaders: Record<string, string> = {}): void {
+/**
+ * FlinkTrail's own refusals on a Flink path. Flink's Java client (the `flink` CLI, RestClusterClient)
+ * sends no User-Agent and accepts only Flink's error shape `{"errors": [...]}` — anything else it
+ * reports as an unreadable answer — so it gets that shape, with the code and request id inside
+ * the message. Everyone else (curl, SDKs, browsers) gets ActionTrail's `{RequestId, Code, Message}`.
+ * Both carry `X-Request-Id` and `X-FlinkTrail-Error-Code`.
+ */
+function sendError(req: IncomingMessage, res: ServerResponse, requestId: string, err: FlinkTrailError, extraHeaders: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = JSON.stringify(errorBody(requestId, err));
+  const flinkClient = req.headers['user-agent'] === undefined;
+  const body = JSON.stringify(flinkClient ? { errors: [`${err.apiCode}: ${err.message} (request id ${requestId})`] } : errorBody(requestId, err));
   res.writeHead(err.status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'x-request-id': requestId,
+    'x-flinktrail-error-code': err.apiCode,
     ...extraHeaders,
   });
   res.end(body);
@@ -240,7 +249,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const up = upstreams.get(target.cluster);
     if (!up) {
       req.resume();
-      sendError(res, requestId, new FlinkTrailError('FT_ERR_GATEWAY_UNKNOWN_CLUSTER', target.cluster));
+      sendError(req, res, requestId, new FlinkTrailError('FT_ERR_GATEWAY_UNKNOWN_CLUSTER', target.cluster));
       return;
     }
     const url = new URL(target.url, 'http://flink.invalid');
@@ -276,7 +285,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
     const refuse = (err: FlinkTrailError, identity: UserIdentity, extra: Record<string, unknown>, headers: Record<string, string> = {}) => {
       req.resume();
-      sendError(res, requestId, err, headers);
+      sendError(req, res, requestId, err, headers);
       void recorder.record(
         finishEvent(base(identity), {
           outcome: 'failure',
@@ -364,7 +373,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         if (config.gateway.failClosed) {
           if (body.kind === 'stream') body.stream.destroy();
           req.resume();
-          sendError(res, requestId, err instanceof FlinkTrailError ? err : new FlinkTrailError('FT_ERR_JOURNAL_UNAVAILABLE', String(err)));
+          sendError(req, res, requestId, err instanceof FlinkTrailError ? err : new FlinkTrailError('FT_ERR_JOURNAL_UNAVAILABLE', String(err)));
           metrics.gatewayRequests.inc({ cluster: up.config.name, status: '5xx' });
           return;
         }
@@ -401,7 +410,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           ? new FlinkTrailError('FT_ERR_UPSTREAM_TIMEOUT', up.config.name, config.gateway.upstreamTimeoutMs)
           : new FlinkTrailError('FT_ERR_UPSTREAM_UNAVAILABLE', up.config.name, e.message);
       req.resume();
-      sendError(res, requestId, ftErr);
+      sendError(req, res, requestId, ftErr);
       metrics.gatewayRequests.inc({ cluster: up.config.name, status: '5xx' });
       if (recordIt) {
         const done = finishEvent(event, {
@@ -515,7 +524,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     handle(req, res, target) {
       handleAsync(req, res, target).catch((err: unknown) => {
         log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'The gateway failed to handle a request.');
-        if (!res.headersSent) sendError(res, 'internal', isFlinkTrailError(err) ? err : new FlinkTrailError('FT_ERR_SERVER_INTERNAL'));
+        if (!res.headersSent) sendError(req, res, 'internal', isFlinkTrailError(err) ? err : new FlinkTrailError('FT_ERR_SERVER_INTERNAL'));
         else res.destroy();
       });
     },

@@ -4,6 +4,7 @@
  * yields a coded 502 that is recorded too.
  */
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -91,6 +92,24 @@ describe('event query API', () => {
     const e = events.find((x) => x.requestId === body.RequestId)!;
     assert.equal(e.errorCode, 'FT_ERR_UPSTREAM_UNAVAILABLE');
     assert.equal(e.additionalEventData.outcome, 'failure');
+  });
+
+  it("answers Flink's own Java client (no User-Agent) in Flink's error shape", async () => {
+    const url = new URL(`${ft.info.clusters['default']!.gatewayUrl}jobs/overview`);
+    const { status, body, code } = await new Promise<{ status: number; body: string; code: string }>((resolve, reject) => {
+      const req = request(url, { headers: { authorization: basic(cred) } }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, code: String(res.headers['x-flinktrail-error-code']) }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status, 502);
+    assert.equal(code, 'FT_ERR_UPSTREAM_UNAVAILABLE');
+    const parsed = JSON.parse(body) as { errors: string[] };
+    assert.deepEqual(Object.keys(parsed), ['errors']);
+    assert.match(parsed.errors[0] ?? '', /^FT_ERR_UPSTREAM_UNAVAILABLE: .* \(request id [0-9A-F-]{36}\)$/);
   });
 
   it('answers 504 when Flink accepts but does not answer in time, and records the unknown outcome', async () => {
