@@ -30,6 +30,8 @@ import type { EventStore } from './store/types.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { createTrailsModule } from './trails/index.js';
+import { createIngestModule } from './sources/ingest/index.js';
+import { createK8sAuditModule } from './sources/k8s-audit/index.js';
 
 export interface AppDeps {
   log?: Logger;
@@ -42,6 +44,8 @@ export interface ModuleContext {
   store: EventStore;
   recorder: Recorder;
   directory: Directory;
+  /** For modules with routes that authenticate themselves (e.g. the Kubernetes audit webhook's bearer tokens). */
+  authenticator: Authenticator;
   log: Logger;
   metrics: Metrics;
 }
@@ -59,7 +63,7 @@ export interface AppModule {
 
 /** The feature modules, in start order. Add new features here. */
 function createModules(ctx: ModuleContext): AppModule[] {
-  return [createTrailsModule(ctx)];
+  return [createTrailsModule(ctx), createK8sAuditModule(ctx), createIngestModule(ctx)];
 }
 
 export interface ListenInfo {
@@ -152,7 +156,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     servers.push(server);
     return server;
   };
-  const modules = createModules({ config, db, store, recorder, directory, log, metrics });
+  const modules = createModules({ config, db, store, recorder, directory, authenticator, log, metrics });
   const api = buildApi({
     config,
     store,

@@ -367,6 +367,68 @@ export const configSchema = {
         },
       },
     },
+    k8sAudit: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The Kubernetes audit webhook `POST /k8s-audit` (Flink operator custom resources). See docs/reference/kubernetes.md.',
+      properties: {
+        cluster: {
+          type: 'string',
+          pattern: '^[a-z0-9][a-z0-9_-]{0,62}$',
+          default: 'kubernetes',
+          description: 'Name of the Kubernetes cluster recorded in `additionalEventData.cluster` when the webhook URL has no `?cluster=`.',
+        },
+        region: {
+          type: 'string',
+          pattern: '^[a-z][a-z0-9-]{1,40}$',
+          description: '`acsRegion` of Kubernetes events when the webhook URL has no `?region=`; defaults to the top-level `region`.',
+        },
+        maxBodyBytes: {
+          type: 'integer',
+          minimum: 65536,
+          maximum: 268435456,
+          default: 33554432,
+          description: "Largest webhook body accepted (the API server's truncating backend sends at most 10 MiB per batch; without it batches can be larger).",
+        },
+        bearerTokens: {
+          type: 'array',
+          default: [],
+          description: 'Static bearer tokens the API server may send (kubeconfig `users[].user.token`), compared in constant time. They authenticate this route only.',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'token'],
+            properties: {
+              name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$', description: 'Who holds the token; recorded as the caller of failed deliveries.' },
+              token: { type: 'string', minLength: 16, maxLength: 4096, description: 'The token (at least 16 characters).' },
+              cluster: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'If set, the token delivers events of this cluster only (and `?cluster=` may not name another).' },
+            },
+          },
+        },
+        operatorUsers: {
+          type: 'array',
+          items: { type: 'string', minLength: 1 },
+          default: ['system:serviceaccount:*:flink-operator'],
+          description: 'User names (`*` matches within one segment) of the Flink operator. Their changes are recorded with eventType `AliyunServiceEvent`: kept, and easy to filter out.',
+        },
+        recordReads: {
+          type: 'boolean',
+          default: true,
+          description: 'Record get/list/watch of Flink resources (Read events), if the audit policy sends them.',
+        },
+      },
+    },
+    ingest: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The ingest API `POST /api/v1/events` for events from other tools. See docs/reference/ingest.md.',
+      properties: {
+        maxBodyBytes: { type: 'integer', minimum: 65536, maximum: 268435456, default: 33554432, description: 'Largest body accepted.' },
+        maxEvents: { type: 'integer', minimum: 1, maximum: 100000, default: 10000, description: 'Most records per request.' },
+      },
+    },
     log: {
       type: 'object',
       additionalProperties: false,
@@ -447,6 +509,15 @@ export interface Config {
     synchronous: 'full' | 'normal';
   };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  k8sAudit: {
+    cluster: string;
+    region?: string;
+    maxBodyBytes: number;
+    bearerTokens: { name: string; token: string; cluster?: string }[];
+    operatorUsers: string[];
+    recordReads: boolean;
+  };
+  ingest: { maxBodyBytes: number; maxEvents: number };
   trails: {
     windowSeconds: number;
     pollIntervalMs: number;

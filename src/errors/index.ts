@@ -223,6 +223,56 @@ export const ERRORS = {
     message: 'validate-logs cannot run: %s',
     doc: 'validate-logs got no usable input (trail has no file or bucket destination, bad time, unreadable public keys file, no local copy).',
   },
+  FT_ERR_INGEST_TOO_LARGE: {
+    status: 413,
+    message: 'The request body is larger than %s bytes.',
+    doc: 'An ingest or Kubernetes audit body exceeds `ingest.maxBodyBytes` / `k8sAudit.maxBodyBytes`. Nothing of it was recorded; split the batch.',
+  },
+  FT_ERR_INGEST_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    message: 'Content type %s is not accepted here: send application/json or application/x-ndjson (JSON lines).',
+    doc: 'The body of an ingest or Kubernetes audit call has a content type other than JSON or JSON lines.',
+  },
+  FT_ERR_INGEST_INVALID_BODY: {
+    status: 400,
+    message: 'The body is not valid %s: %s',
+    doc: 'The body could not be parsed at all (not JSON, not an array, a JSON line that is not an object). Nothing was recorded.',
+  },
+  FT_ERR_INGEST_TOO_MANY_EVENTS: {
+    status: 413,
+    message: 'The batch has %s events; at most %s are accepted per request.',
+    doc: 'POST /api/v1/events got more records than `ingest.maxEvents`. Nothing was recorded; split the batch.',
+  },
+  FT_ERR_INGEST_INVALID_EVENT: {
+    status: 400,
+    message: 'Record %s is invalid: %s',
+    doc: 'One record of an ingest batch does not match schema/actiontrail-event.schema.json (or has outcome `pending`). Reported per record in `rejected`; the valid records of the batch are still recorded.',
+  },
+  FT_ERR_KUBERNETES_INVALID_BODY: {
+    status: 400,
+    message: 'The body is not a Kubernetes audit EventList: %s',
+    doc: 'The webhook body is JSON but not an `EventList` (wrong `kind`, `items` missing or not a list). Nothing was recorded.',
+  },
+  FT_ERR_KUBERNETES_UNSUPPORTED_VERSION: {
+    status: 400,
+    message: 'Audit apiVersion %s is not supported: send audit.k8s.io/v1 (or audit.k8s.io/v1beta1).',
+    doc: 'The EventList (or an event in it) has an `apiVersion` other than `audit.k8s.io/v1` or `v1beta1`. Set `--audit-webhook-version=audit.k8s.io/v1` on the API server.',
+  },
+  FT_ERR_KUBERNETES_INVALID_EVENT: {
+    status: 400,
+    message: 'Audit event %s is invalid: %s',
+    doc: 'One event of a batch lacks a required field (auditID, stage, verb, user, timestamps) or has a bad value. Reported per event in `rejected`; the other events are recorded.',
+  },
+  FT_ERR_KUBERNETES_INVALID_PARAMETER: {
+    status: 400,
+    message: 'Invalid parameter %s: %s',
+    doc: 'A query parameter of POST /k8s-audit (`cluster`, `region`, `format`) has a bad value.',
+  },
+  FT_ERR_KUBERNETES_CLUSTER_MISMATCH: {
+    status: 403,
+    message: 'This token may only deliver audit events of cluster %s.',
+    doc: 'A bearer token bound to one Kubernetes cluster (`k8sAudit.bearerTokens[].cluster`) was used with `?cluster=` naming another. Refused and recorded.',
+  },
   FT_ERR_SERVER_INTERNAL: {
     status: 500,
     message: 'An internal error occurred. The request id is in the log.',

@@ -1,0 +1,70 @@
+/**
+ * The ingest API: `POST /api/v1/events` takes ActionTrail records from other tools.
+ *
+ * Body: a JSON array of records (`Content-Type: application/json`), or JSON lines
+ * (`application/x-ndjson`, or `?format=jsonl`), at most `ingest.maxEvents` records and
+ * `ingest.maxBodyBytes` bytes. Answer: `{accepted, duplicates, rejected: [{index, code,
+ * message}]}` once the accepted records are committed; a body that cannot be parsed at all is a
+ * coded 4xx and nothing of it is stored. The call itself is recorded as `IngestEvents`
+ * (FlinkTrail's own event, with the counts), and needs the action `Actiontrail:IngestEvents`
+ * (admin, or a policy allowing it). See docs/reference/ingest.md.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../../config/index.js';
+import { FlinkTrailError } from '../../errors/index.js';
+import type { Principal } from '../../identity/authenticate.js';
+import type { Recorder } from '../../pipeline/recorder.js';
+import type { EventStore } from '../../store/types.js';
+import type { Metrics } from '../../telemetry/metrics.js';
+import { userIdentityOf } from '../gateway/gateway.js';
+import { acceptRawBodies, bodyFormat, parseJson, parseJsonLines, type JsonLine } from './body.js';
+import { Ingester } from './ingest.js';
+
+export { checkRecord, Ingester, type IngestResult } from './ingest.js';
+export { acceptRawBodies, bodyFormat, parseJson, parseJsonLines, type Rejected } from './body.js';
+
+export const INGEST_PATH = '/api/v1/events';
+export const INGEST_ACTION = 'IngestEvents';
+
+export interface IngestDeps {
+  config: Readonly<Config>;
+  store: EventStore;
+  recorder: Recorder;
+  metrics: Metrics;
+}
+
+/** A JSON body's records: an array, or one record on its own. */
+function jsonRecords(value: unknown): JsonLine[] {
+  if (Array.isArray(value)) return value.map((v: unknown, index) => ({ index, value: v }));
+  if (value && typeof value === 'object') return [{ index: 0, value }];
+  throw new FlinkTrailError('FT_ERR_INGEST_INVALID_BODY', 'JSON', 'expected an array of records (or one record)');
+}
+
+export function createIngestModule(deps: IngestDeps) {
+  const { config } = deps;
+  const ingester = new Ingester(deps.store, deps.recorder, deps.metrics);
+  return {
+    name: 'ingest',
+    ingester,
+    routes(api: FastifyInstance): void {
+      void api.register((scope, _opts, done) => {
+        acceptRawBodies(scope, () => config.ingest.maxBodyBytes);
+        scope.post(INGEST_PATH, { config: { audit: { eventName: INGEST_ACTION, eventRW: 'Write', sensitive: true } } }, async (req) => {
+          const query = req.query as Record<string, unknown>;
+          for (const k of Object.keys(query)) {
+            if (k !== 'format') throw new FlinkTrailError('FT_ERR_REQUEST_INVALID', `unknown parameter ${k.slice(0, 64)} (known: format)`);
+          }
+          const format = bodyFormat(req.headers['content-type'], req.headers['content-encoding'], query['format']);
+          const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+          const records = format === 'json' ? jsonRecords(parseJson(body)) : parseJsonLines(body);
+          if (records.length === 0) throw new FlinkTrailError('FT_ERR_INGEST_INVALID_BODY', 'JSON lines', 'no records');
+          if (records.length > config.ingest.maxEvents) throw new FlinkTrailError('FT_ERR_INGEST_TOO_MANY_EVENTS', records.length, config.ingest.maxEvents);
+          const result = await ingester.ingest(records, { identity: userIdentityOf(req.principal as Principal, config.accountId), requestId: req.id });
+          req.auditParameters = { format, records: records.length, accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected.length };
+          return result;
+        });
+        done();
+      });
+    },
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * Benchmark: the ingest API against the store it writes to.
+ *
+ *   node --import tsx src/sources/ingest/ingest.bench.ts [batches=3] [size=10000]
+ *
+ * Each round writes `size` fresh records three ways, each into its own new data directory with
+ * the production settings (SQLite `synchronous: full`, 20 ms flush):
+ *  - baseline "store": `SqliteEventStore.append` of the already-built events, all at once — the
+ *    most the store can take, with nothing in front of it;
+ *  - "ingester": `Ingester.ingest` (schema validation, de-duplication lookups, redaction by the
+ *    recorder, the store) on parsed records, no HTTP;
+ *  - "HTTP": `POST /api/v1/events` with the batch as one JSON array, over loopback to a real
+ *    FlinkTrail in this process (authentication, body read and parse, the `IngestEvents` record).
+ * Prints events/s per path and the ratio to the baseline measured in the same round.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp } from '../../app.js';
+import { buildConfig } from '../../config/index.js';
+import type { ActionTrailEvent } from '../../event/types.js';
+import { Directory } from '../../identity/directory.js';
+import { compileRedactor } from '../../pipeline/redact.js';
+import { createRecorder } from '../../pipeline/recorder.js';
+import { openDatabase } from '../../store/sqlite/database.js';
+import { SqliteEventStore } from '../../store/sqlite/events.js';
+import { createLogger } from '../../telemetry/logger.js';
+import { createMetrics } from '../../telemetry/metrics.js';
+import { newEvents } from '../../../test/helpers/events.js';
+import { Ingester } from './ingest.js';
+
+const rounds = Number(process.argv[2] ?? 3);
+const size = Number(process.argv[3] ?? 10_000);
+const log = createLogger('error');
+
+function fresh(n: number): ActionTrailEvent[] {
+  return newEvents(n, { start: Date.now() - 3_600_000, stepMs: 1 }).map((e) => ({ ...e, eventSource: 'ci-pipeline' }));
+}
+
+function dir(): string {
+  return mkdtempSync(join(tmpdir(), 'ft-ingest-bench-'));
+}
+
+async function storeOnly(events: ActionTrailEvent[]): Promise<number> {
+  const d = dir();
+  const db = openDatabase(d);
+  const store = new SqliteEventStore(db, { flushIntervalMs: 20 });
+  const t = performance.now();
+  await Promise.all(events.map((e) => store.append(e)));
+  const ms = performance.now() - t;
+  await store.close();
+  db.close();
+  rmSync(d, { recursive: true, force: true });
+  return ms;
+}
+
+async function ingesterOnly(events: ActionTrailEvent[]): Promise<number> {
+  const d = dir();
+  const db = openDatabase(d);
+  const store = new SqliteEventStore(db, { flushIntervalMs: 20 });
+  const metrics = createMetrics();
+  const ingester = new Ingester(store, createRecorder(store, compileRedactor(), log, metrics), metrics);
+  const records = (JSON.parse(JSON.stringify(events)) as unknown[]).map((value, index) => ({ index, value }));
+  const t = performance.now();
+  const r = await ingester.ingest(records, { identity: { type: 'ram-user', principalId: 'p', accountId: '1', userName: 'bench' }, requestId: 'bench' });
+  const ms = performance.now() - t;
+  if (r.accepted !== events.length) throw new Error(`ingester accepted ${r.accepted}`);
+  await store.close();
+  db.close();
+  rmSync(d, { recursive: true, force: true });
+  return ms;
+}
+
+async function overHttp(events: ActionTrailEvent[]): Promise<number> {
+  const d = dir();
+  const db = openDatabase(d);
+  const directory = new Directory(db);
+  directory.createUser('bench', 'admin', undefined, true);
+  const key = directory.createAccessKey('bench');
+  db.close();
+  const app = await buildApp(buildConfig({ dataDir: d, api: { port: 0 }, clusters: [], log: { level: 'error' } }), { log });
+  const { apiUrl } = await app.listen();
+  const body = JSON.stringify(events);
+  const auth = `Basic ${Buffer.from(`${key.accessKeyId}:${key.accessKeySecret}`).toString('base64')}`;
+  const t = performance.now();
+  const res = await fetch(`${apiUrl}/api/v1/events`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body });
+  const answer = (await res.json()) as { accepted?: number };
+  const ms = performance.now() - t;
+  if (answer.accepted !== events.length) throw new Error(`HTTP answered ${res.status} ${JSON.stringify(answer).slice(0, 300)}`);
+  await app.close();
+  rmSync(d, { recursive: true, force: true });
+  return ms;
+}
+
+const rate = (ms: number) => Math.round(size / (ms / 1000));
+const rows: string[] = [];
+// A warm-up round (JIT, schema compilation paths), not reported.
+await ingesterOnly(fresh(1000));
+for (let i = 0; i < rounds; i++) {
+  const s = await storeOnly(fresh(size));
+  const g = await ingesterOnly(fresh(size));
+  const h = await overHttp(fresh(size));
+  rows.push(
+    `| ${i + 1} | ${rate(s).toLocaleString('en')} | ${rate(g).toLocaleString('en')} (${(rate(g) / rate(s)).toFixed(2)}x) | ${rate(h).toLocaleString('en')} (${(rate(h) / rate(s)).toFixed(2)}x) |`,
+  );
+}
+console.log(`Ingest of ${size.toLocaleString('en')}-record batches, events/s (ratio to the store baseline of the same round)\n`);
+console.log('| round | store.append (baseline) | Ingester.ingest | POST /api/v1/events |');
+console.log('| --- | --- | --- | --- |');
+for (const r of rows) console.log(r);

@@ -1,0 +1,215 @@
+/**
+ * The Kubernetes audit webhook: `POST /k8s-audit` on the API listener.
+ *
+ * The API server's webhook backend posts `EventList`s here (kubeconfig in
+ * docs/reference/kubernetes.md); audit log files and managed control planes' log exports can be
+ * imported as JSON lines (`?format=jsonl` or `Content-Type: application/x-ndjson`). Edits of
+ * the Flink operator's custom resources become events in the same trail and format as the
+ * gateway's (map.ts), each once however often a batch is retried (receiver.ts).
+ *
+ * Authentication: as every route (AccessKey pair, user, certificate, ...), or a static bearer
+ * token from `k8sAudit.bearerTokens` (what a kubeconfig's `users[].user.token` sends), compared
+ * in constant time and valid on this route only. Authorization: action
+ * `Actiontrail:PutKubernetesAuditEvents` (admin, or a policy allowing it). Bodies are read with
+ * their own limit (`k8sAudit.maxBodyBytes`) after authentication. Every failure is a coded 4xx
+ * and is recorded as a failed `PutKubernetesAuditEvents` (successful deliveries are not: the
+ * events they carry are the record, and the API server calls several times a minute).
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Config } from '../../config/index.js';
+import { FlinkTrailError } from '../../errors/index.js';
+import { finishEvent, newEvent } from '../../event/build.js';
+import { EVENT_SOURCES, type UserIdentity } from '../../event/types.js';
+import { AuthError, type Authenticator } from '../../identity/authenticate.js';
+import type { Recorder } from '../../pipeline/recorder.js';
+import { decide } from '../../policy/index.js';
+import { metaValue, type Db } from '../../store/sqlite/database.js';
+import type { EventStore } from '../../store/types.js';
+import type { Logger } from '../../telemetry/logger.js';
+import type { Metrics } from '../../telemetry/metrics.js';
+import { failedIdentity, peerAddress, userIdentityOf, verifiedCertificate } from '../gateway/gateway.js';
+import { sourceIpResolver } from '../gateway/source-ip.js';
+import { acceptRawBodies, bodyFormat, parseJson, parseJsonLines } from '../ingest/body.js';
+import { SpecDigester } from './diff.js';
+import { parseEventLines, parseEventList } from './parse.js';
+import { K8sAuditReceiver } from './receiver.js';
+import { ObjectStates } from './state.js';
+
+export { FLINK_CRDS, FLINK_API_GROUP } from './crd.js';
+export { mapAuditEvent, auditEventId } from './map.js';
+export { parseEventList, parseEventLines } from './parse.js';
+export { K8sAuditReceiver, type ReceiveResult } from './receiver.js';
+
+export const K8S_AUDIT_PATH = '/k8s-audit';
+/** The FlinkTrail action (and event name of failed deliveries). */
+export const K8S_AUDIT_ACTION = 'PutKubernetesAuditEvents';
+
+export interface K8sAuditDeps {
+  config: Readonly<Config>;
+  db: Db;
+  store: EventStore;
+  recorder: Recorder;
+  authenticator: Authenticator;
+  log: Logger;
+  metrics: Metrics;
+}
+
+/** Who delivered a batch. */
+interface Caller {
+  identity: UserIdentity;
+  /** A token bound to one cluster. */
+  cluster?: string;
+}
+
+const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const REGION = /^[a-z][a-z0-9-]{1,40}$/;
+const QUERY_KEYS = new Set(['cluster', 'region', 'format']);
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+export function createK8sAuditModule(deps: K8sAuditDeps) {
+  const { config, recorder, authenticator, log } = deps;
+  const resolveIp = sourceIpResolver(config.gateway.trustedProxies);
+  const digester = new SpecDigester(metaValue(deps.db, 'k8s-audit-digest-key', () => randomBytes(32).toString('base64url')));
+  const receiver = new K8sAuditReceiver({
+    config,
+    recorder,
+    store: deps.store,
+    states: new ObjectStates(deps.db),
+    digester,
+    log: log.child({ component: 'k8s-audit' }),
+    metrics: deps.metrics,
+  });
+  // Compared as SHA-256 digests: equal lengths for timingSafeEqual, and every token is checked.
+  const tokens = config.k8sAudit.bearerTokens.map((t) => ({ name: t.name, cluster: t.cluster, hash: digest(t.token) }));
+  const callers = new WeakMap<FastifyRequest, Caller>();
+  const authErrors = new WeakMap<FastifyRequest, AuthError>();
+
+  function bearerToken(header: string | undefined): string | undefined {
+    if (!header || !/^bearer\s+/i.test(header)) return undefined;
+    return header.replace(/^bearer\s+/i, '').trim();
+  }
+
+  async function authenticate(req: FastifyRequest): Promise<void> {
+    const ip = resolveIp(req.raw.socket.remoteAddress, req.headers['x-forwarded-for']);
+    const token = bearerToken(req.headers.authorization);
+    // A bearer token that is not a JWT (those are for single sign-on) must be one of ours.
+    if (token !== undefined && tokens.length > 0 && !/^[\w-]+\.[\w-]+\.[\w-]*$/.test(token)) {
+      const blocked = authenticator.limiter.blockedFor(`ip:${ip}`);
+      if (blocked > 0) return rejectAuth(req, new AuthError('FT_ERR_AUTH_RATE_LIMITED', {}, 'rate-limited', Math.ceil(blocked / 1000)));
+      const h = digest(token);
+      let match: (typeof tokens)[number] | undefined;
+      for (const t of tokens) if (timingSafeEqual(h, t.hash) && !match) match = t;
+      if (!match) {
+        authenticator.limiter.fail(`ip:${ip}`);
+        return rejectAuth(req, new AuthError('FT_ERR_AUTH_INVALID', {}, 'unknown bearer token'));
+      }
+      callers.set(req, {
+        identity: { type: 'assumed-role', principalId: `k8s-audit-token/${match.name}`, accountId: config.accountId, userName: match.name },
+        ...(match.cluster ? { cluster: match.cluster } : {}),
+      });
+      return;
+    }
+    // Everything else as on every route (and refused there if it is nothing FlinkTrail knows).
+    try {
+      const principal = await authenticator.authenticate({
+        authorization: req.headers.authorization,
+        cookie: req.headers.cookie,
+        peerIp: peerAddress(req.raw),
+        sourceIp: ip,
+        headers: req.headers,
+        peerCertificate: verifiedCertificate(req.raw),
+      });
+      callers.set(req, { identity: userIdentityOf(principal, config.accountId) });
+      const decision = decide({ role: principal.role, policies: principal.policies ?? [] }, { service: 'Actiontrail', eventName: K8S_AUDIT_ACTION });
+      if (!decision.allowed) throw new FlinkTrailError('FT_ERR_AUTHZ_DENIED', decision.reason);
+    } catch (err) {
+      if (err instanceof AuthError) authErrors.set(req, err);
+      throw err;
+    }
+  }
+
+  function rejectAuth(req: FastifyRequest, err: AuthError): never {
+    authErrors.set(req, err);
+    throw err;
+  }
+
+  async function recordFailure(req: FastifyRequest, status: number, elapsed: number): Promise<void> {
+    const authError = authErrors.get(req);
+    const identity = callers.get(req)?.identity ?? (authError ? failedIdentity(authError, config.accountId) : { type: 'anonymous' as const, principalId: 'anonymous', accountId: config.accountId, userName: '' });
+    const query = req.query as Record<string, unknown>;
+    const e = newEvent({
+      eventName: K8S_AUDIT_ACTION,
+      eventRW: 'Write',
+      eventType: 'ApiCall',
+      eventSource: EVENT_SOURCES.flinkTrail,
+      serviceName: 'Actiontrail',
+      acsRegion: config.region,
+      sourceIpAddress: resolveIp(req.raw.socket.remoteAddress, req.headers['x-forwarded-for']),
+      userAgent: String(req.headers['user-agent'] ?? '').slice(0, 1024),
+      userIdentity: identity,
+      requestId: req.id,
+      time: new Date(Date.now() - elapsed),
+      requestParameters: Object.fromEntries(Object.entries(query).filter(([k]) => QUERY_KEYS.has(k)).map(([k, v]) => [k, String(v).slice(0, 128)])),
+      additionalEventData: { sensitive: true },
+    });
+    await recorder.record(
+      finishEvent(e, {
+        outcome: 'failure',
+        httpStatus: status,
+        latencyMs: elapsed,
+        errorCode: req.ftErrorCode ?? `Http${status}`,
+        errorMessage: req.ftErrorMessage ?? '',
+        ...(authError ? { additionalEventData: { authFailure: true, authFailureReason: authError.reason } } : {}),
+      }),
+    );
+  }
+
+  function target(req: FastifyRequest): { cluster: string; region: string } {
+    const q = req.query as Record<string, unknown>;
+    for (const k of Object.keys(q)) {
+      if (!QUERY_KEYS.has(k)) throw new FlinkTrailError('FT_ERR_KUBERNETES_INVALID_PARAMETER', k.slice(0, 64), `unknown parameter (known: ${[...QUERY_KEYS].join(', ')})`);
+    }
+    const one = (k: string): string | undefined => {
+      const v = q[k];
+      if (v === undefined) return undefined;
+      if (typeof v !== 'string') throw new FlinkTrailError('FT_ERR_KUBERNETES_INVALID_PARAMETER', k, 'given more than once');
+      return v;
+    };
+    const cluster = one('cluster');
+    const region = one('region');
+    if (cluster !== undefined && !NAME.test(cluster)) throw new FlinkTrailError('FT_ERR_KUBERNETES_INVALID_PARAMETER', 'cluster', 'expected [a-z0-9][a-z0-9_-]{0,62}');
+    if (region !== undefined && !REGION.test(region)) throw new FlinkTrailError('FT_ERR_KUBERNETES_INVALID_PARAMETER', 'region', 'expected [a-z][a-z0-9-]{1,40}');
+    const bound = callers.get(req)?.cluster;
+    if (bound && cluster !== undefined && cluster !== bound) throw new FlinkTrailError('FT_ERR_KUBERNETES_CLUSTER_MISMATCH', bound);
+    return { cluster: cluster ?? bound ?? config.k8sAudit.cluster, region: region ?? config.k8sAudit.region ?? config.region };
+  }
+
+  return {
+    name: 'k8s-audit',
+    receiver,
+    routes(api: FastifyInstance): void {
+      void api.register((scope, _opts, done) => {
+        acceptRawBodies(scope, () => config.k8sAudit.maxBodyBytes);
+        scope.addHook('onRequest', async (req) => authenticate(req));
+        scope.addHook('onResponse', async (req, reply) => {
+          if (reply.statusCode < 400) return;
+          await recordFailure(req, reply.statusCode, reply.elapsedTime).catch((err: unknown) =>
+            log.error({ err: (err as Error).message, requestId: req.id }, 'Recording a failed Kubernetes audit delivery failed.'),
+          );
+        });
+        scope.post(K8S_AUDIT_PATH, { config: { public: true } }, async (req) => {
+          const where = target(req);
+          const format = bodyFormat(req.headers['content-type'], req.headers['content-encoding'], (req.query as Record<string, unknown>)['format']);
+          const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+          const batch = format === 'json' ? parseEventList(parseJson(body)) : parseEventLines(parseJsonLines(body));
+          return receiver.receive(batch, where);
+        });
+        done();
+      });
+    },
+  };
+}
