@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/server.js';
 import { identityRoutes } from './api/identity-routes.js';
+import { consoleRoutes } from './api/console-routes.js';
 import { oidcRoutes } from './api/oidc-routes.js';
 import { OidcIdentity } from './identity/oidc.js';
 import { Sessions } from './identity/sessions.js';
@@ -169,7 +170,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     ready: () => ready,
     serverFactory: route,
     sessions,
-    routes: [identityRoutes({ config, directory, authenticator, sessions, resolveIp }), ...(oidc ? [oidcRoutes({ config, oidc, sessions })] : []), ...modules.flatMap((m) => (m.routes ? [(a: FastifyInstance) => m.routes?.(a)] : []))],
+    routes: [identityRoutes({ config, directory, authenticator, sessions, resolveIp }), ...(oidc ? [oidcRoutes({ config, oidc, sessions })] : []), consoleRoutes({ config, db, store }), ...modules.flatMap((m) => (m.routes ? [(a: FastifyInstance) => m.routes?.(a)] : []))],
   });
 
   const purge = async () => {

@@ -168,6 +168,11 @@ export const ERRORS = {
     message: 'The request is invalid: %s',
     doc: 'The request body or parameters do not fit the API (invalid JSON, wrong types).',
   },
+  FT_ERR_CONSOLE_NOT_BUILT: {
+    status: 503,
+    message: 'The web console is not built (no index.html in %s). Run npm run build (or npm ci, which builds it).',
+    doc: 'The console page was requested from a checkout or package whose console/dist is missing. The API works without it.',
+  },
   FT_ERR_KEYS_UNKNOWN_USER: {
     status: 400,
     message: 'No user named %s.',

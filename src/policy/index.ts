@@ -29,7 +29,7 @@ export const FLINKTRAIL_ACTIONS = {
   /** Anyone signed in. */
   self: ['GetCallerIdentity', 'ConsoleSignout', 'GetDigestPublicKeys'],
   /** Reading the audit trail: auditor and admin. */
-  audit: ['LookupEvents', 'GetEvent', 'ExportEvents', 'DescribeTrails', 'GetTrailStatus', 'ListDeliveryHistoryJobs', 'GetMetrics'],
+  audit: ['LookupEvents', 'GetEvent', 'GetEventHistogram', 'ExportEvents', 'DescribeTrails', 'GetTrailStatus', 'ListDeliveryHistoryJobs', 'GetMetrics'],
   /** Everything else (keys, users, policies, trails, ingest, Kubernetes audit): admin only. */
 } as const;
 
