@@ -7,7 +7,7 @@
  * - a confidential client for FlinkTrail's console sign-in (`flinktrail`, secret, the callback
  *   URLs given) and a public PKCE client (`flinktrail-cli`) that tests use to get tokens;
  * - resource indicators whose access tokens are JWTs (RFC 9068): `audience` (10 min), the same
- *   audience with a 1-second lifetime (`shortLivedResource`), and another API (`otherResource`);
+ *   audience with a 2-second lifetime (`shortLivedResource`), and another API (`otherResource`);
  *   access tokens carry `preferred_username`, `email`, `groups`, `amr` and `auth_time`;
  * - users with passwords, groups and an optional one-time code (`amr` `["pwd","otp"]` when given);
  * - minimal interaction handlers: a real HTML login form (works in a browser), consent granted
@@ -70,7 +70,7 @@ export interface TestOidcProvider {
   clientSecret: string;
   /** `aud` of access tokens for FlinkTrail. */
   audience: string;
-  /** Resource indicator whose tokens have `audience` but live 1 second. */
+  /** Resource indicator whose tokens have `audience` but live 2 seconds. */
   shortLivedResource: string;
   /** Resource indicator of another API (tokens with another `aud`). */
   otherResource: string;
@@ -202,7 +202,7 @@ export async function startOidcProvider(opts: StartOidcProviderOptions): Promise
         getResourceServerInfo: (_ctx: unknown, resource: string) => {
           const jwt = { sign: { alg: 'RS256' } };
           if (resource === AUDIENCE) return { scope: 'flinktrail', audience: AUDIENCE, accessTokenTTL: 600, accessTokenFormat: 'jwt', jwt };
-          if (resource === shortLivedResource) return { scope: 'flinktrail', audience: AUDIENCE, accessTokenTTL: 1, accessTokenFormat: 'jwt', jwt };
+          if (resource === shortLivedResource) return { scope: 'flinktrail', audience: AUDIENCE, accessTokenTTL: 2, accessTokenFormat: 'jwt', jwt };
           if (resource === otherResource) return { scope: 'flinktrail', audience: otherResource, accessTokenTTL: 600, accessTokenFormat: 'jwt', jwt };
           throw new oidcErrors.InvalidTarget();
         },

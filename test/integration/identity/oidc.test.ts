@@ -150,14 +150,15 @@ describe('OpenID Connect against a real provider', { timeout: 180_000 }, () => {
   });
 
   it('refuses expired, wrong-audience, foreign-issuer, foreign-key, unsigned and altered tokens with 401, recorded', async () => {
-    const [short, otherAudience, foreignIssuer, genuine, victor] = await Promise.all([
-      idp.accessToken(ALICE, { resource: idp.shortLivedResource }),
+    const [otherAudience, foreignIssuer, genuine, victor] = await Promise.all([
       idp.accessToken(ALICE, { resource: idp.otherResource }),
       foreign.accessToken(ALICE),
       idp.accessToken(ALICE),
       idp.accessToken(VICTOR),
     ]);
-    // The short-lived token is valid at first (same audience, same issuer): only time refuses it.
+    // The short-lived token (2 s, + 1 s skew) is valid at first — same audience, same issuer:
+    // only time refuses it later.
+    const short = await idp.accessToken(ALICE, { resource: idp.shortLivedResource });
     assert.equal((await bearer(short, 'GET', `${gw}overview`)).status, 200);
 
     const claims = jose.decodeJwt(genuine);
