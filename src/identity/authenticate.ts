@@ -73,6 +73,8 @@ export interface AuthContext {
   headers: Record<string, string | string[] | undefined>;
   /** A client certificate the TLS layer verified against the configured CA. */
   peerCertificate?: PeerCertificate | undefined;
+  /** A certificate the listener required but that was missing or failed verification. */
+  certificateProblem?: { reason: string; subject?: string | undefined } | undefined;
 }
 
 /** An extra way to sign in (OIDC bearer tokens, client certificates), plugged in at build time. */
@@ -122,6 +124,10 @@ export class Authenticator {
   }
 
   private async identify(ctx: AuthContext): Promise<Principal> {
+    if (ctx.certificateProblem) {
+      const { reason, subject } = ctx.certificateProblem;
+      throw new AuthError('FT_ERR_AUTH_CERTIFICATE', subject ? { userName: subject.slice(0, 128) } : {}, reason, reason);
+    }
     for (const plugin of this.opts.plugins ?? []) {
       const p = await plugin.authenticate(ctx);
       if (p) return p;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { randomUUID, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request } from 'node:https';
@@ -16,10 +16,10 @@ import type { PeerCertificate } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { makePki, type Pki } from '../../test/helpers/pki.js';
 import { isFlinkTrailError } from '../errors/index.js';
-import { verifiedCertificate } from '../sources/gateway/gateway.js';
+import { sendGatewayError, verifiedCertificate } from '../sources/gateway/gateway.js';
 import { openDatabase, type Db } from '../store/sqlite/database.js';
 import { createLogger } from '../telemetry/logger.js';
-import { AuthError, type AuthContext, type Principal } from './authenticate.js';
+import { AuthError, Authenticator, type AuthContext, type Principal } from './authenticate.js';
 import { certificateSubject, clientCertificatePlugin, listenerTls, normalizeSubject, secureClusterServer, type ClientCertificateOptions } from './client-cert.js';
 import { Directory } from './directory.js';
 
@@ -215,8 +215,20 @@ describe('secureClusterServer: real handshakes', () => {
     });
     const plugin = clientCertificatePlugin(directory, OPTS);
     const tls = listenerTls({ certFile: pki.serverCert, keyFile: pki.serverKey, caFile: pki.ca, clientCertificates: mode }, 'tls');
+    // As the gateway does: certificate problems reach the Authenticator, which refuses them.
     const server = secureClusterServer({}, tls, (req, res) => {
       void (async () => {
+        const problem = (req as typeof req & { certificateProblem?: AuthContext['certificateProblem'] }).certificateProblem;
+        if (problem) {
+          try {
+            await new Authenticator(directory, { anonymous: true, plugins: [plugin] }).authenticate({ ...ctx(undefined), certificateProblem: problem });
+          } catch (err) {
+            if (err instanceof AuthError) {
+              sendGatewayError(req, res, randomUUID().toUpperCase(), err);
+              return;
+            }
+          }
+        }
         try {
           const p = await plugin.authenticate(ctx(verifiedCertificate(req)));
           seen.push(p ? { principal: p } : {});

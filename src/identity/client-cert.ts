@@ -169,16 +169,11 @@ export function secureClusterServer(
       handler(req, res);
       return;
     }
-    const requestId = randomUUID().toUpperCase();
-    warn({ requestId, peer: req.socket.remoteAddress, method: req.method, ...problem }, 'A request was refused because of its client certificate.');
-    req.resume();
-    const err = new FlinkTrailError('FT_ERR_AUTH_CERTIFICATE', problem.reason);
-    // Flink's error shape, not ActionTrail's: this port stands in for Flink's REST API, and the
-    // flink CLI parses error bodies strictly — with any other field it prints only "Response was
-    // neither of the expected type … nor an error" instead of this message.
-    const body = JSON.stringify({ errors: [`${err.code}: ${err.message} (request id ${requestId})`] });
-    res.writeHead(401, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-request-id': requestId });
-    res.end(body);
+    warn({ peer: req.socket.remoteAddress, method: req.method, ...problem }, 'A request was refused because of its client certificate.');
+    // The gateway refuses it (401 FT_ERR_AUTH_CERTIFICATE, in Flink's error shape for the flink
+    // CLI) and records it like every failed sign-in: the Authenticator sees the problem.
+    (req as IncomingMessage & { certificateProblem?: CertificateProblem }).certificateProblem = problem;
+    handler(req, res);
   });
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
     // A connection reset before the handshake is a port check, not a client being refused.

@@ -143,7 +143,7 @@ export function verifiedCertificate(req: IncomingMessage): PeerCertificate | und
  * the message. Everyone else (curl, SDKs, browsers) gets ActionTrail's `{RequestId, Code, Message}`.
  * Both carry `X-Request-Id` and `X-FlinkTrail-Error-Code`.
  */
-function sendError(req: IncomingMessage, res: ServerResponse, requestId: string, err: FlinkTrailError, extraHeaders: Record<string, string> = {}): void {
+export function sendGatewayError(req: IncomingMessage, res: ServerResponse, requestId: string, err: FlinkTrailError, extraHeaders: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -249,7 +249,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const up = upstreams.get(target.cluster);
     if (!up) {
       req.resume();
-      sendError(req, res, requestId, new FlinkTrailError('FT_ERR_GATEWAY_UNKNOWN_CLUSTER', target.cluster));
+      sendGatewayError(req, res, requestId, new FlinkTrailError('FT_ERR_GATEWAY_UNKNOWN_CLUSTER', target.cluster));
       return;
     }
     const url = new URL(target.url, 'http://flink.invalid');
@@ -285,7 +285,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
     const refuse = (err: FlinkTrailError, identity: UserIdentity, extra: Record<string, unknown>, headers: Record<string, string> = {}) => {
       req.resume();
-      sendError(req, res, requestId, err, headers);
+      sendGatewayError(req, res, requestId, err, headers);
       void recorder.record(
         finishEvent(base(identity), {
           outcome: 'failure',
@@ -309,6 +309,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         sourceIp,
         headers: req.headers,
         peerCertificate: verifiedCertificate(req),
+        certificateProblem: (req as IncomingMessage & { certificateProblem?: { reason: string; subject?: string } }).certificateProblem,
       });
     } catch (err) {
       if (!(err instanceof AuthError)) throw err;
@@ -373,7 +374,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         if (config.gateway.failClosed) {
           if (body.kind === 'stream') body.stream.destroy();
           req.resume();
-          sendError(req, res, requestId, err instanceof FlinkTrailError ? err : new FlinkTrailError('FT_ERR_JOURNAL_UNAVAILABLE', String(err)));
+          sendGatewayError(req, res, requestId, err instanceof FlinkTrailError ? err : new FlinkTrailError('FT_ERR_JOURNAL_UNAVAILABLE', String(err)));
           metrics.gatewayRequests.inc({ cluster: up.config.name, status: '5xx' });
           return;
         }
@@ -410,7 +411,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           ? new FlinkTrailError('FT_ERR_UPSTREAM_TIMEOUT', up.config.name, config.gateway.upstreamTimeoutMs)
           : new FlinkTrailError('FT_ERR_UPSTREAM_UNAVAILABLE', up.config.name, e.message);
       req.resume();
-      sendError(req, res, requestId, ftErr);
+      sendGatewayError(req, res, requestId, ftErr);
       metrics.gatewayRequests.inc({ cluster: up.config.name, status: '5xx' });
       if (recordIt) {
         const done = finishEvent(event, {
@@ -524,7 +525,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     handle(req, res, target) {
       handleAsync(req, res, target).catch((err: unknown) => {
         log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'The gateway failed to handle a request.');
-        if (!res.headersSent) sendError(req, res, 'internal', isFlinkTrailError(err) ? err : new FlinkTrailError('FT_ERR_SERVER_INTERNAL'));
+        if (!res.headersSent) sendGatewayError(req, res, 'internal', isFlinkTrailError(err) ? err : new FlinkTrailError('FT_ERR_SERVER_INTERNAL'));
         else res.destroy();
       });
     },

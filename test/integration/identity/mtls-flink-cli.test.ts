@@ -160,7 +160,7 @@ describe('mutual TLS with the real flink CLI', { timeout: 240_000 }, () => {
     assert.ok(cancelEvent.referencedResources['ACS::RealtimeCompute::Job']?.includes(jobId));
   });
 
-  it('a certificate from another CA and a CLI without a certificate are refused, and reach neither Flink nor the record', async (t) => {
+  it('a certificate from another CA and a CLI without a certificate are refused before Flink, and recorded as failed sign-ins', async (t) => {
     // LookupEvents calls are recorded too (the auditor is audited): count Flink events only.
     const flinkEvents = async () => (await lookup(ft.info.apiUrl, admin, { maxResults: '200', startTime: started, serviceName: 'RealtimeCompute' })).Events;
     const before = (await flinkEvents()).length;
@@ -176,8 +176,16 @@ describe('mutual TLS with the real flink CLI', { timeout: 240_000 }, () => {
     assert.match(none.out, /requires a client certificate/);
     assert.match(foreign.out, /requires a client certificate|not signed by a CA this listener trusts/);
     await new Promise((r) => setTimeout(r, 200)); // longer than a store flush
-    const all = await flinkEvents();
-    assert.equal(all.length, before, `no events for refused connections: ${JSON.stringify(all.slice(0, all.length - before).map((e) => e.eventName))}`);
+    // Each refused call is recorded as a failed sign-in with the reason; none succeeded.
+    const fresh = (await flinkEvents()).slice(0, -before || undefined);
+    assert.ok(fresh.length >= 2, `the refusals are recorded: ${JSON.stringify(fresh.map((e) => e.eventName))}`);
+    for (const e of fresh) {
+      assert.equal(e.errorCode, 'FT_ERR_AUTH_CERTIFICATE');
+      assert.equal(e.additionalEventData.outcome, 'failure');
+      assert.equal(e.additionalEventData['authFailure'], true);
+      assert.match(String(e.additionalEventData['authFailureReason']), /requires a client certificate|not signed by a CA/);
+      assert.equal(e.userIdentity.type, 'anonymous');
+    }
     assert.equal(ft.app.directory.userByName('mallory'), undefined);
     // Flink itself still answers its own clients: the refusals were FlinkTrail's.
     const overview = await getJson<{ jobs: { jid: string; state: string }[] }>(`${flink.restUrl}/jobs/overview`);
