@@ -12,7 +12,7 @@
  * with the configured role, and the certificate's subject, issuer, serial number and SHA-256
  * fingerprint go into `sessionContext.attributes` of every event.
  */
-import { randomUUID, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
