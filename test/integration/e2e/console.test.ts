@@ -1,0 +1,356 @@
+/**
+ * The web console end to end, in a real headless Chromium (Debian's, via playwright-core),
+ * against FlinkTrail in-process in front of a real Flink session cluster:
+ *
+ * 1. sign in, run a query with three conditions at once, open an event, export CSV — and the
+ *    CSV rows equal the API's answer for the same query (all pages); the chart narrows the range;
+ *    the drawer is keyboard-operable; the page fits a 375 px screen; the trails page works.
+ * 2. the Flink dashboard through FlinkTrail: its own "Cancel Job" button (and popconfirm "Yes")
+ *    cancels a running job, and the console — live — shows the CancelJob event with the user's
+ *    name within 2 seconds.
+ *
+ * Screenshots go to test-results/screenshots/ (referenced from the README).
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import type { BrowserContext, Locator } from 'playwright-core';
+import { screenshot, signIn, startBrowser, type TestBrowser } from '../../helpers/browser.js';
+import { startFlink, uploadAndRunJob, waitForJobState, type FlinkCluster } from '../../helpers/flink.js';
+import { newEvents } from '../../helpers/events.js';
+import { basic, lookup, makeKey, startInProcess, tempDir, type Credentials, type InProcess } from '../../helpers/flinktrail.js';
+import type { ActionTrailEvent } from '../../../src/event/types.js';
+
+const PASSWORD = 'console-e2e-password';
+const USER = 'analyst';
+
+/** The documented CSV columns (docs/reference/console.md), computed from a record independently of the exporter. */
+function expectedCsvRow(e: ActionTrailEvent): string[] {
+  const resources = Object.entries(e.referencedResources).flatMap(([type, names]) => (names.length ? names.map((n) => `${type}=${n}`) : [`${type}=`]));
+  const raw = [
+    e.eventTime,
+    e.eventId,
+    e.eventName,
+    e.eventRW,
+    e.eventType,
+    e.userIdentity.userName,
+    e.userIdentity.accessKeyId ?? '',
+    e.sourceIpAddress,
+    resources.join('; '),
+    e.additionalEventData.outcome,
+    e.errorCode ?? '',
+    e.acsRegion,
+    typeof e.additionalEventData.cluster === 'string' ? e.additionalEventData.cluster : '',
+  ];
+  return raw.map((v) => (/^[=+\-@\t\r]/.test(v) ? `'${v}` : v));
+}
+
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        cell += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      row.push(cell);
+      cell = '';
+    } else if (c === '\r' && text[i + 1] === '\n') {
+      rows.push([...row, cell]);
+      row = [];
+      cell = '';
+      i++;
+    } else cell += c;
+  }
+  if (cell !== '' || row.length) rows.push([...row, cell]);
+  return rows;
+}
+
+/** Every event of a query through the public API, following NextToken. */
+/** An attribute of every element a locator matches, in order. */
+async function attrs(l: Locator, name: string): Promise<(string | null)[]> {
+  return Promise.all((await l.all()).map((x) => x.getAttribute(name)));
+}
+
+async function lookupAll(apiUrl: string, cred: Credentials, query: Record<string, string>): Promise<ActionTrailEvent[]> {
+  const out: ActionTrailEvent[] = [];
+  let token: string | undefined;
+  for (let i = 0; i < 100; i++) {
+    const page = await lookup(apiUrl, cred, { ...query, maxResults: '200', ...(token ? { nextToken: token } : {}) });
+    out.push(...page.Events);
+    token = page.NextToken;
+    if (!token) return out;
+  }
+  throw new Error('more than 100 pages');
+}
+
+describe('web console in a real browser', { timeout: 180_000 }, () => {
+  let flink: FlinkCluster;
+  let ft: InProcess;
+  let browser: TestBrowser;
+  let ctx: BrowserContext;
+  let admin: Credentials;
+  let bob: Credentials;
+  let apiUrl: string;
+  const jobsToCancel: string[] = [];
+
+  before(async () => {
+    const dataDir = tempDir('ft-console-');
+    admin = makeKey(dataDir, USER, 'admin', PASSWORD);
+    bob = makeKey(dataDir, 'bob', 'operator');
+    [flink, browser] = await Promise.all([startFlink(), startBrowser()]);
+    // Trail files are cut every second (default 60 s), so the trails page shows a delivery soon.
+    ft = await startInProcess(flink.restUrl, { trails: { windowSeconds: 1 } }, dataDir);
+    apiUrl = ft.info.apiUrl;
+    // Something to find: bob's reads and failed writes on Flink, his own API call, the analyst's reads.
+    const get = (path: string, c: Credentials) => fetch(`${apiUrl}${path}`, { headers: { authorization: basic(c) } }).then((r) => r.arrayBuffer());
+    for (let i = 0; i < 3; i++) {
+      await get('/flink/default/jobs/overview', bob);
+      await get('/flink/default/config', bob);
+      await get(`/flink/default/jobs/${'0'.repeat(31)}${i}/yarn-cancel`, bob);
+      await get('/flink/default/overview', admin);
+    }
+    await get('/api/v1/whoami', bob);
+    // A day of history from other users (stored as the gateway stores events), so the volume
+    // chart and paging have something to show: a quiet night, a busy morning, a steady afternoon.
+    const now = Date.now();
+    const history = [
+      ...newEvents(120, { start: now - 23 * 3600_000, stepMs: 300_000, users: ['alice', 'carol'] }),
+      ...newEvents(260, { start: now - 7 * 3600_000, stepMs: 25_000, users: ['alice', 'carol', 'dave'] }),
+      ...newEvents(90, { start: now - 3 * 3600_000, stepMs: 100_000, users: ['dave'] }),
+    ];
+    await Promise.all(history.map((e) => ft.app.store.append(e)));
+    ctx = await browser.newContext();
+  });
+
+  after(async () => {
+    for (const id of jobsToCancel) await fetch(`${flink.restUrl}/jobs/${id}?mode=cancel`, { method: 'PATCH' }).catch(() => undefined);
+    await ctx?.close().catch(() => undefined);
+    await browser?.close();
+    await ft?.close();
+    await flink?.stop();
+  });
+
+  it('signs in, queries with three conditions, opens an event and exports CSV equal to the API answer', async () => {
+    const page = await ctx.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await signIn(page, apiUrl, USER, PASSWORD);
+    assert.equal(await page.getByTestId('user-name').textContent(), USER);
+
+    // Three conditions at once, built in the condition builder.
+    const setCondition = async (i: number, field: string, value: string, select = false) => {
+      await page.getByRole('button', { name: '+ Add condition' }).click();
+      await page.locator(`#cond-${i}-field`).selectOption(field);
+      if (select) await page.locator(`#cond-${i}-value`).selectOption(value);
+      else await page.locator(`#cond-${i}-value`).fill(value);
+    };
+    await setCondition(0, 'user', 'bob');
+    await setCondition(1, 'eventRW', 'Read', true);
+    await setCondition(2, 'serviceName', 'RealtimeCompute');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.waitForURL(/user=bob/);
+    const url = new URL(page.url());
+    assert.equal(url.searchParams.get('eventRW'), 'Read');
+    assert.equal(url.searchParams.get('serviceName'), 'RealtimeCompute');
+
+    const rows = page.locator('.events-table tbody tr');
+    await rows.first().waitFor();
+    await page.locator('.chart .bar:not(.bar-empty)').first().waitFor();
+
+    // The export link carries the exact query the table ran (time range fixed at search time).
+    const href = (await page.locator('[data-export=csv]').getAttribute('href')) as string;
+    const query = Object.fromEntries(new URL(href, apiUrl).searchParams);
+    delete query['format'];
+    const expected = await lookupAll(apiUrl, admin, query);
+    // bob's six Flink reads; not his failed CancelJob writes (Write), not his whoami (Actiontrail).
+    assert.equal(expected.length, 6, JSON.stringify(expected.map((e) => e.eventName)));
+    assert.ok(expected.every((e) => e.userIdentity.userName === 'bob' && e.eventRW === 'Read' && e.serviceName === 'RealtimeCompute'));
+    assert.equal(await rows.count(), expected.length);
+    assert.deepEqual(await attrs(page.locator('.events-table tbody tr'), 'data-event-id'), expected.map((e) => e.eventId));
+    assert.match((await page.locator('.results-summary').textContent()) ?? '', /6 shown of 6/);
+    await screenshot(page, 'event-query', true);
+
+    // Open an event from the keyboard; the drawer holds the full record; Escape closes it.
+    const first = expected[0] as ActionTrailEvent;
+    const link = page.locator(`tr[data-event-id="${first.eventId}"] .event-link`);
+    await link.focus();
+    await page.keyboard.press('Enter');
+    const drawer = page.getByRole('dialog');
+    await drawer.waitFor();
+    await page.waitForURL(new RegExp(`event=${first.eventId}`));
+    const json = JSON.parse((await drawer.locator('pre.json').textContent()) as string) as ActionTrailEvent;
+    assert.deepEqual(json, first);
+    await drawer.getByRole('button', { name: 'Copy JSON' }).click();
+    await drawer.getByText(/Copied to the clipboard|Copy failed/).waitFor();
+    await screenshot(page, 'event-details');
+    await page.keyboard.press('Escape');
+    await drawer.waitFor({ state: 'detached' });
+    assert.equal(await page.locator(':focus').textContent(), first.eventName);
+
+    // Export CSV: a real download; its rows equal the API's answer for the same query.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-export=csv]').click()]);
+    assert.match(download.suggestedFilename(), /^flinktrail-events-\d{8}T\d{6}Z\.csv$/);
+    const csv = parseCsv(await readFile((await download.path()), 'utf8'));
+    assert.deepEqual(csv[0], ['eventTime', 'eventId', 'eventName', 'eventRW', 'eventType', 'userName', 'accessKeyId', 'sourceIpAddress', 'resources', 'outcome', 'errorCode', 'region', 'cluster']);
+    assert.deepEqual(csv.slice(1), expected.map(expectedCsvRow));
+
+    // The URL is the query: opened in a new tab it shows the same events.
+    const shared = await ctx.newPage();
+    await shared.goto(page.url());
+    await shared.locator('.events-table tbody tr').first().waitFor();
+    assert.equal(await shared.locator('.events-table tbody tr').count(), expected.length);
+    await shared.close();
+
+    // Clicking a bar of the chart narrows the time range to that bucket.
+    const bar = page.locator('.chart .bar:not(.bar-empty)').first();
+    const [bStart, bEnd] = [await bar.getAttribute('data-start'), await bar.getAttribute('data-end')];
+    await bar.click();
+    await page.waitForURL(/startTime=/);
+    const narrowed = new URL(page.url()).searchParams;
+    assert.equal(narrowed.get('startTime'), bStart);
+    assert.equal(Date.parse(narrowed.get('endTime') as string), Date.parse(bEnd as string) - 1);
+    await page.locator('.events-table tbody tr').first().waitFor();
+    const times = (await attrs(page.locator('.events-table tbody tr td:first-child'), 'title')).map((t) => t ?? '');
+    assert.ok(times.length > 0 && times.every((t) => Date.parse(t) >= Date.parse(bStart as string) && Date.parse(t) < Date.parse(bEnd as string)));
+
+    // Sorting by time reverses the order (server-side, direction FORWARD).
+    await page.goto(`${apiUrl}/events?user=bob&eventRW=Read&serviceName=RealtimeCompute`);
+    await page.locator('.events-table tbody tr').first().waitFor();
+    await page.getByRole('button', { name: /^Time/ }).click();
+    await page.waitForURL(/direction=FORWARD/);
+    await page.locator(`.events-table tbody tr:first-child[data-event-id="${expected[expected.length - 1]?.eventId ?? ''}"]`).waitFor();
+
+    // A wider query: the day's volume stacked by event name, and pages of 50 ("Load 50 more").
+    await page.goto(`${apiUrl}/events?cluster=default&groupBy=eventName`);
+    await page.locator('.events-table tbody tr').nth(49).waitFor();
+    assert.equal(await page.locator('.events-table tbody tr').count(), 50);
+    await page.locator('.chart .bar:not(.bar-empty)').nth(5).waitFor();
+    await screenshot(page, 'event-query-volume');
+    await page.getByRole('button', { name: 'Load 50 more' }).click();
+    await page.locator('.events-table tbody tr').nth(99).waitFor();
+    const ids = await attrs(page.locator('.events-table tbody tr'), 'data-event-id');
+    assert.equal(new Set(ids).size, 100);
+
+    // An empty result says what to do.
+    await page.goto(`${apiUrl}/events?user=nobody-at-all&range=15m`);
+    await page.getByText('No events match this query.').waitFor();
+    await page.getByRole('button', { name: 'Search the last 90 days' }).waitFor();
+
+    // A bad condition value is explained, not a blank page.
+    await page.goto(`${apiUrl}/events?eventId=${'x'.repeat(2000)}`);
+    await page.locator('.results').getByRole('alert').filter({ hasText: 'FT_ERR_QUERY_INVALID_PARAMETER' }).waitFor();
+
+    // Trails: create one through the form; it is listed and logging.
+    await page.goto(`${apiUrl}/trails`);
+    await page.getByRole('heading', { name: 'Trails', exact: true }).waitFor();
+    await page.getByText('No trails yet.').waitFor();
+    await page.getByRole('button', { name: 'Create your first trail' }).click();
+    const form = page.getByRole('dialog');
+    await form.getByLabel('Name').fill('console-trail');
+    await form.locator('input[name=eventrw][value=All]').check();
+    await form.getByRole('button', { name: 'Create trail' }).click();
+    const trailRow = page.locator('tr[data-trail="console-trail"]');
+    await trailRow.waitFor();
+    await trailRow.getByText('Logging', { exact: true }).waitFor();
+    // Its status shows the first delivery (files of the local destination) once it happened.
+    for (let i = 0; i < 40; i++) {
+      if (((await trailRow.locator('td[data-label="Last delivery"]').textContent()) ?? '—') !== '—') break;
+      await page.waitForTimeout(250);
+      if (i % 8 === 7) await page.reload();
+    }
+    assert.match((await trailRow.locator('td[data-label="Last delivery"]').textContent()) ?? '', /^\d{4}-\d{2}-\d{2} /);
+    assert.equal(await trailRow.locator('td[data-label="Last error"]').textContent(), 'none');
+    await screenshot(page, 'trails');
+    await trailRow.getByRole('button', { name: 'Stop logging' }).click();
+    await trailRow.getByText('Stopped', { exact: true }).waitFor();
+    const stopped = await lookupAll(apiUrl, admin, { eventName: 'StopLogging', user: USER });
+    assert.equal(stopped.length, 1);
+    assert.equal(stopped[0]?.eventType, 'ConsoleOperation');
+
+    // Users & keys: a new auditor and her AccessKey, shown once, working at once; deactivated, refused.
+    await page.goto(`${apiUrl}/access`);
+    await page.getByLabel('User name', { exact: true }).fill('carol-console');
+    await page.getByLabel('Role', { exact: true }).selectOption('auditor');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await page.locator('tr[data-user="carol-console"]').waitFor();
+    await page.getByRole('tab', { name: /AccessKeys/ }).click();
+    await page.getByLabel('User', { exact: true }).selectOption('carol-console');
+    await page.getByRole('button', { name: 'Create AccessKey' }).click();
+    const secretBox = page.locator('.notice-secret');
+    await secretBox.waitFor();
+    const carol = { accessKeyId: (await secretBox.locator('dd code').first().textContent()) as string, accessKeySecret: (await page.getByTestId('key-secret').textContent()) as string };
+    assert.equal((await lookup(apiUrl, carol, { maxResults: '1' })).Events.length, 1);
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    await page.locator(`tr[data-key="${carol.accessKeyId}"]`).getByRole('button', { name: 'Deactivate' }).click();
+    await page.locator(`tr[data-key="${carol.accessKeyId}"]`).getByText('Inactive', { exact: true }).waitFor();
+    const refused = await fetch(`${apiUrl}/api/v1/events?maxResults=1`, { headers: { authorization: basic(carol) } });
+    assert.equal(refused.status, 401);
+
+    // 375 px wide: no horizontal scrolling, the table turns into cards.
+    const narrow = await browser.newContext({ width: 375, height: 800 });
+    try {
+      const m = await narrow.newPage();
+      await signIn(m, apiUrl, USER, PASSWORD);
+      await m.goto(`${apiUrl}/events?user=bob&eventRW=Read&serviceName=RealtimeCompute`);
+      await m.locator('.events-table tbody tr').first().waitFor();
+      // (Runs in the page; typed here without the DOM library.)
+      type Win = { innerWidth: number; document: { documentElement: { scrollWidth: number } } };
+      const overflow = await m.evaluate(() => {
+        const w = globalThis as unknown as Win;
+        return w.document.documentElement.scrollWidth - w.innerWidth;
+      });
+      assert.ok(overflow <= 0, `page is ${overflow}px wider than the screen`);
+      await screenshot(m, 'event-query-narrow', true);
+    } finally {
+      await narrow.close();
+    }
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it('cancels a running job with the Flink dashboard through FlinkTrail; the console shows CancelJob by the user within 2 s', async () => {
+    const jobName = 'console-cancel-e2e';
+    const { jobId } = await uploadAndRunJob(flink.restUrl, flink.jobJar, { programArgs: ['--job-name', jobName] });
+    jobsToCancel.push(jobId);
+    await waitForJobState(flink.restUrl, jobId, 'RUNNING');
+
+    // The console, live, on CancelJob events.
+    const consolePage = await ctx.newPage();
+    await consolePage.goto(`${apiUrl}/events?eventName=CancelJob&range=15m&live=1`);
+    await consolePage.locator('.results-summary').filter({ hasText: 'shown' }).waitFor();
+
+    // The Flink dashboard, opened from the console's cluster list, signed in by the console session.
+    const flinkPage = await ctx.newPage();
+    await flinkPage.goto(`${apiUrl}/clusters`);
+    await flinkPage.locator('[data-cluster=default]').getByRole('link', { name: 'Open Flink UI' }).click();
+    await flinkPage.waitForURL(`${apiUrl}/flink/default/**`);
+    await flinkPage.getByText('Running Jobs').first().click();
+    await flinkPage.getByText(jobName).first().click();
+    await flinkPage.getByText('Cancel Job', { exact: true }).click();
+    await flinkPage.locator('.ant-popover-buttons .ant-btn-primary').filter({ hasText: 'Yes' }).click();
+    const clicked = Date.now();
+
+    const row = consolePage.locator('.events-table tbody tr').filter({ hasText: 'CancelJob' }).filter({ hasText: USER }).filter({ hasText: jobId });
+    await row.first().waitFor({ timeout: 2000 });
+    const shownAfterMs = Date.now() - clicked;
+    assert.ok(shownAfterMs <= 2000, `shown after ${shownAfterMs} ms`);
+    console.log(`CancelJob appeared in the console ${shownAfterMs} ms after the click on "Yes"`);
+
+    await waitForJobState(flink.restUrl, jobId, 'CANCELED', 30_000);
+    const events = await lookupAll(apiUrl, admin, { eventName: 'CancelJob', user: USER, resourceName: jobId });
+    assert.equal(events.length, 1);
+    const e = events[0] as ActionTrailEvent;
+    assert.equal(e.additionalEventData.outcome, 'success');
+    assert.equal(e.eventType, 'ConsoleOperation');
+    assert.equal(e.userIdentity.userName, USER);
+    await flinkPage.close();
+    await consolePage.close();
+  });
+});
