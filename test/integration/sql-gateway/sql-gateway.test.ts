@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
-import { getJson, startFlink, waitForJobState, type FlinkCluster } from '../../helpers/flink.js';
+import { startFlink, waitForJobState, type FlinkCluster } from '../../helpers/flink.js';
 import { basic, lookup, makeKey, startInProcess, tempDir, waitForEvents, type Credentials, type InProcess } from '../../helpers/flinktrail.js';
 
 const PLANTED = 'PLANTED-';
