@@ -30,7 +30,8 @@ describe('a bucket down for a while under steady traffic', { timeout: 300_000 },
 
   before(async () => {
     s3 = await startS3({ ownServer: true });
-    t = await startTrailApp({ trails: { windowSeconds: 1, retry: { initialBackoffMs: 100, maxBackoffMs: 1000 } } });
+    // Small files, so that the backlog after the outage must be split.
+    t = await startTrailApp({ trails: { windowSeconds: 1, maxEventsPerFile: 200, retry: { initialBackoffMs: 100, maxBackoffMs: 1000 } } });
     url = await s3.destination('outage-bucket', 'trail');
     const r = await t.call('POST', '/api/v1/trails', { Name: 'outage-trail', EventRW: 'All', DigestInterval: 2, Destinations: [url] });
     assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -110,6 +111,10 @@ describe('a bucket down for a while under steady traffic', { timeout: 300_000 },
     assert.deepEqual(want.filter((id) => !counts.has(id)), [], 'no event missing');
     const recorded = t.app.db.prepare("SELECT key FROM trail_files f JOIN trail_destinations d ON d.id = f.dest_id WHERE d.trail = 'outage-trail'").pluck().all() as string[];
     assert.deepEqual([...keys].sort(), [...recorded].sort(), 'exactly the recorded files are in the bucket: no duplicate or stray file');
+    // The backlog was split at maxEventsPerFile.
+    const sizes = keys.map((k) => Number(/_1002_(\d+)_/.exec(k)![1]));
+    assert.ok(sizes.every((n) => n <= 200), `file sizes ${sizes.join(',')}`);
+    assert.ok(sizes.filter((n) => n === 200).length >= 2, `the backlog was split into full files: ${sizes.join(',')}`);
 
     const metrics = await (await fetch(`${t.info.apiUrl}/metrics`, { headers: { authorization: `Basic ${Buffer.from(`${t.cred.accessKeyId}:${t.cred.accessKeySecret}`).toString('base64')}` } })).text();
     const failures = /flinktrail_trail_delivery_failures_total\{trail="outage-trail",destination="s3"\} (\d+)/.exec(metrics);
