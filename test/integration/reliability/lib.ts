@@ -1,0 +1,109 @@
+/**
+ * Shared by the reliability tests: FlinkTrail as a child process on a given data directory
+ * (restartable after kill -9), what /proc says about it, the events in its store, and a small
+ * keep-alive HTTP client that records what the caller actually saw (status, X-Request-Id).
+ */
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Pool } from 'undici';
+import type { ActionTrailEvent } from '../../../src/event/types.js';
+import { startChild, type ChildServer } from '../../helpers/flinktrail.js';
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1]) / 1024;
+}
+
+export function fdCount(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** A fresh 32-hex job id, as Flink uses; Flink answers 404 for it. */
+export function fakeJobId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+export interface Seen {
+  status: number;
+  requestId?: string;
+  body: string;
+}
+
+/**
+ * One keep-alive pool per server URL. `send` never throws: a connection that dies before the
+ * answer is `status: 0` (the client never saw an acknowledgement).
+ */
+export class Client {
+  private pool: Pool;
+  constructor(
+    origin: string,
+    private readonly authorization: string,
+    connections = 8,
+  ) {
+    this.pool = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 10_000 });
+  }
+
+  async send(method: 'GET' | 'POST' | 'PATCH', path: string, body?: string, headers: Record<string, string> = {}): Promise<Seen> {
+    try {
+      const res = await this.pool.request({
+        method,
+        path,
+        headers: { authorization: this.authorization, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+        ...(body !== undefined ? { body } : {}),
+        headersTimeout: 30_000,
+        bodyTimeout: 30_000,
+      });
+      const text = await res.body.text();
+      const rid = res.headers['x-request-id'];
+      return { status: res.statusCode, ...(typeof rid === 'string' ? { requestId: rid } : {}), body: text };
+    } catch (err) {
+      return { status: 0, body: (err as Error).message };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}
+
+/** Every event in the store of `dataDir`, read directly (read-only; the server may be running). */
+export function storedEvents(dataDir: string, where = '1 = 1'): ActionTrailEvent[] {
+  const db = new Database(join(dataDir, 'flinktrail.db'), { readonly: true });
+  try {
+    db.pragma('busy_timeout = 5000');
+    return (db.prepare(`SELECT body FROM events WHERE ${where} ORDER BY seq`).all() as { body: string }[]).map((r) => JSON.parse(r.body) as ActionTrailEvent);
+  } finally {
+    db.close();
+  }
+}
+
+export function groupBy<T>(items: T[], key: (t: T) => string | undefined): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const it of items) {
+    const k = key(it);
+    if (k === undefined) continue;
+    m.set(k, [...(m.get(k) ?? []), it]);
+  }
+  return m;
+}
+
+/** Starts FlinkTrail on `dataDir` with its gateway origin and prefix. */
+export async function serve(flinkUrl: string, dataDir: string, args: string[] = []): Promise<ChildServer & { origin: string; prefix: string }> {
+  const child = await startChild(flinkUrl, dataDir, args);
+  const u = new URL(child.gatewayUrl);
+  return Object.assign(child, { origin: u.origin, prefix: u.pathname.replace(/\/$/, '') });
+}
+
+/** A metric's value from /metrics (sum over its label sets), 0 when absent. */
+export async function metric(apiUrl: string, authorization: string, name: string): Promise<number> {
+  const text = await (await fetch(`${apiUrl}/metrics`, { headers: { authorization } })).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
