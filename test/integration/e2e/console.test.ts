@@ -293,6 +293,7 @@ describe('web console in a real browser', { timeout: 180_000 }, () => {
     await page.locator(`tr[data-key="${carol.accessKeyId}"]`).getByText('Inactive', { exact: true }).waitFor();
     const refused = await fetch(`${apiUrl}/api/v1/events?maxResults=1`, { headers: { authorization: basic(carol) } });
     assert.equal(refused.status, 401);
+    await screenshot(page, 'access-keys');
 
     // 375 px wide: no horizontal scrolling, the table turns into cards.
     const narrow = await browser.newContext({ width: 375, height: 800 });
@@ -315,6 +316,26 @@ describe('web console in a real browser', { timeout: 180_000 }, () => {
     assert.deepEqual(pageErrors, []);
   });
 
+  it('offers "Sign in with SSO" exactly when OpenID Connect is configured', async () => {
+    const signedOut = await browser.newContext();
+    const page = await signedOut.newPage();
+    await page.goto(`${apiUrl}/signin`);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
+    assert.equal(await page.getByRole('link', { name: 'Sign in with SSO' }).count(), 0);
+    // A second FlinkTrail with OIDC on (the provider is contacted only when someone uses it).
+    const sso = await startInProcess(flink.restUrl, { auth: { oidc: { enabled: true, issuer: 'http://127.0.0.1:9/realms/ops', clientId: 'flinktrail' } } });
+    try {
+      await page.goto(`${sso.info.apiUrl}/events?user=bob`);
+      const button = page.getByRole('link', { name: 'Sign in with SSO' });
+      await button.waitFor();
+      assert.equal(await button.getAttribute('href'), `/api/v1/auth/oidc/login?returnTo=${encodeURIComponent('/events?user=bob')}`);
+      await screenshot(page, 'signin');
+    } finally {
+      await signedOut.close();
+      await sso.close();
+    }
+  });
+
   it('cancels a running job with the Flink dashboard through FlinkTrail; the console shows CancelJob by the user within 2 s', async () => {
     const jobName = 'console-cancel-e2e';
     const { jobId } = await uploadAndRunJob(flink.restUrl, flink.jobJar, { programArgs: ['--job-name', jobName] });
@@ -329,11 +350,15 @@ describe('web console in a real browser', { timeout: 180_000 }, () => {
     // The Flink dashboard, opened from the console's cluster list, signed in by the console session.
     const flinkPage = await ctx.newPage();
     await flinkPage.goto(`${apiUrl}/clusters`);
+    await flinkPage.locator('[data-cluster=default]').waitFor();
+    await screenshot(flinkPage, 'clusters');
     await flinkPage.locator('[data-cluster=default]').getByRole('link', { name: 'Open Flink UI' }).click();
     await flinkPage.waitForURL(`${apiUrl}/flink/default/**`);
     await flinkPage.getByText('Running Jobs').first().click();
     await flinkPage.getByText(jobName).first().click();
     await flinkPage.getByText('Cancel Job', { exact: true }).click();
+    await flinkPage.locator('.ant-popover-buttons').waitFor();
+    await screenshot(flinkPage, 'flink-ui-cancel');
     await flinkPage.locator('.ant-popover-buttons .ant-btn-primary').filter({ hasText: 'Yes' }).click();
     const clicked = Date.now();
 
@@ -342,6 +367,7 @@ describe('web console in a real browser', { timeout: 180_000 }, () => {
     const shownAfterMs = Date.now() - clicked;
     assert.ok(shownAfterMs <= 2000, `shown after ${shownAfterMs} ms`);
     console.log(`CancelJob appeared in the console ${shownAfterMs} ms after the click on "Yes"`);
+    await screenshot(consolePage, 'cancel-job-live');
 
     await waitForJobState(flink.restUrl, jobId, 'CANCELED', 30_000);
     const events = await lookupAll(apiUrl, admin, { eventName: 'CancelJob', user: USER, resourceName: jobId });
