@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp } from '../../app.js';
 import { buildConfig } from '../../config/index.js';
+import { finishEvent, newEvent } from '../../event/build.js';
 import type { ActionTrailEvent } from '../../event/types.js';
 import { Directory } from '../../identity/directory.js';
 import { compileRedactor } from '../../pipeline/redact.js';
@@ -26,15 +27,37 @@ import { openDatabase } from '../../store/sqlite/database.js';
 import { SqliteEventStore } from '../../store/sqlite/events.js';
 import { createLogger } from '../../telemetry/logger.js';
 import { createMetrics } from '../../telemetry/metrics.js';
-import { newEvents } from '../../../test/helpers/events.js';
 import { Ingester } from './ingest.js';
 
 const rounds = Number(process.argv[2] ?? 3);
 const size = Number(process.argv[3] ?? 10_000);
 const log = createLogger('error');
 
+/** `n` realistic records of a CI pipeline (deploys, cancels, savepoints of a few jobs). */
 function fresh(n: number): ActionTrailEvent[] {
-  return newEvents(n, { start: Date.now() - 3_600_000, stepMs: 1 }).map((e) => ({ ...e, eventSource: 'ci-pipeline' }));
+  const names = ['DeployJob', 'CancelJob', 'TriggerSavepoint', 'GetJobDetails'] as const;
+  const start = Date.now() - 3_600_000;
+  return Array.from({ length: n }, (_, i) => {
+    const name = names[i % names.length] as (typeof names)[number];
+    const user = ['alice', 'bob', 'carol'][i % 3] as string;
+    const e = newEvent({
+      eventName: name,
+      eventRW: name === 'GetJobDetails' ? 'Read' : 'Write',
+      eventType: 'ApiCall',
+      eventSource: 'ci-pipeline',
+      serviceName: 'RealtimeCompute',
+      acsRegion: 'local',
+      sourceIpAddress: `10.0.0.${i % 200}`,
+      userAgent: 'gitlab-runner/17.0',
+      userIdentity: { type: 'ram-user', principalId: `p-${user}`, accountId: '1', userName: user, accessKeyId: `FTAK${user.toUpperCase()}` },
+      requestId: `pipeline-${i}`,
+      time: new Date(start + i),
+      requestParameters: { pipeline: `orders-${i % 50}`, commit: (i * 2654435761).toString(16) },
+      referencedResources: { 'ACS::RealtimeCompute::Job': [(i % 97).toString(16).padStart(32, '0'), `job-${i % 97}`] },
+      additionalEventData: { sensitive: name !== 'GetJobDetails', cluster: 'default' },
+    });
+    return finishEvent(e, { outcome: 'success', httpStatus: 200 });
+  });
 }
 
 function dir(): string {
