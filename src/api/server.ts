@@ -11,7 +11,7 @@ import type { Config } from '../config/index.js';
 import { errorBody, FlinkTrailError, isFlinkTrailError } from '../errors/index.js';
 import { finishEvent, newEvent } from '../event/build.js';
 import { EVENT_SOURCES, type EventType, type UserIdentity } from '../event/types.js';
-import { AuthError, type Authenticator, type Principal } from '../identity/authenticate.js';
+import { AuthError, challengeFor, type Authenticator, type Principal } from '../identity/authenticate.js';
 import type { Recorder } from '../pipeline/recorder.js';
 import { lookupEvents, type TokenCodec } from '../query/lookup.js';
 import { failedIdentity, peerAddress, userIdentityOf, verifiedCertificate } from '../sources/gateway/gateway.js';
@@ -97,7 +97,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     } catch (err) {
       if (err instanceof AuthError) {
         req.authError = err;
-        if (err.status === 401 && !req.headers['sec-fetch-site']) void reply.header('www-authenticate', 'Basic realm="FlinkTrail", charset="UTF-8"');
+        if (err.status === 401 && !req.headers['sec-fetch-site']) void reply.header('www-authenticate', challengeFor(req.headers.authorization));
       }
       throw err;
     }

@@ -114,7 +114,8 @@ export class Authenticator {
       const p = await this.identify(ctx);
       return p.type === 'anonymous' ? p : { ...p, policies: this.directory.policiesOf(p.principalId) };
     } catch (err) {
-      if (err instanceof AuthError && err.code !== 'FT_ERR_AUTH_MISSING' && err.code !== 'FT_ERR_AUTH_RATE_LIMITED') {
+      // Only the caller's own failures count: a provider outage (5xx) must not block addresses.
+      if (err instanceof AuthError && err.status < 500 && err.code !== 'FT_ERR_AUTH_MISSING' && err.code !== 'FT_ERR_AUTH_RATE_LIMITED') {
         this.limiter.fail(`ip:${ctx.sourceIp}`);
         const who = err.attempted.accessKeyId ?? err.attempted.userName;
         if (who) this.limiter.fail(`id:${who}`);
@@ -238,6 +239,11 @@ export class Authenticator {
     }
     return { type: 'ram-user', principalId: user.id, userName: user.name, role: user.role, method: 'password', mfaAuthenticated: false };
   }
+}
+
+/** The challenge for a 401: Bearer (RFC 6750) when a bearer token was refused, else Basic. */
+export function challengeFor(authorization: string | undefined): string {
+  return /^bearer\s/i.test(authorization ?? '') ? 'Bearer realm="FlinkTrail", error="invalid_token"' : 'Basic realm="FlinkTrail", charset="UTF-8"';
 }
 
 function header(headers: AuthContext['headers'], name: string): string | undefined {

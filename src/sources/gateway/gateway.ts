@@ -19,7 +19,7 @@ import type { ClusterConfig, Config } from '../../config/index.js';
 import { errorBody, FlinkTrailError, isFlinkTrailError } from '../../errors/index.js';
 import { addResource, finishEvent, newEvent } from '../../event/build.js';
 import { EVENT_SOURCES, RESOURCE_TYPE_PREFIX, type ActionTrailEvent, type UserIdentity } from '../../event/types.js';
-import { AuthError, type Authenticator, type Principal } from '../../identity/authenticate.js';
+import { AuthError, challengeFor, type Authenticator, type Principal } from '../../identity/authenticate.js';
 import { decide } from '../../policy/index.js';
 import type { Recorder } from '../../pipeline/recorder.js';
 import type { Logger } from '../../telemetry/logger.js';
@@ -313,7 +313,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       });
     } catch (err) {
       if (!(err instanceof AuthError)) throw err;
-      refuse(err, failedIdentity(err, config.accountId), { authFailure: true, authFailureReason: err.reason }, err.status === 401 ? { 'www-authenticate': 'Basic realm="FlinkTrail", charset="UTF-8"' } : {});
+      refuse(err, failedIdentity(err, config.accountId), { authFailure: true, authFailureReason: err.reason }, err.status === 401 ? { 'www-authenticate': challengeFor(req.headers.authorization) } : {});
       return;
     }
     const identity = userIdentityOf(principal, config.accountId);
