@@ -37,7 +37,8 @@ cleanup() { [ -n "${FLINK_RUN_DIR:-}" ] && bash scripts/flink/flink.sh stop --ru
 trap cleanup EXIT
 if [ -z "${FLINKTRAIL_TEST_FLINK_URL:-}" ]; then
   step "start a Flink $FLINK_VERSION session cluster"
-  out=$(bash scripts/flink/flink.sh start --version "$FLINK_VERSION" --with-sql-gateway | tail -n 1)
+  free_port() { node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }
+  out=$(bash scripts/flink/flink.sh start --version "$FLINK_VERSION" --rest-port "$(free_port)" --with-sql-gateway --sql-gateway-port "$(free_port)" | tail -n 1)
   echo "$out"
   field() { node -e 'const v = JSON.parse(process.argv[1])[process.argv[2]]; console.log(v ?? "")' "$out" "$1"; }
   FLINK_RUN_DIR=$(field runDir)
