@@ -30,6 +30,10 @@ import { navigate, type Location } from '../routes';
 const PAGE_SIZE = 50;
 const BUCKETS = 60;
 const LIVE_INTERVAL_MS = 1000;
+/** Live mode refreshes the chart every this many ticks. */
+const LIVE_CHART_EVERY = 10;
+/** Live mode stops after this long (every tick is a recorded API call). */
+const LIVE_MAX_MS = 15 * 60_000;
 
 function resourceSummary(e: TrailEvent): string {
   const entries = Object.entries(e.referencedResources);
@@ -62,12 +66,17 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
   const [histError, setHistError] = useState<unknown>();
   const [opened, setOpened] = useState<{ event?: TrailEvent; error?: unknown } | undefined>();
   const [reload, setReload] = useState(0);
+  const [livePaused, setLivePaused] = useState(false);
   const generation = useRef(0);
 
-  // First page + histogram whenever the query changes (and on every live tick).
+  // First page + histogram whenever the query changes, and on every live tick. Each call is a
+  // recorded LookupEvents (the auditor is audited), so live mode refreshes the chart only every
+  // tenth tick and stops by itself after LIVE_MAX_MS.
+  const liveOn = q.live && q.range !== 'custom' && q.direction === 'BACKWARD';
   useEffect(() => {
     const gen = ++generation.current;
     const ctrl = new AbortController();
+    let tick = 0;
     const run = async (quiet: boolean) => {
       const range = resolveRange(q);
       const filters = apiFilters(q, range);
@@ -76,11 +85,23 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
         setError(undefined);
       }
       const page = api<LookupAnswer>(`/api/v1/events${qs({ ...filters, direction: q.direction, maxResults: String(PAGE_SIZE) })}`, { signal: ctrl.signal });
-      const histogram = api<HistogramAnswer>(`/api/v1/events/histogram${qs({ ...filters, buckets: String(BUCKETS), groupBy: q.groupBy })}`, { signal: ctrl.signal });
+      const histogram =
+        !quiet || tick % LIVE_CHART_EVERY === 0
+          ? api<HistogramAnswer>(`/api/v1/events/histogram${qs({ ...filters, buckets: String(BUCKETS), groupBy: q.groupBy })}`, { signal: ctrl.signal })
+          : undefined;
+      histogram?.catch(() => undefined); // awaited below; never an unhandled rejection
+      tick++;
       try {
         const p = await page;
         if (gen !== generation.current) return;
-        setResults({ events: p.Events, ...(p.NextToken ? { nextToken: p.NextToken } : {}), range });
+        setResults((prev) => {
+          // A live tick keeps pages the user loaded: new events go on top, the rest stays.
+          if (quiet && prev && prev.events.length > PAGE_SIZE) {
+            const seen = new Set(p.Events.map((e) => e.eventId));
+            return { ...prev, events: [...p.Events, ...prev.events.filter((e) => !seen.has(e.eventId))] };
+          }
+          return { events: p.Events, ...(p.NextToken ? { nextToken: p.NextToken } : {}), range };
+        });
         setError(undefined);
       } catch (err) {
         if ((err as Error).name === 'AbortError' || gen !== generation.current) return;
@@ -89,6 +110,7 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
       } finally {
         if (gen === generation.current) setLoading(false);
       }
+      if (!histogram) return;
       try {
         const h = await histogram;
         if (gen !== generation.current) return;
@@ -101,14 +123,23 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
     };
     void run(false);
     let timer: number | undefined;
-    if (q.live && q.range !== 'custom') {
-      timer = window.setInterval(() => void run(true), LIVE_INTERVAL_MS);
+    const started = Date.now();
+    if (liveOn) {
+      timer = window.setInterval(() => {
+        if (Date.now() - started > LIVE_MAX_MS) {
+          window.clearInterval(timer);
+          setLivePaused(true);
+          navigate(queryUrl({ ...q, live: false }), true);
+          return;
+        }
+        void run(true);
+      }, LIVE_INTERVAL_MS);
     }
     return () => {
       ctrl.abort();
       if (timer !== undefined) window.clearInterval(timer);
     };
-  }, [searchKey, q.live, reload]);
+  }, [searchKey, liveOn, reload]);
 
   // The details drawer: from the loaded rows, else fetched by id (a shared link).
   useEffect(() => {
@@ -233,9 +264,19 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
           <button type="button" class="btn" onClick={() => go({ ...q, conditions: [], range: q.range, event: undefined })} disabled={q.conditions.length === 0}>
             Clear conditions
           </button>
-          <label class="check" title={q.range === 'custom' ? 'Live refresh needs a relative time range (Last …)' : 'Refresh every second'}>
-            <input type="checkbox" checked={q.live} disabled={q.range === 'custom'} onChange={(e) => go({ ...q, live: (e.currentTarget).checked }, true)} /> Live
+          <label class="check" title={q.range === 'custom' || q.direction !== 'BACKWARD' ? 'Live refresh needs a relative time range (Last …), newest first' : 'Refresh every second (for up to 15 minutes)'}>
+            <input
+              type="checkbox"
+              checked={liveOn}
+              disabled={q.range === 'custom' || q.direction !== 'BACKWARD'}
+              onChange={(e) => {
+                setLivePaused(false);
+                go({ ...q, live: e.currentTarget.checked }, true);
+              }}
+            />{' '}
+            Live
           </label>
+          {livePaused && !q.live ? <span class="muted small" role="status">Live refresh stopped after 15 minutes; tick Live to resume.</span> : null}
         </div>
       </form>
 

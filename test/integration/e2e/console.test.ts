@@ -342,8 +342,9 @@ describe('web console in a real browser', { timeout: 180_000 }, () => {
     jobsToCancel.push(jobId);
     await waitForJobState(flink.restUrl, jobId, 'RUNNING');
 
-    // The console, live, on CancelJob events.
+    // The console, live, on CancelJob events (signed in here when this test runs alone).
     const consolePage = await ctx.newPage();
+    if (!(await ctx.cookies()).some((c) => c.name === 'ft_session')) await signIn(consolePage, apiUrl, USER, PASSWORD);
     await consolePage.goto(`${apiUrl}/events?eventName=CancelJob&range=15m&live=1`);
     await consolePage.locator('.results-summary').filter({ hasText: 'shown' }).waitFor();
 
