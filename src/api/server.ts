@@ -121,7 +121,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.setErrorHandler((err, req, reply) => {
     let ft: FlinkTrailError;
     if (isFlinkTrailError(err)) ft = err;
-    else if ((err as { validation?: unknown }).validation || (err as { statusCode?: number }).statusCode === 400) {
+    else if ((err as { statusCode?: number }).statusCode === 413) {
+      ft = new FlinkTrailError('FT_ERR_REQUEST_TOO_LARGE', (err as Error).message);
+    } else if ((err as { statusCode?: number }).statusCode === 415) {
+      ft = new FlinkTrailError('FT_ERR_REQUEST_UNSUPPORTED_TYPE', String(req.headers['content-type'] ?? 'none').slice(0, 100));
+    } else if ((err as { validation?: unknown }).validation || ((err as { statusCode?: number }).statusCode ?? 0) >= 400 && ((err as { statusCode?: number }).statusCode ?? 0) < 500) {
+      // Fastify's own client errors (bad JSON, bad headers): a coded 400, never a 500.
       ft = new FlinkTrailError('FT_ERR_REQUEST_INVALID', (err as Error).message);
     } else {
       req.log.error({ err, requestId: req.id }, 'An API request failed unexpectedly.');

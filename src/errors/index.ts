@@ -173,6 +173,16 @@ export const ERRORS = {
     message: 'The web console is not built (no index.html in %s). Run npm run build (or npm ci, which builds it).',
     doc: 'The console page was requested from a checkout or package whose console/dist is missing. The API works without it.',
   },
+  FT_ERR_REQUEST_TOO_LARGE: {
+    status: 413,
+    message: 'The request body is too large: %s',
+    doc: 'The body exceeds the route\'s limit (10 MiB for most of the API; see the route\'s reference).',
+  },
+  FT_ERR_REQUEST_UNSUPPORTED_TYPE: {
+    status: 415,
+    message: 'The content type %s is not accepted here; send application/json.',
+    doc: 'The API takes JSON bodies (and JSON lines where documented).',
+  },
   FT_ERR_KEYS_UNKNOWN_USER: {
     status: 400,
     message: 'No user named %s.',

@@ -18,6 +18,11 @@ export interface Recorder {
   journal(event: ActionTrailEvent): Promise<void>;
   complete(event: ActionTrailEvent): Promise<void>;
   record(event: ActionTrailEvent): Promise<void>;
+  /**
+   * Like `record`, but rejects (FT_ERR_JOURNAL_UNAVAILABLE) when the event could not be stored,
+   * for sources whose sender retries: the Kubernetes API server, ingest clients.
+   */
+  recordOrThrow(event: ActionTrailEvent): Promise<void>;
 }
 
 export function createRecorder(store: EventStore, redactor: Redactor, log: Logger, metrics: Metrics): Recorder {
@@ -56,6 +61,16 @@ export function createRecorder(store: EventStore, redactor: Redactor, log: Logge
         metrics.eventsRecorded.inc({ source: e.eventSource });
       } catch (err) {
         lost(e, err);
+      }
+    },
+    async recordOrThrow(e) {
+      try {
+        await store.append(clean(e));
+        metrics.eventsRecorded.inc({ source: e.eventSource });
+      } catch (err) {
+        metrics.eventsDropped.inc({ source: e.eventSource });
+        log.error({ eventId: e.eventId, err: (err as Error).message }, 'An event could not be stored; the sender is told to retry.');
+        throw new FlinkTrailError('FT_ERR_JOURNAL_UNAVAILABLE', (err as Error).message);
       }
     },
   };

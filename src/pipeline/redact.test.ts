@@ -18,6 +18,10 @@ describe('redactor', () => {
     assert.ok(text.includes(REDACTED));
     assert.deepEqual((out as { programArgsList: string[] }).programArgsList, ['--password', REDACTED, `--token=${REDACTED}`, '--input', 'in']);
   });
+  it("keeps quotes and punctuation around a redacted k=v value", () => {
+    assert.equal(r.redact("WITH ('password'='hunter2', 'x'='y')"), "WITH ('password'='******', 'x'='y')");
+    assert.equal(r.redact('--token="abc";'), '--token="******";');
+  });
   it('fails at start-up on an invalid rule', () => {
     assert.throws(() => compileRedactor(['(']));
   });

@@ -52,7 +52,9 @@ export function compileRedactor(patterns: readonly string[] = DEFAULT_SECRET_KEY
       }
       const eq = arg.indexOf('=');
       if (eq > 0 && isSecretKey(arg.slice(0, eq))) {
-        out.push(`${arg.slice(0, eq + 1)}${REDACTED}`);
+        // Keep the value's quotes and trailing punctuation: 'password'='x', → 'password'='******',
+        const m = /^(['"]?)[\s\S]*?\1([,;)]*)$/.exec(arg.slice(eq + 1));
+        out.push(`${arg.slice(0, eq + 1)}${m?.[1] ?? ''}${REDACTED}${m?.[1] ?? ''}${m?.[2] ?? ''}`);
       } else if (/^--?[A-Za-z]/.test(arg) && eq < 0 && isSecretKey(arg)) {
         out.push(arg);
         hideNext = true;

@@ -459,6 +459,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (!recordIt) return;
       const jobName = nameLookup ? await nameLookup : undefined;
       const resources = resourcesOf(cls, up);
+      // Keep what request details added (SQL tables, jobs a STOP JOB names) next to the catalog's.
+      for (const [type, ids] of Object.entries(event.referencedResources)) addResource(resources, type, ...ids);
       if (jobName && jobIds[0]) addResource(resources, `${RESOURCE_TYPE_PREFIX}Job`, jobName);
       const elements = responseElements(parsed, cls.eventRW);
       if (up.config.kind === 'sql-gateway') {

@@ -108,7 +108,7 @@ export class Ingester {
         this.inFlight.add(e.eventId);
         mine.push(e.eventId);
         writes.push(
-          this.recorder.record({
+          this.recorder.recordOrThrow({
             ...e,
             eventCategory: 'Management',
             additionalEventData: { ...e.additionalEventData, ingestedBy },

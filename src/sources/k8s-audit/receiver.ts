@@ -114,7 +114,7 @@ export class K8sAuditReceiver {
         mine.push(id);
         if (mapped.state?.op === 'put') states.put(mapped.state.key, mapped.state.state);
         else if (mapped.state?.op === 'delete') states.delete(mapped.state.key);
-        writes.push(recorder.record(mapped.event));
+        writes.push(recorder.recordOrThrow(mapped.event));
         result.accepted++;
       }
       await Promise.all(writes);

@@ -150,3 +150,23 @@ describe('event query API', () => {
     assert.ok(pages > 1);
   });
 });
+
+describe('API body errors', () => {
+  it('answers oversized, mistyped and malformed bodies with coded 4xx, never 500', async () => {
+    const ft = await startInProcess('http://127.0.0.1:9');
+    try {
+      const post = (body: string | Buffer, type: string) => fetch(`${ft.info.apiUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': type }, body });
+      const big = await post(Buffer.alloc(11 * 1024 * 1024, 0x61), 'application/json');
+      assert.equal(big.status, 413);
+      assert.equal(((await big.json()) as { Code: string }).Code, 'FT_ERR_REQUEST_TOO_LARGE');
+      const typed = await post('userName=a', 'text/csv');
+      assert.equal(typed.status, 415);
+      assert.equal(((await typed.json()) as { Code: string }).Code, 'FT_ERR_REQUEST_UNSUPPORTED_TYPE');
+      const broken = await post('{"userName": ', 'application/json');
+      assert.equal(broken.status, 400);
+      assert.equal(((await broken.json()) as { Code: string }).Code, 'FT_ERR_REQUEST_INVALID');
+    } finally {
+      await ft.close();
+    }
+  });
+});

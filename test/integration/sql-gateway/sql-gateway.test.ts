@@ -196,7 +196,7 @@ describe('SQL Gateway through FlinkTrail (real SQL Gateway)', () => {
   // requestDetails() names the statement's objects as resources and the journaled event has them,
   // but the gateway's completion rebuilds referencedResources from the endpoint alone and drops
   // them (src/sources/gateway/gateway.ts, finish(): `const resources = resourcesOf(cls, up)`).
-  it('names the statement objects as resources (Table, and the Job of STOP JOB)', { todo: 'gateway.ts finish() must keep the request-time resources of SQL statements' }, async () => {
+  it('names the statement objects as resources (Table, and the Job of STOP JOB)', async () => {
     const all = (await lookup(ft.info.apiUrl, cred, { cluster: 'sql', eventName: 'ExecuteStatement', maxResults: '200' })).Events;
     const byOp = (op: string) => all.find((e) => e.referencedResources['ACS::RealtimeCompute::Operation']?.includes(op));
     assert.deepEqual(byOp(ops['secret']!)?.referencedResources['ACS::RealtimeCompute::Table'], ['secret_src']);
