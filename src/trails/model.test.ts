@@ -52,10 +52,14 @@ describe('trail model', () => {
     assert.equal(wants(f, e('Write', 'local', 2000)), true);
     assert.equal(wants(f, e('Read', 'local', 2000)), false);
     assert.equal(wants(f, e('Write', 'cn-hangzhou', 2000)), false);
-    assert.equal(wants(f, e('Write', 'local', 999)), false);
+    assert.equal(wants(f, e('Write', 'local', 1000)), false, 'at the start: not yet');
+    assert.equal(wants(f, e('Write', 'local', 1001)), true);
+    assert.equal(wants(f, e('Write', 'local', 3000)), true, 'at the stop: still');
     assert.equal(wants(f, e('Write', 'local', 3500)), false);
-    assert.equal(wants(f, e('Write', 'local', 4000)), true);
-    assert.equal(wants(f, e('Write', 'local', 9000)), false);
+    assert.equal(wants(f, e('Write', 'local', 4000)), false);
+    assert.equal(wants(f, e('Write', 'local', 4001)), true);
+    assert.equal(wants(f, e('Write', 'local', 9000)), true);
+    assert.equal(wants(f, e('Write', 'local', 9001)), false);
   });
 });
 

@@ -162,19 +162,23 @@ export function selects(trail: Pick<TrailSpec, 'eventRW' | 'trailRegion'>, e: { 
  * before StopLogging is delivered even if it was committed just after.
  */
 export interface DeliveryFilter extends Pick<TrailSpec, 'eventRW' | 'trailRegion'> {
-  /** Events that happened before this (epoch ms; the first StartLogging) are not delivered. */
+  /** Only events that happened after this (epoch ms; the first StartLogging) are delivered. */
   since?: number;
-  /** Events that happened at or after this (StopLogging, or a history job's end) are not. */
+  /** Events that happened after this (StopLogging, or a history job's end) are not. */
   until?: number;
-  /** [from, to) event-time ranges while logging was stopped. */
+  /** (from, to] event-time ranges while logging was stopped. */
   off: [number, number][];
 }
 
+/**
+ * The bounds are chosen so that the StopLogging call itself (its event time is its arrival, at
+ * or before the stop) is delivered and the StartLogging call is not — whatever the millisecond.
+ */
 export function wants(f: DeliveryFilter, e: { eventRW: string; acsRegion: string; eventTime: string }): boolean {
   if (!selects(f, e)) return false;
   const t = Date.parse(e.eventTime);
-  if (f.since !== undefined && t < f.since) return false;
-  if (f.until !== undefined && t >= f.until) return false;
-  for (const [from, to] of f.off) if (t >= from && t < to) return false;
+  if (f.since !== undefined && t <= f.since) return false;
+  if (f.until !== undefined && t > f.until) return false;
+  for (const [from, to] of f.off) if (t > from && t <= to) return false;
   return true;
 }

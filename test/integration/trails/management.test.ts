@@ -83,7 +83,7 @@ describe('trail management', () => {
     const upd = await t.call('PATCH', '/api/v1/trails/secret-trail', { Destinations: [shown, `file://${dir}`], EventRW: 'Write' });
     assert.equal(upd.status, 200, JSON.stringify(upd.body));
     const trails = t.app.modules.find((m) => m.name === 'trails') as TrailsModule;
-    assert.ok(trails.service.get('secret-trail').destinations[0]!.url.includes(SECRET));
+    assert.ok(trails.service.get('secret-trail').destinations[0]!.url.includes(SECRET), 'trails.service.get("secret-trail").destinations[0]!.url.includes(SECRET)');
 
     // The bucket is unreachable: the status names the failure, without credentials.
     assert.equal((await t.call('POST', '/api/v1/trails/secret-trail/start')).status, 200);
@@ -96,7 +96,7 @@ describe('trail management', () => {
     assert.equal(status.IsLogging, true);
     assert.equal(status.OssBucketStatus, false);
     assert.match(status.LatestDeliveryError, /audit-bucket/);
-    assert.ok(!JSON.stringify(status).includes(SECRET) && !JSON.stringify(status).includes(KEY_ID));
+    assert.ok(!JSON.stringify(status).includes(SECRET) && !JSON.stringify(status).includes(KEY_ID), '!JSON.stringify(status).includes(SECRET) && !JSON.stringify(status).includes(KEY_ID)');
 
     const events = await until('the trail management events', async () => {
       const r = await lookup(t.info.apiUrl, t.cred, { serviceName: 'Actiontrail', resourceName: 'secret-trail', maxResults: '200' });
@@ -107,7 +107,7 @@ describe('trail management', () => {
     assert.equal(create.isGlobal, true);
     assert.equal(create.eventRW, 'Write');
     assert.deepEqual(create.referencedResources['ACS::ActionTrail::Trail'], ['secret-trail']);
-    assert.ok(!JSON.stringify(events).includes(SECRET) && !JSON.stringify(events).includes(KEY_ID));
+    assert.ok(!JSON.stringify(events).includes(SECRET) && !JSON.stringify(events).includes(KEY_ID), '!JSON.stringify(events).includes(SECRET) && !JSON.stringify(events).includes(KEY_ID)');
     assert.equal((await t.call('DELETE', '/api/v1/trails/secret-trail')).status, 200);
   });
 
@@ -125,7 +125,7 @@ describe('trail management', () => {
     const between = [await whoami(), await whoami(), await whoami()];
     const stopped = await t.call<{ IsLogging: boolean; StopLoggingTime: string }>('GET', '/api/v1/trails/stop-start/status');
     assert.equal(stopped.body.IsLogging, false);
-    assert.ok(stopped.body.StopLoggingTime);
+    assert.ok(stopped.body.StopLoggingTime, 'stopped.body.StopLoggingTime');
     await t.call('POST', '/api/v1/trails/stop-start/start');
     const second = [await whoami(), await whoami(), await whoami()];
     const files = await until('second batch delivered', () => {
@@ -140,8 +140,8 @@ describe('trail management', () => {
     assert.ok([...countIds(all).values()].every((n) => n === 1), 'every event exactly once');
     // Logging is on and off by event time: StopLogging happened while logging was on (delivered),
     // StartLogging happened while it was off (not delivered).
-    assert.ok(all.some((e) => e.eventName === 'StopLogging'));
-    assert.ok(!all.some((e) => e.eventName === 'StartLogging'));
+    assert.ok(all.some((e) => e.eventName === 'StopLogging'), 'all.some((e) => e.eventName === "StopLogging")');
+    assert.ok(!all.some((e) => e.eventName === 'StartLogging'), '!all.some((e) => e.eventName === "StartLogging")');
     await t.call('DELETE', '/api/v1/trails/stop-start');
   });
 
@@ -177,7 +177,7 @@ describe('trail management', () => {
 
     // Everything retained up to the job's start is delivered once, and nothing later.
     const delivered = [...readLogFiles(dir).values()].flat();
-    assert.ok([...countIds(delivered).values()].every((n) => n === 1));
+    assert.ok([...countIds(delivered).values()].every((n) => n === 1), '[...countIds(delivered).values()].every((n) => n === 1)');
     const ids = new Set(delivered.map((e) => e.requestId));
     for (const r of history) assert.ok(ids.has(r), `history event ${r} backfilled`);
     const endSeq = t.app.db.prepare("SELECT end_seq FROM trail_history_jobs WHERE trail = 'history-trail'").pluck().get() as number;
@@ -192,7 +192,7 @@ describe('trail management', () => {
     const out = JSON.parse(created.stdout) as { Name: string; Status: string; Destinations: string[] };
     assert.equal(out.Status, 'Enable');
     assert.equal(out.Destinations.length, 2);
-    assert.ok(out.Destinations[1]!.startsWith(`file://${t.dataDir}`));
+    assert.ok(out.Destinations[1]!.startsWith(`file://${t.dataDir}`), 'out.Destinations[1]!.startsWith(`file://${t.dataDir}`)');
     const table = await cli(['trails', 'describe'], env());
     assert.match(table.stdout, /Name\s+Status\s+EventRW/);
     assert.match(table.stdout, /cli-trail-1\s+Enable\s+All/);

@@ -90,7 +90,7 @@ describe('validate-logs', () => {
     assert.deepEqual(offline.findings, online.findings);
     return online;
   };
-  const errors = (r: ValidationReport) => r.findings.filter((f) => f.severity === 'error').map((f) => [f.kind, f.object]);
+  const errors = (r: ValidationReport): [string, string][] => r.findings.filter((f) => f.severity === 'error').map((f) => [f.kind, f.object]);
 
   it('passes untouched, across a key rotation, online and offline (CLI)', async () => {
     const fingerprints = new Set(digests(baseline).map((d) => readDigest(readFileSync(join(baseline, d))).body.publicKeyFingerprint));
@@ -103,7 +103,7 @@ describe('validate-logs', () => {
       assert.equal(r.code, 0, r.stdout + r.stderr);
       const d = /(\d+)\/(\d+) digest files valid/.exec(r.stdout);
       const f = /(\d+)\/(\d+) log files valid/.exec(r.stdout);
-      assert.ok(d && f, r.stdout);
+      assert.ok(d && f, r.stdout, 'd && f, r.stdout');
       assert.equal(d[1], d[2]);
       assert.equal(f[1], f[2]);
       assert.equal(Number(d[2]), digests(baseline).length);
@@ -120,7 +120,8 @@ describe('validate-logs', () => {
     const dir = copy();
     const victim = logFiles(dir)[1]!;
     const bytes = readFileSync(join(dir, victim));
-    bytes[Math.floor(bytes.length / 2)] ^= 0x01;
+    const at = Math.floor(bytes.length / 2);
+    bytes[at] = bytes[at]! ^ 0x01;
     writeFileSync(join(dir, victim), bytes);
     const startIso = new Date(start).toISOString();
     const online = await cli(['validate-logs', '--trail', 'integrity-trail', '--start-time', startIso, '--destination', `file://${dir}`, '--output', 'json'], env());
@@ -164,7 +165,7 @@ describe('validate-logs', () => {
       ].sort(),
     );
     // The log files those digests listed can no longer be proven: reported as not covered.
-    assert.ok(found.filter(([k]) => k.startsWith('file-')).every(([k]) => k === 'file-not-covered'));
+    assert.ok(found.filter(([k]) => k.startsWith('file-')).every(([k]) => k === 'file-not-covered'), 'found.filter(([k]) => k.startsWith("file-")).every(([k]) => k === "file-not-covered")');
   });
 
   it('names a digest re-signed with a foreign key, and one with a forged signature', async () => {
@@ -176,8 +177,8 @@ describe('validate-logs', () => {
     const body = { ...d.body, logFiles: d.body.logFiles.slice(1), publicKeyFingerprint: fingerprintOf(foreign.publicKey) };
     writeFileSync(join(dir, victim), writeDigest(body, foreign.privateKey).bytes);
     const found = errors(await both(dir));
-    assert.ok(found.length > 0);
-    assert.ok(found.every(([, object]) => object === victim || !object.includes('Actiontrail-Digest')), JSON.stringify(found));
+    assert.ok(found.length > 0, 'found.length > 0');
+    assert.ok(found.every(([, object]) => object === victim || !object.includes('Actiontrail-Digest')), JSON.stringify(found), 'found.every(([, object]) => object === victim || !object.includes("Actiontrail-Digest")), ');
     assert.deepEqual(
       found.filter(([, o]) => o === victim).map(([k]) => k).sort(),
       ['digest-chain-broken', 'digest-unknown-key'],
