@@ -160,7 +160,7 @@ export function caseTable(results: CaseResult[]): string {
 async function queryBench(o: BenchOptions): Promise<Section> {
   const startedAt = new Date();
   const t0 = Date.now();
-  const n = count(o.opts.get('events') ?? '1M');
+  const n = count(o.opts.get('events') ?? '10M');
   const { dir, meta, cached } = await cachedStore(STORE_ROOT, n, o.opts.get('fresh') === 'true');
   const { results, mix } = await measureQueries(dir, meta, { caseSeconds: o.quick ? 1 : 3, mixSeconds: o.quick ? 4 : 10 });
   const slow = results.filter((r) => r.w.p99 > 50);
