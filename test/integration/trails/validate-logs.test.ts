@@ -56,11 +56,15 @@ describe('validate-logs', () => {
     await traffic(2500);
     await t.call('POST', '/api/v1/trails/integrity-trail/stop');
     const stoppedAt = Date.now();
-    // The digest of the interval that holds the stop covers the last file; after it the chain rests.
-    await until('the digest covering the stop', async () => {
-      const s = await t.call<{ LatestDigestDeliveryTime: string | null }>('GET', '/api/v1/trails/integrity-trail/status');
-      const last = s.body.LatestDigestDeliveryTime ? Date.parse(s.body.LatestDigestDeliveryTime) : 0;
-      return last > stoppedAt + 1000 && Date.now() > stoppedAt + 2500 ? true : undefined;
+    // Wait until the last file (events of before the stop may still be cut a window later) is
+    // listed in a digest; after that the chain rests while logging is off.
+    await until('every file covered by a digest', () => {
+      if (Date.now() < stoppedAt + 2500) return undefined;
+      const q = (sql: string) => t.app.db.prepare(sql).pluck().get() as number | null;
+      const lastCut = q('SELECT MAX(cut_at) FROM trail_files') ?? 0;
+      const lastEnd = q('SELECT MAX(last_end) FROM trail_digest_chains') ?? 0;
+      const planned = q('SELECT COUNT(*) FROM trail_cursors WHERE plan_from IS NOT NULL') ?? 0;
+      return planned === 0 && lastCut < lastEnd ? true : undefined;
     });
     baseline = tempDir('ft-copy-');
     cpSync(live, baseline, { recursive: true });
