@@ -107,7 +107,7 @@ describe('validate-logs', () => {
       assert.equal(r.code, 0, r.stdout + r.stderr);
       const d = /(\d+)\/(\d+) digest files valid/.exec(r.stdout);
       const f = /(\d+)\/(\d+) log files valid/.exec(r.stdout);
-      assert.ok(d && f, r.stdout, 'd && f, r.stdout');
+      assert.ok(d && f, r.stdout);
       assert.equal(d[1], d[2]);
       assert.equal(f[1], f[2]);
       assert.equal(Number(d[2]), digests(baseline).length);
@@ -182,7 +182,7 @@ describe('validate-logs', () => {
     writeFileSync(join(dir, victim), writeDigest(body, foreign.privateKey).bytes);
     const found = errors(await both(dir));
     assert.ok(found.length > 0, 'found.length > 0');
-    assert.ok(found.every(([, object]) => object === victim || !object.includes('Actiontrail-Digest')), JSON.stringify(found), 'found.every(([, object]) => object === victim || !object.includes("Actiontrail-Digest")), ');
+    assert.ok(found.every(([, object]) => object === victim || !object.includes('Actiontrail-Digest')), JSON.stringify(found));
     assert.deepEqual(
       found.filter(([, o]) => o === victim).map(([k]) => k).sort(),
       ['digest-chain-broken', 'digest-unknown-key'],
