@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/index.js';
 import { FlinkTrailError } from '../errors/index.js';
 import { AuthError, type Authenticator, type Principal } from '../identity/authenticate.js';
-import { Directory, ROLES, type Role } from '../identity/directory.js';
+import { ROLES, type Directory, type Role } from '../identity/directory.js';
 import { hashPassword } from '../identity/secrets.js';
 import { cookieValue, SESSION_COOKIE, type Sessions } from '../identity/sessions.js';
 import type { PolicyDocument } from '../policy/index.js';
