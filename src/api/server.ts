@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import { errorBody, FlinkTrailError, isFlinkTrailError } from '../errors/index.js';
 import { finishEvent, newEvent } from '../event/build.js';
@@ -71,7 +71,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   const { config, store, recorder, authenticator, tokens, metrics } = deps;
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'api' }) as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Requests are recorded as events, not logged line by line.
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID().toUpperCase(),
     requestIdHeader: false,
     bodyLimit: 10 * 1024 * 1024,
