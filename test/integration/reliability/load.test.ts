@@ -3,7 +3,7 @@
  * a half, against FlinkTrail as a real child process in front of a real Flink; RSS and open file
  * descriptors sampled from /proc twice a second.
  *
- * "Thirty minutes" is 27,000 requests: 15 requests/s, what a few Web UI sessions polling every
+ * "Thirty minutes" is 36,000 requests: 20 requests/s, what a few Web UI sessions polling every
  * few seconds plus scripts and auditors make on a small platform. The mix: gateway reads of five kinds, Web UI
  * assets, writes (cancels that Flink answers 404, savepoint triggers), LookupEvents with filters
  * and pagination, GetEvent, whoami, metrics, and failed sign-ins.
@@ -19,7 +19,7 @@ import { basic, makeKey, tempDir } from '../../helpers/flinktrail.js';
 import { Client, fakeJobId, fdCount, metric, rssMb, serve, sleep, storedEvents } from './lib.js';
 
 /** 30 minutes at RATE requests/s. */
-const RATE = 15;
+const RATE = 20;
 const REQUESTS = 30 * 60 * RATE;
 const WORKERS = 12;
 const MAX_SECONDS = 90;
@@ -134,6 +134,9 @@ describe('30-minute-equivalent mixed load', { timeout: 200_000 }, () => {
         `# after warm-up (${warm.length} samples): RSS ${rssStart.toFixed(0)} → ${rssEnd.toFixed(0)} MB (max ${rssMax.toFixed(0)}, idle after ${idleRss.toFixed(0)}); fds ${Math.min(...fds)}–${Math.max(...fds)} (idle after ${idleFds})\n`,
       );
       assert.ok(warm.length >= 20, 'enough samples after warm-up');
+      // V8 grows the old generation lazily and collects it in one go (a 60,000-request run here
+      // climbed ~60 MB, then dropped back to its warm-up size at the first major GC), so "flat"
+      // is a bound, not a slope: a leak of a few KB per request would break it.
       assert.ok(rssEnd - rssStart < 48, `RSS grew ${(rssEnd - rssStart).toFixed(0)} MB after warm-up`);
       assert.ok(rssMax < 600, `RSS peaked at ${rssMax.toFixed(0)} MB`);
       assert.ok(Math.max(...fds) - Math.min(...fds) <= 24, `descriptors varied ${Math.min(...fds)}–${Math.max(...fds)} after warm-up`);
