@@ -45,13 +45,19 @@ async function gatewayBench(o: BenchOptions): Promise<Section> {
   const flink = await benchFlink();
   const nginx = await startNginx(flink.restUrl);
   const ft = await startFlinkTrail({ dataDir: benchDir('gateway'), flinkUrl: flink.restUrl });
+  // For information, not a goal: the same FlinkTrail with commits not fsynced (survives a
+  // process crash, not a power loss), to show what fsync on the event loop costs.
+  const ftNormal = await startFlinkTrail({ dataDir: benchDir('gateway-normal'), flinkUrl: flink.restUrl, set: ['store.synchronous=normal'] });
+  // The same key on both servers, so that one Authorization header serves every path.
   const targets: Target[] = [
     { name: 'Flink directly', origin: flink.restUrl, prefix: '' },
     { name: 'nginx (plain reverse proxy)', origin: nginx.url, prefix: '' },
     { name: 'FlinkTrail (auth + durable audit)', origin: new URL(ft.apiUrl).origin, prefix: '/flink/default' },
+    { name: 'FlinkTrail, store.synchronous=normal', origin: new URL(ftNormal.apiUrl).origin, prefix: '/flink/default' },
   ];
-  // The same header everywhere: Flink and nginx ignore it, FlinkTrail checks it.
-  const headers = { authorization: ft.authorization };
+  const authFor = (t: Target) => (t.origin === new URL(ftNormal.apiUrl).origin ? ftNormal.authorization : ft.authorization);
+  // An Authorization header everywhere: Flink and nginx ignore it, FlinkTrail checks it.
+  const headersFor = (t: Target) => ({ authorization: authFor(t) });
   const jid = flink.jobId;
   const reads = (t: Target): HttpRequestSpec[] => [
     { method: 'GET', path: `${t.prefix}/overview` },
@@ -62,7 +68,7 @@ async function gatewayBench(o: BenchOptions): Promise<Section> {
 
   const ftSampler = sample(ft.pid, 500);
   process.stderr.write('gateway: warm-up (JIT of Flink, nginx and FlinkTrail)…\n');
-  for (const t of targets) await wrk({ origin: t.origin, requests: reads(t), headers, connections: 32, seconds: o.quick ? 3 : 6 });
+  for (const t of targets) await wrk({ origin: t.origin, requests: reads(t), headers: headersFor(t), connections: 32, seconds: o.quick ? 3 : 6 });
 
   const results = new Map<string, Round[]>();
   let ftCpu = 0;
@@ -74,10 +80,10 @@ async function gatewayBench(o: BenchOptions): Promise<Section> {
       process.stderr.write(`gateway: round ${r + 1}/${rounds}, ${t.name}…\n`);
       const cpu0 = cpuSeconds(ft.pid);
       const [w, writes] = await Promise.all([
-        wrk({ origin: t.origin, requests: reads(t), headers, connections: 32, seconds: loadSeconds }),
-        rate({ origin: t.origin, headers, rate: 2, seconds: loadSeconds, requests: [write(t)], connections: 2 }),
+        wrk({ origin: t.origin, requests: reads(t), headers: headersFor(t), connections: 32, seconds: loadSeconds }),
+        rate({ origin: t.origin, headers: headersFor(t), rate: 2, seconds: loadSeconds, requests: [write(t)], connections: 2 }),
       ]);
-      if (t.prefix) {
+      if (t.origin === new URL(ft.apiUrl).origin) {
         ftCpu += cpuSeconds(ft.pid) - cpu0;
         ftRequests += w.requests + writes.completed;
       }
@@ -91,10 +97,11 @@ async function gatewayBench(o: BenchOptions): Promise<Section> {
     const mix: RateRequest[] = [];
     for (let i = 0; i < 99; i++) mix.push({ ...(reads(t)[i % 3] as HttpRequestSpec), kind: 'read' });
     mix.push(write(t));
-    fixed.set(t.name, await rate({ origin: t.origin, headers, rate: fixedRate, seconds: fixedSeconds, requests: mix, connections: 64 }));
+    fixed.set(t.name, await rate({ origin: t.origin, headers: headersFor(t), rate: fixedRate, seconds: fixedSeconds, requests: mix, connections: 64 }));
   }
   ftSampler.stop();
   await ft.stop();
+  await ftNormal.stop();
   const db = new Database(join(ft.dataDir, 'flinktrail.db'), { readonly: true });
   const recorded = db.prepare("SELECT COUNT(*) AS n, SUM(event_name = 'TriggerSavepoint') AS w FROM events WHERE service_name = 'RealtimeCompute'").get() as { n: number; w: number };
   db.close();
@@ -102,7 +109,7 @@ async function gatewayBench(o: BenchOptions): Promise<Section> {
   // Throughput table.
   const med = (name: string, f: (r: Round) => number) => median((results.get(name) ?? []).map(f));
   const rps = (name: string) => med(name, (r) => r.wrk.rps);
-  const [direct, proxy, trail] = targets.map((t) => t.name) as [string, string, string];
+  const [direct, proxy, trail] = targets.map((t) => t.name) as [string, string, string, string];
   const tputRows = targets.map((t) => [
     t.name,
     int(rps(t.name)),
@@ -168,6 +175,11 @@ Notes:
   CPU is taken from Flink's, so the closed-loop ratios understate what a proxy on its own
   cores would reach; the numbers compare the three paths under identical conditions, not
   absolute capacity.
+- The last row is for information, not a goal: the same FlinkTrail with
+  \`store.synchronous: normal\` (commits not fsynced: survives a process crash, not a power
+  loss). better-sqlite3 commits synchronously, so every fsync of a batch or a journaled write
+  stalls FlinkTrail's one event loop; the difference between the two FlinkTrail rows is that
+  stall.
 - Non-2xx answers and socket errors over all throughput rounds: ${int(errors)}. Fixed-rate
   statuses: ${statusNote}.
 - The fixed-rate client's own scheduling jitter on the FlinkTrail run: p99
