@@ -23,6 +23,7 @@ import { Directory } from './identity/directory.js';
 import { compileRedactor } from './pipeline/redact.js';
 import { createRecorder, type Recorder } from './pipeline/recorder.js';
 import { TokenCodec } from './query/lookup.js';
+import { hasBody } from './sources/gateway/body.js';
 import { createGateway, type Gateway } from './sources/gateway/gateway.js';
 import { sourceIpResolver, trustedPeerCheck } from './sources/gateway/source-ip.js';
 import { metaValue, openDatabase, type Db } from './store/sqlite/database.js';
@@ -135,10 +136,23 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   const tokens = new TokenCodec(metaValue(db, 'pagination-token-key', () => randomBytes(32).toString('base64url')));
   const gateway = createGateway({ config, recorder, authenticator, resolveIp, log: log.child({ component: 'gateway' }), metrics });
 
+  /**
+   * A client that stops sending half-way through a body is cut off after
+   * `gateway.bodyIdleTimeoutMs` of silence (uploads may take long, so there is no total limit;
+   * a stalled one must not hold a socket for ever). Bodyless requests need no guard: Node's
+   * headersTimeout covers their only client-side phase.
+   */
+  const guardBody = (req: IncomingMessage) => {
+    if (!hasBody(req)) return;
+    req.socket.setTimeout(config.gateway.bodyIdleTimeoutMs);
+    req.once('end', () => req.socket.setTimeout(0));
+  };
+
   let ready = false;
   const servers: Server[] = [];
   const route = (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
     const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, maxHeaderSize: 32 * 1024 }, (req, res) => {
+      guardBody(req);
       const m = PREFIX.exec((req.url ?? '/').split('?')[0] as string);
       if (m) {
         const cluster = m[1] as string;
@@ -205,7 +219,10 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
         clusters[c.name] = { gatewayUrl: prefixUrl, prefixUrl };
         if (!c.listen) continue;
         const serverOptions = { requestTimeout: 0, headersTimeout: 30_000, maxHeaderSize: 32 * 1024 };
-        const handler = (req: IncomingMessage, res: ServerResponse) => gateway.handle(req, res, { cluster: c.name, url: req.url ?? '/' });
+        const handler = (req: IncomingMessage, res: ServerResponse) => {
+          guardBody(req);
+          gateway.handle(req, res, { cluster: c.name, url: req.url ?? '/' });
+        };
         const tls = tlsOf.get(c.name);
         const server = tls ? secureClusterServer(serverOptions, tls, handler, log.child({ component: 'listener', cluster: c.name })) : createServer(serverOptions, handler);
         dedicated.push(server);

@@ -127,6 +127,12 @@ export const configSchema = {
           default: 60000,
           description: 'How long to wait for Flink to send response headers.',
         },
+        bodyIdleTimeoutMs: {
+          type: 'integer',
+          minimum: 1000,
+          default: 30000,
+          description: 'A client that sends nothing for this long in the middle of a request body is disconnected (slowloris protection; there is no limit on a whole upload).',
+        },
         maxParameterBytes: {
           type: 'integer',
           minimum: 256,
@@ -470,6 +476,7 @@ export interface Config {
   gateway: {
     failClosed: boolean;
     upstreamTimeoutMs: number;
+    bodyIdleTimeoutMs: number;
     maxParameterBytes: number;
     recordAssets: boolean;
     trustedProxies: string[];

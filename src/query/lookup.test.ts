@@ -78,5 +78,6 @@ describe('TokenCodec', () => {
     const altered = `${Buffer.from(JSON.stringify({ t: 6, s: 9, a: 1, b: 2 })).toString('base64url')}.${t.split('.')[1]}`;
     assert.equal(codeOf(() => codec.decode(altered, 'f1')), 'FT_ERR_QUERY_BAD_TOKEN');
     fc.assert(fc.property(fc.string(), (s) => codeOf(() => codec.decode(s, 'f1')) === 'FT_ERR_QUERY_BAD_TOKEN'));
+    for (const suffix of ['.', '.x', `.${t.split('.')[0]}`]) assert.equal(codeOf(() => codec.decode(`${t}${suffix}`, 'f1')), 'FT_ERR_QUERY_BAD_TOKEN', `a token is exactly payload.mac: ${suffix}`);
   });
 });

@@ -146,8 +146,9 @@ export class TokenCodec {
   /** The cursor and the time range of the first page (so "now" does not drift between pages). */
   decode(token: string, fingerprint: string): { cursor: Cursor; startTime: number; endTime: number } {
     const invalid = () => new FlinkTrailError('FT_ERR_QUERY_BAD_TOKEN');
-    const [payload, mac] = token.split('.');
-    if (!payload || !mac || token.length > 512) throw invalid();
+    const parts = token.split('.');
+    const [payload, mac] = parts;
+    if (parts.length !== 2 || !payload || !mac || token.length > 512) throw invalid();
     const expected = Buffer.from(this.mac(`${payload}|${fingerprint}`));
     const actual = Buffer.from(mac);
     if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) throw invalid();

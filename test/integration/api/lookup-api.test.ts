@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { basic, lookup, makeKey, startInProcess, tempDir, waitForEvents, type Credentials, type InProcess } from '../../helpers/flinktrail.js';
@@ -165,6 +165,30 @@ describe('API body errors', () => {
       const broken = await post('{"userName": ', 'application/json');
       assert.equal(broken.status, 400);
       assert.equal(((await broken.json()) as { Code: string }).Code, 'FT_ERR_REQUEST_INVALID');
+    } finally {
+      await ft.close();
+    }
+  });
+});
+
+describe('stalled request bodies', () => {
+  it('disconnects a client that stops sending half-way through a body', async () => {
+    const dataDir = tempDir();
+    const c = makeKey(dataDir);
+    const ft = await startInProcess('http://127.0.0.1:9', { gateway: { bodyIdleTimeoutMs: 1000 } }, dataDir);
+    try {
+      for (const path of [`/flink/default/jars/upload`, '/api/v1/users']) {
+        const sock = connect(Number(new URL(ft.info.apiUrl).port), '127.0.0.1');
+        await new Promise<void>((r) => sock.once('connect', () => r()));
+        const closed = new Promise<number>((r) => sock.once('close', () => r(Date.now())));
+        sock.on('error', () => undefined);
+        const t0 = Date.now();
+        sock.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(c)}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":`);
+        const at = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 5000))]);
+        sock.destroy();
+        assert.ok(at > 0, `${path}: the stalled connection was closed`);
+        assert.ok(at - t0 >= 900 && at - t0 < 4000, `${path}: closed after ${at - t0} ms of silence`);
+      }
     } finally {
       await ft.close();
     }
