@@ -51,18 +51,29 @@ function raw(port: number, data: Buffer | string, timeoutMs = 10_000): Promise<R
   });
 }
 
-/** FlinkTrail's own error bodies are `{RequestId, Code, Message}`; Flink's are `{errors: [...]}`. */
-function ftCode(body: string): string | undefined {
+/**
+ * The code of one of FlinkTrail's own answers: `{RequestId, Code, Message}`, or — for Flink's
+ * own clients on a gateway path — Flink's `{errors: ["FT_ERR_…: …"]}`; both also carry the
+ * X-FlinkTrail-Error-Code header. Flink's own errors have neither.
+ */
+function ftCode(body: string, head = ''): string | undefined {
+  const header = /^x-flinktrail-error-code:\s*(\S+)/im.exec(head)?.[1];
+  if (header) return header;
   try {
-    const b = JSON.parse(body) as { Code?: unknown };
-    return typeof b.Code === 'string' ? b.Code : undefined;
+    const b = JSON.parse(body) as { Code?: unknown; errors?: unknown };
+    if (typeof b.Code === 'string') return b.Code;
+    const first = Array.isArray(b.errors) ? b.errors[0] : undefined;
+    return typeof first === 'string' ? /^(FT_ERR_[A-Z_]+):/.exec(first)?.[1] : undefined;
   } catch {
     return undefined;
   }
 }
 
-function assertClientError(status: number, body: string, what: string): void {
-  const code = ftCode(body);
+/** Response headers as text, for ftCode. */
+const headText = (h: Headers) => [...h].map(([k, v]) => `${k}: ${v}`).join('\n');
+
+function assertClientError(status: number, body: string, what: string, head = ''): void {
+  const code = ftCode(body, head);
   assert.notEqual(code, 'FT_ERR_SERVER_INTERNAL', `${what}: FlinkTrail answered 500 internal (${body.slice(0, 200)})`);
   // FT_ERR_UPSTREAM_*: Flink itself failed or hung up on the request (it does on some broken
   // uploads, answering 500 and closing before the body is read) — reported as such, not hidden.
@@ -99,8 +110,9 @@ describe('bad input', { timeout: 240_000 }, () => {
     rssStart = rssMb(pid);
     fdStart = fdCount(pid);
 
-    // Slowloris, held open for the whole suite: partial headers, and complete headers with a
-    // body that stops half-way (API and gateway). One more byte every 5 s keeps them alive.
+    // Slowloris, held open for the whole suite: partial headers (one more header byte every
+    // 5 s: Node's headersTimeout is a total, trickling does not help), and complete headers
+    // with a body that stops half-way (API and gateway; gateway.bodyIdleTimeoutMs ends them).
     slowOpenedAt = Date.now();
     for (let i = 0; i < 40; i++) {
       const path = i % 2 ? '/api/v1/events' : `${server.prefix}/overview`;
@@ -121,7 +133,7 @@ describe('bad input', { timeout: 240_000 }, () => {
       slow.push(entry);
     }
     slowTimer = setInterval(() => {
-      for (const s of slow) if (!s.closedAt) s.socket.write(s.kind === 'headers' ? 'X' : 'x');
+      for (const s of slow) if (!s.closedAt && s.kind === 'headers') s.socket.write('X');
     }, 5000);
   });
 
@@ -227,7 +239,7 @@ describe('bad input', { timeout: 240_000 }, () => {
         const a = await raw(apiPort, req);
         const what = `${gateway ? 'gateway' : 'API'} Authorization ${JSON.stringify(value.toString('latin1').slice(0, 60))}`;
         assert.ok([400, 401, 431].includes(a.status), `${what} → ${a.status} ${a.body.slice(0, 200)}`);
-        if (a.status === 401) assert.match(ftCode(a.body) ?? '', /^FT_ERR_AUTH_/, `${what}: ${a.body.slice(0, 200)}`);
+        if (a.status === 401) assert.match(ftCode(a.body, a.head) ?? '', /^FT_ERR_AUTH_/, `${what}: ${a.body.slice(0, 200)}`);
       }),
       { numRuns: 300 },
     );
@@ -250,7 +262,7 @@ describe('bad input', { timeout: 240_000 }, () => {
           body: data,
         });
         const text = await res.text();
-        assertClientError(res.status, text, `multipart ${JSON.stringify(data.toString('latin1').slice(0, 80))}`);
+        assertClientError(res.status, text, `multipart ${JSON.stringify(data.toString('latin1').slice(0, 80))}`, headText(res.headers));
       }),
       { numRuns: 80 },
     );
@@ -265,12 +277,19 @@ describe('bad input', { timeout: 240_000 }, () => {
     // A JSON body over the gateway's 1 MiB buffer streams through to Flink (which refuses it).
     const huge = `{"target-directory":"${'x'.repeat(3 * 1024 * 1024)}"}`;
     const gw = await fetch(`${server.gatewayUrl}jobs/${'b'.repeat(32)}/savepoints`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: huge });
-    assertClientError(gw.status, await gw.text(), '3 MiB gateway body');
+    assertClientError(gw.status, await gw.text(), '3 MiB gateway body', headText(gw.headers));
 
-    // The API: bodies over its 10 MiB limit, the wrong media type, broken JSON.
+    // The API: a body over its 10 MiB limit is refused on its Content-Length, before it is sent
+    // (a client that pushes the whole body anyway may see the connection close instead: the
+    // server answers and closes without reading on).
     const wrong: string[] = [];
+    const tooLarge = await raw(
+      apiPort,
+      `POST /api/v1/users HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: ${auth}\r\nContent-Type: application/json\r\nContent-Length: ${11 * 1024 * 1024}\r\n\r\n{"name":"`,
+    );
+    if (!(tooLarge.status === 413 && ftCode(tooLarge.body, tooLarge.head) === 'FT_ERR_REQUEST_TOO_LARGE')) wrong.push(`11 MiB JSON → ${tooLarge.status} ${tooLarge.body.slice(0, 100)}`);
+    // The wrong media type, broken JSON, the wrong JSON.
     for (const [what, init] of [
-      ['11 MiB JSON', { body: `{"name":"${'x'.repeat(11 * 1024 * 1024)}"}`, headers: { 'content-type': 'application/json' } }],
       ['text/plain body', { body: 'name=x', headers: { 'content-type': 'text/plain' } }],
       ['broken JSON', { body: '{"name":', headers: { 'content-type': 'application/json' } }],
       ['JSON array', { body: '[1,2,3]', headers: { 'content-type': 'application/json' } }],
