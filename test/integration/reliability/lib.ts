@@ -52,7 +52,9 @@ export class Client {
       const res = await this.pool.request({
         method,
         path,
-        headers: { authorization: this.authorization, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+        // A User-Agent, as scripts and SDKs send: FlinkTrail's own errors then come in
+        // ActionTrail's shape ({RequestId, Code, Message}), not the one for Flink's Java client.
+        headers: { authorization: this.authorization, 'user-agent': 'flinktrail-reliability-test', ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
         ...(body !== undefined ? { body } : {}),
         headersTimeout: 30_000,
         bodyTimeout: 30_000,
