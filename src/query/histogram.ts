@@ -11,6 +11,7 @@
  */
 import { FlinkTrailError } from '../errors/index.js';
 import type { Db } from '../store/sqlite/database.js';
+import { filterSql } from '../store/sqlite/filter.js';
 import type { EventFilter } from '../store/types.js';
 import { parseLookup } from './lookup.js';
 
@@ -88,42 +89,10 @@ export function parseHistogram(params: Record<string, unknown>, now = Date.now()
   return { filter, buckets, groupBy: g as HistogramGroup };
 }
 
-/**
- * The WHERE clause of a filter over `events e`, with named parameters — the same semantics as
- * `SqliteEventStore.lookup` (every filter is an exact match; resources via `event_resources`).
- */
-export function filterSql(f: EventFilter): { where: string; params: Record<string, unknown> } {
-  const where: string[] = ['e.event_time >= @startTime', 'e.event_time <= @endTime'];
-  const params: Record<string, unknown> = { startTime: f.startTime, endTime: f.endTime };
-  const eq = (col: string, key: string, value: unknown) => {
-    if (value === undefined) return;
-    where.push(`e.${col} = @${key}`);
-    params[key] = value;
-  };
-  eq('event_rw', 'eventRW', f.eventRW);
-  eq('user_name', 'user', f.user);
-  eq('service_name', 'serviceName', f.serviceName);
-  eq('event_name', 'eventName', f.eventName);
-  eq('event_type', 'eventType', f.eventType);
-  eq('access_key_id', 'accessKeyId', f.accessKeyId);
-  eq('event_id', 'eventId', f.eventId);
-  eq('region', 'region', f.region);
-  eq('error_code', 'errorCode', f.errorCode);
-  eq('source_ip', 'sourceIp', f.sourceIpAddress);
-  eq('cluster', 'cluster', f.cluster);
-  if (f.sensitive !== undefined) eq('sensitive', 'sensitive', f.sensitive ? 1 : 0);
-  if (f.resourceType !== undefined || f.resourceName !== undefined) {
-    const sub: string[] = [];
-    if (f.resourceType !== undefined) {
-      sub.push('r.type = @resourceType');
-      params['resourceType'] = f.resourceType;
-    }
-    if (f.resourceName !== undefined) {
-      sub.push('r.name = @resourceName');
-      params['resourceName'] = f.resourceName;
-    }
-    where.push(`EXISTS (SELECT 1 FROM event_resources r WHERE r.seq = e.seq AND ${sub.join(' AND ')})`);
-  }
+/** The WHERE clause of a filter over `events e`: the store's own filter SQL, resources as EXISTS. */
+export function filterWhere(f: EventFilter): { where: string; params: Record<string, unknown> } {
+  const { where, params, resources } = filterSql(f);
+  if (resources.length) where.push(`EXISTS (SELECT 1 FROM event_resources r WHERE r.seq = e.seq AND ${resources.join(' AND ')})`);
   return { where: where.join(' AND '), params };
 }
 
@@ -134,7 +103,7 @@ export function eventHistogram(db: Db, q: HistogramQuery): Histogram {
   const span = filter.endTime - filter.startTime + 1;
   const bucketMs = Math.max(1, Math.ceil(span / q.buckets));
   const count = Math.ceil(span / bucketMs);
-  const { where, params } = filterSql(filter);
+  const { where, params } = filterWhere(filter);
   // better-sqlite3 binds JS numbers as REAL: CAST keeps the division integral.
   const bucketExpr = 'CAST((e.event_time - @startTime) / @bucketMs AS INTEGER)';
   const sqlParams = { ...params, bucketMs };

@@ -11,6 +11,7 @@ import type { ActionTrailEvent } from '../../event/types.js';
 import type { EventFilter, EventStore, LookupPage, LookupRequest, Positioned } from '../types.js';
 import type Database from 'better-sqlite3';
 import type { Db } from './database.js';
+import { filterSql } from './filter.js';
 
 type Statement = Database.Statement<unknown[]>;
 
@@ -217,35 +218,8 @@ export class SqliteEventStore implements EventStore {
       if (desc) hi = Math.min(hi, req.after.time);
       else lo = Math.max(lo, req.after.time);
     }
-    const where: string[] = ['e.event_time >= @startTime', 'e.event_time <= @endTime'];
-    const params: Record<string, unknown> = { startTime: lo, endTime: hi, limit: req.limit + 1 };
-    const eq = (col: string, key: string, value: unknown) => {
-      if (value === undefined) return;
-      where.push(`e.${col} = @${key}`);
-      params[key] = value;
-    };
-    eq('event_rw', 'eventRW', f.eventRW);
-    eq('user_name', 'user', f.user);
-    eq('service_name', 'serviceName', f.serviceName);
-    eq('event_name', 'eventName', f.eventName);
-    eq('event_type', 'eventType', f.eventType);
-    eq('access_key_id', 'accessKeyId', f.accessKeyId);
-    eq('event_id', 'eventId', f.eventId);
-    eq('region', 'region', f.region);
-    eq('error_code', 'errorCode', f.errorCode);
-    eq('source_ip', 'sourceIp', f.sourceIpAddress);
-    eq('cluster', 'cluster', f.cluster);
-    // A literal, so that the partial index `events_sensitive_time` (WHERE sensitive = 1) applies.
-    if (f.sensitive !== undefined) where.push(`e.sensitive = ${f.sensitive ? 1 : 0}`);
-    const sub: string[] = [];
-    if (f.resourceType !== undefined) {
-      sub.push('r.type = @resourceType');
-      params['resourceType'] = f.resourceType;
-    }
-    if (f.resourceName !== undefined) {
-      sub.push('r.name = @resourceName');
-      params['resourceName'] = f.resourceName;
-    }
+    const { where, params, resources: sub } = filterSql(f, lo, hi);
+    params['limit'] = req.limit + 1;
     if (req.after) {
       where.push(desc ? '(e.event_time < @afterTime OR e.seq < @afterSeq)' : '(e.event_time > @afterTime OR e.seq > @afterSeq)');
       params['afterTime'] = req.after.time;

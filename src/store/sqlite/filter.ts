@@ -1,0 +1,49 @@
+/**
+ * The SQL of an EventFilter over `events e`: one place that maps every LookupEvents filter to
+ * its column, shared by the store's lookup and the console's histogram, so both always mean the
+ * same thing by the same filter.
+ */
+import type { EventFilter } from '../types.js';
+
+export interface FilterSql {
+  /** Conditions on `events e`, ANDed. */
+  where: string[];
+  /** Named parameters for them (and for `resources`). */
+  params: Record<string, unknown>;
+  /** Conditions on `event_resources r` (resource type and name), ANDed; empty when none. */
+  resources: string[];
+}
+
+/** Every filter is an exact match; `lo`..`hi` (epoch ms, inclusive) is the time range. */
+export function filterSql(f: EventFilter, lo = f.startTime, hi = f.endTime): FilterSql {
+  const where: string[] = ['e.event_time >= @startTime', 'e.event_time <= @endTime'];
+  const params: Record<string, unknown> = { startTime: lo, endTime: hi };
+  const eq = (col: string, key: string, value: unknown) => {
+    if (value === undefined) return;
+    where.push(`e.${col} = @${key}`);
+    params[key] = value;
+  };
+  eq('event_rw', 'eventRW', f.eventRW);
+  eq('user_name', 'user', f.user);
+  eq('service_name', 'serviceName', f.serviceName);
+  eq('event_name', 'eventName', f.eventName);
+  eq('event_type', 'eventType', f.eventType);
+  eq('access_key_id', 'accessKeyId', f.accessKeyId);
+  eq('event_id', 'eventId', f.eventId);
+  eq('region', 'region', f.region);
+  eq('error_code', 'errorCode', f.errorCode);
+  eq('source_ip', 'sourceIp', f.sourceIpAddress);
+  eq('cluster', 'cluster', f.cluster);
+  // A literal, so that the partial index `events_sensitive_time` (WHERE sensitive = 1) applies.
+  if (f.sensitive !== undefined) where.push(`e.sensitive = ${f.sensitive ? 1 : 0}`);
+  const resources: string[] = [];
+  if (f.resourceType !== undefined) {
+    resources.push('r.type = @resourceType');
+    params['resourceType'] = f.resourceType;
+  }
+  if (f.resourceName !== undefined) {
+    resources.push('r.name = @resourceName');
+    params['resourceName'] = f.resourceName;
+  }
+  return { where, params, resources };
+}
