@@ -8,7 +8,7 @@
  * flush keeps its events and retries; nothing is reported as stored before it is.
  */
 import type { ActionTrailEvent } from '../../event/types.js';
-import type { EventFilter, EventStore, LookupPage, LookupRequest, Positioned } from '../types.js';
+import type { Cursor, EventFilter, EventStore, LookupPage, LookupRequest, Positioned } from '../types.js';
 import type Database from 'better-sqlite3';
 import type { Db } from './database.js';
 import { filterSql } from './filter.js';
@@ -17,6 +17,8 @@ type Statement = Database.Statement<unknown[]>;
 
 /** How many index entries the planner reads per filter to estimate how sparse its matches are. */
 const PLAN_PROBE = 5000;
+/** How many index entries one page of a lookup may walk (see `lookup`). */
+const SCAN_BUDGET = 10_000;
 /** Marks `event_resources` as the driver of a lookup. */
 const RESOURCES = 'event_resources';
 /** Filters with an (column, event_time) index, which can drive a lookup in time order. */
@@ -46,6 +48,8 @@ export interface SqliteEventStoreOptions {
   onFlushError?: (err: Error, queued: number) => void;
   /** Index entries read per filter to choose a lookup's driving index (default 5000; tests lower it). */
   planProbe?: number;
+  /** Most index entries one page of a lookup walks before it returns short (default 10,000). */
+  scanBudget?: number;
 }
 
 function row(e: ActionTrailEvent) {
@@ -70,7 +74,7 @@ function row(e: ActionTrailEvent) {
 
 export class SqliteEventStore implements EventStore {
   private readonly db: Db;
-  private readonly opts: Required<Omit<SqliteEventStoreOptions, 'onFlushError' | 'planProbe'>> & { planProbe: number } & SqliteEventStoreOptions;
+  private readonly opts: Required<Omit<SqliteEventStoreOptions, 'onFlushError' | 'planProbe' | 'scanBudget'>> & { planProbe: number; scanBudget: number } & SqliteEventStoreOptions;
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -87,7 +91,7 @@ export class SqliteEventStore implements EventStore {
 
   constructor(db: Db, opts: SqliteEventStoreOptions) {
     this.db = db;
-    this.opts = { maxQueue: 100_000, planProbe: PLAN_PROBE, ...opts };
+    this.opts = { maxQueue: 100_000, planProbe: PLAN_PROBE, scanBudget: SCAN_BUDGET, ...opts };
     this.insertStmt = db.prepare(`INSERT INTO events
       (event_id, event_time, region, event_rw, event_name, event_type, service_name, user_name,
        access_key_id, sensitive, outcome, error_code, source_ip, cluster, body)
@@ -227,6 +231,22 @@ export class SqliteEventStore implements EventStore {
     }
 
     const driver = f.eventId === undefined ? this.rarestFilter(f, lo, hi, desc) : undefined;
+    // A bounded walk. Filters that are each common but rarely true together would walk the
+    // driving index to its end (seconds on a large store, with the event loop blocked); so the
+    // walk reads at most `scanBudget` index entries per page and, if the page is not full by
+    // then, returns it short — even empty — with a cursor where it stopped, as CloudTrail's
+    // LookupEvents does. Following the cursor still yields every event, in order.
+    const conditions = where.length - 2 + (sub.length ? 1 : 0);
+    const residual = conditions - (driver && driver.index !== RESOURCES ? 1 : 0) > 0;
+    const stop = f.eventId === undefined && driver?.index !== RESOURCES && residual ? this.walkEnd(f, driver?.index, lo, hi, desc, req.after) : undefined;
+    if (stop) {
+      // The page covers the walk up to and including `stop`; the time bound keeps it sargable.
+      if (desc) params['startTime'] = Math.max(lo, stop.time);
+      else params['endTime'] = Math.min(hi, stop.time);
+      where.push(desc ? '(e.event_time > @stopTime OR e.seq >= @stopSeq)' : '(e.event_time < @stopTime OR e.seq <= @stopSeq)');
+      params['stopTime'] = stop.time;
+      params['stopSeq'] = stop.seq;
+    }
     let from = 'events e';
     if (sub.length) {
       where.push(
@@ -246,7 +266,32 @@ export class SqliteEventStore implements EventStore {
     const last = page[page.length - 1];
     const result: LookupPage = { events: page.map((r) => JSON.parse(r.body) as ActionTrailEvent) };
     if (more && last) result.next = { time: last.event_time, seq: last.seq };
+    else if (stop) result.next = stop;
     return Promise.resolve(result);
+  }
+
+  /**
+   * Where a walk of `index` (the time index when there is no driver) in [lo, hi], after the
+   * cursor, reaches its budget: the sort key of its entry number `scanBudget` + 1, or undefined
+   * when the walk ends before that. Index-only, about a millisecond for 10,000 entries.
+   */
+  private walkEnd(f: EventFilter, index: string | undefined, lo: number, hi: number, desc: boolean, after?: Cursor): Cursor | undefined {
+    const d = DRIVERS.find((x) => x.index === index);
+    const cond: string[] = ['event_time >= ?', 'event_time <= ?'];
+    const args: unknown[] = [lo, hi];
+    if (d?.filter === 'sensitive') cond.push('sensitive = 1');
+    else if (d) {
+      cond.push(`${d.column} = ?`);
+      args.push(f[d.filter]);
+    }
+    if (after) {
+      cond.push(desc ? '(event_time < ? OR seq < ?)' : '(event_time > ? OR seq > ?)');
+      args.push(after.time, after.seq);
+    }
+    const order = desc ? 'DESC' : 'ASC';
+    const sql = `SELECT event_time AS time, seq FROM events INDEXED BY ${d?.index ?? 'events_time'} WHERE ${cond.join(' AND ')}
+      ORDER BY event_time ${order}, seq ${order} LIMIT 1 OFFSET ${this.opts.scanBudget}`;
+    return this.statement(sql).get(...args) as Cursor | undefined;
   }
 
   /**

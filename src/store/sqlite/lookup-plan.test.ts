@@ -92,7 +92,7 @@ describe('lookup planner', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ft-plan-'));
     db = openDatabase(dir);
-    store = new SqliteEventStore(db, { flushIntervalMs: 5, planProbe: 40 });
+    store = new SqliteEventStore(db, { flushIntervalMs: 5, planProbe: 40, scanBudget: 25 });
     await Promise.all(events.map((e) => store.append(e)));
   });
   after(async () => {
