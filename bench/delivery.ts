@@ -221,7 +221,7 @@ async function deliveryBench(o: BenchOptions): Promise<Section> {
   const kafkaSize = kafkaEvents.reduce((n, x) => n + x.size, 0) / Math.max(1, kafkaEvents.length);
   const syslogSize = syslogLines.reduce((n, l) => n + Buffer.byteLength(l), 0) / Math.max(1, syslogLines.length);
   // Windows the events span (the engine opens a window with its first event).
-  const times = sample.map((e) => Date.parse(e.eventTime));
+  const times = sample.filter((e) => e.serviceName === 'RealtimeCompute').map((e) => Date.parse(e.eventTime));
   const windows = Math.max(1, Math.ceil((Math.max(...times) - Math.min(...times)) / (WINDOW_SECONDS * 1000)));
   // Compression depends on how alike events are: the benchmark's three endpoints compress far
   // better than a real mix, so the realistic generator's events are gzipped too.
