@@ -25,8 +25,9 @@ VERSION=${FLINKTRAIL_KAFKA_VERSION:-4.1.1}
 MVN=${MVN:-mvn}
 DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.6.1
 
-log() { printf '[kafka.sh] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+NAME=kafka.sh
+# shellcheck source=scripts/it/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});'; }
 
 cmd_install() {
@@ -126,15 +127,9 @@ cmd_stop() {
     esac
   done
   [[ -n $run && -f $run/kafka.pid ]] || die "stop needs --run-dir of a started Kafka"
-  local pid i
+  local pid
   pid=$(cat "$run/kafka.pid")
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 150); do
-    kill -0 "$pid" 2>/dev/null || { log "Kafka $pid stopped"; return 0; }
-    sleep 0.1
-  done
-  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-  log "Kafka $pid killed"
+  if stop_group "$pid" 150; then log "Kafka $pid stopped"; else log "Kafka $pid killed"; fi
 }
 
 cmd=${1:-}

@@ -15,8 +15,9 @@
 # stop:    SIGTERM to the pid recorded in D/nginx.pid-of-run, waits, then SIGKILL.
 set -euo pipefail
 
-log() { printf '[nginx.sh] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+NAME=nginx.sh
+# shellcheck source=scripts/it/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});'
@@ -111,14 +112,7 @@ cmd_stop() {
   local pid
   pid=$(cat "$run/nginx.pid-of-run")
   # The master runs in its own session: signal the process group so workers go too.
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  local i
-  for i in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || { log "nginx $pid stopped"; return 0; }
-    sleep 0.1
-  done
-  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-  log "nginx $pid killed"
+  if stop_group "$pid"; then log "nginx $pid stopped"; else log "nginx $pid killed"; fi
 }
 
 cmd=${1:-}

@@ -18,8 +18,9 @@
 # stop:    SIGTERM to both process groups, then SIGKILL.
 set -euo pipefail
 
-log() { printf '[rsyslog.sh] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+NAME=rsyslog.sh
+# shellcheck source=scripts/it/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});'; }
 RSYSLOGD=/usr/sbin/rsyslogd
 
@@ -108,9 +109,7 @@ cmd_stop() {
   for k in tcp tls; do
     [[ -f $run/$k.pid-of-run ]] || continue
     pid=$(cat "$run/$k.pid-of-run")
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || continue
-    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
+    stop_group "$pid" || true
   done
   log "rsyslog stopped"
 }

@@ -20,8 +20,9 @@
 # stop:    SIGTERM to every process group in D/pids, waits, then SIGKILL.
 set -euo pipefail
 
-log() { printf '[s3.sh] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+NAME=s3.sh
+# shellcheck source=scripts/it/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});'; }
 
 cmd_install() {
@@ -161,13 +162,6 @@ cmd_start() {
     "$proxy" "$run" "$(cat "$run/object.pid")" "$(cat "$run/container.pid")" "$(cat "$run/account.pid")" "$(cat "$run/proxy.pid")"
 }
 
-stop_pid() {
-  local pid=$1 i
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-}
-
 run_dir_arg() {
   local run=""
   while (($#)); do
@@ -182,7 +176,7 @@ run_dir_arg() {
 
 cmd_pause() {
   local run; run=$(run_dir_arg "$@")
-  [[ -f $run/proxy.pid ]] && stop_pid "$(cat "$run/proxy.pid")"
+  [[ -f $run/proxy.pid ]] && { stop_group "$(cat "$run/proxy.pid")" || true; }
   log "S3 endpoint (swift proxy) stopped"
 }
 
@@ -197,7 +191,7 @@ cmd_resume() {
 cmd_stop() {
   local run; run=$(run_dir_arg "$@")
   local n
-  for n in proxy object container account; do [[ -f $run/$n.pid ]] && stop_pid "$(cat "$run/$n.pid")"; done
+  for n in proxy object container account; do [[ -f $run/$n.pid ]] && { stop_group "$(cat "$run/$n.pid")" || true; }; done
   log "swift stopped"
 }
 

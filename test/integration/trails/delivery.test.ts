@@ -82,10 +82,9 @@ describe('trails deliver to a directory, S3, Kafka and syslog', { timeout: 600_0
     }
   });
   after(async () => {
-    await t?.close();
-    await writeTopic?.close().catch(() => undefined);
-    await allTopic?.close().catch(() => undefined);
-    await Promise.all([s3?.stop(), kafka?.stop(), syslog?.stop(), flink?.stop()]);
+    // Settled, not all-or-nothing: one failing close must not leave the servers running.
+    await Promise.allSettled([t?.close(), writeTopic?.close(), allTopic?.close()]);
+    await Promise.allSettled([s3?.stop(), kafka?.stop(), syslog?.stop(), flink?.stop()]);
   });
 
   const gateway = async (method: string, path: string, body?: { json?: unknown; form?: FormData }) => {

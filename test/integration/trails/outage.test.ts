@@ -49,7 +49,7 @@ describe('a bucket down for a while under steady traffic', { timeout: 300_000 },
   after(async () => {
     traffic = false;
     await pump;
-    await t?.close();
+    await Promise.allSettled([t?.close()]);
     await s3?.stop();
   });
 
