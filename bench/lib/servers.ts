@@ -43,7 +43,17 @@ let flinkOnce: Promise<BenchFlink> | undefined;
 export function benchFlink(): Promise<BenchFlink> {
   flinkOnce ??= (async () => {
     process.stderr.write('starting Flink (scripts/flink/flink.sh)…\n');
-    const cluster = await startFlink();
+    // The free port flink.sh is given can be taken by another process before Flink binds it
+    // (a shared machine): try again on a fresh one.
+    let cluster: FlinkCluster | undefined;
+    for (let attempt = 1; !cluster; attempt++) {
+      try {
+        cluster = await startFlink();
+      } catch (err) {
+        if (attempt >= 3) throw err;
+        process.stderr.write(`Flink did not start (${(err as Error).message.split('\n')[0]}); trying again…\n`);
+      }
+    }
     onCleanup(() => cluster.stop());
     const { jobId } = await uploadAndRunJob(cluster.restUrl, cluster.jobJar, { programArgs: ['--job-name', 'bench-job', '--rate', '20'] });
     await waitForJobState(cluster.restUrl, jobId, 'RUNNING', 120_000);
