@@ -265,6 +265,8 @@ Notes:
 - Trail latency is dominated by the delivery poll (\`trails.pollIntervalMs\`, 100 ms) and the
   store's flush (\`store.flushIntervalMs\`, 20 ms): an event is delivered only once committed.
 - The bare baselines send each record the moment it exists, one by one; trails send batches.
+  A single-record Kafka send's tail varies widely from run to run on this shared machine:
+  compare the p50s too.
 - The store's bytes per event here are for a small, young store (fixed overhead included);
   see Scaling for large stores. Digest files are written every \`trails.digestIntervalSeconds\`
   (longer than this run).
