@@ -173,8 +173,8 @@ Notes:
 - One 2-core machine runs everything: the load generator (wrk, or the fixed-rate client), the
   proxy under test, and Flink's JobManager and TaskManager (the demo job running). A proxy's
   CPU is taken from Flink's, so the closed-loop ratios understate what a proxy on its own
-  cores would reach; the numbers compare the three paths under identical conditions, not
-  absolute capacity.
+  cores would reach; the numbers compare the paths under identical conditions, not absolute
+  capacity.
 - The last row is for information, not a goal: the same FlinkTrail with
   \`store.synchronous: normal\` (commits not fsynced: survives a process crash, not a power
   loss). better-sqlite3 commits synchronously, so every fsync of a batch or a journaled write

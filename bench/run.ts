@@ -18,6 +18,7 @@ import { ingest } from './ingest.js';
 import { memory } from './memory.js';
 import { query } from './query.js';
 import { cleanupAll } from './lib/procs.js';
+import { loadLine } from './lib/machine.js';
 import { renderSection, writeSection } from './lib/report.js';
 import { scaling } from './scaling.js';
 import type { Bench } from './types.js';
@@ -56,7 +57,9 @@ async function main(argv: string[]): Promise<number> {
   for (const b of chosen) {
     process.stderr.write(`\n== ${b.title} (${new Date().toISOString()})\n`);
     try {
+      const load = loadLine();
       const section = await b.run({ opts, quick });
+      section.load = load;
       // Record exactly what was run, options included.
       const extra = [...opts].map(([k, v]) => ` --${k} ${v}`).join('') + (quick ? ' --quick' : '');
       section.command = `npm run bench -- ${b.name}${extra}`;

@@ -3,7 +3,7 @@
  * OS, Node, SQLite, and how busy the box already was (a benchmark on a shared 2-core machine
  * says so next to its numbers instead of pretending to be alone).
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import Database from 'better-sqlite3';
@@ -17,14 +17,10 @@ function osName(): string {
   }
 }
 
+/** A tool's version from its output (several print it on stderr, some exit non-zero). */
 function tool(cmd: string, args: string[], pattern: RegExp): string | undefined {
-  try {
-    const out = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return pattern.exec(out)?.[1];
-  } catch (err) {
-    const e = err as { stderr?: string; stdout?: string };
-    return pattern.exec(`${e.stdout ?? ''}${e.stderr ?? ''}`)?.[1];
-  }
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return pattern.exec(`${r.stdout ?? ''}${r.stderr ?? ''}`)?.[1];
 }
 
 function sqliteVersion(): string {
@@ -46,7 +42,7 @@ export function machineLine(): string {
 
 export function toolVersions(): string {
   const parts: string[] = [];
-  const wrk = tool('wrk', ['--version'], /wrk ([\d.]+)/);
+  const wrk = tool('wrk', ['-v'], /wrk (?:debian\/)?([\d.]+)/);
   if (wrk) parts.push(`wrk ${wrk}`);
   const nginx = tool('nginx', ['-v'], /nginx\/([\d.]+)/) ?? tool('/usr/sbin/nginx', ['-v'], /nginx\/([\d.]+)/);
   if (nginx) parts.push(`nginx ${nginx}`);

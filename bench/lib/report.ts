@@ -34,16 +34,18 @@ export interface Section {
   /** Markdown: tables and the notes that explain them. */
   body: string;
   goals: Goal[];
+  /** The load average just before the benchmark started its servers (set by the runner). */
+  load?: string;
 }
 
-/** Captured at process start, so every section reports the load before our own servers ran. */
+/** Captured at process start; the runner records each benchmark's own start as well. */
 const START_LOAD = loadLine();
 
 export function renderSection(s: Section): string {
   return [
     `**Command:** \`${s.command}\` · **ran** ${s.startedAt.toISOString().replace(/\.\d+Z$/, 'Z')} for ${Math.round(s.seconds)} s`,
     '',
-    `**Machine:** ${machineLine()}; ${toolVersions()}; ${START_LOAD}.`,
+    `**Machine:** ${[machineLine(), toolVersions(), s.load ?? START_LOAD].filter(Boolean).join('; ')}.`,
     '',
     s.body.trim(),
     '',
