@@ -180,6 +180,11 @@ Notes:
 - Latency is measured by wrk at the client: HTTP, authentication, the query, JSON encoding of
   the page, and recording the LookupEvents call itself as an event.
 - wrk, FlinkTrail and SQLite share the 2 cores; the mixed-throughput run is CPU-bound on them.
+- The p50s show what a query costs. The p99s are mostly FlinkTrail's single event loop being
+  held by other work between queries: committing the events it records (every LookupEvents
+  call is one), which better-sqlite3 does synchronously — on a large store each batch's index
+  updates and WAL checkpoints take milliseconds, now and then far longer. Committing off the
+  event loop would lower them; the queries themselves would not change.
 ${slow.length ? `- Over the 50 ms goal: ${slow.map((r) => `${r.c.name} (p99 ${ms(r.w.p99)})`).join('; ')}.` : '- Every case is within the 50 ms goal.'}
 `;
   return {
