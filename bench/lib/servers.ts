@@ -4,7 +4,7 @@
  * FlinkTrail itself as a separate process — the built CLI, `node bin/flinktrail.mjs serve`,
  * exactly as users run it, so the load generator never shares its event loop.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFlink, uploadAndRunJob, waitForJobState, type FlinkCluster } from '../../test/helpers/flink.js';
@@ -12,8 +12,11 @@ import { basic, makeKey, type Credentials } from '../../test/helpers/flinktrail.
 import { onCleanup, run, sleep, spawnTracked } from './procs.js';
 import { REPO } from './report.js';
 
+/** A scratch directory, removed when the run ends (stores of a few hundred MB each). */
 export function benchDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `ft-bench-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `ft-bench-${prefix}-`));
+  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 let built: Promise<void> | undefined;
@@ -74,7 +77,7 @@ export interface Nginx {
 export async function startNginx(upstream: string): Promise<Nginx> {
   const script = join(REPO, 'scripts', 'it', 'nginx.sh');
   await run('bash', [script, 'install'], { timeoutMs: 600_000 });
-  const out = await run('bash', [script, 'start', '--upstream', upstream]);
+  const out = await run('bash', [script, 'start', '--upstream', upstream, '--run-dir', benchDir('nginx')]);
   const info = JSON.parse(out.trim().split('\n').pop() as string) as { url: string; pid: number; runDir: string };
   onCleanup(() => run('bash', [script, 'stop', '--run-dir', info.runDir]).then(() => undefined));
   return { url: info.url, pid: info.pid };
