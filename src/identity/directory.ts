@@ -106,6 +106,7 @@ export class Directory {
         'INSERT INTO access_keys (id, user_id, secret_hash, created_at) VALUES (@id, @user_id, @secret_hash, @created_at)',
       ),
       touchKey: db.prepare('UPDATE access_keys SET last_used_at = ?, last_used_ip = ? WHERE id = ?'),
+      policiesOf: db.prepare('SELECT p.document FROM user_policies up JOIN policies p ON p.name = up.policy_name WHERE up.user_id = ?'),
       keysOf: db.prepare('SELECT k.*, u.name AS user_name FROM access_keys k JOIN users u ON u.id = k.user_id ORDER BY k.created_at'),
     };
   }
@@ -245,7 +246,8 @@ export class Directory {
   }
 
   policiesOf(userId: string): PolicyDocument[] {
-    return (this.db.prepare('SELECT p.document FROM user_policies up JOIN policies p ON p.name = up.policy_name WHERE up.user_id = ?').all(userId) as { document: string }[]).map(
+    // On every authenticated request: prepared once, not per call.
+    return (this.stmts.policiesOf.all(userId) as { document: string }[]).map(
       (r) => JSON.parse(r.document) as PolicyDocument,
     );
   }
