@@ -25,6 +25,8 @@ import { createRecorder, type Recorder } from './pipeline/recorder.js';
 import { TokenCodec } from './query/lookup.js';
 import { hasBody } from './sources/gateway/body.js';
 import { createGateway, type Gateway } from './sources/gateway/gateway.js';
+import { selfProxies, type Listener } from './sources/gateway/self-proxy.js';
+import { FlinkTrailError } from './errors/index.js';
 import { sourceIpResolver, trustedPeerCheck } from './sources/gateway/source-ip.js';
 import { metaValue, openDatabase, type Db } from './store/sqlite/database.js';
 import { SqliteEventStore } from './store/sqlite/events.js';
@@ -195,7 +197,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   let purgeTimer: NodeJS.Timeout | undefined;
   const dedicated: Server[] = [];
 
-  return {
+  const app: App = {
     config,
     modules,
     api,
@@ -214,6 +216,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       const hostOf = (h: string) => (h.includes(':') ? `[${h}]` : h);
       const apiUrl = `http://${hostOf(config.api.host)}:${addr.port}`;
       const clusters: ListenInfo['clusters'] = {};
+      const listeners: Listener[] = [{ host: config.api.host, port: addr.port }];
       for (const c of config.clusters) {
         const prefixUrl = `${apiUrl}/flink/${c.name}/`;
         clusters[c.name] = { gatewayUrl: prefixUrl, prefixUrl };
@@ -231,7 +234,14 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
           server.listen(c.listen?.port ?? 0, c.listen?.host ?? '127.0.0.1', () => resolve());
         });
         const port = (server.address() as AddressInfo).port;
+        listeners.push({ host: c.listen.host, port });
         clusters[c.name] = { gatewayUrl: `${tls ? 'https' : 'http'}://${hostOf(c.listen.host)}:${port}/`, prefixUrl };
+      }
+      const loops = await selfProxies(config.clusters, listeners);
+      if (loops[0]) {
+        await app.close();
+        const { cluster, url, listener } = loops[0];
+        throw new FlinkTrailError('FT_ERR_CONFIG_SELF_PROXY', cluster, url, `${listener.host}:${listener.port}`);
       }
       for (const m of modules) await m.start?.();
       ready = true;
@@ -256,4 +266,5 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       db.close();
     },
   };
+  return app;
 }

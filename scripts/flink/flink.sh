@@ -11,7 +11,9 @@
 #        maven-dependency-plugin:copy-dependencies into $IT/flink-V/lib, and compiles the demo job
 #        (scripts/flink/job) into $IT/flink-V/jobs/flinktrail-demo-job.jar. Idempotent (marker files).
 # start: fresh run dir, config + log4j2, JobManager + 1 TaskManager (+ optional SQL Gateway), each in
-#        its own process group (setsid); waits for /overview (1 TM, free slots) and prints ONE JSON line:
+#        its own process group (setsid). Ports not given are bound by the servers themselves (port 0)
+#        and read back from their logs; the TaskManager and SQL Gateway start once the JobManager's
+#        ports are known. Waits for /overview (1 TM, free slots) and prints ONE JSON line:
 #        {"restUrl":…,"sqlGatewayUrl":…|null,"jobJar":…,"pids":[…],"runDir":…,"version":…,"logDir":…}
 #        Everything else goes to stderr. Processes keep running after the script returns.
 # stop:  SIGTERM to every process group listed in RUN/pids, waits, then SIGKILL. Default run dir: the
@@ -61,8 +63,9 @@ J17_OPTS=(
   --add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED
 )
 
-log() { printf '[flink.sh] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+NAME=flink.sh
+# shellcheck source=scripts/it/lib.sh
+source "$SCRIPT_DIR/../it/lib.sh"
 
 usage() {
   sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
@@ -116,6 +119,7 @@ EOF
 }
 
 fetch_lib() { # fetch_lib <version>
+  need_cmd "$MVN" maven
   local v=$1 home lib marker fp tmp
   home=$(flink_home "$v"); lib=$home/lib; marker=$home/.lib-fetched
   fp=$( { artifacts "$v"; echo "$DEP_PLUGIN"; } | sha_of)
@@ -154,6 +158,7 @@ build_job() { # build_job <version>
     log "job jar up to date ($jobs/$JOB_JAR_NAME)"
     return 0
   fi
+  [[ -n ${FLINKTRAIL_JAVA_HOME:-} ]] || { need_cmd "$JAVAC" default-jdk-headless; need_cmd "$JAR" default-jdk-headless; }
   tmp=$(mktemp -d "$home/job-build.XXXXXX")
   mkdir -p "$jobs" "$tmp/classes"
   log "compiling demo job against Flink $v"
@@ -180,13 +185,6 @@ cmd_fetch() {
   printf '{"version":"%s","lib":"%s","jobJar":"%s"}\n' "$version" "$home/lib" "$home/jobs/$JOB_JAR_NAME"
 }
 
-free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});' 2>/dev/null ||
-    python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'
-}
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
 write_conf() { # write_conf <version> <run> <rest> <rpc> <slots>
   local v=$1 run=$2 rest=$3 rpc=$4 slots=$5 conf file
   conf=$run/conf
@@ -204,6 +202,7 @@ taskmanager.host: 127.0.0.1
 rest.address: 127.0.0.1
 rest.bind-address: 127.0.0.1
 rest.port: $rest
+rest.bind-port: $rest
 web.submit.enable: true
 web.cancel.enable: true
 web.upload.dir: $run/web-upload
@@ -318,8 +317,23 @@ tail_logs() {
   done
 }
 
+# log_port FILE REGEX: the port in the first line of FILE that matches REGEX (ending in the port).
+log_port() {
+  grep -hoE "$2" "$1" 2>/dev/null | head -n 1 | grep -oE '[0-9]+$' || true
+}
+
+# set_conf RUN KEY VALUE: rewrites KEY in the run's config file (the JobManager has read it; the
+# TaskManager and SQL Gateway started after this read the ports the JobManager actually bound).
+set_conf() {
+  local f
+  for f in "$1/conf/config.yaml" "$1/conf/flink-conf.yaml"; do
+    [[ -f $f ]] && sed -i "s|^$2: .*|$2: $3|" "$f"
+  done
+  return 0
+}
+
 cmd_start() {
-  local version=$DEFAULT_VERSION rest=8081 rpc="" gw_port=8083 with_gw=0 run="" slots=4 timeout=180
+  local version=$DEFAULT_VERSION rest=0 rpc=0 gw_port=0 with_gw=0 run="" slots=4 timeout=180
   while (($#)); do
     case $1 in
       --version) version=${2:?}; shift 2 ;;
@@ -334,18 +348,17 @@ cmd_start() {
       *) die "start: unknown option $1" ;;
     esac
   done
+  need_cmd curl curl
   version=$(resolve_version "$version")
   local t0=$SECONDS home lib jar
   fetch_lib "$version" >&2
   build_job "$version" >&2
   home=$(flink_home "$version"); lib=$home/lib; jar=$home/jobs/$JOB_JAR_NAME
 
-  [[ -n $rpc ]] || rpc=$(free_port)
-  if port_in_use "$rest"; then die "REST port $rest is already in use on 127.0.0.1"; fi
-  if port_in_use "$rpc"; then die "RPC port $rpc is already in use on 127.0.0.1"; fi
-  if ((with_gw)) && port_in_use "$gw_port"; then die "SQL Gateway port $gw_port is already in use"; fi
-
-  [[ -n $run ]] || run=$home/runs/$(date +%Y%m%dT%H%M%S)-$rest
+  if [[ -z $run ]]; then
+    mkdir -p "$home/runs"
+    run=$(mktemp -d "$home/runs/$(date +%Y%m%dT%H%M%S).XXXXXX")
+  fi
   if [[ -e $run && -n $(ls -A "$run" 2>/dev/null) ]]; then die "run dir $run is not empty"; fi
   mkdir -p "$run"/{checkpoints,savepoints,web-upload,tmp/web}
   run=$(cd "$run" && pwd)
@@ -360,6 +373,23 @@ cmd_start() {
   launch "$run" jobmanager flink-jobmanager -Xms256m -Xmx768m -XX:MaxMetaspaceSize=256m \
     -cp "$lib/*" org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint \
     --configDir "$run/conf"
+
+  # Ports: 0 means the JobManager (and SQL Gateway) bind what the OS gives them, read back from
+  # their logs — nothing is picked first and bound later, so no other process can take a port
+  # between the two.
+  local deadline=$((SECONDS + timeout)) jm_log=$run/log/jobmanager/flink-jobmanager.log pid
+  local rpc_bound="" rest_bound=""
+  while [[ -z $rpc_bound || -z $rest_bound ]]; do
+    pid_of_run "${STARTED_PIDS[0]}" "$run" || { log "the JobManager exited during startup"; false; }
+    ((SECONDS < deadline)) || { log "the JobManager did not listen within ${timeout}s"; false; }
+    sleep 0.3
+    [[ -n $rpc_bound ]] || rpc_bound=$(log_port "$jm_log" 'Actor system started at pekko\.tcp://flink@[0-9.]+:[0-9]+')
+    [[ -n $rest_bound ]] || rest_bound=$(log_port "$jm_log" 'Rest endpoint listening at [0-9.]+:[0-9]+')
+  done
+  log "JobManager RPC on port $rpc_bound, REST on port $rest_bound"
+  set_conf "$run" jobmanager.rpc.port "$rpc_bound"
+  set_conf "$run" rest.port "$rest_bound"
+
   # heap = framework.heap + task.heap; direct = framework.off-heap + task.off-heap + network.
   launch "$run" taskmanager flink-taskmanager -Xms384m -Xmx384m -XX:MaxDirectMemorySize=192m \
     -XX:MaxMetaspaceSize=256m \
@@ -371,25 +401,27 @@ cmd_start() {
       -Dsql-gateway.endpoint.rest.address=127.0.0.1 \
       -Dsql-gateway.endpoint.rest.bind-address=127.0.0.1 \
       -Dsql-gateway.endpoint.rest.port="$gw_port" \
-      -Drest.address=127.0.0.1 -Drest.port="$rest"
+      -Dsql-gateway.endpoint.rest.bind-port="$gw_port" \
+      -Drest.address=127.0.0.1 -Drest.port="$rest_bound"
   fi
 
-  local deadline=$((SECONDS + timeout)) overview="" cluster_ok=0 gw_ok=$((1 - with_gw)) pid
+  local overview="" cluster_ok=0 gw_ok=$((1 - with_gw)) gw_bound=""
   while :; do
     for pid in "${STARTED_PIDS[@]}"; do
       pid_of_run "$pid" "$run" || { log "process $pid exited during startup"; false; }
     done
     if ((!cluster_ok)); then
-      overview=$(curl -fsS --max-time 2 "http://127.0.0.1:$rest/overview" 2>/dev/null || true)
+      overview=$(curl -fsS --max-time 2 "http://127.0.0.1:$rest_bound/overview" 2>/dev/null || true)
       if [[ $overview == *'"taskmanagers":1,'* && $overview =~ \"slots-available\":[1-9] ]]; then
         cluster_ok=1
         log "cluster ready after $((SECONDS - t0))s: $overview"
       fi
     fi
     if ((!gw_ok)); then
-      if curl -fsS --max-time 2 "http://127.0.0.1:$gw_port/v1/info" >/dev/null 2>&1; then
+      [[ -n $gw_bound ]] || gw_bound=$(log_port "$run/log/sql-gateway/flink-sql-gateway.log" 'Rest endpoint listening at [0-9.]+:[0-9]+')
+      if [[ -n $gw_bound ]] && curl -fsS --max-time 2 "http://127.0.0.1:$gw_bound/v1/info" >/dev/null 2>&1; then
         gw_ok=1
-        log "SQL gateway ready after $((SECONDS - t0))s"
+        log "SQL gateway ready on port $gw_bound after $((SECONDS - t0))s"
       fi
     fi
     ((cluster_ok && gw_ok)) && break
@@ -399,10 +431,10 @@ cmd_start() {
   trap - ERR INT TERM
 
   local gw_json=null pids_json
-  ((with_gw)) && gw_json="\"http://127.0.0.1:$gw_port\""
+  ((with_gw)) && gw_json="\"http://127.0.0.1:$gw_bound\""
   pids_json=$(IFS=,; echo "${STARTED_PIDS[*]}")
   printf '{"restUrl":"http://127.0.0.1:%s","sqlGatewayUrl":%s,"jobJar":"%s","pids":[%s],"runDir":"%s","version":"%s","logDir":"%s"}\n' \
-    "$rest" "$gw_json" "$jar" "$pids_json" "$run" "$version" "$run/log"
+    "$rest_bound" "$gw_json" "$jar" "$pids_json" "$run" "$version" "$run/log"
 }
 
 cmd_stop() {

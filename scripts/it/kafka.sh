@@ -9,7 +9,8 @@
 # install: resolves org.apache.kafka:kafka_2.13:V and its runtime dependencies with a throw-away
 #          pom and maven-dependency-plugin:copy-dependencies into $IT/kafka-V/lib (cached in
 #          ~/.m2; marker file makes it idempotent). Installs Java/Maven from Debian if missing.
-# start:   writes D/server.properties (static single voter, one partition per topic, replication
+# start:   picks free ports (fresh ones again when another process takes one first: the server
+#          must be seen listening on them itself), writes D/server.properties (static single voter, one partition per topic, replication
 #          factor 1, topics auto-created), formats D/data with kafka.tools.StorageTool, runs
 #          kafka.Kafka in its own session (setsid) and waits until the broker accepts
 #          connections. Prints ONE JSON line: {"bootstrap":"127.0.0.1:P","pid":N,"runDir":D,"version":V}
@@ -20,7 +21,6 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
-IT_DIR=${FLINKTRAIL_IT_DIR:-$REPO_ROOT/.it}
 VERSION=${FLINKTRAIL_KAFKA_VERSION:-4.1.1}
 MVN=${MVN:-mvn}
 DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.6.1
@@ -28,7 +28,6 @@ DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.6.1
 NAME=kafka.sh
 # shellcheck source=scripts/it/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});'; }
 
 cmd_install() {
   while (($#)); do
@@ -71,10 +70,22 @@ cmd_start() {
   done
   local home=$IT_DIR/kafka-$VERSION
   [[ -f $home/.fetched ]] || die "Kafka $VERSION is not fetched; run: $0 install --version $VERSION"
-  [[ -n $port ]] || port=$(free_port)
-  local cport; cport=$(free_port)
-  [[ -n $run ]] || run=$(mktemp -d "${TMPDIR:-/tmp}/ft-kafka.XXXXXX")
-  mkdir -p "$run"; run=$(cd "$run" && pwd)
+  run=$(run_dir kafka "$run")
+  local try rc
+  for try in $(seq 1 "$MAX_PORT_TRIES"); do
+    rc=0
+    start_once "$home" "$run" "${port:-$(pick_port)}" "$(pick_port)" || rc=$?
+    ((rc == 0)) && return 0
+    # A conflict on ports we picked is retried; a port given with --port is the caller's to change.
+    ((rc == 2)) && [[ -z $port ]] || die "Kafka did not start: $(tail -n 20 "$run/kafka.log")"
+    log "port conflict (try $try of $MAX_PORT_TRIES); starting again on fresh ports"
+  done
+  die "Kafka did not start after $MAX_PORT_TRIES port conflicts"
+}
+
+# start_once HOME RUN PORT CONTROLLER_PORT: 0 started (JSON line printed), 2 port conflict, 1 failed.
+start_once() {
+  local home=$1 run=$2 port=$3 cport=$4
   rm -rf "$run/data"
   cat >"$run/server.properties" <<EOF
 process.roles=broker,controller
@@ -103,19 +114,15 @@ EOF
   java -cp "$cp" kafka.tools.StorageTool format -t "$id" -c "$run/server.properties" --ignore-formatted >"$run/format.log" 2>&1 ||
     die "formatting the KRaft log dir failed: $(tail -n 5 "$run/format.log")"
   setsid java -Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true -cp "$cp" kafka.Kafka "$run/server.properties" >"$run/kafka.log" 2>&1 </dev/null &
-  local pid=$!
+  local pid=$! rc=0
+  started "$pid"
   echo "$pid" >"$run/kafka.pid"
-  local i
-  for i in $(seq 1 600); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      printf '{"bootstrap":"127.0.0.1:%s","pid":%s,"runDir":"%s","version":"%s"}\n' "$port" "$pid" "$run" "$VERSION"
-      return 0
-    fi
-    kill -0 "$pid" 2>/dev/null || die "Kafka exited: $(tail -n 20 "$run/kafka.log")"
-    sleep 0.1
-  done
-  kill -KILL -- "-$pid" 2>/dev/null || true
-  die "Kafka did not listen on 127.0.0.1:$port within 60 s"
+  { wait_own_listen "$pid" "$cport" "$run/kafka.log" 120 && wait_own_listen "$pid" "$port" "$run/kafka.log" 120; } || rc=$?
+  if ((rc)); then
+    stop_group "$pid" 100 || true
+    return "$rc"
+  fi
+  printf '{"bootstrap":"127.0.0.1:%s","pid":%s,"runDir":"%s","version":"%s"}\n' "$port" "$pid" "$run" "$VERSION"
 }
 
 cmd_stop() {

@@ -12,7 +12,8 @@
 # start:   makes a self-signed certificate for 127.0.0.1 (D/ca.pem = the server certificate,
 #          D/key.pem), writes D/tcp.conf and D/tls.conf (own work directories, max message size
 #          1 MiB, imtcp on 127.0.0.1), checks them with `rsyslogd -N1`, runs both in their own
-#          sessions (setsid) and waits for the ports. Prints ONE JSON line:
+#          sessions (setsid) and waits until each listens on its port itself (a port another
+#          process took first is picked again). Prints ONE JSON line:
 #          {"tcp":"127.0.0.1:P","tls":"127.0.0.1:Q","ca":"D/ca.pem","tcpLog":"D/tcp.log",
 #           "tlsLog":"D/tls.log","runDir":D,"pids":[…]}
 # stop:    SIGTERM to both process groups, then SIGKILL.
@@ -21,7 +22,6 @@ set -euo pipefail
 NAME=rsyslog.sh
 # shellcheck source=scripts/it/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});'; }
 RSYSLOGD=/usr/sbin/rsyslogd
 
 cmd_install() {
@@ -37,16 +37,6 @@ cmd_install() {
   return 0
 }
 
-wait_port() {
-  local port=$1 pid=$2 logf=$3 i
-  for i in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || die "rsyslogd exited: $(tail -n 5 "$logf")"
-    sleep 0.05
-  done
-  die "rsyslogd did not listen on 127.0.0.1:$port"
-}
-
 cmd_start() {
   local run="" tcp="" tls=""
   while (($#)); do
@@ -58,21 +48,49 @@ cmd_start() {
     esac
   done
   [[ -x $RSYSLOGD ]] || die "rsyslog is not installed; run: $0 install"
-  [[ -n $run ]] || run=$(mktemp -d "${TMPDIR:-/tmp}/ft-rsyslog.XXXXXX")
-  mkdir -p "$run/work-tcp" "$run/work-tls"; run=$(cd "$run" && pwd)
-  [[ -n $tcp ]] || tcp=$(free_port)
-  [[ -n $tls ]] || tls=$(free_port)
+  need_cmd openssl openssl
+  run=$(run_dir rsyslog "$run")
+  mkdir -p "$run/work-tcp" "$run/work-tls"
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
     -keyout "$run/key.pem" -out "$run/ca.pem" >/dev/null 2>&1 || die "openssl could not make a certificate"
   : >"$run/tcp.log"; : >"$run/tls.log"
-  cat >"$run/tcp.conf" <<EOF
+  local k try rc port pid pids=() ports=()
+  for k in tcp tls; do
+    for try in $(seq 1 "$MAX_PORT_TRIES"); do
+      if [[ $k == tcp ]]; then port=${tcp:-$(pick_port)}; else port=${tls:-$(pick_port)}; fi
+      write_conf "$run" "$k" "$port"
+      "$RSYSLOGD" -N1 -f "$run/$k.conf" >"$run/$k.check" 2>&1 || die "rsyslogd rejected $run/$k.conf: $(tail -n 5 "$run/$k.check")"
+      setsid "$RSYSLOGD" -n -f "$run/$k.conf" -i "$run/$k.pid" >"$run/$k.out" 2>&1 </dev/null &
+      pid=$!
+      started "$pid"
+      echo "$pid" >"$run/$k.pid-of-run"
+      rc=0
+      wait_own_listen "$pid" "$port" "$run/$k.out" 30 || rc=$?
+      ((rc == 0)) && break
+      stop_group "$pid" || true
+      ((rc == 2)) && [[ $k == tcp && -z $tcp || $k == tls && -z $tls ]] || die "rsyslogd ($k) did not start: $(tail -n 5 "$run/$k.out")"
+      log "port conflict for $k (try $try of $MAX_PORT_TRIES); again on a fresh port"
+    done
+    ((rc == 0)) || die "rsyslogd ($k) did not start after $MAX_PORT_TRIES port conflicts"
+    pids+=("$pid"); ports+=("$port")
+  done
+  printf '{"tcp":"127.0.0.1:%s","tls":"127.0.0.1:%s","ca":"%s/ca.pem","tcpLog":"%s/tcp.log","tlsLog":"%s/tls.log","runDir":"%s","pids":[%s,%s]}\n' \
+    "${ports[0]}" "${ports[1]}" "$run" "$run" "$run" "$run" "${pids[0]}" "${pids[1]}"
+}
+
+# write_conf RUN tcp|tls PORT: the rsyslogd configuration of one input.
+write_conf() {
+  local run=$1 k=$2 port=$3
+  if [[ $k == tcp ]]; then
+    cat >"$run/tcp.conf" <<EOF
 global(workDirectory="$run/work-tcp" maxMessageSize="1m")
 module(load="imtcp")
 template(name="raw5424" type="string" string="%rawmsg%\n")
 ruleset(name="recv") { action(type="omfile" file="$run/tcp.log" template="raw5424" flushOnTXEnd="on" asyncWriting="off") }
-input(type="imtcp" port="$tcp" address="127.0.0.1" ruleset="recv")
+input(type="imtcp" port="$port" address="127.0.0.1" ruleset="recv")
 EOF
-  cat >"$run/tls.conf" <<EOF
+  else
+    cat >"$run/tls.conf" <<EOF
 global(workDirectory="$run/work-tls" maxMessageSize="1m"
   DefaultNetstreamDriver="gtls"
   DefaultNetstreamDriverCAFile="$run/ca.pem"
@@ -81,19 +99,9 @@ global(workDirectory="$run/work-tls" maxMessageSize="1m"
 module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.Authmode="anon")
 template(name="raw5424" type="string" string="%rawmsg%\n")
 ruleset(name="recv") { action(type="omfile" file="$run/tls.log" template="raw5424" flushOnTXEnd="on" asyncWriting="off") }
-input(type="imtcp" port="$tls" address="127.0.0.1" ruleset="recv")
+input(type="imtcp" port="$port" address="127.0.0.1" ruleset="recv")
 EOF
-  local k pids=()
-  for k in tcp tls; do
-    "$RSYSLOGD" -N1 -f "$run/$k.conf" >"$run/$k.check" 2>&1 || die "rsyslogd rejected $run/$k.conf: $(tail -n 5 "$run/$k.check")"
-    setsid "$RSYSLOGD" -n -f "$run/$k.conf" -i "$run/$k.pid" >"$run/$k.out" 2>&1 </dev/null &
-    echo $! >"$run/$k.pid-of-run"
-    pids+=("$(cat "$run/$k.pid-of-run")")
-  done
-  wait_port "$tcp" "${pids[0]}" "$run/tcp.out"
-  wait_port "$tls" "${pids[1]}" "$run/tls.out"
-  printf '{"tcp":"127.0.0.1:%s","tls":"127.0.0.1:%s","ca":"%s/ca.pem","tcpLog":"%s/tcp.log","tlsLog":"%s/tls.log","runDir":"%s","pids":[%s,%s]}\n' \
-    "$tcp" "$tls" "$run" "$run" "$run" "$run" "${pids[0]}" "${pids[1]}"
+  fi
 }
 
 cmd_stop() {

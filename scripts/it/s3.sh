@@ -4,7 +4,8 @@
 #
 #   scripts/it/s3.sh install
 #   scripts/it/s3.sh start [--run-dir D] [--port P]
-#   scripts/it/s3.sh pause  --run-dir D      # stop the proxy (the S3 endpoint) only: an outage
+#   scripts/it/s3.sh pause  --run-dir D      # stop the proxy (the S3 endpoint) only: an outage;
+#                                            # its port resets connections until resume
 #   scripts/it/s3.sh resume --run-dir D      # start the proxy again on the same port, same data
 #   scripts/it/s3.sh stop   --run-dir D
 #
@@ -12,7 +13,8 @@
 #          missing (idempotent; no Debian service is enabled or started).
 # start:   writes D/etc (own swift.conf, rings with part power 8, object/container/account/proxy
 #          server configs; /etc/swift is never touched), starts the four servers each in its own
-#          session (setsid) and waits for their healthchecks. Prints ONE JSON line:
+#          session (setsid), checks that each listens on its port itself (fresh ports again when
+#          another process took one first) and waits for their healthchecks. Prints ONE JSON line:
 #          {"endpoint":"http://127.0.0.1:P","region":"us-east-1","accessKeyId":"test:tester",
 #           "secretAccessKey":"testing","runDir":D,"pids":[…]}
 #          Clients must use path-style addressing and WHEN_REQUIRED checksums (Swift answers 501
@@ -23,7 +25,6 @@ set -euo pipefail
 NAME=s3.sh
 # shellcheck source=scripts/it/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});'; }
 
 cmd_install() {
   local need=() p
@@ -123,9 +124,16 @@ EOF
 }
 
 start_server() {
-  local run=$1 n=$2
+  local run=$1 n=$2 pid
   setsid "swift-$n-server" "$run/etc/$n-server.conf" >>"$run/log/$n.out" 2>&1 </dev/null &
-  echo $! >"$run/$n.pid"
+  pid=$!
+  started "$pid"
+  echo "$pid" >"$run/$n.pid"
+}
+
+# wait_listen RUN NAME PORT: the server NAME listens on PORT itself (0), conflict (2), failed (1).
+wait_listen() {
+  wait_own_listen "$(cat "$1/$2.pid")" "$3" "$1/log/$2.out" 60
 }
 
 wait_health() {
@@ -150,13 +158,23 @@ cmd_start() {
     esac
   done
   command -v swift-proxy-server >/dev/null || die "swift is not installed; run: $0 install"
-  [[ -n $run ]] || run=$(mktemp -d "${TMPDIR:-/tmp}/ft-s3.XXXXXX")
-  mkdir -p "$run"; run=$(cd "$run" && pwd)
-  [[ -n $port ]] || port=$(free_port)
-  write_config "$run" "$port" "$(free_port)" "$(free_port)" "$(free_port)"
-  local n
-  for n in object container account proxy; do start_server "$run" "$n"; done
-  read -r proxy obj cont acct <"$run/ports"
+  need_cmd curl curl
+  run=$(run_dir s3 "$run")
+  local try rc n proxy obj cont acct
+  for try in $(seq 1 "$MAX_PORT_TRIES"); do
+    rm -rf "$run/etc" "$run/srv" "$run/log"
+    write_config "$run" "${port:-$(pick_port)}" "$(pick_port)" "$(pick_port)" "$(pick_port)"
+    read -r proxy obj cont acct <"$run/ports"
+    for n in object container account proxy; do start_server "$run" "$n"; done
+    rc=0
+    { wait_listen "$run" object "$obj" && wait_listen "$run" container "$cont" &&
+      wait_listen "$run" account "$acct" && wait_listen "$run" proxy "$proxy"; } || rc=$?
+    ((rc == 0)) && break
+    for n in proxy object container account; do stop_group "$(cat "$run/$n.pid")" 20 || true; done
+    ((rc == 2)) && [[ -z $port ]] || die "swift did not start: $(tail -n 5 "$run"/log/*.out 2>/dev/null)"
+    log "port conflict (try $try of $MAX_PORT_TRIES); starting again on fresh ports"
+  done
+  ((rc == 0)) || die "swift did not start after $MAX_PORT_TRIES port conflicts"
   wait_health "$run" "$proxy" "$obj" "$cont" "$acct"
   printf '{"endpoint":"http://127.0.0.1:%s","region":"us-east-1","accessKeyId":"test:tester","secretAccessKey":"testing","runDir":"%s","pids":[%s,%s,%s,%s]}\n' \
     "$proxy" "$run" "$(cat "$run/object.pid")" "$(cat "$run/container.pid")" "$(cat "$run/account.pid")" "$(cat "$run/proxy.pid")"
@@ -174,16 +192,31 @@ run_dir_arg() {
   echo "$run"
 }
 
+# During an outage the endpoint's port is held by a listener that resets every connection, so
+# that no other process can take it before resume (clients keep the endpoint URL).
 cmd_pause() {
-  local run; run=$(run_dir_arg "$@")
+  local run proxy pid; run=$(run_dir_arg "$@")
   [[ -f $run/proxy.pid ]] && { stop_group "$(cat "$run/proxy.pid")" || true; }
-  log "S3 endpoint (swift proxy) stopped"
+  read -r proxy _ <"$run/ports"
+  setsid node -e '
+    const srv = require("net").createServer((s) => s.resetAndDestroy());
+    srv.on("error", (e) => { console.error(e.message); process.exit(1); });
+    srv.listen(Number(process.argv[1]), "127.0.0.1");
+  ' "$proxy" >"$run/log/outage.out" 2>&1 </dev/null &
+  pid=$!
+  started "$pid"
+  echo "$pid" >"$run/outage.pid"
+  wait_own_listen "$pid" "$proxy" "$run/log/outage.out" 30 || die "could not hold port $proxy during the outage"
+  log "S3 endpoint (swift proxy) stopped; port $proxy refuses connections"
 }
 
 cmd_resume() {
-  local run; run=$(run_dir_arg "$@")
+  local run proxy; run=$(run_dir_arg "$@")
+  [[ -f $run/outage.pid ]] && { stop_group "$(cat "$run/outage.pid")" || true; rm -f "$run/outage.pid"; }
   start_server "$run" proxy
   read -r proxy _ <"$run/ports"
+  # Swift keeps trying to bind for 30 s, which covers a connection that holds the port briefly.
+  wait_listen "$run" proxy "$proxy" || die "the swift proxy did not listen on $proxy again: $(tail -n 5 "$run/log/proxy.out")"
   wait_health "$run" "$proxy"
   log "S3 endpoint (swift proxy) back on port $proxy"
 }
@@ -191,7 +224,7 @@ cmd_resume() {
 cmd_stop() {
   local run; run=$(run_dir_arg "$@")
   local n
-  for n in proxy object container account; do [[ -f $run/$n.pid ]] && { stop_group "$(cat "$run/$n.pid")" || true; }; done
+  for n in outage proxy object container account; do [[ -f $run/$n.pid ]] && { stop_group "$(cat "$run/$n.pid")" || true; }; done
   log "swift stopped"
 }
 
@@ -203,5 +236,5 @@ case $cmd in
   pause) cmd_pause "$@" ;;
   resume) cmd_resume "$@" ;;
   stop) cmd_stop "$@" ;;
-  *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

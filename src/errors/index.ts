@@ -22,6 +22,11 @@ export const ERRORS = {
     message: 'The configuration is invalid: %s',
     doc: 'Startup refused: one or more configuration keys are invalid. Every problem is listed with its key path.',
   },
+  FT_ERR_CONFIG_SELF_PROXY: {
+    status: 500,
+    message: 'Cluster "%s" has url %s, which is FlinkTrail\'s own listener on %s: the gateway would proxy to itself.',
+    doc: 'Startup refused: a cluster\'s `url` reaches one of FlinkTrail\'s own listeners (the API port or a cluster port, checked once they are bound, so ports given as 0 count too). Point `url` at the Flink REST endpoint, not at FlinkTrail.',
+  },
   FT_ERR_AUTH_MISSING: {
     status: 401,
     message: 'Authentication is required: send HTTP Basic credentials (AccessKeyId:AccessKeySecret or user:password).',

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { REPO_ROOT } from './flink.js';
+import { register, starting } from './lifecycle.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -42,13 +43,17 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-export async function startBrowser(): Promise<TestBrowser> {
+export function startBrowser(): Promise<TestBrowser> {
+  return starting(launch());
+}
+
+async function launch(): Promise<TestBrowser> {
   const executablePath = await chromiumPath();
   const browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
   return {
     browser,
     newContext: (viewport = { width: 1280, height: 800 }) => browser.newContext({ viewport, acceptDownloads: true, locale: 'en-US', timezoneId: 'UTC' }),
-    close: () => browser.close(),
+    close: register({ name: 'Chromium', stop: () => browser.close() }),
   };
 }
 

@@ -7,10 +7,10 @@
  */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { register, starting } from './lifecycle.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -20,11 +20,8 @@ export const FLINK_SCRIPT = resolve(REPO_ROOT, 'scripts', 'flink', 'flink.sh');
 export interface StartFlinkOptions {
   /** Flink version, e.g. "2.2.0" (default) or "1.20.3" / "1.20". */
   version?: string;
-  /** JobManager REST port; a free port is picked when omitted. */
-  restPort?: number;
-  /** Also start the SQL Gateway (on a free port unless sqlGatewayPort is given). */
+  /** Also start the SQL Gateway. Ports are bound by Flink itself (0) and read back by flink.sh. */
   withSqlGateway?: boolean;
-  sqlGatewayPort?: number;
   /** Startup timeout for the script's readiness wait (seconds, default 180). */
   timeoutSeconds?: number;
 }
@@ -51,25 +48,6 @@ interface StartOutput {
   pids: number[];
   runDir: string;
   version: string;
-}
-
-/** Binds port 0 on 127.0.0.1 and returns the port the OS picked. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === 'string') {
-        srv.close();
-        reject(new Error('could not determine a free port'));
-        return;
-      }
-      const { port } = addr;
-      srv.close(() => resolvePort(port));
-    });
-  });
 }
 
 async function runScript(args: string[], timeoutMs: number): Promise<string> {
@@ -125,23 +103,28 @@ async function externalCluster(url: string): Promise<FlinkCluster> {
 }
 
 /** Fetches (cached) and starts a Flink session cluster; resolves once 1 TM with free slots is up. */
-export async function startFlink(opts: StartFlinkOptions = {}): Promise<FlinkCluster> {
+export function startFlink(opts: StartFlinkOptions = {}): Promise<FlinkCluster> {
   const external = process.env['FLINKTRAIL_TEST_FLINK_URL'];
   if (external) return externalCluster(external);
+  return starting(startOwnFlink(opts));
+}
 
+async function startOwnFlink(opts: StartFlinkOptions): Promise<FlinkCluster> {
   const versionArgs = opts.version ? ['--version', opts.version] : [];
   // A cold fetch resolves ~55 jars through Maven (seconds when ~/.m2 is warm, longer when not).
   await runScript(['fetch', ...versionArgs], 15 * 60_000);
 
-  const restPort = opts.restPort ?? (await freePort());
-  const args = ['start', ...versionArgs, '--rest-port', String(restPort)];
+  const args = ['start', ...versionArgs];
   if (opts.timeoutSeconds !== undefined) args.push('--timeout', String(opts.timeoutSeconds));
-  if (opts.withSqlGateway) {
-    args.push('--with-sql-gateway', '--sql-gateway-port', String(opts.sqlGatewayPort ?? (await freePort())));
-  }
+  if (opts.withSqlGateway) args.push('--with-sql-gateway');
   const out = parseStartOutput(await runScript(args, ((opts.timeoutSeconds ?? 180) + 60) * 1000));
-
-  let stopped: Promise<void> | undefined;
+  const log = (name: string) => [resolve(out.runDir, 'log', name, `flink-${name}.log`), resolve(out.runDir, 'log', name, `flink-${name}.out`)];
+  const stop = register({
+    name: `Flink ${out.version}`,
+    stop: () => runScript(['stop', '--run-dir', out.runDir], 120_000).then(() => undefined),
+    groups: out.pids,
+    logs: [...log('jobmanager'), ...log('taskmanager'), ...(out.sqlGatewayUrl ? log('sql-gateway') : [])],
+  });
   return {
     restUrl: out.restUrl,
     ...(out.sqlGatewayUrl ? { sqlGatewayUrl: out.sqlGatewayUrl } : {}),
@@ -149,10 +132,7 @@ export async function startFlink(opts: StartFlinkOptions = {}): Promise<FlinkClu
     runDir: out.runDir,
     version: out.version,
     external: false,
-    stop: () => {
-      stopped ??= runScript(['stop', '--run-dir', out.runDir], 120_000).then(() => undefined);
-      return stopped;
-    },
+    stop,
   };
 }
 

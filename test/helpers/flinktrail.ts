@@ -14,6 +14,7 @@ import { hashPasswordScrypt } from '../../src/identity/secrets.js';
 import { openDatabase } from '../../src/store/sqlite/database.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import type { ActionTrailEvent } from '../../src/event/types.js';
+import { register, starting } from './lifecycle.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -51,7 +52,11 @@ export interface InProcess {
   close(): Promise<void>;
 }
 
-export async function startInProcess(flinkUrl: string, extra: Record<string, unknown> = {}, dataDir = tempDir()): Promise<InProcess> {
+export function startInProcess(flinkUrl: string, extra: Record<string, unknown> = {}, dataDir = tempDir()): Promise<InProcess> {
+  return starting(inProcess(flinkUrl, extra, dataDir));
+}
+
+async function inProcess(flinkUrl: string, extra: Record<string, unknown>, dataDir: string): Promise<InProcess> {
   const config = buildConfig({
     dataDir,
     api: { port: 0 },
@@ -61,26 +66,32 @@ export async function startInProcess(flinkUrl: string, extra: Record<string, unk
   });
   const app = await buildApp(config, { log: createLogger('warn') });
   const info = await app.listen();
-  return { app, info, dataDir, close: () => app.close() };
+  return { app, info, dataDir, close: register({ name: 'FlinkTrail (in process)', stop: () => app.close() }) };
 }
 
 export interface ChildServer {
   proc: ChildProcess;
   apiUrl: string;
   gatewayUrl: string;
+  /** Cluster name → URLs, as the child logged them once listening (ports bound as 0 are real here). */
+  clusters: ListenInfo['clusters'];
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
 /** Runs the built CLI (`bin/flinktrail.mjs serve`) and waits for its "listening" log line. */
 /** `flinkUrl` null: the clusters come from a `--config` file in `args`. */
-export async function startChild(flinkUrl: string | null, dataDir: string, args: string[] = []): Promise<ChildServer> {
+export function startChild(flinkUrl: string | null, dataDir: string, args: string[] = []): Promise<ChildServer> {
+  return starting(child(flinkUrl, dataDir, args));
+}
+
+async function child(flinkUrl: string | null, dataDir: string, args: string[]): Promise<ChildServer> {
   const flinkArgs = flinkUrl === null ? [] : ['--flink', flinkUrl];
   const proc = spawn(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'serve', ...flinkArgs, '--data-dir', dataDir, '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const info = await new Promise<{ apiUrl: string }>((resolve, reject) => {
+  const info = await new Promise<{ apiUrl: string; clusters: ListenInfo['clusters'] }>((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error(`FlinkTrail did not start in 20 s:\n${stderr}`)), 20_000);
     proc.stdout?.on('data', (d: Buffer) => {
@@ -88,7 +99,7 @@ export async function startChild(flinkUrl: string | null, dataDir: string, args:
       for (const line of buf.split('\n')) {
         if (!line.includes('FlinkTrail is listening')) continue;
         clearTimeout(timer);
-        resolve(JSON.parse(line) as { apiUrl: string });
+        resolve(JSON.parse(line) as { apiUrl: string; clusters: ListenInfo['clusters'] });
       }
     });
     proc.once('exit', (code) => {
@@ -97,10 +108,20 @@ export async function startChild(flinkUrl: string | null, dataDir: string, args:
     });
   });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const running = () => proc.exitCode === null && proc.signalCode === null;
+  register({
+    name: 'FlinkTrail (child process)',
+    stop: async () => {
+      if (running()) proc.kill('SIGTERM');
+      await exited;
+    },
+    ...(proc.pid ? { pids: [proc.pid] } : {}),
+  });
   return {
     proc,
     apiUrl: info.apiUrl,
     gatewayUrl: `${info.apiUrl}/flink/default/`,
+    clusters: info.clusters,
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       return exited;

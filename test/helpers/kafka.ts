@@ -4,6 +4,7 @@
  * collects a topic's records from the beginning.
  */
 import { Admin, Consumer, stringDeserializers, type Message } from '@platformatic/kafka';
+import { register, starting } from './lifecycle.js';
 import { itScript } from './servers.js';
 
 export interface KafkaRecord {
@@ -21,15 +22,27 @@ export interface KafkaServer {
   stop(): Promise<void>;
 }
 
-export async function startKafka(): Promise<KafkaServer> {
+export function startKafka(): Promise<KafkaServer> {
+  return starting(start());
+}
+
+async function start(): Promise<KafkaServer> {
   const env = process.env['FLINKTRAIL_TEST_KAFKA_BOOTSTRAP'];
-  let info: { bootstrap: string; runDir?: string };
+  let info: { bootstrap: string; runDir?: string; pid?: number };
   if (env) info = { bootstrap: env };
   else {
     await itScript('kafka', ['install'], 900_000);
-    info = await itScript('kafka', ['start'], 120_000);
+    info = await itScript('kafka', ['start'], 180_000);
   }
-  let stopped: Promise<void> | undefined;
+  const runDir = info.runDir;
+  const stop = runDir
+    ? register({
+        name: 'Kafka',
+        stop: () => itScript('kafka', ['stop', '--run-dir', runDir]).then(() => undefined),
+        ...(info.pid ? { groups: [info.pid] } : {}),
+        logs: [`${runDir}/kafka.log`],
+      })
+    : () => Promise.resolve();
   return {
     bootstrap: info.bootstrap,
     async createTopics(topics) {
@@ -58,6 +71,6 @@ export async function startKafka(): Promise<KafkaServer> {
         },
       };
     },
-    stop: () => (stopped ??= info.runDir ? itScript('kafka', ['stop', '--run-dir', info.runDir]).then(() => undefined) : Promise.resolve()),
+    stop,
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Integration-test helper: a real OpenID Provider (panva's oidc-provider, the certified
- * implementation) started in-process on 127.0.0.1:<free port>, with:
+ * implementation) started in-process on 127.0.0.1 (port 0: the OS picks, nothing can take it
+ * first), with:
  *
  * - its own fresh RSA signing key (never the library's shared development keys, so two
  *   providers never trust each other's tokens);
@@ -21,10 +22,11 @@
  * works on 20) and warns about its in-memory store: both expected in tests.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as jose from 'jose';
 import Provider, { errors as oidcErrors, type KoaContext, type TokenLike } from 'oidc-provider';
-import { freePort } from './flink.js';
+import { register, starting } from './lifecycle.js';
 
 export interface TestUser {
   username: string;
@@ -43,11 +45,13 @@ export const DEFAULT_USERS: readonly TestUser[] = [
 ];
 
 export interface StartOidcProviderOptions {
-  /** Redirect URIs registered for the confidential `flinktrail` client (FlinkTrail's callback). */
-  redirectUris: string[];
+  /**
+   * Redirect URIs registered for the confidential `flinktrail` client (FlinkTrail's callback).
+   * A function is called at the provider's first request: FlinkTrail can then be started after
+   * the provider, on port 0, with the provider's issuer in its configuration.
+   */
+  redirectUris: string[] | (() => string[]);
   users?: readonly TestUser[];
-  /** Port to listen on (default: a free one). */
-  port?: number;
   /**
    * Host name in the issuer URL (default 127.0.0.1; it always listens on 127.0.0.1). `localhost`
    * makes the provider another *site* than a FlinkTrail on 127.0.0.1, as in production, which
@@ -133,7 +137,11 @@ class Jar {
   }
 }
 
-export async function startOidcProvider(opts: StartOidcProviderOptions): Promise<TestOidcProvider> {
+export function startOidcProvider(opts: StartOidcProviderOptions): Promise<TestOidcProvider> {
+  return starting(start(opts));
+}
+
+async function start(opts: StartOidcProviderOptions): Promise<TestOidcProvider> {
   const users = new Map((opts.users ?? DEFAULT_USERS).map((u) => [u.username, u]));
   const { privateKey } = await jose.generateKeyPair('RS256', { extractable: true });
   const signingKey = { ...(await jose.exportJWK(privateKey)), kid: randomBytes(8).toString('hex'), alg: 'RS256', use: 'sig' };
@@ -141,8 +149,17 @@ export async function startOidcProvider(opts: StartOidcProviderOptions): Promise
   const shortLivedResource = `${AUDIENCE}:short-lived`;
   const otherResource = 'urn:other:api';
 
-  // The issuer needs the port before the provider exists: take one from the OS first.
-  const port = opts.port ?? (await freePort());
+  // The issuer needs the port before the provider exists: listen first, build on first request.
+  let handle: ReturnType<Provider['callback']> | undefined;
+  const server = createServer((req, res) => {
+    handle ??= build(typeof opts.redirectUris === 'function' ? opts.redirectUris() : opts.redirectUris).callback();
+    void handle(req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
   const issuer = `http://${opts.issuerHost ?? '127.0.0.1'}:${port}`;
 
   const claimsOf = (u: TestUser) => ({
@@ -154,133 +171,131 @@ export async function startOidcProvider(opts: StartOidcProviderOptions): Promise
     groups: u.groups,
   });
 
-  const provider = new Provider(issuer, {
-    clients: [
-      {
-        client_id: 'flinktrail',
-        client_secret: clientSecret,
-        redirect_uris: opts.redirectUris,
-        grant_types: ['authorization_code'],
-        response_types: ['code'],
-        token_endpoint_auth_method: 'client_secret_basic',
+  function build(redirectUris: string[]): Provider {
+    const provider = new Provider(issuer, {
+      clients: [
+        {
+          client_id: 'flinktrail',
+          client_secret: clientSecret,
+          redirect_uris: redirectUris,
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+          token_endpoint_auth_method: 'client_secret_basic',
+        },
+        {
+          client_id: CLI_CLIENT_ID,
+          application_type: 'native',
+          token_endpoint_auth_method: 'none',
+          redirect_uris: [CLI_REDIRECT],
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+        },
+      ],
+      jwks: { keys: [signingKey] },
+      cookies: { keys: [randomBytes(32).toString('base64url')] },
+      // amr, acr and auth_time are released in ID tokens only when listed here.
+      claims: {
+        acr: null,
+        amr: null,
+        auth_time: null,
+        sid: null,
+        iss: null,
+        openid: ['sub'],
+        profile: ['preferred_username', 'name'],
+        email: ['email', 'email_verified'],
+        groups: ['groups'],
       },
-      {
-        client_id: CLI_CLIENT_ID,
-        application_type: 'native',
-        token_endpoint_auth_method: 'none',
-        redirect_uris: [CLI_REDIRECT],
-        grant_types: ['authorization_code'],
-        response_types: ['code'],
+      findAccount: (_ctx: unknown, sub: string) => {
+        const u = users.get(sub);
+        return u ? { accountId: sub, claims: () => claimsOf(u) } : undefined;
       },
-    ],
-    jwks: { keys: [signingKey] },
-    cookies: { keys: [randomBytes(32).toString('base64url')] },
-    // amr, acr and auth_time are released in ID tokens only when listed here.
-    claims: {
-      acr: null,
-      amr: null,
-      auth_time: null,
-      sid: null,
-      iss: null,
-      openid: ['sub'],
-      profile: ['preferred_username', 'name'],
-      email: ['email', 'email_verified'],
-      groups: ['groups'],
-    },
-    findAccount: (_ctx: unknown, sub: string) => {
-      const u = users.get(sub);
-      return u ? { accountId: sub, claims: () => claimsOf(u) } : undefined;
-    },
-    pkce: { required: () => true },
-    features: {
-      devInteractions: { enabled: false },
-      claimsParameter: { enabled: true },
-      resourceIndicators: {
-        enabled: true,
-        defaultResource: (_ctx: unknown, _client: unknown, oneOf?: string[]) => oneOf,
-        useGrantedResource: () => true,
-        getResourceServerInfo: (_ctx: unknown, resource: string) => {
-          const jwt = { sign: { alg: 'RS256' } };
-          if (resource === AUDIENCE) return { scope: 'flinktrail', audience: AUDIENCE, accessTokenTTL: 600, accessTokenFormat: 'jwt', jwt };
-          if (resource === shortLivedResource) return { scope: 'flinktrail', audience: AUDIENCE, accessTokenTTL: 2, accessTokenFormat: 'jwt', jwt };
-          if (resource === otherResource) return { scope: 'flinktrail', audience: otherResource, accessTokenTTL: 600, accessTokenFormat: 'jwt', jwt };
-          throw new oidcErrors.InvalidTarget();
+      pkce: { required: () => true },
+      features: {
+        devInteractions: { enabled: false },
+        claimsParameter: { enabled: true },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: (_ctx: unknown, _client: unknown, oneOf?: string[]) => oneOf,
+          useGrantedResource: () => true,
+          getResourceServerInfo: (_ctx: unknown, resource: string) => {
+            const jwt = { sign: { alg: 'RS256' } };
+            if (resource === AUDIENCE) return { scope: 'flinktrail', audience: AUDIENCE, accessTokenTTL: 600, accessTokenFormat: 'jwt', jwt };
+            if (resource === shortLivedResource) return { scope: 'flinktrail', audience: AUDIENCE, accessTokenTTL: 2, accessTokenFormat: 'jwt', jwt };
+            if (resource === otherResource) return { scope: 'flinktrail', audience: otherResource, accessTokenTTL: 600, accessTokenFormat: 'jwt', jwt };
+            throw new oidcErrors.InvalidTarget();
+          },
         },
       },
-    },
-    // Like Keycloak or Entra ID: who, groups and how they signed in travel in the access token.
-    extraTokenClaims: (ctx: KoaContext, token: TokenLike) => {
-      if (token.kind !== 'AccessToken' || !token.accountId) return undefined;
-      const u = users.get(token.accountId);
-      const source = ctx.oidc?.entities['AuthorizationCode'] ?? ctx.oidc?.entities['RefreshToken'];
-      return {
-        ...(u ? { preferred_username: u.username, email: u.email, groups: u.groups } : {}),
-        ...(source?.amr ? { amr: source.amr } : {}),
-        ...(source?.authTime ? { auth_time: source.authTime } : {}),
+      // Like Keycloak or Entra ID: who, groups and how they signed in travel in the access token.
+      extraTokenClaims: (ctx: KoaContext, token: TokenLike) => {
+        if (token.kind !== 'AccessToken' || !token.accountId) return undefined;
+        const u = users.get(token.accountId);
+        const source = ctx.oidc?.entities['AuthorizationCode'] ?? ctx.oidc?.entities['RefreshToken'];
+        return {
+          ...(u ? { preferred_username: u.username, email: u.email, groups: u.groups } : {}),
+          ...(source?.amr ? { amr: source.amr } : {}),
+          ...(source?.authTime ? { auth_time: source.authTime } : {}),
+        };
+      },
+      ttl: {
+        AccessToken: (_ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) => token.resourceServer?.accessTokenTTL ?? 600,
+        AuthorizationCode: 60,
+        IdToken: 600,
+        Interaction: 600,
+        Session: 3600,
+        Grant: 3600,
+      },
+      interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
+    });
+
+    // The interaction endpoints (login form, automatic consent, deny).
+    provider.use(async (ctx, next) => {
+      const m = /^\/interaction\/([A-Za-z0-9_-]+)(\/login|\/abort)?$/.exec(ctx.path);
+      if (!m) return next();
+      const finish = async (result: Record<string, unknown>) => {
+        const to = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+        ctx.status = 303;
+        ctx.set('location', to);
+        ctx.body = '';
       };
-    },
-    ttl: {
-      AccessToken: (_ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) => token.resourceServer?.accessTokenTTL ?? 600,
-      AuthorizationCode: 60,
-      IdToken: 600,
-      Interaction: 600,
-      Session: 3600,
-      Grant: 3600,
-    },
-    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
-  });
-
-  // The interaction endpoints (login form, automatic consent, deny).
-  provider.use(async (ctx, next) => {
-    const m = /^\/interaction\/([A-Za-z0-9_-]+)(\/login|\/abort)?$/.exec(ctx.path);
-    if (!m) return next();
-    const finish = async (result: Record<string, unknown>) => {
-      const to = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
-      ctx.status = 303;
-      ctx.set('location', to);
-      ctx.body = '';
-    };
-    const details = await provider.interactionDetails(ctx.req, ctx.res);
-    if (m[2] === '/abort') return finish({ error: 'access_denied', error_description: 'The user denied the sign-in.' });
-    if (m[2] === '/login' && ctx.method === 'POST') {
-      const form = await readForm(ctx);
-      const u = users.get(form.get('username') ?? '');
-      if (!u || u.password !== form.get('password')) {
+      const details = await provider.interactionDetails(ctx.req, ctx.res);
+      if (m[2] === '/abort') return finish({ error: 'access_denied', error_description: 'The user denied the sign-in.' });
+      if (m[2] === '/login' && ctx.method === 'POST') {
+        const form = await readForm(ctx);
+        const u = users.get(form.get('username') ?? '');
+        if (!u || u.password !== form.get('password')) {
+          ctx.status = 200;
+          ctx.type = 'html';
+          ctx.body = loginPage(details.uid, 'Wrong user or password.');
+          return;
+        }
+        const otp = form.get('otp') ?? '';
+        if (otp && otp !== u.otp) {
+          ctx.status = 200;
+          ctx.type = 'html';
+          ctx.body = loginPage(details.uid, 'Wrong one-time code.');
+          return;
+        }
+        return finish({ login: { accountId: u.username, amr: otp ? ['pwd', 'otp'] : ['pwd'], remember: false } });
+      }
+      if (details.prompt.name === 'login') {
         ctx.status = 200;
         ctx.type = 'html';
-        ctx.body = loginPage(details.uid, 'Wrong user or password.');
+        ctx.body = loginPage(details.uid);
         return;
       }
-      const otp = form.get('otp') ?? '';
-      if (otp && otp !== u.otp) {
-        ctx.status = 200;
-        ctx.type = 'html';
-        ctx.body = loginPage(details.uid, 'Wrong one-time code.');
-        return;
-      }
-      return finish({ login: { accountId: u.username, amr: otp ? ['pwd', 'otp'] : ['pwd'], remember: false } });
-    }
-    if (details.prompt.name === 'login') {
-      ctx.status = 200;
-      ctx.type = 'html';
-      ctx.body = loginPage(details.uid);
-      return;
-    }
-    // Consent: FlinkTrail is first-party, grant what was asked.
-    const accountId = details.session?.accountId ?? '';
-    const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId, clientId: details.params.client_id });
-    if (!grant) throw new Error('grant vanished');
-    const d = details.prompt.details;
-    if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
-    if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
-    for (const [resource, scopes] of Object.entries(d.missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
-    return finish({ consent: { grantId: await grant.save() } });
-  });
-
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = provider.listen(port, '127.0.0.1', () => resolve(s));
-    s.once('error', reject);
-  });
+      // Consent: FlinkTrail is first-party, grant what was asked.
+      const accountId = details.session?.accountId ?? '';
+      const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId, clientId: details.params.client_id });
+      if (!grant) throw new Error('grant vanished');
+      const d = details.prompt.details;
+      if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
+      if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
+      for (const [resource, scopes] of Object.entries(d.missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
+      return finish({ consent: { grantId: await grant.save() } });
+    });
+    return provider;
+  }
 
   async function login(authorizationUrl: string | URL, who: Credentials): Promise<URL> {
     const jar = new Jar();
@@ -349,10 +364,13 @@ export async function startOidcProvider(opts: StartOidcProviderOptions): Promise
     jwks: { keys: [publicKey] },
     login,
     accessToken,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: register({
+      name: 'OpenID provider',
+      stop: () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    }),
   };
 }

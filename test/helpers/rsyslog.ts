@@ -4,6 +4,7 @@
  * line).
  */
 import { readFileSync } from 'node:fs';
+import { register, starting } from './lifecycle.js';
 import { itScript } from './servers.js';
 
 export interface RsyslogServer {
@@ -14,10 +15,19 @@ export interface RsyslogServer {
   stop(): Promise<void>;
 }
 
-export async function startRsyslog(): Promise<RsyslogServer> {
+export function startRsyslog(): Promise<RsyslogServer> {
+  return starting(start());
+}
+
+async function start(): Promise<RsyslogServer> {
   await itScript('rsyslog', ['install'], 300_000);
-  const info = await itScript<{ tcp: string; tls: string; ca: string; tcpLog: string; tlsLog: string; runDir: string }>('rsyslog', ['start'], 60_000);
-  let stopped: Promise<void> | undefined;
+  const info = await itScript<{ tcp: string; tls: string; ca: string; tcpLog: string; tlsLog: string; runDir: string; pids: number[] }>('rsyslog', ['start'], 120_000);
+  const stop = register({
+    name: 'rsyslog',
+    stop: () => itScript('rsyslog', ['stop', '--run-dir', info.runDir]).then(() => undefined),
+    groups: info.pids,
+    logs: [`${info.runDir}/tcp.out`, `${info.runDir}/tls.out`],
+  });
   return {
     tcp: info.tcp,
     tls: info.tls,
@@ -26,6 +36,6 @@ export async function startRsyslog(): Promise<RsyslogServer> {
       readFileSync(kind === 'tcp' ? info.tcpLog : info.tlsLog, 'utf8')
         .split('\n')
         .filter((l) => l.length > 0),
-    stop: () => (stopped ??= itScript('rsyslog', ['stop', '--run-dir', info.runDir]).then(() => undefined)),
+    stop,
   };
 }

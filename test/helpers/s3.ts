@@ -5,6 +5,7 @@
  * then `pause`/`resume` (outage tests) are unavailable and throw.
  */
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { register, starting } from './lifecycle.js';
 import { itScript } from './servers.js';
 
 export interface S3Server {
@@ -22,9 +23,13 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
-export async function startS3(opts: { ownServer?: boolean } = {}): Promise<S3Server> {
+export function startS3(opts: { ownServer?: boolean } = {}): Promise<S3Server> {
+  return starting(start(opts));
+}
+
+async function start(opts: { ownServer?: boolean }): Promise<S3Server> {
   const env = process.env['FLINKTRAIL_TEST_S3_ENDPOINT'];
-  let info: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string; runDir?: string };
+  let info: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string; runDir?: string; pids?: number[] };
   if (env && !opts.ownServer) {
     info = {
       endpoint: env,
@@ -50,7 +55,14 @@ export async function startS3(opts: { ownServer?: boolean } = {}): Promise<S3Ser
     if (!runDir) throw new Error('pause/resume need a server started by this helper (FLINKTRAIL_TEST_S3_ENDPOINT is set)');
     return runDir;
   };
-  let stopped: Promise<void> | undefined;
+  const stop = runDir
+    ? register({
+        name: 'S3 (Swift)',
+        stop: () => itScript('s3', ['stop', '--run-dir', runDir]).then(() => undefined),
+        groups: info.pids ?? [],
+        logs: ['proxy', 'object', 'container', 'account'].map((n) => `${runDir}/log/${n}.out`),
+      })
+    : () => Promise.resolve();
   return {
     ...info,
     external: !runDir,
@@ -69,6 +81,6 @@ export async function startS3(opts: { ownServer?: boolean } = {}): Promise<S3Ser
     },
     pause: async () => void (await itScript('s3', ['pause', '--run-dir', owned()])),
     resume: async () => void (await itScript('s3', ['resume', '--run-dir', owned()], 60_000)),
-    stop: () => (stopped ??= runDir ? itScript('s3', ['stop', '--run-dir', runDir]).then(() => undefined) : Promise.resolve()),
+    stop,
   };
 }

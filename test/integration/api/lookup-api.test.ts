@@ -8,25 +8,24 @@ import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { closedPort, type ClosedPort } from '../../helpers/ports.js';
 import { basic, lookup, makeKey, startInProcess, tempDir, waitForEvents, type Credentials, type InProcess } from '../../helpers/flinktrail.js';
-
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 describe('event query API', () => {
   let ft: InProcess;
   let cred: Credentials;
+  let flinkDown: ClosedPort;
   before(async () => {
     const dataDir = tempDir();
     cred = makeKey(dataDir);
-    ft = await startInProcess(`http://127.0.0.1:${await closedPort()}`, {}, dataDir);
+    // Held closed for the whole suite: "Flink" must stay down, and nothing else may get its port.
+    flinkDown = await closedPort();
+    ft = await startInProcess(flinkDown.url, {}, dataDir);
   });
-  after(() => ft.close());
+  after(async () => {
+    await ft?.close();
+    await flinkDown?.release();
+  });
 
   const get = (path: string, auth = true) => fetch(`${ft.info.apiUrl}${path}`, { headers: auth ? { authorization: basic(cred) } : {} });
 

@@ -8,7 +8,6 @@ import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
-import { freePort } from '../../helpers/flink.js';
 import { basic, REPO, tempDir } from '../../helpers/flinktrail.js';
 
 const exec = promisify(execFile);
@@ -29,7 +28,7 @@ interface DemoInfo {
 describe('flinktrail demo and the CLI', { timeout: 300_000 }, () => {
   it('runs the demo, answers the CLI, and stops Flink on SIGTERM', async () => {
     const dataDir = tempDir();
-    const proc = spawn(process.execPath, [BIN, 'demo', '--json', '--port', '0', '--data-dir', dataDir, '--flink-port', String(await freePort())], {
+    const proc = spawn(process.execPath, [BIN, 'demo', '--json', '--port', '0', '--data-dir', dataDir], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

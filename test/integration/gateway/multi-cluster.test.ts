@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { freePort, startFlink, type FlinkCluster } from '../../helpers/flink.js';
+import { startFlink, type FlinkCluster } from '../../helpers/flink.js';
 import { basic, makeKey, REPO, startChild, tempDir, waitForEvents, type ChildServer, type Credentials } from '../../helpers/flinktrail.js';
 
 const exec = promisify(execFile);
@@ -18,13 +18,12 @@ describe('several clusters from a config file', { timeout: 120_000 }, () => {
   let flink: FlinkCluster;
   let child: ChildServer;
   let cred: Credentials;
-  let prodPort: number;
+  let prodUrl: string;
 
   before(async () => {
     flink = await startFlink();
     const dir = tempDir();
     cred = makeKey(join(dir, 'data'));
-    prodPort = await freePort();
     const file = join(dir, 'flinktrail.yaml');
     writeFileSync(
       file,
@@ -35,13 +34,15 @@ describe('several clusters from a config file', { timeout: 120_000 }, () => {
         '  - name: prod',
         `    url: ${flink.restUrl}`,
         '    region: eu-central-1',
-        `    listen: { port: ${prodPort} }`,
+        '    listen: { port: 0 }',
         '  - name: staging',
         `    url: ${flink.restUrl}`,
         '',
       ].join('\n'),
     );
     child = await startChild(null, join(dir, 'data'), ['--config', file]);
+    prodUrl = child.clusters['prod']!.gatewayUrl;
+    assert.notEqual(new URL(prodUrl).port, new URL(child.apiUrl).port, 'prod has a port of its own');
   });
   after(async () => {
     await child?.stop();
@@ -49,7 +50,7 @@ describe('several clusters from a config file', { timeout: 120_000 }, () => {
   });
 
   it('serves each cluster on its port and prefix, tagged with cluster and region', async () => {
-    const viaPort = await fetch(`http://127.0.0.1:${prodPort}/overview`, { headers: { authorization: basic(cred) } });
+    const viaPort = await fetch(`${prodUrl}overview`, { headers: { authorization: basic(cred) } });
     assert.equal(viaPort.status, 200);
     const viaPrefix = await fetch(`${child.apiUrl}/flink/staging/overview`, { headers: { authorization: basic(cred) } });
     assert.equal(viaPrefix.status, 200);

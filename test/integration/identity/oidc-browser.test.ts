@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startBrowser, type TestBrowser } from '../../helpers/browser.js';
-import { freePort } from '../../helpers/flink.js';
 import { startInProcess, tempDir, type InProcess } from '../../helpers/flinktrail.js';
 import { startOidcProvider, type TestOidcProvider } from '../../helpers/oidc-provider.js';
 
@@ -19,14 +18,12 @@ describe('console single sign-on in Chromium', { timeout: 120_000 }, () => {
   let origin: string;
 
   before(async () => {
-    const port = await freePort();
-    origin = `http://127.0.0.1:${port}`;
-    [idp, browser] = await Promise.all([startOidcProvider({ redirectUris: [`${origin}/api/v1/auth/oidc/callback`], issuerHost: 'localhost' }), startBrowser()]);
+    // FlinkTrail listens on port 0 after the provider; the provider reads its callback at its first request.
+    [idp, browser] = await Promise.all([startOidcProvider({ redirectUris: () => [`${origin}/api/v1/auth/oidc/callback`], issuerHost: 'localhost' }), startBrowser()]);
     // No Flink is needed: only the API listener is used (the cluster is never called).
     ft = await startInProcess(
       'http://127.0.0.1:9',
       {
-        api: { port },
         auth: {
           oidc: {
             enabled: true,
@@ -40,6 +37,7 @@ describe('console single sign-on in Chromium', { timeout: 120_000 }, () => {
       },
       tempDir(),
     );
+    origin = ft.info.apiUrl;
   });
   after(async () => {
     await browser?.close();

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as jose from 'jose';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
-import { freePort, startFlink, type FlinkCluster } from '../../helpers/flink.js';
+import { startFlink, type FlinkCluster } from '../../helpers/flink.js';
 import { makeKey, startInProcess, tempDir, waitForEvents, type Credentials, type InProcess } from '../../helpers/flinktrail.js';
 import { startOidcProvider, type TestOidcProvider } from '../../helpers/oidc-provider.js';
 
@@ -37,15 +37,13 @@ describe('OpenID Connect against a real provider', { timeout: 180_000 }, () => {
   const started = new Date(Date.now() - 1000).toISOString();
 
   before(async () => {
-    const port = await freePort();
-    callback = `http://127.0.0.1:${port}/api/v1/auth/oidc/callback`;
-    [flink, idp, foreign] = await Promise.all([startFlink(), startOidcProvider({ redirectUris: [callback] }), startOidcProvider({ redirectUris: [callback] })]);
+    // FlinkTrail listens on port 0 after the providers; they read its callback at their first request.
+    [flink, idp, foreign] = await Promise.all([startFlink(), startOidcProvider({ redirectUris: () => [callback] }), startOidcProvider({ redirectUris: () => [callback] })]);
     const dataDir = tempDir();
     admin = makeKey(dataDir, 'trail-reader', 'admin');
     ft = await startInProcess(
       flink.restUrl,
       {
-        api: { port },
         auth: {
           // Many refusals from one address on purpose: keep the brute-force limiter out of the way.
           rateLimit: { maxFailures: 1000 },
@@ -65,6 +63,7 @@ describe('OpenID Connect against a real provider', { timeout: 180_000 }, () => {
     );
     api = ft.info.apiUrl;
     gw = ft.info.clusters['default']!.gatewayUrl;
+    callback = `${api}/api/v1/auth/oidc/callback`;
   });
   after(async () => {
     await ft?.close();
