@@ -1,25 +1,68 @@
 #!/usr/bin/env bash
-# Runs every test: typecheck, lint, unit tests, then integration tests against real servers
-# started here (a real Flink session cluster from Maven Central jars, shared by all suites).
-# Installs what the tests need first: npm packages (if missing), Java/Maven (Debian, if missing),
+# Runs every test: build, typecheck, lint, unit tests, then integration tests against real
+# servers started here (a real Flink session cluster from Maven Central jars, shared by all
+# suites), then the core gateway suite against a Flink 1.20 cluster of its own.
+#
+# First, what the tests need: Debian packages (scripts/install-test-deps.sh: a JDK, Maven, curl,
+# rsyslog, Swift, Chromium, …; needs root or sudo, says so otherwise), npm packages if missing,
 # the Flink jars (Maven, cached in ~/.m2 and .it/).
+#
+# Every process the run starts carries FLINKTRAIL_RUN_ID in its environment. However the run
+# ends, Flink is stopped, the logs of the shared Flink are printed if a step failed, and
+# whatever still runs with this run's id is listed and killed (scripts/it/sweep.sh): a failed
+# suite can leave nothing behind for the next run.
+#
+# Env: FLINKTRAIL_TEST_REPORT_DIR  JUnit XML of the unit and integration steps goes there
+#      FLINKTRAIL_TEST_CONCURRENCY integration files at once (scripts/run-tests.sh; default 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 export FLINKTRAIL_IT_DIR="${FLINKTRAIL_IT_DIR:-$ROOT/.it}"
+export FLINKTRAIL_RUN_ID="${FLINKTRAIL_RUN_ID:-$(date -u +%Y%m%dT%H%M%S)-$$}"
 FLINK_VERSION="${FLINKTRAIL_TEST_FLINK_VERSION:-2.2.0}"
+REPORT_DIR=${FLINKTRAIL_TEST_REPORT_DIR:-}
+T0=$SECONDS
+TIMES=()
 
-step() { printf '\n== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+step() {
+  TIMES+=("$(printf '%-44s %5ds' "${CURRENT:-start}" $((SECONDS - ${STEP_T0:-$T0})))")
+  CURRENT=$1 STEP_T0=$SECONDS
+  printf '\n== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"
+}
+report() { [[ -n $REPORT_DIR ]] && echo "$REPORT_DIR/$1.xml" || echo ""; }
 
-need_apt=()
-command -v java >/dev/null || need_apt+=(default-jre-headless)
-command -v mvn >/dev/null || need_apt+=(maven)
-command -v mount >/dev/null || need_apt+=(mount)
-if ((${#need_apt[@]})); then
-  step "apt-get install ${need_apt[*]}"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
-fi
-[ -d node_modules ] || { step "npm ci"; npm ci; }
+finish() {
+  local rc=$?
+  set +e
+  TIMES+=("$(printf '%-44s %5ds' "${CURRENT:-start}" $((SECONDS - ${STEP_T0:-$T0})))")
+  if ((rc)) && [[ -n ${FLINK_RUN_DIR:-} ]]; then
+    printf '\n== the shared Flink cluster said (step "%s" failed)\n' "${CURRENT:-?}"
+    for f in "$FLINK_RUN_DIR"/log/*/*.log "$FLINK_RUN_DIR"/log/*/*.out; do
+      [[ -s $f ]] || continue
+      printf -- '---- %s: errors, then the last lines\n' "$f"
+      grep -E 'ERROR|Exception' "$f" | tail -n 20
+      tail -n 20 "$f"
+    done
+  fi
+  [[ -n ${FLINK_RUN_DIR:-} ]] && bash scripts/flink/flink.sh stop --run-dir "$FLINK_RUN_DIR" >/dev/null 2>&1
+  local left
+  left=$(bash scripts/it/sweep.sh "$FLINKTRAIL_RUN_ID" --kill)
+  if [[ -n $left ]]; then
+    printf '\n== killed processes this run left running (pid, process group, command):\n%s\n' "$left"
+  else
+    printf '\n== no process of this run was left running\n'
+  fi
+  printf '\n== step times\n'
+  printf '%s\n' "${TIMES[@]:1}"
+  printf '%-44s %5ds\n' total $((SECONDS - T0))
+  exit "$rc"
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+step "install test dependencies"
+bash scripts/install-test-deps.sh
+[ -d node_modules ] || { step "npm ci"; npm ci --no-audit --no-fund; }
 
 step "build, typecheck, lint"
 npm run -s build
@@ -27,18 +70,15 @@ npm run -s typecheck
 npm run -s lint
 
 step "unit tests"
-mapfile -t unit < <(find src -name '*.test.ts' | sort)
-node --import tsx --test --test-reporter=spec "${unit[@]}"
+FLINKTRAIL_TEST_REPORT=$(report unit) bash scripts/run-tests.sh unit
 
 step "fetch Flink $FLINK_VERSION"
 bash scripts/flink/flink.sh fetch --version "$FLINK_VERSION"
 
-cleanup() { [ -n "${FLINK_RUN_DIR:-}" ] && bash scripts/flink/flink.sh stop --run-dir "$FLINK_RUN_DIR" >/dev/null 2>&1 || true; }
-trap cleanup EXIT
 if [ -z "${FLINKTRAIL_TEST_FLINK_URL:-}" ]; then
   step "start a Flink $FLINK_VERSION session cluster"
-  free_port() { node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }
-  out=$(bash scripts/flink/flink.sh start --version "$FLINK_VERSION" --rest-port "$(free_port)" --with-sql-gateway --sql-gateway-port "$(free_port)" | tail -n 1)
+  # Flink binds its own ports (0) and flink.sh reads them back: nothing to race for.
+  out=$(bash scripts/flink/flink.sh start --version "$FLINK_VERSION" --with-sql-gateway | tail -n 1)
   echo "$out"
   field() { node -e 'const v = JSON.parse(process.argv[1])[process.argv[2]]; console.log(v ?? "")' "$out" "$1"; }
   FLINK_RUN_DIR=$(field runDir)
@@ -48,10 +88,9 @@ if [ -z "${FLINKTRAIL_TEST_FLINK_URL:-}" ]; then
 fi
 
 step "integration tests (Flink $FLINK_VERSION, shared cluster)"
-mapfile -t integration < <(find test/integration -name '*.test.ts' | sort)
-node --import tsx --test --test-concurrency=1 --test-reporter=spec "${integration[@]}"
+FLINKTRAIL_TEST_REPORT=$(report integration) bash scripts/run-tests.sh integration
 
 # The LTS line too: the core gateway suite against a Flink 1.20 cluster of its own.
 step "gateway suite against Flink 1.20.3"
-FLINKTRAIL_TEST_FLINK_URL= FLINKTRAIL_FLINK_VERSION=1.20.3 \
-  node --import tsx --test --test-reporter=spec test/integration/gateway/flink-operations.test.ts
+FLINKTRAIL_TEST_FLINK_URL= FLINKTRAIL_FLINK_VERSION=1.20.3 FLINKTRAIL_TEST_REPORT=$(report flink-1.20) \
+  bash scripts/run-tests.sh integration test/integration/gateway/flink-operations.test.ts

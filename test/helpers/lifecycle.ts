@@ -27,7 +27,7 @@ export interface Registration {
 }
 
 interface Entry extends Registration {
-  stopOnce(): Promise<void>;
+  readonly stopOnce: () => Promise<void>;
 }
 
 const pending = new Set<Promise<unknown>>();

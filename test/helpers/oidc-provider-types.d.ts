@@ -44,6 +44,8 @@ declare module 'oidc-provider' {
     proxy: boolean;
     use(fn: Middleware): this;
     listen(port: number, host: string, cb?: () => void): Server;
+    /** A Node request listener serving the provider (what `listen` mounts on its own server). */
+    callback(): (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
     interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
     interactionResult(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, opts?: { mergeWithLastSubmission?: boolean }): Promise<string>;
     Grant: { new (init: { accountId: string; clientId: string }): GrantInstance; find(id: string): Promise<GrantInstance | undefined> };

@@ -1,6 +1,6 @@
 /**
- * Load: thirty minutes of a busy deployment's mixed traffic, compressed into about a minute and
- * a half, against FlinkTrail as a real child process in front of a real Flink; RSS and open file
+ * Load: thirty minutes of a busy deployment's mixed traffic, compressed into as little time as
+ * the machine allows (about a minute and a half on an idle 2-core machine), against FlinkTrail as a real child process in front of a real Flink; RSS and open file
  * descriptors sampled from /proc twice a second.
  *
  * "Thirty minutes" is 36,000 requests: 20 requests/s, what a few Web UI sessions polling every
@@ -9,7 +9,9 @@
  * and pagination, GetEvent, whoami, metrics, and failed sign-ins.
  *
  * After warm-up (the first quarter) RSS and descriptors must stay flat, and every answered
- * request that is recorded must have its event (nothing dropped under load).
+ * request that is recorded must have its event (nothing dropped under load). The rate is
+ * printed, not asserted: a busy machine makes it slower, and the promise is about the 36,000
+ * requests, not about how fast the test machine sends them.
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -22,11 +24,12 @@ import { Client, fakeJobId, fdCount, metric, rssMb, serve, sleep, storedEvents }
 const RATE = 20;
 const REQUESTS = 30 * 60 * RATE;
 const WORKERS = 12;
-const MAX_SECONDS = 90;
+/** Only a guard against a hang: a machine this slow is not one to judge memory on. */
+const MAX_SECONDS = 1200;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
-describe('30-minute-equivalent mixed load', { timeout: 200_000 }, () => {
+describe('30-minute-equivalent mixed load', { timeout: (MAX_SECONDS + 120) * 1000 }, () => {
   let flink: FlinkCluster;
   let jobId: string;
   before(async () => {
