@@ -23,7 +23,7 @@ found=()
 for d in /proc/[0-9]*; do
   pid=${d#/proc/}
   [[ -n ${skip[$pid]:-} ]] && continue
-  tr '\0' '\n' <"$d/environ" 2>/dev/null | grep -qxF "FLINKTRAIL_RUN_ID=$id" || continue
+  { tr '\0' '\n' <"$d/environ"; } 2>/dev/null | grep -qxF "FLINKTRAIL_RUN_ID=$id" || continue
   found+=("$pid")
 done
 ((${#found[@]})) || exit 0
