@@ -71,21 +71,13 @@ cmd_start() {
   local home=$IT_DIR/kafka-$VERSION
   [[ -f $home/.fetched ]] || die "Kafka $VERSION is not fetched; run: $0 install --version $VERSION"
   run=$(run_dir kafka "$run")
-  local try rc
-  for try in $(seq 1 "$MAX_PORT_TRIES"); do
-    rc=0
-    start_once "$home" "$run" "${port:-$(pick_port)}" "$(pick_port)" || rc=$?
-    ((rc == 0)) && return 0
-    # A conflict on ports we picked is retried; a port given with --port is the caller's to change.
-    ((rc == 2)) && [[ -z $port ]] || die "Kafka did not start: $(tail -n 20 "$run/kafka.log")"
-    log "port conflict (try $try of $MAX_PORT_TRIES); starting again on fresh ports"
-  done
-  die "Kafka did not start after $MAX_PORT_TRIES port conflicts"
+  retry_ports Kafka "$port" start_once "$home" "$run" "$port"
 }
 
-# start_once HOME RUN PORT CONTROLLER_PORT: 0 started (JSON line printed), 2 port conflict, 1 failed.
+# start_once HOME RUN [PORT]: 0 started (JSON line printed), 2 port conflict, 1 failed.
 start_once() {
-  local home=$1 run=$2 port=$3 cport=$4
+  local home=$1 run=$2 port=${3:-$(pick_port)} cport
+  cport=$(pick_port)
   rm -rf "$run/data"
   cat >"$run/server.properties" <<EOF
 process.roles=broker,controller
@@ -120,6 +112,7 @@ EOF
   { wait_own_listen "$pid" "$cport" "$run/kafka.log" 120 && wait_own_listen "$pid" "$port" "$run/kafka.log" 120; } || rc=$?
   if ((rc)); then
     stop_group "$pid" 100 || true
+    ((rc == 2)) || log "Kafka exited: $(tail -n 20 "$run/kafka.log")"
     return "$rc"
   fi
   printf '{"bootstrap":"127.0.0.1:%s","pid":%s,"runDir":"%s","version":"%s"}\n' "$port" "$pid" "$run" "$VERSION"

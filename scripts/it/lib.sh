@@ -16,6 +16,11 @@
 #                            waits until group PGID listens on PORT. Returns 0 when it does, 2 on a
 #                            port conflict (someone else listens there, or the server exited with a
 #                            bind error in LOG), 1 when the server exited otherwise or timed out.
+#   retry_ports WHAT FIXED FN [ARG…]
+#                            runs FN ARG… (which picks its ports, starts, and returns like
+#                            wait_own_listen) until it returns 0; after a conflict (2) again, up to
+#                            FLINKTRAIL_IT_PORT_TRIES times — unless FIXED, a port the caller
+#                            chose, is set: that one is the caller's to change. Dies otherwise.
 #   started PID              remember a started process group: when the script then fails (exits
 #                            non-zero), every remembered group is stopped — a half-started server
 #                            never outlives the script that could not report it
@@ -92,6 +97,19 @@ wait_own_listen() {
   done
   log "nothing listened on 127.0.0.1:$port within ${seconds}s"
   return 1
+}
+
+retry_ports() {
+  local what=$1 fixed=$2 try rc
+  shift 2
+  for try in $(seq 1 "$MAX_PORT_TRIES"); do
+    rc=0
+    "$@" || rc=$?
+    ((rc == 0)) && return 0
+    ((rc == 2)) && [[ -z $fixed ]] || die "$what did not start"
+    log "port conflict (try $try of $MAX_PORT_TRIES); starting $what again on fresh ports"
+  done
+  die "$what did not start after $MAX_PORT_TRIES port conflicts"
 }
 
 stop_group() {

@@ -58,26 +58,25 @@ cmd_start() {
   mkdir -p "$run/tmp"
   local hostport=${upstream#http://}
   hostport=${hostport%/}
-  local try rc pid p
-  for try in $(seq 1 "$MAX_PORT_TRIES"); do
-    p=${port:-$(pick_port)}
-    write_conf "$run" "$p" "$hostport" "$workers"
-    "$nginx_bin" -t -q -c "$run/nginx.conf" -p "$run" 2>>"$run/error.log" || die "nginx rejected $run/nginx.conf: $(tail -n 3 "$run/error.log")"
-    setsid "$nginx_bin" -c "$run/nginx.conf" -p "$run" >>"$run/stdout.log" 2>&1 </dev/null &
-    pid=$!
-    started "$pid"
-    echo "$pid" >"$run/nginx.pid-of-run"
-    rc=0
-    wait_own_listen "$pid" "$p" "$run/error.log" 10 || rc=$?
-    if ((rc == 0)); then
-      printf '{"url":"http://127.0.0.1:%s","upstream":"%s","pid":%s,"runDir":"%s"}\n' "$p" "http://$hostport" "$pid" "$run"
-      return 0
-    fi
+  retry_ports nginx "$port" start_once "$nginx_bin" "$run" "$hostport" "$workers" "$port"
+}
+
+# start_once BIN RUN UPSTREAM WORKERS [PORT]: 0 started (JSON line printed), 2 port conflict, 1 failed.
+start_once() {
+  local nginx_bin=$1 run=$2 hostport=$3 workers=$4 p=${5:-$(pick_port)} pid rc=0
+  write_conf "$run" "$p" "$hostport" "$workers"
+  "$nginx_bin" -t -q -c "$run/nginx.conf" -p "$run" 2>>"$run/error.log" || die "nginx rejected $run/nginx.conf: $(tail -n 3 "$run/error.log")"
+  setsid "$nginx_bin" -c "$run/nginx.conf" -p "$run" >>"$run/stdout.log" 2>&1 </dev/null &
+  pid=$!
+  started "$pid"
+  echo "$pid" >"$run/nginx.pid-of-run"
+  wait_own_listen "$pid" "$p" "$run/error.log" 10 || rc=$?
+  if ((rc)); then
     stop_group "$pid" || true
-    ((rc == 2)) && [[ -z $port ]] || die "nginx did not start: $(tail -n 5 "$run/error.log")"
-    log "port conflict (try $try of $MAX_PORT_TRIES); again on a fresh port"
-  done
-  die "nginx did not start after $MAX_PORT_TRIES port conflicts"
+    ((rc == 2)) || log "nginx exited: $(tail -n 5 "$run/error.log")"
+    return "$rc"
+  fi
+  printf '{"url":"http://127.0.0.1:%s","upstream":"%s","pid":%s,"runDir":"%s"}\n' "$p" "http://$hostport" "$pid" "$run"
 }
 
 write_conf() {

@@ -54,28 +54,29 @@ cmd_start() {
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
     -keyout "$run/key.pem" -out "$run/ca.pem" >/dev/null 2>&1 || die "openssl could not make a certificate"
   : >"$run/tcp.log"; : >"$run/tls.log"
-  local k try rc port pid pids=() ports=()
-  for k in tcp tls; do
-    for try in $(seq 1 "$MAX_PORT_TRIES"); do
-      if [[ $k == tcp ]]; then port=${tcp:-$(pick_port)}; else port=${tls:-$(pick_port)}; fi
-      write_conf "$run" "$k" "$port"
-      "$RSYSLOGD" -N1 -f "$run/$k.conf" >"$run/$k.check" 2>&1 || die "rsyslogd rejected $run/$k.conf: $(tail -n 5 "$run/$k.check")"
-      setsid "$RSYSLOGD" -n -f "$run/$k.conf" -i "$run/$k.pid" >"$run/$k.out" 2>&1 </dev/null &
-      pid=$!
-      started "$pid"
-      echo "$pid" >"$run/$k.pid-of-run"
-      rc=0
-      wait_own_listen "$pid" "$port" "$run/$k.out" 30 || rc=$?
-      ((rc == 0)) && break
-      stop_group "$pid" || true
-      ((rc == 2)) && [[ $k == tcp && -z $tcp || $k == tls && -z $tls ]] || die "rsyslogd ($k) did not start: $(tail -n 5 "$run/$k.out")"
-      log "port conflict for $k (try $try of $MAX_PORT_TRIES); again on a fresh port"
-    done
-    ((rc == 0)) || die "rsyslogd ($k) did not start after $MAX_PORT_TRIES port conflicts"
-    pids+=("$pid"); ports+=("$port")
-  done
+  retry_ports "rsyslogd (tcp)" "$tcp" start_input "$run" tcp "$tcp"
+  retry_ports "rsyslogd (tls)" "$tls" start_input "$run" tls "$tls"
   printf '{"tcp":"127.0.0.1:%s","tls":"127.0.0.1:%s","ca":"%s/ca.pem","tcpLog":"%s/tcp.log","tlsLog":"%s/tls.log","runDir":"%s","pids":[%s,%s]}\n' \
-    "${ports[0]}" "${ports[1]}" "$run" "$run" "$run" "$run" "${pids[0]}" "${pids[1]}"
+    "$(cat "$run/tcp.port")" "$(cat "$run/tls.port")" "$run" "$run" "$run" "$run" "$(cat "$run/tcp.pid-of-run")" "$(cat "$run/tls.pid-of-run")"
+}
+
+# start_input RUN tcp|tls [PORT]: one rsyslogd seen listening on its port: 0, 2 on a port
+# conflict, 1 when it failed otherwise.
+start_input() {
+  local run=$1 k=$2 port=${3:-$(pick_port)} pid rc=0
+  write_conf "$run" "$k" "$port"
+  "$RSYSLOGD" -N1 -f "$run/$k.conf" >"$run/$k.check" 2>&1 || die "rsyslogd rejected $run/$k.conf: $(tail -n 5 "$run/$k.check")"
+  setsid "$RSYSLOGD" -n -f "$run/$k.conf" -i "$run/$k.pid" >"$run/$k.out" 2>&1 </dev/null &
+  pid=$!
+  started "$pid"
+  echo "$pid" >"$run/$k.pid-of-run"
+  echo "$port" >"$run/$k.port"
+  wait_own_listen "$pid" "$port" "$run/$k.out" 30 || rc=$?
+  if ((rc)); then
+    stop_group "$pid" || true
+    ((rc == 2)) || log "rsyslogd ($k) exited: $(tail -n 5 "$run/$k.out")"
+  fi
+  return "$rc"
 }
 
 # write_conf RUN tcp|tls PORT: the rsyslogd configuration of one input.

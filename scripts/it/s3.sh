@@ -160,24 +160,29 @@ cmd_start() {
   command -v swift-proxy-server >/dev/null || die "swift is not installed; run: $0 install"
   need_cmd curl curl
   run=$(run_dir s3 "$run")
-  local try rc n proxy obj cont acct
-  for try in $(seq 1 "$MAX_PORT_TRIES"); do
-    rm -rf "$run/etc" "$run/srv" "$run/log"
-    write_config "$run" "${port:-$(pick_port)}" "$(pick_port)" "$(pick_port)" "$(pick_port)"
-    read -r proxy obj cont acct <"$run/ports"
-    for n in object container account proxy; do start_server "$run" "$n"; done
-    rc=0
-    { wait_listen "$run" object "$obj" && wait_listen "$run" container "$cont" &&
-      wait_listen "$run" account "$acct" && wait_listen "$run" proxy "$proxy"; } || rc=$?
-    ((rc == 0)) && break
-    for n in proxy object container account; do stop_group "$(cat "$run/$n.pid")" 20 || true; done
-    ((rc == 2)) && [[ -z $port ]] || die "swift did not start: $(tail -n 5 "$run"/log/*.out 2>/dev/null)"
-    log "port conflict (try $try of $MAX_PORT_TRIES); starting again on fresh ports"
-  done
-  ((rc == 0)) || die "swift did not start after $MAX_PORT_TRIES port conflicts"
+  retry_ports swift "$port" start_once "$run" "$port"
+  local proxy obj cont acct
+  read -r proxy obj cont acct <"$run/ports"
   wait_health "$run" "$proxy" "$obj" "$cont" "$acct"
   printf '{"endpoint":"http://127.0.0.1:%s","region":"us-east-1","accessKeyId":"test:tester","secretAccessKey":"testing","runDir":"%s","pids":[%s,%s,%s,%s]}\n' \
     "$proxy" "$run" "$(cat "$run/object.pid")" "$(cat "$run/container.pid")" "$(cat "$run/account.pid")" "$(cat "$run/proxy.pid")"
+}
+
+# start_once RUN [PORT]: the four servers on fresh ports (the proxy on PORT when given), each seen
+# listening on its own port: 0, 2 on a port conflict, 1 when one failed otherwise.
+start_once() {
+  local run=$1 n proxy obj cont acct rc=0
+  rm -rf "$run/etc" "$run/srv" "$run/log"
+  write_config "$run" "${2:-$(pick_port)}" "$(pick_port)" "$(pick_port)" "$(pick_port)"
+  read -r proxy obj cont acct <"$run/ports"
+  for n in object container account proxy; do start_server "$run" "$n"; done
+  { wait_listen "$run" object "$obj" && wait_listen "$run" container "$cont" &&
+    wait_listen "$run" account "$acct" && wait_listen "$run" proxy "$proxy"; } || rc=$?
+  if ((rc)); then
+    for n in proxy object container account; do stop_group "$(cat "$run/$n.pid")" 20 || true; done
+    ((rc == 2)) || log "swift exited: $(tail -n 5 "$run"/log/*.out 2>/dev/null)"
+  fi
+  return "$rc"
 }
 
 run_dir_arg() {
