@@ -68,7 +68,7 @@ NAME=flink.sh
 source "$SCRIPT_DIR/../it/lib.sh"
 
 usage() {
-  sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  print_usage
 }
 
 # "1.20" -> 1.20.3 (newest 1.20.x whose table/sql-gateway modules are on Central), "2.2" -> 2.2.0.

@@ -9,11 +9,11 @@
 # install: resolves org.apache.kafka:kafka_2.13:V and its runtime dependencies with a throw-away
 #          pom and maven-dependency-plugin:copy-dependencies into $IT/kafka-V/lib (cached in
 #          ~/.m2; marker file makes it idempotent). Installs Java/Maven from Debian if missing.
-# start:   picks free ports (fresh ones again when another process takes one first: the server
-#          must be seen listening on them itself), writes D/server.properties (static single voter, one partition per topic, replication
+# start:   writes D/server.properties (static single voter, one partition per topic, replication
 #          factor 1, topics auto-created), formats D/data with kafka.tools.StorageTool, runs
-#          kafka.Kafka in its own session (setsid) and waits until the broker accepts
-#          connections. Prints ONE JSON line: {"bootstrap":"127.0.0.1:P","pid":N,"runDir":D,"version":V}
+#          kafka.Kafka in its own session (setsid) and waits until it listens on both ports itself
+#          (when another process took one first: again on fresh ports). D defaults to a fresh
+#          .it/run/kafka.*. Prints ONE JSON line: {"bootstrap":"127.0.0.1:P","pid":N,"runDir":D,"version":V}
 # stop:    SIGTERM to the process group, waits (controlled shutdown), then SIGKILL.
 #
 # Env: FLINKTRAIL_IT_DIR (default <repo>/.it), FLINKTRAIL_KAFKA_VERSION (default 4.1.1), MVN.
@@ -138,5 +138,5 @@ case $cmd in
   install) cmd_install "$@" ;;
   start) cmd_start "$@" ;;
   stop) cmd_stop "$@" ;;
-  *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) print_usage; exit 2 ;;
 esac

@@ -2,6 +2,7 @@
 # Shared by the scripts/it/*.sh and scripts/flink/flink.sh server scripts: source it after setting NAME.
 #   log MSG…                 a line on stderr, prefixed with the script's name
 #   die MSG…                 log and exit 1
+#   print_usage              the script's header comment (its usage) on stderr
 #   need_cmd CMD PKG         die with an install hint when CMD is missing (a missing curl must not
 #                            look like a server that never came up)
 #   run_dir KIND [D]         D made absolute, or a fresh $IT_DIR/run/KIND.XXXXXX: every server's
@@ -33,6 +34,8 @@ BIND_ERROR='Address already in use|BindException|[Cc]ould not bind|bind\(\) fail
 
 log() { printf '[%s] %s\n' "${NAME:-it}" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+
+print_usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; }
 
 need_cmd() { command -v "$1" >/dev/null || die "$1 is not installed (Debian package $2); .ci/run installs it, or: apt-get install -y $2"; }
 

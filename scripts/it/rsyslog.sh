@@ -129,5 +129,5 @@ case $cmd in
   install) cmd_install "$@" ;;
   start) cmd_start "$@" ;;
   stop) cmd_stop "$@" ;;
-  *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) print_usage; exit 2 ;;
 esac

@@ -241,5 +241,5 @@ case $cmd in
   pause) cmd_pause "$@" ;;
   resume) cmd_resume "$@" ;;
   stop) cmd_stop "$@" ;;
-  *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) print_usage; exit 2 ;;
 esac
