@@ -26,7 +26,7 @@ before(async () => {
   api = ft.info.apiUrl;
 });
 after(async () => {
-  await ft.close();
+  await ft?.close();
 });
 
 interface Answer {

@@ -77,7 +77,7 @@ before(async () => {
   await start();
 });
 after(async () => {
-  await ft.close();
+  await ft?.close();
 });
 
 describe('real EventList samples', () => {
