@@ -91,25 +91,10 @@ async function child(flinkUrl: string | null, dataDir: string, args: string[]): 
   });
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const info = await new Promise<{ apiUrl: string; clusters: ListenInfo['clusters'] }>((resolve, reject) => {
-    let buf = '';
-    // Only a guard against a hang: on a busy 2-core machine a cold start has taken over 20 s.
-    const timer = setTimeout(() => reject(new Error(`FlinkTrail did not start in 120 s:\n${stderr}`)), 120_000);
-    proc.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      for (const line of buf.split('\n')) {
-        if (!line.includes('FlinkTrail is listening')) continue;
-        clearTimeout(timer);
-        resolve(JSON.parse(line) as { apiUrl: string; clusters: ListenInfo['clusters'] });
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`FlinkTrail exited with ${String(code)}:\n${stderr}`));
-    });
-  });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const running = () => proc.exitCode === null && proc.signalCode === null;
+  // Registered before it is known to have started: a child that missed the start timeout must
+  // not outlive the test (its pipes would keep the test file's process alive).
   register({
     name: 'FlinkTrail (child process)',
     stop: async () => {
@@ -118,6 +103,29 @@ async function child(flinkUrl: string | null, dataDir: string, args: string[]): 
     },
     ...(proc.pid ? { pids: [proc.pid] } : {}),
   });
+  let info: { apiUrl: string; clusters: ListenInfo['clusters'] };
+  try {
+    info = await new Promise<{ apiUrl: string; clusters: ListenInfo['clusters'] }>((resolve, reject) => {
+      let buf = '';
+      // Only a guard against a hang: on a busy 2-core machine a cold start has taken over 20 s.
+      const timer = setTimeout(() => reject(new Error(`FlinkTrail did not start in 120 s:\n${stderr}`)), 120_000);
+      proc.stdout?.on('data', (d: Buffer) => {
+        buf += d.toString();
+        for (const line of buf.split('\n')) {
+          if (!line.includes('FlinkTrail is listening')) continue;
+          clearTimeout(timer);
+          resolve(JSON.parse(line) as { apiUrl: string; clusters: ListenInfo['clusters'] });
+        }
+      });
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`FlinkTrail exited with ${String(code)}:\n${stderr}`));
+      });
+    });
+  } catch (err) {
+    if (running()) proc.kill('SIGKILL');
+    throw err;
+  }
   return {
     proc,
     apiUrl: info.apiUrl,
