@@ -29,7 +29,7 @@ import * as sql from '../sql-gateway/index.js';
 import { prepareBody, type PreparedBody } from './body.js';
 import { NameCache } from './names.js';
 import { flinkErrorCode, flinkErrorMessage, jobNamesIn, responseElements } from './response.js';
-import { canonicalIds, checkRepeated, readBody, readQuery } from './request-model.js';
+import { canonicalIds, checkRepeated, multipartTailGuard, readBody, readQuery } from './request-model.js';
 import type { SourceIpResolver } from './source-ip.js';
 
 const HOP_BY_HOP = new Set([
@@ -416,6 +416,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
       return;
     }
     parameters = { ...parameters, ...bodyRead.value.recorded };
+    // A `request` part beyond the peek would be read by Flink unrecorded: the tail is watched,
+    // and the upload cut off (before its last byte, so Flink never acts) if one comes.
+    let tailRefusal: FlinkTrailError | undefined;
+    if (body.kind === 'stream' && bodyRead.value.guardTail) {
+      const guard = multipartTailGuard(contentType, bodyRead.value.guardTail.requestParts, (err) => (tailRefusal = err));
+      const source = body.stream;
+      source.on('error', (err) => guard.destroy(err));
+      body = { ...body, stream: source.pipe(guard) };
+    }
     // What the body makes of the call (a savepoint that cancels is a cancel): authorized as that.
     if (bodyRead.value.object) {
       const refined = refineByBody(cls, api, method, bodyRead.value.object);
@@ -474,9 +483,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
     } catch (err) {
       const e = err as Error & { code?: string };
       const ftErr =
-        e.code === 'UND_ERR_HEADERS_TIMEOUT'
+        tailRefusal ??
+        (e.code === 'UND_ERR_HEADERS_TIMEOUT'
           ? new FlinkTrailError('FT_ERR_UPSTREAM_TIMEOUT', up.config.name, config.gateway.upstreamTimeoutMs)
-          : new FlinkTrailError('FT_ERR_UPSTREAM_UNAVAILABLE', up.config.name, e.message);
+          : new FlinkTrailError('FT_ERR_UPSTREAM_UNAVAILABLE', up.config.name, e.message));
       req.resume();
       sendGatewayError(req, res, requestId, ftErr);
       metrics.gatewayRequests.inc({ cluster: up.config.name, status: '5xx' });

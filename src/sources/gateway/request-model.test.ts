@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { classify, decodeQuery, refineByBody } from '../../catalog/index.js';
 import type { PreparedBody } from './body.js';
-import { canonicalIds, checkRepeated, multipartHead, readBody, readQuery, type BodyContext } from './request-model.js';
+import { canonicalIds, checkRepeated, multipartHead, multipartTailGuard, readBody, readQuery, type BodyContext } from './request-model.js';
 
 const JOB = 'ACS::RealtimeCompute::Job';
 const ID = '2163f3456789abcdef0123456789abcd';
@@ -109,7 +109,7 @@ describe('bodies, as Flink reads them', () => {
     assert.equal(r.value.object?.['cancel-job'], true);
     assert.equal(r.value.recorded['cancel-job'], true);
     assert.equal(r.value.recorded['target-directory'], '/sp');
-    assert.equal(refineByBody(savepoint.cls, 'dispatcher', 'POST', r.value.object!).eventName, 'CancelJobWithSavepoint');
+    assert.equal(refineByBody(savepoint.cls, 'dispatcher', 'POST', r.value.object ?? {}).eventName, 'CancelJobWithSavepoint');
   });
 
   test('large bodies keep the deciding fields and say they were truncated', () => {
@@ -182,5 +182,32 @@ describe('multipart, as FileUploadHandler reads it', () => {
   test('LF-only part headers are read too (Netty accepts them)', () => {
     const body = '--XyZ\nContent-Disposition: form-data; name="request"\n\n{"a":1}\n--XyZ--\n';
     assert.equal(multipartHead(Buffer.from(body), type, true).request?.toString(), '{"a":1}');
+  });
+});
+
+describe('the tail of a streamed upload', () => {
+  const run = async (chunks: string[], seen: number) => {
+    let refusal: string | undefined;
+    const guard = multipartTailGuard('multipart/form-data; boundary=XyZ', seen, (err) => (refusal = err.code));
+    const out: Buffer[] = [];
+    guard.on('data', (c: Buffer) => out.push(c));
+    const done = new Promise<void>((resolve) => {
+      guard.on('end', resolve);
+      guard.on('error', () => resolve());
+    });
+    for (const c of chunks) guard.write(Buffer.from(c, 'latin1'));
+    guard.end();
+    await done;
+    return refusal;
+  };
+
+  test('a `request` part after a large file is refused, even split across chunks', async () => {
+    const file = '--XyZ\r\nContent-Disposition: form-data; name="jarfile"; filename="a.jar"\r\n\r\n' + 'P'.repeat(20_000);
+    const tail = '\r\n--XyZ\r\nContent-Disposition: form-data; name=request\r\n\r\n{"cancel-job":true}\r\n--XyZ--\r\n';
+    assert.equal(await run([file, tail.slice(0, 9), tail.slice(9, 40), tail.slice(40)], 0), 'FT_ERR_GATEWAY_BODY_UNREADABLE');
+    assert.equal(await run([file + '\r\n--XyZ--\r\n'], 0), undefined, 'a plain upload passes');
+    // The request part the peek held (and recorded) is not counted twice.
+    const head = '--XyZ\r\nContent-Disposition: form-data; name="request"\r\n\r\n{}\r\n';
+    assert.equal(await run([head, file, '\r\n--XyZ--\r\n'], 1), undefined);
   });
 });

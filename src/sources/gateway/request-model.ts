@@ -24,6 +24,7 @@
  * - Parameters that decide what a call does (ALWAYS_RECORDED) are kept in the record even when the
  *   body is too large to record whole; redaction runs later, in the recorder.
  */
+import { Transform, type TransformCallback } from 'node:stream';
 import { decodeQuery } from '../../catalog/index.js';
 import type { Classification, FlinkApi } from '../../catalog/types.js';
 import { FlinkTrailError } from '../../errors/index.js';
@@ -148,6 +149,8 @@ export function canonicalIds(cls: Classification): ModelResult<Classification> {
 export interface ModelBody {
   /** What goes into `requestParameters` (merged over the query's). */
   recorded: Record<string, unknown>;
+  /** A streamed multipart upload whose tail must be watched (`multipartTailGuard`). */
+  guardTail?: { requestParts: number };
   /** The JSON object Flink will read as the request body, when there is one. */
   object?: Record<string, unknown>;
 }
@@ -183,11 +186,12 @@ export function readBody(body: PreparedBody, ctx: BodyContext): ModelResult<Mode
     if (!strict) return ok({ recorded: parsed.parts.length ? { multipart: parsed.parts } : { body: '[streamed, not recorded]' } });
     if (parsed.problem) return refused(new FlinkTrailError('FT_ERR_GATEWAY_BODY_UNREADABLE', parsed.problem));
     const recorded: Record<string, unknown> = { multipart: parsed.parts };
-    if (parsed.request === undefined) return ok({ recorded });
+    const guardTail = body.kind === 'stream' ? { requestParts: parsed.request === undefined ? 0 : 1 } : undefined;
+    if (parsed.request === undefined) return ok({ recorded, ...(guardTail ? { guardTail } : {}) });
     const object = jsonObject(parsed.request);
     if (object === undefined) return refused(new FlinkTrailError('FT_ERR_GATEWAY_BODY_UNREADABLE', 'the multipart `request` part is not one JSON object'));
     recorded['request'] = recordable(object, parsed.request.length, ctx.maxParameterBytes);
-    return ok({ recorded, object });
+    return ok({ recorded, object, ...(guardTail ? { guardTail } : {}) });
   }
   if (strict && !JSON_TYPES.has(mediaType)) return refused(new FlinkTrailError('FT_ERR_GATEWAY_BODY_TYPE', mediaType.slice(0, 80)));
   if (body.kind === 'stream') {
@@ -309,4 +313,53 @@ export function multipartHead(head: Buffer, contentType: string, complete: boole
     request = head.subarray(begin + headerEnd, Math.max(begin + headerEnd, contentEnd));
   }
   return request !== undefined ? { parts, request } : { parts };
+}
+
+/** Longest part header block the tail guard waits for before giving up on a part. */
+const MAX_PART_HEADERS = 16 * 1024;
+
+/**
+ * Watches the rest of a streamed multipart upload for a `request` attribute that the peek did not
+ * hold (after a large file part): Flink would read it as the JSON body, unrecorded. The guard
+ * fails the stream before its end, so Flink, which acts only on the last chunk, never runs the
+ * call; `onRefusal` gets the coded error for the answer and the record. `seen` is the number of
+ * `request` parts already read (and recorded) from the peek; the scan covers the whole stream.
+ */
+export function multipartTailGuard(contentType: string, seen: number, onRefusal: (err: FlinkTrailError) => void): Transform {
+  const boundary = boundaryOf(contentType) ?? '';
+  const delimiter = `\n--${boundary}`;
+  let carry = '\n'; // a delimiter at the very start of the body counts too
+  let requests = 0;
+  const fail = (why: string, cb: TransformCallback) => {
+    const err = new FlinkTrailError('FT_ERR_GATEWAY_BODY_UNREADABLE', why);
+    onRefusal(err);
+    cb(err);
+  };
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      const text = carry + chunk.toString('latin1');
+      let at = text.indexOf(delimiter);
+      let keepFrom = Math.max(0, text.length - delimiter.length);
+      while (at >= 0) {
+        const headStart = at + delimiter.length;
+        const rest = text.slice(headStart, headStart + MAX_PART_HEADERS + 4);
+        const crlf = rest.indexOf('\r\n\r\n');
+        const lf = rest.indexOf('\n\n');
+        const end = crlf >= 0 && (lf < 0 || crlf < lf) ? crlf : lf;
+        if (end < 0) {
+          if (rest.length > MAX_PART_HEADERS) return fail('a multipart part has headers longer than 16 KiB', cb);
+          keepFrom = at; // the headers are still arriving
+          break;
+        }
+        const disposition = /^content-disposition[ \t]*:(.*)$/im.exec(rest.slice(0, end))?.[1] ?? '';
+        const params = dispositionParams(disposition);
+        if (params.get('name')?.toLowerCase() === 'request' && !params.has('filename') && !params.has('filename*') && ++requests > seen) {
+          return fail('a multipart `request` part comes after the first bytes the gateway reads', cb);
+        }
+        at = text.indexOf(delimiter, headStart);
+      }
+      carry = text.slice(keepFrom);
+      cb(null, chunk);
+    },
+  });
 }
