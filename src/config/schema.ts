@@ -138,7 +138,7 @@ export const configSchema = {
           minimum: 256,
           maximum: 1048576,
           default: 16384,
-          description: 'Largest request body (JSON) kept in `requestParameters`; larger ones are cut and marked `truncated`.',
+          description: 'Largest request body (JSON) kept whole in `requestParameters`; larger ones are marked `truncated` and keep only the fields that decide the call (`cancel-job`, `drain`, program arguments, `savepointPath`, configuration, ...).',
         },
         recordAssets: {
           type: 'boolean',
@@ -154,7 +154,7 @@ export const configSchema = {
         resolveJobNames: {
           type: 'boolean',
           default: true,
-          description: 'Look up the name of a job a write refers to (GET /jobs/<id>), so events carry job names next to ids.',
+          description: 'Look up the name of a job a write refers to (GET /jobs/<id>), so events carry job names next to ids. Names are always looked up when a policy statement that names jobs could apply, whatever this says.',
         },
       },
     },

@@ -274,7 +274,7 @@ describe('bad input', { timeout: 240_000 }, () => {
     const many = await raw(apiPort, `GET /api/v1/whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: ${auth}\r\n${Array.from({ length: 3000 }, (_, i) => `X-H${i}: v`).join('\r\n')}\r\n\r\n`);
     assert.ok([200, 431].includes(many.status), `3000 headers → ${many.status}`);
 
-    // A JSON body over the gateway's 1 MiB buffer streams through to Flink (which refuses it).
+    // A JSON body over the gateway's 1 MiB buffer: a write the gateway cannot read whole is refused (413).
     const huge = `{"target-directory":"${'x'.repeat(3 * 1024 * 1024)}"}`;
     const gw = await fetch(`${server.gatewayUrl}jobs/${'b'.repeat(32)}/savepoints`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: huge });
     assertClientError(gw.status, await gw.text(), '3 MiB gateway body', headText(gw.headers));
