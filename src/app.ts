@@ -134,7 +134,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   const recorder = createRecorder(store, compileRedactor(), log, metrics);
   const resolveIp = sourceIpResolver(config.gateway.trustedProxies);
   const tokens = new TokenCodec(metaValue(db, 'pagination-token-key', () => randomBytes(32).toString('base64url')));
-  const gateway = createGateway({ config, recorder, authenticator, resolveIp, log: log.child({ component: 'gateway' }), metrics });
+  const gateway = createGateway({ config, recorder, authenticator, resolveIp, log: log.child({ component: 'gateway' }), metrics, sessions });
 
   /**
    * A client that stops sending half-way through a body is cut off after

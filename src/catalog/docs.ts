@@ -4,7 +4,7 @@
  * fails when the committed file and this output differ.
  */
 import { RESOURCE_TYPE_PREFIX } from '../event/types.js';
-import { RESOURCE_PARAMS, type CatalogEntry } from './flink-rest.js';
+import { BODY_VARIANTS, RESOURCE_PARAMS, type CatalogEntry } from './flink-rest.js';
 import { catalogEntries, type FlinkApi } from './index.js';
 
 const SECTIONS: readonly { api: FlinkApi; title: string; intro: string }[] = [
@@ -34,9 +34,10 @@ export function renderFlinkEventsDoc(): string {
     '',
     'Every Flink REST call that passes the gateway is recorded under the event name below, with its',
     'Read/Write type, the resources named in its path and whether it is a sensitive operation.',
-    'Classification looks at the method, the path and the query string only; what the body adds',
-    '(for example `"cancel-job": true` on `TriggerSavepoint`, or the SQL text of `ExecuteStatement`)',
-    'is recorded in `requestParameters`.',
+    'Classification looks at the method, the path and the query string; where a body field changes what',
+    'Flink does, a [body variant](#body-variants) names the operation (a savepoint with `"cancel-job": true`',
+    'is `CancelJobWithSavepoint`), and is authorized as that. Other body fields (the SQL text of',
+    '`ExecuteStatement`, `drain`) are recorded in `requestParameters`.',
     '',
     '## How a call is matched',
     '',
@@ -80,6 +81,18 @@ export function renderFlinkEventsDoc(): string {
       '',
     );
   }
+  lines.push(
+    '## Body variants',
+    '',
+    'The gateway reads the body of a write before authorizing it; a row below replaces the plain row of its',
+    'route when its body field is set to anything but `false` (Flink\'s Jackson also reads `"true"` and `1`',
+    'as true; odd values count as set, so the stricter reading wins).',
+    '',
+    '| Event name | Method | Path | Body field | R/W | Resource type | Sensitive | Notes |',
+    '|---|---|---|---|---|---|---|---|',
+    ...BODY_VARIANTS.map((v) => `| \`${v.eventName}\` | ${v.method} | \`${v.template}\` | \`${v.field}\` | ${v.eventRW} | ${v.resourceType} | ${v.sensitive ? '**yes**' : 'no'} | ${v.note} |`),
+    '',
+  );
   return lines.join('\n');
 }
 

@@ -10,11 +10,12 @@
  * departure and fails on an unlisted one. `docs/reference/flink-events.md` is generated from this
  * table (`node --import tsx src/catalog/print-docs.ts`).
  *
- * Classification uses method + path + query only. What a request body means is for the gateway
- * to record as `requestParameters` and, where it matters, to refine: `POST /jobs/:jobid/savepoints`
- * with `"cancel-job": true` stays `TriggerSavepoint` here (the body is not read on the hot path
- * and may not have arrived yet), and the gateway adds `cancel-job` to the record; likewise the SQL
- * text of `ExecuteStatement` and the `drain` flag of `StopJobWithSavepoint`.
+ * Classification uses method + path + query only: the body may not have arrived yet. Where a body
+ * field changes what Flink does, a body variant (BODY_VARIANTS below) names the operation Flink
+ * will actually run, and the gateway applies it once it has parsed the body, before authorizing:
+ * `POST /jobs/:jobid/savepoints` with `"cancel-job": true` cancels the job, so it is recorded and
+ * authorized as `CancelJobWithSavepoint`. Other body fields (the SQL text of `ExecuteStatement`,
+ * `drain` of `StopJobWithSavepoint`) are recorded in `requestParameters`.
  */
 import type { EventRW } from '../event/types.js';
 import type { FlinkApi } from './types.js';
@@ -226,7 +227,7 @@ const DISPATCHER = define('dispatcher', [
   { method: 'GET', template: '/jobs/:jobid/rescaling/:triggerid', eventName: 'GetRescalingStatus', eventRW: R, resourceType: 'Job' },
   { method: 'GET', template: '/jobs/:jobid/resource-requirements', eventName: 'GetJobResourceRequirements', eventRW: R, resourceType: 'Job' },
   { method: 'PUT', template: '/jobs/:jobid/resource-requirements', eventName: 'UpdateJobResourceRequirements', eventRW: W, resourceType: 'Job', sensitive: true, note: 'Adaptive-scheduler rescale (Web UI "Scale").' },
-  { method: 'POST', template: '/jobs/:jobid/savepoints', eventName: 'TriggerSavepoint', eventRW: W, resourceType: 'Savepoint', note: 'Body "cancel-job": true also cancels the job; the gateway records it as a request parameter.' },
+  { method: 'POST', template: '/jobs/:jobid/savepoints', eventName: 'TriggerSavepoint', eventRW: W, resourceType: 'Savepoint', note: 'Body "cancel-job": true makes it CancelJobWithSavepoint (see the body variants).' },
   { method: 'GET', template: '/jobs/:jobid/savepoints/:triggerid', eventName: 'GetSavepointStatus', eventRW: R, resourceType: 'Savepoint' },
   { method: 'GET', template: '/jobs/:jobid/status', eventName: 'GetJobStatus', eventRW: R, resourceType: 'Job' },
   { method: 'POST', template: '/jobs/:jobid/stop', eventName: 'StopJobWithSavepoint', eventRW: W, resourceType: 'Job', sensitive: true, note: '`flink stop`; body "drain": true ends the job with MAX_WATERMARK.' },
@@ -328,6 +329,38 @@ const HISTORY_SERVER = define('history_server', [
   { method: 'GET', template: '/jobs/:jobid/vertices/:vertexid/subtasktimes', eventName: 'GetSubtasksTimes', eventRW: R, resourceType: 'Vertex' },
   { method: 'GET', template: '/jobs/:jobid/vertices/:vertexid/taskmanagers', eventName: 'GetJobVertexTaskManagers', eventRW: R, resourceType: 'Vertex' },
   { method: 'GET', template: WEB_UI_ASSET_TEMPLATE, eventName: 'GetWebUIAsset', eventRW: R, resourceType: 'Cluster', documented: false, note: 'Static Web UI files.' },
+]);
+
+/**
+ * A catalog row that a body field selects over the plain row for the same route: when the field
+ * is set to anything but false (as Jackson reads it: `true`, `"true"`, `1` all count, and an odd
+ * value counts too, so that the stricter reading wins), the call is this row's operation.
+ */
+export interface BodyVariant {
+  readonly api: FlinkApi;
+  readonly method: CatalogMethod;
+  readonly template: string;
+  /** The JSON field of the request body that selects this row. */
+  readonly field: string;
+  readonly eventName: string;
+  readonly eventRW: EventRW;
+  readonly resourceType: ResourceType;
+  readonly sensitive: boolean;
+  readonly note: string;
+}
+
+export const BODY_VARIANTS: readonly BodyVariant[] = Object.freeze([
+  Object.freeze({
+    api: 'dispatcher',
+    method: 'POST',
+    template: '/jobs/:jobid/savepoints',
+    field: 'cancel-job',
+    eventName: 'CancelJobWithSavepoint',
+    eventRW: W,
+    resourceType: 'Job',
+    sensitive: true,
+    note: 'TriggerSavepoint with body "cancel-job": true: Flink cancels the job after the savepoint. Authorized as a cancel.',
+  } satisfies BodyVariant),
 ]);
 
 /** The whole catalog, in documentation order: dispatcher, SQL Gateway, History Server. */

@@ -19,20 +19,25 @@
  */
 import { RESOURCE_TYPE_PREFIX, type EventRW } from '../event/types.js';
 import {
+  BODY_VARIANTS,
   FLINK_REST_CATALOG,
   RESOURCE_PARAMS,
   WEB_UI_ASSET_TEMPLATE,
   type CatalogEntry,
   type ResourceType,
 } from './flink-rest.js';
+import { decodeComponent } from './netty.js';
 import type { Classification, ClassifyInput, FlinkApi } from './types.js';
 
 export type { Classification, ClassifyInput, FlinkApi } from './types.js';
+export { decodeComponent, decodeQuery, type DecodedQuery } from './netty.js';
 export {
+  BODY_VARIANTS,
   CATALOG_METHODS,
   RESOURCE_PARAMS,
   RESOURCE_TYPES,
   WEB_UI_ASSET_TEMPLATE,
+  type BodyVariant,
   type CatalogEntry,
   type CatalogMethod,
   type ResourceType,
@@ -183,6 +188,36 @@ export function classify(input: ClassifyInput): Classification {
 }
 
 /**
+ * The operation a call runs once its body is known: a body variant (BODY_VARIANTS) whose field
+ * is set replaces the classification's name, Read/Write and sensitivity; path parameters and
+ * resources stay. `body` is the parsed JSON body (or the multipart `request` part).
+ *
+ * @example
+ *   refineByBody(classify({ api: 'dispatcher', method: 'POST', path: '/jobs/<id>/savepoints', query }),
+ *     'dispatcher', 'POST', { 'cancel-job': true })   // → eventName 'CancelJobWithSavepoint'
+ */
+export function refineByBody(cls: Classification, api: FlinkApi, method: string, body: Readonly<Record<string, unknown>>): Classification {
+  if (!cls.known) return cls;
+  for (const v of BODY_VARIANTS) {
+    if (v.api !== api || v.method !== method || v.template !== cls.pathTemplate) continue;
+    if (!isSet(body[v.field])) continue;
+    return { ...cls, eventName: v.eventName, eventRW: v.eventRW, sensitive: v.sensitive };
+  }
+  return cls;
+}
+
+/**
+ * Whether Jackson could read a boolean field as true. Absent, null, false, "false" and 0 are
+ * false; everything else counts as set — a value Flink would refuse is treated as the stricter
+ * reading, since the gateway authorizes before Flink parses.
+ */
+function isSet(value: unknown): boolean {
+  if (value === undefined || value === null || value === false || value === 0) return false;
+  if (typeof value === 'string' && value.trim().toLowerCase() === 'false') return false;
+  return true;
+}
+
+/**
  * Depth-first over the trie, literal child before parameter child, backtracking on a dead end.
  * This picks the same route as Flink's router, which tries routes in the order of
  * RestHandlerUrlComparator (a `:param` segment sorts after every literal) and takes the first match:
@@ -296,7 +331,7 @@ function tokenize(raw: string): string[] | null {
   if (raw.indexOf('%') < 0 && raw.indexOf('+') < 0) return splitSegments(raw);
   let path = raw;
   if (path.indexOf('%') >= 0) {
-    const decoded = percentDecode(path, false);
+    const decoded = decodeComponent(path, false);
     if (decoded === null) return null;
     path = decoded;
   }
@@ -304,7 +339,7 @@ function tokenize(raw: string): string[] | null {
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
     if (token.indexOf('%') >= 0 || token.indexOf('+') >= 0) {
-      const decoded = percentDecode(token, true);
+      const decoded = decodeComponent(token, true);
       if (decoded === null) return null;
       tokens[i] = decoded;
     }
@@ -333,43 +368,6 @@ function splitSegments(path: string): string[] {
     tokens.push(path.slice(begin, slash));
     begin = slash + 1;
   }
-}
-
-/**
- * Netty's QueryStringDecoder.decodeComponent: runs of `%XX` are decoded as UTF-8 (invalid bytes
- * become U+FFFD), other characters are kept; `+` becomes a space if `plusIsSpace`. Returns null
- * where Netty throws (a `%` not followed by two hex digits).
- */
-function percentDecode(s: string, plusIsSpace: boolean): string | null {
-  let out = '';
-  let i = 0;
-  const n = s.length;
-  while (i < n) {
-    const c = s.charCodeAt(i);
-    if (c === 37 /* % */) {
-      const bytes: number[] = [];
-      while (i < n && s.charCodeAt(i) === 37) {
-        if (i + 3 > n) return null;
-        const hi = hexValue(s.charCodeAt(i + 1));
-        const lo = hexValue(s.charCodeAt(i + 2));
-        if (hi < 0 || lo < 0) return null;
-        bytes.push(hi * 16 + lo);
-        i += 3;
-      }
-      out += Buffer.from(bytes).toString('utf8');
-    } else {
-      out += c === 43 /* + */ && plusIsSpace ? ' ' : s[i];
-      i++;
-    }
-  }
-  return out;
-}
-
-function hexValue(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 65 && c <= 70) return c - 55;
-  if (c >= 97 && c <= 102) return c - 87;
-  return -1;
 }
 
 function withoutJsonSuffix(tokens: string[], start: number): string[] {

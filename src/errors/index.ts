@@ -158,6 +158,31 @@ export const ERRORS = {
     message: 'No Flink cluster named %s is configured.',
     doc: 'A request under /flink/<cluster>/ names a cluster that is not in the configuration.',
   },
+  FT_ERR_GATEWAY_QUERY_AMBIGUOUS: {
+    status: 400,
+    message: 'The query string is refused because Flink could read it differently from the audit record: %s',
+    doc: 'A Flink call whose query string Flink (Netty) would read differently from other parsers: a `;` (a separator for Flink), a bad `%` escape, more than 1024 parameters (Flink drops the rest), or, on a write, a parameter given twice. Refused before Flink sees it and recorded as a failed event with this code.',
+  },
+  FT_ERR_GATEWAY_ID_NOT_CANONICAL: {
+    status: 400,
+    message: 'The path parameter %s is refused: %s is not %s.',
+    doc: 'A job, vertex, trigger, operator or data set id that is not exactly 32 hex digits (Flink also accepts signs, fullwidth digits and a 33rd character, which would let one job go by many names), a numeric id (checkpoint, subtask, attempt, result token) that is not plain ASCII digits, or a SQL Gateway handle that is not a plain UUID. Upper-case hex is accepted and recorded in lower case. Refused and recorded as a failed event.',
+  },
+  FT_ERR_GATEWAY_BODY_UNREADABLE: {
+    status: 400,
+    message: 'The request body is refused because the gateway cannot read it as Flink would: %s',
+    doc: 'The body of a write (or of a sensitive read such as GetJarPlan) is not one JSON object (a UTF-8 byte order mark is allowed), a multipart body was sent to an endpoint that takes no files, or a multipart `request` part (which Flink reads as the JSON body) is repeated, cut off or not JSON. Refused before Flink sees it, recorded as a failed event.',
+  },
+  FT_ERR_GATEWAY_BODY_TOO_LARGE: {
+    status: 413,
+    message: 'The request body is refused: a body of more than %s bytes cannot be read whole and recorded for this operation.',
+    doc: 'A non-upload write whose body exceeds the 1 MiB the gateway reads whole to record and authorize it (padding included). Refused and recorded as a failed event.',
+  },
+  FT_ERR_GATEWAY_BODY_TYPE: {
+    status: 415,
+    message: 'The request body is refused: %s is not accepted for this operation; send application/json.',
+    doc: 'A write with a content type other than `application/json`, `application/x-www-form-urlencoded` (what `curl -d` sends; Flink reads the bytes as JSON, and so does the gateway) or none, a multipart body to an endpoint other than jar upload and job submission, or a `Content-Encoding`. Refused and recorded as a failed event.',
+  },
   FT_ERR_ROUTE_NOT_FOUND: {
     status: 404,
     message: 'No such route: %s %s',

@@ -7,6 +7,10 @@
  * `{Effect: Allow|Deny, Action: [...], Resource: [...]}` with `*` wildcards, attached to users
  * on top of their role. **Deny wins**: any matching Deny refuses; otherwise the role or any
  * matching Allow permits; otherwise the call is refused.
+ *
+ * Job names: a statement may name a job by id or by name. A caller whose subject has such
+ * statements (`needsJobNames`) must pass the job's name too, looked up from Flink before deciding;
+ * when the name cannot be found it passes `jobNamesUnknown`, and every job-naming Deny applies.
  */
 import { LEVELS, levelOf, type FlinkAction, type Level } from './levels.js';
 
@@ -50,7 +54,18 @@ export interface Subject {
 }
 
 export type Request =
-  | { service: 'RealtimeCompute'; action: FlinkAction; cluster: string; jobs: readonly string[] }
+  | {
+      service: 'RealtimeCompute';
+      action: FlinkAction;
+      cluster: string;
+      /** The job ids the call names, and the names of those jobs. */
+      jobs: readonly string[];
+      /**
+       * The call names a job whose name could not be found (Flink did not say). Every Deny
+       * statement with a job resource then applies, since it might name that job (fail closed).
+       */
+      jobNamesUnknown?: boolean;
+    }
   | { service: 'Actiontrail'; eventName: string };
 
 export interface Decision {
@@ -103,7 +118,21 @@ function matches(st: Compiled, req: Request): boolean {
   if (!st.actions.some((a) => a.test(action))) return false;
   if (st.resources === null) return true;
   if (req.service !== 'RealtimeCompute') return st.resources.some((r) => r.cluster.source === '.*' && !r.job);
-  return st.resources.some((r) => r.cluster.test(req.cluster) && (!r.job || req.jobs.some((j) => r.job?.test(j))));
+  return st.resources.some(
+    (r) => r.cluster.test(req.cluster) && (!r.job || req.jobs.some((j) => r.job?.test(j)) || (st.effect === 'Deny' && req.jobNamesUnknown === true)),
+  );
+}
+
+/**
+ * Whether a statement that names jobs (`cluster/<c>/job/<pattern>`) could apply to this call: then
+ * the decision needs the job's name, which the caller must look up (from Flink) before deciding.
+ */
+export function needsJobNames(subject: Subject, req: Request): boolean {
+  if (req.service !== 'RealtimeCompute' || req.jobs.length === 0) return false;
+  const action = `${req.service}:${req.action.eventName}`;
+  return subject.policies
+    .flatMap((p) => compilePolicy(p))
+    .some((st) => st.actions.some((a) => a.test(action)) && (st.resources ?? []).some((r) => r.job !== undefined && r.cluster.test(req.cluster)));
 }
 
 function roleAllows(role: Subject['role'], req: Request): boolean {

@@ -15,6 +15,7 @@ const CONFIG_READS = new Set(['GetJobManagerConfig', 'GetJobManagerJobConfig', '
 /** Operations on running jobs: stop, cancel, savepoint, checkpoint, rescale, profile. */
 const OPERATE = new Set([
   'CancelJob',
+  'CancelJobWithSavepoint',
   'StopJob',
   'StopJobWithSavepoint',
   'TriggerSavepoint',

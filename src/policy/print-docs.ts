@@ -1,5 +1,5 @@
 /** Prints docs/reference/access-control.md: `node --import tsx src/policy/print-docs.ts > docs/reference/access-control.md`. */
-import { catalogEntries } from '../catalog/index.js';
+import { BODY_VARIANTS, catalogEntries } from '../catalog/index.js';
 import { decide, FLINKTRAIL_ACTIONS, levelOf, ROLE_NAMES, type RoleName } from './index.js';
 
 const check = (role: RoleName, eventName: string, eventRW: 'Read' | 'Write', api: 'dispatcher' | 'sql_gateway' | 'history_server') =>
@@ -14,7 +14,7 @@ export const MANAGEMENT_ACTIONS = [
 export function accessControlMarkdown(): string {
   const seen = new Set<string>();
   const flinkRows: string[] = [];
-  for (const e of catalogEntries()) {
+  for (const e of [...catalogEntries(), ...BODY_VARIANTS]) {
     const key = `${e.api}:${e.eventName}`;
     if (seen.has(key)) continue;
     seen.add(key);
@@ -59,6 +59,9 @@ export function accessControlMarkdown(): string {
     '',
     'Actions are `RealtimeCompute:<eventName>` ([flink-events.md](flink-events.md)) or `Actiontrail:<eventName>` (FlinkTrail\'s API), with `*` wildcards.',
     'Resources are `*`, `cluster/<name>` or `cluster/<name>/job/<job id or job name>` (wildcards allowed); a statement without `Resource` applies everywhere.',
+    'When a statement that names jobs could apply to a call, the gateway learns the job\'s name from Flink (`GET /jobs/<id>`) before deciding, so a name-based `Deny` holds from the first call;',
+    'if Flink cannot tell the name (unknown job, Flink unreachable), every job-naming `Deny` statement for that action applies (fail closed).',
+    'A savepoint that cancels the job (`"cancel-job": true`) is decided as `CancelJobWithSavepoint`, on the same rung as `CancelJob`.',
     '`PUT /api/v1/policies/<name>`, `POST /api/v1/users/<user>/policies {"policyName"}`.',
     '',
     '## Flink operations by role',

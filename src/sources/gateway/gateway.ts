@@ -10,24 +10,26 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
-import { classify } from '../../catalog/index.js';
+import { classify, refineByBody } from '../../catalog/index.js';
 import type { Classification, FlinkApi } from '../../catalog/types.js';
 import type { ClusterConfig, Config } from '../../config/index.js';
 import { errorBody, FlinkTrailError, isFlinkTrailError } from '../../errors/index.js';
 import { addResource, finishEvent, newEvent } from '../../event/build.js';
 import { EVENT_SOURCES, RESOURCE_TYPE_PREFIX, type ActionTrailEvent, type UserIdentity } from '../../event/types.js';
 import { AuthError, challengeFor, type Authenticator, type Principal } from '../../identity/authenticate.js';
-import { decide } from '../../policy/index.js';
+import { cookieValue, SESSION_COOKIE, type Sessions } from '../../identity/sessions.js';
+import { decide, needsJobNames } from '../../policy/index.js';
 import type { Recorder } from '../../pipeline/recorder.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import * as sql from '../sql-gateway/index.js';
-import { multipartParts, prepareBody, type PreparedBody } from './body.js';
+import { prepareBody, type PreparedBody } from './body.js';
 import { NameCache } from './names.js';
 import { flinkErrorCode, flinkErrorMessage, jobNamesIn, responseElements } from './response.js';
+import { canonicalIds, checkRepeated, readBody, readQuery } from './request-model.js';
 import type { SourceIpResolver } from './source-ip.js';
 
 const HOP_BY_HOP = new Set([
@@ -48,6 +50,8 @@ const HOP_BY_HOP = new Set([
 
 const CAPTURE_LIMIT = 512 * 1024;
 
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 const API_OF: Record<ClusterConfig['kind'], FlinkApi> = {
   jobmanager: 'dispatcher',
   'sql-gateway': 'sql_gateway',
@@ -67,6 +71,8 @@ export interface GatewayDeps {
   resolveIp: SourceIpResolver;
   log: Logger;
   metrics: Metrics;
+  /** Console sessions, to check the CSRF token of a cookie-authenticated write. */
+  sessions?: Sessions;
 }
 
 export interface GatewayTarget {
@@ -160,33 +166,6 @@ export function sendGatewayError(req: IncomingMessage, res: ServerResponse, requ
   res.end(body);
 }
 
-function queryObject(query: URLSearchParams): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const key of new Set(query.keys())) {
-    const all = query.getAll(key);
-    out[key] = all.length === 1 ? all[0] : all;
-  }
-  return out;
-}
-
-function bodyParameters(body: PreparedBody, contentType: string, maxBytes: number): Record<string, unknown> {
-  if (body.kind === 'none') return {};
-  if (body.kind === 'stream') {
-    const parts = multipartParts(body.peek, contentType);
-    return parts.length ? { multipart: parts } : { body: '[streamed, not recorded]' };
-  }
-  if (body.data.length === 0) return {};
-  if (contentType.includes('multipart/')) return { multipart: multipartParts(body.data, contentType) };
-  if (body.data.length > maxBytes) return { body: '[truncated]', bodyBytes: body.data.length, truncated: true };
-  const text = body.data.toString('utf8');
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? { ...(parsed as Record<string, unknown>) } : { body: parsed };
-  } catch {
-    return { body: text };
-  }
-}
-
 function applySqlDetails(event: ActionTrailEvent, d: sql.SqlDetails): ActionTrailEvent {
   const out = { ...event, requestParameters: { ...event.requestParameters, ...d.requestParameters } };
   if (d.eventName) out.eventName = d.eventName;
@@ -196,10 +175,6 @@ function applySqlDetails(event: ActionTrailEvent, d: sql.SqlDetails): ActionTrai
     addResource(out.referencedResources, type, ...ids);
   }
   return out;
-}
-
-function isBrowser(req: IncomingMessage): boolean {
-  return req.headers['sec-fetch-site'] !== undefined || req.headers.referer !== undefined;
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
@@ -214,10 +189,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
     });
   }
 
-  /** Best-effort name lookup for a job a write refers to, raced against a short timeout. */
-  async function lookupJobName(up: Upstream, jobId: string): Promise<string | undefined> {
+  /**
+   * The name of a job, from the cache or from Flink (`GET /jobs/<id>`, short timeout). For the
+   * record it is best effort and follows `gateway.resolveJobNames`; for authorization (`force`)
+   * it is always asked, since a policy may name the job.
+   */
+  async function lookupJobName(up: Upstream, jobId: string, force = false): Promise<string | undefined> {
     const known = up.jobNames.get(jobId);
-    if (known || !config.gateway.resolveJobNames || up.config.kind !== 'jobmanager') return known;
+    if (known || !(force || config.gateway.resolveJobNames) || up.config.kind === 'sql-gateway') return known;
     try {
       const r = await up.pool.request({ method: 'GET', path: `/jobs/${encodeURIComponent(jobId)}`, headersTimeout: 2000, bodyTimeout: 2000 });
       if (r.statusCode !== 200) {
@@ -231,6 +210,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
   }
 
+  /** Stands in for a cluster that is not configured, until the caller is authenticated. */
+  function unknownUpstream(name: string): Upstream {
+    const cluster: ClusterConfig = { name: name.slice(0, 128), url: 'http://flink.invalid', kind: 'jobmanager' };
+    return {
+      config: cluster,
+      // Never used: the request is answered before anything is forwarded.
+      pool: undefined as unknown as Pool,
+      region: config.region,
+      jobNames: new NameCache(1),
+    };
+  }
+
   function resourcesOf(cls: Classification, up: Upstream): Record<string, string[]> {
     const resources: Record<string, string[]> = {};
     for (const [type, ids] of Object.entries(cls.resources)) addResource(resources, type, ...ids);
@@ -242,28 +233,44 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return resources;
   }
 
+  /** Whether a console-cookie call may change state: same origin, typed URL, or the session's CSRF token. */
+  function consoleWriteAllowed(req: IncomingMessage): boolean {
+    const site = req.headers['sec-fetch-site'];
+    if (site === 'same-origin' || site === 'none') return true;
+    const sid = cookieValue(req.headers.cookie, SESSION_COOKIE);
+    const expected = sid ? deps.sessions?.get(sid)?.csrfToken : undefined;
+    const given = req.headers['x-csrf-token'];
+    if (!expected || typeof given !== 'string') return false;
+    const a = Buffer.from(given);
+    const b = Buffer.from(expected);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
   async function handleAsync(req: IncomingMessage, res: ServerResponse, target: GatewayTarget): Promise<void> {
     const started = process.hrtime.bigint();
     const time = new Date();
     const requestId = randomUUID().toUpperCase();
-    const up = upstreams.get(target.cluster);
-    if (!up) {
-      req.resume();
-      sendGatewayError(req, res, requestId, new FlinkTrailError('FT_ERR_GATEWAY_UNKNOWN_CLUSTER', target.cluster));
-      return;
-    }
+    // Authentication comes before the cluster is looked up: cluster names are not told to strangers.
+    const known = upstreams.get(target.cluster);
+    const up: Upstream = known ?? unknownUpstream(target.cluster);
     const url = new URL(target.url, 'http://flink.invalid');
     const method = (req.method ?? 'GET').toUpperCase();
-    const cls = classify({ api: API_OF[up.config.kind], method, path: url.pathname, query: url.searchParams });
+    const api = API_OF[up.config.kind];
+    // The query as Flink (Netty) reads it; a query it would read otherwise is refused below.
+    const queryRead = readQuery(url.search);
+    let cls = classify({ api, method, path: url.pathname, query: queryRead.ok ? queryRead.value.query.search : new URLSearchParams() });
     const sourceIp = deps.resolveIp(req.socket.remoteAddress, req.headers['x-forwarded-for']);
     const elapsedMs = () => Number(process.hrtime.bigint() - started) / 1e6;
     const contentType = String(req.headers['content-type'] ?? '').toLowerCase();
+    let principal: Principal | undefined;
+    let parameters: Record<string, unknown> = queryRead.ok ? queryRead.value.query.recorded : { query: url.search.slice(0, 2048) };
 
     const base = (identity: UserIdentity) =>
       newEvent({
         eventName: cls.eventName,
         eventRW: cls.eventRW,
-        eventType: isBrowser(req) || req.headers.cookie?.includes('ft_session=') ? 'ConsoleOperation' : 'ApiCall',
+        // A console operation is one the console session authenticated, whatever headers came along.
+        eventType: principal?.method === 'session' ? 'ConsoleOperation' : 'ApiCall',
         eventSource: SOURCE_OF[up.config.kind],
         serviceName: config.serviceName,
         acsRegion: up.region,
@@ -272,7 +279,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         userIdentity: identity,
         requestId,
         time,
-        requestParameters: queryObject(url.searchParams),
+        requestParameters: parameters,
         referencedResources: resourcesOf(cls, up),
         additionalEventData: {
           cluster: up.config.name,
@@ -283,7 +290,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
         },
       });
 
-    const refuse = (err: FlinkTrailError, identity: UserIdentity, extra: Record<string, unknown>, headers: Record<string, string> = {}) => {
+    const refuse = (err: FlinkTrailError, identity: UserIdentity, extra: Record<string, unknown>, headers: Record<string, string> = {}, body?: PreparedBody) => {
+      if (body?.kind === 'stream') body.stream.destroy();
       req.resume();
       sendGatewayError(req, res, requestId, err, headers);
       void recorder.record(
@@ -300,7 +308,6 @@ export function createGateway(deps: GatewayDeps): Gateway {
     };
 
     // 1. Who is calling. A failure is answered 401 (429 when rate-limited) and recorded as a failed sign-in.
-    let principal: Principal;
     try {
       principal = await authenticator.authenticate({
         authorization: req.headers.authorization,
@@ -316,32 +323,69 @@ export function createGateway(deps: GatewayDeps): Gateway {
       refuse(err, failedIdentity(err, config.accountId), { authFailure: true, authFailureReason: err.reason }, err.status === 401 ? { 'www-authenticate': challengeFor(req.headers.authorization) } : {});
       return;
     }
+    if (!known) {
+      req.resume();
+      sendGatewayError(req, res, requestId, new FlinkTrailError('FT_ERR_GATEWAY_UNKNOWN_CLUSTER', target.cluster));
+      return;
+    }
     const identity = userIdentityOf(principal, config.accountId);
 
-    // A console cookie must not be usable from another site (the Web UI cancels with a GET).
-    if (principal.method === 'session' && req.headers['sec-fetch-site'] === 'cross-site') {
-      refuse(new FlinkTrailError('FT_ERR_AUTH_CSRF'), identity, { csrf: true });
+    // A console cookie must not be usable from another site, and changes state only from the
+    // console's own origin (or with its CSRF token): Flink's Web UI cancels with a plain GET.
+    if (principal.method === 'session') {
+      const changesState = cls.eventRW === 'Write' || !READ_METHODS.has(method);
+      if (req.headers['sec-fetch-site'] === 'cross-site' || (changesState && !consoleWriteAllowed(req))) {
+        refuse(new FlinkTrailError('FT_ERR_AUTH_CSRF'), identity, { csrf: true });
+        return;
+      }
+    }
+
+    // 2. What Flink will read: the query, the ids in the path. Anything it could read otherwise is refused.
+    if (!queryRead.ok) {
+      refuse(queryRead.error, identity, { refusedBy: 'requestModel' });
+      return;
+    }
+    const ids = canonicalIds(cls);
+    if (!ids.ok) {
+      refuse(ids.error, identity, { refusedBy: 'requestModel' });
+      return;
+    }
+    cls = ids.value;
+    const repeated = checkRepeated(cls, queryRead.value.repeated);
+    if (repeated) {
+      refuse(repeated, identity, { refusedBy: 'requestModel' });
       return;
     }
 
-    // 2. Who may: role and policies, deny wins. Refused calls never reach Flink and are recorded.
-    const jobIdsForPolicy = cls.resources[`${RESOURCE_TYPE_PREFIX}Job`] ?? [];
-    const decision = decide(
-      { role: principal.role, policies: principal.policies ?? [] },
-      {
-        service: 'RealtimeCompute',
-        action: { eventName: cls.eventName, eventRW: cls.eventRW, api: API_OF[up.config.kind], known: cls.known },
+    // 3. Who may: role and policies, deny wins. Refused calls never reach Flink and are recorded.
+    const authorize = async (): Promise<boolean> => {
+      const jobIds = cls.resources[`${RESOURCE_TYPE_PREFIX}Job`] ?? [];
+      const subject = { role: principal.role, policies: principal.policies ?? [] };
+      const request = {
+        service: 'RealtimeCompute' as const,
+        action: { eventName: cls.eventName, eventRW: cls.eventRW, api, known: cls.known },
         cluster: up.config.name,
-        jobs: [...jobIdsForPolicy, ...jobIdsForPolicy.flatMap((id) => up.jobNames.get(id) ?? [])],
-      },
-    );
-    if (!decision.allowed) {
-      refuse(new FlinkTrailError('FT_ERR_AUTHZ_DENIED', decision.reason), identity, {});
-      return;
-    }
+        jobs: [...jobIds, ...jobIds.flatMap((id) => up.jobNames.get(id) ?? [])],
+      };
+      let jobNamesUnknown = false;
+      // A statement naming jobs may name this one by its name: ask Flink for it before deciding.
+      if (needsJobNames(subject, request)) {
+        for (const id of jobIds) {
+          const name = up.jobNames.get(id) ?? (await lookupJobName(up, id, true));
+          if (name === undefined) jobNamesUnknown = true;
+          else if (!request.jobs.includes(name)) request.jobs.push(name);
+        }
+      }
+      const decision = decide(subject, { ...request, jobNamesUnknown });
+      if (decision.allowed) return true;
+      const reason = jobNamesUnknown ? `${decision.reason} (the job's name could not be found, and a policy names jobs)` : decision.reason;
+      refuse(new FlinkTrailError('FT_ERR_AUTHZ_DENIED', reason), identity, jobNamesUnknown ? { jobNameUnknown: true } : {});
+      return false;
+    };
+    if (!(await authorize())) return;
     const recordIt = config.gateway.recordAssets || cls.eventName !== 'GetWebUIAsset';
 
-    // 2. What is being asked. Small bodies are read whole, uploads only peeked at.
+    // 4. The body, read as Flink will read it. Small bodies are read whole, uploads only peeked at.
     let body: PreparedBody;
     try {
       body = await prepareBody(req);
@@ -359,8 +403,31 @@ export function createGateway(deps: GatewayDeps): Gateway {
       res.destroy();
       return;
     }
+    const bodyRead = readBody(body, {
+      api,
+      method,
+      cls,
+      contentType,
+      contentEncoding: typeof req.headers['content-encoding'] === 'string' ? req.headers['content-encoding'] : undefined,
+      maxParameterBytes: config.gateway.maxParameterBytes,
+    });
+    if (!bodyRead.ok) {
+      refuse(bodyRead.error, identity, { refusedBy: 'requestModel' }, {}, body);
+      return;
+    }
+    parameters = { ...parameters, ...bodyRead.value.recorded };
+    // What the body makes of the call (a savepoint that cancels is a cancel): authorized as that.
+    if (bodyRead.value.object) {
+      const refined = refineByBody(cls, api, method, bodyRead.value.object);
+      if (refined !== cls) {
+        cls = refined;
+        if (!(await authorize())) {
+          if (body.kind === 'stream') body.stream.destroy();
+          return;
+        }
+      }
+    }
     let event = base(identity);
-    event.requestParameters = { ...event.requestParameters, ...bodyParameters(body, contentType, config.gateway.maxParameterBytes) };
     if (up.config.kind === 'sql-gateway') event = applySqlDetails(event, sql.requestDetails(cls, event.requestParameters));
 
     // 3. No write without a record: journal before forwarding.
