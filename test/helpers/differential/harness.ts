@@ -10,6 +10,7 @@
  * sample (test/integration/gateway/differential.test.ts) and the full run
  * (`npm run bench -- differential`).
  */
+import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RESOURCE_TYPE_PREFIX, type ActionTrailEvent } from '../../../src/event/types.js';
 import type { PolicyDocument } from '../../../src/policy/index.js';
 import type { Role } from '../../../src/identity/directory.js';
-import { getJson, runJar, sendJson, uploadJar } from '../flink.js';
+import { getJson, sendJson, uploadJar } from '../flink.js';
 import { basic, lookup, makeKey, type Credentials } from '../flinktrail.js';
 import { generateVariants, isDeniedOnly, jobIdForVariants, setDemoJar, type Ids, type RawRequest, type Variant } from './variants.js';
 
@@ -270,6 +271,10 @@ export function createHarness(opts: HarnessOptions, creds: Map<string, Credentia
   for (const v of variants) counts.byDimension[v.dimension] = (counts.byDimension[v.dimension] ?? 0) + 1;
 
   let baseJar = '';
+  // Names of everything this run creates start so: the cluster may be shared with other suites.
+  const prefix = `ftdiff-${randomBytes(3).toString('hex')}-`;
+  const jarName = `${prefix}demo.jar`;
+  const upload = () => uploadJar(flink, opts.jobJar, jarName);
   const startedJobs = new Set<string>();
   const knownNames = new Set<string>();
   const tmJson = { id: '' };
@@ -325,7 +330,7 @@ export function createHarness(opts: HarnessOptions, creds: Map<string, Credentia
       () => false,
     );
     if (!up) return { clusterUp: false, jars: [], jobs: new Map() };
-    const jars = (await getJson<{ files: { id: string }[] }>(`${flink}/jars`)).files.map((f) => f.id).sort();
+    const jars = (await getJson<{ files: { id: string }[] }>(`${flink}/jars`)).files.map((f) => f.id).filter((id) => id.endsWith(`_${jarName}`)).sort();
     const out: FlinkState = { clusterUp: true, jars, jobs: await jobStates() };
     if (jobId) {
       const d = await stateDirs();
@@ -336,9 +341,13 @@ export function createHarness(opts: HarnessOptions, creds: Map<string, Credentia
     return out;
   }
 
-  /** Job states from /jobs, which asks the dispatcher (never a cached execution graph). */
+  /**
+   * States of this run's jobs (by name prefix: other suites may share the cluster), from
+   * /jobs/overview, which asks the dispatcher (never a cached execution graph).
+   */
   async function jobStates(): Promise<Map<string, string>> {
-    return new Map((await getJson<{ jobs: { id: string; status: string }[] }>(`${flink}/jobs`)).jobs.map((j) => [j.id, j.status]));
+    const { jobs } = await getJson<{ jobs: { jid: string; name: string; state: string }[] }>(`${flink}/jobs/overview`);
+    return new Map(jobs.filter((j) => j.name.startsWith(prefix)).map((j) => [j.jid, j.state]));
   }
 
   /** Waits until what the answer started is over: its asynchronous operation, the job's transition. */
@@ -439,10 +448,11 @@ export function createHarness(opts: HarnessOptions, creds: Map<string, Credentia
   /** What the record must say for what Flink did; undefined when it does. */
   function problemWith(record: ActionTrailEvent | undefined, res: RawResponse, e: Effects, jobId: string | undefined): string | undefined {
     if (!record) return 'no record of the request';
+    // A refusal may name the job as it was spelled: that is what was asked, and nothing happened.
+    if (res.refusedWith) return changed(e) ? `refused with ${res.refusedWith}, but Flink changed: ${describeEffects(e)}` : refusalProblem(record, res);
     const jobs = record.referencedResources[JOB] ?? [];
     const odd = jobs.filter((j) => !/^[0-9a-f]{32}$/.test(j) && !knownNames.has(j));
     if (odd.length) return `job resources not canonical: ${JSON.stringify(odd)}`;
-    if (res.refusedWith) return changed(e) ? `refused with ${res.refusedWith}, but Flink changed: ${describeEffects(e)}` : refusalProblem(record, res);
     const outcome = record.additionalEventData.outcome;
     const expectJob = () => (jobId && !jobs.includes(jobId) ? `the record does not name job ${jobId}` : undefined);
     const expectName = (names: readonly string[]) => (names.includes(record.eventName) ? undefined : `Flink did "${describeEffects(e)}", recorded ${record.eventName} (expected ${names.join(' or ')})`);
@@ -471,7 +481,7 @@ export function createHarness(opts: HarnessOptions, creds: Map<string, Credentia
   let current: string | undefined;
   async function currentJob(): Promise<string> {
     const s = current ? (await jobStates()).get(current) : undefined;
-    if (!current || s !== 'RUNNING') current = await startJobWithId(`ftdiff-job-${counts.jobsStarted + 1}`);
+    if (!current || s !== 'RUNNING') current = await startJobWithId(`${prefix}job-${counts.jobsStarted + 1}`);
     return current;
   }
 
@@ -481,7 +491,7 @@ export function createHarness(opts: HarnessOptions, creds: Map<string, Credentia
       ids.job = await currentJob();
       return { ids, jobId: ids.job };
     }
-    if (v.target === 'jar' && v.row.eventName === 'DeleteJar') ids.jar = await uploadJar(flink, opts.jobJar);
+    if (v.target === 'jar' && v.row.eventName === 'DeleteJar') ids.jar = await upload();
     return { ids };
   }
 
@@ -496,7 +506,7 @@ export function createHarness(opts: HarnessOptions, creds: Map<string, Credentia
 
   async function runAllowed(v: Variant): Promise<void> {
     const cred = admin;
-    const runName = `ftdiff-run-${counts.tried + 1}`;
+    const runName = `${prefix}run-${counts.tried + 1}`;
     knownNames.add(runName);
     const { ids, jobId } = await idsFor(v, runName);
     const req = v.build(ids);
@@ -520,9 +530,9 @@ export function createHarness(opts: HarnessOptions, creds: Map<string, Credentia
 
   let victim: Victim | undefined;
   async function newVictim(): Promise<Victim> {
-    const jobName = 'ftdiff-victim';
+    const jobName = `${prefix}victim`;
     const jobId = await startJobWithId(jobName);
-    const jar = victim?.jar && (await state()).jars.includes(victim.jar) ? victim.jar : await uploadJar(flink, opts.jobJar);
+    const jar = victim?.jar && (await state()).jars.includes(victim.jar) ? victim.jar : await upload();
     victim = { jobId, jobName, jar };
     // Policies name the victim (by id for deny-by-id): written again for every new victim.
     for (const u of DENIED_USERS) {
@@ -540,7 +550,7 @@ export function createHarness(opts: HarnessOptions, creds: Map<string, Credentia
   async function runDenied(u: DeniedUser, v: Variant): Promise<void> {
     const cred = creds.get(u.name) as Credentials;
     const vic = victim ?? (await newVictim());
-    const runName = `ftdiff-denied-run-${counts.denied.tried + 1}`;
+    const runName = `${prefix}denied-run-${counts.denied.tried + 1}`;
     const ids: Ids = { job: vic.jobId, jar: vic.jar, taskmanager: tmJson.id, runName };
     const jobId = v.target === 'job' ? vic.jobId : undefined;
     const req = v.build(ids);
@@ -565,7 +575,7 @@ export function createHarness(opts: HarnessOptions, creds: Map<string, Credentia
     log(`denied ${u.name} ${res.status}${res.refusedWith ? ` ${res.refusedWith}` : ''} ${describeEffects(e)} ← ${v.name}`);
     await tidy(e);
     if (e.ended || e.clusterDown) victim = undefined;
-    else if (e.jarsRemoved.includes(vic.jar)) victim = { ...vic, jar: await uploadJar(flink, opts.jobJar) };
+    else if (e.jarsRemoved.includes(vic.jar)) victim = { ...vic, jar: await upload() };
   }
 
   return {
@@ -573,12 +583,12 @@ export function createHarness(opts: HarnessOptions, creds: Map<string, Credentia
     variants,
     allowedVariants,
     async run() {
-      setDemoJar(await readFile(opts.jobJar));
-      baseJar = await uploadJar(flink, opts.jobJar);
+      setDemoJar(await readFile(opts.jobJar), jarName);
+      baseJar = await upload();
       tmJson.id = (await getJson<{ taskmanagers: { id: string }[] }>(`${flink}/taskmanagers`)).taskmanagers[0]?.id ?? 'none';
       for (const u of DENIED_USERS) {
         if (!u.policy) continue;
-        await apiCall('PUT', `/api/v1/policies/ftdiff-${u.name}`, { document: u.policy({ jobId: '0'.repeat(32), jobName: 'ftdiff-victim', jar: '' }) });
+        await apiCall('PUT', `/api/v1/policies/ftdiff-${u.name}`, { document: u.policy({ jobId: '0'.repeat(32), jobName: `${prefix}victim`, jar: '' }) });
         await apiCall('POST', `/api/v1/users/diff-${u.name}/policies`, { policyName: `ftdiff-${u.name}` });
       }
       await newVictim();
@@ -595,6 +605,8 @@ export function createHarness(opts: HarnessOptions, creds: Map<string, Credentia
     },
     async cleanup() {
       for (const j of startedJobs) await fetch(`${flink}/jobs/${j}?mode=cancel`, { method: 'PATCH' }).then((r) => r.text()).catch(() => undefined);
+      const left = await state().catch(() => undefined);
+      for (const jar of left?.jars ?? []) await fetch(`${flink}/jars/${encodeURIComponent(jar)}`, { method: 'DELETE' }).then((r) => r.text()).catch(() => undefined);
     },
   };
 }

@@ -123,12 +123,12 @@ interface RowSpec {
   deniedOnly?: boolean;
 }
 
-const DEMO_JAR_NAME = 'flinktrail-demo-job.jar';
-
-/** Set by the harness: the demo job jar's bytes (for upload variants). */
+/** Set by the harness: the demo job jar's bytes and the file name its uploads carry. */
 let demoJar: Buffer = Buffer.alloc(0);
-export function setDemoJar(bytes: Buffer): void {
+let DEMO_JAR_NAME = 'flinktrail-demo-job.jar';
+export function setDemoJar(bytes: Buffer, fileName: string): void {
   demoJar = bytes;
+  DEMO_JAR_NAME = fileName;
 }
 
 export function multipart(parts: { name: string; filename?: string; type?: string; data: Buffer | string }[], boundary = `----ftdiff${Math.random().toString(16).slice(2)}`): { contentType: string; body: Buffer } {
