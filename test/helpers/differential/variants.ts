@@ -259,7 +259,7 @@ function queryPieces(row: CatalogEntry, spec: RowSpec): Piece[] {
     );
   }
   if (row.template === '/jobs/:jobid' || row.template.includes('/yarn-')) {
-    const mode = (row.query?.['mode'] ?? (row.template.endsWith('yarn-stop') ? 'stop' : 'cancel')) as string;
+    const mode = (row.query?.['mode'] ?? (row.template.endsWith('yarn-stop') ? 'stop' : 'cancel'));
     const other = mode === 'cancel' ? 'stop' : 'cancel';
     pieces.push(
       { dimension: 'query', detail: `x=;mode=${other}&mode=${mode} (the reported attack)`, query: `x=;mode=${other}&mode=${mode}` },
