@@ -8,11 +8,13 @@
  *   npm run bench -- query --events 3M         options after the names
  *   npm run bench -- scaling --sizes 1M,3M,10M
  *   npm run bench -- ingest --quick            shorter phases (noisier; still written)
+ *   npm run bench -- differential              the full differential run against real Flink
  *
  * Real servers come from the repo's own scripts (Flink from Maven jars, nginx and wrk from
  * Debian); everything started is stopped when the run ends, also on Ctrl-C.
  */
 import { delivery } from './delivery.js';
+import { differential } from './differential.js';
 import { gateway } from './gateway.js';
 import { ingest } from './ingest.js';
 import { memory } from './memory.js';
@@ -23,7 +25,7 @@ import { renderSection, writeSection } from './lib/report.js';
 import { scaling } from './scaling.js';
 import type { Bench } from './types.js';
 
-const ALL: Bench[] = [gateway, ingest, delivery, memory, scaling, query];
+const ALL: Bench[] = [gateway, ingest, delivery, memory, scaling, query, differential];
 
 function usage(): string {
   return [

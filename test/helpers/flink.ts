@@ -171,11 +171,14 @@ export async function sendJson<T>(method: string, url: string, body?: unknown): 
   return (text ? JSON.parse(text) : {}) as T;
 }
 
-/** POST /jars/upload (multipart field "jarfile"); returns the jar id (last path segment of "filename"). */
-export async function uploadJar(restUrl: string, jobJar: string): Promise<string> {
+/**
+ * POST /jars/upload (multipart field "jarfile"); returns the jar id (last path segment of
+ * "filename"). `fileName` (default: the jar's own) ends the id Flink gives it: `<uuid>_<fileName>`.
+ */
+export async function uploadJar(restUrl: string, jobJar: string, fileName = basename(jobJar)): Promise<string> {
   const bytes = await readFile(jobJar);
   const form = new FormData();
-  form.append('jarfile', new Blob([bytes], { type: 'application/x-java-archive' }), basename(jobJar));
+  form.append('jarfile', new Blob([bytes], { type: 'application/x-java-archive' }), fileName);
   const res = await fetch(`${restUrl}/jars/upload`, { method: 'POST', body: form });
   const body = JSON.parse(await checked(res, `POST ${restUrl}/jars/upload`)) as {
     filename?: string;
