@@ -32,6 +32,7 @@ export function createRecorder(store: EventStore, redactor: Redactor, log: Logge
   const clean = (e: ActionTrailEvent): ActionTrailEvent => ({
     ...e,
     userAgent: redactor.redactText(e.userAgent),
+    ...(e.userIdentity.sessionContext ? { userIdentity: { ...e.userIdentity, sessionContext: redactor.redact(e.userIdentity.sessionContext) } } : {}),
     requestParameters: redactor.redact(e.requestParameters),
     responseElements: redactor.redact(e.responseElements),
     referencedResources: redactor.redact(e.referencedResources),
