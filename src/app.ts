@@ -20,6 +20,7 @@ import type { Config } from './config/index.js';
 import { Authenticator } from './identity/authenticate.js';
 import { clientCertificatePlugin, listenerTls, secureClusterServer } from './identity/client-cert.js';
 import { Directory } from './identity/directory.js';
+import { throttleEvent } from './identity/throttle-event.js';
 import { compileRedactor } from './pipeline/redact.js';
 import { createRecorder, type Recorder } from './pipeline/recorder.js';
 import { TokenCodec } from './query/lookup.js';
@@ -115,10 +116,13 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   const oidc = config.auth.oidc.enabled
     ? new OidcIdentity(config.auth.oidc, { directory, stateKey: metaValue(db, 'oidc-state-key', () => randomBytes(32).toString('base64url')), log: log.child({ component: 'oidc' }) })
     : undefined;
+  const recorder = createRecorder(store, compileRedactor(), log, metrics);
+  const rl = config.auth.rateLimit;
   const authenticator = new Authenticator(directory, {
     anonymous: config.auth.anonymous,
     sessions,
-    rateLimit: { maxFailures: config.auth.rateLimit.maxFailures, windowMs: config.auth.rateLimit.windowSeconds * 1000 },
+    rateLimit: { maxFailures: rl.maxFailures, windowMs: rl.windowSeconds * 1000, baseDelayMs: rl.baseDelaySeconds * 1000, maxDelayMs: rl.maxDelaySeconds * 1000, perSourceFactor: rl.perSourceFactor },
+    onThrottle: (n) => void recorder.record(throttleEvent(n, config)),
     ...(config.auth.trustedProxyIdentity.enabled
       ? {
           trustedProxy: {
@@ -133,7 +137,6 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   });
   // Read now, so a missing certificate or key stops the build rather than the first handshake.
   const tlsOf = new Map(config.clusters.flatMap((c, i) => (c.listen?.tls ? [[c.name, listenerTls(c.listen.tls, `clusters.${i}.listen.tls`)] as const] : [])));
-  const recorder = createRecorder(store, compileRedactor(), log, metrics);
   const resolveIp = sourceIpResolver(config.gateway.trustedProxies);
   const tokens = new TokenCodec(metaValue(db, 'pagination-token-key', () => randomBytes(32).toString('base64url')));
   const gateway = createGateway({ config, recorder, authenticator, resolveIp, log: log.child({ component: 'gateway' }), metrics, sessions });

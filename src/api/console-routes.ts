@@ -65,7 +65,7 @@ function timestampForFile(now = new Date()): string {
 }
 
 /** FlinkTrail's own event names that are not in the policy tables (sign-in is not an action one is allowed). */
-const OWN_EVENT_NAMES = ['ConsoleSignin', 'ConsoleSignout', 'GetCallerIdentity', 'LookupEvents', 'GetEvent'];
+const OWN_EVENT_NAMES = ['ConsoleSignin', 'ConsoleSignout', 'GetCallerIdentity', 'LookupEvents', 'GetEvent', 'ThrottleSignIn'];
 
 export function consoleRoutes(deps: ConsoleRouteDeps) {
   const { config, db, store } = deps;

@@ -1,13 +1,16 @@
 /**
- * Identity over HTTP: console sign-in and sign-out, users, AccessKeys and policies.
+ * Identity over HTTP: console sign-in and sign-out, sign-in throttles (list, unlock), users,
+ * AccessKeys and policies.
  * Every call is recorded (`isGlobal`: identity is account-wide); secrets are returned once
  * (a new AccessKey secret) and never recorded.
  */
+import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/index.js';
 import { FlinkTrailError } from '../errors/index.js';
 import { AuthError, type Authenticator, type Principal } from '../identity/authenticate.js';
 import { ROLES, type Directory, type Role } from '../identity/directory.js';
+import { SUBJECT_METHOD } from '../identity/rate-limit.js';
 import { hashPassword } from '../identity/secrets.js';
 import { cookieValue, SESSION_COOKIE, type Sessions } from '../identity/sessions.js';
 import type { PolicyDocument } from '../policy/index.js';
@@ -80,7 +83,8 @@ export function identityRoutes(deps: IdentityRouteDeps) {
       async (req, reply) => {
         const b = body(req);
         const userName = str(b, 'userName') as string;
-        req.auditParameters = { userName };
+        // A password typed into the user-name field must not be recorded: unknown names are hidden.
+        req.auditParameters = { userName: authenticator.recordableName(userName) };
         const ip = deps.resolveIp(req.raw.socket.remoteAddress, req.headers['x-forwarded-for']);
         let principal: Principal;
         try {
@@ -108,6 +112,29 @@ export function identityRoutes(deps: IdentityRouteDeps) {
       const sid = cookieValue(req.headers.cookie, SESSION_COOKIE);
       const s = sid ? sessions.get(sid) : undefined;
       return { userName: p.userName, role: p.role, method: p.method, ...(s ? { csrfToken: s.csrfToken, expiresAt: new Date(s.expiresAt).toISOString() } : {}) };
+    });
+
+    // --- sign-in throttling: what waits, and the admin's way to end a wait
+    api.get('/api/v1/auth/throttles', { config: { audit: { eventName: 'ListSignInThrottles', eventRW: R, isGlobal: true } } }, async () => ({
+      Throttles: authenticator.throttle.list().map((t) => ({
+        scope: t.scope,
+        sourceIp: t.sourceIp,
+        ...(t.subject ? { method: SUBJECT_METHOD[t.subject.kind], identity: t.subject.kind === 'user' ? authenticator.recordableName(t.subject.name) : t.subject.name } : {}),
+        failures: t.failures,
+        retryAfterSeconds: Math.ceil(t.waitMs / 1000),
+        until: new Date(t.until).toISOString(),
+      })),
+    }));
+    api.post('/api/v1/auth/unlock', { config: { audit: { eventName: 'UnlockSignIn', eventRW: W, isGlobal: true, sensitive: true } } }, async (req) => {
+      const b = body(req);
+      const sourceIp = str(b, 'sourceIp', false);
+      const identity = str(b, 'identity', false);
+      if (sourceIp === undefined && identity === undefined) throw new FlinkTrailError('FT_ERR_REQUEST_INVALID', 'give sourceIp, identity or both');
+      if (sourceIp !== undefined && isIP(sourceIp) === 0) throw new FlinkTrailError('FT_ERR_REQUEST_INVALID', 'sourceIp must be an IPv4 or IPv6 address');
+      const cleared = authenticator.throttle.clear({ ...(sourceIp !== undefined ? { sourceIp } : {}), ...(identity !== undefined ? { name: identity } : {}) });
+      req.auditParameters = { ...(sourceIp !== undefined ? { sourceIp } : {}), ...(identity !== undefined ? { identity: authenticator.recordableName(identity) } : {}), cleared };
+      if (identity !== undefined) req.auditResources = userRes(authenticator.recordableName(identity));
+      return { cleared };
     });
 
     // --- users

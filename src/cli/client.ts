@@ -11,6 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { FlinkTrailError } from '../errors/index.js';
 
@@ -73,4 +74,31 @@ export function resolveClient(opts: ClientOptions, env: NodeJS.ProcessEnv = proc
     patch: (path, body) => send('PATCH', path, undefined, body),
     delete: (path) => send('DELETE', path),
   };
+}
+
+/** The flags of every command that talks to a running server. */
+export interface ClientFlags {
+  endpoint?: string;
+  keyId?: string;
+  keySecret?: string;
+  profile?: string;
+}
+
+/** Adds the endpoint and credential flags to a command. */
+export function withClient(cmd: Command): Command {
+  return cmd
+    .option('--endpoint <url>', 'FlinkTrail API (or FLINKTRAIL_ENDPOINT)')
+    .option('--key-id <id>', 'your AccessKey ID (or FLINKTRAIL_ACCESS_KEY_ID)')
+    .option('--key-secret <secret>', 'your AccessKey secret (or FLINKTRAIL_ACCESS_KEY_SECRET)')
+    .option('--profile <name>', 'profile in ~/.flinktrail/profiles.yaml');
+}
+
+/** The client for a command's flags (then the environment, then the profile). */
+export function client(o: ClientFlags): Client {
+  return resolveClient({
+    ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+    ...(o.keyId ? { accessKeyId: o.keyId } : {}),
+    ...(o.keySecret ? { accessKeySecret: o.keySecret } : {}),
+    ...(o.profile ? { profile: o.profile } : {}),
+  });
 }

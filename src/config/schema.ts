@@ -173,10 +173,26 @@ export const configSchema = {
           type: 'object',
           additionalProperties: false,
           default: {},
-          description: 'Brute-force protection for passwords and keys.',
+          description:
+            'Sign-in throttling: slows password guessing per (source address, identity) and password spraying per address, and never locks an identity out everywhere (see docs/reference/identity.md#brute-force). Console sessions and OIDC tokens are never throttled.',
           properties: {
-            maxFailures: { type: 'integer', minimum: 1, default: 10, description: 'Failed sign-ins per source address or identity within the window before further attempts are refused (429).' },
-            windowSeconds: { type: 'integer', minimum: 1, default: 300, description: 'The window, and how long a blocked address or identity waits.' },
+            maxFailures: {
+              type: 'integer',
+              minimum: 1,
+              default: 5,
+              description:
+                'Failed sign-ins of one identity from one source address that cost nothing; each further one makes that address wait before trying that identity again (baseDelaySeconds, doubling, up to maxDelaySeconds). Other addresses are not affected.',
+            },
+            windowSeconds: { type: 'integer', minimum: 1, default: 900, description: 'Failures are forgotten this long after the last one (never while a wait runs).' },
+            baseDelaySeconds: { type: 'integer', minimum: 1, default: 1, description: 'The first wait after the free failures; it doubles with each further failure.' },
+            maxDelaySeconds: { type: 'integer', minimum: 1, default: 300, description: 'The longest wait.' },
+            perSourceFactor: {
+              type: 'integer',
+              minimum: 1,
+              default: 10,
+              description:
+                'Password spraying: an address that fails maxFailures × perSourceFactor times across all identities waits likewise before trying passwords, unknown names or static bearer tokens — except for identities that signed in from it before. AccessKey pairs are never held back by this bound.',
+            },
           },
         },
         session: {
@@ -484,7 +500,7 @@ export interface Config {
   };
   auth: {
     anonymous: boolean;
-    rateLimit: { maxFailures: number; windowSeconds: number };
+    rateLimit: { maxFailures: number; windowSeconds: number; baseDelaySeconds: number; maxDelaySeconds: number; perSourceFactor: number };
     session: { idleMinutes: number; absoluteHours: number; secureCookie: boolean };
     clientCertificates: {
       enabled: boolean;

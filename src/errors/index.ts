@@ -44,8 +44,8 @@ export const ERRORS = {
   },
   FT_ERR_AUTH_RATE_LIMITED: {
     status: 429,
-    message: 'Too many failed sign-ins from this address or for this identity. Try again in %s seconds.',
-    doc: 'Brute-force protection: after auth.rateLimit.maxFailures failures within auth.rateLimit.windowSeconds, further attempts are refused for the same time. Recorded.',
+    message: 'Too many failed sign-ins from this address. Try again in %s seconds.',
+    doc: 'Sign-in throttling: this source address failed too often for this identity (past auth.rateLimit.maxFailures) or across identities (password spraying), and must wait — doubling from auth.rateLimit.baseDelaySeconds up to auth.rateLimit.maxDelaySeconds — before its credentials are checked again. Other addresses and console sessions are not affected; an admin can end the wait (flinktrail auth unlock). Recorded.',
   },
   FT_ERR_AUTH_CSRF: {
     status: 403,

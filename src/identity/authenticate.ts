@@ -9,7 +9,11 @@
  *  4. `Authorization: Basic` with `AccessKeyId:AccessKeySecret` or `userName:password`;
  *  5. the console session cookie.
  * Failures carry what was attempted (key id or user name, never the secret) so the failed
- * sign-in can be recorded, and feed a brute-force limiter per source address and identity.
+ * sign-in can be recorded. A user name FlinkTrail does not know is carried as
+ * HIDDEN_DUE_TO_SECURITY_REASONS, as CloudTrail does: people type passwords into the user-name
+ * field. Guessable credentials (Basic passwords and AccessKey pairs, console passwords, static
+ * bearer tokens through `attempt`) pass the sign-in throttle (rate-limit.ts); sessions, OIDC
+ * tokens and client certificates cannot be guessed and never wait.
  */
 import { createHash } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
@@ -17,7 +21,7 @@ import { FlinkTrailError, type ErrorCode } from '../errors/index.js';
 import type { IdentityType } from '../event/types.js';
 import type { PolicyDocument } from '../policy/index.js';
 import type { Directory, Role } from './directory.js';
-import { RateLimiter } from './rate-limit.js';
+import { SignInThrottle, type ThrottleNotice, type ThrottleOptions, type ThrottleSubject } from './rate-limit.js';
 import { verifyKeySecret, verifyPassword } from './secrets.js';
 import { cookieValue, SESSION_COOKIE, type Sessions } from './sessions.js';
 
@@ -52,6 +56,9 @@ export class AuthError extends FlinkTrailError {
     this.reason = reason;
   }
 }
+
+/** The user name recorded for a failed sign-in whose name is not a known user (CloudTrail's marker). */
+export const HIDDEN_USER_NAME = 'HIDDEN_DUE_TO_SECURITY_REASONS';
 
 export const ANONYMOUS: Principal = {
   type: 'anonymous',
@@ -88,7 +95,9 @@ export interface AuthenticatorOptions {
   anonymous: boolean;
   passwordCacheMs?: number;
   touchIntervalMs?: number;
-  rateLimit?: { maxFailures: number; windowMs: number };
+  rateLimit?: ThrottleOptions;
+  /** Called when an address starts to wait; `userName` is recordable (hidden when unknown). */
+  onThrottle?: (n: ThrottleNotice & { userName: string; accessKeyId?: string }) => void;
   sessions?: Sessions;
   trustedProxy?: { isTrusted: (ip: string) => boolean; userHeader: string; emailHeader: string; role: Role };
   plugins?: AuthMethodPlugin[];
@@ -97,31 +106,54 @@ export interface AuthenticatorOptions {
 export class Authenticator {
   private readonly passwordCache = new Map<string, number>();
   private readonly lastTouch = new Map<string, number>();
-  readonly limiter: RateLimiter;
+  readonly throttle: SignInThrottle;
 
   constructor(
     private readonly directory: Directory,
     private readonly opts: AuthenticatorOptions,
   ) {
-    this.limiter = new RateLimiter(opts.rateLimit?.maxFailures ?? 10, opts.rateLimit?.windowMs ?? 60_000);
+    this.throttle = new SignInThrottle(
+      opts.rateLimit ?? { maxFailures: 5, windowMs: 900_000, baseDelayMs: 1000, maxDelayMs: 300_000, perSourceFactor: 10 },
+      (n) => {
+        const who = this.attemptedOf(n.subject);
+        opts.onThrottle?.({ ...n, userName: who.userName ?? '', ...(who.accessKeyId ? { accessKeyId: who.accessKeyId } : {}) });
+      },
+    );
   }
 
   /** Authenticates a request; attaches the user's policies. */
   async authenticate(ctx: AuthContext): Promise<Principal> {
-    const blocked = this.limiter.blockedFor(`ip:${ctx.sourceIp}`);
-    if (blocked > 0) throw new AuthError('FT_ERR_AUTH_RATE_LIMITED', {}, 'rate-limited', Math.ceil(blocked / 1000));
+    const p = await this.identify(ctx);
+    return p.type === 'anonymous' ? p : { ...p, policies: this.directory.policiesOf(p.principalId) };
+  }
+
+  /**
+   * Runs one guessable credential check under the sign-in throttle: refused (429) without being
+   * checked while `sourceIp` must wait for `subject`; the caller's own failures are counted
+   * (a 5xx, e.g. a provider outage, is not the caller's), a success clears the pair.
+   */
+  async attempt<T>(sourceIp: string, subject: ThrottleSubject, check: () => T | Promise<T>): Promise<T> {
+    const wait = this.throttle.waitFor(sourceIp, subject);
+    if (wait > 0) throw new AuthError('FT_ERR_AUTH_RATE_LIMITED', this.attemptedOf(subject), 'rate-limited', Math.ceil(wait / 1000));
     try {
-      const p = await this.identify(ctx);
-      return p.type === 'anonymous' ? p : { ...p, policies: this.directory.policiesOf(p.principalId) };
+      const out = await check();
+      this.throttle.succeeded(sourceIp, subject);
+      return out;
     } catch (err) {
-      // Only the caller's own failures count: a provider outage (5xx) must not block addresses.
-      if (err instanceof AuthError && err.status < 500 && err.code !== 'FT_ERR_AUTH_MISSING' && err.code !== 'FT_ERR_AUTH_RATE_LIMITED') {
-        this.limiter.fail(`ip:${ctx.sourceIp}`);
-        const who = err.attempted.accessKeyId ?? err.attempted.userName;
-        if (who) this.limiter.fail(`id:${who}`);
-      }
+      if (err instanceof AuthError && err.status < 500) this.throttle.failed(sourceIp, subject);
       throw err;
     }
+  }
+
+  /** A user name as it may be recorded: itself when it names a user or AccessKey, else the hidden marker. */
+  recordableName(name: string): string {
+    return this.directory.userByName(name) || this.directory.accessKey(name) ? name.slice(0, 128) : HIDDEN_USER_NAME;
+  }
+
+  private attemptedOf(subject: ThrottleSubject | undefined): AuthError['attempted'] {
+    if (!subject) return {};
+    if (subject.kind === 'key') return { accessKeyId: subject.name.slice(0, 128) };
+    return { userName: subject.kind === 'user' ? this.recordableName(subject.name) : subject.name.slice(0, 128) };
   }
 
   private async identify(ctx: AuthContext): Promise<Principal> {
@@ -136,7 +168,7 @@ export class Authenticator {
     const tp = this.opts.trustedProxy;
     const forwardedUser = header(ctx.headers, tp?.userHeader ?? 'x-forwarded-user');
     if (tp && forwardedUser !== undefined) {
-      if (!tp.isTrusted(ctx.peerIp)) throw new AuthError('FT_ERR_AUTH_INVALID', { userName: forwardedUser.slice(0, 128) }, 'identity header from an untrusted peer');
+      if (!tp.isTrusted(ctx.peerIp)) throw new AuthError('FT_ERR_AUTH_INVALID', { userName: this.recordableName(forwardedUser) }, 'identity header from an untrusted peer');
       return this.fromProxy(forwardedUser, header(ctx.headers, tp.emailHeader), tp.role);
     }
     const auth = ctx.authorization;
@@ -182,11 +214,8 @@ export class Authenticator {
     if (colon <= 0) throw new AuthError('FT_ERR_AUTH_MALFORMED', {}, 'no colon', 'expected id:secret');
     const id = decoded.slice(0, colon);
     const secret = decoded.slice(colon + 1);
-    const blocked = this.limiter.blockedFor(`id:${id}`);
-    if (blocked > 0) throw new AuthError('FT_ERR_AUTH_RATE_LIMITED', { userName: id.slice(0, 128) }, 'rate-limited', Math.ceil(blocked / 1000));
-    const key = this.directory.accessKey(id);
-    if (key) return this.byKey(id, secret, sourceIp);
-    return this.byPassword(id, secret);
+    if (this.directory.accessKey(id)) return this.attempt(sourceIp, { kind: 'key', name: id }, () => this.byKey(id, secret, sourceIp));
+    return this.attempt(sourceIp, { kind: 'user', name: id }, () => this.byPassword(id, secret));
   }
 
   private byKey(id: string, secret: string, sourceIp: string): Principal {
@@ -209,25 +238,17 @@ export class Authenticator {
     return { type: 'ram-user', principalId: user.id, userName: user.name, role: user.role, accessKeyId: id, method: 'access-key', mfaAuthenticated: false };
   }
 
-  /** The console sign-in: a password check under the same brute-force limits, failures counted. */
+  /** The console sign-in: a password check under the sign-in throttle. */
   async signIn(name: string, password: string, sourceIp: string): Promise<Principal> {
-    const blocked = Math.max(this.limiter.blockedFor(`ip:${sourceIp}`), this.limiter.blockedFor(`id:${name}`));
-    if (blocked > 0) throw new AuthError('FT_ERR_AUTH_RATE_LIMITED', { userName: name.slice(0, 128) }, 'rate-limited', Math.ceil(blocked / 1000));
-    try {
-      const p = await this.byPassword(name, password);
-      return { ...p, policies: this.directory.policiesOf(p.principalId) };
-    } catch (err) {
-      this.limiter.fail(`ip:${sourceIp}`);
-      this.limiter.fail(`id:${name}`);
-      throw err;
-    }
+    const p = await this.attempt(sourceIp, { kind: 'user', name }, () => this.byPassword(name, password));
+    return { ...p, policies: this.directory.policiesOf(p.principalId) };
   }
 
   /** Verifies a password (argon2id); used by Basic auth and the console sign-in. */
   async byPassword(name: string, password: string): Promise<Principal> {
-    const attempted = { userName: name.slice(0, 128) };
     const user = this.directory.userByName(name);
-    if (!user) throw new AuthError('FT_ERR_AUTH_INVALID', attempted, 'unknown user');
+    if (!user) throw new AuthError('FT_ERR_AUTH_INVALID', { userName: HIDDEN_USER_NAME }, 'unknown user');
+    const attempted = { userName: name.slice(0, 128) };
     if (user.disabled) throw new AuthError('FT_ERR_AUTH_INVALID', attempted, 'user disabled');
     if (!user.passwordHash) throw new AuthError('FT_ERR_AUTH_INVALID', attempted, 'no password set');
     const cacheKey = createHash('sha256').update(user.id).update('\0').update(user.passwordHash).update('\0').update(password).digest('base64');

@@ -1,7 +1,8 @@
 /**
  * The recorder: the one way events reach the store.
  *
- * Every source hands its events here. Redaction runs first, so nothing secret is stored.
+ * Every source hands its events here. Redaction runs first, on every field that holds text a
+ * caller or Flink supplied, so nothing secret is stored.
  * `journal` is the fail-closed gate for writes: it resolves only when the event is durable and
  * throws FT_ERR_JOURNAL_UNAVAILABLE otherwise. `record` and `complete` are batched by the store;
  * a failure there is retried by the store, and an event that is finally lost is logged and
@@ -26,11 +27,17 @@ export interface Recorder {
 }
 
 export function createRecorder(store: EventStore, redactor: Redactor, log: Logger, metrics: Metrics): Recorder {
+  // Every field a caller or Flink can put text into: a User-Agent can carry `token=…`, and an
+  // error message can echo the request that failed.
   const clean = (e: ActionTrailEvent): ActionTrailEvent => ({
     ...e,
+    userAgent: redactor.redactText(e.userAgent),
+    ...(e.userIdentity.sessionContext ? { userIdentity: { ...e.userIdentity, sessionContext: redactor.redact(e.userIdentity.sessionContext) } } : {}),
     requestParameters: redactor.redact(e.requestParameters),
     responseElements: redactor.redact(e.responseElements),
+    referencedResources: redactor.redact(e.referencedResources),
     additionalEventData: redactor.redact(e.additionalEventData),
+    ...(e.errorMessage !== undefined ? { errorMessage: redactor.redactText(e.errorMessage) } : {}),
   });
   const lost = (e: ActionTrailEvent, err: unknown) => {
     metrics.eventsDropped.inc({ source: e.eventSource });

@@ -1,10 +1,21 @@
 /**
  * Redaction: secrets never reach a stored or delivered event.
  *
- * Rules are declared once (key-name patterns) and compiled at start-up into one regular
- * expression. `redact` walks request parameters and response elements and replaces the value
- * of every matching key — in objects, in Flink configuration lists (`[{key, value}]`) and in
- * `key=value` / `--key value` program arguments — with a constant marker.
+ * Rules are declared once (key-name patterns) and compiled at start-up. `redact` walks request
+ * parameters, response elements and additional data and hides, with a constant marker:
+ *
+ *  - by key: the value of every key named like a secret — in objects, in Flink configuration
+ *    lists (`[{key, value}]`) and Kubernetes env lists (`[{name, value}]`), and in argument lists
+ *    (`["--password", "x"]`, `["-Dfs.s3a.secret.key=x"]`);
+ *  - by shape, in every string whatever its key (defense in depth: a body FlinkTrail could not
+ *    parse is recorded as text, SQL and program arguments are text): `key=value`, `key: value`,
+ *    `"key": "value"`, `--flag value`, `--flag "quoted value"`, `--flag,value` (Flink's
+ *    comma-separated `programArg`), URL userinfo (`s3://id:secret@bucket`, `jdbc:…://u:p@h`),
+ *    Oracle's `jdbc:oracle:thin:user/password@`, and `Bearer`/`Basic` credentials. Text that is
+ *    form-encoded (`a=1&password=x%20y`) is also scanned decoded, and recorded decoded when that
+ *    found a secret the encoded form hid.
+ *
+ * Over-redaction is accepted: a value hidden by mistake loses detail, a secret kept loses trust.
  */
 
 export const REDACTED = '******';
@@ -13,18 +24,23 @@ export const REDACTED = '******';
 export const DEFAULT_SECRET_KEY_PATTERNS: readonly string[] = [
   'password',
   'passwd',
+  'passphrase',
   'pwd',
+  // `--pass`, `db-pass`, `pass` — but not passive, bypass, compass.
+  '(^|[^a-z])pass($|[^a-z])',
   'secret',
   'token',
   'credential',
   'credentials',
   'access[-_.]?key',
+  'account[-_.]?key',
   'secret[-_.]?key',
   'private[-_.]?key',
   'api[-_.]?key',
   'authorization',
+  'bearer',
   'cookie',
-  'sasl\\.jaas\\.config',
+  'jaas',
   'ssl\\.(key|keystore|truststore)[-_.]?password',
 ];
 
@@ -34,64 +50,140 @@ export interface Redactor {
   redact<T>(value: T): T;
   /** Redacts `k=v`, `--k v` and `-Dk=v` forms inside a list of program arguments. */
   redactArgs(args: readonly string[]): string[];
+  /** Redacts secrets found by shape in free text (see the module comment). */
+  redactText(text: string): string;
 }
+
+/** A key that may hold a secret, where it may start: after `--`, `-D`, a quote, or a word boundary. */
+const KEY_CANDIDATE = /(?<![A-Za-z0-9_.-])(--?|-D)?(["']?)([A-Za-z_][A-Za-z0-9_.-]*)\2(\s*[=:]\s*|\s+|,)/g;
+/** scheme://user:password@ — the password part, to the last @ of the word (a password may hold / or @). */
+const URL_USERINFO = /([A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s/?#@:'"]*:)([^\s'"]*)@/g;
+/** jdbc:oracle:thin:user/password@host */
+const ORACLE_JDBC = /(jdbc:oracle:[A-Za-z0-9]+:[^\s/@'"]+\/)([^\s@'"]+)@/gi;
+/** Authorization scheme credentials written out in text. */
+const AUTH_SCHEME = /\b(Bearer|Basic)(\s+)(?=[A-Za-z0-9._~+/-]*[0-9._~+/-])[A-Za-z0-9._~+/-]{8,}=*/gi;
+/** `a=1&b=2` with nothing else: a form body or query string, possibly percent-encoded. */
+const FORM_ENCODED = /^[^\s=&]+=[^\s&]*(?:&[^\s=&]+=[^\s&]*)*$/;
+/** Where an unquoted value after `=` or `:` ends. */
+const VALUE_END = /[\s&;,)\]}"'<>]/;
 
 export function compileRedactor(patterns: readonly string[] = DEFAULT_SECRET_KEY_PATTERNS): Redactor {
   for (const p of patterns) new RegExp(p); // invalid rules fail at start-up, not per request
   const keyRe = new RegExp(`(${patterns.join('|')})`, 'i');
   const isSecretKey = (key: string) => keyRe.test(key);
+  const isFlag = (arg: string) => /^--?[A-Za-z][A-Za-z0-9_.-]*$/.test(arg);
+
+  /** The end (exclusive) of the value that starts at `i`, or -1 when there is none to hide. */
+  const valueEnd = (text: string, i: number, flagForm: boolean): number => {
+    const c = text[i];
+    if (c === undefined) return -1;
+    if (c === '{' || c === '[') return -1; // a nested structure: its own keys are scanned next
+    if (text.startsWith('--', i)) return -1; // a flag without a value: the next flag is not a secret
+    if (c === '"' || c === "'") {
+      // Quoted; SQL doubles its quote, JSON and shells escape it.
+      for (let j = i + 1; j < text.length; j++) {
+        if (text[j] === '\\') j++;
+        else if (text[j] === c) {
+          if (text[j + 1] === c) j++;
+          else return j + 1;
+        }
+      }
+      return text.length;
+    }
+    if (c === '\\' && (text[i + 1] === '"' || text[i + 1] === "'")) {
+      // A quoted value inside JSON text: \"a b\"
+      const close = text.indexOf(`\\${text[i + 1]}`, i + 2);
+      return close < 0 ? text.length : close + 2;
+    }
+    let j = i;
+    while (j < text.length && !(flagForm ? /[\s,]/ : VALUE_END).test(text[j] as string)) j++;
+    return j > i ? j : -1;
+  };
+
+  const hide = (quoted: string) => {
+    const q = quoted[0];
+    if ((q === '"' || q === "'") && quoted.endsWith(q) && quoted.length > 1) return `${q}${REDACTED}${q}`;
+    if (q === '\\') return `${quoted.slice(0, 2)}${REDACTED}${quoted.slice(0, 2)}`;
+    return REDACTED;
+  };
+
+  const scanKeys = (text: string): string => {
+    let out = '';
+    let from = 0;
+    KEY_CANDIDATE.lastIndex = 0;
+    for (let m = KEY_CANDIDATE.exec(text); m; m = KEY_CANDIDATE.exec(text)) {
+      const [whole, dash, , key, sep] = m as unknown as [string, string | undefined, string, string, string];
+      const flagForm = dash !== undefined && dash !== '-D' && !/[=:]/.test(sep);
+      // A bare key followed by a space or comma is a word in a sentence, not an assignment.
+      if ((!flagForm && !/[=:]/.test(sep)) || !isSecretKey(key)) {
+        KEY_CANDIDATE.lastIndex = m.index + Math.max(1, whole.length - sep.length);
+        continue;
+      }
+      const start = m.index + whole.length;
+      const end = valueEnd(text, start, flagForm);
+      if (end < 0) {
+        KEY_CANDIDATE.lastIndex = start;
+        continue;
+      }
+      out += text.slice(from, start) + hide(text.slice(start, end));
+      from = end;
+      KEY_CANDIDATE.lastIndex = end;
+    }
+    return out + text.slice(from);
+  };
+
+  const scan = (text: string): string =>
+    scanKeys(
+      text
+        .replace(AUTH_SCHEME, `$1$2${REDACTED}`)
+        .replace(URL_USERINFO, `$1${REDACTED}@`)
+        .replace(ORACLE_JDBC, `$1${REDACTED}@`),
+    );
+
+  const redactText = (text: string): string => {
+    const scanned = scan(text);
+    if (!FORM_ENCODED.test(text) || !/[%+]/.test(text)) return scanned;
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(text.replace(/\+/g, ' '));
+    } catch {
+      return scanned;
+    }
+    const redacted = scan(decoded);
+    return redacted === decoded ? scanned : redacted;
+  };
 
   const redactArgs = (args: readonly string[]): string[] => {
     const out: string[] = [];
     let hideNext = false;
     for (const arg of args) {
-      if (hideNext) {
+      if (hideNext && !arg.startsWith('--')) {
         out.push(REDACTED);
         hideNext = false;
         continue;
       }
-      const eq = arg.indexOf('=');
-      if (eq > 0 && isSecretKey(arg.slice(0, eq))) {
-        // Keep the value's quotes and trailing punctuation: 'password'='x', → 'password'='******',
-        const m = /^(['"]?)[\s\S]*?\1([,;)]*)$/.exec(arg.slice(eq + 1));
-        out.push(`${arg.slice(0, eq + 1)}${m?.[1] ?? ''}${REDACTED}${m?.[1] ?? ''}${m?.[2] ?? ''}`);
-      } else if (/^--?[A-Za-z]/.test(arg) && eq < 0 && isSecretKey(arg)) {
-        out.push(arg);
-        hideNext = true;
-      } else {
-        out.push(arg);
-      }
+      hideNext = isFlag(arg) && isSecretKey(arg);
+      out.push(hideNext ? arg : redactText(arg));
     }
     return out;
   };
 
   const walk = (value: unknown, depth: number): unknown => {
     if (depth > 32) return '[too deep]';
+    if (typeof value === 'string') return redactText(value);
     if (Array.isArray(value)) {
       if (value.every((v) => typeof v === 'string')) return redactArgs(value);
       return value.map((v) => walk(v, depth + 1));
     }
-    if (typeof value === 'string') {
-      // A whole argument line, e.g. programArgs "--password x --in y".
-      if (/(^|\s)-/.test(value) || value.includes('=')) {
-        const parts = value.split(/(\s+)/);
-        const words = parts.filter((_, i) => i % 2 === 0);
-        const redacted = redactArgs(words);
-        if (redacted.some((w, i) => w !== words[i])) {
-          return parts.map((p, i) => (i % 2 === 0 ? redacted[i / 2] : p)).join('');
-        }
-      }
-      return value;
-    }
     if (typeof value !== 'object' || value === null) return value;
     const obj = value as Record<string, unknown>;
-    // Flink's configuration lists: {key: "s3.secret-key", value: "..."}
-    if (typeof obj['key'] === 'string' && 'value' in obj && isSecretKey(obj['key'])) {
-      return { ...obj, value: REDACTED };
-    }
+    // Flink's configuration lists {key: "s3.secret-key", value} and Kubernetes env {name: "DB_PASSWORD", value}.
+    const named = typeof obj['key'] === 'string' ? obj['key'] : typeof obj['name'] === 'string' ? obj['name'] : undefined;
+    const hideValue = named !== undefined && 'value' in obj && isSecretKey(named);
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(obj)) {
-      out[k] = isSecretKey(k) && v !== null && v !== '' ? REDACTED : walk(v, depth + 1);
+      const secret = (hideValue && k === 'value') || isSecretKey(k);
+      out[redactText(k)] = secret && v !== null && v !== '' ? REDACTED : walk(v, depth + 1);
     }
     return out;
   };
@@ -99,6 +191,7 @@ export function compileRedactor(patterns: readonly string[] = DEFAULT_SECRET_KEY
   return {
     isSecretKey,
     redactArgs,
+    redactText,
     redact: <T>(value: T) => walk(value, 0) as T,
   };
 }

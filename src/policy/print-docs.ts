@@ -7,7 +7,7 @@ const check = (role: RoleName, eventName: string, eventRW: 'Read' | 'Write', api
 
 export const MANAGEMENT_ACTIONS = [
   'ListUsers', 'CreateUser', 'UpdateUser', 'DeleteUser', 'ListAccessKeys', 'CreateAccessKey', 'UpdateAccessKey', 'DeleteAccessKey', 'RotateAccessKey',
-  'ListPolicies', 'CreatePolicy', 'DeletePolicy', 'AttachPolicyToUser', 'DetachPolicyFromUser',
+  'ListPolicies', 'CreatePolicy', 'DeletePolicy', 'AttachPolicyToUser', 'DetachPolicyFromUser', 'ListSignInThrottles', 'UnlockSignIn',
   'CreateTrail', 'UpdateTrail', 'DeleteTrail', 'StartLogging', 'StopLogging', 'CreateDeliveryHistoryJob', 'IngestEvents',
 ] as const;
 

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { resolveClient, type Client } from '../cli/client.js';
+import { client, withClient, type ClientFlags } from '../cli/client.js';
 import { table } from '../cli/table.js';
 import { FlinkTrailError } from '../errors/index.js';
 import type { PublicKeyInfo } from './digest/keys.js';
@@ -17,30 +17,6 @@ import { formatReport, prefixed, validateLogs, type Reader } from './validate-lo
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 const output = () => new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
-
-interface ClientFlags {
-  endpoint?: string;
-  keyId?: string;
-  keySecret?: string;
-  profile?: string;
-}
-
-function withClient(cmd: Command): Command {
-  return cmd
-    .option('--endpoint <url>', 'FlinkTrail API (or FLINKTRAIL_ENDPOINT)')
-    .option('--key-id <id>', 'your AccessKey ID (or FLINKTRAIL_ACCESS_KEY_ID)')
-    .option('--key-secret <secret>', 'your AccessKey secret (or FLINKTRAIL_ACCESS_KEY_SECRET)')
-    .option('--profile <name>', 'profile in ~/.flinktrail/profiles.yaml');
-}
-
-function client(o: ClientFlags): Client {
-  return resolveClient({
-    ...(o.endpoint ? { endpoint: o.endpoint } : {}),
-    ...(o.keyId ? { accessKeyId: o.keyId } : {}),
-    ...(o.keySecret ? { accessKeySecret: o.keySecret } : {}),
-    ...(o.profile ? { profile: o.profile } : {}),
-  });
-}
 
 function print(o: { output: string }, json: unknown, human: () => string): void {
   process.stdout.write(o.output === 'json' ? `${JSON.stringify(json)}\n` : `${human()}\n`);
