@@ -26,7 +26,8 @@ import { TokenCodec } from './query/lookup.js';
 import { hasBody } from './sources/gateway/body.js';
 import { createGateway, type Gateway } from './sources/gateway/gateway.js';
 import { sourceIpResolver, trustedPeerCheck } from './sources/gateway/source-ip.js';
-import { metaValue, openDatabase, type Db } from './store/sqlite/database.js';
+import { openSecrets, type Secrets } from './secrets/index.js';
+import { metaSecret, openDatabase, type Db } from './store/sqlite/database.js';
 import { SqliteEventStore } from './store/sqlite/events.js';
 import type { EventStore } from './store/types.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
@@ -37,12 +38,16 @@ import { createK8sAuditModule } from './sources/k8s-audit/index.js';
 
 export interface AppDeps {
   log?: Logger;
+  /** The master key ring; default: from `secrets.*` (openSecrets). */
+  secrets?: Secrets;
 }
 
 /** What a feature module gets to build itself from. */
 export interface ModuleContext {
   config: Readonly<Config>;
   db: Db;
+  /** Seals secrets before they are stored (`seal`/`open`, see src/secrets/). */
+  secrets: Secrets;
   store: EventStore;
   recorder: Recorder;
   directory: Directory;
@@ -93,6 +98,8 @@ const PREFIX = /^\/flink\/([a-z0-9][a-z0-9_-]{0,62})(\/.*)?$/;
 export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Promise<App> {
   const log = deps.log ?? createLogger(config.log.level);
   const metrics = createMetrics();
+  // First: a missing or unusable master key stops the build before anything is stored.
+  const secrets = deps.secrets ?? openSecrets(config);
   const db = openDatabase(config.dataDir, { synchronous: config.store.synchronous });
   const store = new SqliteEventStore(db, {
     flushIntervalMs: config.store.flushIntervalMs,
@@ -111,7 +118,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   const isTrustedPeer = trustedPeerCheck(config.gateway.trustedProxies);
   // The state-cookie key lives in the database so that every instance on it accepts the callback.
   const oidc = config.auth.oidc.enabled
-    ? new OidcIdentity(config.auth.oidc, { directory, stateKey: metaValue(db, 'oidc-state-key', () => randomBytes(32).toString('base64url')), log: log.child({ component: 'oidc' }) })
+    ? new OidcIdentity(config.auth.oidc, { directory, stateKey: metaSecret(db, 'oidc-state-key', () => randomBytes(32).toString('base64url'), secrets), log: log.child({ component: 'oidc' }) })
     : undefined;
   const authenticator = new Authenticator(directory, {
     anonymous: config.auth.anonymous,
@@ -133,7 +140,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   const tlsOf = new Map(config.clusters.flatMap((c, i) => (c.listen?.tls ? [[c.name, listenerTls(c.listen.tls, `clusters.${i}.listen.tls`)] as const] : [])));
   const recorder = createRecorder(store, compileRedactor(), log, metrics);
   const resolveIp = sourceIpResolver(config.gateway.trustedProxies);
-  const tokens = new TokenCodec(metaValue(db, 'pagination-token-key', () => randomBytes(32).toString('base64url')));
+  const tokens = new TokenCodec(metaSecret(db, 'pagination-token-key', () => randomBytes(32).toString('base64url'), secrets));
   const gateway = createGateway({ config, recorder, authenticator, resolveIp, log: log.child({ component: 'gateway' }), metrics });
 
   /**
@@ -171,7 +178,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     servers.push(server);
     return server;
   };
-  const modules = createModules({ config, db, store, recorder, directory, authenticator, log, metrics });
+  const modules = createModules({ config, db, secrets, store, recorder, directory, authenticator, log, metrics });
   const api = buildApi({
     config,
     store,

@@ -1,5 +1,5 @@
 /**
- * The `flinktrail` command: serve, demo, keys, users, lookup-events.
+ * The `flinktrail` command: serve, demo, keys, users, lookup-events, trails, secrets.
  * Human tables by default, `--output json` for scripts. Exit codes: 0 ok, 1 unexpected,
  * 2 bad input or server error, 3 authentication failed.
  */
@@ -19,6 +19,7 @@ import { demo } from './demo.js';
 import { recordLocal } from './local-audit.js';
 import { table } from './table.js';
 import { addTrailCommands } from '../trails/cli.js';
+import { addSecretsCommands } from './secrets.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 const output = () => new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
@@ -228,6 +229,7 @@ export function program(): Command {
   });
 
   addTrailCommands(cli);
+  addSecretsCommands(cli);
   return cli;
 }
 
