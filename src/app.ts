@@ -29,7 +29,8 @@ import { createGateway, type Gateway } from './sources/gateway/gateway.js';
 import { selfProxies, type Listener } from './sources/gateway/self-proxy.js';
 import { FlinkTrailError } from './errors/index.js';
 import { sourceIpResolver, trustedPeerCheck } from './sources/gateway/source-ip.js';
-import { metaValue, openDatabase, type Db } from './store/sqlite/database.js';
+import { openSecrets, type Secrets } from './secrets/index.js';
+import { metaSecret, openDatabase, type Db } from './store/sqlite/database.js';
 import { SqliteEventStore } from './store/sqlite/events.js';
 import type { EventStore } from './store/types.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
@@ -40,12 +41,16 @@ import { createK8sAuditModule } from './sources/k8s-audit/index.js';
 
 export interface AppDeps {
   log?: Logger;
+  /** The master key ring; default: from `secrets.*` (openSecrets). */
+  secrets?: Secrets;
 }
 
 /** What a feature module gets to build itself from. */
 export interface ModuleContext {
   config: Readonly<Config>;
   db: Db;
+  /** Seals secrets before they are stored (`seal`/`open`, see src/secrets/). */
+  secrets: Secrets;
   store: EventStore;
   recorder: Recorder;
   directory: Directory;
@@ -96,6 +101,8 @@ const PREFIX = /^\/flink\/([a-z0-9][a-z0-9_-]{0,62})(\/.*)?$/;
 export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Promise<App> {
   const log = deps.log ?? createLogger(config.log.level);
   const metrics = createMetrics();
+  // First: a missing or unusable master key stops the build before anything is stored.
+  const secrets = deps.secrets ?? openSecrets(config);
   const db = openDatabase(config.dataDir, { synchronous: config.store.synchronous });
   const store = new SqliteEventStore(db, {
     flushIntervalMs: config.store.flushIntervalMs,
@@ -114,7 +121,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   const isTrustedPeer = trustedPeerCheck(config.gateway.trustedProxies);
   // The state-cookie key lives in the database so that every instance on it accepts the callback.
   const oidc = config.auth.oidc.enabled
-    ? new OidcIdentity(config.auth.oidc, { directory, stateKey: metaValue(db, 'oidc-state-key', () => randomBytes(32).toString('base64url')), log: log.child({ component: 'oidc' }) })
+    ? new OidcIdentity(config.auth.oidc, { directory, stateKey: metaSecret(db, 'oidc-state-key', () => randomBytes(32).toString('base64url'), secrets), log: log.child({ component: 'oidc' }) })
     : undefined;
   const recorder = createRecorder(store, compileRedactor(), log, metrics);
   const rl = config.auth.rateLimit;
@@ -138,7 +145,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   // Read now, so a missing certificate or key stops the build rather than the first handshake.
   const tlsOf = new Map(config.clusters.flatMap((c, i) => (c.listen?.tls ? [[c.name, listenerTls(c.listen.tls, `clusters.${i}.listen.tls`)] as const] : [])));
   const resolveIp = sourceIpResolver(config.gateway.trustedProxies);
-  const tokens = new TokenCodec(metaValue(db, 'pagination-token-key', () => randomBytes(32).toString('base64url')));
+  const tokens = new TokenCodec(metaSecret(db, 'pagination-token-key', () => randomBytes(32).toString('base64url'), secrets));
   const gateway = createGateway({ config, recorder, authenticator, resolveIp, log: log.child({ component: 'gateway' }), metrics, sessions });
 
   /**
@@ -176,7 +183,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     servers.push(server);
     return server;
   };
-  const modules = createModules({ config, db, store, recorder, directory, authenticator, log, metrics });
+  const modules = createModules({ config, db, secrets, store, recorder, directory, authenticator, log, metrics });
   const api = buildApi({
     config,
     store,

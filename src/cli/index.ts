@@ -1,5 +1,5 @@
 /**
- * The `flinktrail` command: serve, demo, keys, users, lookup-events, auth, trails.
+ * The `flinktrail` command: serve, demo, keys, users, lookup-events, auth, trails, secrets.
  * Human tables by default, `--output json` for scripts. Exit codes: 0 ok, 1 unexpected,
  * 2 bad input or server error, 3 authentication failed.
  */
@@ -20,6 +20,7 @@ import { recordLocal } from './local-audit.js';
 import { table } from './table.js';
 import { addTrailCommands } from '../trails/cli.js';
 import { addAuthCommands } from './auth.js';
+import { addSecretsCommands } from './secrets.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 const output = () => new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
@@ -230,6 +231,7 @@ export function program(): Command {
 
   addTrailCommands(cli);
   addAuthCommands(cli);
+  addSecretsCommands(cli);
   return cli;
 }
 

@@ -5,7 +5,13 @@
  * command-line flags), validated against this schema with every problem reported at once, and
  * deep-frozen. docs/reference/config.md is generated from the descriptions here
  * (`node --import tsx src/config/print-docs.ts`), and a test keeps it in step.
+ *
+ * Identifiers that end up in paths, keys and file names (regions, account ids, cluster names)
+ * use the one rule of event/names.ts.
  */
+import { NAME_RULES } from '../event/names.js';
+
+const SECRET_REF = '^(env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)$';
 
 export const configSchema = {
   type: 'object',
@@ -18,13 +24,13 @@ export const configSchema = {
     },
     accountId: {
       type: 'string',
-      pattern: '^[0-9]{1,20}$',
+      pattern: NAME_RULES.accountId.pattern,
       default: '1000000000000001',
       description: 'The account every event belongs to (`userIdentity.accountId`, `recipientAccountId`).',
     },
     region: {
       type: 'string',
-      pattern: '^[a-z][a-z0-9-]{1,40}$',
+      pattern: NAME_RULES.region.pattern,
       default: 'local',
       description: 'Default region (`acsRegion`) for events of clusters that do not set their own.',
     },
@@ -61,7 +67,7 @@ export const configSchema = {
         properties: {
           name: {
             type: 'string',
-            pattern: '^[a-z0-9][a-z0-9_-]{0,62}$',
+            pattern: NAME_RULES.cluster.pattern,
             description: 'Cluster name: appears in events (`additionalEventData.cluster`) and in the path /flink/<name>/.',
           },
           url: {
@@ -77,7 +83,7 @@ export const configSchema = {
           },
           region: {
             type: 'string',
-            pattern: '^[a-z][a-z0-9-]{1,40}$',
+            pattern: NAME_RULES.region.pattern,
             description: "The cluster's region (`acsRegion`); defaults to the top-level `region`.",
           },
           listen: {
@@ -270,6 +276,27 @@ export const configSchema = {
         },
       },
     },
+    secrets: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description:
+        'Secrets at rest (trail destination credentials, HMAC keys of page tokens and OIDC state, digest signing keys) are sealed with a master key (AES-256-GCM envelope encryption) kept outside the data directory. See docs/reference/secrets.md.',
+      properties: {
+        masterKey: {
+          type: 'string',
+          pattern: SECRET_REF,
+          description:
+            'The master key: `file:/absolute/path` or `env:NAME`, holding 32 bytes as base64 or hex (`openssl rand -base64 32`). A file inside dataDir is refused. Unset: the per-user file `~/.config/flinktrail/master.key` (`$XDG_CONFIG_HOME/flinktrail/master.key`), made on first start.',
+        },
+        previousKeys: {
+          type: 'array',
+          items: { type: 'string', pattern: SECRET_REF },
+          default: [],
+          description: 'Older master keys (same form) that may still open stored secrets but never seal new ones; `flinktrail secrets rotate` re-wraps everything under masterKey.',
+        },
+      },
+    },
     store: {
       type: 'object',
       additionalProperties: false,
@@ -379,7 +406,7 @@ export const configSchema = {
         },
         knownRegions: {
           type: 'array',
-          items: { type: 'string', pattern: '^[a-z][a-z0-9-]{1,40}$' },
+          items: { type: 'string', pattern: NAME_RULES.region.pattern },
           default: [],
           description: 'Regions a TrailRegion may name besides `region` and the clusters\' regions.',
         },
@@ -397,13 +424,13 @@ export const configSchema = {
       properties: {
         cluster: {
           type: 'string',
-          pattern: '^[a-z0-9][a-z0-9_-]{0,62}$',
+          pattern: NAME_RULES.cluster.pattern,
           default: 'kubernetes',
           description: 'Name of the Kubernetes cluster recorded in `additionalEventData.cluster` when the webhook URL has no `?cluster=`.',
         },
         region: {
           type: 'string',
-          pattern: '^[a-z][a-z0-9-]{1,40}$',
+          pattern: NAME_RULES.region.pattern,
           description: '`acsRegion` of Kubernetes events when the webhook URL has no `?region=`; defaults to the top-level `region`.',
         },
         maxBodyBytes: {
@@ -424,7 +451,7 @@ export const configSchema = {
             properties: {
               name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$', description: 'Who holds the token; recorded as the caller of failed deliveries.' },
               token: { type: 'string', minLength: 16, maxLength: 4096, description: 'The token (at least 16 characters).' },
-              cluster: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'If set, the token delivers events of this cluster only (and `?cluster=` may not name another).' },
+              cluster: { type: 'string', pattern: NAME_RULES.cluster.pattern, description: 'If set, the token delivers events of this cluster only (and `?cluster=` may not name another).' },
             },
           },
         },
@@ -525,6 +552,7 @@ export interface Config {
       usernameClaim: string;
     };
   };
+  secrets: { masterKey?: string; previousKeys: string[] };
   store: {
     driver: 'sqlite';
     retentionDays: number;

@@ -268,6 +268,11 @@ export const ERRORS = {
     message: 'validate-logs cannot run: %s',
     doc: 'validate-logs got no usable input (trail has no file or bucket destination, bad time, unreadable public keys file, no local copy).',
   },
+  FT_ERR_TRAIL_UNDELIVERABLE: {
+    status: 500,
+    message: 'The event cannot be delivered to this destination: %s',
+    doc: 'A delivery failed for a reason that retrying cannot fix (an event whose region cannot be part of an object key, a record the destination refuses as such). The event is set aside as a dead letter (GetTrailStatus `DeadLetters`, `flinktrail trails dead-letters`, event `TrailEventDeadLettered`) and delivery goes on with the next one. See docs/reference/trails.md.',
+  },
   FT_ERR_INGEST_TOO_LARGE: {
     status: 413,
     message: 'The request body is larger than %s bytes.',
@@ -293,6 +298,11 @@ export const ERRORS = {
     message: 'Record %s is invalid: %s',
     doc: 'One record of an ingest batch does not match schema/actiontrail-event.schema.json (or has outcome `pending`). Reported per record in `rejected`; the valid records of the batch are still recorded.',
   },
+  FT_ERR_INGEST_INVALID_NAME: {
+    status: 400,
+    message: 'Record %s is invalid: %s %s',
+    doc: 'A field of an ingested record that becomes part of a path, object key or file name (`acsRegion`, `userIdentity.accountId`, `additionalEventData.cluster`) breaks the naming rule (docs/reference/ingest.md). Reported per record in `rejected`; the valid records of the batch are still recorded.',
+  },
   FT_ERR_KUBERNETES_INVALID_BODY: {
     status: 400,
     message: 'The body is not a Kubernetes audit EventList: %s',
@@ -317,6 +327,26 @@ export const ERRORS = {
     status: 403,
     message: 'This token may only deliver audit events of cluster %s.',
     doc: 'A bearer token bound to one Kubernetes cluster (`k8sAudit.bearerTokens[].cluster`) was used with `?cluster=` naming another. Refused and recorded.',
+  },
+  FT_ERR_SECRETS_MASTER_KEY: {
+    status: 500,
+    message: 'The master key %s cannot be used: %s',
+    doc: 'Startup (or `flinktrail secrets rotate`) refused: `secrets.masterKey` (or a `secrets.previousKeys` entry) names a file or environment variable that is missing, not 32 bytes in base64 or hex, or a file inside the data directory. See docs/reference/secrets.md.',
+  },
+  FT_ERR_SECRETS_UNKNOWN_KEY: {
+    status: 500,
+    message: 'A stored secret is sealed with master key %s, which is not configured (configured: %s).',
+    doc: 'The database (or a digest key file) holds a secret wrapped by a master key that is neither `secrets.masterKey` nor in `secrets.previousKeys` — e.g. a data directory moved to another host without its key. Configure that key (as `previousKeys` to re-wrap it with `flinktrail secrets rotate`).',
+  },
+  FT_ERR_SECRETS_CORRUPT: {
+    status: 500,
+    message: 'A stored secret cannot be opened: %s',
+    doc: 'A sealed value does not authenticate (damaged, or copied from another place). Nothing is done with it; give the secret again (e.g. UpdateTrail with the destination\'s credentials).',
+  },
+  FT_ERR_SECRETS_REFERENCE: {
+    status: 500,
+    message: 'The secret reference %s cannot be resolved: %s',
+    doc: 'A secret given as `env:NAME` or `file:/path` (a destination credential, a master key) names an unset variable or an unreadable file.',
   },
   FT_ERR_SERVER_INTERNAL: {
     status: 500,

@@ -1,6 +1,6 @@
 /**
- * CLI: `flinktrail trails create|update|delete|describe|status|start|stop|backfill|public-keys|
- * rotate-key` (through a running server's API) and `flinktrail validate-logs` (online through
+ * CLI: `flinktrail trails create|update|delete|describe|status|dead-letters|start|stop|backfill|
+ * public-keys|rotate-key` (through a running server's API) and `flinktrail validate-logs` (online through
  * the API and the destination, or offline on a downloaded copy with a public keys file).
  * Human tables by default, `--output json` for scripts. validate-logs exits 4 when it finds a
  * problem.
@@ -11,7 +11,7 @@ import { client, withClient, type ClientFlags } from '../cli/client.js';
 import { table } from '../cli/table.js';
 import { FlinkTrailError } from '../errors/index.js';
 import type { PublicKeyInfo } from './digest/keys.js';
-import { isObjectDestination, parseDestination, REDACTED } from './destination.js';
+import { isObjectDestination, parseDestination, REDACTED, resolveCredentials } from './destination.js';
 import { FileObjectStore, openObjectStore } from './sinks/index.js';
 import { formatReport, prefixed, validateLogs, type Reader } from './validate-logs/index.js';
 
@@ -126,7 +126,9 @@ export function addTrailCommands(cli: Command): void {
         LatestDeliveryTime: string | null;
         LatestDeliveryError: string;
         LatestDigestDeliveryTime: string | null;
-        Destinations: { Destination: string; Kind: string; Status: string; DeliveredEvents: number; LatestDeliveryTime: string | null; LatestDeliveryError: string }[];
+        DeadLetterCount: number;
+        LatestDeadLetterTime: string | null;
+        Destinations: { Destination: string; Kind: string; Status: string; DeliveredEvents: number; DeadLetters: number; LatestDeliveryTime: string | null; LatestDeliveryError: string }[];
       };
       print(o, r, () =>
         [
@@ -134,15 +136,40 @@ export function addTrailCommands(cli: Command): void {
           `LatestDeliveryTime: ${r.LatestDeliveryTime ?? '-'}`,
           `LatestDeliveryError: ${r.LatestDeliveryError || '-'}`,
           `LatestDigestDeliveryTime: ${r.LatestDigestDeliveryTime ?? '-'}`,
+          `DeadLetters: ${r.DeadLetterCount}${r.LatestDeadLetterTime ? ` (latest ${r.LatestDeadLetterTime}; flinktrail trails dead-letters <name>)` : ''}`,
           '',
           table(
-            ['Destination', 'Kind', 'Status', 'Delivered', 'LatestDelivery', 'Error'],
-            r.Destinations.map((d) => [d.Destination, d.Kind, d.Status, String(d.DeliveredEvents), d.LatestDeliveryTime ?? '-', d.LatestDeliveryError || '-']),
+            ['Destination', 'Kind', 'Status', 'Delivered', 'DeadLetters', 'LatestDelivery', 'Error'],
+            r.Destinations.map((d) => [d.Destination, d.Kind, d.Status, String(d.DeliveredEvents), String(d.DeadLetters), d.LatestDeliveryTime ?? '-', d.LatestDeliveryError || '-']),
           ),
         ].join('\n'),
       );
     },
   );
+
+  withClient(
+    trails
+      .command('dead-letters <name>')
+      .description('Events set aside because a destination can never take them (ListTrailDeadLetters)')
+      .option('--max-results <n>', 'at most this many, newest first', '50')
+      .option('--next-token <token>', 'continue after a previous answer')
+      .addOption(output()),
+  ).action(async (name: string, o: ClientFlags & { output: string; maxResults: string; nextToken?: string }) => {
+    const q = new URLSearchParams({ MaxResults: o.maxResults, ...(o.nextToken ? { NextToken: o.nextToken } : {}) });
+    const r = (await client(o).get(path(name, '/dead-letters'), q)) as {
+      DeadLetters: { Destination: string; EventId: string; Code: string; Reason: string; SetAsideTime: string }[];
+      NextToken?: string;
+    };
+    print(o, r, () =>
+      [
+        table(
+          ['SetAside', 'EventId', 'Destination', 'Code', 'Reason'],
+          r.DeadLetters.map((l) => [l.SetAsideTime, l.EventId, l.Destination, l.Code, l.Reason]),
+        ),
+        ...(r.NextToken ? [`More: --next-token ${r.NextToken}`] : []),
+      ].join('\n'),
+    );
+  });
 
   for (const [cmd, what] of [
     ['start', 'Start logging (ActionTrail StartLogging): events from now on are delivered'],
@@ -264,7 +291,7 @@ export function addTrailCommands(cli: Command): void {
         if (url.includes(REDACTED)) throw new FlinkTrailError('FT_ERR_TRAIL_VALIDATION_INPUT', 'the destination URL has redacted credentials; pass --s3-access-key-id and --s3-secret-access-key');
         const dest = parseDestination(url, { localDir: '/' });
         if (!isObjectDestination(dest)) throw new FlinkTrailError('FT_ERR_TRAIL_VALIDATION_INPUT', `${dest.display} is not a bucket or directory`);
-        const store = openObjectStore(dest, { multipartThresholdBytes: 8 * 1024 * 1024 });
+        const store = openObjectStore(resolveCredentials(dest), { multipartThresholdBytes: 8 * 1024 * 1024 });
         close = () => store.close();
         reader = prefixed(store, dest.s3?.prefix ?? '');
         where = dest.display;

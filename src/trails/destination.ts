@@ -6,13 +6,17 @@
  *     syslog+tcp://host:port          syslog+tls://host:port?ca=/path/ca.pem
  *     file:///absolute/dir            local   (= file://<trails.localDir>)
  *
- * The stored URL keeps credentials (the destination needs them); every URL that leaves the
- * process — API answers, audit events, logs, digest files — is the redacted `display` form,
- * where credential values are `******`. UpdateTrail accepts a redacted URL back and keeps the
- * stored secret, so a console can round-trip DescribeTrails output.
+ * The stored URL keeps credentials (the destination needs them), sealed with the master key
+ * (repository.ts, src/secrets/); every URL that leaves the process — API answers, audit events,
+ * logs, digest files — is the redacted `display` form, where credential values are `******`.
+ * UpdateTrail accepts a redacted URL back and keeps the stored secret, so a console can
+ * round-trip DescribeTrails output. A credential may instead be a reference —
+ * `secretAccessKey=env:S3_SECRET` or `file:/run/secrets/s3` — stored and shown as it is, and
+ * read only when the sink connects (`resolveCredentials`).
  */
 import { isAbsolute, normalize } from 'node:path';
 import { FlinkTrailError } from '../errors/index.js';
+import { isReference, resolveSecret } from '../secrets/index.js';
 
 /**
  * The kinds of destination.
@@ -123,8 +127,22 @@ function canonicalQuery(params: Map<string, string>, redact: boolean): string {
   const keys = [...params.keys()].sort();
   if (!keys.length) return '';
   const q = new URLSearchParams();
-  for (const k of keys) q.set(k, redact && SECRET_PARAMS.has(k) ? 'REDACTED_VALUE' : (params.get(k) as string));
+  for (const k of keys) {
+    const v = params.get(k) as string;
+    q.set(k, redact && SECRET_PARAMS.has(k) && !isReference(v) ? 'REDACTED_VALUE' : v);
+  }
   return `?${q.toString().replace(/REDACTED_VALUE/g, REDACTED)}`;
+}
+
+/** The destination with credential references (`env:NAME`, `file:/path`) replaced by what they point at. */
+export function resolveCredentials<D extends Destination>(d: D): D {
+  if (!d.s3) return d;
+  const s3 = { ...d.s3 };
+  for (const k of ['accessKeyId', 'secretAccessKey', 'sessionToken'] as const) {
+    const v = s3[k];
+    if (v !== undefined) s3[k] = resolveSecret(v);
+  }
+  return { ...d, s3 };
 }
 
 /** Parses and validates a destination URL; throws FT_ERR_TRAIL_INVALID_DESTINATION. */

@@ -5,17 +5,19 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { newEvents } from '../../test/helpers/events.js';
+import { testSecrets } from '../../test/helpers/secrets.js';
 import { buildConfig } from '../config/index.js';
+import type { ActionTrailEvent } from '../event/types.js';
 import { openDatabase } from '../store/sqlite/database.js';
 import { SqliteEventStore } from '../store/sqlite/events.js';
 import { createLogger } from '../telemetry/logger.js';
 import { DigestKeys } from './digest/keys.js';
-import { DeliveryEngine } from './engine.js';
+import { DEAD_LETTER_EVENT, DeliveryEngine } from './engine.js';
 import { decodeFile } from './layout.js';
 import { createTrailMetrics } from './metrics.js';
 import { validateCreate } from './model.js';
 import { TrailRepository } from './repository.js';
-import { FileObjectStore, type ObjectStore } from './sinks/index.js';
+import { FileObjectStore, type ObjectStore, type RecordSink } from './sinks/index.js';
 
 /** Stores the object, then (for the first `lose` log files) throws as if the answer was lost. */
 class AnswerLost implements ObjectStore {
@@ -36,46 +38,83 @@ class AnswerLost implements ObjectStore {
   close = () => Promise.resolve();
 }
 
-describe('delivery engine', () => {
-  it('retries a batch whose answer was lost with the same key and the same bytes', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'ft-engine-'));
-    const out = mkdtempSync(join(tmpdir(), 'ft-engine-out-'));
-    const db = openDatabase(dataDir, { synchronous: 'normal' });
-    const store = new SqliteEventStore(db, { flushIntervalMs: 5 });
-    const config = buildConfig({ dataDir, trails: { windowSeconds: 1, pollIntervalMs: 10, retry: { initialBackoffMs: 10, maxBackoffMs: 100 }, minDigestIntervalSeconds: 1 } });
-    const repo = new TrailRepository(db, join(dataDir, 'trails'));
-    const flaky = new AnswerLost(new FileObjectStore(out), 3);
-    const engine = new DeliveryEngine({
-      repo,
-      store,
-      keys: new DigestKeys(db, dataDir),
-      config: config.trails,
-      accountId: '1',
-      log: createLogger('silent'),
-      metrics: createTrailMetrics(new Registry()),
-      openObjectStore: () => flaky,
-      openRecordSink: () => {
-        throw new Error('no record sinks here');
-      },
-    });
-    const spec = validateCreate({ Name: 'engine-trail', EventRW: 'All', Destinations: [`file://${out}`], DigestInterval: 1 }, {
-      knownRegions: new Set(['local']),
-      defaultDigestInterval: 1,
-      minDigestInterval: 1,
-      localDir: out,
-    });
-    repo.create(spec, 'local', Date.now(), await store.lastSeq());
-    repo.start('engine-trail', Date.now() - 1, await store.lastSeq());
-    engine.start();
-    const events = newEvents(50, { start: Date.now(), stepMs: 1 });
-    await Promise.all(events.map((e) => store.append(e)));
+/** A record sink that refuses, for good, any batch holding a marked event (as a broker refuses a record too large). */
+class RefusesMarked implements RecordSink {
+  readonly kind = 'kafka' as const;
+  readonly sent: ActionTrailEvent[] = [];
+  attempts = 0;
+  send(events: readonly ActionTrailEvent[]): Promise<void> {
+    this.attempts++;
+    if (events.some((e) => e.eventName === 'Poison')) {
+      return Promise.reject(Object.assign(new Error('Record is too large'), { apiId: 'MESSAGE_TOO_LARGE' }));
+    }
+    this.sent.push(...events);
+    return Promise.resolve();
+  }
+  close = () => Promise.resolve();
+}
+
+async function setup(dest: string, sinks: { objects?: ObjectStore; records?: RecordSink }) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ft-engine-'));
+  const db = openDatabase(dataDir, { synchronous: 'normal' });
+  const store = new SqliteEventStore(db, { flushIntervalMs: 5 });
+  const config = buildConfig({ dataDir, trails: { windowSeconds: 1, pollIntervalMs: 10, streamBatchSize: 20, retry: { initialBackoffMs: 10, maxBackoffMs: 100 }, minDigestIntervalSeconds: 1 } });
+  const secrets = testSecrets();
+  const repo = new TrailRepository(db, join(dataDir, 'trails'), secrets);
+  const recorded: ActionTrailEvent[] = [];
+  const engine = new DeliveryEngine({
+    repo,
+    store,
+    keys: new DigestKeys(db, dataDir, secrets),
+    config: config.trails,
+    accountId: '1',
+    log: createLogger('silent'),
+    metrics: createTrailMetrics(new Registry()),
+    openObjectStore: () => sinks.objects ?? assert.fail('no object store here'),
+    openRecordSink: () => sinks.records ?? assert.fail('no record sink here'),
+    recordEvent: (e) => {
+      recorded.push(e);
+      return Promise.resolve();
+    },
+    region: 'local',
+  });
+  const spec = validateCreate({ Name: 'engine-trail', EventRW: 'All', Destinations: [dest], DigestInterval: 1 }, {
+    knownRegions: new Set(['local']),
+    defaultDigestInterval: 1,
+    minDigestInterval: 1,
+    localDir: dataDir,
+  });
+  repo.create(spec, 'local', Date.now(), await store.lastSeq());
+  repo.start('engine-trail', Date.now() - 1, await store.lastSeq());
+  engine.start();
+  /** Waits until the live cursor has handled everything stored. */
+  const drained = async () => {
     const deadline = Date.now() + 15_000;
     let cursor = repo.allCursors()[0]!;
     while ((cursor.position < (await store.lastSeq()) || cursor.plan) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
       cursor = repo.allCursors()[0]!;
     }
-    await engine.stop();
+    return cursor;
+  };
+  const stop = () => engine.stop();
+  const close = async () => {
+    await store.close();
+    db.close();
+  };
+  return { store, repo, recorded, drained, stop, close };
+}
+
+describe('delivery engine', () => {
+  it('retries a batch whose answer was lost with the same key and the same bytes', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ft-engine-out-'));
+    const flaky = new AnswerLost(new FileObjectStore(out), 3);
+    const t = await setup(`file://${out}`, { objects: flaky });
+    const events = newEvents(50, { start: Date.now(), stepMs: 1 });
+    await Promise.all(events.map((e) => t.store.append(e)));
+    await t.drained();
+    await t.stop();
+    await t.close();
     const logPuts = flaky.puts.filter((p) => p.key.includes('/Actiontrail/'));
     const byKey = new Map<string, Buffer[]>();
     for (const p of logPuts) byKey.set(p.key, [...(byKey.get(p.key) ?? []), p.body]);
@@ -85,7 +124,53 @@ describe('delivery engine', () => {
     assert.deepEqual(stored, [...byKey.keys()].sort(), 'one object per key: no duplicates');
     const delivered = (await Promise.all(stored.map(async (k) => decodeFile((await new FileObjectStore(out).get(k))!)))).flat();
     assert.deepEqual(delivered.map((e) => e.eventId).sort(), events.map((e) => e.eventId).sort());
-    await store.close();
-    db.close();
+  });
+
+  it('sets aside events whose region cannot be part of a key, and delivers everything behind them', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ft-engine-out-'));
+    const t = await setup(`file://${out}`, { objects: new FileObjectStore(out) });
+    // Stored as an older version would have accepted them at ingest.
+    const events = newEvents(30, { start: Date.now(), stepMs: 1 });
+    const bad = new Map([
+      [3, '..'],
+      [10, 'CN-Hangzhou'],
+      [17, 'a/b'],
+    ]);
+    for (const [i, region] of bad) (events[i] as { acsRegion: string }).acsRegion = region;
+    for (const e of events) await t.store.append(e);
+    const cursor = await t.drained();
+    await t.stop();
+    assert.equal(cursor.lastError, undefined, 'the trail is not stuck retrying');
+    const files = await new FileObjectStore(out).list('AliyunLogs/Actiontrail/');
+    const delivered = (await Promise.all(files.map(async (k) => decodeFile((await new FileObjectStore(out).get(k))!)))).flat();
+    const badIds = [...bad.keys()].map((i) => events[i]!.eventId);
+    assert.deepEqual(delivered.map((e) => e.eventId).sort(), events.map((e) => e.eventId).filter((id) => !badIds.includes(id)).sort());
+    const letters = t.repo.deadLetters('engine-trail', 10);
+    assert.deepEqual(letters.map((l) => l.eventId).sort(), [...badIds].sort());
+    assert.ok(letters.every((l) => l.code === 'FT_ERR_TRAIL_UNDELIVERABLE' && /acsRegion .* is not a valid region/.test(l.reason)));
+    assert.equal(letters.find((l) => l.eventId === events[3]!.eventId)?.event.acsRegion, '..', 'the dead letter keeps a copy of the event');
+    const said = t.recorded.filter((e) => e.eventName === DEAD_LETTER_EVENT);
+    assert.ok(said.length >= 1, 'an event says so');
+    assert.deepEqual(said.flatMap((e) => (e.responseElements as { eventIds: string[] }).eventIds).sort(), [...badIds].sort());
+    await t.close();
+  });
+
+  it('finds the one record a destination refuses for good, sets it aside and sends the rest', async () => {
+    const sink = new RefusesMarked();
+    const t = await setup('kafka://127.0.0.1:9/topic', { records: sink });
+    const events = newEvents(40, { start: Date.now(), stepMs: 1 });
+    (events[7] as { eventName: string }).eventName = 'Poison';
+    for (const e of events) await t.store.append(e);
+    const cursor = await t.drained();
+    await t.stop();
+    assert.equal(cursor.lastError, undefined);
+    assert.deepEqual(
+      sink.sent.map((e) => e.eventId),
+      events.filter((_, i) => i !== 7).map((e) => e.eventId),
+      'every other event, in order, once',
+    );
+    const letters = t.repo.deadLetters('engine-trail', 10);
+    assert.deepEqual(letters.map((l) => [l.eventId, l.code]), [[events[7]!.eventId, 'MESSAGE_TOO_LARGE']]);
+    await t.close();
   });
 });

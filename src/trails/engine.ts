@@ -12,23 +12,31 @@
  * - Failures are retried forever with exponential backoff and jitter: nothing is skipped. The
  *   error is kept on the cursor (GetTrailStatus shows it) and counted in metrics; the first
  *   success clears it.
+ * - Except failures that retrying cannot fix, because they are about an event, not the
+ *   destination (undeliverable.ts): an event whose region cannot be part of an object key, a
+ *   record the destination refuses as such. Those events are set aside as dead letters — a copy
+ *   in `trail_dead_letters`, an event `TrailEventsDeadLettered`, a count in GetTrailStatus — and
+ *   delivery goes on with the next, so one bad input never blocks a trail. A record batch that
+ *   fails so is sent again one event at a time to find the one to set aside.
  * - Digest chains are kept by the live worker of each bucket/directory destination.
  *
  * `stop()` gives gathered batches `stopTimeoutMs` to go out; what does not stays in the store
  * and is delivered after the next start.
  */
 import type { Config } from '../config/index.js';
-import type { ActionTrailEvent } from '../event/types.js';
+import { finishEvent, newEvent } from '../event/build.js';
+import { EVENT_SOURCES, type ActionTrailEvent } from '../event/types.js';
 import type { EventStore } from '../store/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import { writeDigest, type DigestBody } from './digest/format.js';
 import type { DigestKeys } from './digest/keys.js';
 import { isObjectDestination } from './destination.js';
-import { buildFiles, digestKey, sha256Hex } from './layout.js';
+import { buildFiles, digestKey, keyProblem, sha256Hex } from './layout.js';
 import type { TrailMetrics } from './metrics.js';
 import { JOB_STATUS, wants, type DeliveryFilter } from './model.js';
 import type { Chain, Cursor, Plan, StoredDestination, TrailRecord, TrailRepository } from './repository.js';
 import { keyPrefix, type ObjectStore, type RecordSink } from './sinks/index.js';
+import { permanentCode } from './undeliverable.js';
 
 export interface EngineDeps {
   repo: TrailRepository;
@@ -40,7 +48,26 @@ export interface EngineDeps {
   metrics: TrailMetrics;
   openObjectStore(d: StoredDestination): ObjectStore;
   openRecordSink(d: StoredDestination): RecordSink;
+  /** Records FlinkTrail's own events (dead letters); absent in unit tests that do not look. */
+  recordEvent?(e: ActionTrailEvent): Promise<void>;
+  /** `acsRegion` of FlinkTrail's own events. */
+  region?: string;
   now?: () => number;
+}
+
+/** The event name of FlinkTrail's record that events were set aside. */
+export const DEAD_LETTER_EVENT = 'TrailEventsDeadLettered';
+
+/** An event the store holds, with its position. */
+interface Positioned {
+  seq: number;
+  event: ActionTrailEvent;
+}
+
+/** An event to set aside, and why. */
+interface Letter extends Positioned {
+  code: string;
+  reason: string;
 }
 
 const SCAN_PAGE = 1000;
@@ -296,8 +323,8 @@ class Worker {
     return true;
   }
 
-  private async planEvents(t: TrailRecord, plan: Plan): Promise<ActionTrailEvent[]> {
-    const out: ActionTrailEvent[] = [];
+  private async planEvents(t: TrailRecord, plan: Plan): Promise<Positioned[]> {
+    const out: Positioned[] = [];
     let pos = plan.from;
     while (pos < plan.to) {
       const page = await this.d.store.scan(pos, Math.min(SCAN_PAGE, plan.to - pos));
@@ -311,17 +338,42 @@ class Worker {
       for (const p of page) {
         if (p.seq > plan.to) break;
         pos = p.seq;
-        if (wants(plan.filter, p.event)) out.push(p.event);
+        if (wants(plan.filter, p.event)) out.push({ seq: p.seq, event: p.event });
       }
     }
     return out;
   }
 
   private async deliverPlan(t: TrailRecord, c: Cursor, dest: StoredDestination, plan: Plan): Promise<void> {
-    const events = await this.planEvents(t, plan);
-    const files = buildFiles(keyPrefix(dest), plan.cutAt, events);
+    const planned = await this.planEvents(t, plan);
+    // Events that cannot be part of a key (stored before the naming rule was enforced at ingest).
+    const letters: Letter[] = [];
+    const keyed: Positioned[] = [];
+    for (const p of planned) {
+      const problem = keyProblem(p.event);
+      if (problem) letters.push({ ...p, code: 'FT_ERR_TRAIL_UNDELIVERABLE', reason: problem });
+      else keyed.push(p);
+    }
+    const built = buildFiles(
+      keyPrefix(dest),
+      plan.cutAt,
+      keyed.map((p) => p.event),
+    );
     const store = this.objectStore(dest);
-    for (const f of files) await store.put(f.key, f.body);
+    const files: typeof built = [];
+    for (const f of built) {
+      try {
+        await store.put(f.key, f.body);
+        files.push(f);
+      } catch (err) {
+        const code = permanentCode(err);
+        if (!code) throw err;
+        const reason = `${f.key}: ${describe(err)}`;
+        for (const i of f.members) letters.push({ ...(keyed[i] as Positioned), code, reason });
+      }
+    }
+    if (letters.length) this.setAside(t, c, dest, letters);
+    const events = files.flatMap((f) => f.members.map((i) => (keyed[i] as Positioned).event));
     const now = this.now();
     this.d.repo.delivered(
       c.id,
@@ -350,26 +402,97 @@ class Worker {
     }
     const page = await this.d.store.scan(c.position, this.d.config.streamBatchSize);
     const filter = this.filter(t, c);
-    const selected: ActionTrailEvent[] = [];
+    const selected: Positioned[] = [];
     let scanned = c.position;
     for (const p of page) {
       if (p.seq > upper) break;
       scanned = p.seq;
-      if (wants(filter, p.event)) selected.push(p.event);
+      if (wants(filter, p.event)) selected.push({ seq: p.seq, event: p.event });
     }
     if (scanned === c.position) return false;
     if (selected.length) {
       this.records ??= this.d.openRecordSink(dest);
-      await this.records.send(selected);
-      const now = this.now();
-      this.d.repo.delivered(c.id, dest.id, scanned, selected.length, [], now);
-      this.d.metrics.events.inc({ trail: t.name, destination: this.kind }, selected.length);
-      for (const e of selected) this.d.metrics.latency.observe({ destination: this.kind }, Math.max(0, now - Date.parse(e.eventTime)) / 1000);
+      try {
+        await this.records.send(selected.map((p) => p.event));
+        this.recordsDelivered(t, c, dest, scanned, selected);
+      } catch (err) {
+        if (!permanentCode(err)) throw err;
+        // Some event of the batch can never be taken: find it, one event at a time.
+        await this.isolate(t, c, dest, selected);
+        this.d.repo.advance(c.id, scanned);
+      }
     } else {
       this.d.repo.advance(c.id, scanned);
     }
     await this.finishIfDone(t, c, scanned);
     return true;
+  }
+
+  private recordsDelivered(t: TrailRecord, c: Cursor, dest: StoredDestination, position: number, sent: readonly Positioned[]): void {
+    const now = this.now();
+    this.d.repo.delivered(c.id, dest.id, position, sent.length, [], now);
+    this.d.metrics.events.inc({ trail: t.name, destination: this.kind }, sent.length);
+    for (const p of sent) this.d.metrics.latency.observe({ destination: this.kind }, Math.max(0, now - Date.parse(p.event.eventTime)) / 1000);
+  }
+
+  /** Sends events one at a time; sets aside those refused for good, stops (throws) at a transient failure. */
+  private async isolate(t: TrailRecord, c: Cursor, dest: StoredDestination, batch: readonly Positioned[]): Promise<void> {
+    for (const p of batch) {
+      this.records ??= this.d.openRecordSink(dest);
+      try {
+        await this.records.send([p.event]);
+        this.recordsDelivered(t, c, dest, p.seq, [p]);
+      } catch (err) {
+        const code = permanentCode(err);
+        if (!code) throw err;
+        this.setAside(t, c, dest, [{ ...p, code, reason: describe(err) }]);
+        this.d.repo.advance(c.id, p.seq);
+      }
+    }
+  }
+
+  // --- dead letters ---
+
+  /** Records events as dead letters: table, metrics, a log line and FlinkTrail's own event. */
+  private setAside(t: TrailRecord, c: Cursor, dest: StoredDestination, letters: readonly Letter[]): void {
+    const added = this.d.repo.deadLetter(c, t.name, letters, this.now());
+    if (added === 0) return; // a retried batch: already recorded
+    const labels = { trail: t.name, destination: this.kind };
+    this.d.metrics.deadLetters.inc(labels, added);
+    const first = letters[0] as Letter;
+    this.d.log.warn(
+      { trail: t.name, destination: dest.display, events: added, code: first.code, reason: first.reason, eventIds: letters.slice(0, 10).map((l) => l.event.eventId) },
+      'Trail events that the destination can never take were set aside as dead letters; delivery goes on.',
+    );
+    if (!this.d.recordEvent) return;
+    const e = newEvent({
+      eventName: DEAD_LETTER_EVENT,
+      eventRW: 'Write',
+      eventType: 'AliyunServiceEvent',
+      eventSource: EVENT_SOURCES.flinkTrail,
+      serviceName: 'Actiontrail',
+      acsRegion: this.d.region ?? t.homeRegion,
+      isGlobal: true,
+      sourceIpAddress: '',
+      userAgent: 'flinktrail-trails',
+      userIdentity: { type: 'assumed-role', principalId: 'flinktrail/trail-delivery', accountId: this.d.accountId, userName: 'flinktrail-trails' },
+      requestId: `dead-letter-${c.id}-${first.seq}`,
+      requestParameters: { trail: t.name, destination: dest.display, ...(c.jobId ? { jobId: c.jobId } : {}) },
+      additionalEventData: { sensitive: false },
+    });
+    const record = finishEvent(e, {
+      outcome: 'success',
+      responseElements: {
+        deadLetters: added,
+        code: first.code,
+        reason: first.reason.slice(0, 500),
+        eventIds: letters.slice(0, 100).map((l) => l.event.eventId),
+      },
+      referencedResources: { 'ACS::ActionTrail::Trail': [t.name] },
+    });
+    this.d.recordEvent(record).catch((err: unknown) =>
+      this.d.log.error({ trail: t.name, err: (err as Error).message }, 'Recording the dead-letter event failed (the dead letters themselves are stored).'),
+    );
   }
 
   // --- digests ---

@@ -15,6 +15,7 @@ import { createTrailMetrics } from './metrics.js';
 import { TrailRepository } from './repository.js';
 import { registerTrailRoutes } from './routes.js';
 import { TrailService } from './service.js';
+import { resolveCredentials } from './destination.js';
 import { openObjectStore, openRecordSink } from './sinks/index.js';
 
 export { addTrailCommands } from './cli.js';
@@ -36,9 +37,11 @@ export function knownRegions(ctx: Pick<ModuleContext, 'config'>): Set<string> {
 export function createTrailsModule(ctx: ModuleContext): TrailsModule {
   const { config } = ctx;
   const localDir = resolve(config.trails.localDir ?? join(config.dataDir, 'trails'));
-  const repo = new TrailRepository(ctx.db, localDir);
-  const keys = new DigestKeys(ctx.db, config.dataDir);
+  const repo = new TrailRepository(ctx.db, localDir, ctx.secrets);
+  const keys = new DigestKeys(ctx.db, config.dataDir, ctx.secrets);
   const log = ctx.log.child({ component: 'trails' });
+  const sealed = repo.sealStoredCredentials();
+  if (sealed > 0) log.info({ destinations: sealed }, 'Destination credentials stored in clear by an earlier version were sealed with the master key.');
   const engine = new DeliveryEngine({
     repo,
     store: ctx.store,
@@ -47,8 +50,11 @@ export function createTrailsModule(ctx: ModuleContext): TrailsModule {
     accountId: config.accountId,
     log,
     metrics: createTrailMetrics(ctx.metrics.registry),
-    openObjectStore: (d) => openObjectStore(d, { multipartThresholdBytes: config.trails.multipartThresholdBytes }),
-    openRecordSink: (d) => openRecordSink(d),
+    // References (`env:NAME`, `file:/path`) in credentials are read here, on every (re)connect.
+    openObjectStore: (d) => openObjectStore(resolveCredentials(d), { multipartThresholdBytes: config.trails.multipartThresholdBytes }),
+    openRecordSink: (d) => openRecordSink(resolveCredentials(d)),
+    recordEvent: (e) => ctx.recorder.record(e),
+    region: config.region,
   });
   const service = new TrailService({
     repo,

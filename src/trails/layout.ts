@@ -9,9 +9,15 @@
  * pure function of the events (a JSON array, one event per line, gzip with a zero mtime), and
  * the name is a function of the content and the batch's cut time, which is stored before the
  * first attempt. Same batch → same bytes → same key: a retry overwrites itself.
+ *
+ * `<region>` follows the one naming rule (event/names.ts), which is also what the file-name
+ * patterns of validate-logs expect: an event whose region breaks it has no key (`keyProblem`)
+ * and is set aside by the engine instead of being written.
  */
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { FlinkTrailError } from '../errors/index.js';
+import { nameProblem, namePatternBody } from '../event/names.js';
 import type { ActionTrailEvent } from '../event/types.js';
 
 export const LOG_DIR = 'Actiontrail';
@@ -42,9 +48,17 @@ export function isInsight(e: ActionTrailEvent): boolean {
   return (e as { eventCategory?: string }).eventCategory === 'Insight';
 }
 
+/** Why an event cannot be part of an object key (its region breaks the naming rule), or undefined. */
+export function keyProblem(e: Pick<ActionTrailEvent, 'acsRegion'>): string | undefined {
+  const p = nameProblem('region', e.acsRegion);
+  return p ? `acsRegion ${p}` : undefined;
+}
+
 export interface EncodedFile {
   key: string;
   region: string;
+  /** Indexes (into the events given to buildFiles) of the events in this file. */
+  members: number[];
   body: Buffer;
   sha256: string;
   events: number;
@@ -70,16 +84,19 @@ export function sha256Hex(b: Buffer | string): string {
  * Deterministic: the same events and cut time give the same keys and bytes.
  */
 export function buildFiles(prefix: string, cutAt: number, events: readonly ActionTrailEvent[]): EncodedFile[] {
-  const groups = new Map<string, ActionTrailEvent[]>();
-  for (const e of events) {
+  const groups = new Map<string, number[]>();
+  events.forEach((e, i) => {
+    const problem = keyProblem(e);
+    if (problem) throw new FlinkTrailError('FT_ERR_TRAIL_UNDELIVERABLE', problem);
     const g = `${isInsight(e) ? INSIGHT_DIR : LOG_DIR}\u0000${e.acsRegion}`;
-    let list = groups.get(g);
-    if (!list) groups.set(g, (list = []));
-    list.push(e);
-  }
+    let members = groups.get(g);
+    if (!members) groups.set(g, (members = []));
+    members.push(i);
+  });
   const { y, m, d, stamp } = utcParts(cutAt);
   const out: EncodedFile[] = [];
-  for (const [g, list] of groups) {
+  for (const [g, members] of groups) {
+    const list = members.map((i) => events[i] as ActionTrailEvent);
     const [dir = LOG_DIR, region = ''] = g.split('\u0000');
     const body = gzipSync(encodeEvents(list), { level: 6 });
     const md5 = createHash('md5').update(body).digest('hex');
@@ -90,12 +107,13 @@ export function buildFiles(prefix: string, cutAt: number, events: readonly Actio
       if (e.eventTime < oldest) oldest = e.eventTime;
       if (e.eventTime > newest) newest = e.eventTime;
     }
-    out.push({ key: joinKey(prefix, 'AliyunLogs', dir, region, y, m, d, name), region, body, sha256: sha256Hex(body), events: list.length, oldest, newest });
+    out.push({ key: joinKey(prefix, 'AliyunLogs', dir, region, y, m, d, name), region, members, body, sha256: sha256Hex(body), events: list.length, oldest, newest });
   }
   return out.sort((a, b) => (a.key < b.key ? -1 : 1));
 }
 
-const LOG_NAME = /^Actiontrail_([a-z][a-z0-9-]*)_(\d{14})_1002_(\d+)_(\d+)_([0-9a-f]{32})\.gz$/;
+const REGION = namePatternBody('region');
+const LOG_NAME = new RegExp(`^Actiontrail_(${REGION})_(\\d{14})_1002_(\\d+)_(\\d+)_([0-9a-f]{32})\\.gz$`);
 
 /** Parses a log file key; the cut time is in its name. */
 export function parseLogKey(key: string): { region: string; cutAt: number; events: number } | undefined {
@@ -113,7 +131,7 @@ export function digestKey(prefix: string, region: string, trail: string, endMs: 
   return joinKey(prefix, 'AliyunLogs', DIGEST_DIR, region, y, m, d, `Actiontrail-Digest_${region}_${trail}_${stamp}.json.gz`);
 }
 
-const DIGEST_NAME = /^Actiontrail-Digest_([a-z][a-z0-9-]*)_([a-z][a-z0-9_-]{5,35})_(\d{8})T(\d{6})Z\.json\.gz$/;
+const DIGEST_NAME = new RegExp(`^Actiontrail-Digest_(${REGION})_([a-z][a-z0-9_-]{5,35})_(\\d{8})T(\\d{6})Z\\.json\\.gz$`);
 
 export function parseDigestKey(key: string): { region: string; trail: string; endMs: number } | undefined {
   const name = key.slice(key.lastIndexOf('/') + 1);

@@ -17,6 +17,12 @@ export function createTrailMetrics(registry: Registry) {
       labelNames,
       registers: [registry],
     }),
+    deadLetters: new Counter({
+      name: 'flinktrail_trail_dead_letters_total',
+      help: 'Events set aside as dead letters: a destination can never take them (GetTrailStatus DeadLetters).',
+      labelNames,
+      registers: [registry],
+    }),
     lag: new Gauge({
       name: 'flinktrail_trail_lag_events',
       help: 'Store positions not yet handled by a destination (events appended after its position).',

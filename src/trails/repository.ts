@@ -7,9 +7,15 @@
  * it has been delivered or deliberately skipped. A batch cut for a bucket or directory is
  * written down (`plan_*`) before its first upload attempt, so a retry — even after a crash —
  * rebuilds the very same files.
+ *
+ * Destination URLs that carry credentials are stored sealed with the master key (src/secrets/);
+ * URLs without credentials (or with `env:`/`file:` references) are stored as they are. Events a
+ * destination can never take are kept as dead letters (`trail_dead_letters`).
  */
 import { randomUUID } from 'node:crypto';
 import { FlinkTrailError } from '../errors/index.js';
+import type { ActionTrailEvent } from '../event/types.js';
+import { isSealed, type Sealer } from '../secrets/index.js';
 import type { Db } from '../store/sqlite/database.js';
 import { parseDestination, type Destination } from './destination.js';
 import { JOB_STATUS, type DeliveryFilter, type JobStatus, type TrailEventRW, type TrailSpec, type TrailStatus } from './model.js';
@@ -91,7 +97,25 @@ export interface HistoryJob {
   error?: string;
 }
 
+/** An event set aside because a destination can never take it. */
+export interface DeadLetter {
+  id: number;
+  destId: number;
+  trail: string;
+  jobId?: string;
+  seq: number;
+  eventId: string;
+  /** An error code (FT_ERR_TRAIL_UNDELIVERABLE) or the destination's own. */
+  code: string;
+  reason: string;
+  at: number;
+  event: ActionTrailEvent;
+}
+
 type Row = Record<string, string | number | null>;
+
+/** Sealed-value context of destination URLs. */
+const URL_CONTEXT = 'trail-destination';
 const num = (v: string | number | null | undefined): number | undefined => (v === null || v === undefined ? undefined : Number(v));
 const str = (v: string | number | null | undefined): string | undefined => (v === null || v === undefined ? undefined : String(v));
 
@@ -99,12 +123,41 @@ export class TrailRepository {
   constructor(
     private readonly db: Db,
     private readonly localDir: string,
+    private readonly secrets: Sealer,
   ) {}
+
+  /** The stored form of a destination URL: sealed if it carries credentials. */
+  private storedUrl(d: Destination): string {
+    return d.url === d.display ? d.url : this.secrets.seal(d.url, URL_CONTEXT);
+  }
+
+  /**
+   * Seals destination URLs an older version stored with credentials in clear (once, at start),
+   * then truncates the WAL so the clear copies do not linger there. Returns how many.
+   */
+  sealStoredCredentials(): number {
+    const rows = this.db.prepare('SELECT id, url FROM trail_destinations').all() as { id: number; url: string }[];
+    let n = 0;
+    this.db
+      .transaction(() => {
+        for (const r of rows) {
+          if (isSealed(r.url)) continue;
+          const d = parseDestination(r.url, { localDir: this.localDir });
+          if (d.url === d.display) continue;
+          this.db.prepare('UPDATE trail_destinations SET url = ? WHERE id = ?').run(this.storedUrl(d), r.id);
+          n++;
+        }
+      })
+      .immediate();
+    if (n > 0) this.db.pragma('wal_checkpoint(TRUNCATE)');
+    return n;
+  }
 
   private destinationsOf(trail: string): StoredDestination[] {
     const rows = this.db.prepare('SELECT * FROM trail_destinations WHERE trail = ? ORDER BY ord').all(trail) as Row[];
     return rows.map((r) => {
-      const d = parseDestination(String(r['url']), { localDir: this.localDir });
+      const stored = String(r['url']);
+      const d = parseDestination(isSealed(stored) ? this.secrets.open(stored, URL_CONTEXT) : stored, { localDir: this.localDir });
       return {
         ...d,
         id: Number(r['id']),
@@ -153,7 +206,7 @@ export class TrailRepository {
   }
 
   private addDestination(trail: string, ord: number, d: Destination, position: number): void {
-    const info = this.db.prepare('INSERT INTO trail_destinations (trail, ord, url, kind) VALUES (?, ?, ?, ?)').run(trail, ord, d.url, d.kind);
+    const info = this.db.prepare('INSERT INTO trail_destinations (trail, ord, url, kind) VALUES (?, ?, ?, ?)').run(trail, ord, this.storedUrl(d), d.kind);
     this.db.prepare('INSERT INTO trail_cursors (dest_id, position) VALUES (?, ?)').run(Number(info.lastInsertRowid), position);
   }
 
@@ -327,6 +380,58 @@ export class TrailRepository {
 
   failed(id: number, message: string, now: number): void {
     this.db.prepare('UPDATE trail_cursors SET last_error = ?, last_error_at = ? WHERE id = ?').run(message.slice(0, 2000), now, id);
+  }
+
+  /**
+   * Sets events aside as dead letters and moves the cursor past `position` — one transaction,
+   * so an event is either still to deliver or recorded as a dead letter, never neither.
+   * Returns the letters newly recorded (a retried batch does not record one twice).
+   */
+  deadLetter(
+    c: Pick<Cursor, 'id' | 'destId' | 'jobId'>,
+    trail: string,
+    letters: readonly { seq: number; event: ActionTrailEvent; code: string; reason: string }[],
+    now: number,
+  ): number {
+    let added = 0;
+    this.db
+      .transaction(() => {
+        const ins = this.db.prepare(
+          `INSERT OR IGNORE INTO trail_dead_letters (dest_id, trail, job_id, seq, event_id, code, reason, body, at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        );
+        for (const l of letters) {
+          added += ins.run(c.destId, trail, c.jobId ?? null, l.seq, l.event.eventId, l.code, l.reason.slice(0, 2000), JSON.stringify(l.event), now).changes;
+        }
+      })
+      .immediate();
+    return added;
+  }
+
+  /** Dead letters of a trail, newest first. */
+  deadLetters(trail: string, limit: number, beforeId?: number): DeadLetter[] {
+    const rows = this.db
+      .prepare('SELECT * FROM trail_dead_letters WHERE trail = ? AND id < ? ORDER BY id DESC LIMIT ?')
+      .all(trail, beforeId ?? Number.MAX_SAFE_INTEGER, limit) as Row[];
+    return rows.map((r) => ({
+      id: Number(r['id']),
+      destId: Number(r['dest_id']),
+      trail: String(r['trail']),
+      ...(r['job_id'] !== null ? { jobId: String(r['job_id']) } : {}),
+      seq: Number(r['seq']),
+      eventId: String(r['event_id']),
+      code: String(r['code']),
+      reason: String(r['reason']),
+      at: Number(r['at']),
+      event: JSON.parse(String(r['body'])) as ActionTrailEvent,
+    }));
+  }
+
+  /** How many dead letters a destination has, and when the last was set aside. */
+  deadLetterSummary(destId: number): { count: number; lastAt?: number } {
+    const r = this.db.prepare('SELECT COUNT(*) AS n, MAX(at) AS last FROM trail_dead_letters WHERE dest_id = ?').get(destId) as Row;
+    const last = num(r['last']);
+    return { count: Number(r['n'] ?? 0), ...(last !== undefined ? { lastAt: last } : {}) };
   }
 
   finish(id: number): void {

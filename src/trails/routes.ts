@@ -10,6 +10,7 @@
  *     DELETE /api/v1/trails/:name                    DeleteTrail
  *     POST   /api/v1/trails/:name/start|stop         StartLogging | StopLogging
  *     GET    /api/v1/trails/:name/status             GetTrailStatus
+ *     GET    /api/v1/trails/:name/dead-letters       ListTrailDeadLetters
  *     POST   /api/v1/trails/:name/history-jobs       CreateDeliveryHistoryJob
  *     GET    /api/v1/trails/:name/history-jobs       ListDeliveryHistoryJobs
  *     GET    /api/v1/trails/:name/digest-public-keys ListPublicKeys
@@ -80,6 +81,13 @@ export function registerTrailRoutes(api: FastifyInstance, svc: TrailService, acc
   api.get('/api/v1/trails/:name/status', audit('GetTrailStatus', 'Read'), (req: Named) => {
     mark(req, req.params.name);
     return Promise.resolve({ RequestId: req.id, ...svc.status(req.params.name) });
+  });
+
+  api.get('/api/v1/trails/:name/dead-letters', audit('ListTrailDeadLetters', 'Read'), (req: Named) => {
+    mark(req, req.params.name);
+    const q = req.query as Record<string, unknown>;
+    for (const k of Object.keys(q)) if (k !== 'MaxResults' && k !== 'NextToken') throw new FlinkTrailError('FT_ERR_TRAIL_INVALID_PARAMETER', k, 'unknown parameter; known: MaxResults, NextToken');
+    return Promise.resolve({ RequestId: req.id, ...svc.deadLetters(req.params.name, q['MaxResults'], q['NextToken']) });
   });
 
   api.post('/api/v1/trails/:name/history-jobs', audit('CreateDeliveryHistoryJob', 'Write'), async (req: Named) => {

@@ -130,6 +130,9 @@ export class TrailService {
     const digestDests = t.destinations.filter((d) => d.lastDigestAt !== undefined || d.lastDigestError);
     const lastDigest = digestDests.reduce<number | undefined>((m, d) => (d.lastDigestAt !== undefined && (m === undefined || d.lastDigestAt > m) ? d.lastDigestAt : m), undefined);
     const digestError = t.destinations.find((d) => d.lastDigestError);
+    const dead = new Map(t.destinations.map((d) => [d.id, this.d.repo.deadLetterSummary(d.id)]));
+    const deadTotal = [...dead.values()].reduce((n, x) => n + x.count, 0);
+    const deadLast = [...dead.values()].reduce<number | undefined>((m, x) => (x.lastAt !== undefined && (m === undefined || x.lastAt > m) ? x.lastAt : m), undefined);
     return {
       IsLogging: t.status === 'Enable',
       LatestDeliveryTime: iso(latestDelivery),
@@ -140,6 +143,8 @@ export class TrailService {
       LatestDigestDeliveryTime: iso(lastDigest),
       LatestDigestDeliveryError: digestError ? `${digestError.display}: ${digestError.lastDigestError ?? ''}` : '',
       OssBucketStatus: !rows.some(({ d, live }) => (d.kind === 's3' || d.kind === 'file') && live?.lastError),
+      DeadLetterCount: deadTotal,
+      LatestDeadLetterTime: iso(deadLast),
       Destinations: rows.map(({ d, live }) => ({
         Destination: d.display,
         Kind: d.kind,
@@ -150,7 +155,32 @@ export class TrailService {
         LatestDeliveryError: live?.lastError ?? '',
         LatestDeliveryErrorTime: iso(live?.lastErrorAt),
         PendingBatch: live?.plan ? { FromSeq: live.plan.from, ToSeq: live.plan.to, CutTime: iso(live.plan.cutAt) } : null,
+        DeadLetters: dead.get(d.id)?.count ?? 0,
       })),
+    };
+  }
+
+  /** ListTrailDeadLetters: events set aside because a destination can never take them, newest first. */
+  deadLetters(name: string, maxResults: unknown, nextToken: unknown) {
+    const t = this.get(name);
+    const max = maxResults === undefined ? 50 : Number(maxResults);
+    if (!Number.isInteger(max) || max < 1 || max > 500) throw new FlinkTrailError('FT_ERR_TRAIL_INVALID_PARAMETER', 'MaxResults', 'must be 1-500');
+    const before = nextToken === undefined || nextToken === '' ? undefined : Number(nextToken);
+    if (before !== undefined && (!Number.isInteger(before) || before < 1)) throw new FlinkTrailError('FT_ERR_TRAIL_INVALID_PARAMETER', 'NextToken', 'is not a token from a previous answer');
+    const list = this.d.repo.deadLetters(t.name, max, before);
+    const display = new Map(t.destinations.map((d) => [d.id, d.display]));
+    return {
+      DeadLetters: list.map((l) => ({
+        Destination: display.get(l.destId) ?? '',
+        EventId: l.eventId,
+        Seq: l.seq,
+        Code: l.code,
+        Reason: l.reason,
+        SetAsideTime: iso(l.at),
+        ...(l.jobId ? { JobId: l.jobId } : {}),
+        Event: l.event,
+      })),
+      ...(list.length === max ? { NextToken: String((list[list.length - 1] as { id: number }).id) } : {}),
     };
   }
 

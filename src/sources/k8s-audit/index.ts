@@ -20,11 +20,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../../config/index.js';
 import { FlinkTrailError } from '../../errors/index.js';
 import { finishEvent, newEvent } from '../../event/build.js';
+import { nameProblem } from '../../event/names.js';
 import { EVENT_SOURCES, type UserIdentity } from '../../event/types.js';
 import { AuthError, type Authenticator } from '../../identity/authenticate.js';
 import type { Recorder } from '../../pipeline/recorder.js';
 import { decide } from '../../policy/index.js';
-import { metaValue, type Db } from '../../store/sqlite/database.js';
+import type { Sealer } from '../../secrets/index.js';
+import { metaSecret, type Db } from '../../store/sqlite/database.js';
 import type { EventStore } from '../../store/types.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Metrics } from '../../telemetry/metrics.js';
@@ -48,6 +50,7 @@ export const K8S_AUDIT_ACTION = 'PutKubernetesAuditEvents';
 export interface K8sAuditDeps {
   config: Readonly<Config>;
   db: Db;
+  secrets: Sealer;
   store: EventStore;
   recorder: Recorder;
   authenticator: Authenticator;
@@ -62,8 +65,6 @@ interface Caller {
   cluster?: string;
 }
 
-const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-const REGION = /^[a-z][a-z0-9-]{1,40}$/;
 const QUERY_KEYS = new Set(['cluster', 'region', 'format']);
 
 function digest(s: string): Buffer {
@@ -73,7 +74,7 @@ function digest(s: string): Buffer {
 export function createK8sAuditModule(deps: K8sAuditDeps) {
   const { config, recorder, authenticator, log } = deps;
   const resolveIp = sourceIpResolver(config.gateway.trustedProxies);
-  const digester = new SpecDigester(metaValue(deps.db, 'k8s-audit-digest-key', () => randomBytes(32).toString('base64url')));
+  const digester = new SpecDigester(metaSecret(deps.db, 'k8s-audit-digest-key', () => randomBytes(32).toString('base64url'), deps.secrets));
   const receiver = new K8sAuditReceiver({
     config,
     recorder,
@@ -185,8 +186,11 @@ export function createK8sAuditModule(deps: K8sAuditDeps) {
     };
     const cluster = one('cluster');
     const region = one('region');
-    if (cluster !== undefined && !NAME.test(cluster)) throw new FlinkTrailError('FT_ERR_KUBERNETES_INVALID_PARAMETER', 'cluster', 'expected [a-z0-9][a-z0-9_-]{0,62}');
-    if (region !== undefined && !REGION.test(region)) throw new FlinkTrailError('FT_ERR_KUBERNETES_INVALID_PARAMETER', 'region', 'expected [a-z][a-z0-9-]{1,40}');
+    // The one naming rule (event/names.ts): these become acsRegion and cluster of every event.
+    const clusterProblem = cluster === undefined ? undefined : nameProblem('cluster', cluster);
+    if (clusterProblem) throw new FlinkTrailError('FT_ERR_KUBERNETES_INVALID_PARAMETER', 'cluster', clusterProblem);
+    const regionProblem = region === undefined ? undefined : nameProblem('region', region);
+    if (regionProblem) throw new FlinkTrailError('FT_ERR_KUBERNETES_INVALID_PARAMETER', 'region', regionProblem);
     const bound = callers.get(req)?.cluster;
     if (bound && cluster !== undefined && cluster !== bound) throw new FlinkTrailError('FT_ERR_KUBERNETES_CLUSTER_MISMATCH', bound);
     return { cluster: cluster ?? bound ?? config.k8sAudit.cluster, region: region ?? config.k8sAudit.region ?? config.region };

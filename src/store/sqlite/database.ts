@@ -4,10 +4,16 @@
  * One file (`<dataDir>/flinktrail.db`) in WAL mode holds events and FlinkTrail's own state
  * (users, keys). WAL lets the CLI (`flinktrail keys create`) write while the server runs.
  * Migrations are numbered and applied once each inside a transaction.
+ *
+ * The data directory is 0700 and the database files 0600, whatever the umask: they hold
+ * events, password hashes and sealed secrets. Secrets in the `meta` table are sealed with the
+ * master key (`metaSecret`, see src/secrets/), and `secure_delete = FAST` zeroes the bytes a
+ * changed row leaves behind in its page.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { isSealed, type Sealer } from '../../secrets/envelope.js';
 
 export type Db = Database.Database;
 
@@ -222,6 +228,25 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE trails ADD COLUMN first_start_at INTEGER;
   ALTER TABLE trail_history_jobs ADD COLUMN before_time INTEGER;
   `,
+  // 8: trails — dead letters: events a destination can never take (an object key no store
+  // accepts, a record the destination refuses), set aside with the reason instead of blocking
+  // every event behind them; a copy of the event, so retention does not take the evidence
+  `
+  CREATE TABLE trail_dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    dest_id INTEGER NOT NULL REFERENCES trail_destinations (id) ON DELETE CASCADE,
+    trail TEXT NOT NULL,
+    job_id TEXT,
+    seq INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    code TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    body TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    UNIQUE (dest_id, seq)
+  );
+  CREATE INDEX trail_dead_letters_trail ON trail_dead_letters (trail, id);
+  `,
 ];
 
 export interface OpenOptions {
@@ -229,11 +254,38 @@ export interface OpenOptions {
   readonly?: boolean;
 }
 
+/** The database file in a data directory. */
+export const DB_FILE = 'flinktrail.db';
+/** The database file and the files SQLite keeps beside it. */
+export const DB_FILES = [DB_FILE, `${DB_FILE}-wal`, `${DB_FILE}-shm`] as const;
+
+/**
+ * Makes the data directory 0700 and the database files 0600, creating the directory and the
+ * database file with those modes (the umask cannot widen them: modes are set explicitly).
+ * An existing directory is tightened only if this user owns it and it is not a shared sticky
+ * directory such as /tmp.
+ */
+export function secureDataDir(dataDir: string): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const st = statSync(dataDir);
+  const mine = typeof process.getuid !== 'function' || st.uid === process.getuid();
+  if (mine && (st.mode & 0o077) !== 0 && (st.mode & 0o1000) === 0) chmodSync(dataDir, st.mode & 0o700);
+  closeSync(openSync(join(dataDir, DB_FILE), 'a', 0o600));
+  for (const f of DB_FILES) {
+    try {
+      if ((statSync(join(dataDir, f)).mode & 0o077) !== 0) chmodSync(join(dataDir, f), 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+}
+
 export function openDatabase(dataDir: string, opts: OpenOptions = {}): Db {
-  mkdirSync(dataDir, { recursive: true });
-  const db = new Database(join(dataDir, 'flinktrail.db'), { readonly: opts.readonly ?? false });
+  if (!opts.readonly) secureDataDir(dataDir);
+  const db = new Database(join(dataDir, DB_FILE), { readonly: opts.readonly ?? false });
   db.pragma('busy_timeout = 5000');
   if (opts.readonly) return db;
+  db.pragma('secure_delete = FAST');
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
   db.pragma('foreign_keys = ON');
@@ -255,7 +307,26 @@ function migrate(db: Db): void {
   });
 }
 
-/** A value kept in the meta table, created once by `make` (e.g. the pagination token key). */
+/**
+ * A secret kept in the meta table (an HMAC key), sealed with the master key; created once by
+ * `make`. A value an older version stored in clear is sealed in place on first read, and the
+ * WAL is truncated so the clear copy does not linger there.
+ */
+export function metaSecret(db: Db, key: string, make: () => string, sealer: Sealer): string {
+  const context = `meta:${key}`;
+  const get = db.prepare('SELECT value FROM meta WHERE key = ?');
+  const found = get.get(key) as { value: string } | undefined;
+  if (found && isSealed(found.value)) return sealer.open(found.value, context);
+  if (found) {
+    db.prepare('UPDATE meta SET value = ? WHERE key = ? AND value = ?').run(sealer.seal(found.value, context), key, found.value);
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    return metaSecret(db, key, make, sealer);
+  }
+  db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run(key, sealer.seal(make(), context));
+  return sealer.open((get.get(key) as { value: string }).value, context);
+}
+
+/** A value kept in the meta table, created once by `make`. Not for secrets: see `metaSecret`. */
 export function metaValue(db: Db, key: string, make: () => string): string {
   const get = db.prepare('SELECT value FROM meta WHERE key = ?');
   const found = get.get(key) as { value: string } | undefined;

@@ -1,6 +1,8 @@
 /**
- * Digest signing keys: Ed25519 key pairs. The private key is a PEM file in the data directory
- * (`<dataDir>/trail-digest-keys/<fingerprint>.pem`, mode 0600); the public keys, with the time
+ * Digest signing keys: Ed25519 key pairs. The private key is a file in the data directory
+ * (`<dataDir>/trail-digest-keys/<fingerprint>.pem`, mode 0600), its PEM sealed with the master
+ * key (src/secrets/; a file an older version wrote in clear is sealed on first use), so a copy
+ * of the data directory cannot sign digests; the public keys, with the time
  * each was valid from and to, are in the database and published through the API
  * (`GET /api/v1/trails/:name/digest-public-keys`) for validate-logs.
  *
@@ -9,9 +11,12 @@
  * needs no time buffer (cf. aws-cli #10072).
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isSealed, type Sealer } from '../../secrets/index.js';
 import type { Db } from '../../store/sqlite/database.js';
+
+const KEY_CONTEXT = 'trail-digest-key';
 
 export interface PublicKeyInfo {
   Fingerprint: string;
@@ -33,8 +38,26 @@ export class DigestKeys {
   constructor(
     private readonly db: Db,
     dataDir: string,
+    private readonly secrets: Sealer,
   ) {
     this.dir = join(dataDir, 'trail-digest-keys');
+  }
+
+  /** New keys are written exclusively; a sealed copy replaces a clear one by rename (never half a key). */
+  private write(fingerprint: string, pem: string, how: 'new' | 'replace'): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const path = join(this.dir, `${fingerprint}.pem`);
+    const sealed = `${this.secrets.seal(pem, KEY_CONTEXT)}\n`;
+    if (how === 'new') return writeFileSync(path, sealed, { mode: 0o600, flag: 'wx' });
+    writeFileSync(`${path}.tmp`, sealed, { mode: 0o600 });
+    renameSync(`${path}.tmp`, path);
+  }
+
+  private read(fingerprint: string): KeyObject {
+    const text = readFileSync(join(this.dir, `${fingerprint}.pem`), 'utf8').trim();
+    if (isSealed(text)) return createPrivateKey(this.secrets.open(text, KEY_CONTEXT));
+    this.write(fingerprint, text, 'replace'); // written in clear by an earlier version
+    return createPrivateKey(text);
   }
 
   /** The active signing key; made on first use. */
@@ -44,7 +67,7 @@ export class DigestKeys {
       | undefined;
     if (!row) return this.rotate(now);
     if (this.cache?.fingerprint !== row.fingerprint) {
-      this.cache = { fingerprint: row.fingerprint, key: createPrivateKey(readFileSync(join(this.dir, `${row.fingerprint}.pem`))) };
+      this.cache = { fingerprint: row.fingerprint, key: this.read(row.fingerprint) };
     }
     return { fingerprint: this.cache.fingerprint, privateKey: this.cache.key };
   }
@@ -53,8 +76,7 @@ export class DigestKeys {
   rotate(now = Date.now()): { fingerprint: string; privateKey: KeyObject } {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const fingerprint = fingerprintOf(publicKey);
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(this.dir, `${fingerprint}.pem`), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    this.write(fingerprint, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 'new');
     this.db
       .transaction(() => {
         this.db.prepare('UPDATE trail_digest_keys SET valid_to = ? WHERE valid_to IS NULL').run(now);

@@ -92,6 +92,35 @@ describe('ingest API', () => {
     assert.match(rejected[3]!.message, /notAField/);
   });
 
+  it('refuses regions, account ids and clusters that could become bad paths, with a coded reason per record', async () => {
+    const [ok, dots, upper, slash, account] = records(5, 'names');
+    const batch = [
+      ok,
+      { ...dots!, acsRegion: '..' },
+      { ...upper!, acsRegion: 'CN-Hangzhou' },
+      { ...slash!, additionalEventData: { ...slash!.additionalEventData, cluster: '../etc' } },
+      { ...account!, userIdentity: { ...account!.userIdentity, accountId: 'acme/1' } },
+    ];
+    const r = await post(JSON.stringify(batch));
+    assert.equal(r.status, 200);
+    assert.equal(r.body['accepted'], 1);
+    const rejected = r.body['rejected'] as { index: number; code: string; message: string }[];
+    assert.deepEqual(rejected.map((x) => [x.index, x.code]), [1, 2, 3, 4].map((i) => [i, 'FT_ERR_INGEST_INVALID_NAME']));
+    assert.match(rejected[0]!.message, /^Record 1 is invalid: acsRegion "\.\." is not a valid region/);
+    assert.match(rejected[2]!.message, /additionalEventData\.cluster/);
+    assert.match(rejected[3]!.message, /userIdentity\.accountId .* expected 1-20 digits/);
+    for (const e of batch.slice(1)) assert.equal((await lookup(api, admin, { eventId: e!.eventId })).Events.length, 0, 'nothing of a refused record is stored');
+  });
+
+  it('takes empty strings in optional fields as absent (errorCode "", as many exporters write)', async () => {
+    const [a] = records(1, 'empty-optional');
+    const r = await post(JSON.stringify([{ ...a!, errorCode: '', errorMessage: '', userIdentity: { ...a!.userIdentity, accessKeyId: '' } }]));
+    assert.deepEqual(r.body, { accepted: 1, duplicates: 0, rejected: [] });
+    const [stored] = (await waitForEvents(api, admin, { eventId: a!.eventId }, (es) => es.length === 1)) as (ActionTrailEvent & { errorCode?: string })[];
+    assert.equal(stored!.errorCode, undefined);
+    assert.equal(stored!.userIdentity.accessKeyId, undefined);
+  });
+
   it('the call itself is recorded as IngestEvents, with its counts and caller', async () => {
     const events = await waitForEvents(api, admin, { eventName: 'IngestEvents', maxResults: '200' }, (es) => es.length >= 4);
     const first = events.find((e) => e.requestParameters['accepted'] === 500)!;

@@ -8,10 +8,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
+import { FlinkTrailError } from '../../../errors/index.js';
 import type { ObjectStore } from '../types.js';
 
 function safeJoin(root: string, key: string): string {
-  if (key.split('/').some((s) => s === '..')) throw new Error(`Refusing object key with '..': ${key}`);
+  // Permanent (undeliverable.ts): no retry makes such a key acceptable.
+  if (key.split('/').some((s) => s === '..')) throw new FlinkTrailError('FT_ERR_TRAIL_UNDELIVERABLE', `refusing an object key with '..': ${key.slice(0, 300)}`);
   return join(root, ...key.split('/'));
 }
 

@@ -1,0 +1,53 @@
+/**
+ * `flinktrail secrets rotate --new-key-file <file>`: re-wraps every sealed secret of a data
+ * directory under a new master key (made if the file does not exist), then says which config to
+ * set. The old key keeps working until then only for values not yet re-wrapped: none, once the
+ * command succeeds — so restart the server with `secrets.masterKey` pointing at the new key
+ * (docs/reference/secrets.md). Recorded as FlinkTrail's own event `RotateMasterKey`.
+ */
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig } from '../config/index.js';
+import { FlinkTrailError } from '../errors/index.js';
+import { loadMasterKey, openSecrets, rotateSecrets } from '../secrets/index.js';
+import { ensureKeyFile } from '../secrets/master-key.js';
+import { openDatabase } from '../store/sqlite/database.js';
+import { recordLocal } from './local-audit.js';
+
+export function addSecretsCommands(cli: Command): void {
+  const secrets = cli.command('secrets').description('Secrets at rest: the master key that seals stored credentials and keys');
+  secrets
+    .command('rotate')
+    .description('Re-wrap every stored secret under a new master key (stop the server first; restart it with the new key)')
+    .requiredOption('--new-key-file <file>', 'the new master key (32 bytes, base64 or hex); made if it does not exist')
+    .option('-c, --config <file>', 'YAML configuration file (for secrets.* and dataDir)')
+    .option('--data-dir <dir>', 'data directory (default: from the config)')
+    .option('-o, --output <format>', 'output format: table or json', 'table')
+    .action(async (o: { newKeyFile: string; config?: string; dataDir?: string; output: string }) => {
+      const config = loadConfig({ ...(o.config ? { file: o.config } : {}), env: process.env, overrides: o.dataDir ? { dataDir: o.dataDir } : {} });
+      const current = openSecrets(config);
+      const file = isAbsolute(o.newKeyFile) ? o.newKeyFile : resolve(o.newKeyFile);
+      const created = !existsSync(file);
+      if (created) ensureKeyFile(file);
+      const next = loadMasterKey(`file:${file}`, { dataDir: config.dataDir });
+      if (next.id === current.active.id) throw new FlinkTrailError('FT_ERR_SECRETS_MASTER_KEY', `file:${file}`, 'it is already the active key');
+      const db = openDatabase(config.dataDir);
+      try {
+        const result = rotateSecrets(db, config.dataDir, current.withActive(next));
+        await recordLocal(db, 'RotateMasterKey', {}, { newKeyId: next.id, previousKeyId: current.active.id, values: result.values, files: result.files });
+        const answer = { KeyId: next.id, PreviousKeyId: current.active.id, KeyFile: file, Created: created, RewrappedValues: result.values, RewrappedFiles: result.files };
+        process.stdout.write(
+          o.output === 'json'
+            ? `${JSON.stringify(answer)}\n`
+            : [
+                `${created ? 'Made a new master key' : 'Using the master key'} ${next.id} (${file}).`,
+                `Re-wrapped ${result.values} stored values and ${result.files} key files (previously under ${current.active.id}).`,
+                `Now set secrets.masterKey: file:${file} (or FLINKTRAIL__SECRETS__MASTER_KEY=file:${file}) and restart FlinkTrail.`,
+              ].join('\n') + '\n',
+        );
+      } finally {
+        db.close();
+      }
+    });
+}

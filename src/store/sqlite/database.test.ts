@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { DB_FILES, openDatabase } from './database.js';
+
+const mode = (p: string) => statSync(p).mode & 0o777;
+
+describe('data directory permissions', () => {
+  it('creates the directory 0700 and the database files 0600 under umask 022', () => {
+    const old = process.umask(0o022);
+    try {
+      const dataDir = join(mkdtempSync(join(tmpdir(), 'ft-perm-')), 'data');
+      const db = openDatabase(dataDir);
+      db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('k', 'v'); // makes the WAL grow
+      assert.equal(mode(dataDir), 0o700);
+      for (const f of DB_FILES) assert.equal(mode(join(dataDir, f)), 0o600, f);
+      db.close();
+    } finally {
+      process.umask(old);
+    }
+  });
+
+  it('tightens a data directory and database an older version left world-readable', () => {
+    const old = process.umask(0o022);
+    try {
+      const dataDir = join(mkdtempSync(join(tmpdir(), 'ft-perm-')), 'data');
+      mkdirSync(dataDir, { mode: 0o755 });
+      openDatabase(dataDir).close();
+      chmodSync(dataDir, 0o755);
+      chmodSync(join(dataDir, 'flinktrail.db'), 0o644);
+      const db = openDatabase(dataDir);
+      assert.equal(mode(dataDir), 0o700);
+      assert.equal(mode(join(dataDir, 'flinktrail.db')), 0o600);
+      db.close();
+    } finally {
+      process.umask(old);
+    }
+  });
+});
