@@ -4,15 +4,16 @@
  */
 import { buildApp, type ListenInfo } from './app.js';
 import type { Config } from './config/index.js';
-import { createLogger } from './telemetry/logger.js';
+import { createLogger, type Logger } from './telemetry/logger.js';
 
 export interface Running {
   info: ListenInfo;
   stop(): Promise<void>;
 }
 
-export async function serve(config: Readonly<Config>): Promise<Running> {
-  const log = createLogger(config.log.level);
+/** `log`: where logs go instead of stdout (the demo keeps stdout for its banner). */
+export async function serve(config: Readonly<Config>, opts: { log?: Logger } = {}): Promise<Running> {
+  const log = opts.log ?? createLogger(config.log.level);
   const app = await buildApp(config, { log });
   const info = await app.listen();
   log.info({ apiUrl: info.apiUrl, clusters: info.clusters, dataDir: config.dataDir }, 'FlinkTrail is listening.');

@@ -123,12 +123,14 @@ export const configSchema = {
         },
         upstreamTimeoutMs: {
           type: 'integer',
+          unit: 'ms',
           minimum: 100,
           default: 60000,
           description: 'How long to wait for Flink to send response headers.',
         },
         bodyIdleTimeoutMs: {
           type: 'integer',
+          unit: 'ms',
           minimum: 1000,
           default: 30000,
           description: 'A client that sends nothing for this long in the middle of a request body is disconnected (slowloris protection; there is no limit on a whole upload).',
@@ -176,7 +178,7 @@ export const configSchema = {
           description: 'Brute-force protection for passwords and keys.',
           properties: {
             maxFailures: { type: 'integer', minimum: 1, default: 10, description: 'Failed sign-ins per source address or identity within the window before further attempts are refused (429).' },
-            windowSeconds: { type: 'integer', minimum: 1, default: 300, description: 'The window, and how long a blocked address or identity waits.' },
+            windowSeconds: { type: 'integer', unit: 's', minimum: 1, default: 300, description: 'The window, and how long a blocked address or identity waits.' },
           },
         },
         session: {
@@ -185,8 +187,8 @@ export const configSchema = {
           default: {},
           description: 'Console sessions (cookie `ft_session`: HttpOnly, SameSite=Strict, Secure behind TLS).',
           properties: {
-            idleMinutes: { type: 'integer', minimum: 1, default: 30, description: 'A session unused this long ends.' },
-            absoluteHours: { type: 'integer', minimum: 1, default: 12, description: 'A session ends this long after sign-in, used or not.' },
+            idleMinutes: { type: 'integer', unit: 'm', minimum: 1, default: 30, description: 'A session unused this long ends.' },
+            absoluteHours: { type: 'integer', unit: 'h', minimum: 1, default: 12, description: 'A session ends this long after sign-in, used or not.' },
             secureCookie: { type: 'boolean', default: false, description: 'Mark the cookie Secure even when FlinkTrail itself is plain HTTP (behind a TLS-terminating proxy).' },
           },
         },
@@ -240,7 +242,7 @@ export const configSchema = {
             redirectUri: { type: 'string', pattern: '^https?://', description: 'Callback registered at the provider, ending in /api/v1/auth/oidc/callback. Default: built from the request (https when the listener is TLS or auth.session.secureCookie is on, and the Host header); set it behind a proxy.' },
             scopes: { type: 'array', items: { type: 'string', pattern: '^[\\x21\\x23-\\x5b\\x5d-\\x7e]+$' }, default: ['openid', 'profile', 'email'], description: 'Scopes asked at console sign-in (`openid` is always added). Add the one that releases the role claim, e.g. `groups`.' },
             audience: { type: 'string', minLength: 1, description: 'Required `aud` of bearer tokens (e.g. the resource indicator of FlinkTrail). Default: clientId.' },
-            clockSkewSeconds: { type: 'integer', minimum: 0, maximum: 600, default: 60, description: 'Tolerance for `exp` and `nbf` (bearer and ID tokens) against this clock.' },
+            clockSkewSeconds: { type: 'integer', unit: 's', minimum: 0, maximum: 600, default: 60, description: 'Tolerance for `exp` and `nbf` (bearer and ID tokens) against this clock.' },
             roleClaim: { type: 'string', minLength: 1, default: 'groups', description: 'Claim whose values (a list or one string) map to roles; a dotted path reaches nested claims (`realm_access.roles`).' },
             roleMapping: {
               type: 'object',
@@ -263,6 +265,7 @@ export const configSchema = {
         driver: { type: 'string', enum: ['sqlite'], default: 'sqlite', description: 'Store implementation.' },
         retentionDays: {
           type: 'integer',
+          unit: 'd',
           minimum: 1,
           maximum: 36500,
           default: 90,
@@ -270,6 +273,7 @@ export const configSchema = {
         },
         flushIntervalMs: {
           type: 'integer',
+          unit: 'ms',
           minimum: 1,
           maximum: 1000,
           default: 20,
@@ -291,6 +295,7 @@ export const configSchema = {
       properties: {
         windowSeconds: {
           type: 'integer',
+          unit: 's',
           minimum: 1,
           maximum: 3600,
           default: 60,
@@ -298,6 +303,7 @@ export const configSchema = {
         },
         pollIntervalMs: {
           type: 'integer',
+          unit: 'ms',
           minimum: 10,
           maximum: 10000,
           default: 100,
@@ -336,12 +342,13 @@ export const configSchema = {
           default: {},
           description: 'Retries of a failed delivery: exponential backoff with jitter, forever (nothing is dropped; lag and failures are in metrics and GetTrailStatus).',
           properties: {
-            initialBackoffMs: { type: 'integer', minimum: 10, default: 500, description: 'Wait after the first failure.' },
-            maxBackoffMs: { type: 'integer', minimum: 100, default: 30000, description: 'Longest wait between attempts.' },
+            initialBackoffMs: { type: 'integer', unit: 'ms', minimum: 10, default: 500, description: 'Wait after the first failure.' },
+            maxBackoffMs: { type: 'integer', unit: 'ms', minimum: 100, default: 30000, description: 'Longest wait between attempts.' },
           },
         },
         digestIntervalSeconds: {
           type: 'integer',
+          unit: 's',
           minimum: 1,
           maximum: 86400,
           default: 3600,
@@ -349,6 +356,7 @@ export const configSchema = {
         },
         minDigestIntervalSeconds: {
           type: 'integer',
+          unit: 's',
           minimum: 1,
           maximum: 86400,
           default: 60,
@@ -356,6 +364,7 @@ export const configSchema = {
         },
         stopTimeoutMs: {
           type: 'integer',
+          unit: 'ms',
           minimum: 0,
           maximum: 600000,
           default: 5000,
