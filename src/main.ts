@@ -1,6 +1,7 @@
 /**
- * Composition root for `flinktrail serve`: load config, build, listen, and on SIGTERM/SIGINT
- * shut down gracefully (stop accepting, finish requests in flight, flush every event).
+ * Composition root for `flinktrail serve`: load config, build, listen, on SIGHUP reload the TLS
+ * files, and on SIGTERM/SIGINT shut down gracefully (stop accepting, finish requests in flight,
+ * flush every event).
  */
 import { buildApp, type ListenInfo } from './app.js';
 import type { Config } from './config/index.js';
@@ -17,8 +18,14 @@ export async function serve(config: Readonly<Config>, opts: { log?: Logger } = {
   const app = await buildApp(config, { log });
   const info = await app.listen();
   log.info({ apiUrl: info.apiUrl, clusters: info.clusters, dataDir: config.dataDir }, 'FlinkTrail is listening.');
+  // SIGHUP: read the TLS certificates, keys, CAs and CRLs again (file changes are also seen without it).
+  const onHup = () => void app.reloadTls();
+  process.on('SIGHUP', onHup);
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= app.close().then(() => log.info('FlinkTrail stopped; every accepted event was flushed.')));
+  const stop = () => (stopping ??= app.close().then(() => {
+    process.off('SIGHUP', onHup);
+    log.info('FlinkTrail stopped; every accepted event was flushed.');
+  }));
   return { info, stop };
 }
 

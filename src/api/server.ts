@@ -98,6 +98,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
         sourceIp: ip,
         headers: req.headers,
         peerCertificate: verifiedCertificate(req.raw),
+        // Set by a TLS listener that asks for certificates (src/identity/client-cert.ts): refused, coded and recorded.
+        certificateProblem: (req.raw as { certificateProblem?: { reason: string; subject?: string } }).certificateProblem,
       });
     } catch (err) {
       if (err instanceof AuthError) {

@@ -7,6 +7,27 @@
  * (`node --import tsx src/config/print-docs.ts`), and a test keeps it in step.
  */
 
+/** `tls` of a listener (the API's, a cluster's): files, and whether clients are asked for certificates. */
+function listenerTlsSchema(description: string) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['certFile', 'keyFile'],
+    description,
+    properties: {
+      certFile: { type: 'string', minLength: 1, description: 'PEM server certificate (chain). Its subjectAltName must name the address clients use (e.g. IP:127.0.0.1): the flink CLI and browsers check it. Reloaded when the file changes.' },
+      keyFile: { type: 'string', minLength: 1, description: 'PEM private key of the server certificate. Reloaded when the file changes.' },
+      caFile: { type: 'string', minLength: 1, description: 'PEM CA certificate(s) that sign client certificates. Required unless clientCertificates is `none`.' },
+      clientCertificates: {
+        type: 'string',
+        enum: ['none', 'optional', 'required'],
+        default: 'none',
+        description: '`required`: a request without a valid certificate from caFile is refused (401 FT_ERR_AUTH_CERTIFICATE). `optional`: asked for; an invalid one is refused, none means the other sign-in methods. Signing in by certificate needs auth.clientCertificates.enabled.',
+      },
+    },
+  } as const;
+}
+
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
@@ -48,6 +69,20 @@ export const configSchema = {
           default: 8470,
           description: 'Port the API listens on (0 picks a free port).',
         },
+        tls: {
+          ...listenerTlsSchema('Serve the API, the console and /flink/<cluster>/ over HTTPS (docs/reference/mtls.md). Certificate, key, CA and CRL files are reloaded when they change, and on SIGHUP.'),
+          properties: {
+            ...listenerTlsSchema('').properties,
+            hstsMaxAgeSeconds: {
+              type: 'integer',
+              unit: 's',
+              minimum: 0,
+              maximum: 63072000,
+              default: 31536000,
+              description: 'max-age of the Strict-Transport-Security header sent on every HTTPS answer (browsers then refuse plain HTTP to this host). 0: no header.',
+            },
+          },
+        },
       },
     },
     clusters: {
@@ -88,23 +123,7 @@ export const configSchema = {
             properties: {
               host: { type: 'string', default: '127.0.0.1', description: 'Address of the dedicated listener.' },
               port: { type: 'integer', minimum: 0, maximum: 65535, description: 'Port of the dedicated listener.' },
-              tls: {
-                type: 'object',
-                additionalProperties: false,
-                required: ['certFile', 'keyFile'],
-                description: 'Serve the dedicated listener over HTTPS, optionally asking clients for certificates (mutual TLS; docs/reference/mtls.md).',
-                properties: {
-                  certFile: { type: 'string', minLength: 1, description: 'PEM server certificate (chain). Its subjectAltName must name the address clients use (e.g. IP:127.0.0.1): the flink CLI checks it.' },
-                  keyFile: { type: 'string', minLength: 1, description: 'PEM private key of the server certificate.' },
-                  caFile: { type: 'string', minLength: 1, description: 'PEM CA certificate(s) that sign client certificates. Required unless clientCertificates is `none`.' },
-                  clientCertificates: {
-                    type: 'string',
-                    enum: ['none', 'optional', 'required'],
-                    default: 'none',
-                    description: '`required`: a request without a valid certificate from caFile is refused (401 FT_ERR_AUTH_CERTIFICATE). `optional`: asked for; an invalid one is refused, none means the other sign-in methods. Signing in by certificate needs auth.clientCertificates.enabled.',
-                  },
-                },
-              },
+              tls: listenerTlsSchema('Serve the dedicated listener over HTTPS, optionally asking clients for certificates (mutual TLS; docs/reference/mtls.md).'),
             },
           },
         },
@@ -207,6 +226,12 @@ export const configSchema = {
             },
             role: { type: 'string', enum: ['viewer', 'operator', 'developer', 'admin', 'auditor'], default: 'viewer', description: 'Role of users first seen through a certificate (user source `certificate`).' },
             createUsers: { type: 'boolean', default: true, description: 'Create unknown users on first sight. Off: only users that already exist sign in.' },
+            crlFiles: {
+              type: 'array',
+              items: { type: 'string', minLength: 1 },
+              default: [],
+              description: 'PEM certificate revocation lists checked on every listener that asks for client certificates; a revoked certificate is refused (401 FT_ERR_AUTH_CERTIFICATE, recorded). Give one CRL per CA in caFile: with CRLs on, a certificate whose CA has none (or an expired one) is refused too. Reloaded when the files change, and on SIGHUP.',
+            },
             users: {
               type: 'object',
               default: {},
@@ -461,6 +486,13 @@ export const configSchema = {
   },
 } as const;
 
+export interface ListenerTlsConfig {
+  certFile: string;
+  keyFile: string;
+  caFile?: string;
+  clientCertificates: 'none' | 'optional' | 'required';
+}
+
 export type ClusterKind = 'jobmanager' | 'sql-gateway' | 'history-server';
 
 export interface ClusterConfig {
@@ -471,7 +503,7 @@ export interface ClusterConfig {
   listen?: {
     host: string;
     port: number;
-    tls?: { certFile: string; keyFile: string; caFile?: string; clientCertificates: 'none' | 'optional' | 'required' };
+    tls?: ListenerTlsConfig;
   };
 }
 
@@ -480,7 +512,7 @@ export interface Config {
   accountId: string;
   region: string;
   serviceName: string;
-  api: { host: string; port: number };
+  api: { host: string; port: number; tls?: ListenerTlsConfig & { hstsMaxAgeSeconds: number } };
   clusters: ClusterConfig[];
   gateway: {
     failClosed: boolean;
@@ -501,6 +533,7 @@ export interface Config {
       role: 'viewer' | 'operator' | 'developer' | 'admin' | 'auditor';
       createUsers: boolean;
       users: Record<string, string>;
+      crlFiles: string[];
     };
     trustedProxyIdentity: { enabled: boolean; userHeader: string; emailHeader: string; role: 'viewer' | 'operator' | 'developer' | 'admin' | 'auditor' };
     oidc: {
