@@ -5,6 +5,10 @@
  *
  * The API listener also serves every cluster under `/flink/<cluster>/` (the Flink Web UI uses
  * relative URLs, so it works under a prefix): those requests go to the gateway before Fastify.
+ *
+ * With `api.tls` the API listener serves HTTPS (with HSTS); it and every cluster listener with
+ * `listen.tls` follow their certificate files (`TlsReloader`: file changes and `reloadTls()`,
+ * which `serve` calls on SIGHUP) without dropping a connection.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -18,7 +22,7 @@ import { OidcIdentity } from './identity/oidc.js';
 import { Sessions } from './identity/sessions.js';
 import type { Config } from './config/index.js';
 import { Authenticator } from './identity/authenticate.js';
-import { clientCertificatePlugin, listenerTls, secureClusterServer } from './identity/client-cert.js';
+import { clientCertificatePlugin, listenerTls, secureClusterServer, TlsReloader } from './identity/client-cert.js';
 import { Directory } from './identity/directory.js';
 import { throttleEvent } from './identity/throttle-event.js';
 import { compileRedactor } from './pipeline/redact.js';
@@ -93,6 +97,8 @@ export interface App {
   log: Logger;
   metrics: Metrics;
   listen(): Promise<ListenInfo>;
+  /** Reads the TLS files of every TLS listener again now (SIGHUP); a no-op without TLS. */
+  reloadTls(): { reloaded: string[]; failed: string[] };
   close(): Promise<void>;
 }
 
@@ -143,7 +149,10 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     plugins: [...(config.auth.clientCertificates.enabled ? [clientCertificatePlugin(directory, config.auth.clientCertificates)] : []), ...(oidc ? [oidc.plugin] : [])],
   });
   // Read now, so a missing certificate or key stops the build rather than the first handshake.
-  const tlsOf = new Map(config.clusters.flatMap((c, i) => (c.listen?.tls ? [[c.name, listenerTls(c.listen.tls, `clusters.${i}.listen.tls`)] as const] : [])));
+  const crlFiles = config.auth.clientCertificates.crlFiles;
+  const tlsOf = new Map(config.clusters.flatMap((c, i) => (c.listen?.tls ? [[c.name, listenerTls(c.listen.tls, `clusters.${i}.listen.tls`, crlFiles)] as const] : [])));
+  const apiTls = config.api.tls ? listenerTls(config.api.tls, 'api.tls', crlFiles) : undefined;
+  const reloader = new TlsReloader(crlFiles, log.child({ component: 'tls' }));
   const resolveIp = sourceIpResolver(config.gateway.trustedProxies);
   const tokens = new TokenCodec(metaSecret(db, 'pagination-token-key', () => randomBytes(32).toString('base64url'), secrets));
   const gateway = createGateway({ config, recorder, authenticator, resolveIp, log: log.child({ component: 'gateway' }), metrics, sessions });
@@ -162,9 +171,12 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
 
   let ready = false;
   const servers: Server[] = [];
+  const hsts = config.api.tls?.hstsMaxAgeSeconds ? `max-age=${config.api.tls.hstsMaxAgeSeconds}` : undefined;
   const route = (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
-    const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, maxHeaderSize: 32 * 1024 }, (req, res) => {
+    const apiOptions = { requestTimeout: 0, headersTimeout: 30_000, maxHeaderSize: 32 * 1024 };
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       guardBody(req);
+      if (hsts) res.setHeader('strict-transport-security', hsts);
       const m = PREFIX.exec((req.url ?? '/').split('?')[0] as string);
       if (m) {
         const cluster = m[1] as string;
@@ -179,7 +191,13 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
         return;
       }
       handler(req, res);
-    });
+    };
+    let server: Server;
+    if (apiTls && config.api.tls) {
+      const tlsServer = secureClusterServer(apiOptions, apiTls, onRequest, log.child({ component: 'listener', listener: 'api' }));
+      reloader.add(tlsServer, config.api.tls, 'api.tls', apiTls);
+      server = tlsServer;
+    } else server = createServer(apiOptions, onRequest);
     servers.push(server);
     return server;
   };
@@ -224,7 +242,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       await api.listen({ host: config.api.host, port: config.api.port });
       const addr = api.server.address() as AddressInfo;
       const hostOf = (h: string) => (h.includes(':') ? `[${h}]` : h);
-      const apiUrl = `http://${hostOf(config.api.host)}:${addr.port}`;
+      const apiUrl = `${apiTls ? 'https' : 'http'}://${hostOf(config.api.host)}:${addr.port}`;
       const clusters: ListenInfo['clusters'] = {};
       const listeners: Listener[] = [{ host: config.api.host, port: addr.port }];
       for (const c of config.clusters) {
@@ -237,7 +255,12 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
           gateway.handle(req, res, { cluster: c.name, url: req.url ?? '/' });
         };
         const tls = tlsOf.get(c.name);
-        const server = tls ? secureClusterServer(serverOptions, tls, handler, log.child({ component: 'listener', cluster: c.name })) : createServer(serverOptions, handler);
+        let server: Server;
+        if (tls && c.listen.tls) {
+          const tlsServer = secureClusterServer(serverOptions, tls, handler, log.child({ component: 'listener', cluster: c.name }));
+          reloader.add(tlsServer, c.listen.tls, `clusters.${config.clusters.indexOf(c)}.listen.tls`, tls);
+          server = tlsServer;
+        } else server = createServer(serverOptions, handler);
         dedicated.push(server);
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
@@ -253,12 +276,15 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
         const { cluster, url, listener } = loops[0];
         throw new FlinkTrailError('FT_ERR_CONFIG_SELF_PROXY', cluster, url, `${listener.host}:${listener.port}`);
       }
+      reloader.watch();
       for (const m of modules) await m.start?.();
       ready = true;
       return { apiUrl, clusters };
     },
+    reloadTls: () => reloader.reload('asked (SIGHUP)'),
     async close() {
       ready = false;
+      reloader.close();
       if (purgeTimer) clearInterval(purgeTimer);
       await Promise.all(
         dedicated.map(

@@ -12,7 +12,8 @@ import { AuthError, type Authenticator, type Principal } from '../identity/authe
 import { ROLES, type Directory, type Role } from '../identity/directory.js';
 import { SUBJECT_METHOD } from '../identity/rate-limit.js';
 import { hashPassword } from '../identity/secrets.js';
-import { cookieValue, SESSION_COOKIE, type Sessions } from '../identity/sessions.js';
+import { SESSION_COOKIE, type Sessions } from '../identity/sessions.js';
+import { setSessionCookie } from './cookies.js';
 import type { PolicyDocument } from '../policy/index.js';
 import type { SourceIpResolver } from '../sources/gateway/source-ip.js';
 
@@ -68,13 +69,7 @@ export function identityRoutes(deps: IdentityRouteDeps) {
   const { directory, authenticator, sessions, config } = deps;
   const userRes = (name: string) => ({ 'ACS::Actiontrail::User': [name] });
 
-  const setCookie = (req: FastifyRequest, reply: FastifyReply, value: string, maxAgeSeconds: number) => {
-    const secure = config.auth.session.secureCookie || (req.raw.socket as { encrypted?: boolean }).encrypted === true;
-    void reply.header(
-      'set-cookie',
-      `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`,
-    );
-  };
+  const setCookie = (req: FastifyRequest, reply: FastifyReply, value: string, maxAgeSeconds: number) => setSessionCookie(config, req, reply, value, maxAgeSeconds);
 
   return (api: FastifyInstance): void => {
     api.post(
@@ -101,7 +96,7 @@ export function identityRoutes(deps: IdentityRouteDeps) {
     );
 
     api.post('/api/v1/auth/logout', { config: { audit: { eventName: 'ConsoleSignout', eventRW: W, eventType: 'ConsoleSignout', isGlobal: true } } }, async (req, reply) => {
-      const sid = cookieValue(req.headers.cookie, SESSION_COOKIE);
+      const sid = req.cookies[SESSION_COOKIE];
       if (sid) sessions.destroy(sid);
       setCookie(req, reply, '', 0);
       return { signedOut: true };
@@ -109,7 +104,7 @@ export function identityRoutes(deps: IdentityRouteDeps) {
 
     api.get('/api/v1/auth/session', { config: { action: 'GetCallerIdentity' } }, async (req) => {
       const p = req.principal as Principal;
-      const sid = cookieValue(req.headers.cookie, SESSION_COOKIE);
+      const sid = req.cookies[SESSION_COOKIE];
       const s = sid ? sessions.get(sid) : undefined;
       return { userName: p.userName, role: p.role, method: p.method, ...(s ? { csrfToken: s.csrfToken, expiresAt: new Date(s.expiresAt).toISOString() } : {}) };
     });

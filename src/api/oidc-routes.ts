@@ -19,8 +19,9 @@ import type { Config } from '../config/index.js';
 import { FlinkTrailError, isFlinkTrailError } from '../errors/index.js';
 import { AuthError } from '../identity/authenticate.js';
 import { safeReturnTo, STATE_COOKIE, STATE_TTL_MS, type OidcIdentity } from '../identity/oidc.js';
-import { cookieValue, SESSION_COOKIE, type Sessions } from '../identity/sessions.js';
+import type { Sessions } from '../identity/sessions.js';
 import { REDACTED } from '../pipeline/redact.js';
+import { secureRequest, setSessionCookie } from './cookies.js';
 
 export const OIDC_LOGIN_PATH = '/api/v1/auth/oidc/login';
 export const OIDC_CALLBACK_PATH = '/api/v1/auth/oidc/callback';
@@ -49,12 +50,9 @@ function errorPage(err: FlinkTrailError, requestId: string): string {
 
 export function oidcRoutes(deps: OidcRouteDeps) {
   const { config, oidc, sessions } = deps;
-  const secure = (req: FastifyRequest) => config.auth.session.secureCookie || (req.raw.socket as { encrypted?: boolean }).encrypted === true;
-  const stateCookie = (req: FastifyRequest, value: string, maxAgeSeconds: number) =>
-    `${STATE_COOKIE}=${value}; Path=${STATE_COOKIE_PATH}; HttpOnly; SameSite=Lax; Max-Age=${maxAgeSeconds}${secure(req) ? '; Secure' : ''}`;
-  // Same attributes as the password sign-in (src/api/identity-routes.ts), so sign-out clears it.
-  const sessionCookie = (req: FastifyRequest, value: string, maxAgeSeconds: number) =>
-    `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure(req) ? '; Secure' : ''}`;
+  const secure = (req: FastifyRequest) => secureRequest(config, req);
+  const setStateCookie = (req: FastifyRequest, reply: FastifyReply, value: string, maxAgeSeconds: number) =>
+    void reply.setCookie(STATE_COOKIE, value, { path: STATE_COOKIE_PATH, httpOnly: true, sameSite: 'lax', maxAge: maxAgeSeconds, secure: secure(req) });
 
   /** The configured redirect URI, else scheme + Host of this request (the provider checks it against its registration). */
   const redirectUriOf = (req: FastifyRequest): string => {
@@ -84,7 +82,8 @@ export function oidcRoutes(deps: OidcRouteDeps) {
     api.get(OIDC_LOGIN_PATH, { config: { public: true } }, async (req, reply) => {
       try {
         const { url, cookie } = await oidc.startLogin(redirectUriOf(req), safeReturnTo(queryOf(req).get('returnTo')));
-        void reply.header('set-cookie', stateCookie(req, cookie, STATE_TTL_MS / 1000)).header('cache-control', 'no-store');
+        setStateCookie(req, reply, cookie, STATE_TTL_MS / 1000);
+        void reply.header('cache-control', 'no-store');
         return reply.redirect(url.href, 302);
       } catch (err) {
         return answerError(req, reply, err);
@@ -103,18 +102,17 @@ export function oidcRoutes(deps: OidcRouteDeps) {
           ...(query.has('code') ? { code: REDACTED } : {}),
           ...(query.has('state') ? { state: REDACTED } : {}),
         };
-        const cleared = stateCookie(req, '', 0);
+        // The state is single-use: cleared whatever the outcome.
+        setStateCookie(req, reply, '', 0);
         try {
-          const { principal, returnTo } = await oidc.finishLogin(query, cookieValue(req.headers.cookie, STATE_COOKIE));
+          const { principal, returnTo } = await oidc.finishLogin(query, req.cookies[STATE_COOKIE]);
           const { id, session } = sessions.create(principal);
           req.principal = { ...principal, sessionCreatedAt: session.createdAt };
           req.auditParameters = { ...req.auditParameters, userName: principal.userName };
-          void reply
-            .header('set-cookie', [cleared, sessionCookie(req, id, Math.floor((session.expiresAt - Date.now()) / 1000))])
-            .header('cache-control', 'no-store');
+          setSessionCookie(config, req, reply, id, Math.floor((session.expiresAt - Date.now()) / 1000));
+          void reply.header('cache-control', 'no-store');
           return reply.redirect(returnTo, 303);
         } catch (err) {
-          void reply.header('set-cookie', cleared);
           return answerError(req, reply, err);
         }
       },

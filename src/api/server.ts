@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import fastifyCookie from '@fastify/cookie';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import { errorBody, FlinkTrailError, isFlinkTrailError } from '../errors/index.js';
@@ -15,7 +16,7 @@ import { AuthError, challengeFor, type Authenticator, type Principal } from '../
 import type { Recorder } from '../pipeline/recorder.js';
 import { lookupEvents, type TokenCodec } from '../query/lookup.js';
 import { failedIdentity, peerAddress, userIdentityOf, verifiedCertificate } from '../sources/gateway/gateway.js';
-import { cookieValue, SESSION_COOKIE, type Sessions } from '../identity/sessions.js';
+import { SESSION_COOKIE, type Sessions } from '../identity/sessions.js';
 import { decide } from '../policy/index.js';
 import { timingSafeEqual } from 'node:crypto';
 import type { SourceIpResolver } from '../sources/gateway/source-ip.js';
@@ -80,6 +81,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   app.decorateRequest('ftRequestId', '');
+  // Registered before the hooks below (Fastify adds hooks in registration order), so
+  // `req.cookies` is filled when they run; routes write cookies with `reply.setCookie`.
+  void app.register(fastifyCookie);
 
   app.addHook('onRequest', async (req, reply) => {
     req.ftRequestId = req.id;
@@ -94,6 +98,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
         sourceIp: ip,
         headers: req.headers,
         peerCertificate: verifiedCertificate(req.raw),
+        // Set by a TLS listener that asks for certificates (src/identity/client-cert.ts): refused, coded and recorded.
+        certificateProblem: (req.raw as { certificateProblem?: { reason: string; subject?: string } }).certificateProblem,
       });
     } catch (err) {
       if (err instanceof AuthError) {
@@ -107,7 +113,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     if (req.principal.method === 'session') {
       if (req.headers['sec-fetch-site'] === 'cross-site') throw new FlinkTrailError('FT_ERR_AUTH_CSRF');
       if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method)) {
-        const sid = cookieValue(req.headers.cookie, SESSION_COOKIE);
+        const sid = req.cookies[SESSION_COOKIE];
         const expected = sid ? deps.sessions?.get(sid)?.csrfToken : undefined;
         const given = req.headers['x-csrf-token'];
         if (!expected || typeof given !== 'string' || !safeEqual(given, expected)) throw new FlinkTrailError('FT_ERR_AUTH_CSRF');

@@ -77,12 +77,12 @@ export function program(): Command {
 
   cli
     .command('demo')
-    .description('Start a local Flink from Maven Central with FlinkTrail in front of it, a demo admin and an AccessKey')
-    .option('--json', 'print one JSON line when ready')
+    .description('Start a local Flink from Maven Central with FlinkTrail in front of it, a demo admin, an AccessKey and a running example job')
+    .option('--json', 'print only one JSON line (on stdout) when ready')
     .addOption(dataDirOption().default('./flinktrail-demo-data'))
     .option('--port <port>', 'API port', '8470')
     .option('--flink-version <version>', 'Flink version', '2.2.0')
-    .option('--flink-port <port>', 'Flink REST port (default: a free port)')
+    .option('--flink-port <port>', 'Flink REST port (default: 8081, or a free port when 8081 is taken)')
     .option('--user <name>', 'demo admin user', 'admin')
     .action(async (o: { json?: boolean; dataDir: string; port: string; flinkVersion: string; flinkPort?: string; user: string }) => {
       await demo({

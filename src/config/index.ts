@@ -5,12 +5,15 @@
  * segments joined by double underscores, e.g. `FLINKTRAIL__API__PORT=9000`,
  * `FLINKTRAIL__GATEWAY__FAIL_CLOSED=false`), then `overrides` from the command line. Values from
  * the environment and `--set` are parsed as YAML scalars, so `true`, `8470` and `[a, b]` work.
- * All validation problems are reported at once with their key paths.
+ * Keys counted in a unit of time (marked `unit` in the schema) also take durations such as
+ * `60s`, `5m`, `1h` (src/config/duration.ts). All validation problems are reported at once with
+ * their key paths.
  */
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { FlinkTrailError } from '../errors/index.js';
+import { parseDuration, type DurationUnit } from './duration.js';
 import { configSchema, type Config } from './schema.js';
 
 export type { Config, ClusterConfig, ClusterKind } from './schema.js';
@@ -92,14 +95,43 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   return buildConfig(merged);
 }
 
+interface SchemaNode {
+  unit?: DurationUnit;
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+}
+
+/**
+ * Turns duration strings at keys the schema marks with a `unit` into numbers of that unit, in
+ * place, before validation (so `minimum`/`maximum` apply to the number). A string that is no
+ * duration is reported here and removed, so the schema does not report it a second time.
+ */
+function convertDurations(node: SchemaNode, value: Plain, path: string, problems: string[]): void {
+  for (const [key, child] of Object.entries(node.properties ?? {})) {
+    const v = value[key];
+    const where = `${path}${key}`;
+    if (child.unit && typeof v === 'string') {
+      try {
+        value[key] = parseDuration(v, child.unit);
+      } catch (err) {
+        problems.push(`${where}: ${(err as Error).message}`);
+        delete value[key];
+      }
+    } else if (isPlain(v)) convertDurations(child, v, `${where}.`, problems);
+    else if (Array.isArray(v) && child.items) v.forEach((item, i) => isPlain(item) && convertDurations(child.items as SchemaNode, item, `${where}.${i}.`, problems));
+  }
+}
+
 export function buildConfig(input: Plain): Readonly<Config> {
   const candidate = structuredClone(input);
-  if (!validate(candidate)) {
-    const problems = (validate.errors ?? []).map((e) => {
+  const durationProblems: string[] = [];
+  convertDurations(configSchema as unknown as SchemaNode, candidate, '', durationProblems);
+  if (!validate(candidate) || durationProblems.length) {
+    const problems = [...durationProblems, ...(validate.errors ?? []).map((e) => {
       const where = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : '(root)';
       const extra = e.keyword === 'additionalProperties' ? ` '${String(e.params['additionalProperty'])}'` : '';
       return `${where}: ${e.message ?? 'invalid'}${extra}`;
-    });
+    })];
     throw new FlinkTrailError('FT_ERR_CONFIG_INVALID', problems.join('; '));
   }
   const config = candidate as unknown as Config;

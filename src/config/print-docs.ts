@@ -1,4 +1,5 @@
 /** Prints docs/reference/config.md from the schema: `node --import tsx src/config/print-docs.ts > docs/reference/config.md`. */
+import { DURATION_UNIT_NAMES, type DurationUnit } from './duration.js';
 import { configSchema } from './schema.js';
 
 interface Node {
@@ -6,6 +7,7 @@ interface Node {
   default?: unknown;
   description?: string;
   enum?: readonly unknown[];
+  unit?: DurationUnit;
   properties?: Record<string, Node>;
   items?: Node;
 }
@@ -14,7 +16,7 @@ function rows(node: Node, path: string, out: string[]): void {
   for (const [key, child] of Object.entries(node.properties ?? {})) {
     const p = path ? `${path}.${key}` : key;
     const def = child.default === undefined || (typeof child.default === 'object' && child.default !== null && Object.keys(child.default).length === 0 && !Array.isArray(child.default)) ? '' : `\`${JSON.stringify(child.default)}\``;
-    const type = child.enum ? child.enum.map((v) => `\`${String(v)}\``).join(' \\| ') : (child.type ?? '');
+    const type = child.enum ? child.enum.map((v) => `\`${String(v)}\``).join(' \\| ') : child.unit ? `duration (${DURATION_UNIT_NAMES[child.unit]})` : (child.type ?? '');
     const env = `FLINKTRAIL__${p.split('.').map((s) => s.replace(/\[\]$/, '').replace(/([A-Z])/g, '_$1').toUpperCase()).join('__')}`;
     out.push(`| \`${p}\` | ${type} | ${def} | ${(child.description ?? '').replace(/\|/g, '\\|')} | ${p.includes('[]') ? '' : `\`${env}\``} |`);
     if (child.properties) rows(child, p, out);
@@ -33,6 +35,8 @@ export function configMarkdown(): string {
     '`flinktrail serve --config flinktrail.yaml` reads YAML; then environment variables override keys (`FLINKTRAIL__API__PORT=9000`, values parsed as YAML);',
     'then flags (`--flink`, `--data-dir`, `--port`, `--host`, `--region`, and `--set key.path=value` for any key).',
     'Unknown keys are refused; every problem is reported at once with its key path.',
+    'A key of type *duration* takes a whole number in the unit named (`retentionDays: 90`) or a duration such as `60s`, `5m`, `1h`, `7d`, `1h30m`',
+    '(`retentionDays: 12w` is refused, and so is `1500ms` for a key counted in seconds: nothing is rounded).',
     '',
     '```yaml',
     'dataDir: /var/lib/flinktrail',

@@ -13,6 +13,27 @@ import { NAME_RULES } from '../event/names.js';
 
 const SECRET_REF = '^(env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)$';
 
+/** `tls` of a listener (the API's, a cluster's): files, and whether clients are asked for certificates. */
+function listenerTlsSchema(description: string) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['certFile', 'keyFile'],
+    description,
+    properties: {
+      certFile: { type: 'string', minLength: 1, description: 'PEM server certificate (chain). Its subjectAltName must name the address clients use (e.g. IP:127.0.0.1): the flink CLI and browsers check it. Reloaded when the file changes.' },
+      keyFile: { type: 'string', minLength: 1, description: 'PEM private key of the server certificate. Reloaded when the file changes.' },
+      caFile: { type: 'string', minLength: 1, description: 'PEM CA certificate(s) that sign client certificates. Required unless clientCertificates is `none`.' },
+      clientCertificates: {
+        type: 'string',
+        enum: ['none', 'optional', 'required'],
+        default: 'none',
+        description: '`required`: a request without a valid certificate from caFile is refused (401 FT_ERR_AUTH_CERTIFICATE). `optional`: asked for; an invalid one is refused, none means the other sign-in methods. Signing in by certificate needs auth.clientCertificates.enabled.',
+      },
+    },
+  } as const;
+}
+
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
@@ -54,6 +75,20 @@ export const configSchema = {
           default: 8470,
           description: 'Port the API listens on (0 picks a free port).',
         },
+        tls: {
+          ...listenerTlsSchema('Serve the API, the console and /flink/<cluster>/ over HTTPS (docs/reference/mtls.md). Certificate, key, CA and CRL files are reloaded when they change, and on SIGHUP.'),
+          properties: {
+            ...listenerTlsSchema('').properties,
+            hstsMaxAgeSeconds: {
+              type: 'integer',
+              unit: 's',
+              minimum: 0,
+              maximum: 63072000,
+              default: 31536000,
+              description: 'max-age of the Strict-Transport-Security header sent on every HTTPS answer (browsers then refuse plain HTTP to this host). 0: no header.',
+            },
+          },
+        },
       },
     },
     clusters: {
@@ -94,23 +129,7 @@ export const configSchema = {
             properties: {
               host: { type: 'string', default: '127.0.0.1', description: 'Address of the dedicated listener.' },
               port: { type: 'integer', minimum: 0, maximum: 65535, description: 'Port of the dedicated listener.' },
-              tls: {
-                type: 'object',
-                additionalProperties: false,
-                required: ['certFile', 'keyFile'],
-                description: 'Serve the dedicated listener over HTTPS, optionally asking clients for certificates (mutual TLS; docs/reference/mtls.md).',
-                properties: {
-                  certFile: { type: 'string', minLength: 1, description: 'PEM server certificate (chain). Its subjectAltName must name the address clients use (e.g. IP:127.0.0.1): the flink CLI checks it.' },
-                  keyFile: { type: 'string', minLength: 1, description: 'PEM private key of the server certificate.' },
-                  caFile: { type: 'string', minLength: 1, description: 'PEM CA certificate(s) that sign client certificates. Required unless clientCertificates is `none`.' },
-                  clientCertificates: {
-                    type: 'string',
-                    enum: ['none', 'optional', 'required'],
-                    default: 'none',
-                    description: '`required`: a request without a valid certificate from caFile is refused (401 FT_ERR_AUTH_CERTIFICATE). `optional`: asked for; an invalid one is refused, none means the other sign-in methods. Signing in by certificate needs auth.clientCertificates.enabled.',
-                  },
-                },
-              },
+              tls: listenerTlsSchema('Serve the dedicated listener over HTTPS, optionally asking clients for certificates (mutual TLS; docs/reference/mtls.md).'),
             },
           },
         },
@@ -129,12 +148,14 @@ export const configSchema = {
         },
         upstreamTimeoutMs: {
           type: 'integer',
+          unit: 'ms',
           minimum: 100,
           default: 60000,
           description: 'How long to wait for Flink to send response headers.',
         },
         bodyIdleTimeoutMs: {
           type: 'integer',
+          unit: 'ms',
           minimum: 1000,
           default: 30000,
           description: 'A client that sends nothing for this long in the middle of a request body is disconnected (slowloris protection; there is no limit on a whole upload).',
@@ -189,9 +210,9 @@ export const configSchema = {
               description:
                 'Failed sign-ins of one identity from one source address that cost nothing; each further one makes that address wait before trying that identity again (baseDelaySeconds, doubling, up to maxDelaySeconds). Other addresses are not affected.',
             },
-            windowSeconds: { type: 'integer', minimum: 1, default: 900, description: 'Failures are forgotten this long after the last one (never while a wait runs).' },
-            baseDelaySeconds: { type: 'integer', minimum: 1, default: 1, description: 'The first wait after the free failures; it doubles with each further failure.' },
-            maxDelaySeconds: { type: 'integer', minimum: 1, default: 300, description: 'The longest wait.' },
+            windowSeconds: { type: 'integer', unit: 's', minimum: 1, default: 900, description: 'Failures are forgotten this long after the last one (never while a wait runs).' },
+            baseDelaySeconds: { type: 'integer', unit: 's', minimum: 1, default: 1, description: 'The first wait after the free failures; it doubles with each further failure.' },
+            maxDelaySeconds: { type: 'integer', unit: 's', minimum: 1, default: 300, description: 'The longest wait.' },
             perSourceFactor: {
               type: 'integer',
               minimum: 1,
@@ -207,8 +228,8 @@ export const configSchema = {
           default: {},
           description: 'Console sessions (cookie `ft_session`: HttpOnly, SameSite=Strict, Secure behind TLS).',
           properties: {
-            idleMinutes: { type: 'integer', minimum: 1, default: 30, description: 'A session unused this long ends.' },
-            absoluteHours: { type: 'integer', minimum: 1, default: 12, description: 'A session ends this long after sign-in, used or not.' },
+            idleMinutes: { type: 'integer', unit: 'm', minimum: 1, default: 30, description: 'A session unused this long ends.' },
+            absoluteHours: { type: 'integer', unit: 'h', minimum: 1, default: 12, description: 'A session ends this long after sign-in, used or not.' },
             secureCookie: { type: 'boolean', default: false, description: 'Mark the cookie Secure even when FlinkTrail itself is plain HTTP (behind a TLS-terminating proxy).' },
           },
         },
@@ -227,6 +248,12 @@ export const configSchema = {
             },
             role: { type: 'string', enum: ['viewer', 'operator', 'developer', 'admin', 'auditor'], default: 'viewer', description: 'Role of users first seen through a certificate (user source `certificate`).' },
             createUsers: { type: 'boolean', default: true, description: 'Create unknown users on first sight. Off: only users that already exist sign in.' },
+            crlFiles: {
+              type: 'array',
+              items: { type: 'string', minLength: 1 },
+              default: [],
+              description: 'PEM certificate revocation lists checked on every listener that asks for client certificates; a revoked certificate is refused (401 FT_ERR_AUTH_CERTIFICATE, recorded). Give one CRL per CA in caFile: with CRLs on, a certificate whose CA has none (or an expired one) is refused too. Reloaded when the files change, and on SIGHUP.',
+            },
             users: {
               type: 'object',
               default: {},
@@ -262,7 +289,7 @@ export const configSchema = {
             redirectUri: { type: 'string', pattern: '^https?://', description: 'Callback registered at the provider, ending in /api/v1/auth/oidc/callback. Default: built from the request (https when the listener is TLS or auth.session.secureCookie is on, and the Host header); set it behind a proxy.' },
             scopes: { type: 'array', items: { type: 'string', pattern: '^[\\x21\\x23-\\x5b\\x5d-\\x7e]+$' }, default: ['openid', 'profile', 'email'], description: 'Scopes asked at console sign-in (`openid` is always added). Add the one that releases the role claim, e.g. `groups`.' },
             audience: { type: 'string', minLength: 1, description: 'Required `aud` of bearer tokens (e.g. the resource indicator of FlinkTrail). Default: clientId.' },
-            clockSkewSeconds: { type: 'integer', minimum: 0, maximum: 600, default: 60, description: 'Tolerance for `exp` and `nbf` (bearer and ID tokens) against this clock.' },
+            clockSkewSeconds: { type: 'integer', unit: 's', minimum: 0, maximum: 600, default: 60, description: 'Tolerance for `exp` and `nbf` (bearer and ID tokens) against this clock.' },
             roleClaim: { type: 'string', minLength: 1, default: 'groups', description: 'Claim whose values (a list or one string) map to roles; a dotted path reaches nested claims (`realm_access.roles`).' },
             roleMapping: {
               type: 'object',
@@ -306,6 +333,7 @@ export const configSchema = {
         driver: { type: 'string', enum: ['sqlite'], default: 'sqlite', description: 'Store implementation.' },
         retentionDays: {
           type: 'integer',
+          unit: 'd',
           minimum: 1,
           maximum: 36500,
           default: 90,
@@ -313,6 +341,7 @@ export const configSchema = {
         },
         flushIntervalMs: {
           type: 'integer',
+          unit: 'ms',
           minimum: 1,
           maximum: 1000,
           default: 20,
@@ -334,6 +363,7 @@ export const configSchema = {
       properties: {
         windowSeconds: {
           type: 'integer',
+          unit: 's',
           minimum: 1,
           maximum: 3600,
           default: 60,
@@ -341,6 +371,7 @@ export const configSchema = {
         },
         pollIntervalMs: {
           type: 'integer',
+          unit: 'ms',
           minimum: 10,
           maximum: 10000,
           default: 100,
@@ -379,12 +410,13 @@ export const configSchema = {
           default: {},
           description: 'Retries of a failed delivery: exponential backoff with jitter, forever (nothing is dropped; lag and failures are in metrics and GetTrailStatus).',
           properties: {
-            initialBackoffMs: { type: 'integer', minimum: 10, default: 500, description: 'Wait after the first failure.' },
-            maxBackoffMs: { type: 'integer', minimum: 100, default: 30000, description: 'Longest wait between attempts.' },
+            initialBackoffMs: { type: 'integer', unit: 'ms', minimum: 10, default: 500, description: 'Wait after the first failure.' },
+            maxBackoffMs: { type: 'integer', unit: 'ms', minimum: 100, default: 30000, description: 'Longest wait between attempts.' },
           },
         },
         digestIntervalSeconds: {
           type: 'integer',
+          unit: 's',
           minimum: 1,
           maximum: 86400,
           default: 3600,
@@ -392,6 +424,7 @@ export const configSchema = {
         },
         minDigestIntervalSeconds: {
           type: 'integer',
+          unit: 's',
           minimum: 1,
           maximum: 86400,
           default: 60,
@@ -399,6 +432,7 @@ export const configSchema = {
         },
         stopTimeoutMs: {
           type: 'integer',
+          unit: 'ms',
           minimum: 0,
           maximum: 600000,
           default: 5000,
@@ -495,6 +529,13 @@ export const configSchema = {
   },
 } as const;
 
+export interface ListenerTlsConfig {
+  certFile: string;
+  keyFile: string;
+  caFile?: string;
+  clientCertificates: 'none' | 'optional' | 'required';
+}
+
 export type ClusterKind = 'jobmanager' | 'sql-gateway' | 'history-server';
 
 export interface ClusterConfig {
@@ -505,7 +546,7 @@ export interface ClusterConfig {
   listen?: {
     host: string;
     port: number;
-    tls?: { certFile: string; keyFile: string; caFile?: string; clientCertificates: 'none' | 'optional' | 'required' };
+    tls?: ListenerTlsConfig;
   };
 }
 
@@ -514,7 +555,7 @@ export interface Config {
   accountId: string;
   region: string;
   serviceName: string;
-  api: { host: string; port: number };
+  api: { host: string; port: number; tls?: ListenerTlsConfig & { hstsMaxAgeSeconds: number } };
   clusters: ClusterConfig[];
   gateway: {
     failClosed: boolean;
@@ -535,6 +576,7 @@ export interface Config {
       role: 'viewer' | 'operator' | 'developer' | 'admin' | 'auditor';
       createUsers: boolean;
       users: Record<string, string>;
+      crlFiles: string[];
     };
     trustedProxyIdentity: { enabled: boolean; userHeader: string; emailHeader: string; role: 'viewer' | 'operator' | 'developer' | 'admin' | 'auditor' };
     oidc: {

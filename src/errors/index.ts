@@ -55,7 +55,7 @@ export const ERRORS = {
   FT_ERR_AUTH_CERTIFICATE: {
     status: 401,
     message: 'The client certificate is not accepted: %s',
-    doc: 'On a cluster listener that asks for client certificates: none was sent where they are `required`, or the one sent failed verification (another CA, expired) — answered in Flink\'s error shape (`{"errors": [...]}`, which the flink CLI prints), logged and recorded as a failed sign-in with the certificate subject and the reason. Or a verified certificate names no usable user (subject not mapped in `auth.clientCertificates.users`, invalid CN), or its user is unknown (`createUsers` off) or disabled — recorded as a failed sign-in. See docs/reference/mtls.md.',
+    doc: 'On a listener that asks for client certificates: none was sent where they are `required`, or the one sent failed verification (another CA, expired, revoked by `auth.clientCertificates.crlFiles`) — answered in Flink\'s error shape (`{"errors": [...]}`, which the flink CLI prints), logged and recorded as a failed sign-in with the certificate subject and the reason. Or a verified certificate names no usable user (subject not mapped in `auth.clientCertificates.users`, invalid CN), or its user is unknown (`createUsers` off) or disabled — recorded as a failed sign-in. See docs/reference/mtls.md.',
   },
   FT_ERR_AUTHZ_DENIED: {
     status: 403,

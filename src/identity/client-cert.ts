@@ -11,12 +11,19 @@
  * certificate (an explicit subject → user map, else CN or emailAddress), created on first sight
  * with the configured role, and the certificate's subject, issuer, serial number and SHA-256
  * fingerprint go into `sessionContext.attributes` of every event.
+ *
+ * `TlsReloader` keeps every TLS listener (the API's and the clusters') on the files as they are
+ * now: certificate, key, CA and CRLs are read again when they change (or on SIGHUP) and handed to
+ * `server.setSecureContext`, which applies to new handshakes only — open connections go on with
+ * the context they were made with, nothing is dropped.
  */
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createHash, X509Certificate } from 'node:crypto';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { dirname } from 'node:path';
 import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { createSecureContext, type TLSSocket, type PeerCertificate, type TlsOptions } from 'node:tls';
+import type { ListenerTlsConfig } from '../config/schema.js';
 import { FlinkTrailError } from '../errors/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { AuthError, type AuthMethodPlugin, type Principal } from './authenticate.js';
@@ -37,13 +44,8 @@ export interface ClientCertificateOptions {
   users: Readonly<Record<string, string>>;
 }
 
-/** `clusters[].listen.tls` */
-export interface ListenerTlsConfig {
-  certFile: string;
-  keyFile: string;
-  caFile?: string;
-  clientCertificates: 'none' | 'optional' | 'required';
-}
+/** `api.tls`, `clusters[].listen.tls` */
+export type { ListenerTlsConfig } from '../config/schema.js';
 
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/;
 
@@ -51,6 +53,8 @@ const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/;
 export interface ListenerTls {
   options: TlsOptions;
   clientCertificates: ListenerTlsConfig['clientCertificates'];
+  /** SHA-256 over every file read: tells a reload whether anything changed. */
+  digest: string;
 }
 
 /**
@@ -65,16 +69,26 @@ export interface ListenerTls {
  * Instead the connection completes and every request on it is answered with a coded 401 that
  * says what is wrong — expired, unknown CA, none — and is logged; nothing reaches the gateway.
  * nginx's `ssl_verify_client on` behaves the same way (HTTP 400 after the handshake).
+ *
+ * `crlFiles` (`auth.clientCertificates.crlFiles`) go into the context of listeners that ask for
+ * certificates; OpenSSL then checks every client certificate against them (Node turns on
+ * CRL_CHECK and CRL_CHECK_ALL), and a revoked one fails verification like an expired one.
  */
-export function listenerTls(tls: ListenerTlsConfig, where: string): ListenerTls {
+export function listenerTls(tls: ListenerTlsConfig, where: string, crlFiles: readonly string[] = []): ListenerTls {
+  const hash = createHash('sha256');
+  const readPath = (file: string, key: string): Buffer => {
+    try {
+      const bytes = readFileSync(file);
+      hash.update(key).update(bytes);
+      return bytes;
+    } catch (err) {
+      throw new FlinkTrailError('FT_ERR_CONFIG_INVALID', `${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
   const read = (key: 'certFile' | 'keyFile' | 'caFile'): Buffer => {
     const file = tls[key];
     if (!file) throw new FlinkTrailError('FT_ERR_CONFIG_INVALID', `${where}.${key}: required when clientCertificates is '${tls.clientCertificates}'`);
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new FlinkTrailError('FT_ERR_CONFIG_INVALID', `${where}.${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
+    return readPath(file, `${where}.${key}`);
   };
   const options: TlsOptions = {
     cert: read('certFile'),
@@ -86,6 +100,7 @@ export function listenerTls(tls: ListenerTlsConfig, where: string): ListenerTls 
     options.ca = read('caFile');
     options.requestCert = true;
     options.rejectUnauthorized = false;
+    if (crlFiles.length) options.crl = crlFiles.map((f, i) => readPath(f, `auth.clientCertificates.crlFiles.${i}`));
   }
   try {
     // Refuse a key that does not match the certificate, or PEM that does not parse, now.
@@ -93,7 +108,7 @@ export function listenerTls(tls: ListenerTlsConfig, where: string): ListenerTls 
   } catch (err) {
     throw new FlinkTrailError('FT_ERR_CONFIG_INVALID', `${where}: the certificate, key or CA cannot be used: ${(err as Error).message}`);
   }
-  return { options, clientCertificates: tls.clientCertificates };
+  return { options, clientCertificates: tls.clientCertificates, digest: hash.digest('hex') };
 }
 
 /** OpenSSL's verification codes, told in words (the code follows in parentheses). */
@@ -107,6 +122,11 @@ const VERIFY_ERRORS: Record<string, string> = {
   SELF_SIGNED_CERT_IN_CHAIN: 'the certificate chain ends in a CA this listener does not trust',
   CERT_SIGNATURE_FAILURE: 'the certificate signature is invalid',
   INVALID_PURPOSE: 'the certificate may not be used for client authentication',
+  CERT_REVOKED: 'the certificate has been revoked',
+  UNABLE_TO_GET_CRL: 'no revocation list of its CA is configured (auth.clientCertificates.crlFiles)',
+  CRL_HAS_EXPIRED: 'the revocation list of its CA has expired; the operator must renew it',
+  CRL_NOT_YET_VALID: 'the revocation list of its CA is not valid yet',
+  CRL_SIGNATURE_FAILURE: 'the revocation list of its CA has an invalid signature',
 };
 
 export interface CertificateProblem {
@@ -135,7 +155,7 @@ export function certificateProblem(req: IncomingMessage, mode: ListenerTls['clie
 }
 
 /**
- * The HTTPS server of a cluster listener. A request with a certificate problem
+ * The HTTPS server of a listener (a cluster's, or the API's). A request with a certificate problem
  * (`certificateProblem`) is answered 401 `FT_ERR_AUTH_CERTIFICATE` here, before the gateway —
  * the Authenticator only ever sees verified certificates — in Flink's error shape
  * (`{"errors": ["FT_ERR_AUTH_CERTIFICATE: …"]}`, request id in `X-Request-Id`), and logged. Failed handshakes (the
@@ -181,6 +201,93 @@ export function secureClusterServer(
     warn({ peer: socket.remoteAddress, code: err.code, reason: err.message.split('\n')[0]?.slice(0, 300) }, 'A TLS handshake failed; the client was refused.');
   });
   return server;
+}
+
+/** A listener whose TLS material `TlsReloader` keeps current. */
+interface ReloadedListener {
+  server: Server;
+  config: ListenerTlsConfig;
+  where: string;
+  digest: string;
+}
+
+/**
+ * Keeps the TLS listeners on their files. `watch()` follows the directories the files are in
+ * (so a file replaced by rename — certbot, a Kubernetes secret's `..data` swap — is seen too),
+ * waits for writes to settle, and reloads; `reload()` does it at once (SIGHUP). A listener whose
+ * files did not change is left alone; files that cannot be used (a key that does not match the
+ * new certificate because only one of them was written yet) are logged and the listener keeps
+ * what it has, until the next change makes them whole.
+ */
+export class TlsReloader {
+  private readonly listeners: ReloadedListener[] = [];
+  private readonly watchers: FSWatcher[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly crlFiles: readonly string[],
+    private readonly log: Logger,
+    /** How long after the last change in a watched directory to reload. */
+    private readonly settleMs = 250,
+  ) {}
+
+  add(server: Server, config: ListenerTlsConfig, where: string, current: ListenerTls): void {
+    this.listeners.push({ server, config, where, digest: current.digest });
+  }
+
+  /** Reads every listener's files again; returns how many listeners took new material and what failed. */
+  reload(reason: string): { reloaded: string[]; failed: string[] } {
+    const reloaded: string[] = [];
+    const failed: string[] = [];
+    for (const l of this.listeners) {
+      let tls: ListenerTls;
+      try {
+        tls = listenerTls(l.config, l.where, this.crlFiles);
+      } catch (err) {
+        failed.push(l.where);
+        this.log.error({ listener: l.where, reason, err: (err as Error).message }, 'New TLS files could not be used; the listener keeps its current certificate.');
+        continue;
+      }
+      if (tls.digest === l.digest) continue;
+      l.server.setSecureContext(tls.options);
+      l.digest = tls.digest;
+      reloaded.push(l.where);
+      this.log.info({ listener: l.where, reason }, 'TLS certificate, key, CA or CRL reloaded; new connections use them, open ones go on.');
+    }
+    return { reloaded, failed };
+  }
+
+  /** Starts following the files' directories. */
+  watch(): void {
+    const dirs = new Set<string>();
+    for (const l of this.listeners) {
+      for (const f of [l.config.certFile, l.config.keyFile, l.config.caFile]) if (f) dirs.add(dirname(f));
+      if (l.config.clientCertificates !== 'none') for (const f of this.crlFiles) dirs.add(dirname(f));
+    }
+    for (const dir of dirs) {
+      try {
+        const w = watch(dir, { persistent: false }, () => this.changed());
+        w.on('error', (err) => this.log.warn({ dir, err: err.message }, 'A directory of TLS files can no longer be watched; send SIGHUP after changing them.'));
+        this.watchers.push(w);
+      } catch (err) {
+        this.log.warn({ dir, err: (err as Error).message }, 'A directory of TLS files cannot be watched; send SIGHUP after changing them.');
+      }
+    }
+  }
+
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    for (const w of this.watchers.splice(0)) w.close();
+  }
+
+  private changed(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.reload('files changed');
+    }, this.settleMs);
+    this.timer.unref();
+  }
 }
 
 /**

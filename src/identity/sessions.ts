@@ -3,6 +3,7 @@
  * idle timeout and an absolute lifetime, and a per-session CSRF token that state-changing calls
  * must echo in `X-CSRF-Token`.
  */
+import { fastifyCookie } from '@fastify/cookie';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../store/sqlite/database.js';
 import type { Principal } from './authenticate.js';
@@ -71,12 +72,10 @@ export class Sessions {
   }
 }
 
-/** Reads one cookie from a Cookie header. */
+/**
+ * Reads one cookie from a raw Cookie header, for code outside Fastify (the gateway and the
+ * Authenticator it shares with the API), with the parser the API's @fastify/cookie uses.
+ */
 export function cookieValue(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
+  return header ? fastifyCookie.parse(header)[name] : undefined;
 }

@@ -6,6 +6,14 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
+/**
+ * A log file, appended to, written synchronously: log lines are few (no per-request logging),
+ * and a process that exits right after its last line must not lose it.
+ */
+export function logFile(path: string): NodeJS.WritableStream {
+  return pino.destination({ dest: path, append: true, mkdir: true, sync: true }) as unknown as NodeJS.WritableStream;
+}
+
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   return pino(
     {

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { client, withClient, type ClientFlags } from '../cli/client.js';
+import { durationOption } from '../cli/options.js';
 import { table } from '../cli/table.js';
 import { FlinkTrailError } from '../errors/index.js';
 import type { PublicKeyInfo } from './digest/keys.js';
@@ -32,12 +33,12 @@ function trailTable(list: TrailOut[]): string {
   );
 }
 
-function specBody(o: { destination: string[]; eventRw?: string; trailRegion?: string; digestInterval?: string }): Record<string, unknown> {
+function specBody(o: { destination: string[]; eventRw?: string; trailRegion?: string; digestInterval?: number }): Record<string, unknown> {
   const b: Record<string, unknown> = {};
   if (o.destination.length) b['Destinations'] = o.destination;
   if (o.eventRw) b['EventRW'] = o.eventRw;
   if (o.trailRegion) b['TrailRegion'] = o.trailRegion;
-  if (o.digestInterval) b['DigestInterval'] = /^\d+$/.test(o.digestInterval) ? Number(o.digestInterval) : o.digestInterval;
+  if (o.digestInterval !== undefined) b['DigestInterval'] = o.digestInterval;
   return b;
 }
 
@@ -76,10 +77,10 @@ export function addTrailCommands(cli: Command): void {
       .option('--destination <url>', 's3://bucket/prefix?endpoint=…, kafka://host:port/topic, syslog+tcp://host:port, syslog+tls://host:port?ca=…, file:///dir or local (repeatable)', collect, [])
       .addOption(new Option('--event-rw <rw>', 'which events').choices(['Write', 'Read', 'All']))
       .option('--trail-region <regions>', 'All (default) or a comma-separated list of regions')
-      .option('--digest-interval <seconds>', 'seconds between signed digest files (default from the server config, 3600)')
+      .addOption(durationOption('--digest-interval <duration>', 'time between signed digest files; default from the server config, 1h', 's'))
       .option('--start', 'start logging right away (StartLogging)')
       .addOption(output()),
-  ).action(async (o: ClientFlags & { name: string; destination: string[]; eventRw?: string; trailRegion?: string; digestInterval?: string; start?: boolean; output: string }) => {
+  ).action(async (o: ClientFlags & { name: string; destination: string[]; eventRw?: string; trailRegion?: string; digestInterval?: number; start?: boolean; output: string }) => {
     const c = client(o);
     const t = (await c.post('/api/v1/trails', { Name: o.name, ...specBody(o) })) as TrailOut;
     if (o.start) {
@@ -96,9 +97,9 @@ export function addTrailCommands(cli: Command): void {
       .option('--destination <url>', 'destination URL (repeatable; replaces all destinations)', collect, [])
       .addOption(new Option('--event-rw <rw>', 'which events').choices(['Write', 'Read', 'All']))
       .option('--trail-region <regions>', 'All or a comma-separated list of regions')
-      .option('--digest-interval <seconds>', 'seconds between signed digest files')
+      .addOption(durationOption('--digest-interval <duration>', 'time between signed digest files', 's'))
       .addOption(output()),
-  ).action(async (name: string, o: ClientFlags & { destination: string[]; eventRw?: string; trailRegion?: string; digestInterval?: string; output: string }) => {
+  ).action(async (name: string, o: ClientFlags & { destination: string[]; eventRw?: string; trailRegion?: string; digestInterval?: number; output: string }) => {
     const t = (await client(o).patch(path(name), specBody(o))) as TrailOut;
     print(o, t, () => trailTable([t]));
   });

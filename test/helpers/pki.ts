@@ -28,12 +28,18 @@ export interface ClientFiles {
 export interface Pki {
   dir: string;
   ca: string;
+  /** The CA's revocation list (PEM), listing the `revokedClients` (and those revoked later). */
+  crl: string;
+  /** Further server certificates (`servers`), same CA and SAN as serverCert. */
+  servers: Record<string, { cert: string; key: string; fingerprint256: string }>;
   serverCert: string;
   serverKey: string;
   /** PKCS12 truststore holding the CA; null when made with `java: false`. */
   truststore: string | null;
   password: string;
   clients: Record<string, ClientFiles>;
+  /** Adds a client's certificate to `crl` (the file is replaced by rename). */
+  revoke(client: string): Promise<void>;
   remove(): void;
 }
 
@@ -44,6 +50,10 @@ export interface PkiOptions {
   foreignClients?: string[];
   /** Clients signed by the CA, valid only on 2020-01-01. */
   expiredClients?: string[];
+  /** Clients signed by the CA and listed in its CRL. */
+  revokedClients?: string[];
+  /** Further server certificates to make (for rotation tests). */
+  servers?: string[];
   /** Make the Java stores (needs keytool). Default true. */
   java?: boolean;
   password?: string;
@@ -68,10 +78,18 @@ export async function makePki(opts: PkiOptions = {}): Promise<Pki> {
   for (const n of opts.clients ?? []) args.push('--client', n);
   for (const n of opts.foreignClients ?? []) args.push('--foreign-client', n);
   for (const n of opts.expiredClients ?? []) args.push('--expired-client', n);
+  for (const n of opts.revokedClients ?? []) args.push('--revoked-client', n);
+  for (const n of opts.servers ?? []) args.push('--server', n);
   if (opts.java === false) args.push('--no-java');
   if (opts.password) args.push('--password', opts.password);
   if (opts.key) args.push('--key', opts.key);
   const line = (await run(args)).trim().split('\n').pop() ?? '';
-  const out = JSON.parse(line) as Omit<Pki, 'remove'>;
-  return { ...out, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  const out = JSON.parse(line) as Omit<Pki, 'remove' | 'revoke'>;
+  return {
+    ...out,
+    revoke: async (client) => {
+      await run(['revoke', '--out', dir, '--client', client]);
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }

@@ -1,10 +1,15 @@
 /**
  * The newcomer's path: `flinktrail demo --json` starts a real Flink with FlinkTrail in front of
- * it; the printed AccessKey works through the gateway; `flinktrail keys create` makes a key
- * while the server runs; `flinktrail lookup-events` finds the events; SIGTERM stops both.
+ * it — on another port when something already listens on Flink's 8081 — with the example job
+ * running, and prints exactly one JSON line on stdout; the printed AccessKey works through the
+ * gateway; `flinktrail keys create` makes a key while the server runs; `flinktrail
+ * lookup-events` finds the events; `trails create --digest-interval 2m` takes a duration;
+ * SIGTERM stops both.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
@@ -23,24 +28,53 @@ interface DemoInfo {
   password: string;
   accessKeyId: string;
   accessKeySecret: string;
+  logFile: string;
+  jobId: string;
+}
+
+/**
+ * Keeps 127.0.0.1:8081 taken for the test. If something else already holds it, it is taken all
+ * the same (undefined: nothing of ours to close).
+ */
+async function occupy8081(): Promise<Server | undefined> {
+  const srv = createServer((sock) => sock.destroy());
+  return new Promise((resolve, reject) => {
+    srv.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(undefined) : reject(err)));
+    srv.listen(8081, '127.0.0.1', () => resolve(srv));
+  });
 }
 
 describe('flinktrail demo and the CLI', { timeout: 300_000 }, () => {
-  it('runs the demo, answers the CLI, and stops Flink on SIGTERM', async () => {
+  it('refuses a --flink-port that is taken, saying so', async () => {
+    const blocker = await occupy8081();
+    try {
+      const failed = await exec(process.execPath, [BIN, 'demo', '--json', '--port', '0', '--data-dir', tempDir(), '--flink-port', '8081']).catch((e: { code: number; stdout: string; stderr: string }) => e);
+      assert.equal((failed as { code: number }).code, 1);
+      assert.match((failed as { stderr: string }).stderr, /Flink REST port 8081 is already in use: pick another with --flink-port/);
+      assert.equal((failed as { stdout: string }).stdout, '', 'nothing on stdout when the demo does not start');
+    } finally {
+      blocker?.close();
+    }
+  });
+
+  it('runs the demo beside a busy 8081 with the example job running, answers the CLI, and stops Flink on SIGTERM', async () => {
     const dataDir = tempDir();
+    const blocker = await occupy8081();
     const proc = spawn(process.execPath, [BIN, 'demo', '--json', '--port', '0', '--data-dir', dataDir], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
+    let stdout = '';
     proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
     const info = await new Promise<DemoInfo>((resolve, reject) => {
       let buf = '';
       const timer = setTimeout(() => reject(new Error(`demo not ready in 240 s:\n${stderr}`)), 240_000);
       proc.stdout.on('data', (d: Buffer) => {
         buf += d.toString();
-        const line = buf.split('\n').find((l) => l.startsWith('{"consoleUrl"'));
-        if (line) {
+        const line = buf.split('\n').find((l) => l.startsWith('{'));
+        if (line && buf.includes('\n')) {
           clearTimeout(timer);
           resolve(JSON.parse(line) as DemoInfo);
         }
@@ -48,9 +82,19 @@ describe('flinktrail demo and the CLI', { timeout: 300_000 }, () => {
       void exited.then((code) => reject(new Error(`demo exited with ${String(code)}:\n${stderr}`)));
     });
     try {
-      for (const k of ['consoleUrl', 'apiUrl', 'gatewayUrl', 'flinkUrl', 'dataDir', 'user', 'password', 'accessKeyId', 'accessKeySecret'] as const) {
+      for (const k of ['consoleUrl', 'apiUrl', 'gatewayUrl', 'flinkUrl', 'dataDir', 'logFile', 'user', 'password', 'accessKeyId', 'accessKeySecret', 'jobId'] as const) {
         assert.ok(info[k], `${k} is printed`);
       }
+      assert.notEqual(new URL(info.flinkUrl).port, '8081', 'Flink went to another port because 8081 was taken');
+      // The example job was submitted through FlinkTrail and runs: there is something to cancel.
+      const job = await fetch(`${info.gatewayUrl}jobs/${info.jobId}`, { headers: { authorization: basic(info) } });
+      assert.equal(job.status, 200);
+      assert.equal(((await job.json()) as { state: string }).state, 'RUNNING');
+      const submitted = await fetch(`${info.apiUrl}/api/v1/events?eventName=RunJar`, { headers: { authorization: basic(info) } });
+      const runJar = ((await submitted.json()) as { Events: { userIdentity: { userName: string }; referencedResources: Record<string, string[]> }[] }).Events;
+      assert.equal(runJar.length, 1, 'the job start is recorded');
+      assert.equal(runJar[0]?.userIdentity.userName, info.user);
+      assert.ok(Object.values(runJar[0]?.referencedResources ?? {}).flat().includes(info.jobId), JSON.stringify(runJar[0]?.referencedResources));
       // The demo key and the demo user's password both work through the gateway.
       const viaKey = await fetch(`${info.gatewayUrl}overview`, { headers: { authorization: basic(info) } });
       assert.equal(viaKey.status, 200);
@@ -93,10 +137,20 @@ describe('flinktrail demo and the CLI', { timeout: 300_000 }, () => {
       assert.match((bad as { stderr: string }).stderr, /FT_ERR_QUERY_TIME_RANGE/);
       const unauth = await exec(process.execPath, [BIN, 'lookup-events'], { env: { ...env, FLINKTRAIL_ACCESS_KEY_SECRET: 'wrong' } }).catch((e: { code: number }) => e);
       assert.equal((unauth as { code: number }).code, 3);
+
+      // Durations: `2m` where whole seconds were the only spelling before; a non-duration is refused.
+      const trail = await exec(process.execPath, [BIN, 'trails', 'create', '--name', 'demo-trail', '--destination', 'local', '--digest-interval', '2m', '--output', 'json'], { env });
+      assert.equal((JSON.parse(trail.stdout) as { DigestInterval: number }).DigestInterval, 120);
+      const badDuration = await exec(process.execPath, [BIN, 'trails', 'create', '--name', 'demo-trail2', '--destination', 'local', '--digest-interval', 'soon'], { env }).catch((e: { code: number; stderr: string }) => e);
+      assert.notEqual((badDuration as { code: number }).code, 0);
+      assert.match((badDuration as { stderr: string }).stderr, /'soon' is not a duration/);
     } finally {
       proc.kill('SIGTERM');
       assert.equal(await exited, 0, stderr);
+      blocker?.close();
     }
+    assert.equal(stdout, `${JSON.stringify(info)}\n`, 'stdout is exactly the one JSON line, also after shutdown');
+    assert.match(readFileSync(info.logFile, 'utf8'), /FlinkTrail stopped; every accepted event was flushed/, 'logs went to the log file');
     await assert.rejects(fetch(`${info.flinkUrl}/overview`), 'Flink was stopped with the demo');
   });
 });

@@ -133,7 +133,7 @@ describe('identity and access control', { timeout: 300_000 }, () => {
     const ok = await login('admin-password-1');
     assert.equal(ok.status, 200);
     const cookie = ok.headers.get('set-cookie') ?? '';
-    assert.match(cookie, /ft_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+/);
+    assert.match(cookie, /^ft_session=[A-Za-z0-9_-]{43}; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Strict$/);
     const session = cookie.split(';')[0]!;
     const { csrfToken } = (await ok.json()) as { csrfToken: string };
     const signins = await waitForEvents(api, creds['admin']!, { eventName: 'ConsoleSignin' }, (es) => es.length === 2);

@@ -6,49 +6,26 @@
  * another CA and a CLI without a certificate are refused, and nothing of theirs reaches Flink.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { REPO_ROOT, startFlink, uploadAndRunJob, waitForJobState, getJson, type FlinkCluster } from '../../helpers/flink.js';
+import { flinkCli, flinkLib, type FlinkCli } from '../../helpers/flink-cli.js';
+import { startFlink, uploadAndRunJob, waitForJobState, getJson, type FlinkCluster } from '../../helpers/flink.js';
 import { makeKey, startInProcess, tempDir, waitForEvents, lookup, type Credentials, type InProcess } from '../../helpers/flinktrail.js';
 import { makePki, type Pki } from '../../helpers/pki.js';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
-
-interface CliResult {
-  code: number | null;
-  out: string;
-  ms: number;
-}
-
-/** The Flink jars the cluster runs from (scripts/flink/flink.sh fetch puts them there). */
-async function flinkLib(version: string): Promise<string> {
-  const lib = join(process.env['FLINKTRAIL_IT_DIR'] ?? join(REPO_ROOT, '.it'), `flink-${version}`, 'lib');
-  if (!existsSync(join(lib, `flink-clients-${version}.jar`))) {
-    // An external cluster (FLINKTRAIL_TEST_FLINK_URL) may not have fetched them in this checkout.
-    await new Promise<void>((resolve, reject) => {
-      const p = spawn('bash', [join(REPO_ROOT, 'scripts/flink/flink.sh'), 'fetch', '--version', version], { stdio: ['ignore', 'ignore', 'inherit'] });
-      p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`flink.sh fetch exited ${String(code)}`))));
-    });
-  }
-  return lib;
-}
 
 describe('mutual TLS with the real flink CLI', { timeout: 240_000 }, () => {
   let flink: FlinkCluster;
   let ft: InProcess;
   let pki: Pki;
   let admin: Credentials;
-  let lib: string;
-  let confDir: string;
+  let flinkCliOf: FlinkCli | undefined;
   let port: number;
   let jobId = '';
   const started = new Date(Date.now() - 1000).toISOString();
-  const java = process.env['FLINKTRAIL_JAVA_HOME'] ? join(process.env['FLINKTRAIL_JAVA_HOME'], 'bin', 'java') : 'java';
 
   before(async () => {
     [flink, pki] = await Promise.all([startFlink(), makePki({ clients: ['alice'], foreignClients: ['mallory'] })]);
-    lib = await flinkLib(flink.version || '2.2.0');
+    const lib = await flinkLib(flink.version || '2.2.0');
     const dataDir = tempDir();
     admin = makeKey(dataDir, 'auditor', 'admin');
     ft = await startInProcess(
@@ -62,15 +39,7 @@ describe('mutual TLS with the real flink CLI', { timeout: 240_000 }, () => {
     const gw = new URL(ft.info.clusters['default']!.gatewayUrl);
     assert.equal(gw.protocol, 'https:');
     port = Number(gw.port);
-    // The CLI wants a configuration directory. Bounded retries keep a refused call from
-    // retrying for minutes; a modern cipher suite keeps this working on Java versions that
-    // disable Flink's default TLS_RSA_WITH_AES_128_CBC_SHA.
-    confDir = join(tempDir('ft-flink-conf-'), 'conf');
-    mkdirSync(confDir);
-    writeFileSync(
-      join(confDir, 'config.yaml'),
-      ['rest.retry.max-attempts: 0', 'client.timeout: 30 s', 'security.ssl.algorithms: TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384', ''].join('\n'),
-    );
+    flinkCliOf = flinkCli(lib, pki, () => port);
     // The job to cancel, started directly on Flink (not through FlinkTrail).
     ({ jobId } = await uploadAndRunJob(flink.restUrl, flink.jobJar, { programArgs: ['--job-name', `mtls-cli-${Date.now()}`], parallelism: 1 }));
     await waitForJobState(flink.restUrl, jobId, 'RUNNING');
@@ -79,41 +48,10 @@ describe('mutual TLS with the real flink CLI', { timeout: 240_000 }, () => {
     await ft?.close();
     await flink?.stop();
     pki?.remove();
-    if (confDir) rmSync(dirname(confDir), { recursive: true, force: true });
+    flinkCliOf?.remove();
   });
 
-  /** `flink <args> -m 127.0.0.1:<port>` with the SSL options of `client` (no keystore when undefined). */
-  function cli(args: string[], client: string | undefined): Promise<CliResult> {
-    const ssl: Record<string, string> = {
-      'security.ssl.rest.enabled': 'true',
-      'security.ssl.rest.truststore': pki.truststore!,
-      'security.ssl.rest.truststore-password': pki.password,
-    };
-    if (client) {
-      Object.assign(ssl, {
-        'security.ssl.rest.authentication-enabled': 'true',
-        'security.ssl.rest.keystore': pki.clients[client]!.keystore!,
-        'security.ssl.rest.keystore-password': pki.password,
-        'security.ssl.rest.key-password': pki.password,
-      });
-    }
-    const dynamic = Object.entries(ssl).flatMap(([k, v]) => ['-D', `${k}=${v}`]);
-    const [command, ...rest] = args;
-    const argv = ['-cp', `${lib}/*`, 'org.apache.flink.client.cli.CliFrontend', command!, '-m', `127.0.0.1:${port}`, ...dynamic, ...rest];
-    const t0 = Date.now();
-    return new Promise((resolve, reject) => {
-      const p = spawn(java, argv, { env: { ...process.env, FLINK_CONF_DIR: confDir }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      p.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
-      p.once('error', reject);
-      p.once('exit', (code) => {
-        clearTimeout(timer);
-        resolve({ code, out, ms: Date.now() - t0 });
-      });
-    });
-  }
+  const cli = (args: string[], client: string | undefined) => flinkCliOf!.run(args, client);
 
   const byAlice = (events: ActionTrailEvent[]) => events.filter((e) => e.userIdentity.userName === 'alice');
 

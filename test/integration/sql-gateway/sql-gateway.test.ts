@@ -193,9 +193,8 @@ describe('SQL Gateway through FlinkTrail (real SQL Gateway)', () => {
     assert.equal(fetched.additionalEventData['jobId'], jobId);
   });
 
-  // requestDetails() names the statement's objects as resources and the journaled event has them,
-  // but the gateway's completion rebuilds referencedResources from the endpoint alone and drops
-  // them (src/sources/gateway/gateway.ts, finish(): `const resources = resourcesOf(cls, up)`).
+  // requestDetails() names the statement's objects as resources; the gateway's completion keeps
+  // them next to the endpoint's own (src/sources/gateway/gateway.ts, finish()).
   it('names the statement objects as resources (Table, and the Job of STOP JOB)', async () => {
     const all = (await lookup(ft.info.apiUrl, cred, { cluster: 'sql', eventName: 'ExecuteStatement', maxResults: '200' })).Events;
     const byOp = (op: string) => all.find((e) => e.referencedResources['ACS::RealtimeCompute::Operation']?.includes(op));
