@@ -168,7 +168,7 @@ export function createActionTrailRpcModule(ctx: ModuleContext, opts: RpcModuleOp
             },
           };
         },
-        deriveConstraint: (req: IncomingMessage) => (looksLikeRpc(req) ? 'rpc' : undefined) as never,
+        deriveConstraint: (req: IncomingMessage) => (looksLikeRpc(req) ? 'rpc' : undefined),
         mustMatchWhenDerived: true,
       });
       void api.register(async (scope) => {
@@ -189,7 +189,10 @@ export function createActionTrailRpcModule(ctx: ModuleContext, opts: RpcModuleOp
           return fail(req, reply, ft);
         });
         const opts = { config: { public: true }, bodyLimit: BODY_LIMIT };
-        scope.get('/', { ...opts, constraints: { [CONSTRAINT]: 'rpc' } }, handle);
+        const rpc = { ...opts, constraints: { [CONSTRAINT]: 'rpc' } };
+        scope.get('/', rpc, handle);
+        // A request the constraint matches must find a route with it; a POST without markers is RPC too.
+        scope.post('/', rpc, handle);
         scope.post('/', opts, handle);
       });
     },

@@ -49,7 +49,7 @@ describe('RPC parameters', () => {
     );
     assert.deepEqual(q, { eventRW: 'Write', accessKeyId: 'FTAKX', maxResults: '20', direction: 'FORWARD', startTime: '2026-01-01T00:00:00Z' });
     assert.equal(lookupQuery(p({}))['maxResults'], '50');
-    for (const bad of [{ MaxResults: '0' }, { MaxResults: '51' }, { Direction: 'UP' }, { StartTime: 'yesterday' }, { 'LookupAttribute.1.Key': 'toString', 'LookupAttribute.1.Value': 'x' }]) {
+    for (const bad of [{ MaxResults: '0' }, { MaxResults: '51' }, { Direction: 'UP' }, { StartTime: 'yesterday' }, { 'LookupAttribute.1.Key': 'toString', 'LookupAttribute.1.Value': 'x' }] as Record<string, string>[]) {
       assert.equal(codeOf(() => lookupQuery(p(bad))), 'FT_ERR_RPC_INVALID_PARAMETER', JSON.stringify(bad));
     }
     const twice = { 'LookupAttribute.1.Key': 'User', 'LookupAttribute.1.Value': 'a', 'LookupAttribute.2.Key': 'User', 'LookupAttribute.2.Value': 'b' };
