@@ -93,7 +93,7 @@ function verifyV1(deps: RpcAuthDeps, r: SignedRequest, params: RpcParams, now: n
   if (!sameSignature(signV1(secret.secret, stringToSign), signature)) {
     throw new AuthError('FT_ERR_RPC_SIGNATURE_MISMATCH', attempted, 'signature mismatch', stringToSign);
   }
-  checkNonce(deps, accessKeyId, nonce, signedAt, attempted);
+  checkNonce(deps, accessKeyId, nonce, signedAt, now, attempted);
   return secret.principal(now, r.sourceIp);
 }
 
@@ -124,7 +124,7 @@ function verifyV3(deps: RpcAuthDeps, r: SignedRequest, now: number): Principal {
   if (!sameSignature(signV3(secret.secret, stringToSign), parsed.signature)) {
     throw new AuthError('FT_ERR_RPC_SIGNATURE_MISMATCH', attempted, 'signature mismatch', stringToSign);
   }
-  checkNonce(deps, parsed.accessKeyId, nonce, signedAt, attempted);
+  checkNonce(deps, parsed.accessKeyId, nonce, signedAt, now, attempted);
   return secret.principal(now, r.sourceIp);
 }
 
@@ -172,8 +172,8 @@ function checkTime(value: string, now: number, attempted: AuthError['attempted']
   return at;
 }
 
-function checkNonce(deps: RpcAuthDeps, accessKeyId: string, nonce: string, signedAt: number, attempted: AuthError['attempted']): void {
+function checkNonce(deps: RpcAuthDeps, accessKeyId: string, nonce: string, signedAt: number, now: number, attempted: AuthError['attempted']): void {
   if (!NONCE.test(nonce)) throw new AuthError('FT_ERR_RPC_INVALID_PARAMETER', attempted, 'bad nonce', 'SignatureNonce', '1-128 letters, digits and . _ ~ -');
   // Kept until its request's timestamp leaves the window (plus a minute of slack).
-  if (!deps.nonces.use(accessKeyId, nonce, signedAt + MAX_SKEW_MS + 60_000)) throw new AuthError('FT_ERR_RPC_NONCE_USED', attempted, 'nonce reused');
+  if (!deps.nonces.use(accessKeyId, nonce, signedAt + MAX_SKEW_MS + 60_000, now)) throw new AuthError('FT_ERR_RPC_NONCE_USED', attempted, 'nonce reused');
 }
