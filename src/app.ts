@@ -39,7 +39,8 @@ import { SqliteEventStore } from './store/sqlite/events.js';
 import type { EventStore } from './store/types.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
-import { createTrailsModule } from './trails/index.js';
+import { createTrailsModule, knownRegions } from './trails/index.js';
+import { createActionTrailRpcModule } from './api/actiontrail/index.js';
 import { createIngestModule } from './sources/ingest/index.js';
 import { createK8sAuditModule } from './sources/k8s-audit/index.js';
 
@@ -60,6 +61,8 @@ export interface ModuleContext {
   directory: Directory;
   /** For modules with routes that authenticate themselves (e.g. the Kubernetes audit webhook's bearer tokens). */
   authenticator: Authenticator;
+  /** LookupEvents page tokens: one key, so every query interface's tokens are the same. */
+  tokens: TokenCodec;
   log: Logger;
   metrics: Metrics;
 }
@@ -77,7 +80,9 @@ export interface AppModule {
 
 /** The feature modules, in start order. Add new features here. */
 function createModules(ctx: ModuleContext): AppModule[] {
-  return [createTrailsModule(ctx), createK8sAuditModule(ctx), createIngestModule(ctx)];
+  const trails = createTrailsModule(ctx);
+  const rpc = ctx.config.actiontrailApi.enabled ? [createActionTrailRpcModule(ctx, { trails: trails.service, regions: [...knownRegions(ctx)].sort() })] : [];
+  return [trails, createK8sAuditModule(ctx), createIngestModule(ctx), ...rpc];
 }
 
 export interface ListenInfo {
@@ -201,7 +206,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     servers.push(server);
     return server;
   };
-  const modules = createModules({ config, db, secrets, store, recorder, directory, authenticator, log, metrics });
+  const modules = createModules({ config, db, secrets, store, recorder, directory, authenticator, tokens, log, metrics });
   const api = buildApi({
     config,
     store,

@@ -24,6 +24,15 @@ import type { EventStore } from '../store/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
+/** How a call of FlinkTrail's own API is recorded. */
+export interface AuditSpec {
+  eventName: string;
+  eventRW: 'Read' | 'Write';
+  sensitive?: boolean;
+  isGlobal?: boolean;
+  eventType?: EventType;
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
@@ -36,10 +45,16 @@ declare module 'fastify' {
     auditParameters?: Record<string, unknown>;
     ftErrorCode?: string;
     ftErrorMessage?: string;
+    /**
+     * The record of a route whose event is known only per request (the ActionTrail RPC
+     * endpoint, by its Action): used instead of the route's `audit` config, with the request
+     * parameters and extra `additionalEventData` to record.
+     */
+    auditOverride?: AuditSpec & { requestParameters: Record<string, unknown>; additionalEventData?: Record<string, unknown> };
   }
   interface FastifyContextConfig {
     /** Record every call of this route as FlinkTrail's own event (`isGlobal` for account-wide changes: keys, users, trails). */
-    audit?: { eventName: string; eventRW: 'Read' | 'Write'; sensitive?: boolean; isGlobal?: boolean; eventType?: EventType };
+    audit?: AuditSpec;
     /** The action checked for routes that are not recorded (e.g. `GetMetrics`). */
     action?: string;
     public?: boolean;
@@ -153,7 +168,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   // Every audited route's call becomes an event, successes and failures alike.
   app.addHook('onResponse', async (req, reply) => {
-    const audit = req.routeOptions.config.audit;
+    const audit = req.auditOverride ?? req.routeOptions.config.audit;
     if (!audit) return;
     const ip = deps.resolveIp(req.raw.socket.remoteAddress, req.headers['x-forwarded-for']);
     const identity: UserIdentity = req.principal
@@ -176,9 +191,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       userIdentity: identity,
       requestId: req.id,
       time: new Date(Date.now() - reply.elapsedTime),
-      requestParameters: { ...query, ...(req.params as Record<string, unknown>), ...req.auditParameters },
+      requestParameters: req.auditOverride?.requestParameters ?? { ...query, ...(req.params as Record<string, unknown>), ...req.auditParameters },
       referencedResources: req.auditResources ?? {},
-      additionalEventData: { sensitive: audit.sensitive ?? false, httpStatus: reply.statusCode },
+      additionalEventData: { ...req.auditOverride?.additionalEventData, sensitive: audit.sensitive ?? false, httpStatus: reply.statusCode },
     });
     const failed = reply.statusCode >= 400;
     await recorder.record(

@@ -512,6 +512,25 @@ export const configSchema = {
         maxEvents: { type: 'integer', minimum: 1, maximum: 100000, default: 10000, description: 'Most records per request.' },
       },
     },
+    actiontrailApi: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: "The ActionTrail-compatible OpenAPI endpoint (RPC, version 2020-07-06) at `/` of the API listener, for Alibaba Cloud SDKs signing with AccessKeys. See docs/reference/actiontrail-api.md.",
+      properties: {
+        enabled: { type: 'boolean', default: true, description: 'Serve the endpoint. Off: `POST /` is not found and `GET /` is always the console.' },
+        rateLimit: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'Flow control per AccessKey (`Throttling.User`, HTTP 400 with `x-acs-retry-after`), as ActionTrail applies it. Off by default.',
+          properties: {
+            requestsPerSecond: { type: 'number', minimum: 0, maximum: 100000, default: 0, description: 'Calls a second per AccessKey, any action; bursts of one second. 0: unlimited.' },
+            lookupEventsPerSecond: { type: 'number', minimum: 0, maximum: 100000, default: 0, description: "LookupEvents calls a second per AccessKey (ActionTrail's own limit is 2). 0: unlimited." },
+          },
+        },
+      },
+    },
     log: {
       type: 'object',
       additionalProperties: false,
@@ -611,6 +630,7 @@ export interface Config {
     recordReads: boolean;
   };
   ingest: { maxBodyBytes: number; maxEvents: number };
+  actiontrailApi: { enabled: boolean; rateLimit: { requestsPerSecond: number; lookupEventsPerSecond: number } };
   trails: {
     windowSeconds: number;
     pollIntervalMs: number;

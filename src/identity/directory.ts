@@ -8,6 +8,7 @@ import { randomInt } from 'node:crypto';
 import type { Db } from '../store/sqlite/database.js';
 import { FlinkTrailError } from '../errors/index.js';
 import { hashKeySecret, newAccessKeyId, newAccessKeySecret } from './secrets.js';
+import { SigningSecrets } from './signing-secrets.js';
 
 export interface PolicyRecord {
   name: string;
@@ -96,8 +97,11 @@ function newPrincipalId(): string {
 
 export class Directory {
   private readonly stmts;
+  /** Sealed secrets for request signatures (the ActionTrail RPC endpoint). */
+  readonly signing: SigningSecrets;
 
   constructor(private readonly db: Db) {
+    this.signing = new SigningSecrets(db);
     this.stmts = {
       userByName: db.prepare('SELECT * FROM users WHERE name = ?'),
       userById: db.prepare('SELECT * FROM users WHERE id = ?'),
@@ -256,18 +260,21 @@ export class Directory {
     return (this.db.prepare('SELECT policy_name FROM user_policies WHERE user_id = ? ORDER BY policy_name').all(userId) as { policy_name: string }[]).map((r) => r.policy_name);
   }
 
-  /** Makes a new pair for `userName`; the secret is returned once and only its hash is kept. */
+  /** Makes a new pair for `userName`; the secret is returned once; its hash (Basic auth) and a sealed copy (signatures) are kept. */
   createAccessKey(userName: string): { accessKeyId: string; accessKeySecret: string; user: User } {
     const user = this.userByName(userName);
     if (!user) throw new FlinkTrailError('FT_ERR_KEYS_UNKNOWN_USER', userName);
     const accessKeyId = newAccessKeyId();
     const accessKeySecret = newAccessKeySecret();
-    this.stmts.insertKey.run({
-      id: accessKeyId,
-      user_id: user.id,
-      secret_hash: hashKeySecret(accessKeySecret),
-      created_at: Date.now(),
-    });
+    this.db.transaction(() => {
+      this.stmts.insertKey.run({
+        id: accessKeyId,
+        user_id: user.id,
+        secret_hash: hashKeySecret(accessKeySecret),
+        created_at: Date.now(),
+      });
+      this.signing.put(accessKeyId, accessKeySecret);
+    })();
     return { accessKeyId, accessKeySecret, user };
   }
 

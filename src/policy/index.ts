@@ -31,7 +31,7 @@ export const ROLE_FLINK_LEVEL: Record<RoleName, Level | null> = {
 /** FlinkTrail's own API actions, by who may call them. */
 export const FLINKTRAIL_ACTIONS = {
   /** Anyone signed in. */
-  self: ['GetCallerIdentity', 'ConsoleSignout', 'GetDigestPublicKeys'],
+  self: ['GetCallerIdentity', 'ConsoleSignout', 'GetDigestPublicKeys', 'DescribeRegions'],
   /** Reading the audit trail: auditor and admin. */
   audit: ['LookupEvents', 'GetEvent', 'GetEventHistogram', 'ExportEvents', 'DescribeTrails', 'GetTrailStatus', 'ListDeliveryHistoryJobs', 'GetMetrics'],
   /** Everything else (keys, users, policies, trails, ingest, Kubernetes audit): admin only. */

@@ -562,11 +562,13 @@ export class TrailRepository {
     return r ? this.toJob(r) : undefined;
   }
 
-  jobs(trail: string, page: number, size: number): { total: number; jobs: HistoryJob[] } {
-    const total = (this.db.prepare('SELECT COUNT(*) AS n FROM trail_history_jobs WHERE trail = ?').get(trail) as Row)['n'];
+  /** A page of one trail's jobs, or of every job (`trail` undefined: ListDeliveryHistoryJobs is account-wide). */
+  jobs(trail: string | undefined, page: number, size: number): { total: number; jobs: HistoryJob[] } {
+    const t = trail ?? null;
+    const total = (this.db.prepare('SELECT COUNT(*) AS n FROM trail_history_jobs WHERE ? IS NULL OR trail = ?').get(t, t) as Row)['n'];
     const rows = this.db
-      .prepare('SELECT * FROM trail_history_jobs WHERE trail = ? ORDER BY created_at DESC, id LIMIT ? OFFSET ?')
-      .all(trail, size, (page - 1) * size) as Row[];
+      .prepare('SELECT * FROM trail_history_jobs WHERE ? IS NULL OR trail = ? ORDER BY created_at DESC, id LIMIT ? OFFSET ?')
+      .all(t, t, size, (page - 1) * size) as Row[];
     return { total: Number(total), jobs: rows.map((r) => this.toJob(r)) };
   }
 

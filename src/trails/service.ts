@@ -195,8 +195,9 @@ export class TrailService {
     return job;
   }
 
-  listHistoryJobs(name: string, pageNumber: unknown, pageSize: unknown) {
-    this.get(name);
+  /** One trail's jobs, or (no name) the account's, newest first. */
+  listHistoryJobs(name: string | undefined, pageNumber: unknown, pageSize: unknown) {
+    if (name !== undefined) this.get(name);
     const page = pageNumber === undefined ? 1 : Number(pageNumber);
     const size = pageSize === undefined ? 20 : Number(pageSize);
     if (!Number.isInteger(page) || page < 1 || page > 100_000) throw new FlinkTrailError('FT_ERR_TRAIL_INVALID_PARAMETER', 'PageNumber', 'must be a whole number from 1');

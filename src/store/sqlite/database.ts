@@ -247,6 +247,22 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX trail_dead_letters_trail ON trail_dead_letters (trail, id);
   `,
+  // 9: ActionTrail-compatible RPC endpoint — AccessKey secrets sealed for signature checks
+  // (identity/signing-secrets.ts) and signature nonces seen within the replay window
+  // (api/actiontrail/nonces.ts)
+  `
+  CREATE TABLE access_key_signing (
+    key_id TEXT PRIMARY KEY REFERENCES access_keys (id) ON DELETE CASCADE,
+    sealed TEXT NOT NULL
+  );
+  CREATE TABLE rpc_nonces (
+    access_key_id TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (access_key_id, nonce)
+  ) WITHOUT ROWID;
+  CREATE INDEX rpc_nonces_expiry ON rpc_nonces (expires_at);
+  `,
 ];
 
 export interface OpenOptions {

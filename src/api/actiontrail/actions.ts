@@ -1,0 +1,300 @@
+/**
+ * The ActionTrail 2020-07-06 actions FlinkTrail serves, each a thin adapter: RPC parameters in
+ * ActionTrail's names → the same query and trail code the REST API uses → ActionTrail's
+ * response fields. Nothing here stores or decides anything of its own, so an RPC page and a
+ * REST page of the same query are the same events, and a trail made either way is one trail.
+ *
+ * FlinkTrail extensions, all optional: LookupEvents takes several LookupAttribute entries
+ * (ANDed) and more keys (EventType, Sensitive, Region, ErrorCode, SourceIpAddress, Cluster);
+ * trails take `Destinations.N` (any FlinkTrail destination URL) and `DigestInterval`;
+ * ListDeliveryHistoryJobs takes `TrailName`.
+ */
+import { FlinkTrailError } from '../../errors/index.js';
+import type { EventRW } from '../../event/types.js';
+import { lookupEvents, parseTime, type TokenCodec } from '../../query/lookup.js';
+import type { EventStore } from '../../store/types.js';
+import { redactUrl } from '../../trails/destination.js';
+import type { TrailService } from '../../trails/service.js';
+import { describeTrail } from '../../trails/service.js';
+import type { RpcParams } from './params.js';
+
+export const RPC_VERSION = '2020-07-06';
+const TRAIL_RESOURCE = 'ACS::ActionTrail::Trail';
+
+export interface ActionDeps {
+  store: EventStore;
+  tokens: TokenCodec;
+  trails: TrailService;
+  accountId: string;
+  /** Regions trails may name (DescribeRegions). */
+  regions: readonly string[];
+}
+
+export interface ActionContext {
+  params: RpcParams;
+  deps: ActionDeps;
+  /** The Host the client used: DescribeRegions' endpoint. */
+  host: string;
+  /** Names the resources of the call for its record. */
+  resources(r: Record<string, string[]>): void;
+}
+
+export interface ActionSpec {
+  eventRW: EventRW;
+  /** On the curated list of sensitive operations (as the same REST calls). */
+  sensitive?: boolean;
+  /** Account-wide (trails), like the REST routes. */
+  isGlobal?: boolean;
+  /** Parameters the action takes (besides the signature's); others are refused before `run`. */
+  params: readonly string[];
+  /** Prefixes of flattened list parameters it takes. */
+  lists?: readonly string[];
+  run(ctx: ActionContext): Promise<Record<string, unknown>> | Record<string, unknown>;
+}
+
+/** LookupAttribute.N.Key → the REST filter it means. The first eight are ActionTrail's. */
+export const LOOKUP_KEYS = {
+  ServiceName: 'serviceName',
+  EventName: 'eventName',
+  User: 'user',
+  EventId: 'eventId',
+  ResourceType: 'resourceType',
+  ResourceName: 'resourceName',
+  EventRW: 'eventRW',
+  EventAccessKeyId: 'accessKeyId',
+  EventType: 'eventType',
+  Sensitive: 'sensitive',
+  Region: 'region',
+  ErrorCode: 'errorCode',
+  SourceIpAddress: 'sourceIpAddress',
+  Cluster: 'cluster',
+} as const;
+
+export const MAX_LOOKUP_ATTRIBUTES = Object.keys(LOOKUP_KEYS).length;
+export const MAX_RESULTS = 50;
+
+const invalid = (name: string, why: string) => new FlinkTrailError('FT_ERR_RPC_INVALID_PARAMETER', name, why);
+
+/** ActionTrail writes times without milliseconds; keep them when there are some. */
+function actionTrailTime(iso: string): string {
+  return iso.replace(/\.000Z$/, 'Z');
+}
+
+/** RPC LookupEvents parameters → the REST query parameters (validated with RPC names). */
+export function lookupQuery(p: RpcParams): Record<string, string> {
+  const q: Record<string, string> = {};
+  for (const { Key: key, Value: value } of p.list('LookupAttribute', ['Key', 'Value'], MAX_LOOKUP_ATTRIBUTES)) {
+    const name = Object.hasOwn(LOOKUP_KEYS, key as string) ? LOOKUP_KEYS[key as keyof typeof LOOKUP_KEYS] : undefined;
+    if (!name) throw invalid('LookupAttribute.N.Key', `'${(key as string).slice(0, 40)}' is not one of ${Object.keys(LOOKUP_KEYS).join(', ')}`);
+    if (q[name] !== undefined) throw invalid('LookupAttribute.N.Key', `${key as string} is given twice; each key once (different keys are ANDed)`);
+    if (value === '') throw invalid('LookupAttribute.N.Value', `the value of ${key as string} must not be empty`);
+    q[name] = value as string;
+  }
+  for (const [rpc, rest] of [['StartTime', 'startTime'], ['EndTime', 'endTime']] as const) {
+    const v = p.get(rpc);
+    if (v === undefined || v === '') continue;
+    try {
+      parseTime(rpc, v);
+    } catch {
+      throw invalid(rpc, `'${v.slice(0, 40)}' is not an ISO 8601 UTC time like 2026-01-31T12:00:00Z`);
+    }
+    q[rest] = v;
+  }
+  const dir = p.get('Direction');
+  if (dir !== undefined && dir !== '') {
+    if (dir !== 'FORWARD' && dir !== 'BACKWARD') throw invalid('Direction', 'must be FORWARD or BACKWARD');
+    q['direction'] = dir;
+  }
+  q['maxResults'] = String(p.int('MaxResults', 1, MAX_RESULTS, MAX_RESULTS));
+  const token = p.get('NextToken');
+  if (token !== undefined && token !== '') q['nextToken'] = token;
+  return q;
+}
+
+/** ActionTrail delivery parameters FlinkTrail has no equivalent for. */
+const UNSUPPORTED_TRAIL_PARAMS = ['OssWriteRoleArn', 'SlsProjectArn', 'SlsWriteRoleArn', 'MaxComputeProjectArn', 'MaxComputeWriteRoleArn'];
+
+/** CreateTrail / UpdateTrail parameters → the REST body (fields absent stay absent, for updates). */
+function trailBody(p: RpcParams, create: boolean): Record<string, unknown> {
+  for (const k of UNSUPPORTED_TRAIL_PARAMS) {
+    if (p.get(k)) throw invalid(k, 'FlinkTrail has no RAM roles, Log Service or MaxCompute; deliver with Destinations.N (s3://, kafka://, syslog+tcp://, syslog+tls://, file://, local)');
+  }
+  if (create && p.bool('IsOrganizationTrail', false)) throw invalid('IsOrganizationTrail', 'FlinkTrail has one account: multi-account trails do not exist');
+  const b: Record<string, unknown> = { Name: p.required('Name') };
+  for (const k of ['EventRW', 'TrailRegion', 'DigestInterval']) {
+    const v = p.get(k);
+    if (v !== undefined && v !== '') b[k] = v;
+  }
+  const destinations = p.list('Destinations', [], 10).map((e) => e[''] as string);
+  const bucket = p.get('OssBucketName');
+  const prefix = p.get('OssKeyPrefix');
+  if (prefix && !bucket) throw invalid('OssKeyPrefix', 'needs OssBucketName');
+  // An OSS bucket is an S3-compatible bucket to FlinkTrail (credentials and endpoint from the
+  // environment's AWS SDK chain; give a full s3:// URL in Destinations.N to set them).
+  if (bucket) destinations.push(`s3://${bucket}${prefix ? `/${prefix}` : ''}`);
+  if (destinations.length || create) b['Destinations'] = destinations;
+  return b;
+}
+
+/** What the record keeps of a trail request: destination URLs only redacted. */
+export function recordedParameters(params: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(params)) {
+    if (k === 'NextToken') continue;
+    out[k] = k.startsWith('Destinations.') ? redactUrl(v) : v;
+  }
+  return out;
+}
+
+const trailFields = (t: Parameters<typeof describeTrail>[0], accountId: string) => ({
+  ...describeTrail(t, accountId),
+  OssBucketLocation: '',
+  OssWriteRoleArn: '',
+  SlsProjectArn: '',
+  SlsWriteRoleArn: '',
+  OrganizationId: '',
+});
+
+function createOrUpdateAnswer(t: Parameters<typeof describeTrail>[0], accountId: string) {
+  const d = trailFields(t, accountId);
+  return {
+    Name: d.Name,
+    HomeRegion: d.HomeRegion,
+    TrailRegion: d.TrailRegion,
+    EventRW: d.EventRW,
+    OssBucketName: d.OssBucketName,
+    OssKeyPrefix: d.OssKeyPrefix,
+    OssWriteRoleArn: '',
+    SlsProjectArn: '',
+    SlsWriteRoleArn: '',
+    Destinations: d.Destinations,
+    DigestInterval: d.DigestInterval,
+  };
+}
+
+function named(ctx: ActionContext, param = 'Name'): string {
+  const name = ctx.params.required(param);
+  ctx.resources({ [TRAIL_RESOURCE]: [name.slice(0, 64)] });
+  return name;
+}
+
+export const ACTIONS: Record<string, ActionSpec> = {
+  LookupEvents: {
+    eventRW: 'Read',
+    params: ['MaxResults', 'NextToken', 'StartTime', 'EndTime', 'Direction'],
+    lists: ['LookupAttribute'],
+    async run({ params, deps }) {
+      const r = await lookupEvents(deps.store, deps.tokens, lookupQuery(params));
+      return {
+        StartTime: actionTrailTime(r.startTime),
+        EndTime: actionTrailTime(r.endTime),
+        Events: r.events,
+        ...(r.nextToken ? { NextToken: r.nextToken } : {}),
+      };
+    },
+  },
+  CreateTrail: {
+    eventRW: 'Write',
+    isGlobal: true,
+    params: ['Name', 'EventRW', 'TrailRegion', 'OssBucketName', 'OssKeyPrefix', 'DigestInterval', 'IsOrganizationTrail', ...UNSUPPORTED_TRAIL_PARAMS],
+    lists: ['Destinations'],
+    async run(ctx) {
+      named(ctx);
+      const t = await ctx.deps.trails.create(trailBody(ctx.params, true));
+      return createOrUpdateAnswer(t, ctx.deps.accountId);
+    },
+  },
+  UpdateTrail: {
+    eventRW: 'Write',
+    isGlobal: true,
+    params: ['Name', 'EventRW', 'TrailRegion', 'OssBucketName', 'OssKeyPrefix', 'DigestInterval', ...UNSUPPORTED_TRAIL_PARAMS],
+    lists: ['Destinations'],
+    async run(ctx) {
+      const name = named(ctx);
+      const t = await ctx.deps.trails.update(name, trailBody(ctx.params, false));
+      return createOrUpdateAnswer(t, ctx.deps.accountId);
+    },
+  },
+  DeleteTrail: {
+    eventRW: 'Write',
+    isGlobal: true,
+    sensitive: true,
+    params: ['Name'],
+    run(ctx) {
+      ctx.deps.trails.delete(named(ctx));
+      return {};
+    },
+  },
+  DescribeTrails: {
+    eventRW: 'Read',
+    isGlobal: true,
+    params: ['NameList', 'IncludeShadowTrails', 'IncludeOrganizationTrail'],
+    run(ctx) {
+      const p = ctx.params;
+      // No shadow (other-region copies) or organization trails exist here: both flags are valid and change nothing.
+      p.bool('IncludeShadowTrails', false);
+      p.bool('IncludeOrganizationTrail', false);
+      const list = ctx.deps.trails.list(p.get('NameList'));
+      if (list.length) ctx.resources({ [TRAIL_RESOURCE]: list.slice(0, 100).map((t) => t.name) });
+      return { TrailList: list.map((t) => trailFields(t, ctx.deps.accountId)) };
+    },
+  },
+  GetTrailStatus: {
+    eventRW: 'Read',
+    isGlobal: true,
+    params: ['Name', 'IsOrganizationTrail'],
+    run(ctx) {
+      const name = named(ctx);
+      if (ctx.params.bool('IsOrganizationTrail', false)) throw new FlinkTrailError('FT_ERR_TRAIL_NOT_FOUND', name);
+      return ctx.deps.trails.status(name);
+    },
+  },
+  StartLogging: {
+    eventRW: 'Write',
+    isGlobal: true,
+    params: ['Name'],
+    async run(ctx) {
+      await ctx.deps.trails.start(named(ctx));
+      return {};
+    },
+  },
+  StopLogging: {
+    eventRW: 'Write',
+    isGlobal: true,
+    sensitive: true,
+    params: ['Name'],
+    async run(ctx) {
+      await ctx.deps.trails.stop(named(ctx));
+      return {};
+    },
+  },
+  CreateDeliveryHistoryJob: {
+    eventRW: 'Write',
+    isGlobal: true,
+    params: ['TrailName', 'ClientToken'],
+    async run(ctx) {
+      if ((ctx.params.get('ClientToken') ?? '').length > 64) throw invalid('ClientToken', 'at most 64 characters');
+      const job = await ctx.deps.trails.createHistoryJob(named(ctx, 'TrailName'));
+      return { JobId: job.id };
+    },
+  },
+  ListDeliveryHistoryJobs: {
+    eventRW: 'Read',
+    isGlobal: true,
+    params: ['PageNumber', 'PageSize', 'TrailName'],
+    run(ctx) {
+      const p = ctx.params;
+      const trail = p.get('TrailName') || undefined;
+      if (trail) ctx.resources({ [TRAIL_RESOURCE]: [trail.slice(0, 64)] });
+      return ctx.deps.trails.listHistoryJobs(trail, String(p.int('PageNumber', 1, 100_000, 1)), String(p.int('PageSize', 1, 100, 20)));
+    },
+  },
+  DescribeRegions: {
+    eventRW: 'Read',
+    params: ['AcceptLanguage'],
+    run(ctx) {
+      const region = ctx.deps.regions.map((r) => ({ RegionId: r, LocalName: r, RegionEndpoint: ctx.host }));
+      return { Regions: { Region: region } };
+    },
+  },
+};

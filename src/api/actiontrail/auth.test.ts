@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { AuthError } from '../../identity/authenticate.js';
+import { Directory } from '../../identity/directory.js';
+import { openDatabase, type Db } from '../../store/sqlite/database.js';
+import { verifyRequest, type SignedRequest } from './auth.js';
+import { NonceStore } from './nonces.js';
+import { RpcParams } from './params.js';
+import { canonicalRequestV3, sha256Hex, signV1, signV3, stringToSignV1, stringToSignV3, type Pair } from './signature.js';
+
+const NOW = Date.parse('2026-11-25T06:13:33Z');
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+describe('RPC request authentication', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ft-rpc-auth-'));
+  let db: Db;
+  let directory: Directory;
+  let nonces: NonceStore;
+  let key: { accessKeyId: string; accessKeySecret: string };
+  let n = 0;
+
+  before(() => {
+    db = openDatabase(dataDir);
+    directory = new Directory(db);
+    directory.createUser('alice', 'admin');
+    key = directory.createAccessKey('alice');
+    nonces = new NonceStore(db);
+  });
+  after(() => db.close());
+
+  const verify = (r: Omit<SignedRequest, 'sourceIp'>, now = NOW) => verifyRequest({ directory, nonces, now: () => now }, { ...r, sourceIp: '10.0.0.1' }, new RpcParams([...r.query, ...r.body]));
+  const codeOf = (f: () => unknown): string => {
+    try {
+      f();
+    } catch (err) {
+      assert.ok(err instanceof AuthError, String(err));
+      return err.apiCode;
+    }
+    assert.fail('accepted');
+  };
+
+  function v1(extra: Record<string, string> = {}, o: { secret?: string; timestamp?: number; nonce?: string } = {}): Omit<SignedRequest, 'sourceIp'> {
+    const query: Pair[] = Object.entries({
+      Action: 'DescribeTrails',
+      Version: '2020-07-06',
+      AccessKeyId: key.accessKeyId,
+      SignatureMethod: 'HMAC-SHA1',
+      SignatureVersion: '1.0',
+      SignatureNonce: o.nonce ?? `nonce-v1-${++n}`,
+      Timestamp: iso(o.timestamp ?? NOW),
+      ...extra,
+    });
+    query.push(['Signature', signV1(o.secret ?? key.accessKeySecret, stringToSignV1('GET', query))]);
+    return { method: 'GET', query, body: [], rawBody: Buffer.alloc(0), headers: {} };
+  }
+
+  function v3(o: { body?: string; mutate?: (h: Record<string, string>) => void; signed?: string[] } = {}): Omit<SignedRequest, 'sourceIp'> {
+    const raw = Buffer.from(o.body ?? '');
+    const headers: Record<string, string> = {
+      host: '127.0.0.1:8470',
+      'x-acs-action': 'DescribeTrails',
+      'x-acs-version': '2020-07-06',
+      'x-acs-date': iso(NOW),
+      'x-acs-signature-nonce': `nonce-v3-${++n}`,
+      'x-acs-content-sha256': sha256Hex(raw),
+      ...(raw.length ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+    };
+    const signed = o.signed ?? Object.keys(headers).sort();
+    const query: Pair[] = [['NameList', 'a,b']];
+    const sig = signV3(key.accessKeySecret, stringToSignV3(canonicalRequestV3({ method: 'POST', path: '/', query, headers, signedHeaders: signed, bodySha256: sha256Hex(raw) })));
+    headers['authorization'] = `ACS3-HMAC-SHA256 Credential=${key.accessKeyId},SignedHeaders=${signed.join(';')},Signature=${sig}`;
+    o.mutate?.(headers);
+    return { method: 'POST', query, body: raw.length ? ([...new URLSearchParams(raw.toString())] as Pair[]) : [], rawBody: raw, headers };
+  }
+
+  it('accepts V1 and V3 signatures and names the signer', () => {
+    const a = verify(v1());
+    assert.equal(a.method, 'HMAC-SHA1');
+    assert.equal(a.principal.accessKeyId, key.accessKeyId);
+    assert.equal(a.principal.userName, 'alice');
+    assert.equal(verify(v3({ body: 'Name=trail-one' })).method, 'ACS3-HMAC-SHA256');
+  });
+
+  it('refuses a wrong secret, a stale or future timestamp, an unknown or inactive key, STS tokens', () => {
+    assert.equal(codeOf(() => verify(v1({}, { secret: 'wrong' }))), 'SignatureDoesNotMatch');
+    assert.equal(codeOf(() => verify(v1({}, { timestamp: NOW - 16 * 60_000 }))), 'InvalidTimeStamp.Expired');
+    assert.equal(codeOf(() => verify(v1({}, { timestamp: NOW + 16 * 60_000 }))), 'InvalidTimeStamp.Expired');
+    assert.equal(codeOf(() => verify(v1({ AccessKeyId: 'FTAKUNKNOWN' }))), 'InvalidAccessKeyId.NotFound');
+    assert.equal(codeOf(() => verify(v1({ SecurityToken: 'sts' }))), 'InvalidParameter');
+    assert.equal(codeOf(() => verify(v1({ SignatureMethod: 'HMAC-SHA256' }))), 'IncompleteSignature');
+    const other = directory.createAccessKey('alice');
+    directory.setAccessKeyStatus(other.accessKeyId, 'Inactive');
+    assert.equal(codeOf(() => verify(v1({ AccessKeyId: other.accessKeyId }, { secret: other.accessKeySecret }))), 'InvalidAccessKeyId.Inactive');
+  });
+
+  it('V3: a changed or unsigned x-acs header, or a body that is not the hashed one, is refused', () => {
+    assert.equal(codeOf(() => verify(v3({ mutate: (h) => (h['x-acs-action'] = 'DeleteTrail') }))), 'SignatureDoesNotMatch');
+    assert.equal(codeOf(() => verify(v3({ mutate: (h) => (h['x-acs-extra'] = '1') }))), 'IncompleteSignature');
+    assert.equal(codeOf(() => verify(v3({ signed: ['host', 'x-acs-action', 'x-acs-content-sha256', 'x-acs-date', 'x-acs-signature-nonce'] }))), 'IncompleteSignature');
+    const tampered = v3({ body: 'Name=trail-one' });
+    assert.equal(codeOf(() => verify({ ...tampered, rawBody: Buffer.from('Name=trail-two') })), 'IncompleteSignature');
+    assert.equal(codeOf(() => verify(v3({ body: 'Name=trail-one', signed: ['host', 'x-acs-action', 'x-acs-content-sha256', 'x-acs-date', 'x-acs-signature-nonce', 'x-acs-version'] }))), 'IncompleteSignature');
+    assert.equal(codeOf(() => verify(v3({ mutate: (h) => (h['authorization'] = 'ACS3-HMAC-SHA256 Credential=x') }))), 'IncompleteSignature');
+  });
+
+  it('refuses a replayed nonce, also after a restart, and only once the signature verified', () => {
+    const req = v1({}, { nonce: 'replayed-nonce' });
+    // A forged request with the same nonce does not burn it.
+    assert.equal(codeOf(() => verify(v1({}, { nonce: 'replayed-nonce', secret: 'wrong' }))), 'SignatureDoesNotMatch');
+    verify(req);
+    assert.equal(codeOf(() => verify(req)), 'SignatureNonceUsed');
+    const reopened = openDatabase(dataDir);
+    try {
+      const again = () => verifyRequest({ directory: new Directory(reopened), nonces: new NonceStore(reopened), now: () => NOW }, { ...req, sourceIp: '10.0.0.1' }, new RpcParams(req.query));
+      assert.equal(codeOf(again), 'SignatureNonceUsed');
+    } finally {
+      reopened.close();
+    }
+    // Expired nonces are purged; their requests' timestamps are stale by then anyway.
+    assert.ok(nonces.purge(NOW + 20 * 60_000) >= 1, 'purged');
+  });
+});
