@@ -275,6 +275,14 @@ launch() {
   echo "$name $pid" >>"$run/pids"
   echo "$pid" >"$run/$name.pid"
   STARTED_PIDS+=("$pid")
+  # Until the subshell has exec'd the JVM, /proc/$pid/cmdline is bash's and pid_of_run says "not
+  # ours": wait for the exec (or the exit), so that a busy machine is not read as a failed start.
+  local i
+  for ((i = 0; i < 600; i++)); do
+    pid_of_run "$pid" "$run" && return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.05
+  done
 }
 
 # pid_of_run <pid> <run>: true if pid is alive and belongs to this run (guards against pid reuse).
@@ -367,8 +375,11 @@ cmd_start() {
   echo "$run" >"$IT_DIR/flink-last-run"
 
   STARTED_PIDS=()
-  trap 'log "start failed; stopping what was started"; tail_logs "$run"; stop_run "$run"' ERR
-  trap 'stop_run "$run"; exit 130' INT TERM
+  # The run dir is written into the traps now: they may fire after cmd_start has returned (an
+  # ERR trap runs again in each caller the failure passes through), where $run is out of scope.
+  local q_run; q_run=$(printf '%q' "$run")
+  trap "trap - ERR; log 'start failed; stopping what was started'; tail_logs $q_run; stop_run $q_run" ERR
+  trap "stop_run $q_run; exit 130" INT TERM
 
   launch "$run" jobmanager flink-jobmanager -Xms256m -Xmx768m -XX:MaxMetaspaceSize=256m \
     -cp "$lib/*" org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint \

@@ -68,7 +68,9 @@ describe('flinktrail demo and the CLI', { timeout: 300_000 }, () => {
     proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-    const info = await new Promise<DemoInfo>((resolve, reject) => {
+    // If the demo never becomes ready, the port blocker and the demo must still go, or this test
+    // file (and the CI run) never ends.
+    const ready = new Promise<DemoInfo>((resolve, reject) => {
       let buf = '';
       const timer = setTimeout(() => reject(new Error(`demo not ready in 240 s:\n${stderr}`)), 240_000);
       proc.stdout.on('data', (d: Buffer) => {
@@ -80,6 +82,12 @@ describe('flinktrail demo and the CLI', { timeout: 300_000 }, () => {
         }
       });
       void exited.then((code) => reject(new Error(`demo exited with ${String(code)}:\n${stderr}`)));
+    });
+    const info = await ready.catch(async (err: unknown) => {
+      proc.kill('SIGTERM');
+      await exited;
+      blocker?.close();
+      throw err;
     });
     try {
       for (const k of ['consoleUrl', 'apiUrl', 'gatewayUrl', 'flinkUrl', 'dataDir', 'logFile', 'user', 'password', 'accessKeyId', 'accessKeySecret', 'jobId'] as const) {
