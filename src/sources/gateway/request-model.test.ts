@@ -179,6 +179,26 @@ describe('multipart, as FileUploadHandler reads it', () => {
     assert.match(multipartHead(Buffer.from('x'), 'multipart/form-data', true).problem ?? '', /boundary/);
   });
 
+  test('uploads: a file part of any name is the jar, a `request` part before it is the (empty) JSON body', () => {
+    // FileUploadHandler keeps every part with a file name whatever the part is called, and
+    // JarUploadHandler takes the one file: Flink stores the jar, and the gateway records it.
+    const jar = 'PK\u0003\u0004' + 'J'.repeat(20_000);
+    const upload = ctx('POST', '/jars/upload', type);
+    const streamed = (body: string): PreparedBody => ({ kind: 'stream', stream: null as never, peek: Buffer.from(body, 'latin1').subarray(0, 8192) });
+    const other = part('Content-Disposition: form-data; name="other"; filename="a.jar"', jar) + '--XyZ--\r\n';
+    const r1 = readBody(streamed(other), upload);
+    assert.ok(r1.ok);
+    assert.deepEqual(r1.value.recorded, { multipart: [{ name: 'other', filename: 'a.jar' }] });
+    assert.deepEqual(r1.value.guardTail, { requestParts: 0 });
+    const first = part('Content-Disposition: form-data; name="request"', '{}') + part('Content-Disposition: form-data; name="jarfile"; filename="a.jar"', jar) + '--XyZ--\r\n';
+    const r2 = readBody(streamed(first), upload);
+    assert.ok(r2.ok);
+    assert.deepEqual(r2.value.recorded, { multipart: [{ name: 'request' }, { name: 'jarfile', filename: 'a.jar' }], request: {} });
+    assert.deepEqual(r2.value.object, {});
+    assert.deepEqual(r2.value.guardTail, { requestParts: 1 }, 'the request part the peek read is not refused again at the tail');
+    assert.equal(classify({ api: 'dispatcher', method: 'POST', path: '/jars/upload', query: new URLSearchParams() }).eventName, 'UploadJar');
+  });
+
   test('LF-only part headers are read too (Netty accepts them)', () => {
     const body = '--XyZ\nContent-Disposition: form-data; name="request"\n\n{"a":1}\n--XyZ--\n';
     assert.equal(multipartHead(Buffer.from(body), type, true).request?.toString(), '{"a":1}');

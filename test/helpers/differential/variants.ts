@@ -341,14 +341,24 @@ function bodyPieces(row: CatalogEntry, spec: RowSpec): Piece[] {
   return pieces;
 }
 
+/**
+ * Upload variants. FileUploadHandler keeps every file part whatever its name (a file is a part
+ * with a file name) and reads the attribute `request` as the JSON body; JarUploadHandler then
+ * wants exactly one file, named `*.jar`. The parts are built at send time: the demo jar's bytes
+ * and name are set by the harness after the variants are generated.
+ */
 function uploadPieces(): Piece[] {
-  const m = (parts: Parameters<typeof multipart>[0]) => () => {
-    const r = multipart(parts);
+  const m = (parts: () => Parameters<typeof multipart>[0]) => () => {
+    const r = multipart(parts());
     return { headers: { 'content-type': r.contentType, 'content-length': String(r.body.length) }, body: r.body };
   };
   return [
-    { dimension: 'body', detail: 'file part named other', body: m([{ name: 'other', filename: DEMO_JAR_NAME, data: demoJar }]) },
-    { dimension: 'body', detail: 'request part before the jar', body: m([{ name: 'request', data: '{}' }, { name: 'jarfile', filename: DEMO_JAR_NAME, data: demoJar }]) },
+    { dimension: 'body', detail: 'file part named other', body: m(() => [{ name: 'other', filename: DEMO_JAR_NAME, data: demoJar }]) },
+    { dimension: 'body', detail: 'two jar file parts', body: m(() => [{ name: 'jarfile', filename: DEMO_JAR_NAME, data: demoJar }, { name: 'jarfile', filename: `second_${DEMO_JAR_NAME}`, data: demoJar }]) },
+    { dimension: 'body', detail: 'two file parts with one file name', body: m(() => [{ name: 'jarfile', filename: DEMO_JAR_NAME, data: demoJar }, { name: 'other', filename: DEMO_JAR_NAME, data: demoJar }]) },
+    { dimension: 'body', detail: 'an attribute other than request', body: m(() => [{ name: 'note', data: 'x' }, { name: 'jarfile', filename: DEMO_JAR_NAME, data: demoJar }]) },
+    { dimension: 'body', detail: 'file name not ending in .jar', body: m(() => [{ name: 'jarfile', filename: `${DEMO_JAR_NAME}.txt`, data: demoJar }]) },
+    { dimension: 'body', detail: 'request part before the jar', body: m(() => [{ name: 'request', data: '{}' }, { name: 'jarfile', filename: DEMO_JAR_NAME, data: demoJar }]) },
     { dimension: 'content-type', detail: 'multipart type in upper case', body: () => {
       const r = multipart([{ name: 'jarfile', filename: DEMO_JAR_NAME, data: demoJar }]);
       return { headers: { 'content-type': r.contentType.replace('multipart/form-data', 'MULTIPART/FORM-DATA'), 'content-length': String(r.body.length) }, body: r.body };
@@ -374,6 +384,13 @@ const ALLOWED_SAMPLE: ReadonlySet<string> = new Set([
   'POST /jobs/:jobid/savepoints · body: trailing garbage after the object cancel-job=true',
   'POST /jobs/:jobid/savepoints · body: string instead of boolean cancel-job=true',
   'POST /jobs/:jobid/savepoints · body: duplicate key, first false cancel-job=false',
+  // Uploads change no job: all of them fit.
+  'POST /jars/upload · body: file part named other',
+  'POST /jars/upload · body: two jar file parts',
+  'POST /jars/upload · body: two file parts with one file name',
+  'POST /jars/upload · body: an attribute other than request',
+  'POST /jars/upload · body: file name not ending in .jar',
+  'POST /jars/upload · body: request part before the jar',
 ]);
 
 /** Rows whose every variant the denied users send in the CI sample. */

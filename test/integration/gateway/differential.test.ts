@@ -6,6 +6,7 @@
  * Flink's state. The full set runs with `npm run bench -- differential`.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { startFlink, type FlinkCluster } from '../../helpers/flink.js';
 import { startInProcess, tempDir, type InProcess } from '../../helpers/flinktrail.js';
@@ -47,6 +48,16 @@ describe('differential: FlinkTrail reads write requests as Flink does', { timeou
       assert.ok(variants.some((v) => v.row === row && v.sample), `${row.method} ${row.template} has a sampled variant`);
     }
     assert.ok((harness?.allowedVariants.length ?? 0) > 0);
+  });
+
+  it('builds upload variants with the demo jar (set after the variants are generated)', async () => {
+    const jar = await readFile(flink?.jobJar as string);
+    const uploads = (harness?.allowedVariants ?? []).filter((v) => v.target === 'upload');
+    assert.ok(uploads.length >= 5, 'the upload variants are in the sample');
+    for (const v of uploads) {
+      const body = v.build({ job: '0'.repeat(32), jar: '', taskmanager: '', runName: '' }).body ?? Buffer.alloc(0);
+      assert.ok(body.includes(jar), `${v.name} carries the jar's bytes`);
+    }
   });
 
   it('sent every sampled variant, and some were forwarded and some refused', () => {

