@@ -80,6 +80,9 @@ export interface ChildServer {
 
 /** Runs the built CLI (`bin/flinktrail.mjs serve`) and waits for its "listening" log line. */
 /** `flinkUrl` null: the clusters come from a `--config` file in `args`. */
+/** How much of a child's stderr (and of an unfinished stdout line) is kept for messages. */
+const OUTPUT_TAIL = 64 * 1024;
+
 export function startChild(flinkUrl: string | null, dataDir: string, args: string[] = []): Promise<ChildServer> {
   return starting(child(flinkUrl, dataDir, args));
 }
@@ -89,8 +92,11 @@ async function child(flinkUrl: string | null, dataDir: string, args: string[]): 
   const proc = spawn(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'serve', ...flinkArgs, '--data-dir', dataDir, '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Its output is read for as long as it runs (a full pipe would block the child's logging, and
+  // with it the child), but only a tail is kept: a suite that makes it log for minutes must not
+  // grow a buffer in the test process.
   let stderr = '';
-  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-OUTPUT_TAIL)));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const running = () => proc.exitCode === null && proc.signalCode === null;
   // Registered before it is known to have started: a child that missed the start timeout must
@@ -106,16 +112,20 @@ async function child(flinkUrl: string | null, dataDir: string, args: string[]): 
   let info: { apiUrl: string; clusters: ListenInfo['clusters'] };
   try {
     info = await new Promise<{ apiUrl: string; clusters: ListenInfo['clusters'] }>((resolve, reject) => {
-      let buf = '';
+      let partial = ''; // the unfinished last line
+      let ready = false;
       // Only a guard against a hang: on a busy 2-core machine a cold start has taken over 20 s.
       const timer = setTimeout(() => reject(new Error(`FlinkTrail did not start in 120 s:\n${stderr}`)), 120_000);
       proc.stdout?.on('data', (d: Buffer) => {
-        buf += d.toString();
-        for (const line of buf.split('\n')) {
-          if (!line.includes('FlinkTrail is listening')) continue;
-          clearTimeout(timer);
-          resolve(JSON.parse(line) as { apiUrl: string; clusters: ListenInfo['clusters'] });
-        }
+        if (ready) return; // drained, not kept
+        const lines = (partial + d.toString()).split('\n');
+        partial = lines.pop()!.slice(-OUTPUT_TAIL);
+        const line = lines.find((l) => l.includes('FlinkTrail is listening'));
+        if (!line) return;
+        ready = true;
+        partial = '';
+        clearTimeout(timer);
+        resolve(JSON.parse(line) as { apiUrl: string; clusters: ListenInfo['clusters'] });
       });
       proc.once('exit', (code) => {
         clearTimeout(timer);
