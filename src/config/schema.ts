@@ -160,6 +160,19 @@ export const configSchema = {
           default: 30000,
           description: 'A client that sends nothing for this long in the middle of a request body is disconnected (slowloris protection; there is no limit on a whole upload).',
         },
+        minBodyBytesPerSecond: {
+          type: 'integer',
+          minimum: 0,
+          default: 240,
+          description: 'A request body that arrives slower than this on average (after `bodyRateGraceMs`) is cut off with 408 and recorded as failed: trickling one byte just before each idle timeout does not hold a connection. Time the gateway itself holds the body back is not counted. 0: no minimum.',
+        },
+        bodyRateGraceMs: {
+          type: 'integer',
+          unit: 'ms',
+          minimum: 1000,
+          default: 10000,
+          description: 'How long a request body may arrive at any rate before `minBodyBytesPerSecond` applies.',
+        },
         maxParameterBytes: {
           type: 'integer',
           minimum: 256,
@@ -580,6 +593,8 @@ export interface Config {
     failClosed: boolean;
     upstreamTimeoutMs: number;
     bodyIdleTimeoutMs: number;
+    minBodyBytesPerSecond: number;
+    bodyRateGraceMs: number;
     maxParameterBytes: number;
     recordAssets: boolean;
     trustedProxies: string[];

@@ -183,6 +183,11 @@ export const ERRORS = {
     message: 'The request body is refused: a body of more than %s bytes cannot be read whole and recorded for this operation.',
     doc: 'A non-upload write whose body exceeds the 1 MiB the gateway reads whole to record and authorize it (padding included). Refused and recorded as a failed event.',
   },
+  FT_ERR_GATEWAY_BODY_TOO_SLOW: {
+    status: 408,
+    message: 'The request body is refused: it arrived at %s bytes/s on average over %s s, under the minimum of %s bytes/s.',
+    doc: 'A request body sent through the gateway more slowly than `gateway.minBodyBytesPerSecond` on average once `gateway.bodyRateGraceMs` have passed (a client trickling bytes to hold a connection). The connection is closed; whatever was forwarded is cut off before its end, so Flink does not act on it, and the event is recorded as failed with this code and `bodyCutOff: true`. Send the body at a steady rate, or raise the limits.',
+  },
   FT_ERR_GATEWAY_BODY_TYPE: {
     status: 415,
     message: 'The request body is refused: %s is not accepted for this operation; send application/json.',

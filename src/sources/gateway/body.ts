@@ -63,7 +63,9 @@ function rejoin(head: Buffer[], req: IncomingMessage): Readable {
   return Readable.from(
     (async function* () {
       for (const c of head) yield c;
-      for await (const c of req) yield c as Buffer;
+      // Stopping early (the forward cut off, Flink answered first) must not destroy the client's
+      // socket: the gateway still answers on it.
+      for await (const c of req.iterator({ destroyOnReturn: false })) yield c as Buffer;
     })(),
     { objectMode: false },
   );

@@ -9,6 +9,7 @@
  * pass through byte for byte; the gateway adds `X-Request-Id`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { Pool } from 'undici';
@@ -27,6 +28,7 @@ import type { Logger } from '../../telemetry/logger.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import * as sql from '../sql-gateway/index.js';
 import { prepareBody, type PreparedBody } from './body.js';
+import { bodyStillArriving, closeAfterAnswer, watchBodyRate } from './body-edges.js';
 import { NameCache } from './names.js';
 import { flinkErrorCode, flinkErrorMessage, jobNamesIn, responseElements } from './response.js';
 import { canonicalIds, checkRepeated, multipartTailGuard, readBody, readQuery } from './request-model.js';
@@ -154,6 +156,8 @@ export function sendGatewayError(req: IncomingMessage, res: ServerResponse, requ
     res.destroy();
     return;
   }
+  // An answer before the whole body arrived: sent so the client reads it, not a reset.
+  closeAfterAnswer(req, res);
   const flinkClient = req.headers['user-agent'] === undefined;
   const body = JSON.stringify(flinkClient ? { errors: [`${err.apiCode}: ${err.message} (request id ${requestId})`] } : errorBody(requestId, err));
   res.writeHead(err.status, {
@@ -290,8 +294,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
         },
       });
 
+    // The stream of the client's body once it is read (before any tail guard), to stop it.
+    let forwardSource: Readable | undefined;
     const refuse = (err: FlinkTrailError, identity: UserIdentity, extra: Record<string, unknown>, headers: Record<string, string> = {}, body?: PreparedBody) => {
       if (body?.kind === 'stream') body.stream.destroy();
+      forwardSource?.destroy();
       req.resume();
       sendGatewayError(req, res, requestId, err, headers);
       void recorder.record(
@@ -306,6 +313,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
       );
       metrics.gatewayRequests.inc({ cluster: up.config.name, status: `${Math.floor(err.status / 100)}xx` });
     };
+
+    // A body trickled in (one byte before each idle timeout) is cut off: `tooSlow` says so, and
+    // `onTooSlow` does what the current step needs (stop reading, or cut off the forward).
+    let tooSlow: FlinkTrailError | undefined;
+    let onTooSlow: () => void = () => undefined;
+    const slowBody = new Promise<FlinkTrailError>((resolve) => {
+      watchBodyRate(req, { minBytesPerSecond: config.gateway.minBodyBytesPerSecond, graceMs: config.gateway.bodyRateGraceMs }, (err) => {
+        tooSlow = err;
+        log.warn({ requestId, err: err.message }, 'A request body arrived too slowly and was cut off.');
+        resolve(err);
+        onTooSlow();
+      });
+    });
 
     // 1. Who is calling. A failure is answered 401 (429 when rate-limited) and recorded as a failed sign-in.
     try {
@@ -388,7 +408,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
     // 4. The body, read as Flink will read it. Small bodies are read whole, uploads only peeked at.
     let body: PreparedBody;
     try {
-      body = await prepareBody(req);
+      const reading = prepareBody(req);
+      const prepared = await Promise.race([reading, slowBody]);
+      if (prepared instanceof FlinkTrailError) {
+        // The read under way ends (and rejects) when the connection closes: nobody waits for it.
+        reading.catch(() => undefined);
+        refuse(prepared, identity, { bodyCutOff: true, forwarded: false });
+        return;
+      }
+      body = prepared;
     } catch (err) {
       if (recordIt) {
         void recorder.record(
@@ -419,6 +447,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     // A `request` part beyond the peek would be read by Flink unrecorded: the tail is watched,
     // and the upload cut off (before its last byte, so Flink never acts) if one comes.
     let tailRefusal: FlinkTrailError | undefined;
+    if (body.kind === 'stream') forwardSource = body.stream;
     if (body.kind === 'stream' && bodyRead.value.guardTail) {
       const guard = multipartTailGuard(contentType, bodyRead.value.guardTail.requestParts, (err) => (tailRefusal = err));
       const source = body.stream;
@@ -439,6 +468,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
     let event = base(identity);
     if (up.config.kind === 'sql-gateway') event = applySqlDetails(event, sql.requestDetails(cls, event.requestParameters));
 
+    if (tooSlow) {
+      refuse(tooSlow, identity, { bodyCutOff: true, forwarded: false }, {}, body);
+      return;
+    }
+    // From here the body goes to Flink as it arrives: a body too slow is cut off before its end
+    // (Flink never acts on a body it did not get whole), and the record says so.
+    const forwarded = body.kind === 'stream' ? body.stream : undefined;
+    onTooSlow = () => {
+      forwarded?.destroy(tooSlow);
+      forwardSource?.destroy(tooSlow);
+    };
     // 3. No write without a record: journal before forwarding.
     const journaled = recordIt && cls.eventRW === 'Write';
     if (journaled) {
@@ -483,6 +523,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     } catch (err) {
       const e = err as Error & { code?: string };
       const ftErr =
+        tooSlow ??
         tailRefusal ??
         (e.code === 'UND_ERR_HEADERS_TIMEOUT'
           ? new FlinkTrailError('FT_ERR_UPSTREAM_TIMEOUT', up.config.name, config.gateway.upstreamTimeoutMs)
@@ -498,6 +539,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           latencyMs: elapsedMs(),
           errorCode: ftErr.code,
           errorMessage: ftErr.message,
+          ...(tooSlow ? { additionalEventData: { bodyCutOff: true, forwarded: 'partial' } } : {}),
         });
         void (journaled ? recorder.complete(done) : recorder.record(done));
       }
@@ -512,6 +554,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
       outHeaders[k] = v;
     }
     outHeaders['x-request-id'] = requestId;
+    // Flink answered before the whole body came (it refuses a broken upload early): the client
+    // gets Flink's answer, the rest of its body is not forwarded, and the connection then closes.
+    const answeredEarly = bodyStillArriving(req);
+    if (answeredEarly) closeAfterAnswer(req, res);
     res.writeHead(upstreamRes.statusCode, outHeaders);
 
     const resType = String(upstreamRes.headers['content-type'] ?? '');
@@ -557,7 +603,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         latencyMs: elapsedMs(),
         responseElements: elements,
         referencedResources: resources,
-        additionalEventData: { responseBytes },
+        additionalEventData: { responseBytes, ...(answeredEarly ? { requestBodyComplete: false } : {}) },
         ...(status >= 400
           ? { errorCode: flinkErrorCode(status), errorMessage: flinkErrorMessage(parsed, `Flink answered HTTP ${status}.`) }
           : !ok
@@ -586,7 +632,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
         res.once('drain', () => upstreamRes.body.resume());
       }
     });
-    upstreamRes.body.on('end', () => res.end());
+    upstreamRes.body.on('end', () => {
+      if (answeredEarly) {
+        forwarded?.destroy();
+        forwardSource?.destroy();
+      }
+      res.end();
+    });
     upstreamRes.body.on('error', (err: Error) => {
       res.destroy(err);
       settle(false, err);
