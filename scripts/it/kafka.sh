@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # A real Apache Kafka 4.x broker for integration tests: jars from Maven Central (no tarball),
-# single node in KRaft combined mode (broker + controller), PLAINTEXT on 127.0.0.1.
+# single node in KRaft combined mode (broker + controller), PLAINTEXT on 127.0.0.1, and with
+# --tls-cert/--tls-key also a SASL_SSL listener (TLS + SASL SCRAM-SHA-512, SCRAM-SHA-256, PLAIN).
 #
 #   scripts/it/kafka.sh install [--version V]
 #   scripts/it/kafka.sh start [--version V] [--port P] [--run-dir D]
+#                             [--tls-cert F --tls-key F [--sasl-port P]]
+#                             [--scram-user NAME:PASSWORD]... [--plain-user NAME:PASSWORD]...
+#   scripts/it/kafka.sh pause  --run-dir D   # stop the broker (SIGTERM, then SIGKILL): an outage
+#   scripts/it/kafka.sh resume --run-dir D   # start it again: same ports, same data
 #   scripts/it/kafka.sh stop --run-dir D
 #
 # install: resolves org.apache.kafka:kafka_2.13:V and its runtime dependencies with a throw-away
@@ -12,7 +17,12 @@
 # start:   writes D/server.properties (static single voter, one partition per topic, replication
 #          factor 1, topics auto-created), formats D/data with kafka.tools.StorageTool, runs
 #          kafka.Kafka in its own session (setsid) and waits until the broker accepts
-#          connections. Prints ONE JSON line: {"bootstrap":"127.0.0.1:P","pid":N,"runDir":D,"version":V}
+#          connections. With --tls-cert/--tls-key (PEM; the key unencrypted PKCS#8, as pki.sh makes
+#          it) the SASL_SSL listener serves that certificate; --scram-user NAME:PASSWORD adds a
+#          SCRAM-SHA-512 and SCRAM-SHA-256 credential at format time (kafka-storage format
+#          --add-scram), --plain-user one for PLAIN (in the listener's JAAS config).
+#          Prints ONE JSON line: {"bootstrap":"127.0.0.1:P","saslSsl":"127.0.0.1:Q"|null,"pid":N,
+#          "runDir":D,"version":V}
 # stop:    SIGTERM to the process group, waits (controlled shutdown), then SIGKILL.
 #
 # Env: FLINKTRAIL_IT_DIR (default <repo>/.it), FLINKTRAIL_KAFKA_VERSION (default 4.1.1), MVN.
@@ -60,12 +70,17 @@ EOF
 }
 
 cmd_start() {
-  local port="" run=""
+  local port="" run="" cert="" key="" sport="" scram=() plain=()
   while (($#)); do
     case $1 in
       --version) VERSION=${2:?}; shift 2 ;;
       --port) port=${2:?}; shift 2 ;;
       --run-dir) run=${2:?}; shift 2 ;;
+      --tls-cert) cert=${2:?}; shift 2 ;;
+      --tls-key) key=${2:?}; shift 2 ;;
+      --sasl-port) sport=${2:?}; shift 2 ;;
+      --scram-user) scram+=("${2:?}"); shift 2 ;;
+      --plain-user) plain+=("${2:?}"); shift 2 ;;
       *) die "start: unknown option $1" ;;
     esac
   done
@@ -75,16 +90,23 @@ cmd_start() {
   local cport; cport=$(free_port)
   [[ -n $run ]] || run=$(mktemp -d "${TMPDIR:-/tmp}/ft-kafka.XXXXXX")
   mkdir -p "$run"; run=$(cd "$run" && pwd)
+  [[ -z $cert$key ]] || [[ -f $cert && -f $key ]] || die "--tls-cert and --tls-key go together and must be files"
   rm -rf "$run/data"
+  local listeners="PLAINTEXT://127.0.0.1:$port" sasl_json=null
+  if [[ -n $cert ]]; then
+    [[ -n $sport ]] || sport=$(free_port)
+    listeners+=",SASL_SSL://127.0.0.1:$sport"
+    sasl_json="\"127.0.0.1:$sport\""
+  fi
   cat >"$run/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listeners,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
 log.dirs=$run/data
 num.partitions=1
 auto.create.topics.enable=true
@@ -97,25 +119,68 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.flush.interval.messages=1
 EOF
-  local cp="$home/lib/*"
-  local id
+  if [[ -n $cert ]]; then
+    # A PEM keystore: the unencrypted PKCS#8 key followed by the certificate (KIP-651).
+    cat "$key" "$cert" >"$run/keystore.pem"
+    local jaas="org.apache.kafka.common.security.plain.PlainLoginModule required" u
+    for u in "${plain[@]}"; do jaas+=" user_${u%%:*}=\"${u#*:}\""; done
+    cat >>"$run/server.properties" <<EOF
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$run/keystore.pem
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.plain.sasl.jaas.config=$jaas;
+EOF
+  fi
+  local cp="$home/lib/*" id fmt=() u
+  for u in "${scram[@]}"; do
+    fmt+=(--add-scram "SCRAM-SHA-512=[name=${u%%:*},password=${u#*:}]" --add-scram "SCRAM-SHA-256=[name=${u%%:*},password=${u#*:}]")
+  done
   id=$(node -e 'console.log(require("crypto").randomBytes(16).toString("base64url"))')
-  java -cp "$cp" kafka.tools.StorageTool format -t "$id" -c "$run/server.properties" --ignore-formatted >"$run/format.log" 2>&1 ||
+  java -cp "$cp" kafka.tools.StorageTool format -t "$id" -c "$run/server.properties" --ignore-formatted "${fmt[@]}" >"$run/format.log" 2>&1 ||
     die "formatting the KRaft log dir failed: $(tail -n 5 "$run/format.log")"
-  setsid java -Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true -cp "$cp" kafka.Kafka "$run/server.properties" >"$run/kafka.log" 2>&1 </dev/null &
+  printf '%s %s %s\n' "$port" "${sport:-0}" "$VERSION" >"$run/ports"
+  : >"$run/kafka.log"
+  launch "$run"
+  printf '{"bootstrap":"127.0.0.1:%s","saslSsl":%s,"pid":%s,"runDir":"%s","version":"%s"}\n' "$port" "$sasl_json" "$(cat "$run/kafka.pid")" "$run" "$VERSION"
+}
+
+# Runs the broker of a formatted run dir in its own session and waits for its listeners.
+launch() {
+  local run=$1 port sport version
+  read -r port sport version <"$run/ports"
+  setsid java -Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true -cp "$IT_DIR/kafka-$version/lib/*" kafka.Kafka "$run/server.properties" >>"$run/kafka.log" 2>&1 </dev/null &
   local pid=$!
   echo "$pid" >"$run/kafka.pid"
-  local i
-  for i in $(seq 1 600); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      printf '{"bootstrap":"127.0.0.1:%s","pid":%s,"runDir":"%s","version":"%s"}\n' "$port" "$pid" "$run" "$VERSION"
-      return 0
-    fi
-    kill -0 "$pid" 2>/dev/null || die "Kafka exited: $(tail -n 20 "$run/kafka.log")"
-    sleep 0.1
+  local i p
+  for p in "$port" "$sport"; do
+    [[ $p != 0 ]] || continue
+    for i in $(seq 1 1200); do
+      (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue 2
+      kill -0 "$pid" 2>/dev/null || die "Kafka exited: $(tail -n 20 "$run/kafka.log")"
+      sleep 0.1
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    die "Kafka did not listen on 127.0.0.1:$p within 120 s"
   done
-  kill -KILL -- "-$pid" 2>/dev/null || true
-  die "Kafka did not listen on 127.0.0.1:$port within 60 s"
+}
+
+run_dir_arg() {
+  [[ ${1:-} == --run-dir && -n ${2:-} && -f $2/kafka.pid ]] || die "needs --run-dir of a started Kafka"
+  echo "$2"
+}
+
+cmd_pause() {
+  local run; run=$(run_dir_arg "$@")
+  stop_group "$(cat "$run/kafka.pid")" 150 || true
+  log "Kafka stopped (outage)"
+}
+
+cmd_resume() {
+  local run; run=$(run_dir_arg "$@")
+  launch "$run"
+  log "Kafka back on the same ports"
 }
 
 cmd_stop() {
@@ -137,6 +202,8 @@ cmd=${1:-}
 case $cmd in
   install) cmd_install "$@" ;;
   start) cmd_start "$@" ;;
+  pause) cmd_pause "$@" ;;
+  resume) cmd_resume "$@" ;;
   stop) cmd_stop "$@" ;;
-  *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -1,7 +1,9 @@
 /**
  * Integration-test helper: a real Apache Kafka 4.x broker (KRaft, jars from Maven Central)
  * started by scripts/it/kafka.sh, or the one at FLINKTRAIL_TEST_KAFKA_BOOTSTRAP. `consume`
- * collects a topic's records from the beginning.
+ * collects a topic's records from the beginning (over the plaintext listener). With `saslSsl`
+ * the broker also has a SASL_SSL listener serving the given certificate, with SCRAM and PLAIN
+ * users (always a broker of its own); `pause`/`resume` stop and restart it (same ports, data).
  */
 import { Admin, Consumer, stringDeserializers, type Message } from '@platformatic/kafka';
 import { itScript } from './servers.js';
@@ -14,6 +16,11 @@ export interface KafkaRecord {
 
 export interface KafkaServer {
   bootstrap: string;
+  /** host:port of the SASL_SSL listener (with `saslSsl`). */
+  saslSsl?: string;
+  /** Stops the broker (an outage) and starts it again on the same ports with the same data. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   /** Creates topics (one partition each), so consumers can subscribe before the first record. */
   createTopics(topics: string[]): Promise<void>;
   /** Starts collecting every record of `topic` (from the earliest offset) into `records`. */
@@ -21,17 +28,42 @@ export interface KafkaServer {
   stop(): Promise<void>;
 }
 
-export async function startKafka(): Promise<KafkaServer> {
+export interface KafkaStartOptions {
+  saslSsl?: {
+    cert: string;
+    key: string;
+    /** NAME:PASSWORD, credentials for SCRAM-SHA-512 and SCRAM-SHA-256. */
+    scramUsers?: string[];
+    /** NAME:PASSWORD, credentials for PLAIN. */
+    plainUsers?: string[];
+  };
+}
+
+export async function startKafka(opts: KafkaStartOptions = {}): Promise<KafkaServer> {
   const env = process.env['FLINKTRAIL_TEST_KAFKA_BOOTSTRAP'];
-  let info: { bootstrap: string; runDir?: string };
-  if (env) info = { bootstrap: env };
+  let info: { bootstrap: string; saslSsl?: string | null; runDir?: string };
+  if (env && !opts.saslSsl) info = { bootstrap: env };
   else {
     await itScript('kafka', ['install'], 900_000);
-    info = await itScript('kafka', ['start'], 120_000);
+    const args = ['start'];
+    if (opts.saslSsl) {
+      const s = opts.saslSsl;
+      args.push('--tls-cert', s.cert, '--tls-key', s.key);
+      for (const u of s.scramUsers ?? []) args.push('--scram-user', u);
+      for (const u of s.plainUsers ?? []) args.push('--plain-user', u);
+    }
+    info = await itScript('kafka', args, 240_000);
   }
+  const own = (cmd: string) => {
+    if (!info.runDir) throw new Error(`Kafka ${cmd}: only a broker started here can be paused`);
+    return itScript('kafka', [cmd, '--run-dir', info.runDir], 240_000).then(() => undefined);
+  };
   let stopped: Promise<void> | undefined;
   return {
     bootstrap: info.bootstrap,
+    ...(info.saslSsl ? { saslSsl: info.saslSsl } : {}),
+    pause: () => own('pause'),
+    resume: () => own('resume'),
     async createTopics(topics) {
       const admin = new Admin({ clientId: 'ft-test-admin', bootstrapBrokers: [info.bootstrap] });
       try {
