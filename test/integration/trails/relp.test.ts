@@ -93,7 +93,11 @@ describe('trails to RELP survive a receiver crash', { timeout: 300_000 }, () => 
       const ids = receivedIds(rs!.messages(input));
       const firsts: string[] = [];
       const seen = new Set<string>();
-      for (const id of ids) if (!seen.has(id)) (seen.add(id), firsts.push(id));
+      for (const id of ids) {
+        if (seen.has(id)) continue;
+        seen.add(id);
+        firsts.push(id);
+      }
       const missing = appended.filter((id) => !seen.has(id));
       console.log(`${name}: ${appended.length} events sent (${sentWhileDown} while rsyslog was down), ${seen.size} distinct received, ${ids.length - seen.size} duplicates`);
       assert.deepEqual(missing, [], `${name}: no event missing`);
