@@ -14,7 +14,7 @@
 import { Producer, stringSerializers, type ConnectionOptions } from '@platformatic/kafka';
 import type { ActionTrailEvent } from '../../../event/types.js';
 import type { KafkaOptions } from '../../destination.js';
-import { resolveSecret } from '../secret.js';
+import { resolveSecret } from '../../../secrets/index.js';
 import { trustOptions } from '../tls.js';
 import type { RecordSink } from '../types.js';
 
