@@ -6,7 +6,7 @@
 #   curl                  readiness checks (scripts/flink/flink.sh, scripts/it/s3.sh)
 #   openssl               certificates (scripts/it/pki.sh, scripts/it/rsyslog.sh)
 #   mount                 the tmpfs of the disk-full tests (test/integration/reliability)
-#   rsyslog rsyslog-gnutls                      scripts/it/rsyslog.sh
+#   rsyslog rsyslog-gnutls rsyslog-relp         scripts/it/rsyslog.sh (TCP, TLS, RELP inputs)
 #   swift swift-proxy swift-object swift-container swift-account   scripts/it/s3.sh (S3 via s3api)
 #   chromium              console tests (scripts/it/chromium.sh; playwright-core brings no browser)
 # Packages already installed are left alone; nothing is installed when all are there. Debian
@@ -16,7 +16,7 @@
 #   scripts/install-test-deps.sh [--check]    # --check: only report what is missing
 set -euo pipefail
 
-PACKAGES=(default-jdk-headless maven curl openssl mount rsyslog rsyslog-gnutls
+PACKAGES=(default-jdk-headless maven curl openssl mount rsyslog rsyslog-gnutls rsyslog-relp
   swift swift-proxy swift-object swift-container swift-account chromium)
 # A package whose commands are already there (another JDK, a Maven from elsewhere) is not needed.
 declare -A PROVIDES=([default-jdk-headless]="java javac jar keytool" [maven]=mvn [curl]=curl

@@ -240,7 +240,7 @@ export const ERRORS = {
   },
   FT_ERR_TRAIL_NO_DESTINATION: {
     status: 400,
-    message: 'A trail needs at least one destination (s3://, kafka://, syslog+tcp://, syslog+tls://, file:// or local).',
+    message: 'A trail needs at least one destination (s3://, kafka[+ssl|+sasl_ssl]://, syslog+tcp://, syslog+tls://, relp[+tls]://, file:// or local).',
     doc: 'CreateTrail or UpdateTrail without any destination.',
   },
   FT_ERR_TRAIL_INVALID_DESTINATION: {

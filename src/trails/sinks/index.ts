@@ -2,6 +2,7 @@
 import type { Destination } from '../destination.js';
 import { FileObjectStore } from './file/index.js';
 import { KafkaSink } from './kafka/index.js';
+import { RelpSink } from './relp/index.js';
 import { S3ObjectStore } from './s3/index.js';
 import { SyslogSink } from './syslog/index.js';
 import type { ObjectStore, RecordSink } from './types.js';
@@ -23,7 +24,8 @@ export function openObjectStore(d: Destination, o: SinkOptions): ObjectStore {
 export function openRecordSink(d: Destination): RecordSink {
   if (d.kafka) return new KafkaSink(d.kafka);
   if (d.syslog) return new SyslogSink(d.syslog);
-  throw new Error(`${d.display} is not a Kafka or syslog destination.`);
+  if (d.relp) return new RelpSink(d.relp);
+  throw new Error(`${d.display} is not a Kafka, syslog or RELP destination.`);
 }
 
 /** The part of a destination that prefixes every key (the bucket prefix; "" for directories). */

@@ -6,10 +6,10 @@
  *   durably stored (S3 answered 200; the file is written, fsynced and renamed into place) and
  *   overwrites an object with the same key — the engine relies on that for at-least-once
  *   delivery with deterministic names. `get`/`list` serve digests and validate-logs.
- * - `RecordSink` (kafka, syslog): ordered records. `send` resolves when every event of the
- *   batch was acknowledged (Kafka: acks=all by the idempotent producer) or written to the
- *   connection (syslog over TCP/TLS has no acknowledgement); it throws if any was not, and the
- *   engine sends the whole batch again.
+ * - `RecordSink` (kafka, syslog, relp): ordered records. `send` resolves when every event of the
+ *   batch was acknowledged (Kafka: acks=all by the idempotent producer; RELP: `rsp 200` for each
+ *   message) or written to the connection (syslog over TCP/TLS has no acknowledgement); it
+ *   throws if any was not, and the engine sends the whole batch again.
  *
  * Neither owns the events it is given. `close()` releases connections; it does not flush —
  * nothing is buffered inside a sink.
@@ -29,7 +29,7 @@ export interface ObjectStore {
 }
 
 export interface RecordSink {
-  readonly kind: 'kafka' | 'syslog';
+  readonly kind: 'kafka' | 'syslog' | 'relp';
   send(events: readonly ActionTrailEvent[]): Promise<void>;
   close(): Promise<void>;
 }
