@@ -76,7 +76,7 @@ describe('redaction corpus through FlinkTrail (real Flink, SQL Gateway, Kafka, r
   let flink: FlinkCluster | undefined;
   let kafka: KafkaServer | undefined;
   let syslog: RsyslogServer | undefined;
-  let topic: { records: { value: string }[]; close(): Promise<void> } | undefined;
+  let topic: { records: { key: string; value: string }[]; close(): Promise<void> } | undefined;
   let app: App | undefined;
   let info: ListenInfo;
   let dataDir: string;
@@ -93,9 +93,9 @@ describe('redaction corpus through FlinkTrail (real Flink, SQL Gateway, Kafka, r
       stream.write = ((chunk: unknown, ...rest: unknown[]) => {
         output += typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
         return write(chunk, ...rest);
-      }) as typeof stream.write;
+      });
       restore.push(() => {
-        stream.write = write as typeof stream.write;
+        stream.write = write;
       });
     }
   }
