@@ -11,16 +11,16 @@
  *    stored after the reload appears in the old page.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
-import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 import { signIn, startBrowser, type TestBrowser } from '../../helpers/browser.js';
 import { newEvents } from '../../helpers/events.js';
 import { makeKey, startInProcess, tempDir, type InProcess } from '../../helpers/flinktrail.js';
 import { makePki, type Pki } from '../../helpers/pki.js';
+import { replaceFile, servedCertificate, until } from '../../helpers/tls.js';
 
 // Nothing here talks to Flink: an address where nothing listens is enough.
 const NO_FLINK = 'http://127.0.0.1:9';
@@ -29,17 +29,7 @@ const PASSWORD = 'console-tls-password';
 
 const serialOf = (pem: string) => new X509Certificate(readFileSync(pem)).serialNumber;
 
-/** The serial of the certificate a fresh Node TLS connection to the listener is served. */
-function servedSerial(port: number, ca: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = connect({ host: '127.0.0.1', port, ca: readFileSync(ca) }, () => {
-      const serial = sock.getPeerCertificate().serialNumber.toUpperCase();
-      sock.destroy();
-      resolve(serial);
-    });
-    sock.once('error', reject);
-  });
-}
+const servedSerial = async (port: number, ca: string) => (await servedCertificate(port, ca)).serialNumber.toUpperCase();
 
 /** The serial of the certificate Chromium holds for the page's origin (CDP Network.getCertificate). */
 async function browserSerial(cdp: CDPSession, origin: string): Promise<string> {
@@ -62,20 +52,6 @@ async function watchResponses(ctx: BrowserContext, page: Page): Promise<{ cdp: C
   cdp.on('Network.responseReceived', (e) => seen.push({ url: e.response.url, status: e.response.status, connectionId: e.response.connectionId, protocol: e.response.securityDetails?.protocol }));
   await cdp.send('Network.enable');
   return { cdp, seen };
-}
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Replaces `to` by `from` the way deployment tools do: write beside, rename over. */
-function replaceFile(from: string, to: string): void {
-  copyFileSync(from, `${to}.new`);
-  renameSync(`${to}.new`, to);
 }
 
 describe('web console over TLS in a real browser', { timeout: 240_000 }, () => {

@@ -11,23 +11,14 @@ import { copyFileSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFi
 import { X509Certificate } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
-import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { startChild, tempDir, type ChildServer } from '../../helpers/flinktrail.js';
 import { makePki, type Pki } from '../../helpers/pki.js';
+import { servedCertificate, until } from '../../helpers/tls.js';
 
 const serialOf = (pem: string) => new X509Certificate(readFileSync(pem)).serialNumber;
 
-function servedSerial(port: number, ca: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = connect({ host: '127.0.0.1', port, ca: readFileSync(ca) }, () => {
-      const serial = sock.getPeerCertificate().serialNumber.toUpperCase();
-      sock.destroy();
-      resolve(serial);
-    });
-    sock.once('error', reject);
-  });
-}
+const servedSerial = async (port: number, ca: string) => (await servedCertificate(port, ca)).serialNumber.toUpperCase();
 
 function health(url: string, ca: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -38,14 +29,6 @@ function health(url: string, ca: string): Promise<number> {
     req.once('error', reject);
     req.end();
   });
-}
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('SIGHUP reloads the TLS files of flinktrail serve', { timeout: 180_000 }, () => {
