@@ -9,6 +9,7 @@
 #   rsyslog rsyslog-gnutls rsyslog-relp         scripts/it/rsyslog.sh (TCP, TLS, RELP inputs)
 #   swift swift-proxy swift-object swift-container swift-account   scripts/it/s3.sh (S3 via s3api)
 #   chromium              console tests (scripts/it/chromium.sh; playwright-core brings no browser)
+#   libnss3-tools         certutil: the browser's trust in the test CA (scripts/it/chromium.sh trust)
 # Packages already installed are left alone; nothing is installed when all are there. Debian
 # services of these packages are never started (policy-rc.d answers 101 during the install).
 # Needs root, or sudo without a password; without either it lists what is missing and fails.
@@ -17,10 +18,11 @@
 set -euo pipefail
 
 PACKAGES=(default-jdk-headless maven curl openssl mount rsyslog rsyslog-gnutls rsyslog-relp
-  swift swift-proxy swift-object swift-container swift-account chromium)
+  swift swift-proxy swift-object swift-container swift-account chromium
+  libnss3-tools)
 # A package whose commands are already there (another JDK, a Maven from elsewhere) is not needed.
 declare -A PROVIDES=([default-jdk-headless]="java javac jar keytool" [maven]=mvn [curl]=curl
-  [openssl]=openssl [mount]="mount umount" [chromium]=chromium)
+  [openssl]=openssl [mount]="mount umount" [chromium]=chromium [libnss3-tools]=certutil)
 
 present() {
   local c

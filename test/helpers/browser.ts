@@ -4,7 +4,8 @@
  * signing in through the console and saving screenshots under test-results/screenshots/.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -43,17 +44,34 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-export function startBrowser(): Promise<TestBrowser> {
-  return starting(launch());
+export interface BrowserOptions {
+  /** A PEM CA the browser trusts for HTTPS servers (through an NSS database in a HOME of its own). */
+  trustCa?: string;
 }
 
-async function launch(): Promise<TestBrowser> {
+export function startBrowser(opts: BrowserOptions = {}): Promise<TestBrowser> {
+  return starting(launch(opts));
+}
+
+async function launch(opts: BrowserOptions): Promise<TestBrowser> {
   const executablePath = await chromiumPath();
-  const browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+  let home: string | undefined;
+  if (opts.trustCa) {
+    home = mkdtempSync(join(tmpdir(), 'ft-chromium-home-'));
+    await execFileAsync('bash', [join(REPO_ROOT, 'scripts', 'it', 'chromium.sh'), 'trust', '--home', home, '--ca', opts.trustCa], { timeout: 60_000 });
+  }
+  const removeHome = () => home && rmSync(home, { recursive: true, force: true });
+  let browser: Browser;
+  try {
+    browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 60_000, ...(home ? { env: { ...process.env, HOME: home } } : {}) });
+  } catch (err) {
+    removeHome();
+    throw err;
+  }
   return {
     browser,
     newContext: (viewport = { width: 1280, height: 800 }) => browser.newContext({ viewport, acceptDownloads: true, locale: 'en-US', timezoneId: 'UTC' }),
-    close: register({ name: 'Chromium', stop: () => browser.close() }),
+    close: register({ name: 'Chromium', stop: () => browser.close().finally(removeHome) }),
   };
 }
 

@@ -6,7 +6,7 @@
  * with a coded 401 and recorded, also one revoked while FlinkTrail runs (the CRL is reloaded).
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
@@ -16,6 +16,7 @@ import { flinkCli, flinkLib, type FlinkCli } from '../../helpers/flink-cli.js';
 import { startFlink, type FlinkCluster } from '../../helpers/flink.js';
 import { makeKey, startInProcess, tempDir, waitForEvents, type Credentials, type InProcess } from '../../helpers/flinktrail.js';
 import { makePki, type Pki } from '../../helpers/pki.js';
+import { replaceFile, servedCertificate, until } from '../../helpers/tls.js';
 
 /** A TLS connection to 127.0.0.1:port as `client` (cert + key files), trusting `ca`. */
 function tlsConnect(port: number, ca: string, client?: { cert: string; key: string }): Promise<TLSSocket> {
@@ -46,26 +47,7 @@ function getOn(sock: TLSSocket, path: string): Promise<{ status: number; text: s
 }
 
 /** The SHA-256 fingerprint of the certificate a fresh connection to `port` is served. */
-async function servedFingerprint(port: number, ca: string, client?: { cert: string; key: string }): Promise<string> {
-  const sock = await tlsConnect(port, ca, client);
-  const fp = sock.getPeerCertificate().fingerprint256;
-  sock.destroy();
-  return fp;
-}
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Replaces `to` by `from` the way deployment tools do: write beside, rename over. */
-function replaceFile(from: string, to: string): void {
-  copyFileSync(from, `${to}.new`);
-  renameSync(`${to}.new`, to);
-}
+const servedFingerprint = async (port: number, ca: string, client?: { cert: string; key: string }) => (await servedCertificate(port, ca, client)).fingerprint256;
 
 describe('TLS certificate reload and revocation, with the real flink CLI', { timeout: 300_000 }, () => {
   let flink: FlinkCluster;
