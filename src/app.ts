@@ -127,7 +127,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   );
   if (recovered > 0) log.warn({ events: recovered }, 'Journaled operations without a recorded outcome were marked unknown.');
 
-  const directory = new Directory(db);
+  const directory = new Directory(db, secrets);
   const sessions = new Sessions(db, { idleMs: config.auth.session.idleMinutes * 60_000, absoluteMs: config.auth.session.absoluteHours * 3600_000 });
   const isTrustedPeer = trustedPeerCheck(config.gateway.trustedProxies);
   // The state-cookie key lives in the database so that every instance on it accepts the callback.

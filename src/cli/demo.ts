@@ -17,6 +17,7 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { loadConfig } from '../config/index.js';
+import { openSecrets } from '../secrets/index.js';
 import { openDatabase } from '../store/sqlite/database.js';
 import { Directory } from '../identity/directory.js';
 import { hashPassword } from '../identity/secrets.js';
@@ -68,7 +69,7 @@ export async function demo(opts: DemoOptions): Promise<void> {
       overrides: { dataDir: opts.dataDir, api: { port: opts.port }, clusters: [{ name: 'default', url: flink.restUrl }] },
     });
     const db = openDatabase(config.dataDir);
-    const dir = new Directory(db);
+    const dir = new Directory(db, openSecrets(config));
     const password = randomBytes(12).toString('base64url');
     dir.createUser(opts.user, 'admin', await hashPassword(password), true);
     const key = dir.createAccessKey(opts.user);

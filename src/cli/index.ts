@@ -10,6 +10,7 @@ import { loadConfig, setPath } from '../config/index.js';
 import { isFlinkTrailError } from '../errors/index.js';
 import { Directory, ROLES, type Role } from '../identity/directory.js';
 import { LOOKUP_PARAMETERS } from '../query/lookup.js';
+import { openSecrets } from '../secrets/index.js';
 import { openDatabase } from '../store/sqlite/database.js';
 import { hashPassword } from '../identity/secrets.js';
 import type { ActionTrailEvent } from '../event/types.js';
@@ -102,11 +103,14 @@ export function program(): Command {
     .requiredOption('--user <name>', 'owner; created if missing')
     .addOption(new Option('--role <role>', 'role of a user created now').choices([...ROLES]).default('viewer'))
     .addOption(dataDirOption())
+    .option('-c, --config <file>', 'YAML configuration file (for secrets.*: the master key that seals the secret for request signatures)')
     .addOption(output())
-    .action(async (o: { user: string; role: Role; dataDir: string; output: string }) => {
+    .action(async (o: { user: string; role: Role; dataDir: string; config?: string; output: string }) => {
+      // The same master key as the server's (config file, FLINKTRAIL__SECRETS__* or the per-user default).
+      const secrets = openSecrets(loadConfig({ ...(o.config ? { file: o.config } : {}), env: process.env, overrides: { dataDir: o.dataDir } }));
       const db = openDatabase(o.dataDir);
       try {
-        const dir = new Directory(db);
+        const dir = new Directory(db, secrets);
         const existed = dir.userByName(o.user) !== undefined;
         dir.createUser(o.user, o.role);
         if (!existed) await recordLocal(db, 'CreateUser', { 'ACS::Actiontrail::User': [o.user] }, { userName: o.user, role: o.role });

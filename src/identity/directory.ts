@@ -8,6 +8,7 @@ import { randomInt } from 'node:crypto';
 import type { Db } from '../store/sqlite/database.js';
 import { FlinkTrailError } from '../errors/index.js';
 import { hashKeySecret, newAccessKeyId, newAccessKeySecret } from './secrets.js';
+import type { Sealer } from '../secrets/envelope.js';
 import { SigningSecrets } from './signing-secrets.js';
 
 export interface PolicyRecord {
@@ -100,8 +101,12 @@ export class Directory {
   /** Sealed secrets for request signatures (the ActionTrail RPC endpoint). */
   readonly signing: SigningSecrets;
 
-  constructor(private readonly db: Db) {
-    this.signing = new SigningSecrets(db);
+  /** `sealer` (the master key ring) is needed to make AccessKeys and to check request signatures; listing and Basic auth work without. */
+  constructor(
+    private readonly db: Db,
+    sealer?: Sealer,
+  ) {
+    this.signing = new SigningSecrets(db, sealer);
     this.stmts = {
       userByName: db.prepare('SELECT * FROM users WHERE name = ?'),
       userById: db.prepare('SELECT * FROM users WHERE id = ?'),

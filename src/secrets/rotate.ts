@@ -15,6 +15,8 @@ import { isSealed, type Secrets } from './envelope.js';
 export const SEALED_COLUMNS: readonly { table: string; column: string; key: string }[] = [
   { table: 'meta', column: 'value', key: 'key' },
   { table: 'trail_destinations', column: 'url', key: 'id' },
+  // AccessKey secrets kept for request signatures (identity/signing-secrets.ts)
+  { table: 'access_key_signing', column: 'sealed', key: 'key_id' },
 ];
 
 /** Directory (under the data directory) of files whose whole content may be sealed. */

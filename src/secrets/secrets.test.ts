@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { testKey } from '../../test/helpers/secrets.js';
 import { buildConfig } from '../config/index.js';
+import { Directory } from '../identity/directory.js';
 import { metaSecret, openDatabase } from '../store/sqlite/database.js';
 import { isReference, isSealed, keyIdOf, loadMasterKey, openSecrets, resolveSecret, rotateSecrets, Secrets } from './index.js';
 import { parseKeyMaterial } from './master-key.js';
@@ -94,7 +95,7 @@ describe('master keys', () => {
 });
 
 describe('rotation', () => {
-  it('re-wraps meta secrets, destination URLs and key files in one go', () => {
+  it('re-wraps meta secrets, destination URLs, AccessKey signing secrets and key files in one go', () => {
     const dataDir = tmp();
     const old = new Secrets(testKey());
     const db = openDatabase(dataDir);
@@ -106,9 +107,15 @@ describe('rotation', () => {
       const keyDir = join(dataDir, 'trail-digest-keys');
       mkdirSync(keyDir, { recursive: true });
       writeFileSync(join(keyDir, 'abc.pem'), `${old.seal('PEM', 'trail-digest-key')}\n`);
+      const directory = new Directory(db, old);
+      directory.createUser('ak-owner', 'admin');
+      const ak = directory.createAccessKey('ak-owner');
       const next = testKey();
       const result = rotateSecrets(db, dataDir, old.withActive(next));
-      assert.deepEqual(result, { values: 2, files: 1, plaintext: 1 });
+      assert.deepEqual(result, { values: 3, files: 1, plaintext: 1 });
+      const signing = (db.prepare('SELECT sealed FROM access_key_signing WHERE key_id = ?').get(ak.accessKeyId) as { sealed: string }).sealed;
+      assert.equal(Secrets.keyIdOf(signing), next.id, 'the signing secret is under the new key');
+      assert.equal(new Directory(db, new Secrets(next)).signing.get(ak.accessKeyId), ak.accessKeySecret);
       const fresh = new Secrets(next);
       assert.equal(metaSecret(db, 'pagination-token-key', () => 'other', fresh), hmac);
       const url = (db.prepare('SELECT url FROM trail_destinations WHERE ord = 0').get() as { url: string }).url;

@@ -11,6 +11,7 @@ import { buildApp, type App, type ListenInfo } from '../../src/app.js';
 import { buildConfig } from '../../src/config/index.js';
 import { Directory, type Role } from '../../src/identity/directory.js';
 import { hashPasswordScrypt } from '../../src/identity/secrets.js';
+import { openSecrets, type Sealer } from '../../src/secrets/index.js';
 import { openDatabase } from '../../src/store/sqlite/database.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import type { ActionTrailEvent } from '../../src/event/types.js';
@@ -32,11 +33,15 @@ export function tempDir(prefix = 'ft-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-/** Creates a user with a key in `dataDir` (as `flinktrail keys create` does). */
-export function makeKey(dataDir: string, user = 'alice', role: Role = 'admin', password?: string): Credentials & { principalId: string } {
+/**
+ * Creates a user with a key in `dataDir` (as `flinktrail keys create` does). Its signing secret is
+ * sealed with `secrets`: by default the key ring of a default configuration (the per-user key),
+ * which is what a server started without `secrets.masterKey` opens it with.
+ */
+export function makeKey(dataDir: string, user = 'alice', role: Role = 'admin', password?: string, secrets: Sealer = openSecrets(buildConfig({ dataDir }))): Credentials & { principalId: string } {
   const db = openDatabase(dataDir);
   try {
-    const dir = new Directory(db);
+    const dir = new Directory(db, secrets);
     const u = dir.createUser(user, role, password ? hashPasswordScrypt(password) : undefined, true);
     const k = dir.createAccessKey(user);
     return { accessKeyId: k.accessKeyId, accessKeySecret: k.accessKeySecret, principalId: u.id };

@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AuthError } from '../../identity/authenticate.js';
 import { Directory } from '../../identity/directory.js';
+import { testSecrets } from '../../../test/helpers/secrets.js';
+import { signingContext } from '../../identity/signing-secrets.js';
+import { isSealed } from '../../secrets/index.js';
 import { openDatabase, type Db } from '../../store/sqlite/database.js';
 import { verifyRequest, type SignedRequest } from './auth.js';
 import { NonceStore } from './nonces.js';
@@ -21,10 +24,11 @@ describe('RPC request authentication', () => {
   let nonces: NonceStore;
   let key: { accessKeyId: string; accessKeySecret: string };
   let n = 0;
+  const ring = testSecrets();
 
   before(() => {
     db = openDatabase(dataDir);
-    directory = new Directory(db);
+    directory = new Directory(db, ring);
     directory.createUser('alice', 'admin');
     key = directory.createAccessKey('alice');
     nonces = new NonceStore(db);
@@ -96,6 +100,21 @@ describe('RPC request authentication', () => {
     assert.equal(codeOf(() => verify(v1({ AccessKeyId: other.accessKeyId }, { secret: other.accessKeySecret }))), 'InvalidAccessKeyId.Inactive');
   });
 
+  it('keeps the signing secret sealed with the master key, bound to its key; interim-format values cannot sign', () => {
+    const stored = (id: string) => (db.prepare('SELECT sealed FROM access_key_signing WHERE key_id = ?').get(id) as { sealed: string }).sealed;
+    assert.ok(isSealed(stored(key.accessKeyId)) && !stored(key.accessKeyId).includes(key.accessKeySecret), 'sealed, not in clear');
+    assert.equal(ring.open(stored(key.accessKeyId), signingContext(key.accessKeyId)), key.accessKeySecret);
+    const other = directory.createAccessKey('alice');
+    // A sealed value copied to another key's row does not open there.
+    db.prepare('UPDATE access_key_signing SET sealed = ? WHERE key_id = ?').run(stored(key.accessKeyId), other.accessKeyId);
+    assert.throws(() => directory.signing.get(other.accessKeyId), (e: { code?: string }) => e.code === 'FT_ERR_SECRETS_CORRUPT');
+    // What unreleased builds stored under a key file in the data directory: not signable.
+    db.prepare('UPDATE access_key_signing SET sealed = ? WHERE key_id = ?').run('v1.aXY.dGFn.Y3Q', other.accessKeyId);
+    assert.equal(codeOf(() => verify(v1({ AccessKeyId: other.accessKeyId }, { secret: other.accessKeySecret }))), 'FT_ERR_RPC_KEY_NOT_SIGNABLE');
+    // A directory opened without the master key cannot make keys that sign.
+    assert.throws(() => new Directory(db).createAccessKey('alice'), /without the master key/);
+  });
+
   it('V3: a changed or unsigned x-acs header, or a body that is not the hashed one, is refused', () => {
     assert.equal(codeOf(() => verify(v3({ mutate: (h) => (h['x-acs-action'] = 'DeleteTrail') }))), 'SignatureDoesNotMatch');
     assert.equal(codeOf(() => verify(v3({ mutate: (h) => (h['x-acs-extra'] = '1') }))), 'IncompleteSignature');
@@ -114,7 +133,7 @@ describe('RPC request authentication', () => {
     assert.equal(codeOf(() => verify(req)), 'SignatureNonceUsed');
     const reopened = openDatabase(dataDir);
     try {
-      const again = () => verifyRequest({ directory: new Directory(reopened), nonces: new NonceStore(reopened), now: () => NOW }, { ...req, sourceIp: '10.0.0.1' }, new RpcParams(req.query));
+      const again = () => verifyRequest({ directory: new Directory(reopened, ring), nonces: new NonceStore(reopened), now: () => NOW }, { ...req, sourceIp: '10.0.0.1' }, new RpcParams(req.query));
       assert.equal(codeOf(again), 'SignatureNonceUsed');
     } finally {
       reopened.close();

@@ -22,6 +22,7 @@ import { finishEvent, newEvent } from '../../event/build.js';
 import type { ActionTrailEvent } from '../../event/types.js';
 import { Directory } from '../../identity/directory.js';
 import { compileRedactor } from '../../pipeline/redact.js';
+import { openSecrets } from '../../secrets/index.js';
 import { createRecorder } from '../../pipeline/recorder.js';
 import { openDatabase } from '../../store/sqlite/database.js';
 import { SqliteEventStore } from '../../store/sqlite/events.js';
@@ -97,11 +98,13 @@ async function ingesterOnly(events: ActionTrailEvent[]): Promise<number> {
 async function overHttp(events: ActionTrailEvent[]): Promise<number> {
   const d = dir();
   const db = openDatabase(d);
-  const directory = new Directory(db);
+  const config = buildConfig({ dataDir: d, api: { port: 0 }, clusters: [], log: { level: 'error' } });
+  const secrets = openSecrets(config);
+  const directory = new Directory(db, secrets);
   directory.createUser('bench', 'admin', undefined, true);
   const key = directory.createAccessKey('bench');
   db.close();
-  const app = await buildApp(buildConfig({ dataDir: d, api: { port: 0 }, clusters: [], log: { level: 'error' } }), { log });
+  const app = await buildApp(config, { log, secrets });
   const { apiUrl } = await app.listen();
   const body = JSON.stringify(events);
   const auth = `Basic ${Buffer.from(`${key.accessKeyId}:${key.accessKeySecret}`).toString('base64')}`;

@@ -247,9 +247,9 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX trail_dead_letters_trail ON trail_dead_letters (trail, id);
   `,
-  // 9: ActionTrail-compatible RPC endpoint — AccessKey secrets sealed for signature checks
-  // (identity/signing-secrets.ts) and signature nonces seen within the replay window
-  // (api/actiontrail/nonces.ts)
+  // 9: ActionTrail-compatible RPC endpoint — AccessKey secrets sealed with the master key for
+  // signature checks (identity/signing-secrets.ts; re-wrapped by `flinktrail secrets rotate`)
+  // and signature nonces seen within the replay window (api/actiontrail/nonces.ts)
   `
   CREATE TABLE access_key_signing (
     key_id TEXT PRIMARY KEY REFERENCES access_keys (id) ON DELETE CASCADE,

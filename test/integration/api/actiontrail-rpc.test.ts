@@ -9,7 +9,7 @@
  * replayed or stale request gets its Alibaba error code, never a 500; and the calls are recorded.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import RPCClient from '@alicloud/pop-core';
@@ -69,6 +69,21 @@ function signedV1(cred: Credentials, params: Record<string, string>, o: { method
   return new URLSearchParams(all).toString();
 }
 
+/** A V3-signed GET (ACS3-HMAC-SHA256) built with Alibaba's own signer, for replays and stale dates. */
+function signedV3(apiUrl: string, cred: Credentials, action: string, o: { nonce?: string; date?: string; version?: string } = {}): Record<string, string> {
+  const headers: Record<string, string> = {
+    host: new URL(apiUrl).host,
+    'x-acs-action': action,
+    'x-acs-version': o.version ?? VERSION,
+    'x-acs-date': o.date ?? new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    'x-acs-signature-nonce': o.nonce ?? `v3${Math.random().toString(16).slice(2)}${Date.now()}`,
+    'x-acs-content-sha256': OpenApiUtil.hexEncode(OpenApiUtil.hash(Buffer.alloc(0), 'ACS3-HMAC-SHA256')),
+  };
+  const request = { pathname: '/', method: 'GET', query: {}, headers } as unknown as Parameters<typeof OpenApiUtil.getAuthorization>[0];
+  headers['authorization'] = OpenApiUtil.getAuthorization(request, 'ACS3-HMAC-SHA256', headers['x-acs-content-sha256']!, cred.accessKeyId, cred.accessKeySecret);
+  return headers;
+}
+
 interface ErrorAnswer {
   status: number;
   body: { RequestId: string; HostId: string; Code: string; Message: string; Recommend: string };
@@ -81,6 +96,7 @@ describe('ActionTrail RPC endpoint (2020-07-06) with Alibaba Cloud SDKs', () => 
   let admin: Credentials;
   let viewer: Credentials;
   let legacy: Credentials;
+  let interim: Credentials;
   let api: string;
   const trailDir = tempDir('ft-rpc-trail-');
   const START = new Date(Date.now() - 3 * 3600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -92,9 +108,12 @@ describe('ActionTrail RPC endpoint (2020-07-06) with Alibaba Cloud SDKs', () => 
     admin = makeKey(dataDir, 'alice', 'admin');
     viewer = makeKey(dataDir, 'victor', 'viewer');
     legacy = makeKey(dataDir, 'olga', 'admin');
-    // A key from before signing secrets were kept: only its hash exists.
+    interim = makeKey(dataDir, 'ivan', 'admin');
     const db = openDatabase(dataDir);
+    // A key from before signing secrets were kept: only its hash exists.
     db.prepare('DELETE FROM access_key_signing WHERE key_id = ?').run(legacy.accessKeyId);
+    // A key sealed by unreleased builds with a key file in the data directory (format v1.<iv>.<tag>.<ct>).
+    db.prepare('UPDATE access_key_signing SET sealed = ? WHERE key_id = ?').run('v1.MDEyMzQ1Njc4OWFi.MDEyMzQ1Njc4OWFiY2RlZg.Y2lwaGVydGV4dA', interim.accessKeyId);
     db.close();
     ft = await startInProcess('http://127.0.0.1:9', {}, dataDir);
     api = ft.info.apiUrl;
@@ -226,12 +245,26 @@ describe('ActionTrail RPC endpoint (2020-07-06) with Alibaba Cloud SDKs', () => 
     assertError(await raw(signedV1(admin, describe, { timestamp: 'yesterday' })), 400, 'InvalidTimeStamp.Format');
     assertError(await raw(signedV1({ accessKeyId: 'FTAKNOSUCHKEY0000000000', accessKeySecret: 'x' }, describe)), 404, 'InvalidAccessKeyId.NotFound');
     assertError(await raw(signedV1(legacy, describe)), 400, 'FT_ERR_RPC_KEY_NOT_SIGNABLE');
+    assertError(await raw(signedV1(interim, describe)), 400, 'FT_ERR_RPC_KEY_NOT_SIGNABLE');
     assertError(await raw(`Action=DescribeTrails&Version=${VERSION}`), 400, 'IncompleteSignature');
     // A V1 signature covers the parameters only: the Action must be one of them.
     const noAction = signedV1(admin, {}, { method: 'POST' });
     assertError(await raw('', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: noAction }), 400, 'MissingParameter');
     assertError(await raw(signedV1(admin, { Action: 'DescribeTrails', Version: '2017-12-04' })), 400, 'InvalidVersion');
     assertError(await raw(signedV1(admin, { Action: 'DeleteEverything' })), 404, 'InvalidAction.NotFound');
+    // V3 (headers signed): replay, stale date, unknown version, unknown action, wrong secret.
+    const v3 = async (headers: Record<string, string>): Promise<ErrorAnswer> => {
+      const res = await fetch(`${api}/`, { headers });
+      return { status: res.status, body: (await res.json()) as ErrorAnswer['body'], headers: res.headers };
+    };
+    const v3once = signedV3(api, admin, 'DescribeTrails');
+    assert.equal((await v3(v3once)).status, 200);
+    assertError(await v3(v3once), 400, 'SignatureNonceUsed');
+    assertError(await v3(signedV3(api, admin, 'DescribeTrails', { date: stale })), 400, 'InvalidTimeStamp.Expired');
+    assertError(await v3(signedV3(api, admin, 'DescribeTrails', { version: '2017-12-04' })), 400, 'InvalidVersion');
+    assertError(await v3(signedV3(api, admin, 'DeleteEverything')), 404, 'InvalidAction.NotFound');
+    assertError(await v3(signedV3(api, { ...admin, accessKeySecret: 'wrong' }, 'DescribeTrails')), 400, 'SignatureDoesNotMatch');
+    assertError(await v3(signedV3(api, { accessKeyId: 'FTAKNOSUCHKEY0000000000', accessKeySecret: 'x' }, 'DescribeTrails')), 404, 'InvalidAccessKeyId.NotFound');
     // The same forgery through the V3 client: its status and code.
     await assert.rejects(openApi(api, { ...admin, accessKeySecret: 'wrong' }, 'v3')('DescribeTrails', {}), (e: { statusCode: number; code: string }) => e.statusCode === 400 && e.code === 'SignatureDoesNotMatch');
     await assert.rejects(popCore(api, { ...admin, accessKeySecret: 'wrong' }, 'GET')('DescribeTrails', {}), (e: { code: string }) => e.code === 'SignatureDoesNotMatch');
@@ -303,8 +336,11 @@ describe('ActionTrail RPC endpoint (2020-07-06) with Alibaba Cloud SDKs', () => 
     assert.equal(forged[0]!.additionalEventData['authFailure'], true);
     const replay = await waitForEvents(api, admin, { serviceName: 'Actiontrail', errorCode: 'SignatureNonceUsed' }, (e) => e.length > 0);
     assert.equal(replay[0]!.userIdentity.accessKeyId, admin.accessKeyId);
-    const db = readFileSync(join(ft!.dataDir, 'flinktrail.db'));
-    assert.equal(db.includes(admin.accessKeySecret), false, 'the secret is sealed, not stored in clear');
+    for (const f of readdirSync(ft!.dataDir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name)) {
+      const bytes = readFileSync(join(ft!.dataDir, f));
+      assert.equal(bytes.includes(admin.accessKeySecret), false, `the secret is sealed, not stored in clear (${f})`);
+    }
+    assert.ok(readdirSync(ft!.dataDir).every((f) => !f.endsWith('.key')), 'no sealing key in the data directory');
   });
 
   it('throttles per AccessKey when a rate limit is configured (Throttling.User, 400, x-acs-retry-after)', async () => {

@@ -6,8 +6,8 @@
  * are searched for each of them.
  *
  * Secrets FlinkTrail must keep — trail destination credentials, the HMAC keys of page tokens
- * and the Kubernetes spec digests, the digest signing key — are at rest only sealed with the
- * master key: every file of the data directory (database, WAL, shared memory, key files) is
+ * and the Kubernetes spec digests, the digest signing key, AccessKey secrets for request
+ * signatures — are at rest only sealed with the master key: every file of the data directory (database, WAL, shared memory, key files) is
  * searched for them, also after an upgrade from a version that stored them in clear, and after
  * `flinktrail secrets rotate` the data opens with the new key only.
  */
@@ -19,6 +19,8 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { buildApp, type App } from '../../../src/app.js';
 import { buildConfig } from '../../../src/config/index.js';
+import RPCClient from '@alicloud/pop-core';
+import { signingContext } from '../../../src/identity/signing-secrets.js';
 import { isSealed, openSecrets } from '../../../src/secrets/index.js';
 import { openDatabase } from '../../../src/store/sqlite/database.js';
 import { cli } from '../trails/common.js';
@@ -113,6 +115,8 @@ describe('secrets stay out of the record and the logs', { timeout: 120_000 }, ()
       assert.ok(!stored.includes(secret), `secret ${i} is in the database`);
       assert.ok(!logs.includes(secret), `secret ${i} is in the logs`);
     }
+    // The AccessKey's own secret is kept (sealed) for request signatures: never in clear.
+    assert.ok(!stored.includes(cred.accessKeySecret) && !logs.includes(cred.accessKeySecret), 'the AccessKey secret is in the database or the logs');
     const redacted = all.filter((e) => JSON.stringify(e).includes('******'));
     assert.ok(redacted.length >= 5, 'secrets were replaced by the marker, not dropped with their requests');
   });
@@ -169,7 +173,7 @@ describe('secrets at rest are sealed with a master key kept outside the data dir
 
   before(() => {
     writeFileSync(keyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
-    cred = makeKey(dataDir, 'alice', 'admin');
+    cred = makeKey(dataDir, 'alice', 'admin', undefined, openSecrets(config(keyFile)));
     // What an older version left: a destination with credentials and an HMAC key, in clear.
     const db = openDatabase(dataDir);
     db.prepare("INSERT INTO trails (name, event_rw, trail_region, home_region, status, digest_interval, created_at, updated_at) VALUES ('old-trail', 'All', 'All', 'local', 'Fresh', 3600, 0, 0)").run();
@@ -183,7 +187,7 @@ describe('secrets at rest are sealed with a master key kept outside the data dir
     await running?.app.close();
   });
 
-  it('stores destination credentials, HMAC keys and the digest signing key sealed, and nowhere in clear', async () => {
+  it('stores destination credentials, HMAC keys, AccessKey signing secrets and the digest signing key sealed, and nowhere in clear', async () => {
     running = await start(keyFile);
     const url = `s3://new-bucket/audit?endpoint=http://127.0.0.1:9&accessKeyId=${S3_KEY_ID}&secretAccessKey=${S3_SECRET}&sessionToken=${S3_TOKEN}`;
     const created = await running.call('POST', '/api/v1/trails', { Name: 'sealed-trail', EventRW: 'All', Destinations: [url, 'file:///tmp/ft-sealed-dir'], DigestInterval: 60 });
@@ -206,7 +210,11 @@ describe('secrets at rest are sealed with a master key kept outside the data dir
     const db = openDatabase(dataDir);
     const meta = db.prepare("SELECT key, value FROM meta WHERE key LIKE '%-key'").all() as { key: string; value: string }[];
     const urls = db.prepare('SELECT url FROM trail_destinations').all() as { url: string }[];
+    const signing = db.prepare('SELECT key_id, sealed FROM access_key_signing').all() as { key_id: string; sealed: string }[];
     db.close();
+    assert.equal(signing.length, 1);
+    assert.ok(isSealed(signing[0]!.sealed), 'the AccessKey signing secret is sealed');
+    assert.equal(ring.open(signing[0]!.sealed, signingContext(cred.accessKeyId)), cred.accessKeySecret);
     assert.ok(meta.length >= 2, 'pagination and Kubernetes digest keys');
     assert.ok(meta.every((m) => isSealed(m.value)), 'every meta key is sealed');
     const hmacs = meta.map((m) => ring.open(m.value, `meta:${m.key}`));
@@ -219,12 +227,12 @@ describe('secrets at rest are sealed with a master key kept outside the data dir
 
     const files: [string, string][] = [...[...whileOpen.entries()].map(([f, text]): [string, string] => [`${f} (while open)`, text]), ...everyFile(dataDir).entries()];
     assert.ok(files.some(([f]) => f.includes('flinktrail.db-wal')), 'the WAL is among the files searched');
-    const planted = { S3_KEY_ID, S3_SECRET, S3_TOKEN, LEGACY_SECRET, pemBody, ...Object.fromEntries(hmacs.map((h, i) => [`hmac${i}`, h])) };
+    const planted = { S3_KEY_ID, S3_SECRET, S3_TOKEN, LEGACY_SECRET, pemBody, accessKeySecret: cred.accessKeySecret, ...Object.fromEntries(hmacs.map((h, i) => [`hmac${i}`, h])) };
     for (const [name, secret] of Object.entries(planted)) {
       for (const [file, text] of files) assert.ok(!text.includes(secret), `${name} is in ${file}`);
       assert.ok(!logs.includes(secret), `${name} is in the logs`);
     }
-    assert.ok(files.every(([f]) => !f.includes('master.key')), 'no master key in the data directory');
+    assert.ok(files.every(([f]) => !f.endsWith('.key')), 'no key file in the data directory');
   });
 
   it('flinktrail secrets rotate re-wraps everything; the data then opens with the new key only', async () => {
@@ -232,7 +240,8 @@ describe('secrets at rest are sealed with a master key kept outside the data dir
     assert.equal(out.code, 0, out.stderr);
     const answer = JSON.parse(out.stdout) as { KeyId: string; PreviousKeyId: string; Created: boolean; RewrappedValues: number; RewrappedFiles: number };
     assert.equal(answer.Created, true);
-    assert.ok(answer.RewrappedValues >= 4 && answer.RewrappedFiles === 1, out.stdout);
+    // Two meta keys, two destination URLs, one AccessKey signing secret.
+    assert.ok(answer.RewrappedValues >= 5 && answer.RewrappedFiles === 1, out.stdout);
     assert.equal(statSync(newKeyFile).mode & 0o777, 0o600);
 
     await assert.rejects(start(keyFile), (err: { code?: string }) => err.code === 'FT_ERR_SECRETS_UNKNOWN_KEY');
@@ -242,5 +251,9 @@ describe('secrets at rest are sealed with a master key kept outside the data dir
     assert.match(JSON.stringify(t.body), /secretAccessKey=\*{6}/);
     const rotated = await waitForEvents(running.info.apiUrl, cred, { eventName: 'RotateMasterKey' }, (es) => es.length === 1);
     assert.equal(rotated[0]!.requestParameters['newKeyId'], answer.KeyId);
+    // The AccessKey's signing secret was re-wrapped too: a signed RPC call verifies under the new key.
+    const rpc = new RPCClient({ endpoint: running.info.apiUrl, apiVersion: '2020-07-06', accessKeyId: cred.accessKeyId, accessKeySecret: cred.accessKeySecret });
+    const trails = await rpc.request<{ TrailList: { Name: string }[] }>('DescribeTrails', { NameList: 'sealed-trail' }, { method: 'GET', timeout: 20_000 });
+    assert.deepEqual(trails.TrailList.map((t) => t.Name), ['sealed-trail']);
   });
 });
