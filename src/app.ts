@@ -17,8 +17,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/server.js';
 import { identityRoutes } from './api/identity-routes.js';
 import { consoleRoutes } from './api/console-routes.js';
-import { oidcRoutes } from './api/oidc-routes.js';
-import { OidcIdentity } from './identity/oidc.js';
+import { oidcRoutes, oidcSignOut } from './api/oidc-routes.js';
+import { OidcProviders } from './identity/oidc-providers.js';
 import { Sessions } from './identity/sessions.js';
 import type { Config } from './config/index.js';
 import { Authenticator } from './identity/authenticate.js';
@@ -132,7 +132,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   const isTrustedPeer = trustedPeerCheck(config.gateway.trustedProxies);
   // The state-cookie key lives in the database so that every instance on it accepts the callback.
   const oidc = config.auth.oidc.enabled
-    ? new OidcIdentity(config.auth.oidc, { directory, stateKey: metaSecret(db, 'oidc-state-key', () => randomBytes(32).toString('base64url'), secrets), log: log.child({ component: 'oidc' }) })
+    ? new OidcProviders(config.auth.oidc, { directory, stateKey: metaSecret(db, 'oidc-state-key', () => randomBytes(32).toString('base64url'), secrets), log: log.child({ component: 'oidc' }) })
     : undefined;
   const recorder = createRecorder(store, compileRedactor(), log, metrics);
   const rl = config.auth.rateLimit;
@@ -219,7 +219,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     ready: () => ready,
     serverFactory: route,
     sessions,
-    routes: [identityRoutes({ config, directory, authenticator, sessions, resolveIp }), ...(oidc ? [oidcRoutes({ config, oidc, sessions })] : []), consoleRoutes({ config, db, store }), ...modules.flatMap((m) => (m.routes ? [(a: FastifyInstance) => m.routes?.(a)] : []))],
+    routes: [identityRoutes({ config, directory, authenticator, sessions, resolveIp, ...(oidc ? { signOut: oidcSignOut({ config, oidc, sessions }) } : {}) }), ...(oidc ? [oidcRoutes({ config, oidc, sessions })] : []), consoleRoutes({ config, db, store, ...(oidc ? { ssoProviders: oidc.all.map((p) => p.settings) } : {}) }), ...modules.flatMap((m) => (m.routes ? [(a: FastifyInstance) => m.routes?.(a)] : []))],
   });
 
   const purge = async () => {

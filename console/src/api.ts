@@ -101,7 +101,7 @@ export interface Session {
 
 export interface ConsoleSettings {
   region: string;
-  sso: { enabled: boolean; loginUrl: string };
+  sso: { enabled: boolean; loginUrl: string; providers?: { name: string; displayName: string; loginUrl: string }[] };
 }
 
 export interface ConsoleCatalog {

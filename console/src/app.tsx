@@ -104,12 +104,15 @@ export function App() {
   const fullMeta: Meta = { session, ...meta };
 
   const signOut = async () => {
+    let endSessionUrl: string | undefined;
     try {
-      await api('/api/v1/auth/logout', { method: 'POST', body: {} });
+      endSessionUrl = (await api<{ signedOut: boolean; endSessionUrl?: string }>('/api/v1/auth/logout', { method: 'POST', body: {} })).endSessionUrl;
     } finally {
       setCsrfToken(undefined);
       setAuth({ state: 'signed-out' });
-      navigate(PAGES.signin, true);
+      // A single sign-on session also ends at the identity provider, which sends the browser back.
+      if (endSessionUrl) window.location.assign(endSessionUrl);
+      else navigate(PAGES.signin, true);
     }
   };
 

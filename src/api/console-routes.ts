@@ -40,6 +40,8 @@ export interface ConsoleRouteDeps {
   store: EventStore;
   /** The built console (index.html + assets/); default: console/dist of this checkout. */
   consoleDir?: string;
+  /** The single sign-on providers the sign-in page offers (name for `?provider=`, what to show). */
+  ssoProviders?: readonly { name: string; displayName: string }[];
 }
 
 /** console/dist of the checkout or package: two levels up from src/api/ (tsx) and dist/api/ (built) alike. */
@@ -120,7 +122,11 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     // What the sign-in page needs before anyone is signed in. Public, so it tells nothing secret.
     api.get('/api/v1/console/settings', { config: { public: true } }, async () => ({
       region: config.region,
-      sso: { enabled: api.hasRoute({ method: 'GET', url: OIDC_LOGIN_PATH }), loginUrl: OIDC_LOGIN_PATH },
+      sso: {
+        enabled: api.hasRoute({ method: 'GET', url: OIDC_LOGIN_PATH }),
+        loginUrl: OIDC_LOGIN_PATH,
+        providers: (deps.ssoProviders ?? []).map((p) => ({ name: p.name, displayName: p.displayName, loginUrl: `${OIDC_LOGIN_PATH}?provider=${encodeURIComponent(p.name)}` })),
+      },
     }));
 
     api.addHook('onRoute', (route) => {

@@ -14,6 +14,7 @@ import { SUBJECT_METHOD } from '../identity/rate-limit.js';
 import { hashPassword } from '../identity/secrets.js';
 import { SESSION_COOKIE, type Sessions } from '../identity/sessions.js';
 import { setSessionCookie } from './cookies.js';
+import type { SignOutHook } from './oidc-routes.js';
 import type { PolicyDocument } from '../policy/index.js';
 import type { SourceIpResolver } from '../sources/gateway/source-ip.js';
 
@@ -23,6 +24,8 @@ export interface IdentityRouteDeps {
   authenticator: Authenticator;
   sessions: Sessions;
   resolveIp: SourceIpResolver;
+  /** Single sign-on's part of signing out (oidc-routes.ts): where the browser goes next. */
+  signOut?: SignOutHook;
 }
 
 const W = 'Write' as const;
@@ -97,9 +100,12 @@ export function identityRoutes(deps: IdentityRouteDeps) {
 
     api.post('/api/v1/auth/logout', { config: { audit: { eventName: 'ConsoleSignout', eventRW: W, eventType: 'ConsoleSignout', isGlobal: true } } }, async (req, reply) => {
       const sid = req.cookies[SESSION_COOKIE];
+      const session = sid ? sessions.get(sid) : undefined;
       if (sid) sessions.destroy(sid);
       setCookie(req, reply, '', 0);
-      return { signedOut: true };
+      const next = await deps.signOut?.(req, reply, session);
+      // The console sends the browser on to the provider's end_session_endpoint when there is one.
+      return { signedOut: true, ...(next?.endSessionUrl ? { endSessionUrl: next.endSessionUrl } : {}) };
     });
 
     api.get('/api/v1/auth/session', { config: { action: 'GetCallerIdentity' } }, async (req) => {

@@ -11,6 +11,8 @@
  */
 import { NAME_RULES } from '../event/names.js';
 
+type RoleName = 'viewer' | 'operator' | 'developer' | 'admin' | 'auditor';
+
 const SECRET_REF = '^(env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)$';
 
 /** `tls` of a listener (the API's, a cluster's): files, and whether clients are asked for certificates. */
@@ -291,27 +293,80 @@ export const configSchema = {
           type: 'object',
           additionalProperties: false,
           default: {},
-          description: 'OpenID Connect: single sign-on for the console and JWT bearer tokens (`Authorization: Bearer`) for the API and the gateway. See docs/reference/oidc.md.',
-          if: { properties: { enabled: { const: true } }, required: ['enabled'] },
+          description:
+            'OpenID Connect: single sign-on for the console, and bearer tokens (`Authorization: Bearer`, JWTs verified locally, opaque tokens introspected) for the API and the gateway, from one provider (`issuer`, `clientId`, … here) or several (`providers`). See docs/reference/oidc.md.',
+          // The single-provider form needs its issuer and client id (the list form checks its entries).
+          if: { properties: { enabled: { const: true }, providers: { maxItems: 0 } }, required: ['enabled'] },
           then: { required: ['issuer', 'clientId'] },
           properties: {
-            enabled: { type: 'boolean', default: false, description: 'Accept bearer tokens from the issuer and offer console sign-in through it.' },
-            issuer: { type: 'string', pattern: '^https?://', description: 'Issuer identifier, exactly as in its discovery document (e.g. https://keycloak.example.com/realms/ops). https:// unless on a loopback address.' },
-            clientId: { type: 'string', minLength: 1, description: "FlinkTrail's client id at the provider (console sign-in; also the default audience)." },
-            clientSecret: { type: 'string', minLength: 1, description: 'Client secret (sent with HTTP Basic to the token endpoint). Omit for a public client (PKCE only). Prefer FLINKTRAIL__AUTH__OIDC__CLIENT_SECRET.' },
-            redirectUri: { type: 'string', pattern: '^https?://', description: 'Callback registered at the provider, ending in /api/v1/auth/oidc/callback. Default: built from the request (https when the listener is TLS or auth.session.secureCookie is on, and the Host header); set it behind a proxy.' },
-            scopes: { type: 'array', items: { type: 'string', pattern: '^[\\x21\\x23-\\x5b\\x5d-\\x7e]+$' }, default: ['openid', 'profile', 'email'], description: 'Scopes asked at console sign-in (`openid` is always added). Add the one that releases the role claim, e.g. `groups`.' },
-            audience: { type: 'string', minLength: 1, description: 'Required `aud` of bearer tokens (e.g. the resource indicator of FlinkTrail). Default: clientId.' },
+            enabled: { type: 'boolean', default: false, description: 'Accept bearer tokens from the issuer(s) and offer console sign-in through them.' },
+            name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,31}$', description: 'Single-provider form: the provider name used in `/api/v1/auth/oidc/login?provider=`. Default: `default`.' },
+            displayName: { type: 'string', minLength: 1, maxLength: 64, description: 'Single-provider form: the name the console shows ("Sign in with …"). Default: the host of the issuer.' },
+            issuer: { type: 'string', pattern: '^https?://', description: 'Single-provider form: issuer identifier, exactly as in its discovery document (e.g. https://keycloak.example.com/realms/ops). https:// unless on a loopback address.' },
+            clientId: { type: 'string', minLength: 1, description: "Single-provider form: FlinkTrail's client id at the provider (console sign-in, introspection; also the default audience)." },
+            clientSecret: {
+              type: 'string',
+              minLength: 1,
+              description:
+                'Single-provider form: client secret (HTTP Basic at the token and introspection endpoints), or a reference `env:NAME` / `file:/path` read at start-up. Omit for a public client (PKCE only; no introspection). Prefer a reference or FLINKTRAIL__AUTH__OIDC__CLIENT_SECRET.',
+            },
+            redirectUri: { type: 'string', pattern: '^https?://', description: 'Callback registered at the provider(s), ending in /api/v1/auth/oidc/callback. Default: built from the request (https when the listener is TLS or auth.session.secureCookie is on, and the Host header); set it behind a proxy.' },
+            postLogoutRedirectUri: {
+              type: 'string',
+              pattern: '^https?://',
+              description: "Where the provider sends the browser after RP-initiated logout (`post_logout_redirect_uri`, register it at the provider). Default: the origin of the redirect URI with `/` (FlinkTrail's console).",
+            },
+            providerLogout: {
+              type: 'boolean',
+              default: true,
+              description: "Console sign-out of an SSO session also ends the session at the provider (RP-initiated logout to its `end_session_endpoint`, with `id_token_hint`), when the provider has one.",
+            },
+            scopes: { type: 'array', items: { type: 'string', pattern: '^[\\x21\\x23-\\x5b\\x5d-\\x7e]+$' }, default: ['openid', 'profile', 'email'], description: 'Scopes asked at console sign-in (`openid` is always added). Add the one that releases the role claim, e.g. `groups`. Default of every provider.' },
+            audience: { type: 'string', minLength: 1, description: 'Single-provider form: required `aud` of bearer tokens, JWT or introspected (e.g. the resource indicator of FlinkTrail). Default: clientId.' },
+            introspection: {
+              type: 'string',
+              enum: ['opaque', 'always', 'off'],
+              default: 'opaque',
+              description:
+                'Token introspection (RFC 7662) at the introspection endpoint of the discovery document, with the client credentials: `opaque` for tokens that are not JWTs, `always` for every token of the issuer (JWTs too: revocation is seen within introspectionCacheSeconds), `off` (opaque tokens refused). Default of every provider.',
+            },
+            introspectionCacheSeconds: { type: 'integer', unit: 's', minimum: 0, maximum: 3600, default: 60, description: "How long an introspection answer that accepted a token is reused (never past the token's `exp`; at most 10,000 tokens, by hash). 0: ask for every request." },
             clockSkewSeconds: { type: 'integer', unit: 's', minimum: 0, maximum: 600, default: 60, description: 'Tolerance for `exp` and `nbf` (bearer and ID tokens) against this clock.' },
-            roleClaim: { type: 'string', minLength: 1, default: 'groups', description: 'Claim whose values (a list or one string) map to roles; a dotted path reaches nested claims (`realm_access.roles`).' },
+            roleClaim: { type: 'string', minLength: 1, default: 'groups', description: 'Claim whose values (a list or one string) map to roles; a dotted path reaches nested claims (`realm_access.roles`). Default of every provider.' },
             roleMapping: {
               type: 'object',
               default: {},
               additionalProperties: { type: 'string', enum: ['viewer', 'operator', 'developer', 'admin', 'auditor'] },
-              description: 'Claim value → role, e.g. `{flink-admins: admin, flink-viewers: viewer}`. The highest mapped role wins (admin > developer > operator > auditor > viewer).',
+              description: 'Claim value → role, e.g. `{flink-admins: admin, flink-viewers: viewer}`. The highest mapped role wins (admin > developer > operator > auditor > viewer). Default of every provider.',
             },
-            defaultRole: { type: 'string', enum: ['viewer', 'operator', 'developer', 'admin', 'auditor'], description: 'Role when no claim value is mapped. Unset: such identities are refused (403 FT_ERR_OIDC_NO_ROLE).' },
-            usernameClaim: { type: 'string', minLength: 1, default: 'preferred_username', description: 'Claim that names the user in events and in the user directory (must be unique and stable at the provider).' },
+            defaultRole: { ...{ type: 'string', enum: ['viewer', 'operator', 'developer', 'admin', 'auditor'] }, description: 'Role when no claim value is mapped. Unset: such identities are refused (403 FT_ERR_OIDC_NO_ROLE). Default of every provider.' },
+            usernameClaim: { type: 'string', minLength: 1, default: 'preferred_username', description: 'Claim that names the user in events and in the user directory (must be unique and stable at the provider); for introspected tokens, RFC 7662 `username` when the claim is absent. Default of every provider.' },
+            providers: {
+              type: 'array',
+              maxItems: 16,
+              default: [],
+              description:
+                'Several providers (instead of issuer/clientId/clientSecret/audience at the top): bearer tokens go to the provider of their `iss`, opaque ones are introspected at each in turn; the console offers one sign-in button each. Keys not set in an entry come from `auth.oidc`. Users are kept per provider (`source: oidc:<name>`); the first entry also owns the users of the single-provider form.',
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['name', 'issuer', 'clientId'],
+                properties: {
+                  name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,31}$', description: 'Provider name (`?provider=` of the login route, the users\' `source`).' },
+                  displayName: { type: 'string', minLength: 1, maxLength: 64, description: 'Shown on the console sign-in page. Default: the host of the issuer.' },
+                  issuer: { type: 'string', pattern: '^https?://', description: 'Issuer identifier, exactly as in its discovery document.' },
+                  clientId: { type: 'string', minLength: 1, description: "FlinkTrail's client id at this provider." },
+                  clientSecret: { type: 'string', minLength: 1, description: 'Client secret, or `env:NAME` / `file:/path`.' },
+                  audience: { type: 'string', minLength: 1, description: 'Required `aud` of its bearer tokens. Default: clientId.' },
+                  scopes: { type: 'array', items: { type: 'string', pattern: '^[\\x21\\x23-\\x5b\\x5d-\\x7e]+$' }, description: 'Scopes asked at sign-in.' },
+                  introspection: { type: 'string', enum: ['opaque', 'always', 'off'], description: 'As auth.oidc.introspection, for this provider.' },
+                  roleClaim: { type: 'string', minLength: 1, description: 'As auth.oidc.roleClaim.' },
+                  roleMapping: { type: 'object', additionalProperties: { type: 'string', enum: ['viewer', 'operator', 'developer', 'admin', 'auditor'] }, description: 'As auth.oidc.roleMapping.' },
+                  defaultRole: { ...{ type: 'string', enum: ['viewer', 'operator', 'developer', 'admin', 'auditor'] }, description: 'As auth.oidc.defaultRole.' },
+                  usernameClaim: { type: 'string', minLength: 1, description: 'As auth.oidc.usernameClaim.' },
+                },
+              },
+            },
           },
         },
       },
@@ -615,17 +670,37 @@ export interface Config {
     trustedProxyIdentity: { enabled: boolean; userHeader: string; emailHeader: string; role: 'viewer' | 'operator' | 'developer' | 'admin' | 'auditor' };
     oidc: {
       enabled: boolean;
+      name?: string;
+      displayName?: string;
       issuer?: string;
       clientId?: string;
       clientSecret?: string;
       redirectUri?: string;
+      postLogoutRedirectUri?: string;
+      providerLogout: boolean;
       scopes: string[];
       audience?: string;
+      introspection: 'opaque' | 'always' | 'off';
+      introspectionCacheSeconds: number;
       clockSkewSeconds: number;
       roleClaim: string;
-      roleMapping: Record<string, 'viewer' | 'operator' | 'developer' | 'admin' | 'auditor'>;
-      defaultRole?: 'viewer' | 'operator' | 'developer' | 'admin' | 'auditor';
+      roleMapping: Record<string, RoleName>;
+      defaultRole?: RoleName;
       usernameClaim: string;
+      providers: {
+        name: string;
+        displayName?: string;
+        issuer: string;
+        clientId: string;
+        clientSecret?: string;
+        audience?: string;
+        scopes?: string[];
+        introspection?: 'opaque' | 'always' | 'off';
+        roleClaim?: string;
+        roleMapping?: Record<string, RoleName>;
+        defaultRole?: RoleName;
+        usernameClaim?: string;
+      }[];
     };
   };
   secrets: { masterKey?: string; previousKeys: string[] };

@@ -240,7 +240,7 @@ describe('OIDC helpers', () => {
 
   it('validates settings', () => {
     const base: OidcSettings = { enabled: true, scopes: [], clockSkewSeconds: 60, roleClaim: 'groups', roleMapping: {}, usernameClaim: 'preferred_username' };
-    assert.throws(() => resolveSettings(base), /issuer is required.*clientId is required/);
+    assert.throws(() => resolveSettings(base), /issuer \(or auth\.oidc\.providers\) is required.*clientId is required/);
     assert.throws(() => resolveSettings({ ...base, issuer: 'http://idp.example.com', clientId: 'c' }), /https/);
     assert.equal(resolveSettings({ ...base, issuer: 'http://localhost:8080/realms/x', clientId: 'c' }).audience, 'c');
     assert.equal(resolveSettings({ ...base, issuer: 'https://idp.example.com', clientId: 'c', audience: 'a' }).audience, 'a');

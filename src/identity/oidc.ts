@@ -22,13 +22,38 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import * as jose from 'jose';
 import * as oidcClient from 'openid-client';
 import { FlinkTrailError, type ErrorCode } from '../errors/index.js';
+import { resolveSecret } from '../secrets/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { AuthError, type AuthContext, type AuthMethodPlugin, type Principal } from './authenticate.js';
 import { ROLES, type Directory, type Role } from './directory.js';
+import { IntrospectionCache, judgeIntrospection } from './oidc-introspection.js';
 
-/** The `auth.oidc` configuration section (see src/config/schema.ts). */
+/** When bearer tokens of an issuer are checked at its introspection endpoint (RFC 7662). */
+export const INTROSPECTION_MODES = ['opaque', 'always', 'off'] as const;
+export type IntrospectionMode = (typeof INTROSPECTION_MODES)[number];
+
+/** One provider of `auth.oidc.providers`: its own keys, the rest inherited from `auth.oidc`. */
+export interface OidcProviderSettings {
+  name: string;
+  displayName?: string;
+  issuer: string;
+  clientId: string;
+  clientSecret?: string;
+  audience?: string;
+  scopes?: readonly string[];
+  roleClaim?: string;
+  roleMapping?: Readonly<Record<string, Role>>;
+  defaultRole?: Role;
+  usernameClaim?: string;
+  introspection?: IntrospectionMode;
+}
+
+/** The `auth.oidc` configuration section (see src/config/schema.ts); also one provider's flattened settings. */
 export interface OidcSettings {
   enabled: boolean;
+  /** Provider name (login `?provider=`, the state cookie, `source: oidc:<name>` of its users). */
+  name?: string;
+  displayName?: string;
   issuer?: string;
   clientId?: string;
   clientSecret?: string;
@@ -40,6 +65,15 @@ export interface OidcSettings {
   roleMapping: Readonly<Record<string, Role>>;
   defaultRole?: Role;
   usernameClaim: string;
+  introspection?: IntrospectionMode;
+  introspectionCacheSeconds?: number;
+  providerLogout?: boolean;
+  postLogoutRedirectUri?: string;
+  providers?: readonly OidcProviderSettings[];
+  /** Set by `providerSettings` for the list form: users are kept as `source: oidc:<name>`. */
+  userSource?: string;
+  /** The first provider of the list also owns users kept as plain `oidc` (made under the single-provider form). */
+  ownsLegacyUsers?: boolean;
 }
 
 export interface OidcDeps {
@@ -72,16 +106,54 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** The validated settings every other function relies on. */
 interface Resolved extends OidcSettings {
+  name: string;
+  displayName: string;
   issuer: string;
   clientId: string;
   audience: string;
+  introspection: IntrospectionMode;
+  userSource: string;
+}
+
+export const DEFAULT_PROVIDER_NAME = 'default';
+const PROVIDER_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+/**
+ * The providers of an `auth.oidc` section, each as flattened single-provider settings: the single
+ * form (`issuer`, `clientId`, … at the top) is one provider named `default`; the list form
+ * (`providers`) inherits every shared key it does not set. Both at once is a configuration error.
+ */
+export function providerSettings(s: OidcSettings): OidcSettings[] {
+  const list = s.providers ?? [];
+  if (list.length === 0) return [{ ...s, providers: undefined }];
+  if (s.issuer !== undefined || s.clientId !== undefined || s.clientSecret !== undefined || s.audience !== undefined) {
+    throw new FlinkTrailError('FT_ERR_CONFIG_INVALID', 'auth.oidc: give either issuer/clientId/clientSecret/audience (one provider) or providers (several), not both; move the top-level ones into a providers entry');
+  }
+  const problems: string[] = [];
+  const names = new Set<string>();
+  const issuers = new Set<string>();
+  list.forEach((p, i) => {
+    if (!PROVIDER_NAME.test(p.name)) problems.push(`auth.oidc.providers[${i}].name '${p.name}' must be 1-32 lower-case letters, digits and -`);
+    if (names.has(p.name)) problems.push(`auth.oidc.providers[${i}].name '${p.name}' is used twice`);
+    // Bearer tokens are routed by iss: two entries for one issuer would make the route ambiguous.
+    if (issuers.has(p.issuer)) problems.push(`auth.oidc.providers[${i}].issuer '${p.issuer}' is listed twice`);
+    names.add(p.name);
+    issuers.add(p.issuer);
+  });
+  if (problems.length) throw new FlinkTrailError('FT_ERR_CONFIG_INVALID', problems.join('; '));
+  return list.map((p, i) => {
+    const { providers: _all, ...shared } = s;
+    void _all;
+    return { ...shared, ...Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)), userSource: `oidc:${p.name}`, ownsLegacyUsers: i === 0 };
+  });
 }
 
 /** Checks what the schema cannot: required keys when enabled, TLS to the provider. */
 export function resolveSettings(s: OidcSettings): Resolved {
   const problems: string[] = [];
-  if (!s.issuer) problems.push('auth.oidc.issuer is required when auth.oidc.enabled is true');
+  if (!s.issuer) problems.push('auth.oidc.issuer (or auth.oidc.providers) is required when auth.oidc.enabled is true');
   if (!s.clientId) problems.push('auth.oidc.clientId is required when auth.oidc.enabled is true');
+  if (s.name !== undefined && !PROVIDER_NAME.test(s.name)) problems.push(`auth.oidc.name '${s.name}' must be 1-32 lower-case letters, digits and -`);
   if (s.issuer) {
     let u: URL | undefined;
     try {
@@ -98,7 +170,19 @@ export function resolveSettings(s: OidcSettings): Resolved {
     if (!(ROLES as readonly string[]).includes(role)) problems.push(`auth.oidc.roleMapping.${group}: unknown role '${String(role)}'`);
   }
   if (problems.length) throw new FlinkTrailError('FT_ERR_CONFIG_INVALID', problems.join('; '));
-  return { ...s, issuer: s.issuer as string, clientId: s.clientId as string, audience: s.audience ?? (s.clientId as string) };
+  const name = s.name ?? DEFAULT_PROVIDER_NAME;
+  return {
+    ...s,
+    name,
+    displayName: s.displayName ?? (s.issuer ? new URL(s.issuer).host : name),
+    issuer: s.issuer as string,
+    clientId: s.clientId as string,
+    audience: s.audience ?? (s.clientId as string),
+    // `env:NAME` / `file:/path` references are read once, at start-up: a missing one stops it with a clear error.
+    ...(s.clientSecret !== undefined ? { clientSecret: resolveSecret(s.clientSecret) } : {}),
+    introspection: s.introspection ?? 'opaque',
+    userSource: s.userSource ?? 'oidc',
+  };
 }
 
 /** A claim by name; a name that is not a claim itself may be a dotted path (`realm_access.roles`). */
@@ -136,6 +220,8 @@ export interface LoginState {
   returnTo: string;
   /** Epoch ms after which the cookie is refused. */
   expiresAt: number;
+  /** Name of the provider the sign-in went to (absent: `default`, cookies of older versions). */
+  provider?: string;
 }
 
 export function sealState(key: string, s: LoginState): string {
@@ -161,18 +247,60 @@ export function openState(key: string, value: string | undefined, now = Date.now
   }
 }
 
+/** The provider a state cookie names, unverified: only to pick the provider whose `finishLogin` then verifies it. */
+export function stateProvider(value: string | undefined): string | undefined {
+  const body = value?.split('.')[0];
+  if (!body || body.length > 4096) return undefined;
+  try {
+    const p = (JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Partial<LoginState>).provider;
+    return typeof p === 'string' ? p : DEFAULT_PROVIDER_NAME;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A console path safe to redirect to: same origin, no scheme, no `//host`. */
 export function safeReturnTo(v: unknown): string {
   if (typeof v !== 'string' || v.length > 2048 || !v.startsWith('/') || v.startsWith('//') || /[\\\s]/.test(v)) return '/';
   return v;
 }
 
-const attemptedOf = (claims: Record<string, unknown> | undefined, usernameClaim: string): AuthError['attempted'] => {
+export const attemptedOf = (claims: Record<string, unknown> | undefined, usernameClaim: string): AuthError['attempted'] => {
   const name = claims ? claimAt(claims, usernameClaim) : undefined;
   return typeof name === 'string' && USER_NAME.test(name) ? { userName: name } : {};
 };
 
 const fail = (code: ErrorCode, attempted: AuthError['attempted'], reason: string, ...args: unknown[]) => new AuthError(code, attempted, reason, ...args);
+
+/** The token of `Authorization: Bearer …`, undefined without one; refuses an empty or huge one. */
+export function bearerToken(ctx: AuthContext): string | undefined {
+  const auth = ctx.authorization;
+  if (!auth || !/^bearer\s/i.test(auth)) return undefined;
+  const token = auth.slice(7).trim();
+  if (token.length === 0 || token.length > 16_384) throw fail('FT_ERR_OIDC_TOKEN_INVALID', {}, 'malformed token', 'it is empty or too long');
+  return token;
+}
+
+/** Three base64url parts with a JSON header: a JWS compact serialization; anything else is opaque. */
+export function looksLikeJwt(token: string): boolean {
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/.test(token)) return false;
+  try {
+    jose.decodeProtectedHeader(token);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The claims of a JWT, unverified: only to route it to the issuer that will verify it. */
+export function unverifiedClaims(token: string): Record<string, unknown> | undefined {
+  try {
+    return jose.decodeJwt(token);
+  } catch {
+    return undefined;
+  }
+}
+
 
 /** Maps a jose verification error to the coded refusal and the reason recorded. */
 function refusal(err: unknown, attempted: AuthError['attempted']): AuthError {
@@ -213,12 +341,14 @@ export class OidcIdentity {
   readonly plugin: AuthMethodPlugin;
   private discovered?: Promise<Discovered>;
   private lastFailure = 0;
+  private readonly introspected: IntrospectionCache;
 
   constructor(
     settings: OidcSettings,
     private readonly deps: OidcDeps,
   ) {
     this.settings = resolveSettings(settings);
+    this.introspected = new IntrospectionCache(this.settings.introspectionCacheSeconds ?? 60);
     this.plugin = { name: 'oidc', authenticate: (ctx) => this.authenticateRequest(ctx) };
   }
 
@@ -333,9 +463,14 @@ export class OidcIdentity {
     if (!role) throw fail('FT_ERR_OIDC_NO_ROLE', attempted, `no role mapped from claim ${s.roleClaim}`, s.roleClaim);
     const email = typeof claims['email'] === 'string' && claims['email'].length <= 320 ? claims['email'] : undefined;
     let user = this.deps.directory.userByName(userName);
-    if (user && user.source !== 'oidc') throw fail('FT_ERR_OIDC_USER_CONFLICT', attempted, 'name belongs to a local user', userName);
+    // Users of one provider are never taken over by another: alice of one issuer is not alice of the next.
+    const ours = user && (user.source === s.userSource || (s.ownsLegacyUsers === true && user.source === 'oidc'));
+    if (user && !ours) {
+      const reason = user.source.startsWith('oidc') ? 'name belongs to a user of another identity provider' : 'name belongs to a local user';
+      throw fail('FT_ERR_OIDC_USER_CONFLICT', attempted, reason, userName);
+    }
     if (user?.disabled) throw fail('FT_ERR_AUTH_INVALID', attempted, 'user disabled');
-    if (!user) user = this.deps.directory.createUser(userName, role, undefined, false, { source: 'oidc', ...(email ? { email } : {}) });
+    if (!user) user = this.deps.directory.createUser(userName, role, undefined, false, { source: s.userSource, ...(email ? { email } : {}) });
     else if (user.role !== role || (email && user.email !== email)) user = this.deps.directory.createUser(userName, role, undefined, true, email ? { email } : {});
     const when = typeof claims['auth_time'] === 'number' ? claims['auth_time'] : typeof claims['iat'] === 'number' ? claims['iat'] : undefined;
     return {
@@ -352,11 +487,67 @@ export class OidcIdentity {
   }
 
   private async authenticateRequest(ctx: AuthContext): Promise<Principal | undefined> {
-    const auth = ctx.authorization;
-    if (!auth || !/^bearer\s/i.test(auth)) return undefined;
-    const token = auth.slice(7).trim();
-    if (token.length === 0 || token.length > 16_384) throw fail('FT_ERR_OIDC_TOKEN_INVALID', {}, 'malformed token', 'it is empty or too long');
+    const token = bearerToken(ctx);
+    return token === undefined ? undefined : this.authenticateToken(token);
+  }
+
+  /** The Principal of a bearer token of this issuer: a JWT verified here, or any token introspected when configured so. */
+  async authenticateToken(token: string): Promise<Principal> {
+    const mode = this.settings.introspection;
+    if (mode === 'always' || (mode === 'opaque' && !looksLikeJwt(token))) return this.principalOf(await this.introspect(token));
     return this.principalOf(await this.verify(token));
+  }
+
+  /**
+   * Asks the issuer's introspection endpoint (RFC 7662, authenticated as FlinkTrail's client)
+   * whether a token is active, and checks issuer, audience and type (oidc-introspection.ts).
+   * Accepted answers are cached briefly; the token itself is never logged or recorded.
+   */
+  async introspect(token: string): Promise<Record<string, unknown>> {
+    const s = this.settings;
+    const cached = this.introspected.get(token, this.now());
+    if (cached) return cached;
+    const { client, metadata } = await this.discover();
+    if (typeof metadata.introspection_endpoint !== 'string') {
+      throw fail('FT_ERR_OIDC_TOKEN_INVALID', {}, 'malformed token', 'it is not a JWT, and the identity provider offers no token introspection');
+    }
+    if (!s.clientSecret) throw fail('FT_ERR_OIDC_TOKEN_INVALID', {}, 'introspection needs a client secret', 'it is not a JWT and FlinkTrail has no client secret to introspect it with');
+    let answer: Record<string, unknown>;
+    try {
+      answer = await oidcClient.tokenIntrospection(client, token, { token_type_hint: 'access_token' });
+    } catch (err) {
+      const e = err as Error & { error?: string };
+      // Our client credentials refused, or the provider down: the token's fault in neither case.
+      const why = typeof e.error === 'string' ? `introspection refused: ${e.error}` : `provider unavailable: ${e.message}`;
+      throw fail('FT_ERR_OIDC_PROVIDER_UNAVAILABLE', {}, why.slice(0, 200), 'its introspection endpoint did not answer');
+    }
+    const verdict = judgeIntrospection(answer, { issuer: s.issuer, audience: s.audience, clientId: s.clientId, clockSkewSeconds: s.clockSkewSeconds, nowMs: this.now() });
+    if (!verdict.ok) {
+      const attempted = attemptedOf(answer, s.usernameClaim);
+      if (verdict.reason === 'token expired') throw fail('FT_ERR_OIDC_TOKEN_EXPIRED', attempted, verdict.reason);
+      const said = verdict.reason === 'inactive token' ? 'the identity provider says it is not active (expired, revoked or unknown)' : verdict.reason;
+      throw fail('FT_ERR_OIDC_TOKEN_INVALID', attempted, verdict.reason, said);
+    }
+    // `username` is RFC 7662's own name claim: use it when the configured claim is absent.
+    const claims = claimAt(verdict.claims, s.usernameClaim) === undefined && typeof answer['username'] === 'string' ? { ...verdict.claims, [s.usernameClaim]: answer['username'] } : verdict.claims;
+    this.introspected.put(token, claims, this.now());
+    return claims;
+  }
+
+  /**
+   * Where to send the browser to end the session at the provider too (OpenID Connect
+   * RP-Initiated Logout 1.0), or undefined when it has no `end_session_endpoint` or
+   * `providerLogout` is off.
+   */
+  async endSessionUrl(idToken: string | undefined, postLogoutRedirectUri: string | undefined): Promise<URL | undefined> {
+    if (this.settings.providerLogout === false) return undefined;
+    const { client, metadata } = await this.discover();
+    if (typeof metadata.end_session_endpoint !== 'string') return undefined;
+    return oidcClient.buildEndSessionUrl(client, {
+      client_id: this.settings.clientId,
+      ...(idToken ? { id_token_hint: idToken } : {}),
+      ...(postLogoutRedirectUri ? { post_logout_redirect_uri: postLogoutRedirectUri } : {}),
+    });
   }
 
   // --- console single sign-on
@@ -372,6 +563,7 @@ export class OidcIdentity {
       redirectUri,
       returnTo: safeReturnTo(returnTo),
       expiresAt: this.now() + STATE_TTL_MS,
+      provider: this.settings.name,
     };
     const scopes = new Set(['openid', ...this.settings.scopes]);
     const url = oidcClient.buildAuthorizationUrl(client, {
@@ -392,9 +584,10 @@ export class OidcIdentity {
    * Completes a sign-in from the provider's redirect: `query` is the callback's query string,
    * `cookie` the state cookie. Returns the principal and where to send the browser.
    */
-  async finishLogin(query: URLSearchParams, cookie: string | undefined): Promise<{ principal: Principal; returnTo: string }> {
+  async finishLogin(query: URLSearchParams, cookie: string | undefined): Promise<{ principal: Principal; returnTo: string; idToken: string }> {
     const st = openState(this.deps.stateKey, cookie, this.now());
     if (!st) throw fail('FT_ERR_OIDC_STATE', {}, 'missing, forged or expired state cookie');
+    if ((st.provider ?? DEFAULT_PROVIDER_NAME) !== this.settings.name) throw fail('FT_ERR_OIDC_STATE', {}, 'state of another provider');
     const given = query.get('state') ?? '';
     const a = Buffer.from(given);
     const b = Buffer.from(st.state);
@@ -442,6 +635,6 @@ export class OidcIdentity {
         this.deps.log?.warn({ err: (err as Error).message }, 'The OpenID provider userinfo endpoint failed; the ID token claims are used alone.');
       }
     }
-    return { principal: this.principalOf(claims), returnTo: st.returnTo };
+    return { principal: this.principalOf(claims), returnTo: st.returnTo, idToken };
   }
 }

@@ -10,6 +10,10 @@
  * - resource indicators whose access tokens are JWTs (RFC 9068): `audience` (10 min), the same
  *   audience with a 2-second lifetime (`shortLivedResource`), and another API (`otherResource`);
  *   access tokens carry `preferred_username`, `email`, `groups`, `amr` and `auth_time`;
+ * - opaque (reference) access tokens for `opaqueResource` (audience `audience`) and
+ *   `opaqueOtherResource` (another audience), checked through token introspection (RFC 7662,
+ *   enabled; the confidential client may introspect) which returns the same claims;
+ * - RP-initiated logout (`end_session_endpoint`) with the `postLogoutRedirectUris` given;
  * - users with passwords, groups and an optional one-time code (`amr` `["pwd","otp"]` when given);
  * - minimal interaction handlers: a real HTML login form (works in a browser), consent granted
  *   automatically (FlinkTrail is first-party), and `/abort` answering `access_denied`.
@@ -58,6 +62,8 @@ export interface StartOidcProviderOptions {
    * matters to browsers' SameSite rules.
    */
   issuerHost?: '127.0.0.1' | 'localhost';
+  /** `post_logout_redirect_uris` of the `flinktrail` client (read at the first request, like `redirectUris`). */
+  postLogoutRedirectUris?: () => string[];
 }
 
 export interface Credentials {
@@ -78,6 +84,12 @@ export interface TestOidcProvider {
   shortLivedResource: string;
   /** Resource indicator of another API (tokens with another `aud`). */
   otherResource: string;
+  /** Resource indicator whose access tokens are opaque (introspected), audience `audience`. */
+  opaqueResource: string;
+  /** Opaque tokens for another API. */
+  opaqueOtherResource: string;
+  /** Opens an `end_session_endpoint` URL as a browser would, confirms the sign-out, and returns where the provider sends the browser. */
+  endSession(url: string | URL): Promise<URL>;
   /** The provider's public signing key set, as served at jwks_uri. */
   jwks: jose.JSONWebKeySet;
   /** Follows the provider's redirects from `authorizationUrl`, signs in, and returns the URL it sends the browser back to. */
@@ -148,11 +160,13 @@ async function start(opts: StartOidcProviderOptions): Promise<TestOidcProvider> 
   const clientSecret = randomBytes(24).toString('base64url');
   const shortLivedResource = `${AUDIENCE}:short-lived`;
   const otherResource = 'urn:other:api';
+  const opaqueResource = `${AUDIENCE}:opaque`;
+  const opaqueOtherResource = `${otherResource}:opaque`;
 
   // The issuer needs the port before the provider exists: listen first, build on first request.
   let handle: ReturnType<Provider['callback']> | undefined;
   const server = createServer((req, res) => {
-    handle ??= build(typeof opts.redirectUris === 'function' ? opts.redirectUris() : opts.redirectUris).callback();
+    handle ??= build(typeof opts.redirectUris === 'function' ? opts.redirectUris() : opts.redirectUris, opts.postLogoutRedirectUris?.() ?? []).callback();
     void handle(req, res);
   });
   await new Promise<void>((resolve, reject) => {
@@ -171,13 +185,14 @@ async function start(opts: StartOidcProviderOptions): Promise<TestOidcProvider> 
     groups: u.groups,
   });
 
-  function build(redirectUris: string[]): Provider {
+  function build(redirectUris: string[], postLogoutRedirectUris: string[]): Provider {
     const provider = new Provider(issuer, {
       clients: [
         {
           client_id: 'flinktrail',
           client_secret: clientSecret,
           redirect_uris: redirectUris,
+          post_logout_redirect_uris: postLogoutRedirectUris,
           grant_types: ['authorization_code'],
           response_types: ['code'],
           token_endpoint_auth_method: 'client_secret_basic',
@@ -213,6 +228,9 @@ async function start(opts: StartOidcProviderOptions): Promise<TestOidcProvider> 
       features: {
         devInteractions: { enabled: false },
         claimsParameter: { enabled: true },
+        // The default policy lets a confidential client introspect any token (FlinkTrail as resource server).
+        introspection: { enabled: true },
+        rpInitiatedLogout: { enabled: true },
         resourceIndicators: {
           enabled: true,
           defaultResource: (_ctx: unknown, _client: unknown, oneOf?: string[]) => oneOf,
@@ -222,6 +240,8 @@ async function start(opts: StartOidcProviderOptions): Promise<TestOidcProvider> 
             if (resource === AUDIENCE) return { scope: 'flinktrail', audience: AUDIENCE, accessTokenTTL: 600, accessTokenFormat: 'jwt', jwt };
             if (resource === shortLivedResource) return { scope: 'flinktrail', audience: AUDIENCE, accessTokenTTL: 2, accessTokenFormat: 'jwt', jwt };
             if (resource === otherResource) return { scope: 'flinktrail', audience: otherResource, accessTokenTTL: 600, accessTokenFormat: 'jwt', jwt };
+            if (resource === opaqueResource) return { scope: 'flinktrail', audience: AUDIENCE, accessTokenTTL: 600, accessTokenFormat: 'opaque' };
+            if (resource === opaqueOtherResource) return { scope: 'flinktrail', audience: otherResource, accessTokenTTL: 600, accessTokenFormat: 'opaque' };
             throw new oidcErrors.InvalidTarget();
           },
         },
@@ -353,6 +373,32 @@ async function start(opts: StartOidcProviderOptions): Promise<TestOidcProvider> 
     return body.access_token;
   }
 
+  async function endSession(url: string | URL): Promise<URL> {
+    const jar = new Jar();
+    const page = await fetch(url, { redirect: 'manual' });
+    jar.take(page);
+    const html = await page.text();
+    // An invalid id_token_hint or an unregistered post_logout_redirect_uri is an error page here.
+    if (page.status !== 200) throw new Error(`end_session answered ${page.status}: ${html.slice(0, 300)}`);
+    const form = /<form[^>]*action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/.exec(html);
+    if (!form) throw new Error(`no sign-out form at the provider: ${html.slice(0, 300)}`);
+    const fields = new URLSearchParams({ logout: 'yes' });
+    for (const m of (form[2] ?? '').matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) fields.set(m[1]!, m[2]!);
+    const action = new URL(form[1]!, url);
+    const done = await fetch(action, { method: 'POST', redirect: 'manual', headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' }, body: fields });
+    await done.text();
+    if (done.status < 300 || done.status >= 400) throw new Error(`sign-out confirmation answered ${done.status}`);
+    let next = new URL(done.headers.get('location') ?? '', action);
+    // oidc-provider ends its session at /session/end/success-like hops before the client's URI.
+    for (let hop = 0; hop < 5 && next.origin === issuer; hop++) {
+      const r = await fetch(next, { redirect: 'manual', headers: { cookie: jar.header() } });
+      await r.text();
+      if (r.status < 300 || r.status >= 400) break;
+      next = new URL(r.headers.get('location') ?? '', next);
+    }
+    return next;
+  }
+
   const publicKey = { kty: signingKey.kty, n: signingKey.n, e: signingKey.e, kid: signingKey.kid, alg: signingKey.alg, use: signingKey.use };
   return {
     issuer,
@@ -361,6 +407,9 @@ async function start(opts: StartOidcProviderOptions): Promise<TestOidcProvider> 
     audience: AUDIENCE,
     shortLivedResource,
     otherResource,
+    opaqueResource,
+    opaqueOtherResource,
+    endSession,
     jwks: { keys: [publicKey] },
     login,
     accessToken,

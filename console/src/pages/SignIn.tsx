@@ -60,7 +60,14 @@ export function SignIn({ next, onSignedIn }: { next: string; onSignedIn: (s: Ses
     }
   };
 
-  const ssoHref = settings?.sso.enabled ? `${settings.sso.loginUrl}?returnTo=${encodeURIComponent(next)}` : undefined;
+  // One button per identity provider when several are configured; one "SSO" button otherwise.
+  const returnTo = `returnTo=${encodeURIComponent(next)}`;
+  const providers = settings?.sso.providers ?? [];
+  const ssoLinks = !settings?.sso.enabled
+    ? []
+    : providers.length > 1
+      ? providers.map((p) => ({ key: p.name, href: `${p.loginUrl}&${returnTo}`, label: `Sign in with ${p.displayName}` }))
+      : [{ key: 'sso', href: `${settings.sso.loginUrl}?${returnTo}`, label: 'Sign in with SSO' }];
 
   return (
     <main class="signin" id="main">
@@ -99,14 +106,16 @@ export function SignIn({ next, onSignedIn }: { next: string; onSignedIn: (s: Ses
         <button type="submit" class="btn btn-primary btn-block" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
-        {ssoHref && (
+        {ssoLinks.length > 0 && (
           <>
             <p class="or" aria-hidden="true">
               or
             </p>
-            <a class="btn btn-block" href={ssoHref}>
-              Sign in with SSO
-            </a>
+            {ssoLinks.map((l) => (
+              <a key={l.key} class="btn btn-block" href={l.href}>
+                {l.label}
+              </a>
+            ))}
           </>
         )}
       </form>
