@@ -144,7 +144,8 @@ describe('redactStatement', () => {
         const core = value.slice('SeCrEt'.length);
         assert.ok(!ours.includes('SeCrEt'), `leaked by redactStatement: ${ours}`);
         assert.ok(!stored.includes('SeCrEt'), `leaked after the recorder: ${stored}`);
-        if (core.length >= 6) assert.ok(!stored.includes(core));
+        // (unless the rest of the statement has those letters too: 'ropert' is in 'properties')
+        if (core.length >= 6 && !sql.replace(quote(value), '').includes(core)) assert.ok(!stored.includes(core));
       }),
       { numRuns: 3000 },
     );
