@@ -68,7 +68,7 @@ describe('console routes', () => {
       assert.equal((await get(path)).status, 401, path);
     }
     const settings = (await (await get('/api/v1/console/settings')).json()) as { sso: { enabled: boolean }; region: string };
-    assert.deepEqual(settings, { region: 'local', sso: { enabled: false, loginUrl: '/api/v1/auth/oidc/login' } });
+    assert.deepEqual(settings, { region: 'local', sso: { enabled: false, loginUrl: '/api/v1/auth/oidc/login', providers: [] } });
   });
 
   it('lists clusters for any signed-in user, without upstream URLs', async () => {
