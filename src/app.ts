@@ -170,8 +170,16 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
    */
   const guardBody = (req: IncomingMessage) => {
     if (!hasBody(req)) return;
-    req.socket.setTimeout(config.gateway.bodyIdleTimeoutMs);
-    req.once('end', () => req.socket.setTimeout(0));
+    const socket = req.socket;
+    // Destroyed here, not left to Node: Node destroys a timed-out socket only when nothing else
+    // listens for 'timeout' on the request, the response or the server.
+    const cutOff = () => socket.destroy();
+    socket.setTimeout(config.gateway.bodyIdleTimeoutMs);
+    socket.once('timeout', cutOff);
+    req.once('end', () => {
+      socket.setTimeout(0);
+      socket.off('timeout', cutOff);
+    });
   };
 
   let ready = false;

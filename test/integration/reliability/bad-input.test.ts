@@ -92,7 +92,7 @@ describe('bad input', { timeout: 600_000 }, () => {
   let pid: number;
   let rssStart: number;
   let fdStart: number;
-  const slow: { socket: Socket; kind: 'headers' | 'body'; closedAt?: number }[] = [];
+  const slow: { socket: Socket; kind: 'headers' | 'body'; path: string; received: string; closedAt?: number }[] = [];
   let slowTimer: NodeJS.Timeout | undefined;
   let slowOpenedAt = 0;
 
@@ -120,7 +120,7 @@ describe('bad input', { timeout: 600_000 }, () => {
       const path = i % 2 ? '/api/v1/events' : `${server.prefix}/overview`;
       const socket = connect(apiPort, '127.0.0.1');
       socket.on('error', () => undefined);
-      const entry = { socket, kind: 'headers' as const };
+      const entry = { socket, kind: 'headers' as const, path, received: '' };
       socket.on('close', () => ((entry as { closedAt?: number }).closedAt = Date.now()));
       socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\n`);
       slow.push(entry);
@@ -129,7 +129,8 @@ describe('bad input', { timeout: 600_000 }, () => {
       const path = i % 2 ? '/api/v1/users' : `${server.prefix}/jobs/${'a'.repeat(32)}/savepoints`;
       const socket = connect(apiPort, '127.0.0.1');
       socket.on('error', () => undefined);
-      const entry = { socket, kind: 'body' as const };
+      const entry = { socket, kind: 'body' as const, path, received: '' };
+      socket.on('data', (d: Buffer) => (entry.received = (entry.received + d.toString('latin1')).slice(0, 200)));
       socket.on('close', () => ((entry as { closedAt?: number }).closedAt = Date.now()));
       socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"a":"`);
       slow.push(entry);
@@ -328,7 +329,8 @@ describe('bad input', { timeout: 600_000 }, () => {
     const deadline = slowOpenedAt + 160_000;
     while (Date.now() < deadline && open('body') > 0) await sleep(1000);
     process.stdout.write(`# stalled bodies still open after ${((Date.now() - slowOpenedAt) / 1000).toFixed(0)} s: ${open('body')} of 20\n`);
-    assert.equal(open('body'), 0);
+    const stillOpen = slow.filter((s) => s.kind === 'body' && !s.closedAt).map((s) => `${s.path} (received ${JSON.stringify(s.received.slice(0, 120))})`);
+    assert.deepEqual(stillOpen, []);
     for (const s of slow) s.socket.destroy();
     await sleep(1000);
     assert.ok(fdCount(pid) <= fdStart + 10, `descriptors back near the start (${fdStart} → ${fdCount(pid)})`);
