@@ -26,6 +26,7 @@ import { clientCertificatePlugin, listenerTls, secureClusterServer, TlsReloader 
 import { Directory } from './identity/directory.js';
 import { throttleEvent } from './identity/throttle-event.js';
 import { compileRedactor } from './pipeline/redact.js';
+import { auditPolicyChange, compileAuditPolicy, metaPolicyHashState } from './pipeline/audit-policy/index.js';
 import { createRecorder, type Recorder } from './pipeline/recorder.js';
 import { TokenCodec } from './query/lookup.js';
 import { hasBody } from './sources/gateway/body.js';
@@ -114,6 +115,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   const metrics = createMetrics();
   // First: a missing or unusable master key stops the build before anything is stored.
   const secrets = deps.secrets ?? openSecrets(config);
+  // Then the audit policy, so that a policy that cannot mean what it says stops the build before the store opens.
+  const policy = compileAuditPolicy(config.auditPolicy, { roleOf: (principalId) => directory.userById(principalId)?.role });
   const db = openDatabase(config.dataDir, { synchronous: config.store.synchronous });
   const store = new SqliteEventStore(db, {
     flushIntervalMs: config.store.flushIntervalMs,
@@ -134,7 +137,19 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   const oidc = config.auth.oidc.enabled
     ? new OidcProviders(config.auth.oidc, { directory, stateKey: metaSecret(db, 'oidc-state-key', () => randomBytes(32).toString('base64url'), secrets), log: log.child({ component: 'oidc' }) })
     : undefined;
-  const recorder = createRecorder(store, compileRedactor(), log, metrics);
+  const { coalesce } = config.auditPolicy;
+  const recorder = createRecorder(store, compileRedactor(), log, metrics, { policy, ...(coalesce.enabled ? { coalesce: { windowMs: coalesce.windowSeconds * 1000, maxKeys: coalesce.maxKeys } } : {}) });
+  // A policy that differs from the last one in force is recorded before anything else is (UpdateAuditPolicy).
+  try {
+    if (await auditPolicyChange(config.auditPolicy, metaPolicyHashState(db), (e) => recorder.recordOrThrow(e), config)) {
+      log.info({ policyHash: policy.hash, rules: policy.ruleCount }, 'The audit policy changed; the change was recorded (UpdateAuditPolicy).');
+    }
+  } catch (err) {
+    await recorder.close();
+    await store.close();
+    db.close();
+    throw err;
+  }
   const rl = config.auth.rateLimit;
   const authenticator = new Authenticator(directory, {
     anonymous: config.auth.anonymous,
@@ -311,6 +326,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       await api.close();
       await gateway.close();
       for (const m of [...modules].reverse()) await m.stop?.();
+      await recorder.close();
       await store.close();
       db.close();
     },

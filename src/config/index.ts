@@ -16,7 +16,7 @@ import { FlinkTrailError } from '../errors/index.js';
 import { parseDuration, type DurationUnit } from './duration.js';
 import { configSchema, type Config } from './schema.js';
 
-export type { Config, ClusterConfig, ClusterKind } from './schema.js';
+export type { AuditPolicyConfig, AuditRuleConfig, Config, ClusterConfig, ClusterKind } from './schema.js';
 export { configSchema } from './schema.js';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });

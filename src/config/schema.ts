@@ -10,6 +10,7 @@
  * use the one rule of event/names.ts.
  */
 import { NAME_RULES } from '../event/names.js';
+import { AUDIT_LEVELS, AUDIT_SOURCES, IDENTITY_TYPES, type AuditLevel, type AuditSource, type IdentityType } from '../event/types.js';
 
 type RoleName = 'viewer' | 'operator' | 'developer' | 'admin' | 'auditor';
 
@@ -599,6 +600,80 @@ export const configSchema = {
         },
       },
     },
+    auditPolicy: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description:
+        'Which events are recorded and with how much detail, as Kubernetes audit policies decide it: ordered rules, the first that matches gives the level. Writes, refusals and failures are always recorded at least at `Metadata`, whatever the rules say. Checked at start-up (FT_ERR_AUDIT_POLICY_INVALID); a change is recorded as an `UpdateAuditPolicy` event. See docs/reference/audit-policy.md.',
+      properties: {
+        rules: {
+          type: 'array',
+          default: [],
+          maxItems: 1000,
+          description: 'Rules, first match wins; an event no rule matches is recorded at `RequestResponse` (everything). Every field given must match (a list matches when any entry does); a field left out matches every event. Patterns take `*` for any run of characters.',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['level'],
+            properties: {
+              level: {
+                type: 'string',
+                enum: AUDIT_LEVELS,
+                description: '`None`: not recorded (reads that succeed only). `Metadata`: who, what, when, where and the outcome, without `requestParameters` and `responseElements`. `Request`: also `requestParameters`. `RequestResponse`: everything.',
+              },
+              users: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1, maxLength: 256 }, description: 'Patterns of `userIdentity.userName` (e.g. `ci-*`).' },
+              identityTypes: {
+                type: 'array',
+                minItems: 1,
+                items: { type: 'string', enum: IDENTITY_TYPES },
+                description: '`userIdentity.type` values: the groups callers fall into (FlinkTrail has no user groups of its own; `assumed-role` is every federated caller, OIDC and trusted proxies).',
+              },
+              roles: {
+                type: 'array',
+                minItems: 1,
+                items: { type: 'string', enum: ['viewer', 'operator', 'developer', 'admin', 'auditor'] },
+                description: "The caller's FlinkTrail role (looked up by `userIdentity.principalId`; a role change is seen within 30 seconds). Callers that are no user (anonymous, failed sign-ins, other tools' ingested events) match no role.",
+              },
+              clusters: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1, maxLength: 256 }, description: 'Patterns of `additionalEventData.cluster`; an event without a cluster does not match.' },
+              eventNames: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1, maxLength: 256 }, description: 'Patterns of `eventName` (e.g. `GetJobsOverview`, `Get*Metrics`).' },
+              eventRW: { type: 'string', enum: ['Read', 'Write'], description: 'Only reads, or only writes.' },
+              sources: {
+                type: 'array',
+                minItems: 1,
+                items: { type: 'string', enum: AUDIT_SOURCES },
+                description: 'Where the event came from: `gateway` (JobManager and History Server calls), `sql-gateway`, `kubernetes` (the audit webhook), `ingest` (POST /api/v1/events, whatever `eventSource` the record names), `flinktrail` (its own API and service events).',
+              },
+            },
+          },
+        },
+        coalesce: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description:
+            'Coalescing of repeated identical reads: the first is recorded at once; the same read again (same caller, event name, resources, parameters kept, outcome, cluster, source IP) within the window is counted, and when the window ends one event with `additionalEventData.coalesced = {count, firstTime, lastTime}` stands for the repeats. Only successful reads the gateway and the API record live; never writes, failures, Kubernetes or ingested events.',
+          properties: {
+            enabled: { type: 'boolean', default: false, description: 'Coalesce repeated identical reads.' },
+            windowSeconds: {
+              type: 'integer',
+              unit: 's',
+              minimum: 1,
+              maximum: 3600,
+              default: 60,
+              description: 'How long repeats are counted after the read that opened the window. Also the most repeat counts a crash can lose (shutdown flushes them).',
+            },
+            maxKeys: {
+              type: 'integer',
+              minimum: 1,
+              maximum: 1000000,
+              default: 10000,
+              description: 'Most windows open at once (each holds one event in memory). When full, a read that would open another is recorded as it is.',
+            },
+          },
+        },
+      },
+    },
     log: {
       type: 'object',
       additionalProperties: false,
@@ -621,6 +696,22 @@ export interface ListenerTlsConfig {
   keyFile: string;
   caFile?: string;
   clientCertificates: 'none' | 'optional' | 'required';
+}
+
+export interface AuditRuleConfig {
+  level: AuditLevel;
+  users?: string[];
+  identityTypes?: IdentityType[];
+  roles?: RoleName[];
+  clusters?: string[];
+  eventNames?: string[];
+  eventRW?: 'Read' | 'Write';
+  sources?: AuditSource[];
+}
+
+export interface AuditPolicyConfig {
+  rules: AuditRuleConfig[];
+  coalesce: { enabled: boolean; windowSeconds: number; maxKeys: number };
 }
 
 export type ClusterKind = 'jobmanager' | 'sql-gateway' | 'history-server';
@@ -710,6 +801,7 @@ export interface Config {
     flushIntervalMs: number;
     synchronous: 'full' | 'normal';
   };
+  auditPolicy: AuditPolicyConfig;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   k8sAudit: {
     cluster: string;

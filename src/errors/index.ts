@@ -27,6 +27,16 @@ export const ERRORS = {
     message: 'Cluster "%s" has url %s, which is FlinkTrail\'s own listener on %s: the gateway would proxy to itself.',
     doc: 'Startup refused: a cluster\'s `url` reaches one of FlinkTrail\'s own listeners (the API port or a cluster port, checked once they are bound, so ports given as 0 count too). Point `url` at the Flink REST endpoint, not at FlinkTrail.',
   },
+  FT_ERR_AUDIT_POLICY_INVALID: {
+    status: 500,
+    message: 'The audit policy is invalid: %s',
+    doc: 'Startup refused: `auditPolicy.rules` say something they cannot do — a rule after a rule that matches every event (it would never apply), `level: None` for writes only (writes are always recorded, at least at `Metadata`), a pattern with characters no name can hold, or the same value twice in one list. Every problem is listed with its key path. See docs/reference/audit-policy.md.',
+  },
+  FT_ERR_AUDIT_POLICY_UNRECORDED: {
+    status: 500,
+    message: 'The audit policy changed (%s → %s) but the change could not be recorded: %s',
+    doc: 'Startup refused: the effective audit policy differs from the last one in force, and its `UpdateAuditPolicy` event could not be stored, so the change would go unaudited. Check the data directory (disk full, permissions) and start again; the old policy hash stays in the database until the event is stored.',
+  },
   FT_ERR_AUTH_MISSING: {
     status: 401,
     message: 'Authentication is required: send HTTP Basic credentials (AccessKeyId:AccessKeySecret or user:password).',

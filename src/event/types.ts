@@ -57,6 +57,30 @@ export const EVENT_SOURCES = {
   ingest: 'ingest',
 } as const;
 
+/**
+ * How much of an event the audit policy keeps (`additionalEventData.auditLevel` when less than
+ * everything), as Kubernetes audit levels:
+ * - `None`: not recorded at all (only ever for reads that succeeded).
+ * - `Metadata`: who, what, when, where and the outcome; `requestParameters` and
+ *   `responseElements` are left empty.
+ * - `Request`: also `requestParameters`; `responseElements` left empty.
+ * - `RequestResponse`: everything (the default, and what an event without `auditLevel` has).
+ */
+export const AUDIT_LEVELS = ['None', 'Metadata', 'Request', 'RequestResponse'] as const;
+export type AuditLevel = (typeof AUDIT_LEVELS)[number];
+
+/**
+ * Where an event came from, as an audit policy tells sources apart:
+ * - `gateway`: Flink JobManager and History Server calls through the gateway.
+ * - `sql-gateway`: Flink SQL Gateway calls through the gateway.
+ * - `kubernetes`: the Kubernetes audit webhook (Flink operator resources).
+ * - `ingest`: records other tools sent to the ingest API (they carry `additionalEventData.ingestedBy`,
+ *   whatever `eventSource` they name).
+ * - `flinktrail`: FlinkTrail's own API calls and service events.
+ */
+export const AUDIT_SOURCES = ['gateway', 'sql-gateway', 'kubernetes', 'ingest', 'flinktrail'] as const;
+export type AuditSource = (typeof AUDIT_SOURCES)[number];
+
 export interface SessionContext {
   attributes: {
     /** "true" or "false", a string as in ActionTrail's records. */

@@ -1,15 +1,22 @@
 /**
  * The recorder: the one way events reach the store.
  *
- * Every source hands its events here. Redaction runs first, on every field that holds text a
- * caller or Flink supplied, so nothing secret is stored.
+ * Every source hands its events here. The audit policy (pipeline/audit-policy/) decides first
+ * how much of the event is kept — `None` drops a successful read, lower levels empty
+ * `requestParameters`/`responseElements` and say so in `additionalEventData.auditLevel`, and
+ * writes, refusals and failures are never below `Metadata` — then redaction runs on every field
+ * that holds text a caller or Flink supplied, so nothing secret is stored. With coalescing on,
+ * `record` hands successful reads to the coalescer, which keeps repeats in memory and records one
+ * event for them when their window ends or at `close()`. An event left out by policy or folded
+ * into a coalesced one is counted (`flinktrail_events_omitted_total`), never silently gone.
  * `journal` is the fail-closed gate for writes: it resolves only when the event is durable and
  * throws FT_ERR_JOURNAL_UNAVAILABLE otherwise. `record` and `complete` are batched by the store;
  * a failure there is retried by the store, and an event that is finally lost is logged and
  * counted — never silently dropped.
  */
-import type { ActionTrailEvent } from '../event/types.js';
+import type { ActionTrailEvent, AuditLevel } from '../event/types.js';
 import { FlinkTrailError } from '../errors/index.js';
+import { applyLevel, Coalescer, sourceOf, type AuditPolicy } from './audit-policy/index.js';
 import type { EventStore } from '../store/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -24,9 +31,18 @@ export interface Recorder {
    * for sources whose sender retries: the Kubernetes API server, ingest clients.
    */
   recordOrThrow(event: ActionTrailEvent): Promise<void>;
+  /** Records what coalescing still holds (one event per open window) and stops its timer; call before the store closes. */
+  close(): Promise<void>;
 }
 
-export function createRecorder(store: EventStore, redactor: Redactor, log: Logger, metrics: Metrics): Recorder {
+export interface RecorderOptions {
+  /** The compiled audit policy; none: every event whole. */
+  policy?: AuditPolicy;
+  /** Coalescing of repeated identical reads; none: off. */
+  coalesce?: { windowMs: number; maxKeys: number; now?: () => number };
+}
+
+export function createRecorder(store: EventStore, redactor: Redactor, log: Logger, metrics: Metrics, opts: RecorderOptions = {}): Recorder {
   // Every field a caller or Flink can put text into: a User-Agent can carry `token=…`, and an
   // error message can echo the request that failed.
   const clean = (e: ActionTrailEvent): ActionTrailEvent => ({
@@ -46,39 +62,71 @@ export function createRecorder(store: EventStore, redactor: Redactor, log: Logge
       'An event could not be stored and is lost.',
     );
   };
+  const levelOf = (e: ActionTrailEvent): AuditLevel => opts.policy?.levelOf(e) ?? 'RequestResponse';
+  const omitted = (e: ActionTrailEvent, reason: 'policy' | 'coalesced') => metrics.eventsOmitted.inc({ source: sourceOf(e), reason });
+  const append = async (e: ActionTrailEvent) => {
+    try {
+      await store.append(e);
+      metrics.eventsRecorded.inc({ source: e.eventSource });
+    } catch (err) {
+      lost(e, err);
+    }
+  };
+  // Events the coalescer gives back when a window ends, awaited by close().
+  const emitting = new Set<Promise<void>>();
+  const coalescer = opts.coalesce
+    ? new Coalescer({
+        ...opts.coalesce,
+        emit: (e) => {
+          const p = append(e).finally(() => emitting.delete(p));
+          emitting.add(p);
+        },
+      })
+    : undefined;
+  coalescer?.start();
   return {
     async journal(e) {
       try {
-        await store.journal(clean(e));
+        // A write: the policy can lower it to Metadata, never to None.
+        await store.journal(clean(applyLevel(e, levelOf(e))));
       } catch (err) {
         throw new FlinkTrailError('FT_ERR_JOURNAL_UNAVAILABLE', (err as Error).message);
       }
     },
     async complete(e) {
       try {
-        await store.complete(clean(e));
+        await store.complete(clean(applyLevel(e, levelOf(e))));
         metrics.eventsRecorded.inc({ source: e.eventSource });
       } catch (err) {
         lost(e, err);
       }
     },
     async record(e) {
-      try {
-        await store.append(clean(e));
-        metrics.eventsRecorded.inc({ source: e.eventSource });
-      } catch (err) {
-        lost(e, err);
-      }
+      const level = levelOf(e);
+      if (level === 'None') return omitted(e, 'policy');
+      const kept = clean(applyLevel(e, level));
+      // Only successful reads: writes and failures are always recorded one by one.
+      if (coalescer && kept.eventRW === 'Read' && kept.additionalEventData.outcome === 'success' && coalescer.absorb(kept)) return omitted(e, 'coalesced');
+      await append(kept);
     },
+    // Not coalesced: its sender (the Kubernetes API server, an ingest client) is told the event
+    // is stored, and may resend it; a count held in memory would break that promise.
     async recordOrThrow(e) {
+      const level = levelOf(e);
+      if (level === 'None') return omitted(e, 'policy');
       try {
-        await store.append(clean(e));
+        await store.append(clean(applyLevel(e, level)));
         metrics.eventsRecorded.inc({ source: e.eventSource });
       } catch (err) {
         metrics.eventsDropped.inc({ source: e.eventSource });
         log.error({ eventId: e.eventId, err: (err as Error).message }, 'An event could not be stored; the sender is told to retry.');
         throw new FlinkTrailError('FT_ERR_JOURNAL_UNAVAILABLE', (err as Error).message);
       }
+    },
+    async close() {
+      coalescer?.stop();
+      coalescer?.flush();
+      await Promise.all([...emitting]);
     },
   };
 }

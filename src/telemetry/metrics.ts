@@ -34,6 +34,12 @@ export function createMetrics() {
       labelNames: ['source'] as const,
       registers: [registry],
     }),
+    eventsOmitted: new Counter({
+      name: 'flinktrail_events_omitted_total',
+      help: 'Events the audit policy left out (reason "policy": level None) or folded into a coalesced event (reason "coalesced"), by audit source.',
+      labelNames: ['source', 'reason'] as const,
+      registers: [registry],
+    }),
     journalFailures: new Counter({
       name: 'flinktrail_journal_failures_total',
       help: 'Write operations that could not be journaled before forwarding (refused when fail-closed).',

@@ -1,6 +1,6 @@
 /** Shared builders for tests: realistic events without literals pasted around. */
 import { finishEvent, newEvent } from '../../src/event/build.js';
-import type { ActionTrailEvent, EventRW } from '../../src/event/types.js';
+import type { ActionTrailEvent, EventRW, Outcome } from '../../src/event/types.js';
 
 const NAMES: [string, EventRW][] = [
   ['ListJobs', 'Read'],
@@ -44,4 +44,40 @@ export function newEvents(n: number, opts: NewEventsOptions = {}): ActionTrailEv
     out.push(finishEvent(e, { outcome: 'success', httpStatus: 200 }));
   }
   return out;
+}
+
+export interface GatewayCall {
+  name?: string;
+  rw?: EventRW;
+  user?: string;
+  principalId?: string;
+  type?: ActionTrailEvent['userIdentity']['type'];
+  cluster?: string;
+  source?: string;
+  outcome?: Exclude<Outcome, 'pending'>;
+  ingested?: boolean;
+}
+
+/** One finished gateway call as the recorder gets it, with parameters and response elements (for audit policy tests). */
+export function gatewayCall(c: GatewayCall = {}): ActionTrailEvent {
+  const e = newEvent({
+    eventName: c.name ?? 'GetJobsOverview',
+    eventRW: c.rw ?? 'Read',
+    eventType: 'ApiCall',
+    eventSource: c.source ?? 'flink-jobmanager',
+    serviceName: 'RealtimeCompute',
+    acsRegion: 'local',
+    sourceIpAddress: '10.0.0.7',
+    userAgent: 'Mozilla/5.0',
+    userIdentity: { type: c.type ?? 'ram-user', principalId: c.principalId ?? 'p-alice', accountId: '1', userName: c.user ?? 'alice' },
+    requestId: 'r1',
+    requestParameters: { mode: 'cancel' },
+    additionalEventData: { sensitive: false, ...(c.cluster !== undefined ? { cluster: c.cluster } : { cluster: 'prod' }), ...(c.ingested ? { ingestedBy: { userName: 'ci' } } : {}) },
+  });
+  return finishEvent(e, {
+    outcome: c.outcome ?? 'success',
+    httpStatus: c.outcome === 'failure' ? 403 : 200,
+    responseElements: { jobid: 'abc' },
+    ...(c.outcome === 'failure' ? { errorCode: 'NoPermission', errorMessage: 'no' } : {}),
+  });
 }
