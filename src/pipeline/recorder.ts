@@ -63,7 +63,7 @@ export function createRecorder(store: EventStore, redactor: Redactor, log: Logge
     );
   };
   const levelOf = (e: ActionTrailEvent): AuditLevel => opts.policy?.levelOf(e) ?? 'RequestResponse';
-  const omitted = (e: ActionTrailEvent, reason: 'policy' | 'coalesced') => metrics.eventsOmitted.inc({ source: sourceOf(e), reason });
+  const omitted = (e: ActionTrailEvent) => metrics.eventsOmitted.inc({ source: sourceOf(e), reason: 'policy' });
   const append = async (e: ActionTrailEvent) => {
     try {
       await store.append(e);
@@ -78,6 +78,9 @@ export function createRecorder(store: EventStore, redactor: Redactor, log: Logge
     ? new Coalescer({
         ...opts.coalesce,
         emit: (e) => {
+          // Counted when the window ends: a coalesced event of count n stands for itself and n-1 folded into it.
+          const folded = ((e.additionalEventData['coalesced'] as { count: number } | undefined)?.count ?? 1) - 1;
+          if (folded > 0) metrics.eventsOmitted.inc({ source: sourceOf(e), reason: 'coalesced' }, folded);
           const p = append(e).finally(() => emitting.delete(p));
           emitting.add(p);
         },
@@ -103,17 +106,17 @@ export function createRecorder(store: EventStore, redactor: Redactor, log: Logge
     },
     async record(e) {
       const level = levelOf(e);
-      if (level === 'None') return omitted(e, 'policy');
+      if (level === 'None') return omitted(e);
       const kept = clean(applyLevel(e, level));
       // Only successful reads: writes and failures are always recorded one by one.
-      if (coalescer && kept.eventRW === 'Read' && kept.additionalEventData.outcome === 'success' && coalescer.absorb(kept)) return omitted(e, 'coalesced');
+      if (coalescer && kept.eventRW === 'Read' && kept.additionalEventData.outcome === 'success' && coalescer.absorb(kept)) return;
       await append(kept);
     },
     // Not coalesced: its sender (the Kubernetes API server, an ingest client) is told the event
     // is stored, and may resend it; a count held in memory would break that promise.
     async recordOrThrow(e) {
       const level = levelOf(e);
-      if (level === 'None') return omitted(e, 'policy');
+      if (level === 'None') return omitted(e);
       try {
         await store.append(clean(applyLevel(e, level)));
         metrics.eventsRecorded.inc({ source: e.eventSource });

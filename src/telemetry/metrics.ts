@@ -36,7 +36,7 @@ export function createMetrics() {
     }),
     eventsOmitted: new Counter({
       name: 'flinktrail_events_omitted_total',
-      help: 'Events the audit policy left out (reason "policy": level None) or folded into a coalesced event (reason "coalesced"), by audit source.',
+      help: 'Events the audit policy left out (reason "policy": level None) or folded into a coalesced event (reason "coalesced", counted when its window ends), by audit source.',
       labelNames: ['source', 'reason'] as const,
       registers: [registry],
     }),
