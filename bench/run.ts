@@ -9,6 +9,7 @@
  *   npm run bench -- scaling --sizes 1M,3M,10M
  *   npm run bench -- ingest --quick            shorter phases (noisier; still written)
  *   npm run bench -- differential              the full differential run against real Flink
+ *   npm run bench -- policy --hours 8          audit policy: stored bytes of one Web UI tab (simulated clock)
  *
  * Real servers come from the repo's own scripts (Flink from Maven jars, nginx and wrk from
  * Debian); everything started is stopped when the run ends, also on Ctrl-C.
@@ -18,6 +19,7 @@ import { differential } from './differential.js';
 import { gateway } from './gateway.js';
 import { ingest } from './ingest.js';
 import { memory } from './memory.js';
+import { policy } from './policy.js';
 import { query } from './query.js';
 import { cleanupAll } from './lib/procs.js';
 import { loadLine } from './lib/machine.js';
@@ -25,7 +27,7 @@ import { renderSection, writeSection } from './lib/report.js';
 import { scaling } from './scaling.js';
 import type { Bench } from './types.js';
 
-const ALL: Bench[] = [gateway, ingest, delivery, memory, scaling, query, differential];
+const ALL: Bench[] = [gateway, ingest, delivery, memory, scaling, query, policy, differential];
 
 function usage(): string {
   return [

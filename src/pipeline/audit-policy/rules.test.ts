@@ -4,6 +4,7 @@ import { buildConfig } from '../../config/index.js';
 import type { AuditPolicyConfig, AuditRuleConfig } from '../../config/index.js';
 import { newEvent } from '../../event/build.js';
 import { gatewayCall as call } from '../../../test/helpers/events.js';
+import { quietWebUiPolicy } from '../../../test/helpers/audit-policy.js';
 import { isFlinkTrailError } from '../../errors/index.js';
 import { applyLevel, compileAuditPolicy, policyHash, sourceOf } from './rules.js';
 
@@ -180,5 +181,18 @@ describe('audit policy validation', () => {
       assert.ok(msg.includes(part), `${part} in ${msg}`);
     }
     assert.equal(buildConfig({ auditPolicy: { coalesce: { enabled: true, windowSeconds: '5m' } } }).auditPolicy.coalesce.windowSeconds, 300);
+  });
+});
+
+describe('the documented "quiet Web UI" policy', () => {
+  it('loads, and drops the dashboard polls, keeps job pages at Metadata and leaves writes and other sources whole', () => {
+    const cfg = buildConfig({ auditPolicy: quietWebUiPolicy() }).auditPolicy;
+    assert.equal(cfg.coalesce.enabled, true);
+    const p = compileAuditPolicy(cfg);
+    for (const name of ['GetClusterOverview', 'GetJobsOverview', 'ListTaskManagers', 'GetAggregatedSubtaskMetrics', 'GetJobVertexWatermarks']) assert.equal(p.levelOf(call({ name })), 'None', name);
+    assert.equal(p.levelOf(call({ name: 'GetJobDetails' })), 'Metadata');
+    assert.equal(p.levelOf(call({ name: 'GetJobsOverview', outcome: 'failure' })), 'Metadata', 'a failed poll is kept');
+    assert.equal(p.levelOf(call({ name: 'CancelJob', rw: 'Write' })), 'RequestResponse');
+    assert.equal(p.levelOf(call({ name: 'FetchResults', source: 'flink-sql-gateway' })), 'RequestResponse');
   });
 });

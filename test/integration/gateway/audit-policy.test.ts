@@ -9,9 +9,15 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
 import { startFlink, type FlinkCluster } from '../../helpers/flink.js';
-import { basic, makeKey, startInProcess, tempDir, waitForEvents, type Credentials, type InProcess } from '../../helpers/flinktrail.js';
+import { basic, makeKey, REPO, startInProcess, tempDir, waitForEvents, type Credentials, type InProcess } from '../../helpers/flinktrail.js';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
+
+const ajv = new Ajv.default({ allErrors: true, strict: false });
+addFormats.default(ajv);
+const validateEvent = ajv.compile(JSON.parse(readFileSync(`${REPO}schema/actiontrail-event.schema.json`, 'utf8')) as object);
 
 const BROWSER = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 
@@ -83,6 +89,7 @@ describe('audit policy: a quiet Web UI through the gateway', { timeout: 300_000 
       assert.ok(count >= 2);
       assert.ok(firstTime <= lastTime);
       for (const e of es) {
+        assert.ok(validateEvent(e), `schema: ${JSON.stringify(validateEvent.errors)}`);
         assert.equal(e.additionalEventData['auditLevel'], 'Metadata');
         assert.deepEqual(e.requestParameters, {});
         assert.deepEqual(e.responseElements, {});
