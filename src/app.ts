@@ -113,10 +113,10 @@ const PREFIX = /^\/flink\/([a-z0-9][a-z0-9_-]{0,62})(\/.*)?$/;
 export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Promise<App> {
   const log = deps.log ?? createLogger(config.log.level);
   const metrics = createMetrics();
-  // First: a missing or unusable master key stops the build before anything is stored.
-  const secrets = deps.secrets ?? openSecrets(config);
-  // Then the audit policy, so that a policy that cannot mean what it says stops the build before the store opens.
+  // An audit policy that cannot mean what it says stops the build before anything is opened or made.
   const policy = compileAuditPolicy(config.auditPolicy, { roleOf: (principalId) => directory.userById(principalId)?.role });
+  // Then: a missing or unusable master key stops the build before anything is stored.
+  const secrets = deps.secrets ?? openSecrets(config);
   const db = openDatabase(config.dataDir, { synchronous: config.store.synchronous });
   const store = new SqliteEventStore(db, {
     flushIntervalMs: config.store.flushIntervalMs,

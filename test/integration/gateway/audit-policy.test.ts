@@ -6,14 +6,17 @@
  * arrival is itself recorded once (UpdateAuditPolicy), not again on a restart with the same policy.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import { startFlink, type FlinkCluster } from '../../helpers/flink.js';
 import { basic, makeKey, REPO, startInProcess, tempDir, waitForEvents, type Credentials, type InProcess } from '../../helpers/flinktrail.js';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
+import { buildApp } from '../../../src/app.js';
+import { buildConfig } from '../../../src/config/index.js';
+import { createLogger } from '../../../src/telemetry/logger.js';
 
 const ajv = new Ajv.default({ allErrors: true, strict: false });
 addFormats.default(ajv);
@@ -144,5 +147,12 @@ describe('audit policy: a quiet Web UI through the gateway', { timeout: 300_000 
     await events('GetJobsOverview', (es) => es.reduce((n, e) => n + countOf(e), 0) === before + 4);
     const policies = await events('UpdateAuditPolicy', () => true);
     assert.equal(policies.length, 1, 'the same policy after a restart is no change');
+  });
+
+  it('refuses a policy that cannot mean what it says at start, before anything is opened', async () => {
+    const dir = join(tempDir(), 'data');
+    const config = buildConfig({ dataDir: dir, api: { port: 0 }, clusters: [{ name: 'default', url: flink.restUrl }], auditPolicy: { rules: [{ level: 'None' }, { level: 'None', eventRW: 'Write' }] } });
+    await assert.rejects(buildApp(config, { log: createLogger('silent') }), (err: Error & { code?: string }) => err.code === 'FT_ERR_AUDIT_POLICY_INVALID' && err.message.includes('auditPolicy.rules.1'));
+    assert.equal(existsSync(dir), false, 'no data directory was made');
   });
 });
