@@ -7,6 +7,7 @@
  * `close()` flushes every accepted event before it resolves.
  */
 import type { ActionTrailEvent, EventRW, EventType } from '../event/types.js';
+import type { Histogram, HistogramQuery } from '../query/histogram.js';
 
 export type Direction = 'FORWARD' | 'BACKWARD';
 
@@ -63,6 +64,8 @@ export interface EventStore {
   /** Records finished events; may batch. Resolves when committed. */
   append(event: ActionTrailEvent): Promise<void>;
   lookup(req: LookupRequest): Promise<LookupPage>;
+  /** Event counts over time for the same filters as `lookup` (the console's chart). */
+  histogram(q: HistogramQuery): Promise<Histogram>;
   get(eventId: string): Promise<ActionTrailEvent | undefined>;
   /**
    * Events in append order after position `afterSeq`, oldest first, at most `limit`. Events

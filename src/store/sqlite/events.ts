@@ -12,6 +12,7 @@ import type { Cursor, EventFilter, EventStore, LookupPage, LookupRequest, Positi
 import type Database from 'better-sqlite3';
 import type { Db } from './database.js';
 import { filterSql } from './filter.js';
+import { eventHistogram, type Histogram, type HistogramQuery } from '../../query/histogram.js';
 
 type Statement = Database.Statement<unknown[]>;
 
@@ -341,6 +342,10 @@ export class SqliteEventStore implements EventStore {
       this.statements.set(sql, s);
     }
     return s;
+  }
+
+  histogram(q: HistogramQuery): Promise<Histogram> {
+    return Promise.resolve(eventHistogram(this.db, q));
   }
 
   get(eventId: string): Promise<ActionTrailEvent | undefined> {
