@@ -17,6 +17,7 @@ import { delivery } from './delivery.js';
 import { differential } from './differential.js';
 import { gateway } from './gateway.js';
 import { ingest } from './ingest.js';
+import { loop } from './loop.js';
 import { memory } from './memory.js';
 import { query } from './query.js';
 import { cleanupAll } from './lib/procs.js';
@@ -25,7 +26,7 @@ import { renderSection, writeSection } from './lib/report.js';
 import { scaling } from './scaling.js';
 import type { Bench } from './types.js';
 
-const ALL: Bench[] = [gateway, ingest, delivery, memory, scaling, query, differential];
+const ALL: Bench[] = [gateway, ingest, delivery, memory, scaling, query, differential, loop];
 
 function usage(): string {
   return [

@@ -67,6 +67,8 @@ export interface EventStore {
   /** Event counts over time for the same filters as `lookup` (the console's chart). */
   histogram(q: HistogramQuery): Promise<Histogram>;
   get(eventId: string): Promise<ActionTrailEvent | undefined>;
+  /** Which of these eventIds are stored (one round trip for a batch: ingest's duplicate check). */
+  existing(eventIds: readonly string[]): Promise<Set<string>>;
   /**
    * Events in append order after position `afterSeq`, oldest first, at most `limit`. Events
    * still `pending` (a write in flight) stop the scan: readers never see a write before its

@@ -53,6 +53,8 @@ async function answer(call: StoreCall): Promise<unknown> {
     case 'get':
       hold();
       return store.get(call.eventId);
+    case 'existing':
+      return store.existing(call.eventIds);
     case 'scan':
       return store.scan(call.afterSeq, call.limit);
     case 'lastSeq':

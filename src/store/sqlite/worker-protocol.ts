@@ -17,6 +17,7 @@ export type StoreCall =
   | { op: 'enqueue'; items: { kind: 'insert' | 'complete'; event: ActionTrailEvent }[] }
   | { op: 'lookup'; request: LookupRequest }
   | { op: 'get'; eventId: string }
+  | { op: 'existing'; eventIds: readonly string[] }
   | { op: 'scan'; afterSeq: number; limit: number }
   | { op: 'lastSeq' }
   | { op: 'histogram'; query: unknown }

@@ -42,6 +42,14 @@ describe('WorkerEventStore', () => {
     assert.equal((await store.scan(0, 1000)).length, events.length);
   });
 
+  it('says which of a batch of eventIds are stored, across its statement chunks', async () => {
+    const unknown = Array.from({ length: 900 }, (_, i) => `unknown-${i}`);
+    const asked = [...unknown.slice(0, 450), ...events.map((e) => e.eventId), ...unknown.slice(450)];
+    const found = await store.existing(asked);
+    assert.deepEqual([...found].sort(), events.map((e) => e.eventId).sort());
+    assert.equal((await store.existing([])).size, 0);
+  });
+
   it('shows an appended event to the next read on any reader', async () => {
     const [e] = newEvents(1, { start: Date.parse('2026-06-01T00:00:00Z') });
     await store.append(e!);

@@ -217,6 +217,12 @@ export class WorkerEventStore implements EventStore {
     return this.reader().call({ op: 'get', eventId });
   }
 
+  existing(eventIds: readonly string[]): Promise<Set<string>> {
+    // On the writer: index probes of microseconds, and never queued behind a slow query that
+    // occupies the readers (an ingest must not wait for an auditor's lookup).
+    return this.writer.call({ op: 'existing', eventIds });
+  }
+
   scan(afterSeq: number, limit: number): Promise<Positioned[]> {
     return this.reader().call({ op: 'scan', afterSeq, limit });
   }
