@@ -58,7 +58,7 @@ interface Load {
 }
 
 /** Runs the query and ingest clients until `stop` resolves. */
-async function heavyLoad(ft: FlinkTrailChild, f: Facts, stop: Promise<void>, batch: number): Promise<Load> {
+async function heavyLoad(ft: FlinkTrailChild, f: Facts, stop: Promise<void>, batch: number, kinds: ReadonlySet<string>): Promise<Load> {
   let done = false;
   void stop.then(() => (done = true));
   const load: Load = { queries: 0, queryMs: [], ingested: 0, batches: 0, errors: 0 };
@@ -110,7 +110,7 @@ async function heavyLoad(ft: FlinkTrailChild, f: Facts, stop: Promise<void>, bat
       }
     }
   };
-  await Promise.all([querier(), querier(), querier(), ingester()]);
+  await Promise.all([...(kinds.has('queries') ? [querier(), querier(), querier()] : []), ...(kinds.has('ingest') ? [ingester()] : [])]);
   return load;
 }
 
@@ -121,6 +121,8 @@ async function loopBench(o: BenchOptions): Promise<Section> {
   const seconds = o.quick ? 10 : 30;
   const batch = Number(o.opts.get('batch') ?? 5000);
   const readers = o.opts.get('readers');
+  // --load queries|ingest|queries,ingest (default both): to see which load costs the main thread what.
+  const kinds = new Set((o.opts.get('load') ?? 'queries,ingest').split(','));
 
   const { dir: cached, meta } = await cachedStore(STORE_ROOT, n);
   // The loaded phase ingests into the store: work on a copy so the cached one stays as generated.
@@ -132,6 +134,7 @@ async function loopBench(o: BenchOptions): Promise<Section> {
     flinkUrl: flink.restUrl,
     set: ['store.retentionDays=36500', ...(readers ? [`store.readers=${readers}`] : [])],
     user: 'bench-auditor',
+    ...(o.opts.get('cpu-prof-dir') ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${o.opts.get('cpu-prof-dir')}`] } : {}),
   });
   try {
     const probe = (s: number) =>
@@ -148,7 +151,7 @@ async function loopBench(o: BenchOptions): Promise<Section> {
     await scrapeLoop(ft);
     let release!: () => void;
     const stop = new Promise<void>((r) => (release = r));
-    const heavy = heavyLoad(ft, meta.facts, stop, batch);
+    const heavy = heavyLoad(ft, meta.facts, stop, batch, kinds);
     const loaded = await probe(seconds);
     const loadedLoop = await scrapeLoop(ft);
     release();
