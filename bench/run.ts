@@ -18,6 +18,7 @@ import { delivery } from './delivery.js';
 import { differential } from './differential.js';
 import { gateway } from './gateway.js';
 import { ingest } from './ingest.js';
+import { loop } from './loop.js';
 import { memory } from './memory.js';
 import { policy } from './policy.js';
 import { query } from './query.js';
@@ -27,7 +28,7 @@ import { renderSection, writeSection } from './lib/report.js';
 import { scaling } from './scaling.js';
 import type { Bench } from './types.js';
 
-const ALL: Bench[] = [gateway, ingest, delivery, memory, scaling, query, policy, differential];
+const ALL: Bench[] = [gateway, ingest, delivery, memory, scaling, query, policy, differential, loop];
 
 function usage(): string {
   return [

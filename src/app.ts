@@ -36,7 +36,7 @@ import { FlinkTrailError } from './errors/index.js';
 import { sourceIpResolver, trustedPeerCheck } from './sources/gateway/source-ip.js';
 import { openSecrets, type Secrets } from './secrets/index.js';
 import { metaSecret, openDatabase, type Db } from './store/sqlite/database.js';
-import { SqliteEventStore } from './store/sqlite/events.js';
+import { WorkerEventStore } from './store/sqlite/worker-store.js';
 import type { EventStore } from './store/types.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
@@ -118,12 +118,21 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   // Then: a missing or unusable master key stops the build before anything is stored.
   const secrets = deps.secrets ?? openSecrets(config);
   const db = openDatabase(config.dataDir, { synchronous: config.store.synchronous });
-  const store = new SqliteEventStore(db, {
+  // This connection serves small lookups (keys, sessions, trails); the events store commits and
+  // checkpoints on its own thread, so this one never runs a checkpoint on the request thread.
+  db.pragma('wal_autocheckpoint = 0');
+  const store = await WorkerEventStore.open({
+    dataDir: config.dataDir,
+    synchronous: config.store.synchronous,
     flushIntervalMs: config.store.flushIntervalMs,
+    readers: config.store.readers,
     onFlushError: (err, queued) => {
       metrics.storeFlushErrors.inc();
       log.error({ err: err.message, queued }, 'Writing events to the store failed; they are kept and retried.');
     },
+  }).catch((err: unknown) => {
+    db.close();
+    throw err;
   });
   const recovered = await store.resolvePending(
     'FlinkTrail stopped before the answer to this operation was recorded; the operation may or may not have taken effect.',
@@ -242,7 +251,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     ready: () => ready,
     serverFactory: route,
     sessions,
-    routes: [identityRoutes({ config, directory, authenticator, sessions, resolveIp, ...(oidc ? { signOut: oidcSignOut({ config, oidc, sessions }) } : {}) }), ...(oidc ? [oidcRoutes({ config, oidc, sessions })] : []), consoleRoutes({ config, db, store, ...(oidc ? { ssoProviders: oidc.all.map((p) => p.settings) } : {}) }), ...modules.flatMap((m) => (m.routes ? [(a: FastifyInstance) => m.routes?.(a)] : []))],
+    routes: [identityRoutes({ config, directory, authenticator, sessions, resolveIp, ...(oidc ? { signOut: oidcSignOut({ config, oidc, sessions }) } : {}) }), ...(oidc ? [oidcRoutes({ config, oidc, sessions })] : []), consoleRoutes({ config, store, ...(oidc ? { ssoProviders: oidc.all.map((p) => p.settings) } : {}) }), ...modules.flatMap((m) => (m.routes ? [(a: FastifyInstance) => m.routes?.(a)] : []))],
   });
 
   const purge = async () => {

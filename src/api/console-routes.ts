@@ -24,8 +24,7 @@ import { EVENT_TYPES } from '../event/types.js';
 import { FLINKTRAIL_ACTIONS } from '../policy/index.js';
 import { MANAGEMENT_ACTIONS } from '../policy/print-docs.js';
 import { exportChunks, parseExport } from '../query/export.js';
-import { eventHistogram, parseHistogram } from '../query/histogram.js';
-import type { Db } from '../store/sqlite/database.js';
+import { parseHistogram } from '../query/histogram.js';
 import type { EventStore } from '../store/types.js';
 
 /** Client-side routes of the console (each also matches `<page>/…`). Keep in step with console/src/routes.ts. */
@@ -36,7 +35,6 @@ export const OIDC_LOGIN_PATH = '/api/v1/auth/oidc/login';
 
 export interface ConsoleRouteDeps {
   config: Readonly<Config>;
-  db: Db;
   store: EventStore;
   /** The built console (index.html + assets/); default: console/dist of this checkout. */
   consoleDir?: string;
@@ -70,7 +68,7 @@ function timestampForFile(now = new Date()): string {
 const OWN_EVENT_NAMES = ['ConsoleSignin', 'ConsoleSignout', 'GetCallerIdentity', 'LookupEvents', 'GetEvent', 'ThrottleSignIn'];
 
 export function consoleRoutes(deps: ConsoleRouteDeps) {
-  const { config, db, store } = deps;
+  const { config, store } = deps;
   const dir = deps.consoleDir ?? defaultConsoleDir();
   // Event names audited by routes registered after these (feature modules: trails, ...).
   const routeEventNames = new Set<string>();
@@ -162,7 +160,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     });
 
     api.get('/api/v1/events/histogram', { config: { audit: { eventName: 'GetEventHistogram', eventRW: 'Read' } } }, async (req) => {
-      const h = eventHistogram(db, parseHistogram(req.query as Record<string, unknown>));
+      const h = await store.histogram(parseHistogram(req.query as Record<string, unknown>));
       return { RequestId: req.id, ...h };
     });
 

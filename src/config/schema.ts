@@ -422,6 +422,13 @@ export const configSchema = {
           default: 'full',
           description: "SQLite durability: `full` fsyncs every commit (journaled writes survive power loss), `normal` survives process crashes only.",
         },
+        readers: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 16,
+          default: 2,
+          description: 'Reader threads for lookups, histograms, exports and trail scans. The store runs off the thread that proxies Flink: one writer thread commits, these answer queries (a slow query occupies one of them, never the gateway).',
+        },
       },
     },
     trails: {
@@ -800,6 +807,7 @@ export interface Config {
     retentionDays: number;
     flushIntervalMs: number;
     synchronous: 'full' | 'normal';
+    readers: number;
   };
   auditPolicy: AuditPolicyConfig;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };

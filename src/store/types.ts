@@ -7,6 +7,7 @@
  * `close()` flushes every accepted event before it resolves.
  */
 import type { ActionTrailEvent, EventRW, EventType } from '../event/types.js';
+import type { Histogram, HistogramQuery } from '../query/histogram.js';
 
 export type Direction = 'FORWARD' | 'BACKWARD';
 
@@ -63,7 +64,11 @@ export interface EventStore {
   /** Records finished events; may batch. Resolves when committed. */
   append(event: ActionTrailEvent): Promise<void>;
   lookup(req: LookupRequest): Promise<LookupPage>;
+  /** Event counts over time for the same filters as `lookup` (the console's chart). */
+  histogram(q: HistogramQuery): Promise<Histogram>;
   get(eventId: string): Promise<ActionTrailEvent | undefined>;
+  /** Which of these eventIds are stored (one round trip for a batch: ingest's duplicate check). */
+  existing(eventIds: readonly string[]): Promise<Set<string>>;
   /**
    * Events in append order after position `afterSeq`, oldest first, at most `limit`. Events
    * still `pending` (a write in flight) stop the scan: readers never see a write before its

@@ -106,7 +106,23 @@ export type JsonLine = { index: number; value: unknown } | { index: number; erro
 
 /** Splits JSON lines (blank lines skipped; `index` counts non-blank lines from 0). */
 export function parseJsonLines(body: Buffer): JsonLine[] {
+  return [...jsonLines(body)];
+}
+
+/**
+ * The same, yielding to the event loop every `slice` lines: a large batch is parsed on the
+ * thread that also proxies Flink, so it must not hold that thread for the whole body.
+ */
+export async function parseJsonLinesSliced(body: Buffer, slice = 250): Promise<JsonLine[]> {
   const out: JsonLine[] = [];
+  for (const line of jsonLines(body)) {
+    out.push(line);
+    if (out.length % slice === 0) await new Promise<void>((r) => setImmediate(r));
+  }
+  return out;
+}
+
+function* jsonLines(body: Buffer): Generator<JsonLine> {
   const text = body.toString('utf8');
   let index = 0;
   let from = 0;
@@ -117,13 +133,12 @@ export function parseJsonLines(body: Buffer): JsonLine[] {
     from = nl + 1;
     if (line === '') continue;
     try {
-      out.push({ index, value: parse(line) });
+      yield { index, value: parse(line) };
     } catch (err) {
-      out.push({ index, error: `not JSON: ${(err as Error).message.slice(0, 200)}` });
+      yield { index, error: `not JSON: ${(err as Error).message.slice(0, 200)}` };
     }
     index++;
   }
-  return out;
 }
 
 /** A record refused inside an otherwise accepted batch. */

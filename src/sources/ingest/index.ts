@@ -17,7 +17,7 @@ import type { Recorder } from '../../pipeline/recorder.js';
 import type { EventStore } from '../../store/types.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import { userIdentityOf } from '../gateway/gateway.js';
-import { acceptRawBodies, bodyFormat, parseJson, parseJsonLines, type JsonLine } from './body.js';
+import { acceptRawBodies, bodyFormat, parseJson, parseJsonLinesSliced, type JsonLine } from './body.js';
 import { Ingester } from './ingest.js';
 
 export { checkRecord, Ingester, type IngestResult } from './ingest.js';
@@ -56,7 +56,7 @@ export function createIngestModule(deps: IngestDeps) {
           }
           const format = bodyFormat(req.headers['content-type'], req.headers['content-encoding'], query['format']);
           const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-          const records = format === 'json' ? jsonRecords(parseJson(body)) : parseJsonLines(body);
+          const records = format === 'json' ? jsonRecords(parseJson(body)) : await parseJsonLinesSliced(body);
           if (records.length === 0) throw new FlinkTrailError('FT_ERR_INGEST_INVALID_BODY', 'JSON lines', 'no records');
           if (records.length > config.ingest.maxEvents) throw new FlinkTrailError('FT_ERR_INGEST_TOO_MANY_EVENTS', records.length, config.ingest.maxEvents);
           const result = await ingester.ingest(records, { identity: userIdentityOf(req.principal as Principal, config.accountId), requestId: req.id });

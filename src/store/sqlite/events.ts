@@ -12,6 +12,7 @@ import type { Cursor, EventFilter, EventStore, LookupPage, LookupRequest, Positi
 import type Database from 'better-sqlite3';
 import type { Db } from './database.js';
 import { filterSql } from './filter.js';
+import { eventHistogram, type Histogram, type HistogramQuery } from '../../query/histogram.js';
 
 type Statement = Database.Statement<unknown[]>;
 
@@ -71,6 +72,9 @@ function row(e: ActionTrailEvent) {
     body: JSON.stringify(e),
   };
 }
+
+/** eventIds per `existing` statement (shapes prepared: one per distinct chunk size, cached). */
+const EXISTING_CHUNK = 500;
 
 export class SqliteEventStore implements EventStore {
   private readonly db: Db;
@@ -343,9 +347,24 @@ export class SqliteEventStore implements EventStore {
     return s;
   }
 
+  histogram(q: HistogramQuery): Promise<Histogram> {
+    return Promise.resolve(eventHistogram(this.db, q));
+  }
+
   get(eventId: string): Promise<ActionTrailEvent | undefined> {
     const found = this.getStmt.get(eventId) as { body: string } | undefined;
     return Promise.resolve(found ? (JSON.parse(found.body) as ActionTrailEvent) : undefined);
+  }
+
+  existing(eventIds: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    // Chunks well under SQLite's bound on host parameters (32,766), one prepared shape per size.
+    for (let i = 0; i < eventIds.length; i += EXISTING_CHUNK) {
+      const chunk = eventIds.slice(i, i + EXISTING_CHUNK);
+      const sql = `SELECT event_id AS id FROM events WHERE event_id IN (${chunk.map(() => '?').join(',')})`;
+      for (const r of this.statement(sql).all(...chunk) as { id: string }[]) found.add(r.id);
+    }
+    return Promise.resolve(found);
   }
 
   scan(afterSeq: number, limit: number): Promise<Positioned[]> {

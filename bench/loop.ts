@@ -1,0 +1,221 @@
+/**
+ * The request thread under query and ingest load: does an auditor's query, or a bulk ingest,
+ * stall the Flink operations that go through the gateway?
+ *
+ * FlinkTrail (own process) in front of a real Flink, on a store of realistic events
+ * (bench/lib/generate.ts, 200k by default). A separate process (the fixed-rate client) sends
+ * `GET /overview` through the gateway at 50 requests/s and times each answer. Two phases:
+ *
+ * - idle: nothing else runs (the baseline, same run, same store);
+ * - loaded: at the same time, three clients run a three-filter LookupEvents (a common user, a
+ *   common event name, a hot job) back to back, and one ingests 5,000-record batches through
+ *   `POST /api/v1/events` back to back.
+ *
+ * Besides the gateway latency, the event-loop delay of FlinkTrail's main thread over each phase
+ * is read from its own `/metrics` (prom-client's `monitorEventLoopDelay`, reset at every scrape,
+ * so a scrape at the start and one at the end of a phase bracket it). The histogram samples
+ * every `RESOLUTION_MS` and records the whole interval between samples, so the delay is the
+ * recorded value minus the resolution.
+ */
+import { cpSync } from 'node:fs';
+import { cachedStore, Generator, makeWorld, type Facts } from './lib/generate.js';
+import { rate, type RateResult } from './lib/rate.js';
+import type { Section } from './lib/report.js';
+import { benchDir, benchFlink, startFlinkTrail, type FlinkTrailChild } from './lib/servers.js';
+import { int, ms, ratio, table } from './lib/stats.js';
+import { STORE_ROOT } from './query.js';
+import { count, countLabel, type Bench, type BenchOptions } from './types.js';
+
+/** prom-client's default `eventLoopMonitoringPrecision` (src/telemetry/metrics.ts does not change it). */
+const RESOLUTION_MS = 10;
+
+interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** Reads the main thread's event-loop delay since the previous scrape (ms, resolution taken off). */
+async function scrapeLoop(ft: FlinkTrailChild): Promise<LoopDelay> {
+  const res = await fetch(`${ft.apiUrl}/metrics`, { headers: { authorization: ft.authorization } });
+  if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
+  const text = await res.text();
+  const read = (name: string) => {
+    const m = new RegExp(`^flinktrail_process_nodejs_eventloop_lag_${name}_seconds(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+    if (!m) throw new Error(`no eventloop_lag_${name} in /metrics`);
+    return Math.max(0, Number(m[1]) * 1000 - RESOLUTION_MS);
+  };
+  return { p50: read('p50'), p99: read('p99'), max: read('max') };
+}
+
+interface Load {
+  queries: number;
+  queryMs: number[];
+  ingested: number;
+  batches: number;
+  errors: number;
+  firstError?: string;
+}
+
+/** Runs the query and ingest clients until `stop` resolves. */
+async function heavyLoad(ft: FlinkTrailChild, f: Facts, stop: Promise<void>, batch: number, kinds: ReadonlySet<string>): Promise<Load> {
+  let done = false;
+  void stop.then(() => (done = true));
+  const load: Load = { queries: 0, queryMs: [], ingested: 0, batches: 0, errors: 0 };
+  const fail = (what: string) => {
+    load.errors++;
+    load.firstError ??= what;
+  };
+  const q = new URLSearchParams({
+    startTime: new Date(f.startTime).toISOString(),
+    endTime: new Date(f.endTime + 3600_000).toISOString(),
+    user: f.commonUser,
+    eventName: f.commonEventName,
+    resourceName: f.commonJob,
+    maxResults: '50',
+  }).toString();
+  const querier = async () => {
+    while (!done) {
+      const t = performance.now();
+      const res = await fetch(`${ft.apiUrl}/api/v1/events?${q}`, { headers: { authorization: ft.authorization } }).catch((e: Error) => e);
+      if (res instanceof Error) fail(res.message);
+      else {
+        await res.arrayBuffer();
+        if (res.ok) {
+          load.queries++;
+          load.queryMs.push(performance.now() - t);
+        } else fail(`LookupEvents ${res.status}`);
+      }
+    }
+  };
+  const gen = new Generator(makeWorld(7), 4242);
+  const ingester = async () => {
+    let i = 0;
+    while (!done) {
+      const now = Date.now();
+      const lines: string[] = [];
+      for (let k = 0; k < batch; k++, i++) lines.push(JSON.stringify(gen.event(now - 60_000 + (k % 60_000), i)));
+      const res = await fetch(`${ft.apiUrl}/api/v1/events`, {
+        method: 'POST',
+        headers: { authorization: ft.authorization, 'content-type': 'application/x-ndjson' },
+        body: lines.join('\n'),
+      }).catch((e: Error) => e);
+      if (res instanceof Error) fail(res.message);
+      else {
+        const text = await res.text();
+        if (res.ok) {
+          load.ingested += batch;
+          load.batches++;
+        } else fail(`ingest ${res.status}: ${text.slice(0, 200)}`);
+      }
+    }
+  };
+  await Promise.all([...(kinds.has('queries') ? [querier(), querier(), querier()] : []), ...(kinds.has('ingest') ? [ingester()] : [])]);
+  return load;
+}
+
+async function loopBench(o: BenchOptions): Promise<Section> {
+  const startedAt = new Date();
+  const t0 = Date.now();
+  const n = count(o.opts.get('events') ?? '200k');
+  const seconds = o.quick ? 10 : 30;
+  const batch = Number(o.opts.get('batch') ?? 5000);
+  const readers = o.opts.get('readers');
+  // --load queries|ingest|queries,ingest (default both): to see which load costs the main thread what.
+  const kinds = new Set((o.opts.get('load') ?? 'queries,ingest').split(','));
+
+  const { dir: cached, meta } = await cachedStore(STORE_ROOT, n);
+  // The loaded phase ingests into the store: work on a copy so the cached one stays as generated.
+  const dataDir = benchDir('loop');
+  cpSync(cached, dataDir, { recursive: true });
+  const flink = await benchFlink();
+  const ft = await startFlinkTrail({
+    dataDir,
+    flinkUrl: flink.restUrl,
+    set: ['store.retentionDays=36500', ...(readers ? [`store.readers=${readers}`] : [])],
+    user: 'bench-auditor',
+    ...(o.opts.get('cpu-prof-dir') ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${o.opts.get('cpu-prof-dir')}`] } : {}),
+  });
+  try {
+    const probe = (s: number) =>
+      rate({ origin: new URL(ft.apiUrl).origin, headers: { authorization: ft.authorization }, rate: 50, seconds: s, requests: [{ method: 'GET', path: '/flink/default/overview', kind: 'overview' }], connections: 4 });
+    process.stderr.write('loop: warm-up…\n');
+    await probe(3);
+
+    process.stderr.write(`loop: idle, ${seconds} s…\n`);
+    await scrapeLoop(ft);
+    const idle = await probe(seconds);
+    const idleLoop = await scrapeLoop(ft);
+
+    process.stderr.write(`loop: loaded (3 LookupEvents clients + ${batch}-record ingest), ${seconds} s…\n`);
+    await scrapeLoop(ft);
+    let release!: () => void;
+    const stop = new Promise<void>((r) => (release = r));
+    const heavy = heavyLoad(ft, meta.facts, stop, batch, kinds);
+    const loaded = await probe(seconds);
+    const loadedLoop = await scrapeLoop(ft);
+    release();
+    const load = await heavy;
+
+    const row = (name: string, r: RateResult, l: LoopDelay) => [
+      name,
+      int(r.completed),
+      ms(r.byKind['overview']?.p50 ?? NaN),
+      ms(r.byKind['overview']?.p99 ?? NaN),
+      ms(r.byKind['overview']?.max ?? NaN),
+      ms(l.p50),
+      ms(l.p99),
+      ms(l.max),
+    ];
+    const p99 = (r: RateResult) => r.byKind['overview']?.p99 ?? NaN;
+    const sortedQ = [...load.queryMs].sort((a, b) => a - b);
+    const qp = (p: number) => sortedQ[Math.min(sortedQ.length - 1, Math.floor(p * sortedQ.length))] ?? NaN;
+    const body = `
+Store: ${countLabel(meta.events)} generated events (seed ${meta.seed}). FlinkTrail runs as its own
+process (\`flinktrail serve\`, defaults${readers ? `, store.readers=${readers}` : ''}); the overview
+probe is a separate process at 50 requests/s (open loop); each phase ${seconds} s.
+
+${table(['phase', 'overviews', 'overview p50', 'overview p99', 'overview max', 'loop delay p50', 'loop delay p99', 'loop delay max'], [row('idle', idle, idleLoop), row('loaded', loaded, loadedLoop)])}
+
+Load during the loaded phase: ${int(load.queries)} LookupEvents (user + eventName + resourceName,
+p50 ${ms(qp(0.5))}, p99 ${ms(qp(0.99))}, ${int(load.queries / seconds)}/s over three clients) and
+${int(load.ingested)} events ingested in ${int(load.batches)} batches of ${int(batch)}
+(${int(load.ingested / seconds)} events/s)${load.errors ? `; ${int(load.errors)} errors, first: ${load.firstError}` : ''}.
+
+Loaded ÷ idle, overview p99: ${ratio(p99(loaded) / p99(idle))}.
+
+Notes:
+- Loop delay: the main thread's \`monitorEventLoopDelay\` from FlinkTrail's own /metrics
+  (sampled every ${RESOLUTION_MS} ms; the resolution is taken off the recorded intervals).
+- One 2-core machine runs Flink, FlinkTrail (its main thread and its store threads), the probe
+  and the load clients: the query and ingest work competes with the gateway for CPU, which is
+  what the loaded overview latency shows beyond the event-loop delay.
+`;
+    const okLoop = loadedLoop.p99 <= 2 && loadedLoop.max <= 20;
+    return {
+      name: 'loop',
+      title: '8. The request thread under query and ingest load',
+      command: 'npm run bench -- loop',
+      startedAt,
+      seconds: (Date.now() - t0) / 1000,
+      body,
+      goals: [
+        {
+          area: 'Gateway',
+          goal: 'main-thread event-loop delay under query + ingest load: p99 ≤ 2 ms, max ≤ 20 ms',
+          measured: `p99 ${ms(loadedLoop.p99)}, max ${ms(loadedLoop.max)} (idle: p99 ${ms(idleLoop.p99)}, max ${ms(idleLoop.max)})`,
+          met: okLoop,
+        },
+      ],
+    };
+  } finally {
+    await ft.stop();
+  }
+}
+
+export const loop: Bench = {
+  name: 'loop',
+  title: '8. The request thread under query and ingest load',
+  summary: 'gateway /overview latency and main-thread event-loop delay while LookupEvents and bulk ingest run',
+  run: loopBench,
+};

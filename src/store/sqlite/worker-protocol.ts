@@ -1,0 +1,30 @@
+/** The messages between the main thread and the store's worker threads (`worker-store.ts`). */
+import type { ActionTrailEvent } from '../../event/types.js';
+import type { LookupRequest } from '../types.js';
+
+export interface StoreWorkerData {
+  role: 'writer' | 'reader';
+  dataDir: string;
+  synchronous: 'full' | 'normal';
+  flushIntervalMs: number;
+  maxQueue: number;
+  planProbe?: number;
+  scanBudget?: number;
+}
+
+export type StoreCall =
+  | { op: 'journal'; event: ActionTrailEvent }
+  | { op: 'enqueue'; items: { kind: 'insert' | 'complete'; event: ActionTrailEvent }[] }
+  | { op: 'lookup'; request: LookupRequest }
+  | { op: 'get'; eventId: string }
+  | { op: 'existing'; eventIds: readonly string[] }
+  | { op: 'scan'; afterSeq: number; limit: number }
+  | { op: 'lastSeq' }
+  | { op: 'histogram'; query: unknown }
+  | { op: 'resolvePending'; message: string }
+  | { op: 'purge'; before: number }
+  | { op: 'close' };
+
+export type StoreReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string; code?: string };
+
+export type WorkerNotice = { notice: 'ready' } | { notice: 'flushError'; message: string; queued: number };

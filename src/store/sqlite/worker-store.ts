@@ -1,0 +1,253 @@
+/**
+ * The embedded store, off the request thread.
+ *
+ * better-sqlite3 is synchronous: on the thread that proxies Flink, every commit, checkpoint and
+ * query would stall every request through the gateway for as long as it runs (an auditor's
+ * histogram over a month stalled Flink operations for a second). So the store runs in worker
+ * threads, each with its own connection to the same WAL database:
+ *
+ * - one **writer** commits journaled writes (one by one: the fail-closed gate), batched appends
+ *   and completions, purges and recovery — and, since it commits, SQLite's WAL checkpoints;
+ * - `readers` read-only threads answer lookups, gets, scans and histograms, each call going to
+ *   the reader with the fewest calls in flight, so one slow query leaves the others free.
+ *
+ * WAL gives each read a consistent snapshot of committed data: an event whose append has
+ * resolved is visible to the next read on any thread. Appends and completions made in one turn
+ * of the main loop travel in one message. A thread that dies fails its calls in flight
+ * (journal callers fail closed) and is started again for the next call.
+ */
+import { Worker } from 'node:worker_threads';
+import type { ActionTrailEvent } from '../../event/types.js';
+import type { Histogram, HistogramQuery } from '../../query/histogram.js';
+import type { EventStore, LookupPage, LookupRequest, Positioned } from '../types.js';
+import type { StoreCall, StoreReply, StoreWorkerData, WorkerNotice } from './worker-protocol.js';
+
+export interface WorkerEventStoreOptions {
+  dataDir: string;
+  synchronous: 'full' | 'normal';
+  flushIntervalMs: number;
+  /** Reader threads (at least 1). */
+  readers: number;
+  maxQueue?: number;
+  planProbe?: number;
+  scanBudget?: number;
+  onFlushError?: (err: Error, queued: number) => void;
+}
+
+/** The worker's file next to this one: .js when compiled, .ts under tsx (tests, benchmarks). */
+const UNDER_TSX = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(`./store-worker${UNDER_TSX ? '.ts' : '.js'}`, import.meta.url);
+
+/**
+ * What a Worker is started from. Compiled, the worker's own file. Under tsx, Node 20 refuses a
+ * .ts worker entry before tsx's hooks (inherited through execArgv) see it, so a one-line
+ * bootstrap registers tsx in the worker and then imports the .ts file.
+ */
+function workerEntry(): { entry: URL | string; eval: boolean } {
+  if (!UNDER_TSX) return { entry: WORKER_URL, eval: false };
+  const code = `import('tsx/esm/api').then((m) => m.register()).then(() => import(${JSON.stringify(WORKER_URL.href)}))`;
+  return { entry: code, eval: true };
+}
+
+class StoreError extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** One worker thread and the calls in flight on it. */
+class Thread {
+  private worker: Worker | undefined;
+  private ready: Promise<void> | undefined;
+  private nextId = 1;
+  private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private stopping = false;
+
+  constructor(
+    private readonly data: StoreWorkerData,
+    private readonly onFlushError?: (err: Error, queued: number) => void,
+  ) {}
+
+  get inFlight(): number {
+    return this.calls.size;
+  }
+
+  start(): Promise<void> {
+    if (this.ready) return this.ready;
+    const { entry, eval: isEval } = workerEntry();
+    const worker = new Worker(entry, { eval: isEval, workerData: this.data, name: `flinktrail-store-${this.data.role}` });
+    this.worker = worker;
+    this.ready = new Promise<void>((resolve, reject) => {
+      worker.on('message', (msg: StoreReply | WorkerNotice) => {
+        if ('notice' in msg) {
+          if (msg.notice === 'ready') resolve();
+          else this.onFlushError?.(new Error(msg.message), msg.queued);
+          return;
+        }
+        const call = this.calls.get(msg.id);
+        if (!call) return;
+        this.calls.delete(msg.id);
+        if (msg.ok) call.resolve(msg.value);
+        else call.reject(new StoreError(msg.message, msg.code));
+      });
+      const died = (err: Error) => {
+        reject(err);
+        if (this.worker !== worker) return;
+        this.worker = undefined;
+        this.ready = undefined;
+        const calls = [...this.calls.values()];
+        this.calls.clear();
+        for (const c of calls) c.reject(err);
+      };
+      worker.on('error', died);
+      worker.on('exit', (code) => died(new StoreError(this.stopping ? 'The event store is closed.' : `The store's ${this.data.role} thread exited (code ${code}).`)));
+    });
+    return this.ready;
+  }
+
+  async call<T>(call: StoreCall): Promise<T> {
+    if (this.stopping) throw new StoreError('The event store is closed.');
+    await this.start();
+    const worker = this.worker;
+    if (!worker) throw new StoreError(`The store's ${this.data.role} thread is not running.`);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      worker.postMessage({ id, call });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.worker) {
+      try {
+        await this.call({ op: 'close' });
+      } finally {
+        this.stopping = true;
+        await this.worker?.terminate();
+      }
+    }
+    this.stopping = true;
+  }
+}
+
+export class WorkerEventStore implements EventStore {
+  private readonly writer: Thread;
+  private readonly readers: Thread[];
+  /** Appends and completions of the current turn, sent together. */
+  private batch: { kind: 'insert' | 'complete'; event: ActionTrailEvent; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private closed = false;
+
+  private constructor(opts: WorkerEventStoreOptions) {
+    const base = {
+      dataDir: opts.dataDir,
+      synchronous: opts.synchronous,
+      flushIntervalMs: opts.flushIntervalMs,
+      maxQueue: opts.maxQueue ?? 100_000,
+      ...(opts.planProbe !== undefined ? { planProbe: opts.planProbe } : {}),
+      ...(opts.scanBudget !== undefined ? { scanBudget: opts.scanBudget } : {}),
+    };
+    this.writer = new Thread({ ...base, role: 'writer' }, opts.onFlushError);
+    this.readers = Array.from({ length: Math.max(1, opts.readers) }, () => new Thread({ ...base, role: 'reader' }));
+  }
+
+  /** Starts the threads; the database must exist and be migrated (`openDatabase` on the main thread). */
+  static async open(opts: WorkerEventStoreOptions): Promise<WorkerEventStore> {
+    const store = new WorkerEventStore(opts);
+    try {
+      await Promise.all([store.writer.start(), ...store.readers.map((r) => r.start())]);
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      throw err;
+    }
+    return store;
+  }
+
+  private reader(): Thread {
+    let best = this.readers[0] as Thread;
+    for (const r of this.readers) if (r.inFlight < best.inFlight) best = r;
+    return best;
+  }
+
+  journal(event: ActionTrailEvent): Promise<void> {
+    if (this.closed) return Promise.reject(new StoreError('The event store is closed.'));
+    return this.writer.call({ op: 'journal', event });
+  }
+
+  complete(event: ActionTrailEvent): Promise<void> {
+    return this.enqueue('complete', event);
+  }
+
+  append(event: ActionTrailEvent): Promise<void> {
+    return this.enqueue('insert', event);
+  }
+
+  private enqueue(kind: 'insert' | 'complete', event: ActionTrailEvent): Promise<void> {
+    if (this.closed) return Promise.reject(new StoreError('The event store is closed.'));
+    return new Promise((resolve, reject) => {
+      if (this.batch.length === 0) setImmediate(() => this.send());
+      this.batch.push({ kind, event, resolve, reject });
+    });
+  }
+
+  private send(): void {
+    const batch = this.batch;
+    this.batch = [];
+    if (batch.length === 0) return;
+    this.writer.call<(string | null)[]>({ op: 'enqueue', items: batch.map(({ kind, event }) => ({ kind, event })) }).then(
+      (results) =>
+        batch.forEach((p, i) => {
+          const err = results[i];
+          if (err) p.reject(new StoreError(err));
+          else p.resolve();
+        }),
+      (err: Error) => {
+        for (const p of batch) p.reject(err);
+      },
+    );
+  }
+
+  lookup(req: LookupRequest): Promise<LookupPage> {
+    return this.reader().call({ op: 'lookup', request: req });
+  }
+
+  get(eventId: string): Promise<ActionTrailEvent | undefined> {
+    return this.reader().call({ op: 'get', eventId });
+  }
+
+  existing(eventIds: readonly string[]): Promise<Set<string>> {
+    // On the writer: index probes of microseconds, and never queued behind a slow query that
+    // occupies the readers (an ingest must not wait for an auditor's lookup).
+    return this.writer.call({ op: 'existing', eventIds });
+  }
+
+  scan(afterSeq: number, limit: number): Promise<Positioned[]> {
+    return this.reader().call({ op: 'scan', afterSeq, limit });
+  }
+
+  lastSeq(): Promise<number> {
+    return this.reader().call({ op: 'lastSeq' });
+  }
+
+  histogram(q: HistogramQuery): Promise<Histogram> {
+    return this.reader().call({ op: 'histogram', query: q });
+  }
+
+  resolvePending(message: string): Promise<number> {
+    return this.writer.call({ op: 'resolvePending', message });
+  }
+
+  purge(before: number): Promise<number> {
+    return this.writer.call({ op: 'purge', before });
+  }
+
+  /** Sends what is queued, lets the writer commit it, and stops every thread. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.send();
+    this.closed = true;
+    await Promise.allSettled([this.writer.stop(), ...this.readers.map((r) => r.stop())]);
+  }
+}
