@@ -113,7 +113,7 @@ export function parseJsonLines(body: Buffer): JsonLine[] {
  * The same, yielding to the event loop every `slice` lines: a large batch is parsed on the
  * thread that also proxies Flink, so it must not hold that thread for the whole body.
  */
-export async function parseJsonLinesSliced(body: Buffer, slice = 250): Promise<JsonLine[]> {
+export async function parseJsonLinesSliced(body: Buffer, slice = 100): Promise<JsonLine[]> {
   const out: JsonLine[] = [];
   for (const line of jsonLines(body)) {
     out.push(line);

@@ -127,7 +127,7 @@ export function checkRecord(input: unknown, index: number): { event: ActionTrail
 }
 
 /** Records checked per event-loop turn (a few ms of CPU at most). */
-const SLICE = 250;
+const SLICE = 50;
 
 export class Ingester {
   private readonly inFlight = new Set<string>();
