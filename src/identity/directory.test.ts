@@ -111,6 +111,14 @@ describe('Directory cache', () => {
     assert.equal(compilePolicy(first[0] as PolicyDocument), compilePolicy(second[0] as PolicyDocument));
     assert.equal(decide({ role: 'admin', policies: second }, CANCEL).allowed, false);
     assert.throws(() => (second as PolicyDocument[]).push(DENY_CANCEL), TypeError, 'cached documents are frozen: no caller changes them for the others');
+    clock += DIRECTORY_CACHE_MS + 1;
+    const later = (await auth.authenticate(ctx(basic(key.accessKeyId, key.accessKeySecret)))).policies ?? [];
+    assert.equal(later[0], first[0], 'read again after the bound, an unchanged document is still the same object (not compiled again)');
+    cli.putPolicy('no-cancel', { Statement: [{ Effect: 'Deny', Action: ['RealtimeCompute:CancelJob', 'RealtimeCompute:StopJob'] }] });
+    clock += DIRECTORY_CACHE_MS + 1;
+    const edited = (await auth.authenticate(ctx(basic(key.accessKeyId, key.accessKeySecret)))).policies ?? [];
+    assert.notEqual(edited[0], first[0], 'an edited document is parsed and compiled anew');
+    assert.deepEqual((edited[0] as PolicyDocument).Statement[0]?.Action, ['RealtimeCompute:CancelJob', 'RealtimeCompute:StopJob']);
     // Detached through the same directory: applies to the next request.
     server.detachPolicy(userName, 'no-cancel');
     const third = (await auth.authenticate(ctx(basic(key.accessKeyId, key.accessKeySecret)))).policies ?? [];

@@ -131,6 +131,12 @@ export class Directory {
   /** Sealed secrets for request signatures (the ActionTrail RPC endpoint). */
   readonly signing: SigningSecrets;
   private readonly cache = new Map<string, { value: unknown; until: number }>();
+  /**
+   * Parsed policy documents by their stored text. Kept across the cache's expiries and changes:
+   * an unchanged document is the same (frozen) object a second later, so `compilePolicy` (a
+   * WeakMap by object) compiles each version of a document once; an edited one has new text.
+   */
+  private readonly documents = new Map<string, PolicyDocument>();
   private readonly cacheMs: number;
   private readonly now: () => number;
 
@@ -337,8 +343,18 @@ export class Directory {
    */
   policiesOf(userId: string): readonly PolicyDocument[] {
     return (
-      this.cached(`policies:${userId}`, () => (this.stmts.policiesOf.all(userId) as { document: string }[]).map((r) => JSON.parse(r.document) as PolicyDocument)) ?? []
+      this.cached(`policies:${userId}`, () => (this.stmts.policiesOf.all(userId) as { document: string }[]).map((r) => this.document(r.document))) ?? []
     );
+  }
+
+  private document(text: string): PolicyDocument {
+    let doc = this.documents.get(text);
+    if (!doc) {
+      if (this.documents.size >= CACHE_ENTRIES) this.documents.clear();
+      doc = deepFreeze(JSON.parse(text) as PolicyDocument);
+      this.documents.set(text, doc);
+    }
+    return doc;
   }
 
   policyNamesOf(userId: string): string[] {
