@@ -13,7 +13,7 @@
  * 2. Added latency: an open-loop client at a fixed 500 requests/s (1 % of them savepoint
  *    triggers), per-request latency with hrtime; p99 compared with direct Flink.
  *
- * `--cpu-prof 1` runs the measured FlinkTrail under `node --cpu-prof` and adds the functions with
+ * `--cpu-prof` runs the measured FlinkTrail under `node --cpu-prof` and adds the functions with
  * the most self time to the section (profiling costs a few per cent of throughput).
  */
 import Database from 'better-sqlite3';
@@ -48,7 +48,7 @@ async function gatewayBench(o: BenchOptions): Promise<Section> {
 
   const flink = await benchFlink();
   const nginx = await startNginx(flink.restUrl);
-  const profileDir = o.opts.get('cpu-prof') ? benchDir('gateway-profile') : undefined;
+  const profileDir = o.opts.has('cpu-prof') ? benchDir('gateway-profile') : undefined;
   const ft = await startFlinkTrail({
     dataDir: benchDir('gateway'),
     flinkUrl: flink.restUrl,
