@@ -12,12 +12,16 @@
  *    savepoint twice a second; three interleaved rounds per path, the median reported.
  * 2. Added latency: an open-loop client at a fixed 500 requests/s (1 % of them savepoint
  *    triggers), per-request latency with hrtime; p99 compared with direct Flink.
+ *
+ * `--cpu-prof` runs the measured FlinkTrail under `node --cpu-prof` and adds the functions with
+ * the most self time to the section (profiling costs a few per cent of throughput).
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { rate, type RateRequest, type RateResult } from './lib/rate.js';
 import { cpuSeconds, sample } from './lib/procs.js';
 import type { Section } from './lib/report.js';
+import { framesTable, newestProfile, topFrames } from './lib/profile.js';
 import { benchDir, benchFlink, startFlinkTrail, startNginx } from './lib/servers.js';
 import { bytes, int, median, ms, msDelta, ratio, table } from './lib/stats.js';
 import { wrk, type HttpRequestSpec, type WrkResult } from './lib/wrk.js';
@@ -44,7 +48,12 @@ async function gatewayBench(o: BenchOptions): Promise<Section> {
 
   const flink = await benchFlink();
   const nginx = await startNginx(flink.restUrl);
-  const ft = await startFlinkTrail({ dataDir: benchDir('gateway'), flinkUrl: flink.restUrl });
+  const profileDir = o.opts.has('cpu-prof') ? benchDir('gateway-profile') : undefined;
+  const ft = await startFlinkTrail({
+    dataDir: benchDir('gateway'),
+    flinkUrl: flink.restUrl,
+    ...(profileDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] } : {}),
+  });
   // For information, not a goal: the same FlinkTrail with commits not fsynced (survives a
   // process crash, not a power loss), to show what fsync on the event loop costs.
   const ftNormal = await startFlinkTrail({ dataDir: benchDir('gateway-normal'), flinkUrl: flink.restUrl, set: ['store.synchronous=normal'] });
@@ -105,6 +114,8 @@ async function gatewayBench(o: BenchOptions): Promise<Section> {
   const db = new Database(join(ft.dataDir, 'flinktrail.db'), { readonly: true });
   const recorded = db.prepare("SELECT COUNT(*) AS n, SUM(event_name = 'TriggerSavepoint') AS w FROM events WHERE service_name = 'RealtimeCompute'").get() as { n: number; w: number };
   db.close();
+  const profile = profileDir ? newestProfile(profileDir) : undefined;
+  const top = profile ? topFrames(profile, 15) : undefined;
 
   // Throughput table.
   const med = (name: string, f: (r: Round) => number) => median((results.get(name) ?? []).map(f));
@@ -169,7 +180,18 @@ ${table(
   ['l', 'r'],
 )}
 
-Notes:
+${
+  top
+    ? `### Where FlinkTrail's CPU goes (\`--cpu-prof\`, the measured FlinkTrail over the whole run, ${ms(top.busyMs)} busy)
+
+Functions by self time (time in the function itself, not in what it calls); this run was
+profiled, which costs a few per cent of throughput.
+
+${framesTable(top.frames)}
+
+`
+    : ''
+}Notes:
 - One 2-core machine runs everything: the load generator (wrk, or the fixed-rate client), the
   proxy under test, and Flink's JobManager and TaskManager (the demo job running). A proxy's
   CPU is taken from Flink's, so the closed-loop ratios understate what a proxy on its own

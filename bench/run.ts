@@ -8,6 +8,7 @@
  *   npm run bench -- query --events 3M         options after the names
  *   npm run bench -- scaling --sizes 1M,3M,10M
  *   npm run bench -- ingest --quick            shorter phases (noisier; still written)
+ *   npm run bench -- gateway --cpu-prof        also where FlinkTrail's CPU goes (V8 profile)
  *   npm run bench -- differential              the full differential run against real Flink
  *   npm run bench -- policy --hours 8          audit policy: stored bytes of one Web UI tab (simulated clock)
  *
@@ -49,7 +50,11 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (a === '--quick') quick = true;
-    else if (a.startsWith('--')) opts.set(a.slice(2), argv[++i] ?? '');
+    else if (a.startsWith('--')) {
+      // `--key value`, or a bare `--flag` (followed by nothing or by another option): value ''.
+      const next = argv[i + 1];
+      opts.set(a.slice(2), next === undefined || next.startsWith('--') ? '' : (argv[++i] as string));
+    }
     else names.push(a);
   }
   const unknown = names.filter((n) => !ALL.some((b) => b.name === n));
@@ -66,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
       const section = await b.run({ opts, quick });
       section.load = load;
       // Record exactly what was run, options included.
-      const extra = [...opts].map(([k, v]) => ` --${k} ${v}`).join('') + (quick ? ' --quick' : '');
+      const extra = [...opts].map(([k, v]) => ` --${k}${v ? ` ${v}` : ''}`).join('') + (quick ? ' --quick' : '');
       section.command = `npm run bench -- ${b.name}${extra}`;
       process.stdout.write(`\n## ${section.title}\n\n${renderSection(section)}\n`);
       writeSection(section);

@@ -11,11 +11,11 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Config } from '../config/index.js';
 import { errorBody, FlinkTrailError, isFlinkTrailError } from '../errors/index.js';
 import { finishEvent, newEvent } from '../event/build.js';
-import { EVENT_SOURCES, type EventType, type UserIdentity } from '../event/types.js';
+import { EVENT_SOURCES, type EventType } from '../event/types.js';
 import { AuthError, challengeFor, type Authenticator, type Principal } from '../identity/authenticate.js';
 import type { Recorder } from '../pipeline/recorder.js';
 import { lookupEvents, type TokenCodec } from '../query/lookup.js';
-import { failedIdentity, peerAddress, userIdentityOf, verifiedCertificate } from '../sources/gateway/gateway.js';
+import { authContextOf, recordedIdentity, userIdentityOf } from '../identity/caller.js';
 import { SESSION_COOKIE, type Sessions } from '../identity/sessions.js';
 import { decide } from '../policy/index.js';
 import { timingSafeEqual } from 'node:crypto';
@@ -106,16 +106,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     if (req.routeOptions.config.public) return;
     const ip = deps.resolveIp(req.raw.socket.remoteAddress, req.headers['x-forwarded-for']);
     try {
-      req.principal = await authenticator.authenticate({
-        authorization: req.headers.authorization,
-        cookie: req.headers.cookie,
-        peerIp: peerAddress(req.raw),
-        sourceIp: ip,
-        headers: req.headers,
-        peerCertificate: verifiedCertificate(req.raw),
-        // Set by a TLS listener that asks for certificates (src/identity/client-cert.ts): refused, coded and recorded.
-        certificateProblem: (req.raw as { certificateProblem?: { reason: string; subject?: string } }).certificateProblem,
-      });
+      // A certificate problem (set by a TLS listener that asks for certificates) is refused, coded and recorded.
+      req.principal = await authenticator.authenticate(authContextOf(req.raw, ip));
     } catch (err) {
       if (err instanceof AuthError) {
         req.authError = err;
@@ -171,11 +163,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     const audit = req.auditOverride ?? req.routeOptions.config.audit;
     if (!audit) return;
     const ip = deps.resolveIp(req.raw.socket.remoteAddress, req.headers['x-forwarded-for']);
-    const identity: UserIdentity = req.principal
-      ? userIdentityOf(req.principal, config.accountId)
-      : req.authError
-        ? failedIdentity(req.authError, config.accountId)
-        : { type: 'anonymous', principalId: 'anonymous', accountId: config.accountId, userName: '' };
+    const identity = recordedIdentity(config.accountId, req.principal, req.authError);
     const query = { ...(req.query as Record<string, unknown>) };
     delete query['nextToken'];
     const e = newEvent({

@@ -39,7 +39,7 @@ export interface Principal {
   /** For sessions and federated identities: when the session began (epoch ms). */
   sessionCreatedAt?: number;
   /** Custom policies attached to the user (role permissions come on top). */
-  policies?: PolicyDocument[];
+  policies?: readonly PolicyDocument[];
   email?: string;
   /** Certificate subject, OIDC issuer/subject, ... — recorded in sessionContext. */
   attributes?: Record<string, string>;

@@ -3,6 +3,15 @@
  *
  * Used by the server to authenticate and by `flinktrail keys …` directly on the data directory
  * (SQLite WAL allows both at once), so a key made while the server runs works at once.
+ *
+ * The reads every request makes (its AccessKey, its user, the user's policies) are cached for
+ * `cacheMs` (default 1 s), so that a request neither queries the database three times nor
+ * parses its caller's policy documents again — the same document objects come back, and
+ * `compilePolicy` compiles each once. Bounds, as docs/reference/identity.md states them: a change
+ * made through this directory (the API, the console) clears the cache and applies to the next
+ * request; a change made by another process on the same database (`flinktrail keys disable`,
+ * `flinktrail users …`) applies within `cacheMs`. Misses are never cached: a key or user just
+ * made elsewhere is found at once.
  */
 import { randomInt } from 'node:crypto';
 import type { Db } from '../store/sqlite/database.js';
@@ -96,16 +105,49 @@ function newPrincipalId(): string {
   return id;
 }
 
+/** How long a cached read may be used, and the clock it is measured with (tests move it). */
+export interface DirectoryOptions {
+  /** Milliseconds a cached key, user or policy list is used before it is read again; 0: no cache. Default 1000. */
+  cacheMs?: number;
+  now?: () => number;
+}
+
+/** The default bound on how long a change made by another process goes unseen. */
+export const DIRECTORY_CACHE_MS = 1000;
+
+/** Entries kept at most; past it the cache starts again (a flood of distinct callers costs reads, not memory). */
+const CACHE_ENTRIES = 10_000;
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 export class Directory {
   private readonly stmts;
   /** Sealed secrets for request signatures (the ActionTrail RPC endpoint). */
   readonly signing: SigningSecrets;
+  private readonly cache = new Map<string, { value: unknown; until: number }>();
+  /**
+   * Parsed policy documents by their stored text. Kept across the cache's expiries and changes:
+   * an unchanged document is the same (frozen) object a second later, so `compilePolicy` (a
+   * WeakMap by object) compiles each version of a document once; an edited one has new text.
+   */
+  private readonly documents = new Map<string, PolicyDocument>();
+  private readonly cacheMs: number;
+  private readonly now: () => number;
 
   /** `sealer` (the master key ring) is needed to make AccessKeys and to check request signatures; listing and Basic auth work without. */
   constructor(
     private readonly db: Db,
     sealer?: Sealer,
+    opts: DirectoryOptions = {},
   ) {
+    this.cacheMs = opts.cacheMs ?? DIRECTORY_CACHE_MS;
+    this.now = opts.now ?? Date.now;
     this.signing = new SigningSecrets(db, sealer);
     this.stmts = {
       userByName: db.prepare('SELECT * FROM users WHERE name = ?'),
@@ -120,14 +162,42 @@ export class Directory {
     };
   }
 
+  /**
+   * A read through the cache. Values are frozen (every caller shares them); `undefined` (not
+   * found) is never cached.
+   */
+  private cached<T>(key: string, load: () => T | undefined): T | undefined {
+    if (this.cacheMs <= 0) return load();
+    const now = this.now();
+    const hit = this.cache.get(key);
+    if (hit && hit.until > now) return hit.value as T;
+    const value = load();
+    if (value === undefined) {
+      this.cache.delete(key);
+      return undefined;
+    }
+    if (this.cache.size >= CACHE_ENTRIES) this.cache.clear();
+    this.cache.set(key, { value: deepFreeze(value), until: now + this.cacheMs });
+    return value;
+  }
+
+  /** Forgets every cached read: each change made through this directory calls it. */
+  private changed(): void {
+    this.cache.clear();
+  }
+
   userByName(name: string): User | undefined {
-    const r = this.stmts.userByName.get(name) as UserRow | undefined;
-    return r && toUser(r);
+    return this.cached(`name:${name}`, () => {
+      const r = this.stmts.userByName.get(name) as UserRow | undefined;
+      return r && toUser(r);
+    });
   }
 
   userById(id: string): User | undefined {
-    const r = this.stmts.userById.get(id) as UserRow | undefined;
-    return r && toUser(r);
+    return this.cached(`user:${id}`, () => {
+      const r = this.stmts.userById.get(id) as UserRow | undefined;
+      return r && toUser(r);
+    });
   }
 
   /**
@@ -135,6 +205,7 @@ export class Directory {
    * Passwords are hashed with argon2id (`hashPassword`), which is async: pass the hash.
    */
   createUser(name: string, role: Role, passwordHash?: string, upsert = false, extra: { email?: string; source?: string } = {}): User {
+    this.changed();
     if (!/^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/.test(name)) throw new FlinkTrailError('FT_ERR_IDENTITY_INVALID', `user name '${name.slice(0, 64)}' must be 1-128 letters, digits and . _ @ + -`);
     const existing = this.userByName(name);
     if (existing) {
@@ -142,6 +213,7 @@ export class Directory {
       this.db
         .prepare('UPDATE users SET role = ?, password_hash = COALESCE(?, password_hash), email = COALESCE(?, email) WHERE id = ?')
         .run(role, passwordHash ?? null, extra.email ?? null, existing.id);
+      this.changed();
       return this.userById(existing.id) as User;
     }
     const row: UserRow = {
@@ -157,6 +229,7 @@ export class Directory {
     this.db
       .prepare('INSERT INTO users (id, name, role, password_hash, created_at, email, source) VALUES (@id, @name, @role, @password_hash, @created_at, @email, @source)')
       .run(row);
+    this.changed();
     return toUser(row);
   }
 
@@ -165,35 +238,40 @@ export class Directory {
   }
 
   updateUser(name: string, change: { role?: Role; passwordHash?: string; disabled?: boolean }): User {
+    this.changed();
     const u = this.userByName(name);
     if (!u) throw new FlinkTrailError('FT_ERR_KEYS_UNKNOWN_USER', name);
     this.db
       .prepare('UPDATE users SET role = COALESCE(?, role), password_hash = COALESCE(?, password_hash), disabled = COALESCE(?, disabled) WHERE id = ?')
       .run(change.role ?? null, change.passwordHash ?? null, change.disabled === undefined ? null : change.disabled ? 1 : 0, u.id);
     if (change.disabled || change.passwordHash) this.db.prepare('DELETE FROM sessions WHERE user_id = ?').run(u.id);
+    this.changed();
     return this.userById(u.id) as User;
   }
 
   deleteUser(name: string): boolean {
+    this.changed();
     const u = this.userByName(name);
     if (!u) return false;
     this.db.prepare('DELETE FROM sessions WHERE user_id = ?').run(u.id);
-    return this.db.prepare('DELETE FROM users WHERE id = ?').run(u.id).changes === 1;
+    const deleted = this.db.prepare('DELETE FROM users WHERE id = ?').run(u.id).changes === 1;
+    this.changed();
+    return deleted;
   }
 
   // --- AccessKey lifecycle
 
   setAccessKeyStatus(id: string, status: 'Active' | 'Inactive'): AccessKeyRecord {
-    if (this.db.prepare('UPDATE access_keys SET status = ? WHERE id = ?').run(status, id).changes !== 1) {
-      throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `AccessKey ${id}`);
-    }
+    const updated = this.db.prepare('UPDATE access_keys SET status = ? WHERE id = ?').run(status, id).changes === 1;
+    this.changed();
+    if (!updated) throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `AccessKey ${id}`);
     return this.accessKey(id) as AccessKeyRecord;
   }
 
   deleteAccessKey(id: string): void {
-    if (this.db.prepare('DELETE FROM access_keys WHERE id = ?').run(id).changes !== 1) {
-      throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `AccessKey ${id}`);
-    }
+    const deleted = this.db.prepare('DELETE FROM access_keys WHERE id = ?').run(id).changes === 1;
+    this.changed();
+    if (!deleted) throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `AccessKey ${id}`);
   }
 
   /** A new pair for the same user; the old one is made Inactive (delete it once clients moved). */
@@ -223,6 +301,7 @@ export class Directory {
         'INSERT INTO policies (name, document, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET document = excluded.document, description = excluded.description, updated_at = excluded.updated_at',
       )
       .run(name, JSON.stringify(document), description, now, now);
+    this.changed();
     return this.policy(name) as PolicyRecord;
   }
 
@@ -238,7 +317,9 @@ export class Directory {
   }
 
   deletePolicy(name: string): void {
-    if (this.db.prepare('DELETE FROM policies WHERE name = ?').run(name).changes !== 1) throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `policy ${name}`);
+    const deleted = this.db.prepare('DELETE FROM policies WHERE name = ?').run(name).changes === 1;
+    this.changed();
+    if (!deleted) throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `policy ${name}`);
   }
 
   attachPolicy(userName: string, policyName: string): void {
@@ -246,19 +327,34 @@ export class Directory {
     if (!u) throw new FlinkTrailError('FT_ERR_KEYS_UNKNOWN_USER', userName);
     if (!this.policy(policyName)) throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `policy ${policyName}`);
     this.db.prepare('INSERT OR IGNORE INTO user_policies (user_id, policy_name) VALUES (?, ?)').run(u.id, policyName);
+    this.changed();
   }
 
   detachPolicy(userName: string, policyName: string): void {
     const u = this.userByName(userName);
     if (!u) throw new FlinkTrailError('FT_ERR_KEYS_UNKNOWN_USER', userName);
     this.db.prepare('DELETE FROM user_policies WHERE user_id = ? AND policy_name = ?').run(u.id, policyName);
+    this.changed();
   }
 
-  policiesOf(userId: string): PolicyDocument[] {
-    // On every authenticated request: prepared once, not per call.
-    return (this.stmts.policiesOf.all(userId) as { document: string }[]).map(
-      (r) => JSON.parse(r.document) as PolicyDocument,
+  /**
+   * The policy documents attached to a user, on every authenticated request: cached, so the
+   * same (frozen) documents come back and are parsed and compiled once per change.
+   */
+  policiesOf(userId: string): readonly PolicyDocument[] {
+    return (
+      this.cached(`policies:${userId}`, () => (this.stmts.policiesOf.all(userId) as { document: string }[]).map((r) => this.document(r.document))) ?? []
     );
+  }
+
+  private document(text: string): PolicyDocument {
+    let doc = this.documents.get(text);
+    if (!doc) {
+      if (this.documents.size >= CACHE_ENTRIES) this.documents.clear();
+      doc = deepFreeze(JSON.parse(text) as PolicyDocument);
+      this.documents.set(text, doc);
+    }
+    return doc;
   }
 
   policyNamesOf(userId: string): string[] {
@@ -280,12 +376,15 @@ export class Directory {
       });
       this.signing.put(accessKeyId, accessKeySecret);
     })();
+    this.changed();
     return { accessKeyId, accessKeySecret, user };
   }
 
   accessKey(id: string): AccessKeyRecord | undefined {
-    const r = this.stmts.keyById.get(id) as KeyRow | undefined;
-    return r && toKey(r);
+    return this.cached(`key:${id}`, () => {
+      const r = this.stmts.keyById.get(id) as KeyRow | undefined;
+      return r && toKey(r);
+    });
   }
 
   listAccessKeys(): (AccessKeyRecord & { userName: string })[] {
@@ -297,5 +396,9 @@ export class Directory {
 
   touchAccessKey(id: string, at: number, ip: string): void {
     this.stmts.touchKey.run(at, ip, id);
+    // Only last-used changed: the cached record follows, and keeps its expiry (the bound on
+    // changes made elsewhere still holds).
+    const hit = this.cache.get(`key:${id}`);
+    if (hit) hit.value = deepFreeze({ ...(hit.value as AccessKeyRecord), lastUsedAt: at, lastUsedIp: ip });
   }
 }

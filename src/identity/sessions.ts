@@ -25,10 +25,21 @@ export interface Session {
 const hashId = (id: string) => createHash('sha256').update(id).digest('base64url');
 
 export class Sessions {
+  /** Prepared once: `get` runs on every console request. */
+  private readonly stmts;
+
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly opts: SessionOptions,
-  ) {}
+  ) {
+    this.stmts = {
+      insert: db.prepare('INSERT INTO sessions (id_hash, user_id, principal, csrf_token, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      get: db.prepare('SELECT * FROM sessions WHERE id_hash = ?'),
+      delete: db.prepare('DELETE FROM sessions WHERE id_hash = ?'),
+      touch: db.prepare('UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?'),
+      purge: db.prepare('DELETE FROM sessions WHERE expires_at < ? OR last_seen_at < ?'),
+    };
+  }
 
   /** Starts a session; returns the cookie value (shown once) and the session. */
   create(principal: Principal): { id: string; session: Session } {
@@ -40,35 +51,34 @@ export class Sessions {
       createdAt: now,
       expiresAt: now + this.opts.absoluteMs,
     };
-    this.db
-      .prepare('INSERT INTO sessions (id_hash, user_id, principal, csrf_token, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(hashId(id), principal.principalId, JSON.stringify(session.principal), session.csrfToken, now, now, session.expiresAt);
+    this.stmts.insert.run(hashId(id), principal.principalId, JSON.stringify(session.principal), session.csrfToken, now, now, session.expiresAt);
     return { id, session };
   }
 
   /** The live session for a cookie value, refreshing its idle timer; undefined if expired or unknown. */
   get(id: string): Session | undefined {
     if (!/^[A-Za-z0-9_-]{43}$/.test(id)) return undefined;
-    const row = this.db.prepare('SELECT * FROM sessions WHERE id_hash = ?').get(hashId(id)) as
+    const idHash = hashId(id);
+    const row = this.stmts.get.get(idHash) as
       | { principal: string; csrf_token: string; created_at: number; last_seen_at: number; expires_at: number }
       | undefined;
     if (!row) return undefined;
     const now = Date.now();
     if (now > row.expires_at || now - row.last_seen_at > this.opts.idleMs) {
-      this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(hashId(id));
+      this.stmts.delete.run(idHash);
       return undefined;
     }
     // Refresh at most every 10 s: a write per request would cost an fsync each.
-    if (now - row.last_seen_at > 10_000) this.db.prepare('UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?').run(now, hashId(id));
+    if (now - row.last_seen_at > 10_000) this.stmts.touch.run(now, idHash);
     return { principal: JSON.parse(row.principal) as Principal, csrfToken: row.csrf_token, createdAt: row.created_at, expiresAt: row.expires_at };
   }
 
   destroy(id: string): void {
-    this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(hashId(id));
+    this.stmts.delete.run(hashId(id));
   }
 
   purgeExpired(): number {
-    return this.db.prepare('DELETE FROM sessions WHERE expires_at < ? OR last_seen_at < ?').run(Date.now(), Date.now() - this.opts.idleMs).changes;
+    return this.stmts.purge.run(Date.now(), Date.now() - this.opts.idleMs).changes;
   }
 }
 

@@ -63,6 +63,7 @@ export function accessControlMarkdown(): string {
     'if Flink cannot tell the name (unknown job, Flink unreachable), every job-naming `Deny` statement for that action applies (fail closed).',
     'A savepoint that cancels the job (`"cancel-job": true`) is decided as `CancelJobWithSavepoint`, on the same rung as `CancelJob`.',
     '`PUT /api/v1/policies/<name>`, `POST /api/v1/users/<user>/policies {"policyName"}`.',
+    'A policy changed, attached or detached through the API applies to the next request; one changed by another process on the same data directory applies within 1 second (see [identity.md](identity.md#when-changes-apply)).',
     '',
     '## Flink operations by role',
     '',

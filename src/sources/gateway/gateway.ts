@@ -1,34 +1,42 @@
 /**
  * The gateway: an authenticating reverse proxy in front of Flink that records every call.
  *
- * For each request: find the source IP, classify the call, authenticate, then
- *  - writes: journal the event durably, and only then forward (fail closed: no record, no
- *    write); complete the event with Flink's answer;
- *  - reads: forward, then record.
- * Bodies stream both ways; only small JSON bodies are buffered (to be recorded). Flink's answers
- * pass through byte for byte; the gateway adds `X-Request-Id`.
+ * A request goes through named steps over one per-request context (context.ts):
+ *  1. admit     — who is calling (identity/), which cluster; console-cookie CSRF;
+ *  2. describe  — what Flink will read: the query, the ids in the path (anything Flink could
+ *                 read otherwise is refused);
+ *  3. authorize — role and policies, deny wins;
+ *     describe the body — read as Flink will read it, the call refined by it (and authorized
+ *                 again as what it became);
+ *  4. journal   — writes: the event made durable before anything is forwarded (fail closed:
+ *                 no record, no write);
+ *  5. forward   — to Flink, on a keep-alive pool per cluster;
+ *  6. complete  — Flink's answer streamed back byte for byte (plus `X-Request-Id`), and the
+ *                 event completed with it: reads appended, writes completed in place.
+ * Every refusal on the way is answered with a coded error and recorded. Bodies stream both
+ * ways; only small JSON bodies are buffered (to be recorded).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
-import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { classify, refineByBody } from '../../catalog/index.js';
-import type { Classification, FlinkApi } from '../../catalog/types.js';
+import type { FlinkApi } from '../../catalog/types.js';
 import type { ClusterConfig, Config } from '../../config/index.js';
 import { errorBody, FlinkTrailError, isFlinkTrailError } from '../../errors/index.js';
 import { addResource, finishEvent, newEvent } from '../../event/build.js';
-import { EVENT_SOURCES, RESOURCE_TYPE_PREFIX, type ActionTrailEvent, type UserIdentity } from '../../event/types.js';
-import { AuthError, challengeFor, type Authenticator, type Principal } from '../../identity/authenticate.js';
+import { EVENT_SOURCES, RESOURCE_TYPE_PREFIX, type ActionTrailEvent, type ReferencedResources } from '../../event/types.js';
+import { AuthError, challengeFor, type Authenticator } from '../../identity/authenticate.js';
+import { authContextOf, failedIdentity, recordedIdentity, userIdentityOf } from '../../identity/caller.js';
 import { cookieValue, SESSION_COOKIE, type Sessions } from '../../identity/sessions.js';
 import { decide, needsJobNames } from '../../policy/index.js';
 import type { Recorder } from '../../pipeline/recorder.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import * as sql from '../sql-gateway/index.js';
-import { prepareBody, type PreparedBody } from './body.js';
+import { prepareBody } from './body.js';
 import { bodyStillArriving, closeAfterAnswer, watchBodyRate } from './body-edges.js';
+import { elapsedMs, type RequestContext, type Upstream } from './context.js';
 import { NameCache } from './names.js';
 import { flinkErrorCode, flinkErrorMessage, jobNamesIn, responseElements } from './response.js';
 import { canonicalIds, checkRepeated, multipartTailGuard, readBody, readQuery } from './request-model.js';
@@ -51,6 +59,14 @@ const HOP_BY_HOP = new Set([
 ]);
 
 const CAPTURE_LIMIT = 512 * 1024;
+
+/**
+ * Connections kept open to each cluster. Flink's REST server (Netty) answers on a few threads;
+ * more connections than that only queue there, and 64 leaves room for slow calls (savepoints,
+ * uploads) without starving the polls. Idle connections are closed after 30 s, well under
+ * Flink's `rest.idleness-timeout` (5 min), so a request never races Flink closing its socket.
+ */
+const UPSTREAM_POOL = { connections: 64, pipelining: 1, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000 } as const;
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -89,61 +105,6 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-interface Upstream {
-  config: ClusterConfig;
-  pool: Pool;
-  region: string;
-  jobNames: NameCache;
-}
-
-export function userIdentityOf(p: Principal, accountId: string): UserIdentity {
-  const id: UserIdentity = {
-    type: p.type,
-    principalId: p.principalId,
-    accountId,
-    userName: p.userName,
-  };
-  if (p.accessKeyId) id.accessKeyId = p.accessKeyId;
-  // Sessions (console, single sign-on, certificates) carry ActionTrail's sessionContext.
-  if (p.method !== 'access-key' && p.method !== 'anonymous') {
-    id.sessionContext = {
-      attributes: {
-        mfaAuthenticated: String(p.mfaAuthenticated),
-        ...(p.sessionCreatedAt ? { creationDate: new Date(p.sessionCreatedAt).toISOString() } : {}),
-        authMethod: p.method,
-        ...(p.email ? { email: p.email } : {}),
-        ...p.attributes,
-      },
-    };
-  }
-  return id;
-}
-
-/** The identity recorded for a failed sign-in: who was claimed, never the secret. */
-export function failedIdentity(err: AuthError, accountId: string): UserIdentity {
-  return {
-    type: 'anonymous',
-    principalId: 'anonymous',
-    accountId,
-    userName: err.attempted.userName ?? '',
-    ...(err.attempted.accessKeyId ? { accessKeyId: err.attempted.accessKeyId.slice(0, 128) } : {}),
-  };
-}
-
-/** The TCP peer address, IPv4-mapped addresses unwrapped. */
-export function peerAddress(req: IncomingMessage): string {
-  const ip = req.socket.remoteAddress ?? '';
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
-}
-
-/** The verified client certificate of a TLS request, if the listener asked for one. */
-export function verifiedCertificate(req: IncomingMessage): PeerCertificate | undefined {
-  const sock = req.socket as TLSSocket;
-  if (!sock.encrypted || !sock.authorized) return undefined;
-  const cert = sock.getPeerCertificate();
-  return cert && Object.keys(cert).length ? cert : undefined;
-}
-
 /**
  * FlinkTrail's own refusals on a Flink path. Flink's Java client (the `flink` CLI, RestClusterClient)
  * sends no User-Agent and accepts only Flink's error shape `{"errors": [...]}` — anything else it
@@ -170,6 +131,18 @@ export function sendGatewayError(req: IncomingMessage, res: ServerResponse, requ
   res.end(body);
 }
 
+/** What Flink answered, as `relay` saw it go to the client. */
+interface FlinkAnswer {
+  status: number;
+  /** The JSON answer, when it was small enough to keep (≤ 512 KiB). */
+  body: Buffer | undefined;
+  responseBytes: number;
+  /** Flink answered before the client's whole body arrived. */
+  answeredEarly: boolean;
+  clientCompleted: boolean;
+  streamError?: Error;
+}
+
 function applySqlDetails(event: ActionTrailEvent, d: sql.SqlDetails): ActionTrailEvent {
   const out = { ...event, requestParameters: { ...event.requestParameters, ...d.requestParameters } };
   if (d.eventName) out.eventName = d.eventName;
@@ -187,7 +160,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   for (const c of config.clusters) {
     upstreams.set(c.name, {
       config: c,
-      pool: new Pool(new URL(c.url).origin, { connections: 64, pipelining: 1, keepAliveTimeout: 30_000 }),
+      pool: new Pool(new URL(c.url).origin, UPSTREAM_POOL),
       region: c.region ?? config.region,
       jobNames: new NameCache(),
     });
@@ -226,15 +199,70 @@ export function createGateway(deps: GatewayDeps): Gateway {
     };
   }
 
-  function resourcesOf(cls: Classification, up: Upstream): Record<string, string[]> {
-    const resources: Record<string, string[]> = {};
+  /** What the call names: the catalog's resources, the cluster, and the names of the jobs it names. */
+  function resourcesOf(ctx: RequestContext): ReferencedResources {
+    const { cls, up } = ctx;
+    const resources: ReferencedResources = {};
     for (const [type, ids] of Object.entries(cls.resources)) addResource(resources, type, ...ids);
     addResource(resources, `${RESOURCE_TYPE_PREFIX}Cluster`, up.config.name);
+    addJobNames(resources, ctx);
+    return resources;
+  }
+
+  /** Adds the names now known of the jobs the call names (an answer may just have taught them). */
+  function addJobNames(resources: ReferencedResources, { cls, up }: RequestContext): void {
     for (const id of cls.resources[`${RESOURCE_TYPE_PREFIX}Job`] ?? []) {
       const name = up.jobNames.get(id);
       if (name) addResource(resources, `${RESOURCE_TYPE_PREFIX}Job`, name);
     }
-    return resources;
+  }
+
+  /** The event for the call as described so far (before its outcome). */
+  function eventOf(ctx: RequestContext): ActionTrailEvent {
+    const { cls, up, req } = ctx;
+    return newEvent({
+      eventName: cls.eventName,
+      eventRW: cls.eventRW,
+      // A console operation is one the console session authenticated, whatever headers came along.
+      eventType: ctx.principal?.method === 'session' ? 'ConsoleOperation' : 'ApiCall',
+      eventSource: SOURCE_OF[up.config.kind],
+      serviceName: config.serviceName,
+      acsRegion: up.region,
+      sourceIpAddress: ctx.sourceIp,
+      userAgent: String(req.headers['user-agent'] ?? '').slice(0, 1024),
+      userIdentity: ctx.identity,
+      requestId: ctx.requestId,
+      time: ctx.time,
+      requestParameters: ctx.parameters,
+      referencedResources: resourcesOf(ctx),
+      additionalEventData: {
+        cluster: up.config.name,
+        sensitive: cls.sensitive,
+        httpMethod: ctx.method,
+        path: ctx.url.pathname.slice(0, 2048),
+        ...(cls.known ? {} : { unknownEndpoint: true }),
+      },
+    });
+  }
+
+  /** Refuses the call: the client gets the coded error, the refusal is recorded, nothing reaches Flink. */
+  function refuse(ctx: RequestContext, err: FlinkTrailError, extra: Record<string, unknown>, headers: Record<string, string> = {}): void {
+    const { req, res } = ctx;
+    if (ctx.body?.kind === 'stream') ctx.body.stream.destroy();
+    ctx.forwardSource?.destroy();
+    req.resume();
+    sendGatewayError(req, res, ctx.requestId, err, headers);
+    void recorder.record(
+      finishEvent(eventOf(ctx), {
+        outcome: 'failure',
+        httpStatus: err.status,
+        latencyMs: elapsedMs(ctx),
+        errorCode: err.apiCode,
+        errorMessage: err.message,
+        additionalEventData: extra,
+      }),
+    );
+    metrics.gatewayRequests.inc({ cluster: ctx.up.config.name, status: `${Math.floor(err.status / 100)}xx` });
   }
 
   /** Whether a console-cookie call may change state: same origin, typed URL, or the session's CSRF token. */
@@ -250,376 +278,329 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return a.length === b.length && timingSafeEqual(a, b);
   }
 
-  async function handleAsync(req: IncomingMessage, res: ServerResponse, target: GatewayTarget): Promise<void> {
+  /** The context of a request that just arrived: its id and time, the call classified from its URL. */
+  function arrive(req: IncomingMessage, res: ServerResponse, target: GatewayTarget): RequestContext {
     const started = process.hrtime.bigint();
-    const time = new Date();
-    const requestId = randomUUID().toUpperCase();
     // Authentication comes before the cluster is looked up: cluster names are not told to strangers.
     const known = upstreams.get(target.cluster);
-    const up: Upstream = known ?? unknownUpstream(target.cluster);
+    const up = known ?? unknownUpstream(target.cluster);
     const url = new URL(target.url, 'http://flink.invalid');
     const method = (req.method ?? 'GET').toUpperCase();
     const api = API_OF[up.config.kind];
-    // The query as Flink (Netty) reads it; a query it would read otherwise is refused below.
     const queryRead = readQuery(url.search);
-    let cls = classify({ api, method, path: url.pathname, query: queryRead.ok ? queryRead.value.query.search : new URLSearchParams() });
-    const sourceIp = deps.resolveIp(req.socket.remoteAddress, req.headers['x-forwarded-for']);
-    const elapsedMs = () => Number(process.hrtime.bigint() - started) / 1e6;
-    const contentType = String(req.headers['content-type'] ?? '').toLowerCase();
-    let principal: Principal | undefined;
-    let parameters: Record<string, unknown> = queryRead.ok ? queryRead.value.query.recorded : { query: url.search.slice(0, 2048) };
-
-    const base = (identity: UserIdentity) =>
-      newEvent({
-        eventName: cls.eventName,
-        eventRW: cls.eventRW,
-        // A console operation is one the console session authenticated, whatever headers came along.
-        eventType: principal?.method === 'session' ? 'ConsoleOperation' : 'ApiCall',
-        eventSource: SOURCE_OF[up.config.kind],
-        serviceName: config.serviceName,
-        acsRegion: up.region,
-        sourceIpAddress: sourceIp,
-        userAgent: String(req.headers['user-agent'] ?? '').slice(0, 1024),
-        userIdentity: identity,
-        requestId,
-        time,
-        requestParameters: parameters,
-        referencedResources: resourcesOf(cls, up),
-        additionalEventData: {
-          cluster: up.config.name,
-          sensitive: cls.sensitive,
-          httpMethod: method,
-          path: url.pathname.slice(0, 2048),
-          ...(cls.known ? {} : { unknownEndpoint: true }),
-        },
-      });
-
-    // The stream of the client's body once it is read (before any tail guard), to stop it.
-    let forwardSource: Readable | undefined;
-    const refuse = (err: FlinkTrailError, identity: UserIdentity, extra: Record<string, unknown>, headers: Record<string, string> = {}, body?: PreparedBody) => {
-      if (body?.kind === 'stream') body.stream.destroy();
-      forwardSource?.destroy();
-      req.resume();
-      sendGatewayError(req, res, requestId, err, headers);
-      void recorder.record(
-        finishEvent(base(identity), {
-          outcome: 'failure',
-          httpStatus: err.status,
-          latencyMs: elapsedMs(),
-          errorCode: err.apiCode,
-          errorMessage: err.message,
-          additionalEventData: extra,
-        }),
-      );
-      metrics.gatewayRequests.inc({ cluster: up.config.name, status: `${Math.floor(err.status / 100)}xx` });
+    const requestId = randomUUID().toUpperCase();
+    let resolveSlow: (err: FlinkTrailError) => void = () => undefined;
+    const ctx: RequestContext = {
+      req,
+      res,
+      requestId,
+      started,
+      time: new Date(),
+      clusterName: target.cluster,
+      up,
+      known: known !== undefined,
+      url,
+      method,
+      api,
+      contentType: String(req.headers['content-type'] ?? '').toLowerCase(),
+      sourceIp: deps.resolveIp(req.socket.remoteAddress, req.headers['x-forwarded-for']),
+      queryRead,
+      cls: classify({ api, method, path: url.pathname, query: queryRead.ok ? queryRead.value.query.search : new URLSearchParams() }),
+      parameters: queryRead.ok ? queryRead.value.query.recorded : { query: url.search.slice(0, 2048) },
+      // Until admit says who it is: a caller who offered nothing yet.
+      identity: recordedIdentity(config.accountId, undefined, undefined),
+      onTooSlow: () => undefined,
+      slowBody: new Promise<FlinkTrailError>((resolve) => (resolveSlow = resolve)),
+      recordIt: true,
+      journaled: false,
     };
-
     // A body trickled in (one byte before each idle timeout) is cut off: `tooSlow` says so, and
     // `onTooSlow` does what the current step needs (stop reading, or cut off the forward).
-    let tooSlow: FlinkTrailError | undefined;
-    let onTooSlow: () => void = () => undefined;
-    const slowBody = new Promise<FlinkTrailError>((resolve) => {
-      watchBodyRate(req, { minBytesPerSecond: config.gateway.minBodyBytesPerSecond, graceMs: config.gateway.bodyRateGraceMs }, (err) => {
-        tooSlow = err;
-        log.warn({ requestId, err: err.message }, 'A request body arrived too slowly and was cut off.');
-        resolve(err);
-        onTooSlow();
-      });
+    watchBodyRate(req, { minBytesPerSecond: config.gateway.minBodyBytesPerSecond, graceMs: config.gateway.bodyRateGraceMs }, (err) => {
+      ctx.tooSlow = err;
+      log.warn({ requestId, err: err.message }, 'A request body arrived too slowly and was cut off.');
+      resolveSlow(err);
+      ctx.onTooSlow();
     });
+    return ctx;
+  }
 
-    // 1. Who is calling. A failure is answered 401 (429 when rate-limited) and recorded as a failed sign-in.
+  /**
+   * 1. Admit: who is calling. A failure is answered 401 (429 when rate-limited) and recorded as a
+   * failed sign-in; an unknown cluster is 404 to an authenticated caller; a console cookie must
+   * not be usable from another site, and changes state only from the console's own origin (or
+   * with its CSRF token): Flink's Web UI cancels with a plain GET.
+   */
+  async function admit(ctx: RequestContext): Promise<boolean> {
+    const { req, res } = ctx;
     try {
-      principal = await authenticator.authenticate({
-        authorization: req.headers.authorization,
-        cookie: req.headers.cookie,
-        peerIp: peerAddress(req),
-        sourceIp,
-        headers: req.headers,
-        peerCertificate: verifiedCertificate(req),
-        certificateProblem: (req as IncomingMessage & { certificateProblem?: { reason: string; subject?: string } }).certificateProblem,
-      });
+      ctx.principal = await authenticator.authenticate(authContextOf(req, ctx.sourceIp));
     } catch (err) {
       if (!(err instanceof AuthError)) throw err;
-      refuse(err, failedIdentity(err, config.accountId), { authFailure: true, authFailureReason: err.reason }, err.status === 401 ? { 'www-authenticate': challengeFor(req.headers.authorization) } : {});
-      return;
-    }
-    if (!known) {
-      req.resume();
-      sendGatewayError(req, res, requestId, new FlinkTrailError('FT_ERR_GATEWAY_UNKNOWN_CLUSTER', target.cluster));
-      return;
-    }
-    const identity = userIdentityOf(principal, config.accountId);
-
-    // A console cookie must not be usable from another site, and changes state only from the
-    // console's own origin (or with its CSRF token): Flink's Web UI cancels with a plain GET.
-    if (principal.method === 'session') {
-      const changesState = cls.eventRW === 'Write' || !READ_METHODS.has(method);
-      if (req.headers['sec-fetch-site'] === 'cross-site' || (changesState && !consoleWriteAllowed(req))) {
-        refuse(new FlinkTrailError('FT_ERR_AUTH_CSRF'), identity, { csrf: true });
-        return;
-      }
-    }
-
-    // 2. What Flink will read: the query, the ids in the path. Anything it could read otherwise is refused.
-    if (!queryRead.ok) {
-      refuse(queryRead.error, identity, { refusedBy: 'requestModel' });
-      return;
-    }
-    const ids = canonicalIds(cls);
-    if (!ids.ok) {
-      refuse(ids.error, identity, { refusedBy: 'requestModel' });
-      return;
-    }
-    cls = ids.value;
-    const repeated = checkRepeated(cls, queryRead.value.repeated);
-    if (repeated) {
-      refuse(repeated, identity, { refusedBy: 'requestModel' });
-      return;
-    }
-
-    // 3. Who may: role and policies, deny wins. Refused calls never reach Flink and are recorded.
-    const authorize = async (): Promise<boolean> => {
-      const jobIds = cls.resources[`${RESOURCE_TYPE_PREFIX}Job`] ?? [];
-      const subject = { role: principal.role, policies: principal.policies ?? [] };
-      const request = {
-        service: 'RealtimeCompute' as const,
-        action: { eventName: cls.eventName, eventRW: cls.eventRW, api, known: cls.known },
-        cluster: up.config.name,
-        jobs: [...jobIds, ...jobIds.flatMap((id) => up.jobNames.get(id) ?? [])],
-      };
-      let jobNamesUnknown = false;
-      // A statement naming jobs may name this one by its name: ask Flink for it before deciding.
-      if (needsJobNames(subject, request)) {
-        for (const id of jobIds) {
-          const name = up.jobNames.get(id) ?? (await lookupJobName(up, id, true));
-          if (name === undefined) jobNamesUnknown = true;
-          else if (!request.jobs.includes(name)) request.jobs.push(name);
-        }
-      }
-      const decision = decide(subject, { ...request, jobNamesUnknown });
-      if (decision.allowed) return true;
-      const reason = jobNamesUnknown ? `${decision.reason} (the job's name could not be found, and a policy names jobs)` : decision.reason;
-      refuse(new FlinkTrailError('FT_ERR_AUTHZ_DENIED', reason), identity, jobNamesUnknown ? { jobNameUnknown: true } : {});
+      ctx.identity = failedIdentity(err, config.accountId);
+      refuse(ctx, err, { authFailure: true, authFailureReason: err.reason }, err.status === 401 ? { 'www-authenticate': challengeFor(req.headers.authorization) } : {});
       return false;
-    };
-    if (!(await authorize())) return;
-    const recordIt = config.gateway.recordAssets || cls.eventName !== 'GetWebUIAsset';
+    }
+    if (!ctx.known) {
+      req.resume();
+      sendGatewayError(req, res, ctx.requestId, new FlinkTrailError('FT_ERR_GATEWAY_UNKNOWN_CLUSTER', ctx.clusterName));
+      return false;
+    }
+    ctx.identity = userIdentityOf(ctx.principal, config.accountId);
+    if (ctx.principal.method === 'session') {
+      const changesState = ctx.cls.eventRW === 'Write' || !READ_METHODS.has(ctx.method);
+      if (req.headers['sec-fetch-site'] === 'cross-site' || (changesState && !consoleWriteAllowed(req))) {
+        refuse(ctx, new FlinkTrailError('FT_ERR_AUTH_CSRF'), { csrf: true });
+        return false;
+      }
+    }
+    return true;
+  }
 
-    // 4. The body, read as Flink will read it. Small bodies are read whole, uploads only peeked at.
-    let body: PreparedBody;
+  /** 2. Describe: what Flink will read from the URL — the query, the ids in the path. Anything it could read otherwise is refused. */
+  function describe(ctx: RequestContext): boolean {
+    const { queryRead } = ctx;
+    if (!queryRead.ok) {
+      refuse(ctx, queryRead.error, { refusedBy: 'requestModel' });
+      return false;
+    }
+    const ids = canonicalIds(ctx.cls);
+    if (!ids.ok) {
+      refuse(ctx, ids.error, { refusedBy: 'requestModel' });
+      return false;
+    }
+    ctx.cls = ids.value;
+    const repeated = checkRepeated(ctx.cls, queryRead.value.repeated);
+    if (repeated) {
+      refuse(ctx, repeated, { refusedBy: 'requestModel' });
+      return false;
+    }
+    ctx.recordIt = config.gateway.recordAssets || ctx.cls.eventName !== 'GetWebUIAsset';
+    return true;
+  }
+
+  /** 3. Authorize: role and policies, deny wins. Refused calls never reach Flink and are recorded. */
+  async function authorize(ctx: RequestContext): Promise<boolean> {
+    const { cls, up, principal } = ctx;
+    if (!principal) throw new Error('The gateway authorized a request before admitting it.');
+    const jobIds = cls.resources[`${RESOURCE_TYPE_PREFIX}Job`] ?? [];
+    const subject = { role: principal.role, policies: principal.policies ?? [] };
+    const request = {
+      service: 'RealtimeCompute' as const,
+      action: { eventName: cls.eventName, eventRW: cls.eventRW, api: ctx.api, known: cls.known },
+      cluster: up.config.name,
+      jobs: [...jobIds, ...jobIds.flatMap((id) => up.jobNames.get(id) ?? [])],
+    };
+    let jobNamesUnknown = false;
+    // A statement naming jobs may name this one by its name: ask Flink for it before deciding.
+    if (needsJobNames(subject, request)) {
+      for (const id of jobIds) {
+        const name = up.jobNames.get(id) ?? (await lookupJobName(up, id, true));
+        if (name === undefined) jobNamesUnknown = true;
+        else if (!request.jobs.includes(name)) request.jobs.push(name);
+      }
+    }
+    const decision = decide(subject, { ...request, jobNamesUnknown });
+    if (decision.allowed) return true;
+    const reason = jobNamesUnknown ? `${decision.reason} (the job's name could not be found, and a policy names jobs)` : decision.reason;
+    refuse(ctx, new FlinkTrailError('FT_ERR_AUTHZ_DENIED', reason), jobNamesUnknown ? { jobNameUnknown: true } : {});
+    return false;
+  }
+
+  /**
+   * 2b. Describe the body, read as Flink will read it: small bodies whole, uploads only peeked
+   * at. What the body makes of the call (a savepoint that cancels is a cancel) is authorized
+   * again as that.
+   */
+  async function describeBody(ctx: RequestContext): Promise<boolean> {
+    const { req, res } = ctx;
     try {
       const reading = prepareBody(req);
-      const prepared = await Promise.race([reading, slowBody]);
+      const prepared = await Promise.race([reading, ctx.slowBody]);
       if (prepared instanceof FlinkTrailError) {
         // The read under way ends (and rejects) when the connection closes: nobody waits for it.
         reading.catch(() => undefined);
-        refuse(prepared, identity, { bodyCutOff: true, forwarded: false });
-        return;
+        refuse(ctx, prepared, { bodyCutOff: true, forwarded: false });
+        return false;
       }
-      body = prepared;
+      ctx.body = prepared;
     } catch (err) {
-      if (recordIt) {
+      if (ctx.recordIt) {
         void recorder.record(
-          finishEvent(base(identity), {
+          finishEvent(eventOf(ctx), {
             outcome: 'failure',
-            latencyMs: elapsedMs(),
+            latencyMs: elapsedMs(ctx),
             errorCode: 'ClientClosedRequest',
             errorMessage: (err as Error).message,
           }),
         );
       }
       res.destroy();
-      return;
+      return false;
     }
+    const body = ctx.body;
     const bodyRead = readBody(body, {
-      api,
-      method,
-      cls,
-      contentType,
+      api: ctx.api,
+      method: ctx.method,
+      cls: ctx.cls,
+      contentType: ctx.contentType,
       contentEncoding: typeof req.headers['content-encoding'] === 'string' ? req.headers['content-encoding'] : undefined,
       maxParameterBytes: config.gateway.maxParameterBytes,
     });
     if (!bodyRead.ok) {
-      refuse(bodyRead.error, identity, { refusedBy: 'requestModel' }, {}, body);
-      return;
+      refuse(ctx, bodyRead.error, { refusedBy: 'requestModel' });
+      return false;
     }
-    parameters = { ...parameters, ...bodyRead.value.recorded };
+    ctx.parameters = { ...ctx.parameters, ...bodyRead.value.recorded };
     // A `request` part beyond the peek would be read by Flink unrecorded: the tail is watched,
     // and the upload cut off (before its last byte, so Flink never acts) if one comes.
-    let tailRefusal: FlinkTrailError | undefined;
-    if (body.kind === 'stream') forwardSource = body.stream;
+    if (body.kind === 'stream') ctx.forwardSource = body.stream;
     if (body.kind === 'stream' && bodyRead.value.guardTail) {
-      const guard = multipartTailGuard(contentType, bodyRead.value.guardTail.requestParts, (err) => (tailRefusal = err));
+      const guard = multipartTailGuard(ctx.contentType, bodyRead.value.guardTail.requestParts, (err) => (ctx.tailRefusal = err));
       const source = body.stream;
       source.on('error', (err) => guard.destroy(err));
-      body = { ...body, stream: source.pipe(guard) };
+      ctx.body = { ...body, stream: source.pipe(guard) };
     }
-    // What the body makes of the call (a savepoint that cancels is a cancel): authorized as that.
     if (bodyRead.value.object) {
-      const refined = refineByBody(cls, api, method, bodyRead.value.object);
-      if (refined !== cls) {
-        cls = refined;
-        if (!(await authorize())) {
-          if (body.kind === 'stream') body.stream.destroy();
-          return;
+      const refined = refineByBody(ctx.cls, ctx.api, ctx.method, bodyRead.value.object);
+      if (refined !== ctx.cls) {
+        ctx.cls = refined;
+        if (!(await authorize(ctx))) {
+          if (ctx.body.kind === 'stream') ctx.body.stream.destroy();
+          return false;
         }
       }
     }
-    let event = base(identity);
-    if (up.config.kind === 'sql-gateway') event = applySqlDetails(event, sql.requestDetails(cls, event.requestParameters));
+    return true;
+  }
 
-    if (tooSlow) {
-      refuse(tooSlow, identity, { bodyCutOff: true, forwarded: false }, {}, body);
-      return;
+  /**
+   * 4. Journal: the event as it will be recorded, and for a write, made durable before anything
+   * is forwarded. If that fails and `gateway.failClosed` is on, the client gets 503 and Flink
+   * never sees the request. From here the body goes to Flink as it arrives: a body too slow is
+   * cut off before its end (Flink never acts on a body it did not get whole), and the record
+   * says so.
+   */
+  async function journal(ctx: RequestContext): Promise<boolean> {
+    const { req, res, up } = ctx;
+    let event = eventOf(ctx);
+    if (up.config.kind === 'sql-gateway') event = applySqlDetails(event, sql.requestDetails(ctx.cls, event.requestParameters));
+    ctx.event = event;
+    if (ctx.tooSlow) {
+      refuse(ctx, ctx.tooSlow, { bodyCutOff: true, forwarded: false });
+      return false;
     }
-    // From here the body goes to Flink as it arrives: a body too slow is cut off before its end
-    // (Flink never acts on a body it did not get whole), and the record says so.
-    const forwarded = body.kind === 'stream' ? body.stream : undefined;
-    onTooSlow = () => {
-      forwarded?.destroy(tooSlow);
-      forwardSource?.destroy(tooSlow);
+    const forwarded = ctx.body?.kind === 'stream' ? ctx.body.stream : undefined;
+    ctx.onTooSlow = () => {
+      forwarded?.destroy(ctx.tooSlow);
+      ctx.forwardSource?.destroy(ctx.tooSlow);
     };
-    // 3. No write without a record: journal before forwarding.
-    const journaled = recordIt && cls.eventRW === 'Write';
-    if (journaled) {
+    ctx.journaled = ctx.recordIt && ctx.cls.eventRW === 'Write';
+    if (ctx.journaled) {
       try {
         await recorder.journal(event);
       } catch (err) {
         metrics.journalFailures.inc({ cluster: up.config.name });
-        log.error({ requestId, eventName: event.eventName, err: (err as Error).message }, 'A write could not be journaled.');
+        log.error({ requestId: ctx.requestId, eventName: event.eventName, err: (err as Error).message }, 'A write could not be journaled.');
         if (config.gateway.failClosed) {
-          if (body.kind === 'stream') body.stream.destroy();
+          forwarded?.destroy();
           req.resume();
-          sendGatewayError(req, res, requestId, err instanceof FlinkTrailError ? err : new FlinkTrailError('FT_ERR_JOURNAL_UNAVAILABLE', String(err)));
+          sendGatewayError(req, res, ctx.requestId, err instanceof FlinkTrailError ? err : new FlinkTrailError('FT_ERR_JOURNAL_UNAVAILABLE', String(err)));
           metrics.gatewayRequests.inc({ cluster: up.config.name, status: '5xx' });
-          return;
+          return false;
         }
       }
     }
-    const jobIds = cls.resources[`${RESOURCE_TYPE_PREFIX}Job`] ?? [];
-    const nameLookup = journaled && jobIds[0] ? lookupJobName(up, jobIds[0]) : undefined;
+    const jobId = ctx.cls.resources[`${RESOURCE_TYPE_PREFIX}Job`]?.[0];
+    if (ctx.journaled && jobId) ctx.nameLookup = lookupJobName(up, jobId);
+    return true;
+  }
 
-    // 4. Forward.
+  /** 5. Forward: to Flink, without hop-by-hop headers or FlinkTrail's credentials. Undefined when Flink could not be reached (answered and recorded). */
+  async function forward(ctx: RequestContext): Promise<Dispatcher.ResponseData | undefined> {
+    const { req, res, up, body } = ctx;
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headers)) {
       if (v === undefined || HOP_BY_HOP.has(k)) continue;
       headers[k] = v;
     }
-    if (body.kind === 'buffered') headers['content-length'] = String(body.data.length);
-    else if (body.kind === 'none') delete headers['content-length'];
-    headers['x-forwarded-for'] = sourceIp;
-    headers['x-request-id'] = requestId;
-
-    let upstreamRes: Dispatcher.ResponseData;
+    if (body?.kind === 'buffered') headers['content-length'] = String(body.data.length);
+    else if (body?.kind === 'none') delete headers['content-length'];
+    headers['x-forwarded-for'] = ctx.sourceIp;
+    headers['x-request-id'] = ctx.requestId;
     try {
-      upstreamRes = await up.pool.request({
-        method: method,
-        path: url.pathname + url.search,
+      return await up.pool.request({
+        method: ctx.method,
+        path: ctx.url.pathname + ctx.url.search,
         headers,
-        body: body.kind === 'buffered' ? body.data : body.kind === 'stream' ? body.stream : null,
+        body: body?.kind === 'buffered' ? body.data : body?.kind === 'stream' ? body.stream : null,
         headersTimeout: config.gateway.upstreamTimeoutMs,
         bodyTimeout: 0,
       });
     } catch (err) {
       const e = err as Error & { code?: string };
       const ftErr =
-        tooSlow ??
-        tailRefusal ??
+        ctx.tooSlow ??
+        ctx.tailRefusal ??
         (e.code === 'UND_ERR_HEADERS_TIMEOUT'
           ? new FlinkTrailError('FT_ERR_UPSTREAM_TIMEOUT', up.config.name, config.gateway.upstreamTimeoutMs)
           : new FlinkTrailError('FT_ERR_UPSTREAM_UNAVAILABLE', up.config.name, e.message));
       req.resume();
-      sendGatewayError(req, res, requestId, ftErr);
+      sendGatewayError(req, res, ctx.requestId, ftErr);
       metrics.gatewayRequests.inc({ cluster: up.config.name, status: '5xx' });
-      if (recordIt) {
-        const done = finishEvent(event, {
+      if (ctx.recordIt && ctx.event) {
+        const done = finishEvent(ctx.event, {
           // After a timeout Flink may still act on the request; after a refused connection it cannot.
           outcome: ftErr.code === 'FT_ERR_UPSTREAM_TIMEOUT' ? 'unknown' : 'failure',
           httpStatus: ftErr.status,
-          latencyMs: elapsedMs(),
+          latencyMs: elapsedMs(ctx),
           errorCode: ftErr.code,
           errorMessage: ftErr.message,
-          ...(tooSlow ? { additionalEventData: { bodyCutOff: true, forwarded: 'partial' } } : {}),
+          ...(ctx.tooSlow ? { additionalEventData: { bodyCutOff: true, forwarded: 'partial' } } : {}),
         });
-        void (journaled ? recorder.complete(done) : recorder.record(done));
+        void (ctx.journaled ? recorder.complete(done) : recorder.record(done));
       }
-      return;
+      return undefined;
     }
+  }
 
-    // 5. Answer: Flink's status, headers and bytes, plus our request id.
+  /**
+   * 6a. Relay Flink's answer: its status, headers and bytes, plus our request id; JSON answers
+   * teed (≤ 512 KiB) for the record. `complete` runs once, when the answer ended or was cut.
+   */
+  function relay(ctx: RequestContext, upstreamRes: Dispatcher.ResponseData): void {
+    const { req, res } = ctx;
     const outHeaders: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(upstreamRes.headers)) {
-      if (v === undefined || (HOP_BY_HOP.has(k) && k !== 'transfer-encoding')) continue;
-      if (k === 'transfer-encoding') continue;
+      if (v === undefined || HOP_BY_HOP.has(k)) continue;
       outHeaders[k] = v;
     }
-    outHeaders['x-request-id'] = requestId;
+    outHeaders['x-request-id'] = ctx.requestId;
     // Flink answered before the whole body came (it refuses a broken upload early): the client
     // gets Flink's answer, the rest of its body is not forwarded, and the connection then closes.
     const answeredEarly = bodyStillArriving(req);
     if (answeredEarly) closeAfterAnswer(req, res);
     res.writeHead(upstreamRes.statusCode, outHeaders);
 
-    const resType = String(upstreamRes.headers['content-type'] ?? '');
-    const capture = resType.includes('json') ? ([] as Buffer[]) : undefined;
+    const capture = String(upstreamRes.headers['content-type'] ?? '').includes('json') ? ([] as Buffer[]) : undefined;
     let captured = 0;
     let overflow = false;
     let responseBytes = 0;
-    const status = upstreamRes.statusCode;
-
-    const finish = async (clientCompleted: boolean, streamError?: Error) => {
-      metrics.gatewayRequests.inc({ cluster: up.config.name, status: `${Math.floor(status / 100)}xx` });
-      metrics.gatewayDuration.observe({ cluster: up.config.name }, elapsedMs() / 1000);
-      let parsed: unknown;
-      if (capture && !overflow && captured > 0) {
-        try {
-          parsed = JSON.parse(Buffer.concat(capture).toString('utf8'));
-        } catch {
-          parsed = undefined;
-        }
-      }
-      for (const [id, name] of jobNamesIn(parsed)) up.jobNames.set(id, name);
-      if (!recordIt) return;
-      const jobName = nameLookup ? await nameLookup : undefined;
-      const resources = resourcesOf(cls, up);
-      // Keep what request details added (SQL tables, jobs a STOP JOB names) next to the catalog's.
-      for (const [type, ids] of Object.entries(event.referencedResources)) addResource(resources, type, ...ids);
-      if (jobName && jobIds[0]) addResource(resources, `${RESOURCE_TYPE_PREFIX}Job`, jobName);
-      const elements = responseElements(parsed, cls.eventRW);
-      if (up.config.kind === 'sql-gateway') {
-        const d = sql.responseDetails(cls, parsed);
-        for (const [type, ids] of Object.entries(d.resources ?? {})) addResource(resources, type, ...ids);
-        event = applySqlDetails(event, { ...d, resources: {} });
-      }
-      if (typeof elements['jobid'] === 'string') addResource(resources, `${RESOURCE_TYPE_PREFIX}Job`, elements['jobid']);
-      // An upload answers with where Flink stored the jar; its last segment is the jar id.
-      if (cls.eventName === 'UploadJar' && typeof elements['filename'] === 'string') {
-        addResource(resources, `${RESOURCE_TYPE_PREFIX}Jar`, elements['filename'].split('/').pop() ?? '');
-      }
-      const ok = status < 400 && clientCompleted && !streamError;
-      const done = finishEvent(event, {
-        outcome: status >= 400 ? 'failure' : ok ? 'success' : 'unknown',
-        httpStatus: status,
-        latencyMs: elapsedMs(),
-        responseElements: elements,
-        referencedResources: resources,
-        additionalEventData: { responseBytes, ...(answeredEarly ? { requestBodyComplete: false } : {}) },
-        ...(status >= 400
-          ? { errorCode: flinkErrorCode(status), errorMessage: flinkErrorMessage(parsed, `Flink answered HTTP ${status}.`) }
-          : !ok
-            ? { errorCode: 'ClientClosedRequest', errorMessage: streamError?.message ?? 'The client closed the connection before the whole response was sent.' }
-            : {}),
-      });
-      event = done;
-      await (journaled ? recorder.complete(done) : recorder.record(done));
-    };
-
     let settled = false;
-    const settle = (completed: boolean, err?: Error) => {
+    const settle = (clientCompleted: boolean, streamError?: Error) => {
       if (settled) return;
       settled = true;
-      void finish(completed, err).catch((e: unknown) => log.error({ requestId, err: (e as Error).message }, 'Recording a finished request failed.'));
+      const answer: FlinkAnswer = {
+        status: upstreamRes.statusCode,
+        body: capture && !overflow && captured > 0 ? Buffer.concat(capture) : undefined,
+        responseBytes,
+        answeredEarly,
+        clientCompleted,
+        ...(streamError ? { streamError } : {}),
+      };
+      void complete(ctx, answer).catch((e: unknown) => log.error({ requestId: ctx.requestId, err: (e as Error).message }, 'Recording a finished request failed.'));
     };
+    const forwarded = ctx.body?.kind === 'stream' ? ctx.body.stream : undefined;
     upstreamRes.body.on('data', (chunk: Buffer) => {
       responseBytes += chunk.length;
       if (capture && !overflow) {
@@ -635,7 +616,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     upstreamRes.body.on('end', () => {
       if (answeredEarly) {
         forwarded?.destroy();
-        forwardSource?.destroy();
+        ctx.forwardSource?.destroy();
       }
       res.end();
     });
@@ -650,6 +631,74 @@ export function createGateway(deps: GatewayDeps): Gateway {
         settle(false);
       }
     });
+  }
+
+  /**
+   * 6b. Complete: the event gets its outcome, HTTP status, latency, response bytes and what
+   * Flink's answer says (job id of a run, savepoint trigger, stored jar, job names), and is
+   * recorded — a write completed in place, a read appended. Resources are assembled once: the
+   * journaled event's, plus what the answer taught.
+   */
+  async function complete(ctx: RequestContext, answer: FlinkAnswer): Promise<void> {
+    const { up, cls } = ctx;
+    const { status } = answer;
+    metrics.gatewayRequests.inc({ cluster: up.config.name, status: `${Math.floor(status / 100)}xx` });
+    metrics.gatewayDuration.observe({ cluster: up.config.name }, elapsedMs(ctx) / 1000);
+    let parsed: unknown;
+    if (answer.body) {
+      try {
+        parsed = JSON.parse(answer.body.toString('utf8'));
+      } catch {
+        parsed = undefined;
+      }
+    }
+    for (const [id, name] of jobNamesIn(parsed)) up.jobNames.set(id, name);
+    if (!ctx.recordIt || !ctx.event) return;
+    let event = ctx.event;
+    const jobName = ctx.nameLookup ? await ctx.nameLookup : undefined;
+    const resources: ReferencedResources = {};
+    for (const [type, ids] of Object.entries(event.referencedResources)) resources[type] = [...ids];
+    addJobNames(resources, ctx);
+    if (jobName && ctx.nameLookup) addResource(resources, `${RESOURCE_TYPE_PREFIX}Job`, jobName);
+    const elements = responseElements(parsed, cls.eventRW);
+    if (up.config.kind === 'sql-gateway') {
+      const d = sql.responseDetails(cls, parsed);
+      for (const [type, ids] of Object.entries(d.resources ?? {})) addResource(resources, type, ...ids);
+      event = applySqlDetails(event, { ...d, resources: {} });
+    }
+    if (typeof elements['jobid'] === 'string') addResource(resources, `${RESOURCE_TYPE_PREFIX}Job`, elements['jobid']);
+    // An upload answers with where Flink stored the jar; its last segment is the jar id.
+    if (cls.eventName === 'UploadJar' && typeof elements['filename'] === 'string') {
+      addResource(resources, `${RESOURCE_TYPE_PREFIX}Jar`, elements['filename'].split('/').pop() ?? '');
+    }
+    const ok = status < 400 && answer.clientCompleted && !answer.streamError;
+    const done = finishEvent(event, {
+      outcome: status >= 400 ? 'failure' : ok ? 'success' : 'unknown',
+      httpStatus: status,
+      latencyMs: elapsedMs(ctx),
+      responseElements: elements,
+      referencedResources: resources,
+      additionalEventData: { responseBytes: answer.responseBytes, ...(answer.answeredEarly ? { requestBodyComplete: false } : {}) },
+      ...(status >= 400
+        ? { errorCode: flinkErrorCode(status), errorMessage: flinkErrorMessage(parsed, `Flink answered HTTP ${status}.`) }
+        : !ok
+          ? { errorCode: 'ClientClosedRequest', errorMessage: answer.streamError?.message ?? 'The client closed the connection before the whole response was sent.' }
+          : {}),
+    });
+    ctx.event = done;
+    await (ctx.journaled ? recorder.complete(done) : recorder.record(done));
+  }
+
+  /** One request, step by step; a step that answers the request itself (a refusal) returns false. */
+  async function handleAsync(req: IncomingMessage, res: ServerResponse, target: GatewayTarget): Promise<void> {
+    const ctx = arrive(req, res, target);
+    if (!(await admit(ctx))) return;
+    if (!describe(ctx)) return;
+    if (!(await authorize(ctx))) return;
+    if (!(await describeBody(ctx))) return;
+    if (!(await journal(ctx))) return;
+    const answer = await forward(ctx);
+    if (answer) relay(ctx, answer);
   }
 
   return {

@@ -16,7 +16,7 @@ import type { Principal } from '../../identity/authenticate.js';
 import type { Recorder } from '../../pipeline/recorder.js';
 import type { EventStore } from '../../store/types.js';
 import type { Metrics } from '../../telemetry/metrics.js';
-import { userIdentityOf } from '../gateway/gateway.js';
+import { userIdentityOf } from '../../identity/caller.js';
 import { acceptRawBodies, bodyFormat, parseJson, parseJsonLinesSliced, type JsonLine } from './body.js';
 import { Ingester } from './ingest.js';
 

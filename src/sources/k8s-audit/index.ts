@@ -30,7 +30,7 @@ import { metaSecret, type Db } from '../../store/sqlite/database.js';
 import type { EventStore } from '../../store/types.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Metrics } from '../../telemetry/metrics.js';
-import { failedIdentity, peerAddress, userIdentityOf, verifiedCertificate } from '../gateway/gateway.js';
+import { authContextOf, recordedIdentity, userIdentityOf } from '../../identity/caller.js';
 import { sourceIpResolver } from '../gateway/source-ip.js';
 import { acceptRawBodies, bodyFormat, parseJson, parseJsonLines } from '../ingest/body.js';
 import { SpecDigester } from './diff.js';
@@ -120,14 +120,7 @@ export function createK8sAuditModule(deps: K8sAuditDeps) {
     }
     // Everything else as on every route (and refused there if it is nothing FlinkTrail knows).
     try {
-      const principal = await authenticator.authenticate({
-        authorization: req.headers.authorization,
-        cookie: req.headers.cookie,
-        peerIp: peerAddress(req.raw),
-        sourceIp: ip,
-        headers: req.headers,
-        peerCertificate: verifiedCertificate(req.raw),
-      });
+      const principal = await authenticator.authenticate(authContextOf(req.raw, ip));
       callers.set(req, { identity: userIdentityOf(principal, config.accountId) });
       const decision = decide({ role: principal.role, policies: principal.policies ?? [] }, { service: 'Actiontrail', eventName: K8S_AUDIT_ACTION });
       if (!decision.allowed) throw new FlinkTrailError('FT_ERR_AUTHZ_DENIED', decision.reason);
@@ -144,7 +137,7 @@ export function createK8sAuditModule(deps: K8sAuditDeps) {
 
   async function recordFailure(req: FastifyRequest, status: number, elapsed: number): Promise<void> {
     const authError = authErrors.get(req);
-    const identity = callers.get(req)?.identity ?? (authError ? failedIdentity(authError, config.accountId) : { type: 'anonymous' as const, principalId: 'anonymous', accountId: config.accountId, userName: '' });
+    const identity = callers.get(req)?.identity ?? recordedIdentity(config.accountId, undefined, authError);
     const query = req.query as Record<string, unknown>;
     const e = newEvent({
       eventName: K8S_AUDIT_ACTION,
