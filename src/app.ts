@@ -111,6 +111,18 @@ export interface App {
 const PREFIX = /^\/flink\/([a-z0-9][a-z0-9_-]{0,62})(\/.*)?$/;
 
 export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Promise<App> {
+  // What the build opened, closed again (newest first) if a later step fails: a failed build
+  // must not leave the store's threads running (they would keep the process alive).
+  const opened: (() => unknown)[] = [];
+  try {
+    return await build(config, deps, opened);
+  } catch (err) {
+    for (const close of opened.reverse()) await Promise.resolve(close()).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unknown)[]): Promise<App> {
   const log = deps.log ?? createLogger(config.log.level);
   const metrics = createMetrics();
   // An audit policy that cannot mean what it says stops the build before anything is opened or made.
@@ -118,6 +130,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   // Then: a missing or unusable master key stops the build before anything is stored.
   const secrets = deps.secrets ?? openSecrets(config);
   const db = openDatabase(config.dataDir, { synchronous: config.store.synchronous });
+  opened.push(() => db.close());
   // This connection serves small lookups (keys, sessions, trails); the events store commits and
   // checkpoints on its own thread, so this one never runs a checkpoint on the request thread.
   db.pragma('wal_autocheckpoint = 0');
@@ -130,10 +143,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       metrics.storeFlushErrors.inc();
       log.error({ err: err.message, queued }, 'Writing events to the store failed; they are kept and retried.');
     },
-  }).catch((err: unknown) => {
-    db.close();
-    throw err;
   });
+  opened.push(() => store.close());
   const recovered = await store.resolvePending(
     'FlinkTrail stopped before the answer to this operation was recorded; the operation may or may not have taken effect.',
   );
@@ -149,15 +160,9 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   const { coalesce } = config.auditPolicy;
   const recorder = createRecorder(store, compileRedactor(), log, metrics, { policy, ...(coalesce.enabled ? { coalesce: { windowMs: coalesce.windowSeconds * 1000, maxKeys: coalesce.maxKeys } } : {}) });
   // A policy that differs from the last one in force is recorded before anything else is (UpdateAuditPolicy).
-  try {
-    if (await auditPolicyChange(config.auditPolicy, metaPolicyHashState(db), (e) => recorder.recordOrThrow(e), config)) {
-      log.info({ policyHash: policy.hash, rules: policy.ruleCount }, 'The audit policy changed; the change was recorded (UpdateAuditPolicy).');
-    }
-  } catch (err) {
-    await recorder.close();
-    await store.close();
-    db.close();
-    throw err;
+  opened.push(() => recorder.close());
+  if (await auditPolicyChange(config.auditPolicy, metaPolicyHashState(db), (e) => recorder.recordOrThrow(e), config)) {
+    log.info({ policyHash: policy.hash, rules: policy.ruleCount }, 'The audit policy changed; the change was recorded (UpdateAuditPolicy).');
   }
   const rl = config.auth.rateLimit;
   const authenticator = new Authenticator(directory, {
