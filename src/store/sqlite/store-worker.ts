@@ -68,18 +68,27 @@ async function answer(call: StoreCall): Promise<unknown> {
       return store.purge(call.before);
     case 'close':
       await store.close();
+      // Every other call's answer is posted before this one: the main thread ends the thread
+      // on this answer, and an append committed by the close must not be reported as refused.
+      await Promise.allSettled([...replying]);
       db.close();
       return null;
   }
 }
 
+/** Answers still being made (awaited by `close`, apart from its own). */
+const replying = new Set<Promise<void>>();
+
 port.on('message', (msg: { id: number; call: StoreCall }) => {
-  answer(msg.call).then(
+  const reply = answer(msg.call).then(
     (value) => port.postMessage({ id: msg.id, ok: true, value } satisfies StoreReply),
     (err: unknown) => {
       const e = err instanceof Error ? err : new Error(String(err));
       port.postMessage({ id: msg.id, ok: false, message: e.message, ...((e as { code?: unknown }).code !== undefined ? { code: String((e as { code?: unknown }).code) } : {}) } satisfies StoreReply);
     },
   );
+  if (msg.call.op === 'close') return;
+  replying.add(reply);
+  void reply.finally(() => replying.delete(reply));
 });
 port.postMessage({ notice: 'ready' } satisfies WorkerNotice);
