@@ -2,13 +2,14 @@
  * Constructors: the only place events are made, so every record has every field.
  */
 import { randomUUID } from 'node:crypto';
-import type {
-  ActionTrailEvent,
-  EventRW,
-  EventType,
-  Outcome,
-  ReferencedResources,
-  UserIdentity,
+import {
+  EVENT_SOURCES,
+  type ActionTrailEvent,
+  type EventRW,
+  type EventType,
+  type Outcome,
+  type ReferencedResources,
+  type UserIdentity,
 } from './types.js';
 
 export interface NewEventInit {
@@ -93,4 +94,28 @@ export function finishEvent(event: ActionTrailEvent, init: FinishInit): ActionTr
 export function addResource(resources: ReferencedResources, type: string, ...names: string[]): void {
   const list = (resources[type] ??= []);
   for (const n of names) if (n && !list.includes(n)) list.push(n);
+}
+
+export type ServiceEventInit = Omit<NewEventInit, 'eventRW' | 'eventType' | 'eventSource' | 'serviceName' | 'isGlobal' | 'requestId'> & {
+  requestId?: string;
+  responseElements?: Record<string, unknown>;
+};
+
+/**
+ * FlinkTrail's own service event, already finished: an `AliyunServiceEvent` from flinktrail
+ * (`serviceName` Actiontrail), global, a Write that took effect — a sign-in throttle, an audit
+ * policy change, dead letters set aside.
+ */
+export function serviceEvent(init: ServiceEventInit): ActionTrailEvent {
+  const { requestId, responseElements, ...rest } = init;
+  const e = newEvent({
+    ...rest,
+    eventRW: 'Write',
+    eventType: 'AliyunServiceEvent',
+    eventSource: EVENT_SOURCES.flinkTrail,
+    serviceName: 'Actiontrail',
+    isGlobal: true,
+    requestId: requestId ?? randomUUID(),
+  });
+  return finishEvent(e, { outcome: 'success', ...(responseElements ? { responseElements } : {}) });
 }

@@ -5,23 +5,17 @@
  * so that a lookup by address or user finds it beside the failed sign-ins that caused it.
  * Clearing a wait is recorded by the API route that does it (`UnlockSignIn`).
  */
-import { randomUUID } from 'node:crypto';
-import { finishEvent, newEvent } from '../event/build.js';
-import { EVENT_SOURCES, type ActionTrailEvent } from '../event/types.js';
+import { serviceEvent } from '../event/build.js';
+import type { ActionTrailEvent } from '../event/types.js';
 import type { AuthenticatorOptions } from './authenticate.js';
 import { SUBJECT_METHOD } from './rate-limit.js';
 
 export type RecordableThrottleNotice = Parameters<NonNullable<AuthenticatorOptions['onThrottle']>>[0];
 
 export function throttleEvent(n: RecordableThrottleNotice, where: { accountId: string; region: string }): ActionTrailEvent {
-  const e = newEvent({
+  return serviceEvent({
     eventName: 'ThrottleSignIn',
-    eventRW: 'Write',
-    eventType: 'AliyunServiceEvent',
-    eventSource: EVENT_SOURCES.flinkTrail,
-    serviceName: 'Actiontrail',
     acsRegion: where.region,
-    isGlobal: true,
     sourceIpAddress: n.sourceIp,
     userAgent: '',
     userIdentity: {
@@ -31,7 +25,6 @@ export function throttleEvent(n: RecordableThrottleNotice, where: { accountId: s
       userName: n.userName,
       ...(n.accessKeyId ? { accessKeyId: n.accessKeyId } : {}),
     },
-    requestId: randomUUID(),
     requestParameters: {
       scope: n.scope,
       ...(n.subject ? { method: SUBJECT_METHOD[n.subject.kind] } : {}),
@@ -40,5 +33,4 @@ export function throttleEvent(n: RecordableThrottleNotice, where: { accountId: s
     },
     additionalEventData: { sensitive: true },
   });
-  return finishEvent(e, { outcome: 'success' });
 }

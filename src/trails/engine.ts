@@ -24,8 +24,8 @@
  * and is delivered after the next start.
  */
 import type { Config } from '../config/index.js';
-import { finishEvent, newEvent } from '../event/build.js';
-import { EVENT_SOURCES, type ActionTrailEvent } from '../event/types.js';
+import { serviceEvent } from '../event/build.js';
+import type { ActionTrailEvent } from '../event/types.js';
 import type { EventStore } from '../store/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import { writeDigest, type DigestBody } from './digest/format.js';
@@ -465,30 +465,22 @@ class Worker {
       'Trail events that the destination can never take were set aside as dead letters; delivery goes on.',
     );
     if (!this.d.recordEvent) return;
-    const e = newEvent({
+    const record = serviceEvent({
       eventName: DEAD_LETTER_EVENT,
-      eventRW: 'Write',
-      eventType: 'AliyunServiceEvent',
-      eventSource: EVENT_SOURCES.flinkTrail,
-      serviceName: 'Actiontrail',
       acsRegion: this.d.region ?? t.homeRegion,
-      isGlobal: true,
       sourceIpAddress: '',
       userAgent: 'flinktrail-trails',
       userIdentity: { type: 'assumed-role', principalId: 'flinktrail/trail-delivery', accountId: this.d.accountId, userName: 'flinktrail-trails' },
       requestId: `dead-letter-${c.id}-${first.seq}`,
       requestParameters: { trail: t.name, destination: dest.display, ...(c.jobId ? { jobId: c.jobId } : {}) },
+      referencedResources: { 'ACS::ActionTrail::Trail': [t.name] },
       additionalEventData: { sensitive: false },
-    });
-    const record = finishEvent(e, {
-      outcome: 'success',
       responseElements: {
         deadLetters: added,
         code: first.code,
         reason: first.reason.slice(0, 500),
         eventIds: letters.slice(0, 100).map((l) => l.event.eventId),
       },
-      referencedResources: { 'ACS::ActionTrail::Trail': [t.name] },
     });
     this.d.recordEvent(record).catch((err: unknown) =>
       this.d.log.error({ trail: t.name, err: (err as Error).message }, 'Recording the dead-letter event failed (the dead letters themselves are stored).'),

@@ -13,11 +13,10 @@
  * re-reads TLS files only), so start-up is the one moment a policy can change.
  */
 import { hostname, userInfo } from 'node:os';
-import { randomUUID } from 'node:crypto';
 import type { AuditPolicyConfig } from '../../config/index.js';
 import { FlinkTrailError } from '../../errors/index.js';
-import { finishEvent, newEvent } from '../../event/build.js';
-import { EVENT_SOURCES, type ActionTrailEvent } from '../../event/types.js';
+import { serviceEvent } from '../../event/build.js';
+import type { ActionTrailEvent } from '../../event/types.js';
 import type { Db } from '../../store/sqlite/database.js';
 import { canonicalPolicy, policyHash } from './rules.js';
 
@@ -47,18 +46,12 @@ export function metaPolicyHashState(db: Db): PolicyHashState {
 /** The `UpdateAuditPolicy` event: FlinkTrail's own, made at start-up by whoever started it. */
 export function policyChangeEvent(cfg: AuditPolicyConfig, previousHash: string, where: { accountId: string; region: string }): ActionTrailEvent {
   const hash = policyHash(cfg);
-  const e = newEvent({
+  return serviceEvent({
     eventName: POLICY_CHANGE_EVENT,
-    eventRW: 'Write',
-    eventType: 'AliyunServiceEvent',
-    eventSource: EVENT_SOURCES.flinkTrail,
-    serviceName: 'Actiontrail',
     acsRegion: where.region,
-    isGlobal: true,
     sourceIpAddress: '',
     userAgent: 'flinktrail',
     userIdentity: { type: 'assumed-role', principalId: 'flinktrail/config', accountId: where.accountId, userName: 'flinktrail-config' },
-    requestId: randomUUID(),
     requestParameters: JSON.parse(canonicalPolicy(cfg)) as Record<string, unknown>,
     referencedResources: { 'ACS::ActionTrail::AuditPolicy': [hash] },
     // The hashes and the count are metadata: they survive any level, the rules themselves need `Request`.
@@ -71,7 +64,6 @@ export function policyChangeEvent(cfg: AuditPolicyConfig, previousHash: string, 
       startedBy: { osUser: safeUser(), host: hostname() },
     },
   });
-  return finishEvent(e, { outcome: 'success' });
 }
 
 function safeUser(): string {
