@@ -586,6 +586,13 @@ export const configSchema = {
       properties: {
         maxBodyBytes: { type: 'integer', minimum: 65536, maximum: 268435456, default: 33554432, description: 'Largest body accepted.' },
         maxEvents: { type: 'integer', minimum: 1, maximum: 100000, default: 10000, description: 'Most records per request.' },
+        threads: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 64,
+          default: 1,
+          description: 'Threads that parse, check and redact ingested batches (never the thread that proxies Flink). More help only with several concurrent ingest clients and spare cores.',
+        },
       },
     },
     actiontrailApi: {
@@ -819,7 +826,7 @@ export interface Config {
     operatorUsers: string[];
     recordReads: boolean;
   };
-  ingest: { maxBodyBytes: number; maxEvents: number };
+  ingest: { maxBodyBytes: number; maxEvents: number; threads: number };
   actiontrailApi: { enabled: boolean; rateLimit: { requestsPerSecond: number; lookupEventsPerSecond: number } };
   trails: {
     windowSeconds: number;

@@ -469,9 +469,12 @@ export class FlinkTrailError extends Error {
   readonly status: number;
   /** What clients see as `Code` and events record as `errorCode`. */
   readonly apiCode: string;
+  /** What the message was made from (so that an error can cross a thread and be made again). */
+  readonly args: unknown[];
 
   constructor(code: ErrorCode, ...args: unknown[]) {
     super(format(ERRORS[code].message, args));
+    this.args = args;
     this.name = 'FlinkTrailError';
     this.code = code;
     this.status = ERRORS[code].status;

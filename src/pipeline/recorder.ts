@@ -20,7 +20,7 @@ import { applyLevel, Coalescer, sourceOf, type AuditPolicy } from './audit-polic
 import type { EventStore } from '../store/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import type { Redactor } from './redact.js';
+import { redactEvent, type Redactor } from './redact.js';
 
 export interface Recorder {
   journal(event: ActionTrailEvent): Promise<void>;
@@ -31,8 +31,24 @@ export interface Recorder {
    * for sources whose sender retries: the Kubernetes API server, ingest clients.
    */
   recordOrThrow(event: ActionTrailEvent): Promise<void>;
+  /**
+   * Records a batch prepared off the request thread (ingest: already levelled by the audit
+   * policy and redacted, serialized as one JSON array), each event only if its eventId is not
+   * stored yet. Resolves with the positions of those that were (duplicates); rejects with
+   * FT_ERR_JOURNAL_UNAVAILABLE when the batch could not be stored, as `recordOrThrow` does.
+   */
+  recordPrepared(batch: PreparedEvents): Promise<number[]>;
   /** Records what coalescing still holds (one event per open window) and stops its timer; call before the store closes. */
   close(): Promise<void>;
+}
+
+export interface PreparedEvents {
+  /** The events, a JSON array. */
+  json: string;
+  /** Each event's eventSource, in order. */
+  sources: readonly string[];
+  /** Events the audit policy left out (level None) while preparing, counted here. */
+  omitted: number;
 }
 
 export interface RecorderOptions {
@@ -43,18 +59,7 @@ export interface RecorderOptions {
 }
 
 export function createRecorder(store: EventStore, redactor: Redactor, log: Logger, metrics: Metrics, opts: RecorderOptions = {}): Recorder {
-  // Every field a caller or Flink can put text into: a User-Agent can carry `token=…`, and an
-  // error message can echo the request that failed.
-  const clean = (e: ActionTrailEvent): ActionTrailEvent => ({
-    ...e,
-    userAgent: redactor.redactText(e.userAgent),
-    ...(e.userIdentity.sessionContext ? { userIdentity: { ...e.userIdentity, sessionContext: redactor.redact(e.userIdentity.sessionContext) } } : {}),
-    requestParameters: redactor.redact(e.requestParameters),
-    responseElements: redactor.redact(e.responseElements),
-    referencedResources: redactor.redact(e.referencedResources),
-    additionalEventData: redactor.redact(e.additionalEventData),
-    ...(e.errorMessage !== undefined ? { errorMessage: redactor.redactText(e.errorMessage) } : {}),
-  });
+  const clean = (e: ActionTrailEvent): ActionTrailEvent => redactEvent(redactor, e);
   const lost = (e: ActionTrailEvent, err: unknown) => {
     metrics.eventsDropped.inc({ source: e.eventSource });
     log.error(
@@ -125,6 +130,23 @@ export function createRecorder(store: EventStore, redactor: Redactor, log: Logge
         log.error({ eventId: e.eventId, err: (err as Error).message }, 'An event could not be stored; the sender is told to retry.');
         throw new FlinkTrailError('FT_ERR_JOURNAL_UNAVAILABLE', (err as Error).message);
       }
+    },
+    async recordPrepared(batch) {
+      if (batch.omitted > 0) metrics.eventsOmitted.inc({ source: 'ingest', reason: 'policy' }, batch.omitted);
+      if (batch.sources.length === 0) return [];
+      let duplicates: number[];
+      try {
+        duplicates = await store.appendSerialized(batch.json);
+      } catch (err) {
+        for (const source of batch.sources) metrics.eventsDropped.inc({ source });
+        log.error({ events: batch.sources.length, err: (err as Error).message }, 'A batch of events could not be stored; the sender is told to retry.');
+        throw new FlinkTrailError('FT_ERR_JOURNAL_UNAVAILABLE', (err as Error).message);
+      }
+      const skip = new Set(duplicates);
+      batch.sources.forEach((source, i) => {
+        if (!skip.has(i)) metrics.eventsRecorded.inc({ source });
+      });
+      return duplicates;
     },
     async close() {
       coalescer?.stop();

@@ -17,6 +17,7 @@
  *
  * Over-redaction is accepted: a value hidden by mistake loses detail, a secret kept loses trust.
  */
+import type { ActionTrailEvent } from '../event/types.js';
 
 export const REDACTED = '******';
 
@@ -193,5 +194,22 @@ export function compileRedactor(patterns: readonly string[] = DEFAULT_SECRET_KEY
     redactArgs,
     redactText,
     redact: <T>(value: T) => walk(value, 0) as T,
+  };
+}
+
+/**
+ * The event with every field a caller or Flink can put text into redacted: a User-Agent can
+ * carry `token=…`, and an error message can echo the request that failed.
+ */
+export function redactEvent(redactor: Redactor, e: ActionTrailEvent): ActionTrailEvent {
+  return {
+    ...e,
+    userAgent: redactor.redactText(e.userAgent),
+    ...(e.userIdentity.sessionContext ? { userIdentity: { ...e.userIdentity, sessionContext: redactor.redact(e.userIdentity.sessionContext) } } : {}),
+    requestParameters: redactor.redact(e.requestParameters),
+    responseElements: redactor.redact(e.responseElements),
+    referencedResources: redactor.redact(e.referencedResources),
+    additionalEventData: redactor.redact(e.additionalEventData),
+    ...(e.errorMessage !== undefined ? { errorMessage: redactor.redactText(e.errorMessage) } : {}),
   };
 }

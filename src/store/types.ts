@@ -63,6 +63,14 @@ export interface EventStore {
   complete(event: ActionTrailEvent): Promise<void>;
   /** Records finished events; may batch. Resolves when committed. */
   append(event: ActionTrailEvent): Promise<void>;
+  /**
+   * Records finished events given as the JSON text of an array (a batch prepared off the request
+   * thread, which passes the text through unparsed), each only if its eventId is not stored yet.
+   * Resolves once committed, with the positions in the array of the events that were already
+   * stored — before, or earlier in the same array. A large batch may commit in several
+   * transactions (other writes are not held up behind it); on failure, what committed stays.
+   */
+  appendSerialized(eventsJson: string): Promise<number[]>;
   lookup(req: LookupRequest): Promise<LookupPage>;
   /** Event counts over time for the same filters as `lookup` (the console's chart). */
   histogram(q: HistogramQuery): Promise<Histogram>;

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { FlinkTrailError } from '../../errors/index.js';
 import { bodyFormat, parseJson, parseJsonLines, readLimited } from './body.js';
-import { checkRecord } from './ingest.js';
+import { checkRecord } from './check.js';
 import { newEvents } from '../../../test/helpers/events.js';
 
 function stream(chunks: string[], headers: Record<string, string> = {}): IncomingMessage {

@@ -109,19 +109,6 @@ export function parseJsonLines(body: Buffer): JsonLine[] {
   return [...jsonLines(body)];
 }
 
-/**
- * The same, yielding to the event loop every `slice` lines: a large batch is parsed on the
- * thread that also proxies Flink, so it must not hold that thread for the whole body.
- */
-export async function parseJsonLinesSliced(body: Buffer, slice = 100): Promise<JsonLine[]> {
-  const out: JsonLine[] = [];
-  for (const line of jsonLines(body)) {
-    out.push(line);
-    if (out.length % slice === 0) await new Promise<void>((r) => setImmediate(r));
-  }
-  return out;
-}
-
 function* jsonLines(body: Buffer): Generator<JsonLine> {
   const text = body.toString('utf8');
   let index = 0;

@@ -14,13 +14,15 @@ import type { Config } from '../../config/index.js';
 import { FlinkTrailError } from '../../errors/index.js';
 import type { Principal } from '../../identity/authenticate.js';
 import type { Recorder } from '../../pipeline/recorder.js';
-import type { EventStore } from '../../store/types.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import { userIdentityOf } from '../../identity/caller.js';
-import { acceptRawBodies, bodyFormat, parseJson, parseJsonLinesSliced, type JsonLine } from './body.js';
+import { acceptRawBodies, bodyFormat } from './body.js';
 import { Ingester } from './ingest.js';
+import { PreparePool } from './pool.js';
 
-export { checkRecord, Ingester, type IngestResult } from './ingest.js';
+export { checkRecord } from './check.js';
+export { Ingester, type IngestResult } from './ingest.js';
+export { PreparePool } from './pool.js';
 export { acceptRawBodies, bodyFormat, parseJson, parseJsonLines, type Rejected } from './body.js';
 
 export const INGEST_PATH = '/api/v1/events';
@@ -28,24 +30,20 @@ export const INGEST_ACTION = 'IngestEvents';
 
 export interface IngestDeps {
   config: Readonly<Config>;
-  store: EventStore;
   recorder: Recorder;
   metrics: Metrics;
 }
 
-/** A JSON body's records: an array, or one record on its own. */
-function jsonRecords(value: unknown): JsonLine[] {
-  if (Array.isArray(value)) return value.map((v: unknown, index) => ({ index, value: v }));
-  if (value && typeof value === 'object') return [{ index: 0, value }];
-  throw new FlinkTrailError('FT_ERR_INGEST_INVALID_BODY', 'JSON', 'expected an array of records (or one record)');
-}
-
 export function createIngestModule(deps: IngestDeps) {
   const { config } = deps;
-  const ingester = new Ingester(deps.store, deps.recorder, deps.metrics);
+  // Preparing a batch is CPU (parse, schema checks, redaction): threads, not the request thread.
+  const pool = new PreparePool({ threads: config.ingest.threads, auditPolicy: config.auditPolicy });
+  const ingester = new Ingester(pool, deps.recorder, deps.metrics, config.ingest.maxEvents);
   return {
     name: 'ingest',
     ingester,
+    start: () => pool.start(),
+    stop: () => pool.close(),
     routes(api: FastifyInstance): void {
       void api.register((scope, _opts, done) => {
         acceptRawBodies(scope, () => config.ingest.maxBodyBytes);
@@ -56,11 +54,8 @@ export function createIngestModule(deps: IngestDeps) {
           }
           const format = bodyFormat(req.headers['content-type'], req.headers['content-encoding'], query['format']);
           const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-          const records = format === 'json' ? jsonRecords(parseJson(body)) : await parseJsonLinesSliced(body);
-          if (records.length === 0) throw new FlinkTrailError('FT_ERR_INGEST_INVALID_BODY', 'JSON lines', 'no records');
-          if (records.length > config.ingest.maxEvents) throw new FlinkTrailError('FT_ERR_INGEST_TOO_MANY_EVENTS', records.length, config.ingest.maxEvents);
-          const result = await ingester.ingest(records, { identity: userIdentityOf(req.principal as Principal, config.accountId), requestId: req.id });
-          req.auditParameters = { format, records: records.length, accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected.length };
+          const { records, ...result } = await ingester.ingest(body, format, { identity: userIdentityOf(req.principal as Principal, config.accountId), requestId: req.id });
+          req.auditParameters = { format, records, accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected.length };
           return result;
         });
         done();

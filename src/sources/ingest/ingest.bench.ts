@@ -7,8 +7,8 @@
  * the production settings (SQLite `synchronous: full`, 20 ms flush):
  *  - baseline "store": `SqliteEventStore.append` of the already-built events, all at once — the
  *    most the store can take, with nothing in front of it;
- *  - "ingester": `Ingester.ingest` (schema validation, de-duplication lookups, redaction by the
- *    recorder, the store) on parsed records, no HTTP;
+ *  - "ingester": `Ingester.ingest` (the body to a preparation thread: parse, schema checks,
+ *    redaction; then the store's insert-unless-stored) on the JSON body, no HTTP;
  *  - "HTTP": `POST /api/v1/events` with the batch as one JSON array, over loopback to a real
  *    FlinkTrail in this process (authentication, body read and parse, the `IngestEvents` record).
  * Prints events/s per path and the ratio to the baseline measured in the same round.
@@ -29,6 +29,7 @@ import { SqliteEventStore } from '../../store/sqlite/events.js';
 import { createLogger } from '../../telemetry/logger.js';
 import { createMetrics } from '../../telemetry/metrics.js';
 import { Ingester } from './ingest.js';
+import { PreparePool } from './pool.js';
 
 const rounds = Number(process.argv[2] ?? 3);
 const size = Number(process.argv[3] ?? 10_000);
@@ -83,12 +84,15 @@ async function ingesterOnly(events: ActionTrailEvent[]): Promise<number> {
   const db = openDatabase(d);
   const store = new SqliteEventStore(db, { flushIntervalMs: 20 });
   const metrics = createMetrics();
-  const ingester = new Ingester(store, createRecorder(store, compileRedactor(), log, metrics), metrics);
-  const records = (JSON.parse(JSON.stringify(events)) as unknown[]).map((value, index) => ({ index, value }));
+  const pool = new PreparePool({ threads: 1, auditPolicy: buildConfig({ clusters: [] }).auditPolicy });
+  await pool.start();
+  const ingester = new Ingester(pool, createRecorder(store, compileRedactor(), log, metrics), metrics, 100_000);
+  const body = Buffer.from(JSON.stringify(events));
   const t = performance.now();
-  const r = await ingester.ingest(records, { identity: { type: 'ram-user', principalId: 'p', accountId: '1', userName: 'bench' }, requestId: 'bench' });
+  const r = await ingester.ingest(body, 'json', { identity: { type: 'ram-user', principalId: 'p', accountId: '1', userName: 'bench' }, requestId: 'bench' });
   const ms = performance.now() - t;
   if (r.accepted !== events.length) throw new Error(`ingester accepted ${r.accepted}`);
+  await pool.close();
   await store.close();
   db.close();
   rmSync(d, { recursive: true, force: true });

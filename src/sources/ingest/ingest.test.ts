@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { newEvents } from '../../../test/helpers/events.js';
-import { checkRecord } from './ingest.js';
+import { checkRecord } from './check.js';
 
 const record = (patch: (r: Record<string, unknown>) => void) => {
   const r = structuredClone(newEvents(1)[0]) as unknown as Record<string, unknown>;

@@ -117,3 +117,31 @@ describe('SqliteEventStore.scan', () => {
     }
   });
 });
+
+describe('SqliteEventStore.appendSerialized', () => {
+  it('inserts unless stored, reports the duplicates by position (also within the batch), across chunks', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ft-store-ser-'));
+    const db = openDatabase(dir);
+    const store = new SqliteEventStore(db, { flushIntervalMs: 5 });
+    try {
+      const events = newEvents(1200, { start: Date.parse('2026-02-01T00:00:00Z') });
+      await store.append(events[7]!);
+      // 1,200 events (three transactions of at most 500), one stored before, one repeated at the end.
+      const batch = [...events, events[3]!];
+      const duplicates = await store.appendSerialized(JSON.stringify(batch));
+      assert.deepEqual(duplicates, [7, 1200]);
+      const all = { startTime: 0, endTime: Date.parse('2027-01-01T00:00:00Z') };
+      const page = await store.lookup({ filter: all, direction: 'FORWARD', limit: 2000 });
+      assert.equal(page.events.length, 1200);
+      assert.deepEqual(await store.get(events[1100]!.eventId), events[1100]);
+      // Resources are filterable as for appended events.
+      const byJob = await store.lookup({ filter: { ...all, resourceName: events[1100]!.referencedResources['ACS::RealtimeCompute::Job']![0]! }, direction: 'FORWARD', limit: 2000 });
+      assert.ok(byJob.events.some((e) => e.eventId === events[1100]!.eventId));
+      assert.deepEqual(await store.appendSerialized(JSON.stringify(events.slice(0, 3))), [0, 1, 2]);
+    } finally {
+      await store.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -11,7 +11,8 @@ import { eventHistogram, type HistogramQuery } from '../../query/histogram.js';
 import type { ActionTrailEvent } from '../../event/types.js';
 import { openDatabase } from './database.js';
 import { SqliteEventStore } from './events.js';
-import type { StoreWorkerData, StoreCall, StoreReply, WorkerNotice } from './worker-protocol.js';
+import { serveCalls } from '../../threads/worker-thread.js';
+import type { StoreCall, StoreWorkerData, WorkerNotice } from './worker-protocol.js';
 
 const data = workerData as StoreWorkerData;
 const port = parentPort;
@@ -47,6 +48,8 @@ async function answer(call: StoreCall): Promise<unknown> {
           ),
         ),
       );
+    case 'appendSerialized':
+      return store.appendSerialized(call.json);
     case 'lookup':
       hold();
       return store.lookup(call.request);
@@ -67,28 +70,12 @@ async function answer(call: StoreCall): Promise<unknown> {
     case 'purge':
       return store.purge(call.before);
     case 'close':
+      // serveCalls posts this answer after every other one: the main thread ends the thread on
+      // it, and an append committed by the close must not be reported as refused.
       await store.close();
-      // Every other call's answer is posted before this one: the main thread ends the thread
-      // on this answer, and an append committed by the close must not be reported as refused.
-      await Promise.allSettled([...replying]);
       db.close();
       return null;
   }
 }
 
-/** Answers still being made (awaited by `close`, apart from its own). */
-const replying = new Set<Promise<void>>();
-
-port.on('message', (msg: { id: number; call: StoreCall }) => {
-  const reply = answer(msg.call).then(
-    (value) => port.postMessage({ id: msg.id, ok: true, value } satisfies StoreReply),
-    (err: unknown) => {
-      const e = err instanceof Error ? err : new Error(String(err));
-      port.postMessage({ id: msg.id, ok: false, message: e.message, ...((e as { code?: unknown }).code !== undefined ? { code: String((e as { code?: unknown }).code) } : {}) } satisfies StoreReply);
-    },
-  );
-  if (msg.call.op === 'close') return;
-  replying.add(reply);
-  void reply.finally(() => replying.delete(reply));
-});
-port.postMessage({ notice: 'ready' } satisfies WorkerNotice);
+serveCalls<StoreCall>(port, answer, (call) => call.op === 'close');

@@ -15,6 +15,7 @@ export interface StoreWorkerData {
 export type StoreCall =
   | { op: 'journal'; event: ActionTrailEvent }
   | { op: 'enqueue'; items: { kind: 'insert' | 'complete'; event: ActionTrailEvent }[] }
+  | { op: 'appendSerialized'; json: string }
   | { op: 'lookup'; request: LookupRequest }
   | { op: 'get'; eventId: string }
   | { op: 'existing'; eventIds: readonly string[] }
@@ -25,6 +26,5 @@ export type StoreCall =
   | { op: 'purge'; before: number }
   | { op: 'close' };
 
-export type StoreReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string; code?: string };
-
-export type WorkerNotice = { notice: 'ready' } | { notice: 'flushError'; message: string; queued: number };
+/** What the writer reports besides answers (see threads/worker-thread.ts for `ready` and answers). */
+export type WorkerNotice = { notice: 'flushError'; message: string; queued: number };

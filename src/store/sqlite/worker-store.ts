@@ -16,11 +16,11 @@
  * of the main loop travel in one message. A thread that dies fails its calls in flight
  * (journal callers fail closed) and is started again for the next call.
  */
-import { Worker } from 'node:worker_threads';
 import type { ActionTrailEvent } from '../../event/types.js';
 import type { Histogram, HistogramQuery } from '../../query/histogram.js';
 import type { EventStore, LookupPage, LookupRequest, Positioned } from '../types.js';
-import type { StoreCall, StoreReply, StoreWorkerData, WorkerNotice } from './worker-protocol.js';
+import { ThreadError as StoreError, WorkerThread, workerFile } from '../../threads/worker-thread.js';
+import type { StoreCall, StoreWorkerData, WorkerNotice } from './worker-protocol.js';
 
 export interface WorkerEventStoreOptions {
   dataDir: string;
@@ -34,103 +34,23 @@ export interface WorkerEventStoreOptions {
   onFlushError?: (err: Error, queued: number) => void;
 }
 
-/** The worker's file next to this one: .js when compiled, .ts under tsx (tests, benchmarks). */
-const UNDER_TSX = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(`./store-worker${UNDER_TSX ? '.ts' : '.js'}`, import.meta.url);
+const WORKER_FILE = workerFile(import.meta.url, 'store-worker');
+const CLOSED = 'The event store is closed.';
 
-/**
- * What a Worker is started from. Compiled, the worker's own file. Under tsx, Node 20 refuses a
- * .ts worker entry before tsx's hooks (inherited through execArgv) see it, so a one-line
- * bootstrap registers tsx in the worker and then imports the .ts file.
- */
-function workerEntry(): { entry: URL | string; eval: boolean } {
-  if (!UNDER_TSX) return { entry: WORKER_URL, eval: false };
-  const code = `import('tsx/esm/api').then((m) => m.register()).then(() => import(${JSON.stringify(WORKER_URL.href)}))`;
-  return { entry: code, eval: true };
-}
+type Thread = WorkerThread<StoreCall>;
 
-class StoreError extends Error {
-  constructor(
-    message: string,
-    readonly code?: string,
-  ) {
-    super(message);
-  }
-}
-
-/** One worker thread and the calls in flight on it. */
-class Thread {
-  private worker: Worker | undefined;
-  private ready: Promise<void> | undefined;
-  private nextId = 1;
-  private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private stopping = false;
-
-  constructor(
-    private readonly data: StoreWorkerData,
-    private readonly onFlushError?: (err: Error, queued: number) => void,
-  ) {}
-
-  get inFlight(): number {
-    return this.calls.size;
-  }
-
-  start(): Promise<void> {
-    if (this.ready) return this.ready;
-    const { entry, eval: isEval } = workerEntry();
-    const worker = new Worker(entry, { eval: isEval, workerData: this.data, name: `flinktrail-store-${this.data.role}` });
-    this.worker = worker;
-    this.ready = new Promise<void>((resolve, reject) => {
-      worker.on('message', (msg: StoreReply | WorkerNotice) => {
-        if ('notice' in msg) {
-          if (msg.notice === 'ready') resolve();
-          else this.onFlushError?.(new Error(msg.message), msg.queued);
-          return;
-        }
-        const call = this.calls.get(msg.id);
-        if (!call) return;
-        this.calls.delete(msg.id);
-        if (msg.ok) call.resolve(msg.value);
-        else call.reject(new StoreError(msg.message, msg.code));
-      });
-      const died = (err: Error) => {
-        reject(err);
-        if (this.worker !== worker) return;
-        this.worker = undefined;
-        this.ready = undefined;
-        const calls = [...this.calls.values()];
-        this.calls.clear();
-        for (const c of calls) c.reject(err);
-      };
-      worker.on('error', died);
-      worker.on('exit', (code) => died(new StoreError(this.stopping ? 'The event store is closed.' : `The store's ${this.data.role} thread exited (code ${code}).`)));
-    });
-    return this.ready;
-  }
-
-  async call<T>(call: StoreCall): Promise<T> {
-    if (this.stopping) throw new StoreError('The event store is closed.');
-    await this.start();
-    const worker = this.worker;
-    if (!worker) throw new StoreError(`The store's ${this.data.role} thread is not running.`);
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      worker.postMessage({ id, call });
-    });
-  }
-
-  async stop(): Promise<void> {
-    if (this.worker) {
-      try {
-        await this.call({ op: 'close' });
-      } finally {
-        this.stopping = true;
-        await this.worker?.terminate();
-      }
-    }
-    this.stopping = true;
-  }
+function thread(data: StoreWorkerData, onFlushError?: (err: Error, queued: number) => void): Thread {
+  return new WorkerThread<StoreCall>({
+    file: WORKER_FILE,
+    name: `flinktrail-store-${data.role}`,
+    data,
+    closeCall: { op: 'close' },
+    closedMessage: CLOSED,
+    onNotice: (n) => {
+      const notice = n as WorkerNotice;
+      if (notice.notice === 'flushError') onFlushError?.(new Error(notice.message), notice.queued);
+    },
+  });
 }
 
 export class WorkerEventStore implements EventStore {
@@ -149,8 +69,8 @@ export class WorkerEventStore implements EventStore {
       ...(opts.planProbe !== undefined ? { planProbe: opts.planProbe } : {}),
       ...(opts.scanBudget !== undefined ? { scanBudget: opts.scanBudget } : {}),
     };
-    this.writer = new Thread({ ...base, role: 'writer' }, opts.onFlushError);
-    this.readers = Array.from({ length: Math.max(1, opts.readers) }, () => new Thread({ ...base, role: 'reader' }));
+    this.writer = thread({ ...base, role: 'writer' }, opts.onFlushError);
+    this.readers = Array.from({ length: Math.max(1, opts.readers) }, () => thread({ ...base, role: 'reader' }));
   }
 
   /** Starts the threads; the database must exist and be migrated (`openDatabase` on the main thread). */
@@ -172,7 +92,7 @@ export class WorkerEventStore implements EventStore {
   }
 
   journal(event: ActionTrailEvent): Promise<void> {
-    if (this.closed) return Promise.reject(new StoreError('The event store is closed.'));
+    if (this.closed) return Promise.reject(new StoreError(CLOSED));
     return this.writer.call({ op: 'journal', event });
   }
 
@@ -184,8 +104,13 @@ export class WorkerEventStore implements EventStore {
     return this.enqueue('insert', event);
   }
 
+  appendSerialized(eventsJson: string): Promise<number[]> {
+    if (this.closed) return Promise.reject(new StoreError(CLOSED));
+    return this.writer.call({ op: 'appendSerialized', json: eventsJson });
+  }
+
   private enqueue(kind: 'insert' | 'complete', event: ActionTrailEvent): Promise<void> {
-    if (this.closed) return Promise.reject(new StoreError('The event store is closed.'));
+    if (this.closed) return Promise.reject(new StoreError(CLOSED));
     return new Promise((resolve, reject) => {
       if (this.batch.length === 0) setImmediate(() => this.send());
       this.batch.push({ kind, event, resolve, reject });
