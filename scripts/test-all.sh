@@ -32,9 +32,14 @@ step() {
 report() { [[ -n $REPORT_DIR ]] && echo "$REPORT_DIR/$1.xml" || echo ""; }
 
 finish() {
-  local rc=$?
+  local rc=$? left
   set +e
   TIMES+=("$(printf '%-44s %5ds' "${CURRENT:-start}" $((SECONDS - ${STEP_T0:-$T0})))")
+  # Stopped by a signal (a CI time limit: SIGKILL follows soon): kill first, explain after.
+  if ((rc == 130)); then
+    left=$(bash scripts/it/sweep.sh "$FLINKTRAIL_RUN_ID" --kill)
+    printf '\n== stopped by a signal during "%s"; killed what this run had running:\n%s\n' "${CURRENT:-?}" "${left:-(nothing)}"
+  fi
   if ((rc)) && [[ -n ${FLINK_RUN_DIR:-} ]]; then
     printf '\n== the shared Flink cluster said (step "%s" failed)\n' "${CURRENT:-?}"
     for f in "$FLINK_RUN_DIR"/log/*/*.log "$FLINK_RUN_DIR"/log/*/*.out; do
@@ -44,8 +49,7 @@ finish() {
       tail -n 20 "$f"
     done
   fi
-  [[ -n ${FLINK_RUN_DIR:-} ]] && bash scripts/flink/flink.sh stop --run-dir "$FLINK_RUN_DIR" >/dev/null 2>&1
-  local left
+  ((rc != 130)) && [[ -n ${FLINK_RUN_DIR:-} ]] && bash scripts/flink/flink.sh stop --run-dir "$FLINK_RUN_DIR" >/dev/null 2>&1
   left=$(bash scripts/it/sweep.sh "$FLINKTRAIL_RUN_ID" --kill)
   if [[ -n $left ]]; then
     printf '\n== killed processes this run left running (pid, process group, command):\n%s\n' "$left"
