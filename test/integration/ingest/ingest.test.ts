@@ -74,6 +74,21 @@ describe('ingest API', () => {
     assert.equal(one.requestParameters['deployToken'], '******');
   });
 
+  it('concurrent batches carrying the same records store each once, and their counts add up', async () => {
+    // Overlapping batches at once (and a record repeated inside one): the store decides at insert
+    // time, so whichever batch commits a record first counts it accepted and every other one duplicate.
+    const shared = records(3000, 'concurrent');
+    const batches = [shared, [...shared.slice(1500), ...shared.slice(0, 10)], [...shared.slice(0, 2000), shared[5]!]];
+    const answers = await Promise.all(batches.map((b) => post(JSON.stringify(b))));
+    for (const a of answers) assert.equal(a.status, 200, JSON.stringify(a.body).slice(0, 300));
+    const accepted = answers.reduce((n, a) => n + (a.body['accepted'] as number), 0);
+    const duplicates = answers.reduce((n, a) => n + (a.body['duplicates'] as number), 0);
+    assert.equal(accepted, 3000);
+    assert.equal(accepted + duplicates, batches.reduce((n, b) => n + b.length, 0));
+    const found = await ft.app.store.existing(shared.map((e) => e.eventId));
+    assert.equal(found.size, 3000);
+  });
+
   it('reports bad records one by one and records the rest', async () => {
     const [a, b, c, d] = records(4, 'mixed');
     const bad = { ...b!, eventRW: 'Sideways' };
