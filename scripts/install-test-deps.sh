@@ -19,10 +19,10 @@ set -euo pipefail
 
 PACKAGES=(default-jdk-headless maven curl openssl mount rsyslog rsyslog-gnutls rsyslog-relp
   swift swift-proxy swift-object swift-container swift-account chromium
-  libnss3-tools)
+  libnss3-tools systemd)
 # A package whose commands are already there (another JDK, a Maven from elsewhere) is not needed.
 declare -A PROVIDES=([default-jdk-headless]="java javac jar keytool" [maven]=mvn [curl]=curl
-  [openssl]=openssl [mount]="mount umount" [chromium]=chromium [libnss3-tools]=certutil)
+  [openssl]=openssl [mount]="mount umount" [chromium]=chromium [libnss3-tools]=certutil [systemd]=systemd-analyze)
 
 present() {
   local c
