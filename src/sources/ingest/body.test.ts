@@ -27,6 +27,16 @@ describe('ingest bodies', () => {
     await assert.rejects(readLimited(stream(['ab', 'cde']), 4), (e: FlinkTrailError) => e.code === 'FT_ERR_INGEST_TOO_LARGE');
     await assert.rejects(readLimited(stream(['a'], { 'content-length': '99' }), 4), (e: FlinkTrailError) => e.code === 'FT_ERR_INGEST_TOO_LARGE');
   });
+  it('takes a body that starts with a UTF-8 byte-order mark (as Windows tools write it), as JSON and as JSON lines', () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    assert.deepEqual(parseJson(Buffer.concat([bom, Buffer.from('[{"a":1}]')])), [{ a: 1 }]);
+    assert.deepEqual(parseJsonLines(Buffer.concat([bom, Buffer.from('{"a":1}\n{"b":2}\n')])), [
+      { index: 0, value: { a: 1 } },
+      { index: 1, value: { b: 2 } },
+    ]);
+    // Only a leading one: a mark inside the text is still not JSON.
+    assert.equal(code(() => parseJson(Buffer.from('[1,\ufeff2]'))), 'FT_ERR_INGEST_INVALID_BODY');
+  });
   it('picks the format from ?format, then Content-Type; refuses the rest', () => {
     assert.equal(bodyFormat('application/json; charset=utf-8', undefined, undefined), 'json');
     assert.equal(bodyFormat(undefined, undefined, undefined), 'json');

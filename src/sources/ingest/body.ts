@@ -90,9 +90,18 @@ function parse(text: string): unknown {
   return text.includes('__proto__') ? JSON.parse(text, (k, v: unknown) => (k === '__proto__' ? undefined : v)) : JSON.parse(text);
 }
 
+/**
+ * The body as text, without a leading UTF-8 byte-order mark: Windows tools (PowerShell's
+ * `Out-File -Encoding utf8`, Excel's CSV-to-JSON exports) write one, and JSON.parse refuses it.
+ */
+function textOf(body: Buffer): string {
+  const text = body.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 /** Parses a JSON body; FT_ERR_INGEST_INVALID_BODY with the parser's message if it is not JSON. */
 export function parseJson(body: Buffer): unknown {
-  const text = body.toString('utf8');
+  const text = textOf(body);
   if (text.trim() === '') throw new FlinkTrailError('FT_ERR_INGEST_INVALID_BODY', 'JSON', 'the body is empty');
   try {
     return parse(text);
@@ -110,7 +119,7 @@ export function parseJsonLines(body: Buffer): JsonLine[] {
 }
 
 function* jsonLines(body: Buffer): Generator<JsonLine> {
-  const text = body.toString('utf8');
+  const text = textOf(body);
   let index = 0;
   let from = 0;
   while (from <= text.length) {
