@@ -20,6 +20,8 @@ const CASES = [
   'eventName common + resourceName rare job',
   'cluster + eventRW=Write + user common',
   'adversarial: 3 common filters, never together',
+  'adversarial: user + eventName + hot job, each common, common together',
+  'adversarial: user + eventName + hot job, each common, never together',
   'page 100, no filter (nextToken)',
 ];
 
