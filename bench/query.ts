@@ -5,7 +5,7 @@
  *
  * Cases: single filters and 2–3 combined, with common values (a filter that matches much of the
  * store) and rare ones (a long-tail user, job, IP), first pages and deep pages (nextToken), and
- * one adversarial combination whose filters are each common but never together. Each case is
+ * adversarial combinations whose filters are each common, together common or never together. Each case is
  * one connection back to back for a few seconds (wrk), rotating over several values of the same
  * kind; latency is per query. Throughput: all cases mixed over 8 connections.
  * Baseline (same run, same HTTP path): a lookup by eventId (the unique index).
@@ -71,6 +71,20 @@ export function queryCases(f: Facts): QueryCase[] {
       group: 'combined',
       queries: one({ user: f.commonUser, eventName: f.commonWriteName, serviceName: 'Actiontrail' }),
     },
+    // Issue 14 item 3: filters that are each common, with a common and with an empty intersection.
+    { name: 'adversarial: user + eventName, each common, common together', group: 'combined', queries: one({ user: f.commonUser, eventName: f.commonEventName }) },
+    {
+      name: 'adversarial: user + eventName + hot job, each common, common together',
+      group: 'combined',
+      queries: one({ user: f.commonUser, eventName: f.commonEventName, resourceName: f.commonJob }),
+    },
+    {
+      name: 'adversarial: user + eventName + hot job, each common, never together',
+      group: 'combined',
+      // GetClusterOverview (a popular read) names no job.
+      queries: one({ user: f.commonUser, eventName: 'GetClusterOverview', resourceName: f.commonJob }),
+    },
+    { name: 'adversarial: eventName common + serviceName=Actiontrail, never together', group: 'combined', queries: one({ eventName: f.commonEventName, serviceName: 'Actiontrail' }) },
     { name: 'no filter, 200 per page', group: 'pages', queries: [{ ...all, maxResults: '200' }] },
   ];
 }

@@ -92,7 +92,7 @@ export function parseHistogram(params: Record<string, unknown>, now = Date.now()
 /** The WHERE clause of a filter over `events e`: the store's own filter SQL, resources as EXISTS. */
 export function filterWhere(f: EventFilter): { where: string; params: Record<string, unknown> } {
   const { where, params, resources } = filterSql(f);
-  if (resources.length) where.push(`EXISTS (SELECT 1 FROM event_resources r WHERE r.seq = e.seq AND ${resources.join(' AND ')})`);
+  if (resources.length) where.push(`EXISTS (SELECT 1 FROM event_resources r INDEXED BY event_resources_seq WHERE r.seq = e.seq AND ${resources.join(' AND ')})`);
   return { where: where.join(' AND '), params };
 }
 

@@ -263,6 +263,30 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX rpc_nonces_expiry ON rpc_nonces (expires_at);
   `,
+  // 10: compact events (issue 14 item 5). Bodies written from now on are compressed with a
+  // dictionary kept here (store/sqlite/body-codec.ts; older rows stay JSON text and readable).
+  // Resource names are stored once each in resource_names and referenced by id from a
+  // WITHOUT ROWID event_resources keyed (rid, seq): 2 small rows per reference instead of a
+  // rowid row and three indexes holding the type and name strings. eventRW=Read is never
+  // worth an index (nearly every event is a read): only writes keep one.
+  `
+  CREATE TABLE event_dictionaries (id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL, dict BLOB NOT NULL);
+  CREATE TABLE resource_names (id INTEGER PRIMARY KEY, type TEXT NOT NULL, name TEXT NOT NULL, UNIQUE (name, type));
+  INSERT INTO resource_names (type, name) SELECT DISTINCT type, name FROM event_resources;
+  CREATE TABLE event_refs (
+    rid INTEGER NOT NULL,
+    seq INTEGER NOT NULL REFERENCES events (seq) ON DELETE CASCADE,
+    PRIMARY KEY (rid, seq)
+  ) WITHOUT ROWID;
+  INSERT OR IGNORE INTO event_refs (rid, seq)
+    SELECT n.id, r.seq FROM event_resources r JOIN resource_names n ON n.name = r.name AND n.type = r.type;
+  DROP TABLE event_resources;
+  ALTER TABLE event_refs RENAME TO event_resources;
+  CREATE INDEX event_resources_seq ON event_resources (seq);
+  CREATE INDEX resource_names_type ON resource_names (type);
+  DROP INDEX events_rw_time;
+  CREATE INDEX events_write_time ON events (event_time) WHERE event_rw = 'Write';
+  `,
 ];
 
 export interface OpenOptions {

@@ -12,6 +12,7 @@ import type { Cursor, EventFilter, EventStore, LookupPage, LookupRequest, Positi
 import type Database from 'better-sqlite3';
 import type { Db } from './database.js';
 import { filterSql } from './filter.js';
+import { BODY_COLUMNS, BodyCodec, type BodyRow } from './body-codec.js';
 import { eventHistogram, type Histogram, type HistogramQuery } from '../../query/histogram.js';
 
 type Statement = Database.Statement<unknown[]>;
@@ -22,18 +23,41 @@ const PLAN_PROBE = 5000;
 const SCAN_BUDGET = 10_000;
 /** Marks `event_resources` as the driver of a lookup. */
 const RESOURCES = 'event_resources';
-/** Filters with an (column, event_time) index, which can drive a lookup in time order. */
-const DRIVERS: readonly { filter: keyof EventFilter; column: string; index: string }[] = [
+/**
+ * Filters with an index in (column, event_time) order, which can drive a lookup in time order.
+ * `only`: a partial index, for that one value (as the SQL literal its WHERE names).
+ */
+interface Driver {
+  filter: keyof EventFilter;
+  column: string;
+  index: string;
+  only?: { value: unknown; sql: string };
+}
+const DRIVERS: readonly Driver[] = [
   { filter: 'user', column: 'user_name', index: 'events_user_time' },
   { filter: 'eventName', column: 'event_name', index: 'events_name_time' },
   { filter: 'accessKeyId', column: 'access_key_id', index: 'events_ak_time' },
   { filter: 'sourceIpAddress', column: 'source_ip', index: 'events_ip_time' },
   { filter: 'errorCode', column: 'error_code', index: 'events_error_time' },
-  { filter: 'sensitive', column: 'sensitive', index: 'events_sensitive_time' },
+  { filter: 'sensitive', column: 'sensitive', index: 'events_sensitive_time', only: { value: true, sql: '1' } },
   { filter: 'cluster', column: 'cluster', index: 'events_cluster_time' },
   { filter: 'serviceName', column: 'service_name', index: 'events_service_time' },
-  { filter: 'eventRW', column: 'event_rw', index: 'events_rw_time' },
+  // Reads are nearly every event: walking time order finds them as fast as an index would.
+  { filter: 'eventRW', column: 'event_rw', index: 'events_write_time', only: { value: 'Write', sql: "'Write'" } },
 ];
+
+/** Whether `d` can drive a lookup with filter `f`. */
+function drives(d: Driver, f: EventFilter): boolean {
+  return d.only ? f[d.filter] === d.only.value : f[d.filter] !== undefined;
+}
+
+/** `d`'s condition on an unaliased `events`, and its arguments. */
+function driverCondition(d: Driver, f: EventFilter): { cond: string; args: unknown[] } {
+  return d.only ? { cond: `${d.column} = ${d.only.sql}`, args: [] } : { cond: `${d.column} = ?`, args: [f[d.filter]] };
+}
+
+/** Resource name ids cached by the writer (type + NUL + name); cleared when it grows past this. */
+const RESOURCE_IDS_CACHED = 100_000;
 
 interface Pending {
   kind: 'insert' | 'complete';
@@ -53,7 +77,7 @@ export interface SqliteEventStoreOptions {
   scanBudget?: number;
 }
 
-function row(e: ActionTrailEvent) {
+function row(e: ActionTrailEvent, codec: BodyCodec) {
   return {
     event_id: e.eventId,
     event_time: Date.parse(e.eventTime),
@@ -69,7 +93,7 @@ function row(e: ActionTrailEvent) {
     error_code: e.errorCode ?? null,
     source_ip: e.sourceIpAddress || null,
     cluster: typeof e.additionalEventData.cluster === 'string' ? e.additionalEventData.cluster : null,
-    body: JSON.stringify(e),
+    body: codec.encode(e),
   };
 }
 
@@ -95,6 +119,10 @@ export class SqliteEventStore implements EventStore {
   private readonly getStmt;
   private readonly scanStmt;
   private readonly statements = new Map<string, Statement>();
+  private readonly codec: BodyCodec;
+  private readonly resourceIds = new Map<string, number>();
+  private readonly resourceId;
+  private readonly insertResourceName;
 
   constructor(db: Db, opts: SqliteEventStoreOptions) {
     this.db = db;
@@ -110,32 +138,48 @@ export class SqliteEventStore implements EventStore {
       access_key_id=@access_key_id, sensitive=@sensitive, outcome=@outcome, error_code=@error_code,
       source_ip=@source_ip, cluster=@cluster, body=@body WHERE event_id=@event_id`);
     this.deleteResources = db.prepare('DELETE FROM event_resources WHERE seq = ?');
-    this.insertResource = db.prepare('INSERT INTO event_resources (seq, type, name) VALUES (?, ?, ?)');
+    this.insertResource = db.prepare('INSERT OR IGNORE INTO event_resources (rid, seq) VALUES (?, ?)');
+    this.resourceId = db.prepare('SELECT id FROM resource_names WHERE name = ? AND type = ?').pluck();
+    this.insertResourceName = db.prepare('INSERT INTO resource_names (type, name) VALUES (?, ?)');
     this.seqOf = db.prepare('SELECT seq FROM events WHERE event_id = ?');
-    this.getStmt = db.prepare('SELECT body FROM events WHERE event_id = ?');
-    this.scanStmt = db.prepare('SELECT seq, outcome, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?');
+    this.getStmt = db.prepare(`SELECT ${BODY_COLUMNS} FROM events e WHERE e.event_id = ?`);
+    this.scanStmt = db.prepare(`SELECT e.seq, e.outcome, ${BODY_COLUMNS} FROM events e WHERE e.seq > ? ORDER BY e.seq LIMIT ?`);
+    this.codec = new BodyCodec(db);
   }
 
   private writeResources(seq: number, e: ActionTrailEvent): void {
     this.deleteResources.run(seq);
     for (const [type, names] of Object.entries(e.referencedResources)) {
       for (const name of new Set(names)) {
-        if (name) this.insertResource.run(seq, type, name);
+        if (name) this.insertResource.run(this.resourceIdOf(type, name), seq);
       }
-      if (names.length === 0) this.insertResource.run(seq, type, '');
+      if (names.length === 0) this.insertResource.run(this.resourceIdOf(type, ''), seq);
     }
+  }
+
+  /** The id of a resource name (added on first use), cached: most events name a few hot resources. */
+  private resourceIdOf(type: string, name: string): number {
+    const key = `${type}\0${name}`;
+    let id = this.resourceIds.get(key);
+    if (id === undefined) {
+      id = this.resourceId.get(name, type) as number | undefined;
+      if (id === undefined) id = Number(this.insertResourceName.run(type, name).lastInsertRowid);
+      if (this.resourceIds.size >= RESOURCE_IDS_CACHED) this.resourceIds.clear();
+      this.resourceIds.set(key, id);
+    }
+    return id;
   }
 
   /** Inserts the event unless its eventId is stored; returns whether it was inserted. */
   private insertOne(e: ActionTrailEvent): boolean {
-    const info = this.insertStmt.run(row(e));
+    const info = this.insertStmt.run(row(e, this.codec));
     if (info.changes !== 1) return false;
     this.writeResources(Number(info.lastInsertRowid), e);
     return true;
   }
 
   private completeOne(e: ActionTrailEvent): void {
-    const info = this.updateStmt.run(row(e));
+    const info = this.updateStmt.run(row(e, this.codec));
     if (info.changes === 0) {
       // The journal entry is gone (purged, or journaling was off): keep the event anyway.
       this.insertOne(e);
@@ -151,6 +195,7 @@ export class SqliteEventStore implements EventStore {
       this.db.transaction(() => this.insertOne(event)).immediate();
       return Promise.resolve();
     } catch (err) {
+      this.resourceIds.clear();
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
@@ -171,13 +216,19 @@ export class SqliteEventStore implements EventStore {
       // Between chunks, the thread answers other calls: a journaled write (the gateway waiting to
       // forward to Flink) is not held up behind a 10,000-record ingest.
       if (from > 0) await new Promise<void>((r) => setImmediate(r));
-      this.db
-        .transaction(() => {
-          for (let i = from; i < Math.min(events.length, from + SERIALIZED_CHUNK); i++) {
-            if (!this.insertOne(events[i] as ActionTrailEvent)) duplicates.push(i);
-          }
-        })
-        .immediate();
+      try {
+        this.db
+          .transaction(() => {
+            for (let i = from; i < Math.min(events.length, from + SERIALIZED_CHUNK); i++) {
+              if (!this.insertOne(events[i] as ActionTrailEvent)) duplicates.push(i);
+            }
+          })
+          .immediate();
+      } catch (err) {
+        // Resource ids cached inside the rolled-back transaction may not exist.
+        this.resourceIds.clear();
+        throw err;
+      }
     }
     return duplicates;
   }
@@ -216,6 +267,8 @@ export class SqliteEventStore implements EventStore {
         })
         .immediate();
     } catch (err) {
+      // Resource names added in the rolled-back transaction are gone: so must their cached ids be.
+      this.resourceIds.clear();
       this.failures++;
       this.opts.onFlushError?.(err as Error, batch.length);
       if (!this.closed) this.schedule();
@@ -281,19 +334,19 @@ export class SqliteEventStore implements EventStore {
       where.push(
         driver?.index === RESOURCES
           ? `e.seq IN (SELECT r.seq FROM event_resources r WHERE ${sub.join(' AND ')})`
-          : `EXISTS (SELECT 1 FROM event_resources r WHERE r.seq = e.seq AND ${sub.join(' AND ')})`,
+          : `EXISTS (SELECT 1 FROM event_resources r INDEXED BY event_resources_seq WHERE r.seq = e.seq AND ${sub.join(' AND ')})`,
       );
     }
     // NOT INDEXED leaves SQLite only rowid lookups for the collected resource matches.
     if (driver) from = driver.index === RESOURCES ? 'events e NOT INDEXED' : `events e INDEXED BY ${driver.index}`;
     const order = desc ? 'DESC' : 'ASC';
-    const sql = `SELECT e.seq, e.event_time, e.body FROM ${from} WHERE ${where.join(' AND ')}
+    const sql = `SELECT e.seq, ${BODY_COLUMNS} FROM ${from} WHERE ${where.join(' AND ')}
       ORDER BY e.event_time ${order}, e.seq ${order} LIMIT @limit`;
-    const rows = this.statement(sql).all(params) as { seq: number; event_time: number; body: string }[];
+    const rows = this.statement(sql).all(params) as (BodyRow & { seq: number })[];
     const more = rows.length > req.limit;
     const page = more ? rows.slice(0, req.limit) : rows;
     const last = page[page.length - 1];
-    const result: LookupPage = { events: page.map((r) => JSON.parse(r.body) as ActionTrailEvent) };
+    const result: LookupPage = { events: page.map((r) => this.codec.decode(r)) };
     if (more && last) result.next = { time: last.event_time, seq: last.seq };
     else if (stop) result.next = stop;
     return Promise.resolve(result);
@@ -308,10 +361,10 @@ export class SqliteEventStore implements EventStore {
     const d = DRIVERS.find((x) => x.index === index);
     const cond: string[] = ['event_time >= ?', 'event_time <= ?'];
     const args: unknown[] = [lo, hi];
-    if (d?.filter === 'sensitive') cond.push('sensitive = 1');
-    else if (d) {
-      cond.push(`${d.column} = ?`);
-      args.push(f[d.filter]);
+    if (d) {
+      const c = driverCondition(d, f);
+      cond.push(c.cond);
+      args.push(...c.args);
     }
     if (after) {
       cond.push(desc ? '(event_time < ? OR seq < ?)' : '(event_time > ? OR seq > ?)');
@@ -334,7 +387,7 @@ export class SqliteEventStore implements EventStore {
    * already in time order).
    */
   private rarestFilter(f: EventFilter, lo: number, hi: number, desc: boolean): { index: string; density: number } | undefined {
-    const present = DRIVERS.filter((d) => (d.filter === 'sensitive' ? f.sensitive === true : f[d.filter] !== undefined));
+    const present = DRIVERS.filter((d) => drives(d, f));
     const resource = f.resourceName !== undefined || f.resourceType !== undefined;
     if (present.length === 0 && !resource) return undefined;
     if (present.length === 1 && !resource) return { index: (present[0] as (typeof DRIVERS)[number]).index, density: NaN };
@@ -342,20 +395,20 @@ export class SqliteEventStore implements EventStore {
     const probe = this.opts.planProbe;
     let best: { index: string; density: number } | undefined;
     for (const d of present) {
-      const cond = d.filter === 'sensitive' ? 'sensitive = 1' : `${d.column} = ?`;
+      const { cond, args } = driverCondition(d, f);
       const sql = `SELECT COUNT(*) AS n, ${desc ? 'MIN' : 'MAX'}(t) AS edge FROM (SELECT event_time AS t FROM events INDEXED BY ${d.index}
         WHERE ${cond} AND event_time >= ? AND event_time <= ? ORDER BY event_time ${desc ? 'DESC' : 'ASC'} LIMIT ${probe})`;
-      const args = d.filter === 'sensitive' ? [lo, hi] : [f[d.filter], lo, hi];
-      const { n, edge } = this.statement(sql).get(...args) as { n: number; edge: number | null };
+      const { n, edge } = this.statement(sql).get(...args, lo, hi) as { n: number; edge: number | null };
       const covered = n < probe || edge === null ? span : Math.max(1, desc ? hi - edge : edge - lo);
       const density = n / covered;
       if (!best || density < best.density) best = { index: d.index, density };
       if (n === 0) return best;
     }
     if (resource) {
-      const cond = [f.resourceName !== undefined ? 'name = ?' : '', f.resourceType !== undefined ? 'type = ?' : ''].filter(Boolean).join(' AND ');
+      const cond = [f.resourceName !== undefined ? 'n.name = ?' : '', f.resourceType !== undefined ? 'n.type = ?' : ''].filter(Boolean).join(' AND ');
       const args = [f.resourceName, f.resourceType].filter((v) => v !== undefined);
-      const n = (this.statement(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM event_resources WHERE ${cond} LIMIT ${probe})`).get(...args) as { n: number }).n;
+      const sql = `SELECT COUNT(*) AS n FROM (SELECT 1 FROM event_resources r WHERE r.rid IN (SELECT n.id FROM resource_names n WHERE ${cond}) LIMIT ${probe})`;
+      const n = (this.statement(sql).get(...args) as { n: number }).n;
       if (n < probe && (!best || n / span < best.density)) best = { index: RESOURCES, density: n / span };
     }
     return best;
@@ -377,8 +430,8 @@ export class SqliteEventStore implements EventStore {
   }
 
   get(eventId: string): Promise<ActionTrailEvent | undefined> {
-    const found = this.getStmt.get(eventId) as { body: string } | undefined;
-    return Promise.resolve(found ? (JSON.parse(found.body) as ActionTrailEvent) : undefined);
+    const found = this.getStmt.get(eventId) as BodyRow | undefined;
+    return Promise.resolve(found ? this.codec.decode(found) : undefined);
   }
 
   existing(eventIds: readonly string[]): Promise<Set<string>> {
@@ -393,11 +446,11 @@ export class SqliteEventStore implements EventStore {
   }
 
   scan(afterSeq: number, limit: number): Promise<Positioned[]> {
-    const rows = this.scanStmt.all(afterSeq, limit) as { seq: number; outcome: string; body: string }[];
+    const rows = this.scanStmt.all(afterSeq, limit) as (BodyRow & { seq: number; outcome: string })[];
     const out: Positioned[] = [];
     for (const r of rows) {
       if (r.outcome === 'pending') break;
-      out.push({ seq: r.seq, event: JSON.parse(r.body) as ActionTrailEvent });
+      out.push({ seq: r.seq, event: this.codec.decode(r) });
     }
     return Promise.resolve(out);
   }
@@ -408,23 +461,33 @@ export class SqliteEventStore implements EventStore {
   }
 
   resolvePending(message: string): Promise<number> {
-    const rows = this.db.prepare("SELECT body FROM events WHERE outcome = 'pending'").all() as { body: string }[];
-    this.db
-      .transaction(() => {
-        for (const r of rows) {
-          const e = JSON.parse(r.body) as ActionTrailEvent;
-          e.additionalEventData = { ...e.additionalEventData, outcome: 'unknown' };
-          e.errorCode = 'OutcomeUnknown';
-          e.errorMessage = message;
-          this.completeOne(e);
-        }
-      })
-      .immediate();
+    const rows = this.db.prepare(`SELECT ${BODY_COLUMNS} FROM events e WHERE e.outcome = 'pending'`).all() as BodyRow[];
+    try {
+      this.db
+        .transaction(() => {
+          for (const r of rows) {
+            const e = this.codec.decode(r);
+            e.additionalEventData = { ...e.additionalEventData, outcome: 'unknown' };
+            e.errorCode = 'OutcomeUnknown';
+            e.errorMessage = message;
+            this.completeOne(e);
+          }
+        })
+        .immediate();
+    } catch (err) {
+      this.resourceIds.clear();
+      throw err;
+    }
     return Promise.resolve(rows.length);
   }
 
   purge(before: number): Promise<number> {
     const info = this.db.prepare('DELETE FROM events WHERE event_time < ?').run(before);
+    if (info.changes > 0) {
+      // Names no event references any more (the cache may hold their ids: forget them too).
+      this.db.prepare('DELETE FROM resource_names WHERE NOT EXISTS (SELECT 1 FROM event_resources r WHERE r.rid = resource_names.id)').run();
+      this.resourceIds.clear();
+    }
     return Promise.resolve(info.changes);
   }
 

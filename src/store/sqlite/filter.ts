@@ -10,7 +10,7 @@ export interface FilterSql {
   where: string[];
   /** Named parameters for them (and for `resources`). */
   params: Record<string, unknown>;
-  /** Conditions on `event_resources r` (resource type and name), ANDed; empty when none. */
+  /** Conditions on `event_resources r` (the resource type and name, by id), ANDed; empty when none. */
   resources: string[];
 }
 
@@ -23,7 +23,9 @@ export function filterSql(f: EventFilter, lo = f.startTime, hi = f.endTime): Fil
     where.push(`e.${col} = @${key}`);
     params[key] = value;
   };
-  eq('event_rw', 'eventRW', f.eventRW);
+  // A literal, so that the partial index `events_write_time` (WHERE event_rw = 'Write') applies.
+  if (f.eventRW === 'Write' || f.eventRW === 'Read') where.push(`e.event_rw = '${f.eventRW}'`);
+  else eq('event_rw', 'eventRW', f.eventRW);
   eq('user_name', 'user', f.user);
   eq('service_name', 'serviceName', f.serviceName);
   eq('event_name', 'eventName', f.eventName);
@@ -36,14 +38,16 @@ export function filterSql(f: EventFilter, lo = f.startTime, hi = f.endTime): Fil
   eq('cluster', 'cluster', f.cluster);
   // A literal, so that the partial index `events_sensitive_time` (WHERE sensitive = 1) applies.
   if (f.sensitive !== undefined) where.push(`e.sensitive = ${f.sensitive ? 1 : 0}`);
-  const resources: string[] = [];
+  // Resource names are stored once each (resource_names) and referenced by id.
+  const names: string[] = [];
   if (f.resourceType !== undefined) {
-    resources.push('r.type = @resourceType');
+    names.push('n.type = @resourceType');
     params['resourceType'] = f.resourceType;
   }
   if (f.resourceName !== undefined) {
-    resources.push('r.name = @resourceName');
+    names.push('n.name = @resourceName');
     params['resourceName'] = f.resourceName;
   }
+  const resources = names.length ? [`r.rid IN (SELECT n.id FROM resource_names n WHERE ${names.join(' AND ')})`] : [];
   return { where, params, resources };
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Pool } from 'undici';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
+import { BODY_COLUMNS, BodyCodec, type BodyRow } from '../../../src/store/sqlite/body-codec.js';
 import { startChild, type ChildServer } from '../../helpers/flinktrail.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -77,7 +78,8 @@ export function storedEvents(dataDir: string, where = '1 = 1'): ActionTrailEvent
   const db = new Database(join(dataDir, 'flinktrail.db'), { readonly: true });
   try {
     db.pragma('busy_timeout = 5000');
-    return (db.prepare(`SELECT body FROM events WHERE ${where} ORDER BY seq`).all() as { body: string }[]).map((r) => JSON.parse(r.body) as ActionTrailEvent);
+    const codec = new BodyCodec(db);
+    return (db.prepare(`SELECT ${BODY_COLUMNS} FROM events e WHERE ${where} ORDER BY e.seq`).all() as BodyRow[]).map((r) => codec.decode(r));
   } finally {
     db.close();
   }

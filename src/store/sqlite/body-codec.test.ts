@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { newEvents } from '../../../test/helpers/events.js';
+import type { ActionTrailEvent } from '../../event/types.js';
+import type { EventFilter } from '../types.js';
+import { BodyCodec, type BodyRow } from './body-codec.js';
+import { DB_FILE, openDatabase, type Db } from './database.js';
+import { SqliteEventStore } from './events.js';
+
+const all: EventFilter = { startTime: 0, endTime: Date.parse('2027-01-01T00:00:00Z') };
+
+/** The events tables as migrations 1 and 6 made them: bodies as JSON text, resources by type and name. */
+const SCHEMA_BEFORE_10 = `
+  CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, event_time INTEGER NOT NULL,
+    region TEXT NOT NULL, event_rw TEXT NOT NULL, event_name TEXT NOT NULL, event_type TEXT NOT NULL,
+    service_name TEXT NOT NULL, user_name TEXT, access_key_id TEXT, sensitive INTEGER NOT NULL,
+    outcome TEXT NOT NULL, error_code TEXT, source_ip TEXT, cluster TEXT, body TEXT NOT NULL);
+  CREATE INDEX events_time ON events (event_time, seq);
+  CREATE INDEX events_name_time ON events (event_name, event_time);
+  CREATE INDEX events_user_time ON events (user_name, event_time);
+  CREATE INDEX events_ak_time ON events (access_key_id, event_time);
+  CREATE INDEX events_service_time ON events (service_name, event_time);
+  CREATE INDEX events_rw_time ON events (event_rw, event_time);
+  CREATE INDEX events_sensitive_time ON events (sensitive, event_time) WHERE sensitive = 1;
+  CREATE INDEX events_error_time ON events (error_code, event_time) WHERE error_code IS NOT NULL;
+  CREATE INDEX events_pending ON events (outcome) WHERE outcome = 'pending';
+  CREATE TABLE event_resources (seq INTEGER NOT NULL REFERENCES events (seq) ON DELETE CASCADE, type TEXT NOT NULL, name TEXT NOT NULL);
+  CREATE INDEX event_resources_name ON event_resources (name, seq);
+  CREATE INDEX event_resources_type ON event_resources (type, seq);
+  CREATE INDEX event_resources_seq ON event_resources (seq);
+  CREATE INDEX events_ip_time ON events (source_ip, event_time);
+  CREATE INDEX events_cluster_time ON events (cluster, event_time);
+`;
+
+/** Writes `events` as the store did before migration 10, and marks migrations 1–9 applied. */
+function writeOldFormat(dir: string, events: ActionTrailEvent[]): void {
+  const db = new Database(join(dir, DB_FILE));
+  db.exec(SCHEMA_BEFORE_10);
+  for (let v = 1; v <= 9; v++) db.prepare('INSERT INTO schema_migrations VALUES (?, 0)').run(v);
+  const ins = db.prepare(`INSERT INTO events (event_id, event_time, region, event_rw, event_name, event_type, service_name, user_name,
+    access_key_id, sensitive, outcome, error_code, source_ip, cluster, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const res = db.prepare('INSERT INTO event_resources (seq, type, name) VALUES (?, ?, ?)');
+  db.transaction(() => {
+    for (const e of events) {
+      const a = e.additionalEventData;
+      const seq = ins.run(e.eventId, Date.parse(e.eventTime), e.acsRegion, e.eventRW, e.eventName, e.eventType, e.serviceName, e.userIdentity.userName || null,
+        e.userIdentity.accessKeyId ?? null, a.sensitive ? 1 : 0, a.outcome, e.errorCode ?? null, e.sourceIpAddress || null,
+        typeof a.cluster === 'string' ? a.cluster : null, JSON.stringify(e)).lastInsertRowid;
+      for (const [type, names] of Object.entries(e.referencedResources)) for (const name of new Set(names)) res.run(seq, type, name);
+    }
+  })();
+  db.close();
+}
+
+async function every(store: SqliteEventStore, filter: EventFilter): Promise<ActionTrailEvent[]> {
+  const out: ActionTrailEvent[] = [];
+  let after;
+  for (;;) {
+    const page = await store.lookup({ filter, direction: 'FORWARD', limit: 37, ...(after ? { after } : {}) });
+    out.push(...page.events);
+    if (!page.next) return out;
+    after = page.next;
+  }
+}
+
+describe('BodyCodec', () => {
+  let dir: string;
+  let db: Db;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ft-codec-'));
+    db = openDatabase(dir);
+  });
+  after(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gives back every record exactly, field order included, whatever it leaves out', () => {
+    const codec = new BodyCodec(db);
+    const [a, b, c] = newEvents(3, { start: Date.parse('2026-03-01T00:00:00Z') }) as [ActionTrailEvent, ActionTrailEvent, ActionTrailEvent];
+    const odd: ActionTrailEvent[] = [
+      a,
+      // A time the column cannot reproduce character for character, an empty IP and user, no key.
+      { ...b, eventTime: '2026-03-01T00:00:00Z', sourceIpAddress: '', userIdentity: { ...b.userIdentity, userName: '' } },
+      { ...c, userIdentity: { ...c.userIdentity, accessKeyId: '' } },
+    ];
+    for (const e of odd) {
+      const body = codec.encode(e);
+      assert.ok(body.length < JSON.stringify(e).length / 2, `${body.length} bytes for ${JSON.stringify(e).length}`);
+      const row: BodyRow = {
+        event_id: e.eventId,
+        event_time: Date.parse(e.eventTime),
+        user_name: e.userIdentity.userName || null,
+        access_key_id: e.userIdentity.accessKeyId ?? null,
+        source_ip: e.sourceIpAddress || null,
+        event_name: e.eventName,
+        body,
+      };
+      assert.equal(JSON.stringify(codec.decode(row)), JSON.stringify(e));
+    }
+  });
+
+  it('keeps its dictionary in the database, so a reader decodes what a writer encoded', () => {
+    const [e] = newEvents(1) as [ActionTrailEvent];
+    const body = new BodyCodec(db).encode(e);
+    const reader = new Database(join(dir, DB_FILE), { readonly: true });
+    try {
+      const row = { event_id: e.eventId, event_time: Date.parse(e.eventTime), user_name: e.userIdentity.userName || null, access_key_id: e.userIdentity.accessKeyId ?? null, source_ip: e.sourceIpAddress || null, event_name: e.eventName, body };
+      assert.deepEqual(new BodyCodec(reader).decode(row), e);
+      assert.throws(() => new BodyCodec(reader).decode({ ...row, body: Buffer.from([9, 0, 1, 0]) }), /format 9/);
+    } finally {
+      reader.close();
+    }
+  });
+});
+
+describe('migration 10 (compact events)', () => {
+  let dir: string;
+  let db: Db;
+  let store: SqliteEventStore;
+  /** Every fifth event also names a jar, so that a resource type matches some events only. */
+  const withJars = (es: ActionTrailEvent[], prefix: string) =>
+    es.map((e, i) => (i % 5 ? e : { ...e, referencedResources: { ...e.referencedResources, 'ACS::RealtimeCompute::Jar': [`${prefix}-${i % 3}.jar`] } }));
+  const old = withJars(newEvents(200, { start: Date.parse('2026-01-01T00:00:00Z') }), 'old');
+  const fresh = withJars(newEvents(200, { start: Date.parse('2026-02-01T00:00:00Z') }), 'new');
+  const both = [...old, ...fresh];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ft-migrate10-'));
+    writeOldFormat(dir, old);
+    db = openDatabase(dir);
+    store = new SqliteEventStore(db, { flushIntervalMs: 5 });
+    await Promise.all(fresh.map((e) => store.append(e)));
+  });
+  after(async () => {
+    await store.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps rows written before it readable beside compressed ones', async () => {
+    const kinds = db.prepare('SELECT typeof(body) AS t, COUNT(*) AS n FROM events GROUP BY t ORDER BY t').all();
+    assert.deepEqual(kinds, [
+      { t: 'blob', n: fresh.length },
+      { t: 'text', n: old.length },
+    ]);
+    assert.deepEqual(await store.get((old[7] as ActionTrailEvent).eventId), old[7]);
+    assert.deepEqual(await store.get((fresh[7] as ActionTrailEvent).eventId), fresh[7]);
+    assert.deepEqual((await store.scan(0, 1000)).map((p) => p.event), both);
+    assert.deepEqual(await every(store, all), both);
+  });
+
+  it('moves resource references over, so resource filters find old and new events alike', async () => {
+    const named = (e: ActionTrailEvent) => Object.values(e.referencedResources).some((ns) => ns.includes('job-2'));
+    const typed = (e: ActionTrailEvent) => 'ACS::RealtimeCompute::Jar' in e.referencedResources;
+    const byName = both.filter(named);
+    const byType = both.filter(typed);
+    assert.ok(byName.some((e) => old.includes(e)) && byName.some((e) => fresh.includes(e)));
+    assert.ok(byType.length > 0);
+    assert.deepEqual(await every(store, { ...all, resourceName: 'job-2' }), byName);
+    assert.deepEqual(await every(store, { ...all, resourceType: 'ACS::RealtimeCompute::Jar' }), byType);
+    assert.deepEqual(await every(store, { ...all, resourceName: 'job-2', eventRW: 'Write' }), byName.filter((e) => e.eventRW === 'Write'));
+    const h = await store.histogram({ filter: { ...all, resourceName: 'job-2' }, buckets: 4, groupBy: 'eventRW' });
+    assert.equal(h.total, byName.length);
+  });
+
+  it('forgets resource names no event references once purged', async () => {
+    const names = () => (db.prepare('SELECT COUNT(*) AS n FROM resource_names').pluck().get() as number);
+    const before = names();
+    await store.purge(Date.parse('2026-02-01T00:00:00Z'));
+    assert.equal(names(), before - 3, 'the three jars only old events named');
+    const orphans = db.prepare('SELECT COUNT(*) FROM resource_names n WHERE NOT EXISTS (SELECT 1 FROM event_resources r WHERE r.rid = n.id)').pluck().get();
+    assert.equal(orphans, 0);
+    assert.deepEqual(await every(store, all), fresh);
+  });
+});
+
