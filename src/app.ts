@@ -27,17 +27,18 @@ import { Directory } from './identity/directory.js';
 import { throttleEvent } from './identity/throttle-event.js';
 import { compileRedactor } from './pipeline/redact.js';
 import { auditPolicyChange, compileAuditPolicy, metaPolicyHashState } from './pipeline/audit-policy/index.js';
-import { createRecorder, type Recorder } from './pipeline/recorder.js';
+import { createRecorder } from './pipeline/recorder.js';
 import { TokenCodec } from './query/lookup.js';
 import { hasBody } from './sources/gateway/body.js';
 import { createGateway, type Gateway } from './sources/gateway/gateway.js';
 import { selfProxies, type Listener } from './sources/gateway/self-proxy.js';
 import { FlinkTrailError } from './errors/index.js';
-import { sourceIpResolver, trustedPeerCheck } from './sources/gateway/source-ip.js';
+import { sourceIpResolver, trustedPeerCheck } from './identity/source-ip.js';
 import { openSecrets, type Secrets } from './secrets/index.js';
 import { metaSecret, openDatabase, type Db } from './store/sqlite/database.js';
 import { WorkerEventStore } from './store/sqlite/worker-store.js';
 import type { EventStore } from './store/types.js';
+import type { AppModule, ModuleContext } from './module.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { createTrailsModule, knownRegions } from './trails/index.js';
@@ -45,38 +46,12 @@ import { createActionTrailRpcModule } from './api/actiontrail/index.js';
 import { createIngestModule } from './sources/ingest/index.js';
 import { createK8sAuditModule } from './sources/k8s-audit/index.js';
 
+export type { AppModule, ModuleContext } from './module.js';
+
 export interface AppDeps {
   log?: Logger;
   /** The master key ring; default: from `secrets.*` (openSecrets). */
   secrets?: Secrets;
-}
-
-/** What a feature module gets to build itself from. */
-export interface ModuleContext {
-  config: Readonly<Config>;
-  db: Db;
-  /** Seals secrets before they are stored (`seal`/`open`, see src/secrets/). */
-  secrets: Secrets;
-  store: EventStore;
-  recorder: Recorder;
-  directory: Directory;
-  /** For modules with routes that authenticate themselves (e.g. the Kubernetes audit webhook's bearer tokens). */
-  authenticator: Authenticator;
-  /** LookupEvents page tokens: one key, so every query interface's tokens are the same. */
-  tokens: TokenCodec;
-  log: Logger;
-  metrics: Metrics;
-}
-
-/**
- * A feature that plugs into the app (trails, Kubernetes audit, ...): its HTTP routes and its
- * lifecycle. `start` runs after the API listens; `stop` before the store closes (flush here).
- */
-export interface AppModule {
-  name: string;
-  routes?(api: FastifyInstance): void;
-  start?(): Promise<void>;
-  stop?(): Promise<void>;
 }
 
 /** The feature modules, in start order. Add new features here. */

@@ -16,7 +16,7 @@ import { SESSION_COOKIE, type Sessions } from '../identity/sessions.js';
 import { setSessionCookie } from './cookies.js';
 import type { SignOutHook } from './oidc-routes.js';
 import type { PolicyDocument } from '../policy/index.js';
-import type { SourceIpResolver } from '../sources/gateway/source-ip.js';
+import type { SourceIpResolver } from '../identity/source-ip.js';
 
 export interface IdentityRouteDeps {
   config: Readonly<Config>;

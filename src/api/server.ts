@@ -19,7 +19,7 @@ import { authContextOf, recordedIdentity, userIdentityOf } from '../identity/cal
 import { SESSION_COOKIE, type Sessions } from '../identity/sessions.js';
 import { decide } from '../policy/index.js';
 import { timingSafeEqual } from 'node:crypto';
-import type { SourceIpResolver } from '../sources/gateway/source-ip.js';
+import type { SourceIpResolver } from '../identity/source-ip.js';
 import type { EventStore } from '../store/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';

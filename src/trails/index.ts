@@ -5,10 +5,11 @@
  *
  * `createTrailsModule(ctx)` is the AppModule: HTTP routes (routes.ts), the delivery engine
  * (engine.ts, started after the API listens, stopped before the store closes).
- * The CLI side is `addTrailCommands` (cli.ts); validation of delivered files is validate-logs/.
+ * The CLI side is `addTrailCommands` (src/cli/trails.ts: the CLI composes features, never the
+ * reverse); validation of delivered files is validate-logs/.
  */
 import { join, resolve } from 'node:path';
-import type { AppModule, ModuleContext } from '../app.js';
+import type { AppModule, ModuleContext } from '../module.js';
 import { DigestKeys } from './digest/keys.js';
 import { DeliveryEngine } from './engine.js';
 import { createTrailMetrics } from './metrics.js';
@@ -18,7 +19,6 @@ import { TrailService } from './service.js';
 import { resolveCredentials } from './destination.js';
 import { openObjectStore, openRecordSink } from './sinks/index.js';
 
-export { addTrailCommands } from './cli.js';
 export type { TrailSpec, TrailStatus, TrailEventRW } from './model.js';
 export type { Destination, DestinationKind } from './destination.js';
 

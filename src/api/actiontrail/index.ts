@@ -20,11 +20,11 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ModuleContext } from '../../app.js';
+import type { ModuleContext } from '../../module.js';
 import { FlinkTrailError, isFlinkTrailError } from '../../errors/index.js';
 import { AuthError } from '../../identity/authenticate.js';
 import { decide } from '../../policy/index.js';
-import { sourceIpResolver } from '../../sources/gateway/source-ip.js';
+import { sourceIpResolver } from '../../identity/source-ip.js';
 import type { TrailService } from '../../trails/service.js';
 import { ACTIONS, recordedParameters, RPC_VERSION, type ActionDeps } from './actions.js';
 import { isV3, verifyRequest } from './auth.js';

@@ -33,14 +33,14 @@ import { decide, needsJobNames } from '../../policy/index.js';
 import type { Recorder } from '../../pipeline/recorder.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Metrics } from '../../telemetry/metrics.js';
-import * as sql from '../sql-gateway/index.js';
+import * as sql from './sql-gateway/index.js';
 import { prepareBody } from './body.js';
 import { bodyStillArriving, closeAfterAnswer, watchBodyRate } from './body-edges.js';
 import { elapsedMs, type RequestContext, type Upstream } from './context.js';
 import { NameCache } from './names.js';
 import { flinkErrorCode, flinkErrorMessage, jobNamesIn, responseElements } from './response.js';
 import { canonicalIds, checkRepeated, multipartTailGuard, readBody, readQuery } from './request-model.js';
-import type { SourceIpResolver } from './source-ip.js';
+import type { SourceIpResolver } from '../../identity/source-ip.js';
 
 const HOP_BY_HOP = new Set([
   'connection',

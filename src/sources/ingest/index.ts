@@ -17,11 +17,11 @@ import type { Recorder } from '../../pipeline/recorder.js';
 import type { EventStore } from '../../store/types.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import { userIdentityOf } from '../../identity/caller.js';
-import { acceptRawBodies, bodyFormat, parseJson, parseJsonLinesSliced, type JsonLine } from './body.js';
+import { acceptRawBodies, bodyFormat, parseJson, parseJsonLinesSliced, type JsonLine } from '../../http/body.js';
 import { Ingester } from './ingest.js';
 
 export { checkRecord, Ingester, type IngestResult } from './ingest.js';
-export { acceptRawBodies, bodyFormat, parseJson, parseJsonLines, type Rejected } from './body.js';
+export { acceptRawBodies, bodyFormat, parseJson, parseJsonLines, type Rejected } from '../../http/body.js';
 
 export const INGEST_PATH = '/api/v1/events';
 export const INGEST_ACTION = 'IngestEvents';

@@ -23,7 +23,7 @@ import type { ActionTrailEvent, UserIdentity } from '../../event/types.js';
 import type { Recorder } from '../../pipeline/recorder.js';
 import type { EventStore } from '../../store/types.js';
 import type { Metrics } from '../../telemetry/metrics.js';
-import type { JsonLine, Rejected } from './body.js';
+import type { JsonLine, Rejected } from '../../http/body.js';
 
 const Ajv = AjvModule.default;
 const addFormats = addFormatsModule.default;

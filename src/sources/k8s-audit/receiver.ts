@@ -15,7 +15,7 @@ import type { Recorder } from '../../pipeline/recorder.js';
 import type { EventStore } from '../../store/types.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Metrics } from '../../telemetry/metrics.js';
-import type { Rejected } from '../ingest/body.js';
+import type { Rejected } from '../../http/body.js';
 import type { SpecDigester } from './diff.js';
 import { auditEventId, mapAuditEvent, type MapContext } from './map.js';
 import type { ParsedBatch } from './parse.js';
