@@ -18,7 +18,6 @@ const notYetBehindAContract = [
   '^src/identity/(directory|sessions|signing-secrets)\\.ts$',
   '^src/trails/(repository|digest/keys)\\.ts$',
   '^src/sources/k8s-audit/(index|state)\\.ts$',
-  '^src/api/actiontrail/nonces\\.ts$',
   '^src/pipeline/audit-policy/change\\.ts$',
   '^src/secrets/rotate\\.ts$',
   '^src/query/histogram\\.ts$',

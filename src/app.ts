@@ -43,6 +43,7 @@ import { createLogger, type Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { createTrailsModule, knownRegions } from './trails/index.js';
 import { createActionTrailRpcModule } from './api/actiontrail/index.js';
+import { SqliteNonceStore } from './api/actiontrail/sqlite/nonces.js';
 import { createIngestModule } from './sources/ingest/index.js';
 import { createK8sAuditModule } from './sources/k8s-audit/index.js';
 
@@ -57,7 +58,7 @@ export interface AppDeps {
 /** The feature modules, in start order. Add new features here. */
 function createModules(ctx: ModuleContext): AppModule[] {
   const trails = createTrailsModule(ctx);
-  const rpc = ctx.config.actiontrailApi.enabled ? [createActionTrailRpcModule(ctx, { trails: trails.service, regions: [...knownRegions(ctx)].sort() })] : [];
+  const rpc = ctx.config.actiontrailApi.enabled ? [createActionTrailRpcModule(ctx, { trails: trails.service, regions: [...knownRegions(ctx)].sort(), nonces: new SqliteNonceStore(ctx.db) })] : [];
   return [trails, createK8sAuditModule(ctx), createIngestModule(ctx), ...rpc];
 }
 

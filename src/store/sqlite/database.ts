@@ -3,7 +3,9 @@
  *
  * One file (`<dataDir>/flinktrail.db`) in WAL mode holds events and FlinkTrail's own state
  * (users, keys). WAL lets the CLI (`flinktrail keys create`) write while the server runs.
- * Migrations are numbered and applied once each inside a transaction.
+ * Migrations are numbered and applied once each inside a transaction. The numbered list is here,
+ * in one order, so that the version a data directory recorded keeps its meaning; the SQL of a
+ * feature behind its own contract comes from that feature's `sqlite/migrations.ts`.
  *
  * The data directory is 0700 and the database files 0600, whatever the umask: they hold
  * events, password hashes and sealed secrets. Secrets in the `meta` table are sealed with the
@@ -14,6 +16,7 @@ import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { isSealed, type Sealer } from '../../secrets/envelope.js';
+import { NONCES_V9 } from '../../api/actiontrail/sqlite/migrations.js';
 
 export type Db = Database.Database;
 
@@ -255,14 +258,7 @@ const MIGRATIONS: readonly string[] = [
     key_id TEXT PRIMARY KEY REFERENCES access_keys (id) ON DELETE CASCADE,
     sealed TEXT NOT NULL
   );
-  CREATE TABLE rpc_nonces (
-    access_key_id TEXT NOT NULL,
-    nonce TEXT NOT NULL,
-    expires_at INTEGER NOT NULL,
-    PRIMARY KEY (access_key_id, nonce)
-  ) WITHOUT ROWID;
-  CREATE INDEX rpc_nonces_expiry ON rpc_nonces (expires_at);
-  `,
+  ` + NONCES_V9,
 ];
 
 export interface OpenOptions {
