@@ -17,7 +17,6 @@ const concreteStore = '(^|/)(sqlite|postgres)(/|\\.ts$)';
 const notYetBehindAContract = [
   '^src/identity/(directory|sessions|signing-secrets)\\.ts$',
   '^src/trails/(repository|digest/keys)\\.ts$',
-  '^src/sources/k8s-audit/(index|state)\\.ts$',
   '^src/pipeline/audit-policy/change\\.ts$',
   '^src/secrets/rotate\\.ts$',
   '^src/query/histogram\\.ts$',

@@ -46,6 +46,8 @@ import { createActionTrailRpcModule } from './api/actiontrail/index.js';
 import { SqliteNonceStore } from './api/actiontrail/sqlite/nonces.js';
 import { createIngestModule } from './sources/ingest/index.js';
 import { createK8sAuditModule } from './sources/k8s-audit/index.js';
+import { SqliteObjectStates } from './sources/k8s-audit/sqlite/state.js';
+import { SqliteMetaStore } from './store/sqlite/meta.js';
 
 export type { AppModule, ModuleContext } from './module.js';
 
@@ -56,10 +58,11 @@ export interface AppDeps {
 }
 
 /** The feature modules, in start order. Add new features here. */
-function createModules(ctx: ModuleContext): AppModule[] {
+async function createModules(ctx: ModuleContext): Promise<AppModule[]> {
   const trails = createTrailsModule(ctx);
   const rpc = ctx.config.actiontrailApi.enabled ? [createActionTrailRpcModule(ctx, { trails: trails.service, regions: [...knownRegions(ctx)].sort(), nonces: new SqliteNonceStore(ctx.db) })] : [];
-  return [trails, createK8sAuditModule(ctx), createIngestModule(ctx), ...rpc];
+  const k8s = await createK8sAuditModule({ ...ctx, states: new SqliteObjectStates(ctx.db) });
+  return [trails, k8s, createIngestModule(ctx), ...rpc];
 }
 
 export interface ListenInfo {
@@ -219,7 +222,7 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
     servers.push(server);
     return server;
   };
-  const modules = createModules({ config, db, secrets, store, recorder, directory, authenticator, tokens, log, metrics });
+  const modules = await createModules({ config, db, secrets, meta: new SqliteMetaStore(db, secrets), store, recorder, directory, authenticator, tokens, log, metrics });
   const api = buildApi({
     config,
     store,

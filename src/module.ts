@@ -13,6 +13,7 @@ import type { Recorder } from './pipeline/recorder.js';
 import type { TokenCodec } from './query/lookup.js';
 import type { Secrets } from './secrets/index.js';
 import type { Db } from './store/sqlite/database.js';
+import type { MetaStore } from './store/meta.js';
 import type { EventStore } from './store/types.js';
 import type { Logger } from './telemetry/logger.js';
 import type { Metrics } from './telemetry/metrics.js';
@@ -23,6 +24,8 @@ export interface ModuleContext {
   db: Db;
   /** Seals secrets before they are stored (`seal`/`open`, see src/secrets/). */
   secrets: Secrets;
+  /** FlinkTrail's own keys kept beside the events (HMAC keys shared by every process on the database). */
+  meta: MetaStore;
   store: EventStore;
   recorder: Recorder;
   directory: Directory;

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { isSealed, type Sealer } from '../../secrets/envelope.js';
 import { NONCES_V9 } from '../../api/actiontrail/sqlite/migrations.js';
+import { K8S_OBJECTS_V5 } from '../../sources/k8s-audit/sqlite/migrations.js';
 
 export type Db = Database.Database;
 
@@ -198,21 +199,8 @@ const MIGRATIONS: readonly string[] = [
     valid_to INTEGER
   );
   `,
-  // 5: Kubernetes audit — the last spec seen of each Flink custom resource, as per-field digests
-  // (never values of fields that may hold secrets), to tell what an update changed
-  `
-  CREATE TABLE k8s_objects (
-    cluster TEXT NOT NULL,
-    resource TEXT NOT NULL,
-    namespace TEXT NOT NULL,
-    name TEXT NOT NULL,
-    uid TEXT,
-    resource_version TEXT,
-    spec TEXT NOT NULL,
-    updated_at INTEGER NOT NULL,
-    PRIMARY KEY (cluster, resource, namespace, name)
-  );
-  `,
+  // 5: Kubernetes audit — the last spec seen of each Flink custom resource (sources/k8s-audit/sqlite/)
+  K8S_OBJECTS_V5,
   // 6: LookupEvents by source IP or cluster walks an index in time order like the other filters
   // (without one, a long-tail IP scanned every event in the time range: seconds at 1M events)
   `

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteNonceStore } from '../../api/actiontrail/sqlite/nonces.js';
+import { SqliteObjectStates } from '../../sources/k8s-audit/sqlite/state.js';
 import { DB_FILE, openDatabase, type Db } from './database.js';
 
 const FIXTURE = new URL('../../../test/fixtures/schema-v9.sql', import.meta.url);
@@ -39,6 +40,9 @@ function v9DataDir(root: string): string {
   const mark = db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
   for (let v = 1; v <= V9_VERSIONS; v++) mark.run(v, 1_700_000_000_000 + v);
   db.prepare('INSERT INTO rpc_nonces (access_key_id, nonce, expires_at) VALUES (?, ?, ?)').run('FTAKOLD', 'nonce-1', 9_999_999_999_999);
+  db.prepare("INSERT INTO k8s_objects (cluster, resource, namespace, name, uid, resource_version, spec, updated_at) VALUES ('c', 'flinkdeployments', 'n', 'x', 'u-1', '20', ?, 1)").run(
+    JSON.stringify([['spec.image', 'v:"flink:1.20"']]),
+  );
   db.close();
   return dir;
 }
@@ -61,6 +65,8 @@ describe('upgrading a data directory made at migration 9', () => {
       // The nonce used before the upgrade is still used: a replay stays refused.
       assert.equal(await new SqliteNonceStore(old).use('FTAKOLD', 'nonce-1', 9_999_999_999_999, 1_800_000_000_000), false);
       assert.equal(await new SqliteNonceStore(old).use('FTAKOLD', 'nonce-2', 9_999_999_999_999, 1_800_000_000_000), true);
+      const k8s = await new SqliteObjectStates(old).get({ cluster: 'c', resource: 'flinkdeployments', namespace: 'n', name: 'x' });
+      assert.deepEqual([k8s?.uid, k8s?.resourceVersion, k8s?.digest.get('spec.image')], ['u-1', '20', 'v:"flink:1.20"']);
     } finally {
       old.close();
       fresh.close();
