@@ -20,13 +20,15 @@ import { consoleRoutes } from './api/console-routes.js';
 import { oidcRoutes, oidcSignOut } from './api/oidc-routes.js';
 import { OidcProviders } from './identity/oidc-providers.js';
 import { Sessions } from './identity/sessions.js';
+import { SqliteSessionStore } from './identity/sqlite/sessions.js';
 import type { Config } from './config/index.js';
 import { Authenticator } from './identity/authenticate.js';
 import { clientCertificatePlugin, listenerTls, secureClusterServer, TlsReloader } from './identity/client-cert.js';
 import { Directory } from './identity/directory.js';
 import { throttleEvent } from './identity/throttle-event.js';
 import { compileRedactor } from './pipeline/redact.js';
-import { auditPolicyChange, compileAuditPolicy, metaPolicyHashState } from './pipeline/audit-policy/index.js';
+import { auditPolicyChange, compileAuditPolicy } from './pipeline/audit-policy/index.js';
+import { SqlitePolicyHashState } from './pipeline/audit-policy/sqlite/state.js';
 import { createRecorder } from './pipeline/recorder.js';
 import { TokenCodec } from './query/lookup.js';
 import { hasBody } from './sources/gateway/body.js';
@@ -130,7 +132,7 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
   if (recovered > 0) log.warn({ events: recovered }, 'Journaled operations without a recorded outcome were marked unknown.');
 
   const directory = new Directory(db, secrets);
-  const sessions = new Sessions(db, { idleMs: config.auth.session.idleMinutes * 60_000, absoluteMs: config.auth.session.absoluteHours * 3600_000 });
+  const sessions = new Sessions(new SqliteSessionStore(db), { idleMs: config.auth.session.idleMinutes * 60_000, absoluteMs: config.auth.session.absoluteHours * 3600_000 });
   const isTrustedPeer = trustedPeerCheck(config.gateway.trustedProxies);
   // The state-cookie key lives in the database so that every instance on it accepts the callback.
   const oidc = config.auth.oidc.enabled
@@ -140,7 +142,7 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
   const recorder = createRecorder(store, compileRedactor(), log, metrics, { policy, ...(coalesce.enabled ? { coalesce: { windowMs: coalesce.windowSeconds * 1000, maxKeys: coalesce.maxKeys } } : {}) });
   // A policy that differs from the last one in force is recorded before anything else is (UpdateAuditPolicy).
   opened.push(() => recorder.close());
-  if (await auditPolicyChange(config.auditPolicy, metaPolicyHashState(db), (e) => recorder.recordOrThrow(e), config)) {
+  if (await auditPolicyChange(config.auditPolicy, new SqlitePolicyHashState(db), (e) => recorder.recordOrThrow(e), config)) {
     log.info({ policyHash: policy.hash, rules: policy.ruleCount }, 'The audit policy changed; the change was recorded (UpdateAuditPolicy).');
   }
   const rl = config.auth.rateLimit;
@@ -239,7 +241,7 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
   });
 
   const purge = async () => {
-    sessions.purgeExpired();
+    await sessions.purgeExpired();
     const n = await store.purge(Date.now() - config.store.retentionDays * 24 * 3600 * 1000);
     if (n > 0) log.info({ events: n, retentionDays: config.store.retentionDays }, 'Purged events older than the retention period.');
   };

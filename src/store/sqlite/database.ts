@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { isSealed, type Sealer } from '../../secrets/envelope.js';
 import { NONCES_V9 } from '../../api/actiontrail/sqlite/migrations.js';
+import { SESSIONS_V3 } from '../../identity/sqlite/migrations.js';
 import { K8S_OBJECTS_V5 } from '../../sources/k8s-audit/sqlite/migrations.js';
 
 export type Db = Database.Database;
@@ -95,15 +96,9 @@ const MIGRATIONS: readonly string[] = [
     policy_name TEXT NOT NULL REFERENCES policies (name) ON DELETE CASCADE,
     PRIMARY KEY (user_id, policy_name)
   );
-  CREATE TABLE sessions (
-    id_hash TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL,
-    principal TEXT NOT NULL,
-    csrf_token TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    last_seen_at INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL
-  );
+  ` +
+    SESSIONS_V3 +
+    `
   ALTER TABLE users ADD COLUMN email TEXT;
   ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'local';
   `,

@@ -13,6 +13,7 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteNonceStore } from '../../api/actiontrail/sqlite/nonces.js';
 import { SqliteObjectStates } from '../../sources/k8s-audit/sqlite/state.js';
+import { SqliteSessionStore } from '../../identity/sqlite/sessions.js';
 import { DB_FILE, openDatabase, type Db } from './database.js';
 
 const FIXTURE = new URL('../../../test/fixtures/schema-v9.sql', import.meta.url);
@@ -43,6 +44,7 @@ function v9DataDir(root: string): string {
   db.prepare("INSERT INTO k8s_objects (cluster, resource, namespace, name, uid, resource_version, spec, updated_at) VALUES ('c', 'flinkdeployments', 'n', 'x', 'u-1', '20', ?, 1)").run(
     JSON.stringify([['spec.image', 'v:"flink:1.20"']]),
   );
+  db.prepare("INSERT INTO sessions (id_hash, user_id, principal, csrf_token, created_at, last_seen_at, expires_at) VALUES ('h1', 'u1', '{}', 'csrf', 1, 2, 3)").run();
   db.close();
   return dir;
 }
@@ -67,6 +69,7 @@ describe('upgrading a data directory made at migration 9', () => {
       assert.equal(await new SqliteNonceStore(old).use('FTAKOLD', 'nonce-2', 9_999_999_999_999, 1_800_000_000_000), true);
       const k8s = await new SqliteObjectStates(old).get({ cluster: 'c', resource: 'flinkdeployments', namespace: 'n', name: 'x' });
       assert.deepEqual([k8s?.uid, k8s?.resourceVersion, k8s?.digest.get('spec.image')], ['u-1', '20', 'v:"flink:1.20"']);
+      assert.deepEqual(await new SqliteSessionStore(old).get('h1'), { idHash: 'h1', userId: 'u1', principal: '{}', csrfToken: 'csrf', createdAt: 1, lastSeenAt: 2, expiresAt: 3 });
     } finally {
       old.close();
       fresh.close();
