@@ -16,8 +16,7 @@ const concreteStore = '(^|/)(sqlite|postgres)(/|\\.ts$)';
  */
 const notYetBehindAContract = [
   '^src/identity/(directory|signing-secrets)\\.ts$',
-  '^src/trails/(repository|digest/keys)\\.ts$',
-  '^src/secrets/rotate\\.ts$',
+  '^src/trails/repository\\.ts$',
   '^src/query/histogram\\.ts$',
   '^src/module\\.ts$',
 ];

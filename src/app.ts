@@ -44,6 +44,7 @@ import type { AppModule, ModuleContext } from './module.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { createTrailsModule, knownRegions } from './trails/index.js';
+import { SqliteDigestKeyStore } from './trails/sqlite/digest-keys.js';
 import { createActionTrailRpcModule } from './api/actiontrail/index.js';
 import { SqliteNonceStore } from './api/actiontrail/sqlite/nonces.js';
 import { createIngestModule } from './sources/ingest/index.js';
@@ -61,7 +62,7 @@ export interface AppDeps {
 
 /** The feature modules, in start order. Add new features here. */
 async function createModules(ctx: ModuleContext): Promise<AppModule[]> {
-  const trails = createTrailsModule(ctx);
+  const trails = createTrailsModule(ctx, { digestKeys: new SqliteDigestKeyStore(ctx.db) });
   const rpc = ctx.config.actiontrailApi.enabled ? [createActionTrailRpcModule(ctx, { trails: trails.service, regions: [...knownRegions(ctx)].sort(), nonces: new SqliteNonceStore(ctx.db) })] : [];
   const k8s = await createK8sAuditModule({ ...ctx, states: new SqliteObjectStates(ctx.db) });
   return [trails, k8s, createIngestModule(ctx), ...rpc];

@@ -18,6 +18,7 @@ import Database from 'better-sqlite3';
 import { isSealed, type Sealer } from '../../secrets/envelope.js';
 import { NONCES_V9 } from '../../api/actiontrail/sqlite/migrations.js';
 import { SESSIONS_V3 } from '../../identity/sqlite/migrations.js';
+import { DIGEST_KEYS_V4 } from '../../trails/sqlite/migrations.js';
 import { K8S_OBJECTS_V5 } from '../../sources/k8s-audit/sqlite/migrations.js';
 
 export type Db = Database.Database;
@@ -187,13 +188,7 @@ const MIGRATIONS: readonly string[] = [
     updated_at INTEGER NOT NULL,
     error TEXT
   );
-  CREATE TABLE trail_digest_keys (
-    fingerprint TEXT PRIMARY KEY,
-    public_key TEXT NOT NULL,
-    valid_from INTEGER NOT NULL,
-    valid_to INTEGER
-  );
-  `,
+  ` + DIGEST_KEYS_V4,
   // 5: Kubernetes audit — the last spec seen of each Flink custom resource (sources/k8s-audit/sqlite/)
   K8S_OBJECTS_V5,
   // 6: LookupEvents by source IP or cluster walks an index in time order like the other filters

@@ -14,6 +14,7 @@ import Database from 'better-sqlite3';
 import { SqliteNonceStore } from '../../api/actiontrail/sqlite/nonces.js';
 import { SqliteObjectStates } from '../../sources/k8s-audit/sqlite/state.js';
 import { SqliteSessionStore } from '../../identity/sqlite/sessions.js';
+import { SqliteDigestKeyStore } from '../../trails/sqlite/digest-keys.js';
 import { DB_FILE, openDatabase, type Db } from './database.js';
 
 const FIXTURE = new URL('../../../test/fixtures/schema-v9.sql', import.meta.url);
@@ -45,6 +46,7 @@ function v9DataDir(root: string): string {
     JSON.stringify([['spec.image', 'v:"flink:1.20"']]),
   );
   db.prepare("INSERT INTO sessions (id_hash, user_id, principal, csrf_token, created_at, last_seen_at, expires_at) VALUES ('h1', 'u1', '{}', 'csrf', 1, 2, 3)").run();
+  db.prepare("INSERT INTO trail_digest_keys (fingerprint, public_key, valid_from, valid_to) VALUES ('f1', 'PEM1', 10, 20), ('f2', 'PEM2', 20, NULL)").run();
   db.close();
   return dir;
 }
@@ -70,6 +72,9 @@ describe('upgrading a data directory made at migration 9', () => {
       const k8s = await new SqliteObjectStates(old).get({ cluster: 'c', resource: 'flinkdeployments', namespace: 'n', name: 'x' });
       assert.deepEqual([k8s?.uid, k8s?.resourceVersion, k8s?.digest.get('spec.image')], ['u-1', '20', 'v:"flink:1.20"']);
       assert.deepEqual(await new SqliteSessionStore(old).get('h1'), { idHash: 'h1', userId: 'u1', principal: '{}', csrfToken: 'csrf', createdAt: 1, lastSeenAt: 2, expiresAt: 3 });
+      const keys = new SqliteDigestKeyStore(old);
+      assert.equal(await keys.activeFingerprint(), 'f2');
+      assert.deepEqual((await keys.list()).map((k) => [k.fingerprint, k.validTo]), [['f1', 20], ['f2', null]]);
     } finally {
       old.close();
       fresh.close();
