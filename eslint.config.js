@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.it/**', 'console/dist/**', 'bin/**', 'scripts/flink/job/**', 'eslint.config.js'] },
+  { ignores: ['dist/**', 'node_modules/**', '.it/**', 'console/dist/**', 'bin/**', 'scripts/flink/job/**', 'eslint.config.js', '.dependency-cruiser.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

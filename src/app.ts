@@ -20,30 +20,39 @@ import { consoleRoutes } from './api/console-routes.js';
 import { oidcRoutes, oidcSignOut } from './api/oidc-routes.js';
 import { OidcProviders } from './identity/oidc-providers.js';
 import { Sessions } from './identity/sessions.js';
+import { SqliteSessionStore } from './identity/sqlite/sessions.js';
 import type { Config } from './config/index.js';
 import { Authenticator } from './identity/authenticate.js';
 import { clientCertificatePlugin, listenerTls, secureClusterServer, TlsReloader } from './identity/client-cert.js';
 import { Directory } from './identity/directory.js';
 import { throttleEvent } from './identity/throttle-event.js';
 import { compileRedactor } from './pipeline/redact.js';
-import { auditPolicyChange, compileAuditPolicy, metaPolicyHashState } from './pipeline/audit-policy/index.js';
-import { createRecorder, type Recorder } from './pipeline/recorder.js';
+import { auditPolicyChange, compileAuditPolicy } from './pipeline/audit-policy/index.js';
+import { SqlitePolicyHashState } from './pipeline/audit-policy/sqlite/state.js';
+import { createRecorder } from './pipeline/recorder.js';
 import { TokenCodec } from './query/lookup.js';
 import { hasBody } from './sources/gateway/body.js';
 import { createGateway, type Gateway } from './sources/gateway/gateway.js';
 import { selfProxies, type Listener } from './sources/gateway/self-proxy.js';
 import { FlinkTrailError } from './errors/index.js';
-import { sourceIpResolver, trustedPeerCheck } from './sources/gateway/source-ip.js';
+import { sourceIpResolver, trustedPeerCheck } from './identity/source-ip.js';
 import { openSecrets, type Secrets } from './secrets/index.js';
 import { metaSecret, openDatabase, type Db } from './store/sqlite/database.js';
 import { WorkerEventStore } from './store/sqlite/worker-store.js';
 import type { EventStore } from './store/types.js';
+import type { AppModule, ModuleContext } from './module.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { createTrailsModule, knownRegions } from './trails/index.js';
+import { SqliteDigestKeyStore } from './trails/sqlite/digest-keys.js';
 import { createActionTrailRpcModule } from './api/actiontrail/index.js';
+import { SqliteNonceStore } from './api/actiontrail/sqlite/nonces.js';
 import { createIngestModule } from './sources/ingest/index.js';
 import { createK8sAuditModule } from './sources/k8s-audit/index.js';
+import { SqliteObjectStates } from './sources/k8s-audit/sqlite/state.js';
+import { SqliteMetaStore } from './store/sqlite/meta.js';
+
+export type { AppModule, ModuleContext } from './module.js';
 
 export interface AppDeps {
   log?: Logger;
@@ -51,39 +60,12 @@ export interface AppDeps {
   secrets?: Secrets;
 }
 
-/** What a feature module gets to build itself from. */
-export interface ModuleContext {
-  config: Readonly<Config>;
-  db: Db;
-  /** Seals secrets before they are stored (`seal`/`open`, see src/secrets/). */
-  secrets: Secrets;
-  store: EventStore;
-  recorder: Recorder;
-  directory: Directory;
-  /** For modules with routes that authenticate themselves (e.g. the Kubernetes audit webhook's bearer tokens). */
-  authenticator: Authenticator;
-  /** LookupEvents page tokens: one key, so every query interface's tokens are the same. */
-  tokens: TokenCodec;
-  log: Logger;
-  metrics: Metrics;
-}
-
-/**
- * A feature that plugs into the app (trails, Kubernetes audit, ...): its HTTP routes and its
- * lifecycle. `start` runs after the API listens; `stop` before the store closes (flush here).
- */
-export interface AppModule {
-  name: string;
-  routes?(api: FastifyInstance): void;
-  start?(): Promise<void>;
-  stop?(): Promise<void>;
-}
-
 /** The feature modules, in start order. Add new features here. */
-function createModules(ctx: ModuleContext): AppModule[] {
-  const trails = createTrailsModule(ctx);
-  const rpc = ctx.config.actiontrailApi.enabled ? [createActionTrailRpcModule(ctx, { trails: trails.service, regions: [...knownRegions(ctx)].sort() })] : [];
-  return [trails, createK8sAuditModule(ctx), createIngestModule(ctx), ...rpc];
+async function createModules(ctx: ModuleContext): Promise<AppModule[]> {
+  const trails = createTrailsModule(ctx, { digestKeys: new SqliteDigestKeyStore(ctx.db) });
+  const rpc = ctx.config.actiontrailApi.enabled ? [createActionTrailRpcModule(ctx, { trails: trails.service, regions: [...knownRegions(ctx)].sort(), nonces: new SqliteNonceStore(ctx.db) })] : [];
+  const k8s = await createK8sAuditModule({ ...ctx, states: new SqliteObjectStates(ctx.db) });
+  return [trails, k8s, createIngestModule(ctx), ...rpc];
 }
 
 export interface ListenInfo {
@@ -151,7 +133,7 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
   if (recovered > 0) log.warn({ events: recovered }, 'Journaled operations without a recorded outcome were marked unknown.');
 
   const directory = new Directory(db, secrets);
-  const sessions = new Sessions(db, { idleMs: config.auth.session.idleMinutes * 60_000, absoluteMs: config.auth.session.absoluteHours * 3600_000 });
+  const sessions = new Sessions(new SqliteSessionStore(db), { idleMs: config.auth.session.idleMinutes * 60_000, absoluteMs: config.auth.session.absoluteHours * 3600_000 });
   const isTrustedPeer = trustedPeerCheck(config.gateway.trustedProxies);
   // The state-cookie key lives in the database so that every instance on it accepts the callback.
   const oidc = config.auth.oidc.enabled
@@ -161,7 +143,7 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
   const recorder = createRecorder(store, compileRedactor(), log, metrics, { policy, ...(coalesce.enabled ? { coalesce: { windowMs: coalesce.windowSeconds * 1000, maxKeys: coalesce.maxKeys } } : {}) });
   // A policy that differs from the last one in force is recorded before anything else is (UpdateAuditPolicy).
   opened.push(() => recorder.close());
-  if (await auditPolicyChange(config.auditPolicy, metaPolicyHashState(db), (e) => recorder.recordOrThrow(e), config)) {
+  if (await auditPolicyChange(config.auditPolicy, new SqlitePolicyHashState(db), (e) => recorder.recordOrThrow(e), config)) {
     log.info({ policyHash: policy.hash, rules: policy.ruleCount }, 'The audit policy changed; the change was recorded (UpdateAuditPolicy).');
   }
   const rl = config.auth.rateLimit;
@@ -243,7 +225,7 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
     servers.push(server);
     return server;
   };
-  const modules = createModules({ config, db, secrets, store, recorder, directory, authenticator, tokens, log, metrics });
+  const modules = await createModules({ config, db, secrets, meta: new SqliteMetaStore(db, secrets), store, recorder, directory, authenticator, tokens, log, metrics });
   const api = buildApi({
     config,
     store,
@@ -260,7 +242,7 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
   });
 
   const purge = async () => {
-    sessions.purgeExpired();
+    await sessions.purgeExpired();
     const n = await store.purge(Date.now() - config.store.retentionDays * 24 * 3600 * 1000);
     if (n > 0) log.info({ events: n, retentionDays: config.store.retentionDays }, 'Purged events older than the retention period.');
   };

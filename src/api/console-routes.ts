@@ -21,8 +21,7 @@ import { catalogEntries, RESOURCE_TYPES, resourceTypeKey } from '../catalog/inde
 import type { Config } from '../config/index.js';
 import { FlinkTrailError } from '../errors/index.js';
 import { EVENT_TYPES } from '../event/types.js';
-import { FLINKTRAIL_ACTIONS } from '../policy/index.js';
-import { MANAGEMENT_ACTIONS } from '../policy/print-docs.js';
+import { FLINKTRAIL_ACTIONS, MANAGEMENT_ACTIONS } from '../policy/index.js';
 import { exportChunks, parseExport } from '../query/export.js';
 import { parseHistogram } from '../query/histogram.js';
 import type { EventStore } from '../store/types.js';

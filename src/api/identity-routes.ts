@@ -16,7 +16,7 @@ import { SESSION_COOKIE, type Sessions } from '../identity/sessions.js';
 import { setSessionCookie } from './cookies.js';
 import type { SignOutHook } from './oidc-routes.js';
 import type { PolicyDocument } from '../policy/index.js';
-import type { SourceIpResolver } from '../sources/gateway/source-ip.js';
+import type { SourceIpResolver } from '../identity/source-ip.js';
 
 export interface IdentityRouteDeps {
   config: Readonly<Config>;
@@ -91,7 +91,7 @@ export function identityRoutes(deps: IdentityRouteDeps) {
           if (err instanceof AuthError) req.authError = err;
           throw err;
         }
-        const { id, session } = sessions.create(principal);
+        const { id, session } = await sessions.create(principal);
         req.principal = { ...principal, method: 'session', sessionCreatedAt: session.createdAt };
         setCookie(req, reply, id, Math.floor((session.expiresAt - Date.now()) / 1000));
         return { userName: principal.userName, role: principal.role, csrfToken: session.csrfToken, expiresAt: new Date(session.expiresAt).toISOString() };
@@ -100,8 +100,8 @@ export function identityRoutes(deps: IdentityRouteDeps) {
 
     api.post('/api/v1/auth/logout', { config: { audit: { eventName: 'ConsoleSignout', eventRW: W, eventType: 'ConsoleSignout', isGlobal: true } } }, async (req, reply) => {
       const sid = req.cookies[SESSION_COOKIE];
-      const session = sid ? sessions.get(sid) : undefined;
-      if (sid) sessions.destroy(sid);
+      const session = sid ? await sessions.get(sid) : undefined;
+      if (sid) await sessions.destroy(sid);
       setCookie(req, reply, '', 0);
       const next = await deps.signOut?.(req, reply, session);
       // The console sends the browser on to the provider's end_session_endpoint when there is one.
@@ -111,7 +111,7 @@ export function identityRoutes(deps: IdentityRouteDeps) {
     api.get('/api/v1/auth/session', { config: { action: 'GetCallerIdentity' } }, async (req) => {
       const p = req.principal as Principal;
       const sid = req.cookies[SESSION_COOKIE];
-      const s = sid ? sessions.get(sid) : undefined;
+      const s = sid ? await sessions.get(sid) : undefined;
       return { userName: p.userName, role: p.role, method: p.method, ...(s ? { csrfToken: s.csrfToken, expiresAt: new Date(s.expiresAt).toISOString() } : {}) };
     });
 

@@ -156,7 +156,7 @@ export function oidcRoutes(deps: OidcRouteDeps) {
         setStateCookie(req, reply, '', 0);
         try {
           const { principal, returnTo, idToken } = await oidc.finishLogin(query, req.cookies[STATE_COOKIE]);
-          const { id, session } = sessions.create(principal);
+          const { id, session } = await sessions.create(principal);
           req.principal = { ...principal, sessionCreatedAt: session.createdAt };
           req.auditParameters = { ...req.auditParameters, userName: principal.userName };
           const lifetime = Math.floor((session.expiresAt - Date.now()) / 1000);

@@ -19,7 +19,7 @@ import { authContextOf, recordedIdentity, userIdentityOf } from '../identity/cal
 import { SESSION_COOKIE, type Sessions } from '../identity/sessions.js';
 import { decide } from '../policy/index.js';
 import { timingSafeEqual } from 'node:crypto';
-import type { SourceIpResolver } from '../sources/gateway/source-ip.js';
+import type { SourceIpResolver } from '../identity/source-ip.js';
 import type { EventStore } from '../store/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -121,7 +121,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       if (req.headers['sec-fetch-site'] === 'cross-site') throw new FlinkTrailError('FT_ERR_AUTH_CSRF');
       if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method)) {
         const sid = req.cookies[SESSION_COOKIE];
-        const expected = sid ? deps.sessions?.get(sid)?.csrfToken : undefined;
+        const expected = sid ? (await deps.sessions?.get(sid))?.csrfToken : undefined;
         const given = req.headers['x-csrf-token'];
         if (!expected || typeof given !== 'string' || !safeEqual(given, expected)) throw new FlinkTrailError('FT_ERR_AUTH_CSRF');
       }

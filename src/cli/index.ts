@@ -19,7 +19,7 @@ import { resolveClient } from './client.js';
 import { demo } from './demo.js';
 import { recordLocal } from './local-audit.js';
 import { table } from './table.js';
-import { addTrailCommands } from '../trails/cli.js';
+import { addTrailCommands } from './trails.js';
 import { addAuthCommands } from './auth.js';
 import { addSecretsCommands } from './secrets.js';
 

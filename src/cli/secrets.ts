@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { FlinkTrailError } from '../errors/index.js';
 import { loadMasterKey, openSecrets, rotateSecrets } from '../secrets/index.js';
+import { SqliteSealedValues } from '../secrets/sqlite/sealed-values.js';
 import { ensureKeyFile } from '../secrets/master-key.js';
 import { openDatabase } from '../store/sqlite/database.js';
 import { recordLocal } from './local-audit.js';
@@ -34,7 +35,7 @@ export function addSecretsCommands(cli: Command): void {
       if (next.id === current.active.id) throw new FlinkTrailError('FT_ERR_SECRETS_MASTER_KEY', `file:${file}`, 'it is already the active key');
       const db = openDatabase(config.dataDir);
       try {
-        const result = rotateSecrets(db, config.dataDir, current.withActive(next));
+        const result = await rotateSecrets(new SqliteSealedValues(db), config.dataDir, current.withActive(next));
         await recordLocal(db, 'RotateMasterKey', {}, { newKeyId: next.id, previousKeyId: current.active.id, values: result.values, files: result.files });
         const answer = { KeyId: next.id, PreviousKeyId: current.active.id, KeyFile: file, Created: created, RewrappedValues: result.values, RewrappedFiles: result.files };
         process.stdout.write(

@@ -175,7 +175,7 @@ export class Authenticator {
     if (auth) return this.fromAuthorization(auth, ctx.sourceIp);
     const sid = cookieValue(ctx.cookie, SESSION_COOKIE);
     if (sid && this.opts.sessions) {
-      const s = this.opts.sessions.get(sid);
+      const s = await this.opts.sessions.get(sid);
       if (!s) throw new AuthError('FT_ERR_AUTH_INVALID', {}, 'expired or unknown session');
       const user = this.directory.userById(s.principal.principalId);
       if (!user || user.disabled) throw new AuthError('FT_ERR_AUTH_INVALID', { userName: s.principal.userName }, 'user disabled or deleted');

@@ -28,7 +28,7 @@ export function verifiedCertificate(req: IncomingMessage): PeerCertificate | und
 
 /**
  * What `req` offers to prove who it is. `sourceIp` is the address recorded and rate-limited
- * (the right-most untrusted `X-Forwarded-For` hop, see sources/gateway/source-ip.ts); trust
+ * (the right-most untrusted `X-Forwarded-For` hop, see identity/source-ip.ts); trust
  * decisions use the TCP peer. A certificate problem is set by a TLS listener that asks for
  * certificates (`secureClusterServer` in client-cert.ts) and is refused by the Authenticator.
  */

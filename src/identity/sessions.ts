@@ -2,10 +2,14 @@
  * Console sessions: an opaque random id in an HttpOnly cookie, only its SHA-256 stored, with an
  * idle timeout and an absolute lifetime, and a per-session CSRF token that state-changing calls
  * must echo in `X-CSRF-Token`.
+ *
+ * `Sessions` keeps those rules; where the rows live is the `SessionStore` contract below
+ * (Promise-returning, so that a database server can stand behind it and a session made through
+ * one instance works through another). The embedded store is sqlite/sessions.ts (table
+ * `sessions`, sqlite/migrations.ts).
  */
 import { fastifyCookie } from '@fastify/cookie';
 import { createHash, randomBytes } from 'node:crypto';
-import type { Db } from '../store/sqlite/database.js';
 import type { Principal } from './authenticate.js';
 
 export const SESSION_COOKIE = 'ft_session';
@@ -22,27 +26,38 @@ export interface Session {
   expiresAt: number;
 }
 
+/** A session as stored: the cookie value only as its hash. */
+export interface SessionRecord {
+  idHash: string;
+  userId: string;
+  /** The signed-in principal, JSON. */
+  principal: string;
+  csrfToken: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+}
+
+/** Where sessions are kept. */
+export interface SessionStore {
+  insert(r: SessionRecord): Promise<void>;
+  get(idHash: string): Promise<SessionRecord | undefined>;
+  delete(idHash: string): Promise<void>;
+  touch(idHash: string, lastSeenAt: number): Promise<void>;
+  /** Deletes sessions past their absolute lifetime or idle since before `idleBefore`; how many. */
+  purge(now: number, idleBefore: number): Promise<number>;
+}
+
 const hashId = (id: string) => createHash('sha256').update(id).digest('base64url');
 
 export class Sessions {
-  /** Prepared once: `get` runs on every console request. */
-  private readonly stmts;
-
   constructor(
-    db: Db,
+    private readonly store: SessionStore,
     private readonly opts: SessionOptions,
-  ) {
-    this.stmts = {
-      insert: db.prepare('INSERT INTO sessions (id_hash, user_id, principal, csrf_token, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      get: db.prepare('SELECT * FROM sessions WHERE id_hash = ?'),
-      delete: db.prepare('DELETE FROM sessions WHERE id_hash = ?'),
-      touch: db.prepare('UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?'),
-      purge: db.prepare('DELETE FROM sessions WHERE expires_at < ? OR last_seen_at < ?'),
-    };
-  }
+  ) {}
 
   /** Starts a session; returns the cookie value (shown once) and the session. */
-  create(principal: Principal): { id: string; session: Session } {
+  async create(principal: Principal): Promise<{ id: string; session: Session }> {
     const id = randomBytes(32).toString('base64url');
     const now = Date.now();
     const session: Session = {
@@ -51,34 +66,41 @@ export class Sessions {
       createdAt: now,
       expiresAt: now + this.opts.absoluteMs,
     };
-    this.stmts.insert.run(hashId(id), principal.principalId, JSON.stringify(session.principal), session.csrfToken, now, now, session.expiresAt);
+    await this.store.insert({
+      idHash: hashId(id),
+      userId: principal.principalId,
+      principal: JSON.stringify(session.principal),
+      csrfToken: session.csrfToken,
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: session.expiresAt,
+    });
     return { id, session };
   }
 
   /** The live session for a cookie value, refreshing its idle timer; undefined if expired or unknown. */
-  get(id: string): Session | undefined {
+  async get(id: string): Promise<Session | undefined> {
     if (!/^[A-Za-z0-9_-]{43}$/.test(id)) return undefined;
     const idHash = hashId(id);
-    const row = this.stmts.get.get(idHash) as
-      | { principal: string; csrf_token: string; created_at: number; last_seen_at: number; expires_at: number }
-      | undefined;
+    const row = await this.store.get(idHash);
     if (!row) return undefined;
     const now = Date.now();
-    if (now > row.expires_at || now - row.last_seen_at > this.opts.idleMs) {
-      this.stmts.delete.run(idHash);
+    if (now > row.expiresAt || now - row.lastSeenAt > this.opts.idleMs) {
+      await this.store.delete(idHash);
       return undefined;
     }
     // Refresh at most every 10 s: a write per request would cost an fsync each.
-    if (now - row.last_seen_at > 10_000) this.stmts.touch.run(now, idHash);
-    return { principal: JSON.parse(row.principal) as Principal, csrfToken: row.csrf_token, createdAt: row.created_at, expiresAt: row.expires_at };
+    if (now - row.lastSeenAt > 10_000) await this.store.touch(idHash, now);
+    return { principal: JSON.parse(row.principal) as Principal, csrfToken: row.csrfToken, createdAt: row.createdAt, expiresAt: row.expiresAt };
   }
 
-  destroy(id: string): void {
-    this.stmts.delete.run(hashId(id));
+  async destroy(id: string): Promise<void> {
+    await this.store.delete(hashId(id));
   }
 
-  purgeExpired(): number {
-    return this.stmts.purge.run(Date.now(), Date.now() - this.opts.idleMs).changes;
+  async purgeExpired(): Promise<number> {
+    const now = Date.now();
+    return this.store.purge(now, now - this.opts.idleMs);
   }
 }
 

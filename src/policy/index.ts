@@ -37,6 +37,16 @@ export const FLINKTRAIL_ACTIONS = {
   /** Everything else (keys, users, policies, trails, ingest, Kubernetes audit): admin only. */
 } as const;
 
+/**
+ * FlinkTrail's management actions (keys, users, policies, trails, ingest): admin only. Listed here
+ * for the console's event-name list and the access-control reference.
+ */
+export const MANAGEMENT_ACTIONS = [
+  'ListUsers', 'CreateUser', 'UpdateUser', 'DeleteUser', 'ListAccessKeys', 'CreateAccessKey', 'UpdateAccessKey', 'DeleteAccessKey', 'RotateAccessKey',
+  'ListPolicies', 'CreatePolicy', 'DeletePolicy', 'AttachPolicyToUser', 'DetachPolicyFromUser', 'ListSignInThrottles', 'UnlockSignIn',
+  'CreateTrail', 'UpdateTrail', 'DeleteTrail', 'StartLogging', 'StopLogging', 'CreateDeliveryHistoryJob', 'IngestEvents',
+] as const;
+
 export interface PolicyStatement {
   Effect: 'Allow' | 'Deny';
   Action: string[];

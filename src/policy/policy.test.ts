@@ -4,7 +4,8 @@ import { describe, it } from 'node:test';
 import { catalogEntries } from '../catalog/index.js';
 import type { LEVELS} from './index.js';
 import { compilePolicy, decide, levelOf, ROLE_NAMES, type PolicyDocument, type RoleName } from './index.js';
-import { accessControlMarkdown, MANAGEMENT_ACTIONS } from './print-docs.js';
+import { accessControlMarkdown } from './print-docs.js';
+import { MANAGEMENT_ACTIONS } from './index.js';
 
 const flink = (role: RoleName, eventName: string, eventRW: 'Read' | 'Write' = 'Write', policies: PolicyDocument[] = [], cluster = 'prod', jobs: string[] = []) =>
   decide({ role, policies }, { service: 'RealtimeCompute', action: { eventName, eventRW, api: 'dispatcher', known: true }, cluster, jobs }).allowed;

@@ -1,15 +1,9 @@
 /** Prints docs/reference/access-control.md: `node --import tsx src/policy/print-docs.ts > docs/reference/access-control.md`. */
 import { BODY_VARIANTS, catalogEntries } from '../catalog/index.js';
-import { decide, FLINKTRAIL_ACTIONS, levelOf, ROLE_NAMES, type RoleName } from './index.js';
+import { decide, FLINKTRAIL_ACTIONS, levelOf, MANAGEMENT_ACTIONS, ROLE_NAMES, type RoleName } from './index.js';
 
 const check = (role: RoleName, eventName: string, eventRW: 'Read' | 'Write', api: 'dispatcher' | 'sql_gateway' | 'history_server') =>
   decide({ role, policies: [] }, { service: 'RealtimeCompute', action: { eventName, eventRW, api, known: true }, cluster: 'any', jobs: [] }).allowed ? '✓' : '·';
-
-export const MANAGEMENT_ACTIONS = [
-  'ListUsers', 'CreateUser', 'UpdateUser', 'DeleteUser', 'ListAccessKeys', 'CreateAccessKey', 'UpdateAccessKey', 'DeleteAccessKey', 'RotateAccessKey',
-  'ListPolicies', 'CreatePolicy', 'DeletePolicy', 'AttachPolicyToUser', 'DetachPolicyFromUser', 'ListSignInThrottles', 'UnlockSignIn',
-  'CreateTrail', 'UpdateTrail', 'DeleteTrail', 'StartLogging', 'StopLogging', 'CreateDeliveryHistoryJob', 'IngestEvents',
-] as const;
 
 export function accessControlMarkdown(): string {
   const seen = new Set<string>();

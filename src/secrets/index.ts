@@ -16,7 +16,7 @@ import { defaultKeyFile, ensureKeyFile, loadMasterKey, readReference } from './m
 
 export { Secrets, isSealed, SEALED_PREFIX, type Sealer } from './envelope.js';
 export { defaultKeyFile, keyIdOf, loadMasterKey, newKeyText, type MasterKey } from './master-key.js';
-export { rotateSecrets, SEALED_COLUMNS, type RotationResult } from './rotate.js';
+export { rotateSecrets, type RotationResult, type SealedValueStore } from './rotate.js';
 
 /** A value that names where a secret is rather than holding it. */
 export const REFERENCE = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/[^\s]*)$/;

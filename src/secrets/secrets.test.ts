@@ -7,6 +7,7 @@ import { testKey } from '../../test/helpers/secrets.js';
 import { buildConfig } from '../config/index.js';
 import { Directory } from '../identity/directory.js';
 import { metaSecret, openDatabase } from '../store/sqlite/database.js';
+import { SqliteSealedValues } from './sqlite/sealed-values.js';
 import { isReference, isSealed, keyIdOf, loadMasterKey, openSecrets, resolveSecret, rotateSecrets, Secrets } from './index.js';
 import { parseKeyMaterial } from './master-key.js';
 
@@ -95,7 +96,7 @@ describe('master keys', () => {
 });
 
 describe('rotation', () => {
-  it('re-wraps meta secrets, destination URLs, AccessKey signing secrets and key files in one go', () => {
+  it('re-wraps meta secrets, destination URLs, AccessKey signing secrets and key files in one go', async () => {
     const dataDir = tmp();
     const old = new Secrets(testKey());
     const db = openDatabase(dataDir);
@@ -111,7 +112,7 @@ describe('rotation', () => {
       directory.createUser('ak-owner', 'admin');
       const ak = directory.createAccessKey('ak-owner');
       const next = testKey();
-      const result = rotateSecrets(db, dataDir, old.withActive(next));
+      const result = await rotateSecrets(new SqliteSealedValues(db), dataDir, old.withActive(next));
       assert.deepEqual(result, { values: 3, files: 1, plaintext: 1 });
       const signing = (db.prepare('SELECT sealed FROM access_key_signing WHERE key_id = ?').get(ak.accessKeyId) as { sealed: string }).sealed;
       assert.equal(Secrets.keyIdOf(signing), next.id, 'the signing secret is under the new key');
@@ -126,7 +127,7 @@ describe('rotation', () => {
     }
   });
 
-  it('changes nothing in the database when a value cannot be opened', () => {
+  it('changes nothing in the database when a value cannot be opened', async () => {
     const dataDir = tmp();
     const db = openDatabase(dataDir);
     try {
@@ -135,7 +136,7 @@ describe('rotation', () => {
       metaSecret(db, 'a', () => 'x', mine);
       metaSecret(db, 'b', () => 'y', stranger);
       const before = db.prepare('SELECT key, value FROM meta ORDER BY key').all();
-      assert.equal(code(() => rotateSecrets(db, dataDir, mine.withActive(testKey()))), 'FT_ERR_SECRETS_UNKNOWN_KEY');
+      await assert.rejects(rotateSecrets(new SqliteSealedValues(db), dataDir, mine.withActive(testKey())), (err: { code?: string }) => err.code === 'FT_ERR_SECRETS_UNKNOWN_KEY');
       assert.deepEqual(db.prepare('SELECT key, value FROM meta ORDER BY key').all(), before);
     } finally {
       db.close();

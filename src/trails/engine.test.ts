@@ -12,6 +12,7 @@ import { openDatabase } from '../store/sqlite/database.js';
 import { SqliteEventStore } from '../store/sqlite/events.js';
 import { createLogger } from '../telemetry/logger.js';
 import { DigestKeys } from './digest/keys.js';
+import { SqliteDigestKeyStore } from './sqlite/digest-keys.js';
 import { DEAD_LETTER_EVENT, DeliveryEngine } from './engine.js';
 import { decodeFile } from './layout.js';
 import { createTrailMetrics } from './metrics.js';
@@ -65,7 +66,7 @@ async function setup(dest: string, sinks: { objects?: ObjectStore; records?: Rec
   const engine = new DeliveryEngine({
     repo,
     store,
-    keys: new DigestKeys(db, dataDir, secrets),
+    keys: new DigestKeys(new SqliteDigestKeyStore(db), dataDir, secrets),
     config: config.trails,
     accountId: '1',
     log: createLogger('silent'),

@@ -538,7 +538,7 @@ class Worker {
         continue;
       }
       const key = digestKey(keyPrefix(dest), chain.region, t.name, e);
-      const signer = this.d.keys.active(now);
+      const signer = await this.d.keys.active(now);
       let oldest: string | null = null;
       let newest: string | null = null;
       for (const f of files) {

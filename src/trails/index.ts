@@ -5,11 +5,12 @@
  *
  * `createTrailsModule(ctx)` is the AppModule: HTTP routes (routes.ts), the delivery engine
  * (engine.ts, started after the API listens, stopped before the store closes).
- * The CLI side is `addTrailCommands` (cli.ts); validation of delivered files is validate-logs/.
+ * The CLI side is `addTrailCommands` (src/cli/trails.ts: the CLI composes features, never the
+ * reverse); validation of delivered files is validate-logs/.
  */
 import { join, resolve } from 'node:path';
-import type { AppModule, ModuleContext } from '../app.js';
-import { DigestKeys } from './digest/keys.js';
+import type { AppModule, ModuleContext } from '../module.js';
+import { DigestKeys, type DigestKeyStore } from './digest/keys.js';
 import { DeliveryEngine } from './engine.js';
 import { createTrailMetrics } from './metrics.js';
 import { TrailRepository } from './repository.js';
@@ -18,7 +19,6 @@ import { TrailService } from './service.js';
 import { resolveCredentials } from './destination.js';
 import { openObjectStore, openRecordSink } from './sinks/index.js';
 
-export { addTrailCommands } from './cli.js';
 export type { TrailSpec, TrailStatus, TrailEventRW } from './model.js';
 export type { Destination, DestinationKind } from './destination.js';
 
@@ -34,11 +34,16 @@ export function knownRegions(ctx: Pick<ModuleContext, 'config'>): Set<string> {
   return new Set([c.region, ...c.clusters.flatMap((x) => (x.region ? [x.region] : [])), ...c.trails.knownRegions]);
 }
 
-export function createTrailsModule(ctx: ModuleContext): TrailsModule {
+/** What trails keep in a store the composition picks (the embedded ones: sqlite/). */
+export interface TrailsStores {
+  digestKeys: DigestKeyStore;
+}
+
+export function createTrailsModule(ctx: ModuleContext, stores: TrailsStores): TrailsModule {
   const { config } = ctx;
   const localDir = resolve(config.trails.localDir ?? join(config.dataDir, 'trails'));
   const repo = new TrailRepository(ctx.db, localDir, ctx.secrets);
-  const keys = new DigestKeys(ctx.db, config.dataDir, ctx.secrets);
+  const keys = new DigestKeys(stores.digestKeys, config.dataDir, ctx.secrets);
   const log = ctx.log.child({ component: 'trails' });
   const sealed = repo.sealStoredCredentials();
   if (sealed > 0) log.info({ destinations: sealed }, 'Destination credentials stored in clear by an earlier version were sealed with the master key.');

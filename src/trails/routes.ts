@@ -102,13 +102,13 @@ export function registerTrailRoutes(api: FastifyInstance, svc: TrailService, acc
     return Promise.resolve({ RequestId: req.id, ...svc.listHistoryJobs(req.params.name, q['PageNumber'], q['PageSize']) });
   });
 
-  api.get('/api/v1/trails/:name/digest-public-keys', audit('ListPublicKeys', 'Read'), (req: Named) => {
+  api.get('/api/v1/trails/:name/digest-public-keys', audit('ListPublicKeys', 'Read'), async (req: Named) => {
     mark(req, req.params.name);
     svc.get(req.params.name);
-    return Promise.resolve({ RequestId: req.id, PublicKeyList: svc.publicKeys() });
+    return { RequestId: req.id, PublicKeyList: await svc.publicKeys() };
   });
 
-  api.post('/api/v1/trail-digest-keys/rotate', audit('RotateDigestKey', 'Write', true), (req) => {
-    return Promise.resolve({ RequestId: req.id, PublicKeyList: svc.rotateKey() });
+  api.post('/api/v1/trail-digest-keys/rotate', audit('RotateDigestKey', 'Write', true), async (req) => {
+    return { RequestId: req.id, PublicKeyList: await svc.rotateKey() };
   });
 }

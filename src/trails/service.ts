@@ -206,13 +206,13 @@ export class TrailService {
     return { PageNumber: page, PageSize: size, TotalCount: total, DeliveryHistoryJobs: jobs.map((j) => describeJob(j, this.d.repo.jobProgress(j.id))) };
   }
 
-  publicKeys(): PublicKeyInfo[] {
-    this.d.keys.active(this.now());
+  async publicKeys(): Promise<PublicKeyInfo[]> {
+    await this.d.keys.active(this.now());
     return this.d.keys.publicKeys();
   }
 
-  rotateKey(): PublicKeyInfo[] {
-    this.d.keys.rotate(this.now());
+  async rotateKey(): Promise<PublicKeyInfo[]> {
+    await this.d.keys.rotate(this.now());
     return this.d.keys.publicKeys();
   }
 

@@ -10,7 +10,8 @@ import { signingContext } from '../../identity/signing-secrets.js';
 import { isSealed } from '../../secrets/index.js';
 import { openDatabase, type Db } from '../../store/sqlite/database.js';
 import { verifyRequest, type SignedRequest } from './auth.js';
-import { NonceStore } from './nonces.js';
+import type { NonceStore } from './nonces.js';
+import { SqliteNonceStore } from './sqlite/nonces.js';
 import { RpcParams } from './params.js';
 import { canonicalRequestV3, sha256Hex, signV1, signV3, stringToSignV1, stringToSignV3, type Pair } from './signature.js';
 
@@ -31,14 +32,14 @@ describe('RPC request authentication', () => {
     directory = new Directory(db, ring);
     directory.createUser('alice', 'admin');
     key = directory.createAccessKey('alice');
-    nonces = new NonceStore(db);
+    nonces = new SqliteNonceStore(db);
   });
   after(() => db.close());
 
   const verify = (r: Omit<SignedRequest, 'sourceIp'>, now = NOW) => verifyRequest({ directory, nonces, now: () => now }, { ...r, sourceIp: '10.0.0.1' }, new RpcParams([...r.query, ...r.body]));
-  const codeOf = (f: () => unknown): string => {
+  const codeOf = async (f: () => Promise<unknown>): Promise<string> => {
     try {
-      f();
+      await f();
     } catch (err) {
       assert.ok(err instanceof AuthError, String(err));
       return err.apiCode;
@@ -80,27 +81,27 @@ describe('RPC request authentication', () => {
     return { method: 'POST', query, body: raw.length ? ([...new URLSearchParams(raw.toString())] as Pair[]) : [], rawBody: raw, headers };
   }
 
-  it('accepts V1 and V3 signatures and names the signer', () => {
-    const a = verify(v1());
+  it('accepts V1 and V3 signatures and names the signer', async () => {
+    const a = await verify(v1());
     assert.equal(a.method, 'HMAC-SHA1');
     assert.equal(a.principal.accessKeyId, key.accessKeyId);
     assert.equal(a.principal.userName, 'alice');
-    assert.equal(verify(v3({ body: 'Name=trail-one' })).method, 'ACS3-HMAC-SHA256');
+    assert.equal((await verify(v3({ body: 'Name=trail-one' }))).method, 'ACS3-HMAC-SHA256');
   });
 
-  it('refuses a wrong secret, a stale or future timestamp, an unknown or inactive key, STS tokens', () => {
-    assert.equal(codeOf(() => verify(v1({}, { secret: 'wrong' }))), 'SignatureDoesNotMatch');
-    assert.equal(codeOf(() => verify(v1({}, { timestamp: NOW - 16 * 60_000 }))), 'InvalidTimeStamp.Expired');
-    assert.equal(codeOf(() => verify(v1({}, { timestamp: NOW + 16 * 60_000 }))), 'InvalidTimeStamp.Expired');
-    assert.equal(codeOf(() => verify(v1({ AccessKeyId: 'FTAKUNKNOWN' }))), 'InvalidAccessKeyId.NotFound');
-    assert.equal(codeOf(() => verify(v1({ SecurityToken: 'sts' }))), 'InvalidParameter');
-    assert.equal(codeOf(() => verify(v1({ SignatureMethod: 'HMAC-SHA256' }))), 'IncompleteSignature');
+  it('refuses a wrong secret, a stale or future timestamp, an unknown or inactive key, STS tokens', async () => {
+    assert.equal(await codeOf(() => verify(v1({}, { secret: 'wrong' }))), 'SignatureDoesNotMatch');
+    assert.equal(await codeOf(() => verify(v1({}, { timestamp: NOW - 16 * 60_000 }))), 'InvalidTimeStamp.Expired');
+    assert.equal(await codeOf(() => verify(v1({}, { timestamp: NOW + 16 * 60_000 }))), 'InvalidTimeStamp.Expired');
+    assert.equal(await codeOf(() => verify(v1({ AccessKeyId: 'FTAKUNKNOWN' }))), 'InvalidAccessKeyId.NotFound');
+    assert.equal(await codeOf(() => verify(v1({ SecurityToken: 'sts' }))), 'InvalidParameter');
+    assert.equal(await codeOf(() => verify(v1({ SignatureMethod: 'HMAC-SHA256' }))), 'IncompleteSignature');
     const other = directory.createAccessKey('alice');
     directory.setAccessKeyStatus(other.accessKeyId, 'Inactive');
-    assert.equal(codeOf(() => verify(v1({ AccessKeyId: other.accessKeyId }, { secret: other.accessKeySecret }))), 'InvalidAccessKeyId.Inactive');
+    assert.equal(await codeOf(() => verify(v1({ AccessKeyId: other.accessKeyId }, { secret: other.accessKeySecret }))), 'InvalidAccessKeyId.Inactive');
   });
 
-  it('keeps the signing secret sealed with the master key, bound to its key; interim-format values cannot sign', () => {
+  it('keeps the signing secret sealed with the master key, bound to its key; interim-format values cannot sign', async () => {
     const stored = (id: string) => (db.prepare('SELECT sealed FROM access_key_signing WHERE key_id = ?').get(id) as { sealed: string }).sealed;
     assert.ok(isSealed(stored(key.accessKeyId)) && !stored(key.accessKeyId).includes(key.accessKeySecret), 'sealed, not in clear');
     assert.equal(ring.open(stored(key.accessKeyId), signingContext(key.accessKeyId)), key.accessKeySecret);
@@ -110,35 +111,35 @@ describe('RPC request authentication', () => {
     assert.throws(() => directory.signing.get(other.accessKeyId), (e: { code?: string }) => e.code === 'FT_ERR_SECRETS_CORRUPT');
     // What unreleased builds stored under a key file in the data directory: not signable.
     db.prepare('UPDATE access_key_signing SET sealed = ? WHERE key_id = ?').run('v1.aXY.dGFn.Y3Q', other.accessKeyId);
-    assert.equal(codeOf(() => verify(v1({ AccessKeyId: other.accessKeyId }, { secret: other.accessKeySecret }))), 'FT_ERR_RPC_KEY_NOT_SIGNABLE');
+    assert.equal(await codeOf(() => verify(v1({ AccessKeyId: other.accessKeyId }, { secret: other.accessKeySecret }))), 'FT_ERR_RPC_KEY_NOT_SIGNABLE');
     // A directory opened without the master key cannot make keys that sign.
     assert.throws(() => new Directory(db).createAccessKey('alice'), /without the master key/);
   });
 
-  it('V3: a changed or unsigned x-acs header, or a body that is not the hashed one, is refused', () => {
-    assert.equal(codeOf(() => verify(v3({ mutate: (h) => (h['x-acs-action'] = 'DeleteTrail') }))), 'SignatureDoesNotMatch');
-    assert.equal(codeOf(() => verify(v3({ mutate: (h) => (h['x-acs-extra'] = '1') }))), 'IncompleteSignature');
-    assert.equal(codeOf(() => verify(v3({ signed: ['host', 'x-acs-action', 'x-acs-content-sha256', 'x-acs-date', 'x-acs-signature-nonce'] }))), 'IncompleteSignature');
+  it('V3: a changed or unsigned x-acs header, or a body that is not the hashed one, is refused', async () => {
+    assert.equal(await codeOf(() => verify(v3({ mutate: (h) => (h['x-acs-action'] = 'DeleteTrail') }))), 'SignatureDoesNotMatch');
+    assert.equal(await codeOf(() => verify(v3({ mutate: (h) => (h['x-acs-extra'] = '1') }))), 'IncompleteSignature');
+    assert.equal(await codeOf(() => verify(v3({ signed: ['host', 'x-acs-action', 'x-acs-content-sha256', 'x-acs-date', 'x-acs-signature-nonce'] }))), 'IncompleteSignature');
     const tampered = v3({ body: 'Name=trail-one' });
-    assert.equal(codeOf(() => verify({ ...tampered, rawBody: Buffer.from('Name=trail-two') })), 'IncompleteSignature');
-    assert.equal(codeOf(() => verify(v3({ body: 'Name=trail-one', signed: ['host', 'x-acs-action', 'x-acs-content-sha256', 'x-acs-date', 'x-acs-signature-nonce', 'x-acs-version'] }))), 'IncompleteSignature');
-    assert.equal(codeOf(() => verify(v3({ mutate: (h) => (h['authorization'] = 'ACS3-HMAC-SHA256 Credential=x') }))), 'IncompleteSignature');
+    assert.equal(await codeOf(() => verify({ ...tampered, rawBody: Buffer.from('Name=trail-two') })), 'IncompleteSignature');
+    assert.equal(await codeOf(() => verify(v3({ body: 'Name=trail-one', signed: ['host', 'x-acs-action', 'x-acs-content-sha256', 'x-acs-date', 'x-acs-signature-nonce', 'x-acs-version'] }))), 'IncompleteSignature');
+    assert.equal(await codeOf(() => verify(v3({ mutate: (h) => (h['authorization'] = 'ACS3-HMAC-SHA256 Credential=x') }))), 'IncompleteSignature');
   });
 
-  it('refuses a replayed nonce, also after a restart, and only once the signature verified', () => {
+  it('refuses a replayed nonce, also after a restart, and only once the signature verified', async () => {
     const req = v1({}, { nonce: 'replayed-nonce' });
     // A forged request with the same nonce does not burn it.
-    assert.equal(codeOf(() => verify(v1({}, { nonce: 'replayed-nonce', secret: 'wrong' }))), 'SignatureDoesNotMatch');
-    verify(req);
-    assert.equal(codeOf(() => verify(req)), 'SignatureNonceUsed');
+    assert.equal(await codeOf(() => verify(v1({}, { nonce: 'replayed-nonce', secret: 'wrong' }))), 'SignatureDoesNotMatch');
+    await verify(req);
+    assert.equal(await codeOf(() => verify(req)), 'SignatureNonceUsed');
     const reopened = openDatabase(dataDir);
     try {
-      const again = () => verifyRequest({ directory: new Directory(reopened, ring), nonces: new NonceStore(reopened), now: () => NOW }, { ...req, sourceIp: '10.0.0.1' }, new RpcParams(req.query));
-      assert.equal(codeOf(again), 'SignatureNonceUsed');
+      const again = () => verifyRequest({ directory: new Directory(reopened, ring), nonces: new SqliteNonceStore(reopened), now: () => NOW }, { ...req, sourceIp: '10.0.0.1' }, new RpcParams(req.query));
+      assert.equal(await codeOf(again), 'SignatureNonceUsed');
     } finally {
       reopened.close();
     }
     // Expired nonces are purged; their requests' timestamps are stale by then anyway.
-    assert.ok(nonces.purge(NOW + 20 * 60_000) >= 1, 'purged');
+    assert.ok(await nonces.purge(NOW + 20 * 60_000) >= 1, 'purged');
   });
 });

@@ -63,16 +63,16 @@ export function isV3(headers: IncomingHttpHeaders): boolean {
   return (header(headers, 'authorization') ?? '').startsWith(`${V3_ALGORITHM} `);
 }
 
-export function verifyRequest(deps: RpcAuthDeps, r: SignedRequest, params: RpcParams): { principal: Principal; method: SignatureMethod } {
+export async function verifyRequest(deps: RpcAuthDeps, r: SignedRequest, params: RpcParams): Promise<{ principal: Principal; method: SignatureMethod }> {
   const now = deps.now?.() ?? Date.now();
-  if (isV3(r.headers)) return { principal: verifyV3(deps, r, now), method: V3_ALGORITHM };
+  if (isV3(r.headers)) return { principal: await verifyV3(deps, r, now), method: V3_ALGORITHM };
   if (params.get('Signature') === undefined && params.get('AccessKeyId') === undefined) {
     throw new AuthError('FT_ERR_RPC_INCOMPLETE_SIGNATURE', {}, 'no signature', 'the request is not signed: sign it with an AccessKey (Signature V1 or ACS3-HMAC-SHA256)');
   }
-  return { principal: verifyV1(deps, r, params, now), method: 'HMAC-SHA1' };
+  return { principal: await verifyV1(deps, r, params, now), method: 'HMAC-SHA1' };
 }
 
-function verifyV1(deps: RpcAuthDeps, r: SignedRequest, params: RpcParams, now: number): Principal {
+async function verifyV1(deps: RpcAuthDeps, r: SignedRequest, params: RpcParams, now: number): Promise<Principal> {
   const id = params.get('AccessKeyId');
   const attempted = id ? { accessKeyId: id.slice(0, 128) } : {};
   const need = (name: string): string => {
@@ -93,11 +93,11 @@ function verifyV1(deps: RpcAuthDeps, r: SignedRequest, params: RpcParams, now: n
   if (!sameSignature(signV1(secret.secret, stringToSign), signature)) {
     throw new AuthError('FT_ERR_RPC_SIGNATURE_MISMATCH', attempted, 'signature mismatch', stringToSign);
   }
-  checkNonce(deps, accessKeyId, nonce, signedAt, now, attempted);
+  await checkNonce(deps, accessKeyId, nonce, signedAt, now, attempted);
   return secret.principal(now, r.sourceIp);
 }
 
-function verifyV3(deps: RpcAuthDeps, r: SignedRequest, now: number): Principal {
+async function verifyV3(deps: RpcAuthDeps, r: SignedRequest, now: number): Promise<Principal> {
   const parsed = parseV3Authorization(header(r.headers, 'authorization') ?? '');
   if (!parsed || parsed instanceof Error) {
     throw new AuthError('FT_ERR_RPC_INCOMPLETE_SIGNATURE', {}, 'malformed Authorization', parsed?.message ?? 'not ACS3-HMAC-SHA256');
@@ -124,7 +124,7 @@ function verifyV3(deps: RpcAuthDeps, r: SignedRequest, now: number): Principal {
   if (!sameSignature(signV3(secret.secret, stringToSign), parsed.signature)) {
     throw new AuthError('FT_ERR_RPC_SIGNATURE_MISMATCH', attempted, 'signature mismatch', stringToSign);
   }
-  checkNonce(deps, parsed.accessKeyId, nonce, signedAt, now, attempted);
+  await checkNonce(deps, parsed.accessKeyId, nonce, signedAt, now, attempted);
   return secret.principal(now, r.sourceIp);
 }
 
@@ -172,8 +172,8 @@ function checkTime(value: string, now: number, attempted: AuthError['attempted']
   return at;
 }
 
-function checkNonce(deps: RpcAuthDeps, accessKeyId: string, nonce: string, signedAt: number, now: number, attempted: AuthError['attempted']): void {
+async function checkNonce(deps: RpcAuthDeps, accessKeyId: string, nonce: string, signedAt: number, now: number, attempted: AuthError['attempted']): Promise<void> {
   if (!NONCE.test(nonce)) throw new AuthError('FT_ERR_RPC_INVALID_PARAMETER', attempted, 'bad nonce', 'SignatureNonce', '1-128 letters, digits and . _ ~ -');
   // Kept until its request's timestamp leaves the window (plus a minute of slack).
-  if (!deps.nonces.use(accessKeyId, nonce, signedAt + MAX_SKEW_MS + 60_000, now)) throw new AuthError('FT_ERR_RPC_NONCE_USED', attempted, 'nonce reused');
+  if (!(await deps.nonces.use(accessKeyId, nonce, signedAt + MAX_SKEW_MS + 60_000, now))) throw new AuthError('FT_ERR_RPC_NONCE_USED', attempted, 'nonce reused');
 }

@@ -20,16 +20,16 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ModuleContext } from '../../app.js';
+import type { ModuleContext } from '../../module.js';
 import { FlinkTrailError, isFlinkTrailError } from '../../errors/index.js';
 import { AuthError } from '../../identity/authenticate.js';
 import { decide } from '../../policy/index.js';
-import { sourceIpResolver } from '../../sources/gateway/source-ip.js';
+import { sourceIpResolver } from '../../identity/source-ip.js';
 import type { TrailService } from '../../trails/service.js';
 import { ACTIONS, recordedParameters, RPC_VERSION, type ActionDeps } from './actions.js';
 import { isV3, verifyRequest } from './auth.js';
 import { rpcCode, rpcErrorBody } from './errors.js';
-import { NonceStore } from './nonces.js';
+import type { NonceStore } from './nonces.js';
 import { COMMON_PARAMETERS, RpcParams } from './params.js';
 import type { Pair } from './signature.js';
 import { Throttle } from './throttle.js';
@@ -58,13 +58,15 @@ export function looksLikeRpc(req: IncomingMessage): boolean {
 
 export interface RpcModuleOptions {
   trails: TrailService;
+  /** Where signature nonces are remembered (the composition picks the store: sqlite/nonces.ts). */
+  nonces: NonceStore;
   regions: readonly string[];
 }
 
 /** The RPC endpoint as an app module (routes only; its state is in the database). */
 export function createActionTrailRpcModule(ctx: ModuleContext, opts: RpcModuleOptions) {
   const { config } = ctx;
-  const nonces = new NonceStore(ctx.db);
+  const { nonces } = opts;
   const throttle = new Throttle(config.actiontrailApi.rateLimit);
   const resolveIp = sourceIpResolver(config.gateway.trustedProxies);
   const deps: ActionDeps = { store: ctx.store, tokens: ctx.tokens, trails: opts.trails, accountId: config.accountId, regions: opts.regions };
@@ -128,7 +130,7 @@ export function createActionTrailRpcModule(ctx: ModuleContext, opts: RpcModuleOp
       if (format !== undefined && format.toLowerCase() !== 'json') throw new FlinkTrailError('FT_ERR_RPC_INVALID_PARAMETER', 'Format', 'only JSON is served');
 
       const sourceIp = resolveIp(req.raw.socket.remoteAddress, req.headers['x-forwarded-for']);
-      const signed = verifyRequest({ directory: ctx.directory, nonces }, { method: req.method, query, body, rawBody, headers: req.headers, sourceIp }, params);
+      const signed = await verifyRequest({ directory: ctx.directory, nonces }, { method: req.method, query, body, rawBody, headers: req.headers, sourceIp }, params);
       req.principal = signed.principal;
       req.auditOverride.additionalEventData = { apiVersion: RPC_VERSION, signatureMethod: signed.method };
       // V1 signs parameters, not headers: its Action and Version must be signed parameters.

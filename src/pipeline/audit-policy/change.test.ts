@@ -7,7 +7,8 @@ import type { AuditPolicyConfig } from '../../config/index.js';
 import { isFlinkTrailError } from '../../errors/index.js';
 import type { ActionTrailEvent } from '../../event/types.js';
 import { openDatabase } from '../../store/sqlite/database.js';
-import { auditPolicyChange, DEFAULT_POLICY_HASH, metaPolicyHashState, POLICY_CHANGE_EVENT } from './change.js';
+import { auditPolicyChange, DEFAULT_POLICY_HASH, POLICY_CHANGE_EVENT } from './change.js';
+import { SqlitePolicyHashState } from './sqlite/state.js';
 import { policyHash } from './rules.js';
 
 const where = { accountId: '1000000000000001', region: 'local' };
@@ -18,7 +19,7 @@ describe('auditing audit policy changes', () => {
   it('records UpdateAuditPolicy once per change, with both hashes and the rule count, and keeps the hash in meta', async () => {
     const db = openDatabase(mkdtempSync(join(tmpdir(), 'ft-policy-')));
     try {
-      const state = metaPolicyHashState(db);
+      const state = new SqlitePolicyHashState(db);
       const recorded: ActionTrailEvent[] = [];
       const record = async (e: ActionTrailEvent) => void recorded.push(e);
 
@@ -34,7 +35,7 @@ describe('auditing audit policy changes', () => {
       assert.equal(e.additionalEventData['policyHash'], policyHash(quiet));
       assert.equal(e.additionalEventData['ruleCount'], 2);
       assert.deepEqual((e.requestParameters['rules'] as unknown[]).length, 2, 'the rules themselves, for a reader at Request level');
-      assert.equal(state.get(), policyHash(quiet));
+      assert.equal(await state.get(), policyHash(quiet));
 
       assert.equal(await auditPolicyChange(quiet, state, record, where), false, 'restarting with the same policy');
       assert.equal(await auditPolicyChange(none, state, record, where), true, 'back to no policy is a change too');
@@ -49,10 +50,10 @@ describe('auditing audit policy changes', () => {
   it('refuses to start when the change cannot be recorded, and keeps the old hash so the next start records it', async () => {
     const db = openDatabase(mkdtempSync(join(tmpdir(), 'ft-policy-')));
     try {
-      const state = metaPolicyHashState(db);
+      const state = new SqlitePolicyHashState(db);
       const failing = () => Promise.reject(new Error('disk full'));
       await assert.rejects(auditPolicyChange(quiet, state, failing, where), (err: unknown) => isFlinkTrailError(err) && err.code === 'FT_ERR_AUDIT_POLICY_UNRECORDED' && err.message.includes('disk full'));
-      assert.equal(state.get(), undefined);
+      assert.equal(await state.get(), undefined);
       const recorded: ActionTrailEvent[] = [];
       assert.equal(await auditPolicyChange(quiet, state, async (e) => void recorded.push(e), where), true);
       assert.equal(recorded.length, 1);

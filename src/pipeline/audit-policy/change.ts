@@ -1,8 +1,8 @@
 /**
  * Auditing the audit policy: a change of the effective policy is itself an event.
  *
- * The hash of the policy last in force is kept in the database's `meta` table
- * (`audit-policy-hash`). At start-up, when the configured policy hashes differently, one
+ * The hash of the policy last in force is kept where `PolicyHashState` keeps it (the embedded
+ * store: the database's `meta` table, `audit-policy-hash`, sqlite/state.ts). At start-up, when the configured policy hashes differently, one
  * `UpdateAuditPolicy` event (a Write, so no policy can hide it) is recorded with the old and new
  * hashes and the rule count, and only once it is stored is the new hash kept — a crash in
  * between records the change again rather than never. A database that never had a policy counts
@@ -17,7 +17,6 @@ import type { AuditPolicyConfig } from '../../config/index.js';
 import { FlinkTrailError } from '../../errors/index.js';
 import { serviceEvent } from '../../event/build.js';
 import type { ActionTrailEvent } from '../../event/types.js';
-import type { Db } from '../../store/sqlite/database.js';
 import { canonicalPolicy, policyHash } from './rules.js';
 
 export const POLICY_CHANGE_EVENT = 'UpdateAuditPolicy';
@@ -25,22 +24,13 @@ export const POLICY_CHANGE_EVENT = 'UpdateAuditPolicy';
 /** The hash of the policy FlinkTrail recorded with before any policy existed. */
 export const DEFAULT_POLICY_HASH = policyHash({ rules: [], coalesce: { enabled: false, windowSeconds: 60, maxKeys: 10_000 } });
 
-/** Where the hash of the policy last in force is kept. */
+/**
+ * Where the hash of the policy last in force is kept: the contract, Promise-returning so that a
+ * database server can stand behind it.
+ */
 export interface PolicyHashState {
-  get(): string | undefined;
-  set(hash: string): void;
-}
-
-const META_KEY = 'audit-policy-hash';
-
-/** The `meta` table of the embedded database. */
-export function metaPolicyHashState(db: Db): PolicyHashState {
-  const get = db.prepare('SELECT value FROM meta WHERE key = ?');
-  const put = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
-  return {
-    get: () => (get.get(META_KEY) as { value: string } | undefined)?.value,
-    set: (hash) => void put.run(META_KEY, hash),
-  };
+  get(): Promise<string | undefined>;
+  set(hash: string): Promise<void>;
 }
 
 /** The `UpdateAuditPolicy` event: FlinkTrail's own, made at start-up by whoever started it. */
@@ -85,7 +75,7 @@ export async function auditPolicyChange(
   record: (e: ActionTrailEvent) => Promise<void>,
   where: { accountId: string; region: string },
 ): Promise<boolean> {
-  const previous = state.get() ?? DEFAULT_POLICY_HASH;
+  const previous = (await state.get()) ?? DEFAULT_POLICY_HASH;
   const hash = policyHash(cfg);
   if (previous === hash) return false;
   try {
@@ -93,6 +83,6 @@ export async function auditPolicyChange(
   } catch (err) {
     throw new FlinkTrailError('FT_ERR_AUDIT_POLICY_UNRECORDED', previous.slice(0, 12), hash.slice(0, 12), (err as Error).message);
   }
-  state.set(hash);
+  await state.set(hash);
   return true;
 }

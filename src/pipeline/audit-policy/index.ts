@@ -6,4 +6,4 @@
  */
 export { applyLevel, compileAuditPolicy, floorOf, policyHash, sourceOf, type AuditPolicy, type PolicyOptions } from './rules.js';
 export { Coalescer, type CoalescerOptions } from './coalesce.js';
-export { auditPolicyChange, DEFAULT_POLICY_HASH, metaPolicyHashState, POLICY_CHANGE_EVENT, policyChangeEvent, type PolicyHashState } from './change.js';
+export { auditPolicyChange, DEFAULT_POLICY_HASH, POLICY_CHANGE_EVENT, policyChangeEvent, type PolicyHashState } from './change.js';

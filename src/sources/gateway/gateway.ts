@@ -33,14 +33,14 @@ import { decide, needsJobNames } from '../../policy/index.js';
 import type { Recorder } from '../../pipeline/recorder.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Metrics } from '../../telemetry/metrics.js';
-import * as sql from '../sql-gateway/index.js';
+import * as sql from './sql-gateway/index.js';
 import { prepareBody } from './body.js';
 import { bodyStillArriving, closeAfterAnswer, watchBodyRate } from './body-edges.js';
 import { elapsedMs, type RequestContext, type Upstream } from './context.js';
 import { NameCache } from './names.js';
 import { flinkErrorCode, flinkErrorMessage, jobNamesIn, responseElements } from './response.js';
 import { canonicalIds, checkRepeated, multipartTailGuard, readBody, readQuery } from './request-model.js';
-import type { SourceIpResolver } from './source-ip.js';
+import type { SourceIpResolver } from '../../identity/source-ip.js';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -266,11 +266,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }
 
   /** Whether a console-cookie call may change state: same origin, typed URL, or the session's CSRF token. */
-  function consoleWriteAllowed(req: IncomingMessage): boolean {
+  async function consoleWriteAllowed(req: IncomingMessage): Promise<boolean> {
     const site = req.headers['sec-fetch-site'];
     if (site === 'same-origin' || site === 'none') return true;
     const sid = cookieValue(req.headers.cookie, SESSION_COOKIE);
-    const expected = sid ? deps.sessions?.get(sid)?.csrfToken : undefined;
+    const expected = sid ? (await deps.sessions?.get(sid))?.csrfToken : undefined;
     const given = req.headers['x-csrf-token'];
     if (!expected || typeof given !== 'string') return false;
     const a = Buffer.from(given);
@@ -349,7 +349,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     ctx.identity = userIdentityOf(ctx.principal, config.accountId);
     if (ctx.principal.method === 'session') {
       const changesState = ctx.cls.eventRW === 'Write' || !READ_METHODS.has(ctx.method);
-      if (req.headers['sec-fetch-site'] === 'cross-site' || (changesState && !consoleWriteAllowed(req))) {
+      if (req.headers['sec-fetch-site'] === 'cross-site' || (changesState && !(await consoleWriteAllowed(req)))) {
         refuse(ctx, new FlinkTrailError('FT_ERR_AUTH_CSRF'), { csrf: true });
         return false;
       }

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { FlinkTrailError } from '../../errors/index.js';
-import { bodyFormat, parseJson, parseJsonLines, readLimited } from './body.js';
+import { bodyFormat, parseJson, parseJsonLines, readLimited } from '../../http/body.js';
 import { checkRecord } from './check.js';
 import { newEvents } from '../../../test/helpers/events.js';
 

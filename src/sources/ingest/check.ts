@@ -14,7 +14,7 @@ import addFormatsModule from 'ajv-formats';
 import { FlinkTrailError } from '../../errors/index.js';
 import { nameProblem, type NameKind } from '../../event/names.js';
 import type { ActionTrailEvent } from '../../event/types.js';
-import type { Rejected } from './body.js';
+import type { Rejected } from '../../http/body.js';
 
 const Ajv = AjvModule.default;
 const addFormats = addFormatsModule.default;

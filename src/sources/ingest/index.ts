@@ -16,14 +16,14 @@ import type { Principal } from '../../identity/authenticate.js';
 import type { Recorder } from '../../pipeline/recorder.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import { userIdentityOf } from '../../identity/caller.js';
-import { acceptRawBodies, bodyFormat } from './body.js';
+import { acceptRawBodies, bodyFormat } from '../../http/body.js';
 import { Ingester } from './ingest.js';
 import { PreparePool } from './pool.js';
 
 export { checkRecord } from './check.js';
 export { Ingester, type IngestResult } from './ingest.js';
 export { PreparePool } from './pool.js';
-export { acceptRawBodies, bodyFormat, parseJson, parseJsonLines, type Rejected } from './body.js';
+export { acceptRawBodies, bodyFormat, parseJson, parseJsonLines, type Rejected } from '../../http/body.js';
 
 export const INGEST_PATH = '/api/v1/events';
 export const INGEST_ACTION = 'IngestEvents';

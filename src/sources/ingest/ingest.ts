@@ -15,7 +15,7 @@ import { FlinkTrailError } from '../../errors/index.js';
 import type { UserIdentity } from '../../event/types.js';
 import type { Recorder } from '../../pipeline/recorder.js';
 import type { Metrics } from '../../telemetry/metrics.js';
-import type { BodyFormat, Rejected } from './body.js';
+import type { BodyFormat, Rejected } from '../../http/body.js';
 import type { PreparePool } from './pool.js';
 import type { PreparedChunk } from './prepare.js';
 

@@ -15,7 +15,7 @@ import { FlinkTrailError } from '../../errors/index.js';
 import type { ActionTrailEvent } from '../../event/types.js';
 import { applyLevel, type AuditPolicy } from '../../pipeline/audit-policy/index.js';
 import { redactEvent, type Redactor } from '../../pipeline/redact.js';
-import { parseJson, parseJsonLines, type BodyFormat, type JsonLine, type Rejected } from './body.js';
+import { parseJson, parseJsonLines, type BodyFormat, type JsonLine, type Rejected } from '../../http/body.js';
 import { checkRecord, invalid } from './check.js';
 
 /** Who delivered a batch, as recorded in each of its records. */

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { openDatabase } from '../../store/sqlite/database.js';
 import { FLINK_CRDS } from './crd.js';
 import { diffDigests, eventNameOf, flatten, intentsOf, SpecDigester, touchedFields } from './diff.js';
-import { ObjectStates } from './state.js';
+import { SqliteObjectStates } from './sqlite/state.js';
 
 const deployment = FLINK_CRDS[0]!;
 const bluegreen = FLINK_CRDS[3]!;
@@ -98,19 +98,19 @@ describe('intents', () => {
 });
 
 describe('object state', () => {
-  it('a stale event never overwrites a newer state; deletes remove it', () => {
+  it('a stale event never overwrites a newer state; deletes remove it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ft-k8s-state-'));
     const db = openDatabase(dir);
     try {
-      const states = new ObjectStates(db);
+      const states = new SqliteObjectStates(db);
       const key = { cluster: 'c', resource: 'flinkdeployments', namespace: 'n', name: 'x' };
-      states.put(key, { uid: 'u', resourceVersion: '20', digest: d.digest({ image: 'new' }) });
-      states.put(key, { resourceVersion: '9', digest: d.digest({ image: 'old' }) });
-      assert.equal(states.get(key)?.digest.get('spec.image'), 'v:"new"');
-      states.put(key, { resourceVersion: '21', digest: d.digest({ image: 'newer' }) });
-      assert.deepEqual({ ...states.get(key), digest: undefined }, { uid: 'u', resourceVersion: '21', digest: undefined });
-      states.delete(key);
-      assert.equal(states.get(key), undefined);
+      await states.put(key, { uid: 'u', resourceVersion: '20', digest: d.digest({ image: 'new' }) });
+      await states.put(key, { resourceVersion: '9', digest: d.digest({ image: 'old' }) });
+      assert.equal((await states.get(key))?.digest.get('spec.image'), 'v:"new"');
+      await states.put(key, { resourceVersion: '21', digest: d.digest({ image: 'newer' }) });
+      assert.deepEqual({ ...(await states.get(key)), digest: undefined }, { uid: 'u', resourceVersion: '21', digest: undefined });
+      await states.delete(key);
+      assert.equal(await states.get(key), undefined);
     } finally {
       db.close();
       rmSync(dir, { recursive: true, force: true });

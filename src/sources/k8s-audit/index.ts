@@ -25,18 +25,17 @@ import { EVENT_SOURCES, type UserIdentity } from '../../event/types.js';
 import { AuthError, type Authenticator } from '../../identity/authenticate.js';
 import type { Recorder } from '../../pipeline/recorder.js';
 import { decide } from '../../policy/index.js';
-import type { Sealer } from '../../secrets/index.js';
-import { metaSecret, type Db } from '../../store/sqlite/database.js';
+import type { MetaStore } from '../../store/meta.js';
 import type { EventStore } from '../../store/types.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import { authContextOf, recordedIdentity, userIdentityOf } from '../../identity/caller.js';
-import { sourceIpResolver } from '../gateway/source-ip.js';
-import { acceptRawBodies, bodyFormat, parseJson, parseJsonLines } from '../ingest/body.js';
+import { sourceIpResolver } from '../../identity/source-ip.js';
+import { acceptRawBodies, bodyFormat, parseJson, parseJsonLines } from '../../http/body.js';
 import { SpecDigester } from './diff.js';
 import { parseEventLines, parseEventList } from './parse.js';
 import { K8sAuditReceiver } from './receiver.js';
-import { ObjectStates } from './state.js';
+import type { ObjectStates } from './state.js';
 
 export { FLINK_CRDS, FLINK_API_GROUP } from './crd.js';
 export { mapAuditEvent, auditEventId } from './map.js';
@@ -49,8 +48,10 @@ export const K8S_AUDIT_ACTION = 'PutKubernetesAuditEvents';
 
 export interface K8sAuditDeps {
   config: Readonly<Config>;
-  db: Db;
-  secrets: Sealer;
+  /** The last spec seen of each resource (the composition picks the store: sqlite/state.ts). */
+  states: ObjectStates;
+  /** Where the spec-digest HMAC key is kept, shared by every process on the database. */
+  meta: MetaStore;
   store: EventStore;
   recorder: Recorder;
   authenticator: Authenticator;
@@ -71,15 +72,15 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
-export function createK8sAuditModule(deps: K8sAuditDeps) {
+export async function createK8sAuditModule(deps: K8sAuditDeps) {
   const { config, recorder, authenticator, log } = deps;
   const resolveIp = sourceIpResolver(config.gateway.trustedProxies);
-  const digester = new SpecDigester(metaSecret(deps.db, 'k8s-audit-digest-key', () => randomBytes(32).toString('base64url'), deps.secrets));
+  const digester = new SpecDigester(await deps.meta.secret('k8s-audit-digest-key', () => randomBytes(32).toString('base64url')));
   const receiver = new K8sAuditReceiver({
     config,
     recorder,
     store: deps.store,
-    states: new ObjectStates(deps.db),
+    states: deps.states,
     digester,
     log: log.child({ component: 'k8s-audit' }),
     metrics: deps.metrics,

@@ -212,7 +212,26 @@ function changesOf(crd: FlinkCrd, ev: AuditEvent, prevState: ObjectState | undef
   return { changes: [], unknown: true, ...(next ? { next } : {}) };
 }
 
-/** Maps one audit event. Pure apart from `ctx.previous` (a read of the object state). */
+/**
+ * The Flink custom resource an audit event is about, or undefined (not a Flink resource, or no
+ * name anywhere in it): what the receiver reads the previous state of before mapping.
+ */
+export function objectKeyOf(ev: AuditEvent, cluster: string): ObjectKey | undefined {
+  const ref = ev.objectRef ?? {};
+  const crd = flinkCrdOf(ref.apiGroup, ref.resource);
+  if (!crd) return undefined;
+  const response = objectOf(crd, ev.responseObject);
+  const request = objectOf(crd, ev.requestObject);
+  const name =
+    str(ref.name, 253) ?? str(get(response, 'metadata', 'name'), 253) ?? str(get(request, 'metadata', 'name'), 253) ?? str(get(ev.responseObject, 'details', 'name'), 253);
+  const namespace = str(ref.namespace, 253) ?? str(get(response, 'metadata', 'namespace'), 253) ?? '';
+  return name ? { cluster, resource: crd.plural, namespace, name } : undefined;
+}
+
+/**
+ * Maps one audit event. Pure apart from `ctx.previous` (the object state, read by the caller
+ * beforehand for `objectKeyOf(ev)`).
+ */
 export function mapAuditEvent(ev: AuditEvent, ctx: MapContext): MapResult {
   if (ev.stage !== 'ResponseComplete' && ev.stage !== 'Panic') return { skip: 'stage' };
   const ref = ev.objectRef ?? {};
@@ -225,10 +244,9 @@ export function mapAuditEvent(ev: AuditEvent, ctx: MapContext): MapResult {
   const sub = ref.subresource ?? '';
   const response = objectOf(crd, ev.responseObject);
   const request = objectOf(crd, ev.requestObject);
-  const name =
-    str(ref.name, 253) ?? str(get(response, 'metadata', 'name'), 253) ?? str(get(request, 'metadata', 'name'), 253) ?? str(get(ev.responseObject, 'details', 'name'), 253);
-  const namespace = str(ref.namespace, 253) ?? str(get(response, 'metadata', 'namespace'), 253) ?? '';
-  const key: ObjectKey | undefined = name ? { cluster: ctx.cluster, resource: crd.plural, namespace, name } : undefined;
+  const key = objectKeyOf(ev, ctx.cluster);
+  const name = key?.name;
+  const namespace = key?.namespace ?? str(ref.namespace, 253) ?? str(get(response, 'metadata', 'namespace'), 253) ?? '';
   const prevState = key ? ctx.previous(key) : undefined;
   const uid =
     str(get(response, 'metadata', 'uid'), 128) ??

@@ -14,7 +14,7 @@
 import AjvModule from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { FlinkTrailError } from '../../errors/index.js';
-import type { JsonLine, Rejected } from '../ingest/body.js';
+import type { JsonLine, Rejected } from '../../http/body.js';
 
 export const AUDIT_API_VERSIONS = ['audit.k8s.io/v1', 'audit.k8s.io/v1beta1'] as const;
 

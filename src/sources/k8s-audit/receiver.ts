@@ -15,9 +15,9 @@ import type { Recorder } from '../../pipeline/recorder.js';
 import type { EventStore } from '../../store/types.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Metrics } from '../../telemetry/metrics.js';
-import type { Rejected } from '../ingest/body.js';
+import type { Rejected } from '../../http/body.js';
 import type { SpecDigester } from './diff.js';
-import { auditEventId, mapAuditEvent, type MapContext } from './map.js';
+import { auditEventId, mapAuditEvent, objectKeyOf, type MapContext, type ObjectState } from './map.js';
 import type { ParsedBatch } from './parse.js';
 import type { ObjectStates } from './state.js';
 
@@ -88,8 +88,10 @@ export class K8sAuditReceiver {
       recordReads: config.k8sAudit.recordReads,
       isOperator: this.isOperator,
       digester,
-      previous: (k) => states.get(k),
+      // Read just before each event is mapped (below): the state the previous event left.
+      previous: () => previous,
     };
+    let previous: ObjectState | undefined;
     const result: ReceiveResult = { accepted: 0, duplicates: 0, ignored: 0, rejected: batch.rejected };
     const mine: string[] = [];
     const writes: Promise<void>[] = [];
@@ -105,6 +107,8 @@ export class K8sAuditReceiver {
           result.duplicates++;
           continue;
         }
+        const key = objectKeyOf(ev, where.cluster);
+        previous = key ? await states.get(key) : undefined;
         const mapped = mapAuditEvent(ev, ctx);
         if ('skip' in mapped) {
           result.ignored++;
@@ -112,8 +116,9 @@ export class K8sAuditReceiver {
         }
         this.inFlight.add(id);
         mine.push(id);
-        if (mapped.state?.op === 'put') states.put(mapped.state.key, mapped.state.state);
-        else if (mapped.state?.op === 'delete') states.delete(mapped.state.key);
+        // Awaited before the next event is mapped: it is compared against this state.
+        if (mapped.state?.op === 'put') await states.put(mapped.state.key, mapped.state.state);
+        else if (mapped.state?.op === 'delete') await states.delete(mapped.state.key);
         writes.push(recorder.recordOrThrow(mapped.event));
         result.accepted++;
       }

@@ -3,7 +3,9 @@
  *
  * One file (`<dataDir>/flinktrail.db`) in WAL mode holds events and FlinkTrail's own state
  * (users, keys). WAL lets the CLI (`flinktrail keys create`) write while the server runs.
- * Migrations are numbered and applied once each inside a transaction.
+ * Migrations are numbered and applied once each inside a transaction. The numbered list is here,
+ * in one order, so that the version a data directory recorded keeps its meaning; the SQL of a
+ * feature behind its own contract comes from that feature's `sqlite/migrations.ts`.
  *
  * The data directory is 0700 and the database files 0600, whatever the umask: they hold
  * events, password hashes and sealed secrets. Secrets in the `meta` table are sealed with the
@@ -14,6 +16,10 @@ import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { isSealed, type Sealer } from '../../secrets/envelope.js';
+import { NONCES_V9 } from '../../api/actiontrail/sqlite/migrations.js';
+import { SESSIONS_V3 } from '../../identity/sqlite/migrations.js';
+import { DIGEST_KEYS_V4 } from '../../trails/sqlite/migrations.js';
+import { K8S_OBJECTS_V5 } from '../../sources/k8s-audit/sqlite/migrations.js';
 
 export type Db = Database.Database;
 
@@ -91,15 +97,9 @@ const MIGRATIONS: readonly string[] = [
     policy_name TEXT NOT NULL REFERENCES policies (name) ON DELETE CASCADE,
     PRIMARY KEY (user_id, policy_name)
   );
-  CREATE TABLE sessions (
-    id_hash TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL,
-    principal TEXT NOT NULL,
-    csrf_token TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    last_seen_at INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL
-  );
+  ` +
+    SESSIONS_V3 +
+    `
   ALTER TABLE users ADD COLUMN email TEXT;
   ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'local';
   `,
@@ -188,28 +188,9 @@ const MIGRATIONS: readonly string[] = [
     updated_at INTEGER NOT NULL,
     error TEXT
   );
-  CREATE TABLE trail_digest_keys (
-    fingerprint TEXT PRIMARY KEY,
-    public_key TEXT NOT NULL,
-    valid_from INTEGER NOT NULL,
-    valid_to INTEGER
-  );
-  `,
-  // 5: Kubernetes audit — the last spec seen of each Flink custom resource, as per-field digests
-  // (never values of fields that may hold secrets), to tell what an update changed
-  `
-  CREATE TABLE k8s_objects (
-    cluster TEXT NOT NULL,
-    resource TEXT NOT NULL,
-    namespace TEXT NOT NULL,
-    name TEXT NOT NULL,
-    uid TEXT,
-    resource_version TEXT,
-    spec TEXT NOT NULL,
-    updated_at INTEGER NOT NULL,
-    PRIMARY KEY (cluster, resource, namespace, name)
-  );
-  `,
+  ` + DIGEST_KEYS_V4,
+  // 5: Kubernetes audit — the last spec seen of each Flink custom resource (sources/k8s-audit/sqlite/)
+  K8S_OBJECTS_V5,
   // 6: LookupEvents by source IP or cluster walks an index in time order like the other filters
   // (without one, a long-tail IP scanned every event in the time range: seconds at 1M events)
   `
@@ -255,14 +236,7 @@ const MIGRATIONS: readonly string[] = [
     key_id TEXT PRIMARY KEY REFERENCES access_keys (id) ON DELETE CASCADE,
     sealed TEXT NOT NULL
   );
-  CREATE TABLE rpc_nonces (
-    access_key_id TEXT NOT NULL,
-    nonce TEXT NOT NULL,
-    expires_at INTEGER NOT NULL,
-    PRIMARY KEY (access_key_id, nonce)
-  ) WITHOUT ROWID;
-  CREATE INDEX rpc_nonces_expiry ON rpc_nonces (expires_at);
-  `,
+  ` + NONCES_V9,
   // 10: compact events (issue 14 item 5). Bodies written from now on are compressed with a
   // dictionary kept here (store/sqlite/body-codec.ts; older rows stay JSON text and readable).
   // Resource names are stored once each in resource_names and referenced by id from a

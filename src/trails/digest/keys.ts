@@ -9,12 +9,14 @@
  * Rotation makes a new key active and closes the old one's validity; digests name the key that
  * signed them by fingerprint and carry their signing time, so validation across a rotation
  * needs no time buffer (cf. aws-cli #10072).
+ *
+ * The public halves and their validity are kept behind `DigestKeyStore` (Promise-returning, so
+ * that a database server can stand behind it); the embedded store is trails/sqlite/digest-keys.ts.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isSealed, type Sealer } from '../../secrets/index.js';
-import type { Db } from '../../store/sqlite/database.js';
 
 const KEY_CONTEXT = 'trail-digest-key';
 
@@ -27,6 +29,24 @@ export interface PublicKeyInfo {
   ValidityEndTime?: string;
 }
 
+/** A public key as stored: SPKI PEM, valid from/to (ms; `validTo` null while active). */
+export interface DigestKeyRecord {
+  fingerprint: string;
+  publicKey: string;
+  validFrom: number;
+  validTo: number | null;
+}
+
+/** Where the public halves of the digest keys and their validity are kept. */
+export interface DigestKeyStore {
+  /** The key valid now (the newest without an end of validity), if any. */
+  activeFingerprint(): Promise<string | undefined>;
+  /** Ends the validity of the active key at `now` and makes this one active, in one transaction. */
+  activate(key: { fingerprint: string; publicKey: string }, now: number): Promise<void>;
+  /** Every key, oldest first. */
+  list(): Promise<DigestKeyRecord[]>;
+}
+
 export function fingerprintOf(publicKey: KeyObject): string {
   return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 32);
 }
@@ -34,13 +54,21 @@ export function fingerprintOf(publicKey: KeyObject): string {
 export class DigestKeys {
   private readonly dir: string;
   private cache: { fingerprint: string; key: KeyObject } | undefined;
+  /** `active` and `rotate` one at a time: two first uses must not both make a key. */
+  private turn: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly db: Db,
+    private readonly store: DigestKeyStore,
     dataDir: string,
     private readonly secrets: Sealer,
   ) {
     this.dir = join(dataDir, 'trail-digest-keys');
+  }
+
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.turn.then(f, f);
+    this.turn = next.catch(() => undefined);
+    return next;
   }
 
   /** New keys are written exclusively; a sealed copy replaces a clear one by rename (never half a key). */
@@ -61,46 +89,35 @@ export class DigestKeys {
   }
 
   /** The active signing key; made on first use. */
-  active(now = Date.now()): { fingerprint: string; privateKey: KeyObject } {
-    const row = this.db.prepare('SELECT fingerprint FROM trail_digest_keys WHERE valid_to IS NULL ORDER BY valid_from DESC LIMIT 1').get() as
-      | { fingerprint: string }
-      | undefined;
-    if (!row) return this.rotate(now);
-    if (this.cache?.fingerprint !== row.fingerprint) {
-      this.cache = { fingerprint: row.fingerprint, key: this.read(row.fingerprint) };
-    }
-    return { fingerprint: this.cache.fingerprint, privateKey: this.cache.key };
+  active(now = Date.now()): Promise<{ fingerprint: string; privateKey: KeyObject }> {
+    return this.serial(async () => {
+      const fingerprint = await this.store.activeFingerprint();
+      if (fingerprint === undefined) return this.make(now);
+      if (this.cache?.fingerprint !== fingerprint) this.cache = { fingerprint, key: this.read(fingerprint) };
+      return { fingerprint: this.cache.fingerprint, privateKey: this.cache.key };
+    });
   }
 
   /** Makes a new active key; the previous one stays published with its end of validity. */
-  rotate(now = Date.now()): { fingerprint: string; privateKey: KeyObject } {
+  rotate(now = Date.now()): Promise<{ fingerprint: string; privateKey: KeyObject }> {
+    return this.serial(() => this.make(now));
+  }
+
+  private async make(now: number): Promise<{ fingerprint: string; privateKey: KeyObject }> {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const fingerprint = fingerprintOf(publicKey);
     this.write(fingerprint, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 'new');
-    this.db
-      .transaction(() => {
-        this.db.prepare('UPDATE trail_digest_keys SET valid_to = ? WHERE valid_to IS NULL').run(now);
-        this.db
-          .prepare('INSERT INTO trail_digest_keys (fingerprint, public_key, valid_from, valid_to) VALUES (?, ?, ?, NULL)')
-          .run(fingerprint, publicKey.export({ type: 'spki', format: 'pem' }), now);
-      })
-      .immediate();
+    await this.store.activate({ fingerprint, publicKey: publicKey.export({ type: 'spki', format: 'pem' }) as string }, now);
     this.cache = { fingerprint, key: privateKey };
     return { fingerprint, privateKey };
   }
 
-  publicKeys(): PublicKeyInfo[] {
-    const rows = this.db.prepare('SELECT fingerprint, public_key, valid_from, valid_to FROM trail_digest_keys ORDER BY valid_from').all() as {
-      fingerprint: string;
-      public_key: string;
-      valid_from: number;
-      valid_to: number | null;
-    }[];
-    return rows.map((r) => ({
+  async publicKeys(): Promise<PublicKeyInfo[]> {
+    return (await this.store.list()).map((r) => ({
       Fingerprint: r.fingerprint,
-      PublicKey: r.public_key,
-      ValidityStartTime: new Date(r.valid_from).toISOString(),
-      ...(r.valid_to !== null ? { ValidityEndTime: new Date(r.valid_to).toISOString() } : {}),
+      PublicKey: r.publicKey,
+      ValidityStartTime: new Date(r.validFrom).toISOString(),
+      ...(r.validTo !== null ? { ValidityEndTime: new Date(r.validTo).toISOString() } : {}),
     }));
   }
 }

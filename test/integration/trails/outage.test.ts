@@ -135,7 +135,7 @@ describe('a bucket down for a while under steady traffic', { timeout: 300_000 },
     await sleep(2500);
     const dest = parseDestination(url, { localDir: '/' });
     const store = new S3ObjectStore(dest.s3!, { multipartThresholdBytes: 8 * 1024 * 1024 });
-    const report = await validateLogs({ reader: prefixed(store, 'trail'), trail: 'outage-trail', publicKeys: trails.keys.publicKeys(), start: startAt - 60_000, end: Date.now() });
+    const report = await validateLogs({ reader: prefixed(store, 'trail'), trail: 'outage-trail', publicKeys: await trails.keys.publicKeys(), start: startAt - 60_000, end: Date.now() });
     await store.close();
     assert.equal(report.ok, true, JSON.stringify(report.findings.filter((f) => f.severity === 'error')));
     assert.ok(report.files.valid >= keys.length - 2, `${report.files.valid} of ${keys.length} files covered by digests`);

@@ -7,14 +7,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { client, withClient, type ClientFlags } from '../cli/client.js';
-import { durationOption } from '../cli/options.js';
-import { table } from '../cli/table.js';
+import { client, withClient, type ClientFlags } from './client.js';
+import { durationOption } from './options.js';
+import { table } from './table.js';
 import { FlinkTrailError } from '../errors/index.js';
-import type { PublicKeyInfo } from './digest/keys.js';
-import { isObjectDestination, parseDestination, REDACTED, resolveCredentials } from './destination.js';
-import { FileObjectStore, openObjectStore } from './sinks/index.js';
-import { formatReport, prefixed, validateLogs, type Reader } from './validate-logs/index.js';
+import type { PublicKeyInfo } from '../trails/digest/keys.js';
+import { isObjectDestination, parseDestination, REDACTED, resolveCredentials } from '../trails/destination.js';
+import { FileObjectStore, openObjectStore } from '../trails/sinks/index.js';
+import { formatReport, prefixed, validateLogs, type Reader } from '../trails/validate-logs/index.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 const output = () => new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { classify } from '../../catalog/index.js';
+import { classify } from '../../../catalog/index.js';
 import { requestDetails, responseDetails } from './index.js';
 
 const S = '5b0e1f2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b';

@@ -13,8 +13,8 @@
  * DDL, SET, ADD JAR or CREATE CATALOG is. The objects a statement names become resources
  * (`ACS::RealtimeCompute::Table` / `Catalog` / ...), so "who touched table X" is a resource query.
  */
-import type { Classification } from '../../catalog/types.js';
-import { RESOURCE_TYPE_PREFIX } from '../../event/types.js';
+import type { Classification } from '../../../catalog/types.js';
+import { RESOURCE_TYPE_PREFIX } from '../../../event/types.js';
 import { classifyStatement, redactInValue, redactStatement, splitStatements, type StatementInfo } from './statement.js';
 
 export { classifyStatement, redactStatement, splitStatements, STATEMENT_KINDS, type StatementInfo, type StatementKind } from './statement.js';

@@ -12,7 +12,7 @@
  * Redaction keeps the text byte for byte except for the secret values, so the record shows
  * what was run. Keys are judged by the same rules as every other secret (pipeline/redact.ts).
  */
-import { compileRedactor, REDACTED } from '../../pipeline/redact.js';
+import { compileRedactor, REDACTED } from '../../../pipeline/redact.js';
 
 /**
  * What a statement does (`additionalEventData.statementKind`).

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { compileRedactor, DEFAULT_SECRET_KEY_PATTERNS } from '../../pipeline/redact.js';
+import { compileRedactor, DEFAULT_SECRET_KEY_PATTERNS } from '../../../pipeline/redact.js';
 import { classifyStatement, redactStatement, splitStatements, type StatementKind } from './statement.js';
 
 const kind = (s: string) => classifyStatement(s).kind;

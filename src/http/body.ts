@@ -1,6 +1,7 @@
 /**
  * Bodies of the event-receiving routes (ingest API, Kubernetes audit webhook): read with a byte
- * limit, parsed as JSON or JSON lines, every problem a coded 4xx.
+ * limit, parsed as JSON or JSON lines, every problem a coded 4xx. Shared by two sources, so it
+ * lives here rather than in either (sources do not import each other: docs/ARCHITECTURE.md).
  *
  * Fastify's own body parsing answers an oversized or oddly typed body with errors the API maps
  * to 500, and applies one limit to every route. These routes register in their own Fastify
@@ -10,7 +11,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { FlinkTrailError } from '../../errors/index.js';
+import { FlinkTrailError } from '../errors/index.js';
 
 /** Body formats the routes accept. */
 export type BodyFormat = 'json' | 'jsonl';

@@ -1,0 +1,15 @@
+/**
+ * Trails' tables in the embedded database, as each part moves behind its contract. The SQL is
+ * this feature's; store/sqlite/database.ts keeps the one numbered list, so the version an
+ * existing data directory recorded still means the same tables.
+ */
+
+/** Migration 4 (with the trail tables): digest public keys (private keys are files in the data dir). */
+export const DIGEST_KEYS_V4 = `
+  CREATE TABLE trail_digest_keys (
+    fingerprint TEXT PRIMARY KEY,
+    public_key TEXT NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_to INTEGER
+  );
+`;
