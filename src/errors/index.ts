@@ -158,6 +158,11 @@ export const ERRORS = {
     message: 'The operation was refused because it could not be recorded in the audit journal: %s',
     doc: 'Fail-closed: a write to Flink is refused when its event cannot be stored first. Flink never receives the request. Fix the store (disk full, read-only directory) and retry.',
   },
+  FT_ERR_STORE_UNAVAILABLE: {
+    status: 503,
+    message: 'The event store %s could not be used: %s',
+    doc: 'Startup refused: the PostgreSQL event store (`store.url`, shown with its password replaced by `***`) could not be reached, or its schema could not be migrated. Check the URL, that the server runs and accepts this user, and that the user may create tables in the database.',
+  },
   FT_ERR_UPSTREAM_UNAVAILABLE: {
     status: 502,
     message: 'The Flink cluster %s could not be reached: %s',
