@@ -15,6 +15,8 @@
  *   serialise on an advisory lock, so seq order is commit order (see events.ts, `scan`).
  * - Referenced resources are a text[] per event with a GIN index: `t:<type>`, `n:<name>` and
  *   `b:<type>\u001f<name>`, so a type, a name or both is one containment test.
+ * - `event_store_id` names this store (a UUID made once): a data directory records which store
+ *   its trail positions (seq values) refer to.
  * - One (column, event_time, seq) index per filter that can drive a lookup in time order (the
  *   same set as the SQLite store), partial where most rows have no value.
  */
@@ -27,6 +29,8 @@ export const EVENTS_MIGRATIONS: readonly Migration[] = [
     version: 1,
     name: 'events partitioned by day, event_ids, resources, filter indexes',
     sql: `
+      CREATE TABLE event_store_id (one boolean PRIMARY KEY DEFAULT true CHECK (one), id text NOT NULL);
+      INSERT INTO event_store_id (id) VALUES (gen_random_uuid()::text);
       CREATE SEQUENCE event_seq;
       CREATE TABLE event_ids (
         event_id text PRIMARY KEY,

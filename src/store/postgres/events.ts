@@ -140,6 +140,8 @@ export class PostgresEventStore implements EventStore {
   private readonly flushIntervalMs: number;
   private readonly maxQueue: number;
   private readonly scanBudget: number;
+  /** `postgres:<uuid>`: which store this is (made once per database and schema). */
+  id = '';
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -161,6 +163,8 @@ export class PostgresEventStore implements EventStore {
     try {
       await migrate(pool, EVENTS_COMPONENT, EVENTS_MIGRATIONS);
       const store = new PostgresEventStore(pool, opts);
+      const [row] = (await pool.query('SELECT id FROM event_store_id')).rows as { id: string }[];
+      store.id = `postgres:${row?.id ?? ''}`;
       const now = Date.now();
       await store.withClient((c) => store.partitions.ensure(c, [now - DAY_MS, now, now + DAY_MS]));
       return store;
