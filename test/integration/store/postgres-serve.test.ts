@@ -4,7 +4,8 @@
  * or FLINKTRAIL_TEST_POSTGRES_URL). A read and a journaled write through the gateway land as rows
  * in PostgreSQL — not in the data directory's SQLite — and are answered by LookupEvents; the
  * data directory then refuses to start on the embedded event store (its trail positions are
- * PostgreSQL's).
+ * PostgreSQL's). The URL carries a password (ignored by trust authentication) that must appear
+ * in no answer and no error.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -65,6 +66,8 @@ describe('serve --store postgres://… (events in PostgreSQL)', () => {
     const rows = (await db?.query('SELECT event_id, outcome FROM events WHERE event_id = ANY($1::text[])', [ids]))?.rows as { event_id: string; outcome: string }[];
     assert.equal(rows.length, ids.length, 'every event LookupEvents answered is a row in PostgreSQL');
     assert.ok(rows.every((r) => r.outcome !== 'pending'));
+    const leaked = (await db?.query("SELECT count(*)::int AS n FROM events WHERE body LIKE '%never-logged-pw%'"))?.rows[0] as { n: number };
+    assert.equal(leaked.n, 0, 'the store URL password is in no event');
 
     const local = openDatabase(dataDir);
     try {
@@ -74,7 +77,7 @@ describe('serve --store postgres://… (events in PostgreSQL)', () => {
     }
   });
 
-  it('the data directory then refuses the embedded event store, and the password was never logged', async () => {
+  it('the data directory then refuses the embedded event store (its trail positions count PostgreSQL events)', async () => {
     const code = await server?.stop();
     assert.equal(code, 0);
     server = undefined;
@@ -83,6 +86,6 @@ describe('serve --store postgres://… (events in PostgreSQL)', () => {
       (err: Error) => err.message,
     );
     assert.match(other, /FT_ERR_STORE_MISMATCH|was used with the event store postgres:/);
-    assert.doesNotMatch(other, /never-logged-pw/);
+    assert.doesNotMatch(other, /never-logged-pw/, 'not in the refusal either');
   });
 });
