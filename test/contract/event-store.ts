@@ -367,6 +367,20 @@ export function eventStoreContract(name: string, backend: StoreBackend): void {
         assert.equal((await again.scan(0, 100)).length, 50);
       }));
 
+    it('strings with U+0000 and other odd characters are stored whole and filterable', () =>
+      withStore(async (store) => {
+        const e = oneEvent('Odd\u0000Name', T0, 'us\u0000er \u{1F600} \'"\\');
+        e.referencedResources = { [JOB]: ['job\u0000nul'] };
+        e.requestParameters = { text: 'a\u0000b' };
+        await store.append(e);
+        const got = await store.get(e.eventId);
+        assert.deepEqual(got, e, 'the body round-trips exactly');
+        for (const f of [{ user: e.userIdentity.userName }, { eventName: e.eventName }, { resourceName: 'job\u0000nul' }]) {
+          const page = await store.lookup({ filter: { ...ALL, ...f }, direction: 'BACKWARD', limit: 5 });
+          assert.deepEqual(page.events.map((x) => x.eventId), [e.eventId], JSON.stringify(f));
+        }
+      }));
+
     it('get and existing of unknown ids; lastSeq of an empty store', () =>
       withStore(async (store) => {
         assert.equal(await store.get('nope'), undefined);

@@ -28,7 +28,7 @@ import type { ActionTrailEvent } from '../../event/types.js';
 import { assembleHistogram, histogramBucketMs, TOP_NAMES, type Histogram, type HistogramQuery } from '../../query/histogram.js';
 import type { Cursor, EventFilter, EventStore, LookupPage, LookupRequest, Positioned } from '../types.js';
 import { FlinkTrailError } from '../../errors/index.js';
-import { filterConditions, Params, resourceFilterKey, resourceKeys } from './filter.js';
+import { filterConditions, Params, pgText, resourceFilterKey, resourceKeys } from './filter.js';
 import { EVENTS_COMPONENT, EVENTS_MIGRATIONS } from './events-schema.js';
 import { inTransaction, migrate } from './migrations.js';
 import { DAY_MS, Partitions } from './partitions.js';
@@ -100,24 +100,28 @@ const UPDATE_SQL = `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) A
   WHERE e.event_time = d.event_time AND e.seq = d.seq
   RETURNING e.event_id`;
 
+/** Rows per statement: a flush after an outage may hold many thousands (one transaction, several statements). */
+const CHUNK = 2000;
+
 function record(e: ActionTrailEvent, ord: number) {
+  const t = pgText;
   return {
     ord,
-    event_id: e.eventId,
+    event_id: t(e.eventId),
     event_time: Date.parse(e.eventTime),
-    region: e.acsRegion,
-    event_rw: e.eventRW,
-    event_name: e.eventName,
-    event_type: e.eventType,
-    service_name: e.serviceName,
-    user_name: e.userIdentity.userName || null,
-    access_key_id: e.userIdentity.accessKeyId ?? null,
+    region: t(e.acsRegion),
+    event_rw: t(e.eventRW),
+    event_name: t(e.eventName),
+    event_type: t(e.eventType),
+    service_name: t(e.serviceName),
+    user_name: t(e.userIdentity.userName || null),
+    access_key_id: t(e.userIdentity.accessKeyId ?? null),
     sensitive: e.additionalEventData.sensitive === true,
-    outcome: e.additionalEventData.outcome,
-    error_code: e.errorCode ?? null,
-    source_ip: e.sourceIpAddress || null,
-    cluster: typeof e.additionalEventData.cluster === 'string' ? e.additionalEventData.cluster : null,
-    resources: resourceKeys(e.referencedResources),
+    outcome: t(e.additionalEventData.outcome),
+    error_code: t(e.errorCode ?? null),
+    source_ip: t(e.sourceIpAddress || null),
+    cluster: typeof e.additionalEventData.cluster === 'string' ? t(e.additionalEventData.cluster) : null,
+    resources: resourceKeys(e.referencedResources).map(t),
     body: JSON.stringify(e),
   };
 }
@@ -127,6 +131,12 @@ function unique(rows: readonly Row[], keep: 'first' | 'last'): Row[] {
   const by = new Map<string, Row>();
   for (const r of rows) if (keep === 'last' || !by.has(r.event_id)) by.set(r.event_id, r);
   return [...by.values()].map((r, ord) => ({ ...r, ord }));
+}
+
+function chunks<T>(rows: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += CHUNK) out.push(rows.slice(i, i + CHUNK));
+  return out;
 }
 
 export class PostgresEventStore implements EventStore {
@@ -213,13 +223,11 @@ export class PostgresEventStore implements EventStore {
           try {
             await inTransaction(c, async () => {
               await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [SEQ_LOCK]);
-              if (ins.length) await c.query(INSERT_SQL, [JSON.stringify(ins)]);
-              if (comp.length) {
-                const done = new Set((await c.query(UPDATE_SQL, [JSON.stringify(comp)])).rows.map((r: { event_id: string }) => r.event_id));
-                // The journal entry is gone (purged, or journaling was off): keep the event anyway.
-                const missing = comp.filter((r) => !done.has(r.event_id));
-                if (missing.length) await c.query(INSERT_SQL, [JSON.stringify(missing)]);
-              }
+              for (const part of chunks(ins)) await c.query(INSERT_SQL, [JSON.stringify(part)]);
+              const done = new Set<string>();
+              for (const part of chunks(comp)) for (const r of (await c.query(UPDATE_SQL, [JSON.stringify(part)])).rows as { event_id: string }[]) done.add(r.event_id);
+              // The journal entry is gone (purged, or journaling was off): keep the event anyway.
+              for (const part of chunks(comp.filter((r) => !done.has(r.event_id)))) await c.query(INSERT_SQL, [JSON.stringify(part)]);
             });
             return;
           } catch (err) {
@@ -308,7 +316,7 @@ export class PostgresEventStore implements EventStore {
     const where = filterConditions(f, p, lo, hi);
     if (f.eventId !== undefined) {
       // Unique: event_ids knows its partition and position; no walk to bound.
-      const [id] = await this.query<{ event_time: number; seq: number }>('SELECT event_time, seq FROM event_ids WHERE event_id = $1', [f.eventId]);
+      const [id] = await this.query<{ event_time: number; seq: number }>('SELECT event_time, seq FROM event_ids WHERE event_id = $1', [pgText(f.eventId)]);
       if (!id) return { events: [] };
       where.push(`e.event_time = ${p.add(id.event_time)}`, `e.seq = ${p.add(id.seq)}`);
     }
@@ -366,7 +374,7 @@ export class PostgresEventStore implements EventStore {
     };
     if (resource !== undefined) {
       const p = new Params();
-      const where = [`event_time >= ${p.add(lo)}`, `event_time <= ${p.add(hi)}`, `resources @> ARRAY[${p.add(resource)}]::text[]`];
+      const where = [`event_time >= ${p.add(lo)}`, `event_time <= ${p.add(hi)}`, `resources @> ARRAY[${p.add(pgText(resource))}]::text[]`];
       if (after) where.push(`(event_time, seq) ${desc ? '<' : '>'} (${p.add(after.time)}, ${p.add(after.seq)})`);
       const [{ n } = { n: 0 }] = await this.query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM events WHERE ${where.join(' AND ')} LIMIT ${this.scanBudget + 1}) x`, p.values);
       if (n <= this.scanBudget) return undefined;
@@ -375,7 +383,7 @@ export class PostgresEventStore implements EventStore {
     const params: Params[] = [];
     for (const d of drivers) {
       const p = new Params();
-      probes.push(`${d.column} = ${p.add(f[d.filter])}`);
+      probes.push(`${d.column} = ${p.add(pgText(f[d.filter] as string))}`);
       params.push(p);
     }
     if (sensitive) {
@@ -403,7 +411,7 @@ export class PostgresEventStore implements EventStore {
       const p = new Params();
       const w = filterConditions(filter, p);
       if (filter.eventId !== undefined) {
-        const [id] = await this.query<{ event_time: number; seq: number }>('SELECT event_time, seq FROM event_ids WHERE event_id = $1', [filter.eventId]);
+        const [id] = await this.query<{ event_time: number; seq: number }>('SELECT event_time, seq FROM event_ids WHERE event_id = $1', [pgText(filter.eventId)]);
         w.push(id ? `e.event_time = ${p.add(id.event_time)} AND e.seq = ${p.add(id.seq)}` : 'false');
       }
       return { p, w: w.join(' AND ') };
@@ -425,14 +433,14 @@ export class PostgresEventStore implements EventStore {
   async get(eventId: string): Promise<ActionTrailEvent | undefined> {
     const [row] = await this.query<{ body: string }>(
       'SELECT e.body FROM event_ids d JOIN events e ON e.event_time = d.event_time AND e.seq = d.seq WHERE d.event_id = $1',
-      [eventId],
+      [pgText(eventId)],
     );
     return row ? (JSON.parse(row.body) as ActionTrailEvent) : undefined;
   }
 
   async existing(eventIds: readonly string[]): Promise<Set<string>> {
     if (eventIds.length === 0) return new Set();
-    const rows = await this.query<{ event_id: string }>('SELECT event_id FROM event_ids WHERE event_id = ANY($1::text[])', [eventIds]);
+    const rows = await this.query<{ event_id: string }>('SELECT event_id FROM event_ids WHERE event_id = ANY($1::text[])', [eventIds.map(pgText)]);
     return new Set(rows.map((r) => r.event_id));
   }
 

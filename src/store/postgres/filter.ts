@@ -6,6 +6,15 @@
  */
 import type { EventFilter } from '../types.js';
 
+/**
+ * PostgreSQL text cannot hold U+0000, which an event's strings may (a request parameter): the
+ * columns (and the filter values compared with them) get U+FFFD instead. The body keeps it:
+ * JSON.stringify writes it as the six characters \u0000, which text holds.
+ */
+export function pgText<T extends string | null | undefined>(v: T): T {
+  return (typeof v === 'string' && v.includes('\u0000') ? v.split('\u0000').join('\uFFFD') : v) as T;
+}
+
 /** Positional parameters: `add(v)` returns `$n` for v. */
 export class Params {
   readonly values: unknown[] = [];
@@ -60,11 +69,11 @@ export function filterConditions(f: EventFilter, p: Params, lo = f.startTime, hi
   const where = [`e.event_time >= ${p.add(lo)}`, `e.event_time <= ${p.add(hi)}`];
   for (const { filter, column } of FILTER_COLUMNS) {
     const v = f[filter];
-    if (v !== undefined) where.push(`e.${column} = ${p.add(v)}`);
+    if (v !== undefined) where.push(`e.${column} = ${p.add(typeof v === 'string' ? pgText(v) : v)}`);
   }
   // A literal, so that the partial index events_sensitive_time (WHERE sensitive) applies.
   if (f.sensitive !== undefined) where.push(f.sensitive ? 'e.sensitive' : 'NOT e.sensitive');
   const key = resourceFilterKey(f);
-  if (key !== undefined) where.push(`e.resources @> ARRAY[${p.add(key)}]::text[]`);
+  if (key !== undefined) where.push(`e.resources @> ARRAY[${p.add(pgText(key))}]::text[]`);
   return where;
 }
