@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import type { Section } from './lib/report.js';
 import { REPO } from './lib/report.js';
 import { cachedStore, type Facts, type StoreMeta } from './lib/generate.js';
-import { startFlinkTrail, type FlinkTrailChild } from './lib/servers.js';
+import { benchDir, startFlinkTrail, type FlinkTrailChild } from './lib/servers.js';
+import { benchPostgres, copyToPostgres } from './lib/postgres.js';
 import { bytes, int, ms, ratio, seconds as secs, table } from './lib/stats.js';
 import { wrk, type HttpRequestSpec, type WrkResult } from './lib/wrk.js';
 import { count, countLabel, type Bench, type BenchOptions } from './types.js';
@@ -119,9 +120,13 @@ const path = (q: Record<string, string>): HttpRequestSpec => ({ method: 'GET', p
 export async function measureQueries(
   dir: string,
   meta: StoreMeta,
-  o: { caseSeconds: number; mixSeconds: number; filter?: (c: QueryCase) => boolean },
+  o: { caseSeconds: number; mixSeconds: number; filter?: (c: QueryCase) => boolean; storeUrl?: string },
 ): Promise<{ results: CaseResult[]; mix: WrkResult }> {
-  const ft = await startFlinkTrail({ dataDir: dir, set: ['store.retentionDays=36500'], user: 'bench-auditor' });
+  // With a store URL the events are in PostgreSQL; the server gets a data directory of its own
+  // (the generated one holds SQLite events and would refuse another event store).
+  const ft = o.storeUrl
+    ? await startFlinkTrail({ dataDir: benchDir('pg-query'), set: ['store.retentionDays=36500', `store.url=${o.storeUrl}`], user: 'bench-auditor' })
+    : await startFlinkTrail({ dataDir: dir, set: ['store.retentionDays=36500'], user: 'bench-auditor' });
   try {
     const cases = queryCases(meta.facts).filter(o.filter ?? (() => true));
     const all = { startTime: iso(meta.facts.startTime), endTime: iso(meta.facts.endTime) };
@@ -179,6 +184,7 @@ async function queryBench(o: BenchOptions): Promise<Section> {
   const { results, mix } = await measureQueries(dir, meta, { caseSeconds: o.quick ? 1 : 3, mixSeconds: o.quick ? 4 : 10 });
   const slow = results.filter((r) => r.w.p99 > 50);
   const worst = results.reduce((a, b) => (b.w.p99 > a.w.p99 ? b : a));
+  const pgSection = o.opts.has('postgres') ? await postgresRows(dir, meta, n, results, o) : '';
   const body = `
 Store: ${int(n)} generated events over 90 days (${bytes(meta.bytes)} on disk, ${(meta.bytes / n).toFixed(0)} bytes/event),
 generated through \`SqliteEventStore.append\` in ${secs(meta.seconds)} (${int(n / meta.seconds)} events/s)${cached ? ` on ${meta.generatedAt.slice(0, 10)} (cached in .it/bench/stores; \`--fresh true\` regenerates)` : ' in this run'}.
@@ -200,7 +206,7 @@ Notes:
   updates and WAL checkpoints take milliseconds, now and then far longer. Committing off the
   event loop would lower them; the queries themselves would not change.
 ${slow.length ? `- Over the 50 ms goal: ${slow.map((r) => `${r.c.name} (p99 ${ms(r.w.p99)})`).join('; ')}.` : '- Every case is within the 50 ms goal.'}
-`;
+${pgSection}`;
   return {
     name: 'query',
     title: '2. Query',
@@ -223,9 +229,42 @@ ${slow.length ? `- Over the 50 ms goal: ${slow.map((r) => `${r.c.name} (p99 ${ms
   };
 }
 
+/**
+ * `--postgres`: the same cases against the PostgreSQL event store (`store.url`) holding a copy
+ * of the same events, each as a ratio to the SQLite row of this run.
+ */
+async function postgresRows(dir: string, meta: StoreMeta, n: number, sqlite: CaseResult[], o: BenchOptions): Promise<string> {
+  const server = await benchPostgres();
+  process.stderr.write(`query: copying ${int(n)} events into PostgreSQL…\n`);
+  const copy = await copyToPostgres(server, dir, `bench_query_${n}`);
+  const { results, mix } = await measureQueries(dir, meta, { caseSeconds: o.quick ? 1 : 3, mixSeconds: o.quick ? 4 : 10, storeUrl: copy.url });
+  const bySqlite = new Map(sqlite.map((r) => [r.c.name, r]));
+  const rows = table(
+    ['case', 'rows', 'p50', 'p99', 'SQLite p99', 'p99 × SQLite', '≤ 50 ms'],
+    results.map((r) => {
+      const s = bySqlite.get(r.c.name);
+      return [r.c.name, r.rows.toFixed(0), ms(r.w.p50), ms(r.w.p99), s ? ms(s.w.p99) : '–', s ? ratio(r.w.p99 / s.w.p99) : '–', r.w.p99 <= 50 ? 'yes' : '**no**'];
+    }),
+  );
+  const slow = results.filter((r) => r.w.p99 > 50);
+  return `
+### PostgreSQL event store (\`--store\`), same events, same run
+
+PostgreSQL 15 (scripts/it/postgres.sh: a local throwaway cluster on a unix socket, fsync off, 128 MB
+shared_buffers) holding a copy of the same ${int(n)} events (${bytes(copy.bytes)} database, copied through
+\`PostgresEventStore.append\` and VACUUM ANALYZE in ${secs(copy.seconds)}, ${int(n / copy.seconds)} events/s);
+FlinkTrail with \`store.url\`, the same cases, the same HTTP path. "p99 × SQLite" compares with the table above.
+
+${rows}
+
+Mixed, 8 connections: **${int(mix.rps)} queries/s** (SQLite above: see Throughput), p50 ${ms(mix.p50)}, p99 ${ms(mix.p99)}.
+${slow.length ? `Over the 50 ms goal on PostgreSQL: ${slow.map((r) => `${r.c.name} (p99 ${ms(r.w.p99)})`).join('; ')}.` : 'Every case is within the 50 ms goal on PostgreSQL too.'}
+`;
+}
+
 export const query: Bench = {
   name: 'query',
   title: '2. Query',
-  summary: 'LookupEvents p50/p99 and queries/s over HTTP on a generated store (--events 1M|3M|10M)',
+  summary: 'LookupEvents p50/p99 and queries/s over HTTP on a generated store (--events 1M|3M|10M; --postgres: also on the PostgreSQL store)',
   run: queryBench,
 };

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test: build, typecheck, lint, unit tests, then integration tests against real
-# servers started here (a real Flink session cluster from Maven Central jars, shared by all
-# suites), then the core gateway suite against a Flink 1.20 cluster of its own.
+# servers started here (a real Flink session cluster from Maven Central jars and a throwaway
+# PostgreSQL cluster on a unix socket, each shared by all suites), then the core gateway suite
+# against a Flink 1.20 cluster of its own.
 #
 # First, what the tests need: Debian packages (scripts/install-test-deps.sh: a JDK, Maven, curl,
 # rsyslog, Swift, Chromium, …; needs root or sudo, says so otherwise), npm packages if missing,
 # the Flink jars (Maven, cached in ~/.m2 and .it/).
 #
 # Every process the run starts carries FLINKTRAIL_RUN_ID in its environment. However the run
-# ends, Flink is stopped, the logs of the shared Flink are printed if a step failed, and
+# ends, Flink and PostgreSQL are stopped, the logs of the shared Flink are printed if a step failed, and
 # whatever still runs with this run's id is listed and killed (scripts/it/sweep.sh): a failed
 # suite can leave nothing behind for the next run.
 #
@@ -50,6 +51,10 @@ finish() {
     done
   fi
   ((rc != 130)) && [[ -n ${FLINK_RUN_DIR:-} ]] && bash scripts/flink/flink.sh stop --run-dir "$FLINK_RUN_DIR" >/dev/null 2>&1
+  if [[ -n ${PG_RUN_DIR:-} ]]; then
+    ((rc)) && { printf '\n== the shared PostgreSQL said (last lines)\n'; tail -n 20 "$PG_RUN_DIR/server.log" 2>/dev/null; }
+    ((rc != 130)) && bash scripts/it/postgres.sh stop --run-dir "$PG_RUN_DIR" >/dev/null 2>&1
+  fi
   left=$(bash scripts/it/sweep.sh "$FLINKTRAIL_RUN_ID" --kill)
   if [[ -n $left ]]; then
     printf '\n== killed processes this run left running (pid, process group, command):\n%s\n' "$left"
@@ -89,6 +94,16 @@ if [ -z "${FLINKTRAIL_TEST_FLINK_URL:-}" ]; then
   export FLINKTRAIL_TEST_FLINK_URL=$(field restUrl)
   export FLINKTRAIL_TEST_FLINK_JOB_JAR=$(field jobJar)
   export FLINKTRAIL_TEST_FLINK_SQL_GATEWAY_URL=$(field sqlGatewayUrl)
+fi
+
+if [ -z "${FLINKTRAIL_TEST_POSTGRES_URL:-}" ]; then
+  step "start a PostgreSQL cluster"
+  # A unix socket in its own run directory (listen_addresses=''): no port to race for. Tests
+  # each create a database of their own in it.
+  out=$(bash scripts/it/postgres.sh start | tail -n 1)
+  echo "$out"
+  PG_RUN_DIR=$(node -e 'console.log(JSON.parse(process.argv[1]).runDir)' "$out")
+  export FLINKTRAIL_TEST_POSTGRES_URL=$(node -e 'console.log(JSON.parse(process.argv[1]).url)' "$out")
 fi
 
 step "integration tests (Flink $FLINK_VERSION, shared cluster)"

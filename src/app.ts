@@ -37,8 +37,10 @@ import { selfProxies, type Listener } from './sources/gateway/self-proxy.js';
 import { FlinkTrailError } from './errors/index.js';
 import { sourceIpResolver, trustedPeerCheck } from './identity/source-ip.js';
 import { openSecrets, type Secrets } from './secrets/index.js';
-import { metaSecret, openDatabase, type Db } from './store/sqlite/database.js';
+import { metaSecret, metaValue, openDatabase, type Db } from './store/sqlite/database.js';
 import { WorkerEventStore } from './store/sqlite/worker-store.js';
+import { PostgresEventStore } from './store/postgres/events.js';
+import { redactUrl } from './store/postgres/url.js';
 import type { EventStore } from './store/types.js';
 import type { AppModule, ModuleContext } from './module.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
@@ -90,6 +92,45 @@ export interface App {
   close(): Promise<void>;
 }
 
+/**
+ * The event store: PostgreSQL with `store.url`, else the embedded SQLite store on its threads.
+ * Everything else stays in the data directory's SQLite database either way; the directory
+ * records which event store its trail positions refer to (`event-store` in meta) and a start
+ * with another one is refused (FT_ERR_STORE_MISMATCH) — the positions would skip or repeat.
+ * The URL appears in logs only redacted.
+ */
+async function openEventStore(config: Readonly<Config>, db: Db, log: Logger, metrics: Metrics): Promise<EventStore & { id?: string }> {
+  const onFlushError = (err: Error, queued: number) => {
+    metrics.storeFlushErrors.inc();
+    log.error({ err: err.message, queued }, 'Writing events to the store failed; they are kept and retried.');
+  };
+  const url = config.store.url;
+  const store = url
+    ? await PostgresEventStore.open({
+        url,
+        flushIntervalMs: config.store.flushIntervalMs,
+        poolMax: config.store.poolMax,
+        onFlushError,
+        onPoolError: (err) => log.warn({ err: err.message, store: redactUrl(url) }, 'A PostgreSQL connection failed; the pool replaces it.'),
+      })
+    : await WorkerEventStore.open({
+        dataDir: config.dataDir,
+        synchronous: config.store.synchronous,
+        flushIntervalMs: config.store.flushIntervalMs,
+        readers: config.store.readers,
+        onFlushError,
+      });
+  const id = store instanceof PostgresEventStore ? store.id : 'sqlite';
+  // A directory from before this record kept its events (and so its positions) in SQLite.
+  const recorded = metaValue(db, 'event-store', () => (id !== 'sqlite' && db.prepare('SELECT 1 FROM events LIMIT 1').get() ? 'sqlite' : id));
+  if (recorded !== id) {
+    await store.close();
+    throw new FlinkTrailError('FT_ERR_STORE_MISMATCH', config.dataDir, recorded, id);
+  }
+  if (url) log.info({ store: redactUrl(url), id }, 'Events are stored in PostgreSQL; everything else stays in the data directory.');
+  return store;
+}
+
 const PREFIX = /^\/flink\/([a-z0-9][a-z0-9_-]{0,62})(\/.*)?$/;
 
 export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Promise<App> {
@@ -116,16 +157,7 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
   // This connection serves small lookups (keys, sessions, trails); the events store commits and
   // checkpoints on its own thread, so this one never runs a checkpoint on the request thread.
   db.pragma('wal_autocheckpoint = 0');
-  const store = await WorkerEventStore.open({
-    dataDir: config.dataDir,
-    synchronous: config.store.synchronous,
-    flushIntervalMs: config.store.flushIntervalMs,
-    readers: config.store.readers,
-    onFlushError: (err, queued) => {
-      metrics.storeFlushErrors.inc();
-      log.error({ err: err.message, queued }, 'Writing events to the store failed; they are kept and retried.');
-    },
-  });
+  const store = await openEventStore(config, db, log, metrics);
   opened.push(() => store.close());
   const recovered = await store.resolvePending(
     'FlinkTrail stopped before the answer to this operation was recorded; the operation may or may not have taken effect.',

@@ -38,6 +38,8 @@ const EXAMPLE_JOB_ARGS = ['--job-name', 'flinktrail-demo', '--rate', '5'];
 export interface DemoOptions {
   json?: boolean;
   dataDir: string;
+  /** store.url: events in PostgreSQL (postgres://…); absent: the embedded store. */
+  store?: string;
   port: number;
   flinkVersion: string;
   /** Given: exactly this port. Absent: 8081, or a free port when 8081 is taken. */
@@ -66,7 +68,7 @@ export async function demo(opts: DemoOptions): Promise<void> {
   try {
     const config = loadConfig({
       env: process.env,
-      overrides: { dataDir: opts.dataDir, api: { port: opts.port }, clusters: [{ name: 'default', url: flink.restUrl }] },
+      overrides: { dataDir: opts.dataDir, api: { port: opts.port }, clusters: [{ name: 'default', url: flink.restUrl }], ...(opts.store ? { store: { url: opts.store } } : {}) },
     });
     const db = openDatabase(config.dataDir);
     const dir = new Directory(db, openSecrets(config));

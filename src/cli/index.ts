@@ -32,7 +32,7 @@ function version(): string {
   return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
-function serveOverrides(o: { flink: string[]; dataDir?: string; port?: string; host?: string; region?: string; set: string[] }) {
+function serveOverrides(o: { flink: string[]; dataDir?: string; store?: string; port?: string; host?: string; region?: string; set: string[] }) {
   const over: Record<string, unknown> = {};
   if (o.flink.length) {
     over['clusters'] = o.flink.map((spec, i) => {
@@ -42,6 +42,7 @@ function serveOverrides(o: { flink: string[]; dataDir?: string; port?: string; h
     });
   }
   if (o.dataDir) over['dataDir'] = o.dataDir;
+  if (o.store) setPath(over, ['store', 'url'], o.store);
   if (o.port) setPath(over, ['api', 'port'], Number(o.port));
   if (o.host) setPath(over, ['api', 'host'], o.host);
   if (o.region) over['region'] = o.region;
@@ -62,11 +63,12 @@ export function program(): Command {
     .option('-c, --config <file>', 'YAML configuration file')
     .option('--flink <url>', 'a Flink cluster to stand in front of: URL or name=URL (repeatable)', collect, [])
     .option('--data-dir <dir>', 'data directory')
+    .option('--store <url>', 'keep events in PostgreSQL (postgres://…; store.url); the rest stays in the data directory')
     .option('--port <port>', 'API port')
     .option('--host <host>', 'API address')
     .option('--region <region>', 'default region of events')
     .option('--set <key=value>', 'override any config key, e.g. --set gateway.failClosed=false (repeatable)', collect, [])
-    .action(async (o: { config?: string; flink: string[]; dataDir?: string; port?: string; host?: string; region?: string; set: string[] }) => {
+    .action(async (o: { config?: string; flink: string[]; dataDir?: string; store?: string; port?: string; host?: string; region?: string; set: string[] }) => {
       const config = loadConfig({ ...(o.config ? { file: o.config } : {}), env: process.env, overrides: serveOverrides(o) });
       const running = await serve(config);
       stopOnSignals(() => running.stop());
@@ -85,10 +87,12 @@ export function program(): Command {
     .option('--flink-version <version>', 'Flink version', '2.2.0')
     .option('--flink-port <port>', 'Flink REST port (default: 8081, or a free port when 8081 is taken)')
     .option('--user <name>', 'demo admin user', 'admin')
-    .action(async (o: { json?: boolean; dataDir: string; port: string; flinkVersion: string; flinkPort?: string; user: string }) => {
+    .option('--store <url>', 'keep events in PostgreSQL (postgres://…; store.url); the rest stays in the data directory')
+    .action(async (o: { json?: boolean; dataDir: string; store?: string; port: string; flinkVersion: string; flinkPort?: string; user: string }) => {
       await demo({
         json: o.json ?? false,
         dataDir: o.dataDir,
+        ...(o.store ? { store: o.store } : {}),
         port: Number(o.port),
         flinkVersion: o.flinkVersion,
         ...(o.flinkPort ? { flinkPort: Number(o.flinkPort) } : {}),

@@ -397,9 +397,22 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      description: 'The event store.',
+      description: 'The event store: embedded SQLite in `dataDir`, or PostgreSQL for the events with `url`.',
       properties: {
-        driver: { type: 'string', enum: ['sqlite'], default: 'sqlite', description: 'Store implementation.' },
+        driver: { type: 'string', enum: ['sqlite'], default: 'sqlite', description: 'Store implementation of everything but events (users, keys, sessions, trails, …): the embedded SQLite database in `dataDir`.' },
+        url: {
+          type: 'string',
+          pattern: '^postgres(ql)?://',
+          description:
+            'PostgreSQL for the events (`postgres://user@host:5432/db`; a unix socket as `postgres://user@/db?host=/run/postgresql`). Absent: events stay in the embedded SQLite database. Today this moves only the events (lookups, histogram, export, trail reads); users, keys, sessions, trails and the rest stay in `dataDir`. Put the password in `PGPASSWORD` or `~/.pgpass` rather than here; when it is here it is never logged (shown as `***`). A data directory remembers which event store its trail positions refer to and refuses another.',
+        },
+        poolMax: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 200,
+          default: 10,
+          description: 'With `store.url`: most connections to PostgreSQL.',
+        },
         retentionDays: {
           type: 'integer',
           unit: 'd',
@@ -414,7 +427,7 @@ export const configSchema = {
           minimum: 1,
           maximum: 1000,
           default: 20,
-          description: 'How often batched events are written; bounds the time until an event is queryable.',
+          description: 'How often batched events are written (both stores); bounds the time until an event is queryable.',
         },
         synchronous: {
           type: 'string',
@@ -811,6 +824,8 @@ export interface Config {
   secrets: { masterKey?: string; previousKeys: string[] };
   store: {
     driver: 'sqlite';
+    url?: string;
+    poolMax: number;
     retentionDays: number;
     flushIntervalMs: number;
     synchronous: 'full' | 'normal';

@@ -158,6 +158,16 @@ export const ERRORS = {
     message: 'The operation was refused because it could not be recorded in the audit journal: %s',
     doc: 'Fail-closed: a write to Flink is refused when its event cannot be stored first. Flink never receives the request. Fix the store (disk full, read-only directory) and retry.',
   },
+  FT_ERR_STORE_UNAVAILABLE: {
+    status: 503,
+    message: 'The event store %s could not be used: %s',
+    doc: 'Startup refused: the PostgreSQL event store (`store.url`, shown with its password replaced by `***`) could not be reached, or its schema could not be migrated. Check the URL, that the server runs and accepts this user, and that the user may create tables in the database.',
+  },
+  FT_ERR_STORE_MISMATCH: {
+    status: 500,
+    message: 'The data directory %s was used with the event store %s, not with %s: its trail positions refer to the other store.',
+    doc: 'Startup refused: `store.url` points at another event store (or none) than the data directory was used with. Trail delivery positions and digests in the data directory count positions of that store; against another one they would skip or repeat events. Use the store the directory was used with, or a new data directory.',
+  },
   FT_ERR_UPSTREAM_UNAVAILABLE: {
     status: 502,
     message: 'The Flink cluster %s could not be reached: %s',

@@ -7,7 +7,8 @@
  * one aggregate SQL query over the embedded store's `events` table. It reads the database
  * directly rather than through the `EventStore` contract because the contract has no
  * aggregation and paging every event through `lookup` to count it would be O(events) in
- * JavaScript; a PostgreSQL store needs its own version of `histogramSql` (same shape).
+ * JavaScript. The PostgreSQL store counts with its own SQL and shares the rest
+ * (`histogramBucketMs`, `assembleHistogram`), so both answer with the same shape.
  */
 import { FlinkTrailError } from '../errors/index.js';
 import type { Db } from '../store/sqlite/database.js';
@@ -96,28 +97,31 @@ export function filterWhere(f: EventFilter): { where: string; params: Record<str
   return { where: where.join(' AND '), params };
 }
 
-/** Counts matching events per bucket; every bucket of the range is present, empty ones as zeros. */
-export function eventHistogram(db: Db, q: HistogramQuery): Histogram {
-  const { filter } = q;
-  // Buckets are whole milliseconds wide and cover [startTime, endTime] (endTime is inclusive).
+/** Bucket width for a filter's range: whole milliseconds covering [startTime, endTime] (inclusive). */
+export function histogramBucketMs(filter: EventFilter, buckets: number): number {
   const span = filter.endTime - filter.startTime + 1;
-  const bucketMs = Math.max(1, Math.ceil(span / q.buckets));
-  const count = Math.ceil(span / bucketMs);
-  const { where, params } = filterWhere(filter);
-  // better-sqlite3 binds JS numbers as REAL: CAST keeps the division integral.
-  const bucketExpr = 'CAST((e.event_time - @startTime) / @bucketMs AS INTEGER)';
-  const sqlParams = { ...params, bucketMs };
+  return Math.max(1, Math.ceil(span / buckets));
+}
 
+/** What a store counted for a histogram: per bucket and Read/Write; with `groupBy=eventName` also the top names and per bucket and name. */
+export interface HistogramCounts {
+  rw: { b: number; rw: string; n: number }[];
+  top?: { name: string; n: number }[];
+  byName?: { b: number; name: string; n: number }[];
+}
+
+/** The histogram of a store's counts; every bucket of the range is present, empty ones as zeros. */
+export function assembleHistogram(q: HistogramQuery, bucketMs: number, counts: HistogramCounts): Histogram {
+  const { filter } = q;
+  const span = filter.endTime - filter.startTime + 1;
+  const count = Math.ceil(span / bucketMs);
   const buckets: HistogramBucket[] = [];
   for (let i = 0; i < count; i++) {
     const start = filter.startTime + i * bucketMs;
     buckets.push({ start: new Date(start).toISOString(), end: new Date(start + bucketMs).toISOString(), Read: 0, Write: 0, total: 0 });
   }
-  const rw = db
-    .prepare(`SELECT ${bucketExpr} AS b, e.event_rw AS rw, COUNT(*) AS n FROM events e WHERE ${where} GROUP BY b, rw`)
-    .all(sqlParams) as { b: number; rw: string; n: number }[];
   let total = 0;
-  for (const r of rw) {
+  for (const r of counts.rw) {
     const bucket = buckets[r.b];
     if (!bucket) continue;
     if (r.rw === 'Read' || r.rw === 'Write') bucket[r.rw] += r.n;
@@ -133,17 +137,12 @@ export function eventHistogram(db: Db, q: HistogramQuery): Histogram {
     buckets,
   };
   if (q.groupBy === 'eventName') {
-    const top = db
-      .prepare(`SELECT e.event_name AS name, COUNT(*) AS n FROM events e WHERE ${where} GROUP BY name ORDER BY n DESC, name LIMIT ${TOP_NAMES + 1}`)
-      .all(params) as { name: string; n: number }[];
+    const top = counts.top ?? [];
     // With more than TOP_NAMES names, the last slot becomes "Other" (it and everything below).
     const shown = top.length > TOP_NAMES ? top.slice(0, TOP_NAMES).map((t) => t.name) : top.map((t) => t.name);
     const hasOther = top.length > TOP_NAMES;
-    const byName = db
-      .prepare(`SELECT ${bucketExpr} AS b, e.event_name AS name, COUNT(*) AS n FROM events e WHERE ${where} GROUP BY b, name`)
-      .all(sqlParams) as { b: number; name: string; n: number }[];
     for (const bucket of buckets) bucket.names = {};
-    for (const r of byName) {
+    for (const r of counts.byName ?? []) {
       const names = buckets[r.b]?.names;
       if (!names) continue;
       const key = shown.includes(r.name) ? r.name : 'Other';
@@ -152,4 +151,25 @@ export function eventHistogram(db: Db, q: HistogramQuery): Histogram {
     result.series = hasOther ? [...shown, 'Other'] : shown;
   }
   return result;
+}
+
+/** Counts matching events per bucket in the embedded store (SQLite); see assembleHistogram. */
+export function eventHistogram(db: Db, q: HistogramQuery): Histogram {
+  const { filter } = q;
+  const bucketMs = histogramBucketMs(filter, q.buckets);
+  const { where, params } = filterWhere(filter);
+  // better-sqlite3 binds JS numbers as REAL: CAST keeps the division integral.
+  const bucketExpr = 'CAST((e.event_time - @startTime) / @bucketMs AS INTEGER)';
+  const sqlParams = { ...params, bucketMs };
+  const rw = db
+    .prepare(`SELECT ${bucketExpr} AS b, e.event_rw AS rw, COUNT(*) AS n FROM events e WHERE ${where} GROUP BY b, rw`)
+    .all(sqlParams) as { b: number; rw: string; n: number }[];
+  if (q.groupBy !== 'eventName') return assembleHistogram(q, bucketMs, { rw });
+  const top = db
+    .prepare(`SELECT e.event_name AS name, COUNT(*) AS n FROM events e WHERE ${where} GROUP BY name ORDER BY n DESC, name LIMIT ${TOP_NAMES + 1}`)
+    .all(params) as { name: string; n: number }[];
+  const byName = db
+    .prepare(`SELECT ${bucketExpr} AS b, e.event_name AS name, COUNT(*) AS n FROM events e WHERE ${where} GROUP BY b, name`)
+    .all(sqlParams) as { b: number; name: string; n: number }[];
+  return assembleHistogram(q, bucketMs, { rw, top, byName });
 }

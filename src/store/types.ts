@@ -1,7 +1,9 @@
 /**
  * The EventStore contract: what every store (embedded SQLite, PostgreSQL) must do.
  *
- * Ownership: the store copies what it is given; callers may reuse the objects afterwards.
+ * Ownership: a caller does not change an event it has handed to the store until the call
+ * resolves (the embedded store batches the objects it is given and copies them when it sends
+ * or commits the batch; the PostgreSQL store copies at once). Afterwards it may reuse them.
  * Blocking: `journal` returns only once the event is durable (it is the fail-closed gate for
  * writes); `append` and `complete` may batch and return once the batch is committed.
  * `close()` flushes every accepted event before it resolves.

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL 15 cluster (Debian's `postgresql` package) for the PostgreSQL event store
+# tests: its own data directory in a run directory, trust authentication, fsync off (test data
+# only), listening ONLY on a unix socket in that private directory (listen_addresses=''), so
+# there is no TCP port to race for.
+#
+#   scripts/it/postgres.sh start [--run-dir D]
+#   scripts/it/postgres.sh stop --run-dir D
+#
+# start: initdb (user postgres, --auth=trust) into D/data, starts the server in its own session
+#        (setsid; the server inherits FLINKTRAIL_RUN_ID, so scripts/it/sweep.sh finds it), waits
+#        until it accepts connections and creates the database `flinktrail`. PostgreSQL refuses to
+#        run as root: as root it runs as the system user postgres (runuser), otherwise as the
+#        calling user. D defaults to a fresh .it/run/postgres.*. Prints ONE JSON line:
+#        {"url":"postgres://postgres@/flinktrail?host=D","socketDir":D,"runDir":D,"pid":N,"log":"D/server.log"}
+#        (pid: the postmaster's process group).
+# stop:  `pg_ctl stop -m fast` (then SIGKILL to the process group if it does not end within 10 s)
+#        and removes D.
+set -euo pipefail
+
+NAME=postgres.sh
+# shellcheck source=scripts/it/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+PG_BIN=${FLINKTRAIL_PG_BIN:-/usr/lib/postgresql/15/bin}
+
+# as_pg CMD…: runs CMD as the user that owns the cluster (postgres when we are root).
+as_pg() {
+  if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+cmd_start() {
+  local run=""
+  while (($#)); do
+    case $1 in
+      --run-dir) run=${2:?}; shift 2 ;;
+      *) die "start: unknown option $1" ;;
+    esac
+  done
+  [[ -x $PG_BIN/initdb && -x $PG_BIN/pg_ctl ]] || die "PostgreSQL is not installed in $PG_BIN (Debian package postgresql); run scripts/install-test-deps.sh, or: apt-get install -y postgresql"
+  if [[ $(id -u) == 0 ]]; then id postgres >/dev/null 2>&1 || die "running as root needs the system user postgres (Debian package postgresql)"; fi
+  run=$(run_dir postgres "$run")
+  # A unix socket path is limited to 107 bytes: D/.s.PGSQL.5432 must fit.
+  ((${#run} + 15 <= 107)) || die "the run directory $run is too long for a unix socket path (at most 92 characters)"
+  [[ $(id -u) == 0 ]] && chown postgres: "$run"
+  chmod 700 "$run"
+  as_pg "$PG_BIN/initdb" -D "$run/data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$run/initdb.log" 2>&1 ||
+    die "initdb failed: $(tail -n 5 "$run/initdb.log")"
+  cat >>"$run/data/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$run'
+unix_socket_permissions = 0700
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 200
+shared_buffers = 128MB
+log_min_messages = warning
+CONF
+  : >"$run/server.log"
+  [[ $(id -u) == 0 ]] && chown postgres: "$run/server.log"
+  # pg_ctl forks the postmaster and returns once it accepts connections (-w); setsid gives the
+  # postmaster a session and process group of its own.
+  setsid bash -c "$(declare -f as_pg); as_pg '$PG_BIN/pg_ctl' -D '$run/data' -l '$run/server.log' -w -t 60 start" >"$run/pg_ctl.out" 2>&1 </dev/null ||
+    die "the server did not start: $(tail -n 5 "$run/pg_ctl.out") $(tail -n 10 "$run/server.log")"
+  local pid pgid
+  pid=$(head -n 1 "$run/data/postmaster.pid")
+  pgid=$(awk '{ sub(/^.*\) /, ""); print $3 }' "/proc/$pid/stat")
+  started "$pgid"
+  echo "$pgid" >"$run/pgid"
+  as_pg "$PG_BIN/psql" -h "$run" -U postgres -d postgres -v ON_ERROR_STOP=1 -qc 'CREATE DATABASE flinktrail' >"$run/createdb.log" 2>&1 ||
+    die "could not create the database flinktrail: $(cat "$run/createdb.log")"
+  printf '{"url":"postgres://postgres@/flinktrail?host=%s","socketDir":"%s","runDir":"%s","pid":%s,"log":"%s/server.log"}\n' "$run" "$run" "$run" "$pgid" "$run"
+}
+
+cmd_stop() {
+  local run=""
+  while (($#)); do
+    case $1 in
+      --run-dir) run=${2:?}; shift 2 ;;
+      *) die "stop: unknown option $1" ;;
+    esac
+  done
+  [[ -n $run && -d $run/data ]] || die "stop needs --run-dir of a started PostgreSQL"
+  if [[ -f $run/data/postmaster.pid ]]; then
+    as_pg "$PG_BIN/pg_ctl" -D "$run/data" -m fast -w -t 10 stop >"$run/pg_ctl-stop.out" 2>&1 || {
+      log "pg_ctl stop failed: $(tail -n 3 "$run/pg_ctl-stop.out"); killing the process group"
+      [[ -f $run/pgid ]] && stop_group "$(cat "$run/pgid")" 20 || true
+    }
+  fi
+  rm -rf "$run"
+  log "PostgreSQL stopped, $run removed"
+}
+
+cmd=${1:-}
+(($#)) && shift
+case $cmd in
+  start) cmd_start "$@" ;;
+  stop) cmd_stop "$@" ;;
+  *) print_usage; exit 2 ;;
+esac

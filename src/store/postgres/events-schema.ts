@@ -1,0 +1,75 @@
+/**
+ * The events schema on PostgreSQL (migration component `events`).
+ *
+ * - `events` is declaratively partitioned by RANGE on `event_time` (epoch ms), one partition per
+ *   UTC day (`events_pYYYYMMDD`, created on demand, see partitions.ts): retention drops whole
+ *   partitions instead of deleting rows. Its primary key (event_time, seq) includes the
+ *   partition key, as every unique index of a partitioned table must.
+ * - `event_ids` holds one narrow row per event: eventId → (event_time, seq). A unique index on
+ *   a partitioned table must contain the partition key, so a UNIQUE (event_id) on `events` is
+ *   impossible and UNIQUE (event_id, event_time) would store an eventId twice when it comes back
+ *   with another time. This table is the one place that makes eventId idempotent across all
+ *   partitions; `get`, `existing`, `complete` and `scan` go through it, and purge deletes its
+ *   rows by time (narrow rows; the bodies go with their partitions).
+ * - `seq` comes from one sequence: the append order of `scan` (trails). Inserting transactions
+ *   serialise on an advisory lock, so seq order is commit order (see events.ts, `scan`).
+ * - Referenced resources are a text[] per event with a GIN index: `t:<type>`, `n:<name>` and
+ *   `b:<type>\u001f<name>`, so a type, a name or both is one containment test.
+ * - `event_store_id` names this store (a UUID made once): a data directory records which store
+ *   its trail positions (seq values) refer to.
+ * - One (column, event_time, seq) index per filter that can drive a lookup in time order (the
+ *   same set as the SQLite store), partial where most rows have no value.
+ */
+import type { Migration } from './migrations.js';
+
+export const EVENTS_COMPONENT = 'events';
+
+export const EVENTS_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'events partitioned by day, event_ids, resources, filter indexes',
+    sql: `
+      CREATE TABLE event_store_id (one boolean PRIMARY KEY DEFAULT true CHECK (one), id text NOT NULL);
+      INSERT INTO event_store_id (id) VALUES (gen_random_uuid()::text);
+      CREATE SEQUENCE event_seq;
+      CREATE TABLE event_ids (
+        event_id text PRIMARY KEY,
+        event_time bigint NOT NULL,
+        seq bigint NOT NULL UNIQUE
+      );
+      CREATE INDEX event_ids_time ON event_ids (event_time);
+      CREATE TABLE events (
+        seq bigint NOT NULL,
+        event_id text NOT NULL,
+        event_time bigint NOT NULL,
+        region text,
+        event_rw text NOT NULL,
+        event_name text NOT NULL,
+        event_type text NOT NULL,
+        service_name text NOT NULL,
+        user_name text,
+        access_key_id text,
+        sensitive boolean NOT NULL,
+        outcome text NOT NULL,
+        error_code text,
+        source_ip text,
+        cluster text,
+        resources text[] NOT NULL,
+        body text NOT NULL,
+        PRIMARY KEY (event_time, seq)
+      ) PARTITION BY RANGE (event_time);
+      CREATE INDEX events_name_time ON events (event_name, event_time, seq);
+      CREATE INDEX events_user_time ON events (user_name, event_time, seq);
+      CREATE INDEX events_ak_time ON events (access_key_id, event_time, seq);
+      CREATE INDEX events_service_time ON events (service_name, event_time, seq);
+      CREATE INDEX events_rw_time ON events (event_rw, event_time, seq);
+      CREATE INDEX events_ip_time ON events (source_ip, event_time, seq);
+      CREATE INDEX events_cluster_time ON events (cluster, event_time, seq);
+      CREATE INDEX events_sensitive_time ON events (event_time, seq) WHERE sensitive;
+      CREATE INDEX events_error_time ON events (error_code, event_time, seq) WHERE error_code IS NOT NULL;
+      CREATE INDEX events_pending ON events (seq) WHERE outcome = 'pending';
+      CREATE INDEX events_resources ON events USING gin (resources);
+      CREATE INDEX events_seq ON events (seq);
+    `,
+  },
+];

@@ -1,0 +1,533 @@
+/**
+ * The EventStore on PostgreSQL (`store.url`), for platforms that run FlinkTrail on a database
+ * they already operate. Same contract and semantics as the embedded SQLite store; schema in
+ * events-schema.ts, day partitions in partitions.ts.
+ *
+ * Writes:
+ * - `journal` commits one event in its own transaction before it resolves: the fail-closed gate
+ *   in front of Flink (with the server's own durability: synchronous_commit).
+ * - `append` and `complete` are queued and written every `flushIntervalMs` in one transaction:
+ *   one multi-row INSERT for the appends, one multi-row UPDATE for the completions (plus an
+ *   INSERT of completions whose journal entry is gone). A failed flush keeps its events and
+ *   retries with backoff; nothing is reported stored before it is.
+ * - Every inserting transaction first takes one advisory lock (SEQ_LOCK) and only then draws
+ *   sequence values, and holds the lock until it commits. Sequence values are otherwise not
+ *   commit-ordered (a transaction that drew 10 may commit after one that drew 11, and a reader
+ *   that saw 11 would move past 10 for ever); under the lock they are, so `scan` after seq N
+ *   can never later meet a committed event below N. The price: inserting transactions of all
+ *   instances commit one at a time (a batch per flush, one per journaled write).
+ *
+ * Lookups use PostgreSQL's planner with custom plans (the bound values, real statistics), and
+ * bound their walk as the SQLite store does: when more than one condition must hold, each
+ * indexed filter's index is probed for the sort key `scanBudget` entries ahead; the farthest of
+ * those (the sparsest filter's) ends the page. A page may so come back short — even empty — with
+ * a cursor, and following cursors still yields every event once, in order.
+ */
+import pg from 'pg';
+import type { ActionTrailEvent } from '../../event/types.js';
+import { assembleHistogram, histogramBucketMs, TOP_NAMES, type Histogram, type HistogramQuery } from '../../query/histogram.js';
+import type { Cursor, EventFilter, EventStore, LookupPage, LookupRequest, Positioned } from '../types.js';
+import { FlinkTrailError } from '../../errors/index.js';
+import { filterConditions, Params, pgText, resourceFilterKey, resourceKeys } from './filter.js';
+import { EVENTS_COMPONENT, EVENTS_MIGRATIONS } from './events-schema.js';
+import { inTransaction, migrate } from './migrations.js';
+import { DAY_MS, Partitions } from './partitions.js';
+import { poolConfig, redactSecrets, redactUrl } from './url.js';
+
+/** How many index entries one page of a lookup may walk (see `lookup`). */
+const SCAN_BUDGET = 10_000;
+/** Events per transaction of `appendSerialized`. */
+const SERIALIZED_CHUNK = 2000;
+/** The advisory lock every inserting transaction holds until it commits (seq order = commit order). */
+const SEQ_LOCK = 'flinktrail:event-seq';
+/** Filters with a (column, event_time, seq) index, which can drive a lookup in time order. */
+const DRIVERS: readonly { filter: keyof EventFilter; column: string }[] = [
+  { filter: 'user', column: 'user_name' },
+  { filter: 'eventName', column: 'event_name' },
+  { filter: 'accessKeyId', column: 'access_key_id' },
+  { filter: 'sourceIpAddress', column: 'source_ip' },
+  { filter: 'errorCode', column: 'error_code' },
+  { filter: 'cluster', column: 'cluster' },
+  { filter: 'serviceName', column: 'service_name' },
+  { filter: 'eventRW', column: 'event_rw' },
+];
+
+export interface PostgresEventStoreOptions {
+  /** postgres://… (a password in it is never logged: see url.ts). */
+  url: string;
+  flushIntervalMs?: number;
+  /** Most connections (default 10). */
+  poolMax?: number;
+  /** Most queued events before new ones are refused (the store is failing). */
+  maxQueue?: number;
+  /** The schema of every table (tests: one store per schema); default: the database's search_path. */
+  schema?: string;
+  /** Most index entries one page of a lookup walks before it returns short (default 10,000). */
+  scanBudget?: number;
+  onFlushError?: (err: Error, queued: number) => void;
+  /** An idle connection failed (the pool replaces it); the message is already redacted. */
+  onPoolError?: (err: Error) => void;
+}
+
+/** A row to write: the store's own copy of an event (taken when the call is made). */
+type Row = ReturnType<typeof record>;
+
+interface Pending {
+  kind: 'insert' | 'complete';
+  row: Row;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/** Columns of a row as jsonb_to_recordset reads them (one JSON parameter per statement). */
+const RECORD = `ord int, event_id text, event_time bigint, region text, event_rw text, event_name text,
+  event_type text, service_name text, user_name text, access_key_id text, sensitive boolean, outcome text,
+  error_code text, source_ip text, cluster text, resources text[], body text`;
+const COLUMNS = 'region, event_rw, event_name, event_type, service_name, user_name, access_key_id, sensitive, outcome, error_code, source_ip, cluster, resources, body';
+
+const INSERT_SQL = `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RECORD})),
+  ids AS (
+    INSERT INTO event_ids (event_id, event_time, seq)
+    SELECT o.event_id, o.event_time, nextval('event_seq') FROM (SELECT event_id, event_time FROM input ORDER BY ord) o
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id, seq)
+  INSERT INTO events (seq, event_id, event_time, ${COLUMNS})
+  SELECT ids.seq, i.event_id, i.event_time, ${COLUMNS.split(', ').map((c) => `i.${c}`).join(', ')}
+  FROM input i JOIN ids USING (event_id)
+  RETURNING event_id`;
+
+/** A completion keeps the row's event_time (its partition and sort key; eventTime never changes). */
+const UPDATE_SQL = `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RECORD}))
+  UPDATE events e SET ${COLUMNS.split(', ').map((c) => `${c} = i.${c}`).join(', ')}
+  FROM input i JOIN event_ids d USING (event_id)
+  WHERE e.event_time = d.event_time AND e.seq = d.seq
+  RETURNING e.event_id`;
+
+/** Rows per statement: a flush after an outage may hold many thousands (one transaction, several statements). */
+const CHUNK = 2000;
+
+function record(e: ActionTrailEvent, ord: number) {
+  const t = pgText;
+  return {
+    ord,
+    event_id: t(e.eventId),
+    event_time: Date.parse(e.eventTime),
+    region: t(e.acsRegion),
+    event_rw: t(e.eventRW),
+    event_name: t(e.eventName),
+    event_type: t(e.eventType),
+    service_name: t(e.serviceName),
+    user_name: t(e.userIdentity.userName || null),
+    access_key_id: t(e.userIdentity.accessKeyId ?? null),
+    sensitive: e.additionalEventData.sensitive === true,
+    outcome: t(e.additionalEventData.outcome),
+    error_code: t(e.errorCode ?? null),
+    source_ip: t(e.sourceIpAddress || null),
+    cluster: typeof e.additionalEventData.cluster === 'string' ? t(e.additionalEventData.cluster) : null,
+    resources: resourceKeys(e.referencedResources).map(t),
+    body: JSON.stringify(e),
+  };
+}
+
+/** One row per eventId, numbered in order: the first (appends: a duplicate is not stored twice) or the last (completions). */
+function unique(rows: readonly Row[], keep: 'first' | 'last'): Row[] {
+  const by = new Map<string, Row>();
+  for (const r of rows) if (keep === 'last' || !by.has(r.event_id)) by.set(r.event_id, r);
+  return [...by.values()].map((r, ord) => ({ ...r, ord }));
+}
+
+function chunks<T>(rows: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += CHUNK) out.push(rows.slice(i, i + CHUNK));
+  return out;
+}
+
+export class PostgresEventStore implements EventStore {
+  private queue: Pending[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private failures = 0;
+  private readonly partitions = new Partitions();
+  private readonly flushIntervalMs: number;
+  private readonly maxQueue: number;
+  private readonly scanBudget: number;
+  /** `postgres:<uuid>`: which store this is (made once per database and schema). */
+  id = '';
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly opts: PostgresEventStoreOptions,
+  ) {
+    this.flushIntervalMs = opts.flushIntervalMs ?? 20;
+    this.maxQueue = opts.maxQueue ?? 100_000;
+    this.scanBudget = opts.scanBudget ?? SCAN_BUDGET;
+  }
+
+  /**
+   * Connects, applies the events migrations and creates the partitions of yesterday, today and
+   * tomorrow. Throws FT_ERR_STORE_UNAVAILABLE (password redacted) when the database cannot be
+   * used; nothing stays open then.
+   */
+  static async open(opts: PostgresEventStoreOptions): Promise<PostgresEventStore> {
+    const pool = new pg.Pool(poolConfig(opts.url, { max: opts.poolMax ?? 10, ...(opts.schema ? { schema: opts.schema } : {}) }));
+    pool.on('error', (err) => opts.onPoolError?.(new Error(redactSecrets(err.message, opts.url))));
+    try {
+      await migrate(pool, EVENTS_COMPONENT, EVENTS_MIGRATIONS);
+      const store = new PostgresEventStore(pool, opts);
+      const [row] = (await pool.query('SELECT id FROM event_store_id')).rows as { id: string }[];
+      store.id = `postgres:${row?.id ?? ''}`;
+      const now = Date.now();
+      await store.withClient((c) => store.partitions.ensure(c, [now - DAY_MS, now, now + DAY_MS]));
+      return store;
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw new FlinkTrailError('FT_ERR_STORE_UNAVAILABLE', redactUrl(opts.url), redactSecrets((err as Error).message, opts.url));
+    }
+  }
+
+  /** `err` with anything that could quote the URL's password removed. */
+  private clean(err: unknown): Error {
+    const e = err instanceof Error ? err : new Error(String(err));
+    const message = redactSecrets(e.message, this.opts.url);
+    return message === e.message ? e : new Error(message);
+  }
+
+  private async withClient<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      return await fn(client);
+    } finally {
+      client.release();
+    }
+  }
+
+  private async query<R>(sql: string, values: unknown[] = []): Promise<R[]> {
+    try {
+      return (await this.pool.query(sql, values)).rows as R[];
+    } catch (err) {
+      throw this.clean(err);
+    }
+  }
+
+  /**
+   * Writes appends and completions in one transaction under SEQ_LOCK. A day partition that
+   * another instance dropped meanwhile (23514) is created again and the write retried once.
+   */
+  private async write(inserts: readonly Row[], completes: readonly Row[]): Promise<Set<string>> {
+    const ins = unique(inserts, 'first');
+    const comp = unique(completes, 'last');
+    const times = [...ins, ...comp].map((r) => r.event_time);
+    // The eventIds the appends inserted (those not stored before).
+    const inserted = new Set<string>();
+    try {
+      await this.withClient(async (c) => {
+        for (let attempt = 0; ; attempt++) {
+          await this.partitions.ensure(c, times);
+          inserted.clear();
+          try {
+            await inTransaction(c, async () => {
+              await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [SEQ_LOCK]);
+              for (const part of chunks(ins)) for (const r of (await c.query(INSERT_SQL, [JSON.stringify(part)])).rows as { event_id: string }[]) inserted.add(r.event_id);
+              const done = new Set<string>();
+              for (const part of chunks(comp)) for (const r of (await c.query(UPDATE_SQL, [JSON.stringify(part)])).rows as { event_id: string }[]) done.add(r.event_id);
+              // The journal entry is gone (purged, or journaling was off): keep the event anyway.
+              for (const part of chunks(comp.filter((r) => !done.has(r.event_id)))) await c.query(INSERT_SQL, [JSON.stringify(part)]);
+            });
+            return;
+          } catch (err) {
+            if ((err as { code?: string }).code !== '23514' || attempt > 0) throw err;
+            this.partitions.forget();
+          }
+        }
+      });
+    } catch (err) {
+      throw this.clean(err);
+    }
+    return inserted;
+  }
+
+  async journal(event: ActionTrailEvent): Promise<void> {
+    if (this.closed) throw new Error('The event store is closed.');
+    await this.write([record(event, 0)], []);
+  }
+
+  /**
+   * A prepared batch (ingest), written as it comes in transactions of SERIALIZED_CHUNK events,
+   * each under SEQ_LOCK like every insert; a chunk's eventIds already stored (or earlier in the
+   * batch) are reported as duplicates by position.
+   */
+  async appendSerialized(eventsJson: string): Promise<number[]> {
+    if (this.closed) throw new Error('The event store is closed.');
+    const rows = (JSON.parse(eventsJson) as ActionTrailEvent[]).map((e, i) => record(e, i));
+    const inserted = new Set<string>();
+    for (let from = 0; from < rows.length; from += SERIALIZED_CHUNK) {
+      for (const id of await this.write(rows.slice(from, from + SERIALIZED_CHUNK), [])) inserted.add(id);
+    }
+    const seen = new Set<string>();
+    const duplicates: number[] = [];
+    rows.forEach((r, i) => {
+      if (seen.has(r.event_id) || !inserted.has(r.event_id)) duplicates.push(i);
+      seen.add(r.event_id);
+    });
+    return duplicates;
+  }
+
+  complete(event: ActionTrailEvent): Promise<void> {
+    return this.enqueue('complete', event);
+  }
+
+  append(event: ActionTrailEvent): Promise<void> {
+    return this.enqueue('insert', event);
+  }
+
+  private enqueue(kind: Pending['kind'], event: ActionTrailEvent): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('The event store is closed.'));
+    if (this.queue.length >= this.maxQueue) {
+      return Promise.reject(new Error(`The event store is failing and its queue is full (${this.queue.length} events).`));
+    }
+    return new Promise((resolve, reject) => {
+      // The row is the store's copy: callers may reuse the object once the call returns.
+      this.queue.push({ kind, row: record(event, 0), resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.timer || this.flushing || this.closed) return;
+    const delay = this.failures === 0 ? this.flushIntervalMs : Math.min(5000, 100 * 2 ** this.failures);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, delay);
+  }
+
+  /** Writes everything queued in one transaction; on failure keeps it (and retries unless closed). */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    this.flushing = (async () => {
+      try {
+        await this.write(
+          batch.filter((p) => p.kind === 'insert').map((p) => p.row),
+          batch.filter((p) => p.kind === 'complete').map((p) => p.row),
+        );
+        this.failures = 0;
+        for (const p of batch) p.resolve();
+      } catch (err) {
+        this.failures++;
+        this.queue = [...batch, ...this.queue];
+        this.opts.onFlushError?.(err as Error, this.queue.length);
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+    await this.flushing;
+    if (this.queue.length) this.schedule();
+  }
+
+  async lookup(req: LookupRequest): Promise<LookupPage> {
+    const { filter: f } = req;
+    const desc = req.direction === 'BACKWARD';
+    // The cursor narrows the time range itself, so a deep page starts where the last one ended.
+    let lo = f.startTime;
+    let hi = f.endTime;
+    if (req.after) {
+      if (desc) hi = Math.min(hi, req.after.time);
+      else lo = Math.max(lo, req.after.time);
+    }
+    if (lo > hi) return { events: [] };
+    const p = new Params();
+    const where = filterConditions(f, p, lo, hi);
+    if (f.eventId !== undefined) {
+      // Unique: event_ids knows its partition and position; no walk to bound.
+      const [id] = await this.query<{ event_time: number; seq: number }>('SELECT event_time, seq FROM event_ids WHERE event_id = $1', [pgText(f.eventId)]);
+      if (!id) return { events: [] };
+      where.push(`e.event_time = ${p.add(id.event_time)}`, `e.seq = ${p.add(id.seq)}`);
+    }
+    const cmp = desc ? '<' : '>';
+    if (req.after) where.push(`(e.event_time, e.seq) ${cmp} (${p.add(req.after.time)}, ${p.add(req.after.seq)})`);
+    const stop = f.eventId === undefined ? await this.walkEnd(f, lo, hi, desc, req.after) : undefined;
+    if (stop) {
+      // The page covers the walk up to and including `stop`; the plain time bound lets the planner prune partitions.
+      where.push(desc ? `e.event_time >= ${p.add(stop.time)}` : `e.event_time <= ${p.add(stop.time)}`);
+      where.push(`(e.event_time, e.seq) ${desc ? '>=' : '<='} (${p.add(stop.time)}, ${p.add(stop.seq)})`);
+    }
+    const order = desc ? 'DESC' : 'ASC';
+    const rows = await this.query<{ seq: number; event_time: number; body: string }>(
+      `SELECT e.seq, e.event_time, e.body FROM events e WHERE ${where.join(' AND ')}
+       ORDER BY e.event_time ${order}, e.seq ${order} LIMIT ${p.add(req.limit + 1)}`,
+      p.values,
+    );
+    const more = rows.length > req.limit;
+    const page = more ? rows.slice(0, req.limit) : rows;
+    const last = page[page.length - 1];
+    const result: LookupPage = { events: page.map((r) => JSON.parse(r.body) as ActionTrailEvent) };
+    if (more && last) result.next = { time: last.event_time, seq: last.seq };
+    else if (stop) result.next = stop;
+    return result;
+  }
+
+  /**
+   * Where this page's walk ends, or undefined when it need not be bounded. Unbounded: no
+   * condition besides time, or a single indexed one (its index holds only matches), or a
+   * driver whose matches in the range after the cursor number at most `scanBudget` (walking it
+   * is cheap whatever else is asked). Otherwise each driver's index (the time index when there
+   * is none) is probed for its entry number `scanBudget` + 1 and the farthest one is the end:
+   * the sparsest driver reaches it within the budget. Index-only probes, a few ms each.
+   */
+  private async walkEnd(f: EventFilter, lo: number, hi: number, desc: boolean, after?: Cursor): Promise<Cursor | undefined> {
+    const drivers = DRIVERS.filter((d) => f[d.filter] !== undefined);
+    const sensitive = f.sensitive === true;
+    const resource = resourceFilterKey(f);
+    const conditions =
+      (['eventRW', 'user', 'serviceName', 'eventName', 'eventType', 'accessKeyId', 'region', 'errorCode', 'sourceIpAddress', 'cluster', 'sensitive'] as const).filter((k) => f[k] !== undefined).length +
+      (resource !== undefined ? 1 : 0);
+    const indexed = drivers.length + (sensitive ? 1 : 0);
+    if (conditions === 0 || (conditions === 1 && indexed === 1)) return undefined;
+    const order = desc ? 'DESC' : 'ASC';
+    const probe = async (cond: string | undefined, p: Params): Promise<Cursor | undefined> => {
+      const where = [`event_time >= ${p.add(lo)}`, `event_time <= ${p.add(hi)}`];
+      if (cond) where.push(cond);
+      if (after) where.push(`(event_time, seq) ${desc ? '<' : '>'} (${p.add(after.time)}, ${p.add(after.seq)})`);
+      const [row] = await this.query<Cursor>(
+        `SELECT event_time AS time, seq FROM events WHERE ${where.join(' AND ')}
+         ORDER BY event_time ${order}, seq ${order} OFFSET ${this.scanBudget} LIMIT 1`,
+        p.values,
+      );
+      return row;
+    };
+    if (resource !== undefined) {
+      const p = new Params();
+      const where = [`event_time >= ${p.add(lo)}`, `event_time <= ${p.add(hi)}`, `resources @> ARRAY[${p.add(pgText(resource))}]::text[]`];
+      if (after) where.push(`(event_time, seq) ${desc ? '<' : '>'} (${p.add(after.time)}, ${p.add(after.seq)})`);
+      const [{ n } = { n: 0 }] = await this.query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM events WHERE ${where.join(' AND ')} LIMIT ${this.scanBudget + 1}) x`, p.values);
+      if (n <= this.scanBudget) return undefined;
+    }
+    const probes: (string | undefined)[] = [];
+    const params: Params[] = [];
+    for (const d of drivers) {
+      const p = new Params();
+      probes.push(`${d.column} = ${p.add(pgText(f[d.filter] as string))}`);
+      params.push(p);
+    }
+    if (sensitive) {
+      probes.push('sensitive');
+      params.push(new Params());
+    }
+    if (probes.length === 0) {
+      probes.push(undefined);
+      params.push(new Params());
+    }
+    let end: Cursor | undefined;
+    for (let i = 0; i < probes.length; i++) {
+      const stop = await probe(probes[i], params[i] as Params);
+      if (!stop) return undefined;
+      const farther = !end || (desc ? stop.time < end.time || (stop.time === end.time && stop.seq < end.seq) : stop.time > end.time || (stop.time === end.time && stop.seq > end.seq));
+      if (farther) end = stop;
+    }
+    return end;
+  }
+
+  async histogram(q: HistogramQuery): Promise<Histogram> {
+    const { filter } = q;
+    const bucketMs = histogramBucketMs(filter, q.buckets);
+    const where = async () => {
+      const p = new Params();
+      const w = filterConditions(filter, p);
+      if (filter.eventId !== undefined) {
+        const [id] = await this.query<{ event_time: number; seq: number }>('SELECT event_time, seq FROM event_ids WHERE event_id = $1', [pgText(filter.eventId)]);
+        w.push(id ? `e.event_time = ${p.add(id.event_time)} AND e.seq = ${p.add(id.seq)}` : 'false');
+      }
+      return { p, w: w.join(' AND ') };
+    };
+    const bucket = (p: Params) => `((e.event_time - ${p.add(filter.startTime)}::bigint) / ${p.add(bucketMs)}::bigint)::int`;
+    const a = await where();
+    const rw = await this.query<{ b: number; rw: string; n: number }>(`SELECT ${bucket(a.p)} AS b, e.event_rw AS rw, count(*)::int AS n FROM events e WHERE ${a.w} GROUP BY 1, 2`, a.p.values);
+    if (q.groupBy !== 'eventName') return assembleHistogram(q, bucketMs, { rw });
+    const t = await where();
+    const top = await this.query<{ name: string; n: number }>(
+      `SELECT e.event_name AS name, count(*)::int AS n FROM events e WHERE ${t.w} GROUP BY 1 ORDER BY n DESC, e.event_name COLLATE "C" LIMIT ${TOP_NAMES + 1}`,
+      t.p.values,
+    );
+    const b = await where();
+    const byName = await this.query<{ b: number; name: string; n: number }>(`SELECT ${bucket(b.p)} AS b, e.event_name AS name, count(*)::int AS n FROM events e WHERE ${b.w} GROUP BY 1, 2`, b.p.values);
+    return assembleHistogram(q, bucketMs, { rw, top, byName });
+  }
+
+  async get(eventId: string): Promise<ActionTrailEvent | undefined> {
+    const [row] = await this.query<{ body: string }>(
+      'SELECT e.body FROM event_ids d JOIN events e ON e.event_time = d.event_time AND e.seq = d.seq WHERE d.event_id = $1',
+      [pgText(eventId)],
+    );
+    return row ? (JSON.parse(row.body) as ActionTrailEvent) : undefined;
+  }
+
+  async existing(eventIds: readonly string[]): Promise<Set<string>> {
+    if (eventIds.length === 0) return new Set();
+    const rows = await this.query<{ event_id: string }>('SELECT event_id FROM event_ids WHERE event_id = ANY($1::text[])', [eventIds.map(pgText)]);
+    return new Set(rows.map((r) => r.event_id));
+  }
+
+  /**
+   * Append order is seq order, and seq order is commit order (SEQ_LOCK, see the top): once seq
+   * N is visible, every smaller seq is committed or will never exist. A `pending` event stops
+   * the scan before it.
+   */
+  async scan(afterSeq: number, limit: number): Promise<Positioned[]> {
+    const rows = await this.query<{ seq: number; outcome: string; body: string }>(
+      `SELECT d.seq, e.outcome, e.body FROM (SELECT seq, event_time FROM event_ids WHERE seq > $1 ORDER BY seq LIMIT $2) d
+       JOIN events e ON e.event_time = d.event_time AND e.seq = d.seq ORDER BY d.seq`,
+      [afterSeq, limit],
+    );
+    const out: Positioned[] = [];
+    for (const r of rows) {
+      if (r.outcome === 'pending') break;
+      out.push({ seq: r.seq, event: JSON.parse(r.body) as ActionTrailEvent });
+    }
+    return out;
+  }
+
+  async lastSeq(): Promise<number> {
+    const [row] = await this.query<{ seq: number }>('SELECT COALESCE(max(seq), 0)::bigint AS seq FROM event_ids');
+    return row?.seq ?? 0;
+  }
+
+  async resolvePending(message: string): Promise<number> {
+    const rows = await this.query<{ body: string }>("SELECT body FROM events WHERE outcome = 'pending'");
+    const resolved = rows.map((r) => {
+      const e = JSON.parse(r.body) as ActionTrailEvent;
+      e.additionalEventData = { ...e.additionalEventData, outcome: 'unknown' };
+      e.errorCode = 'OutcomeUnknown';
+      e.errorMessage = message;
+      return e;
+    });
+    if (resolved.length) await this.write([], resolved.map((e) => record(e, 0)));
+    return resolved.length;
+  }
+
+  async purge(before: number): Promise<number> {
+    try {
+      return await this.withClient((c) => this.partitions.purge(c, before));
+    } catch (err) {
+      throw this.clean(err);
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      this.closed = true;
+      await this.flush();
+      const left = this.queue;
+      this.queue = [];
+      for (const p of left) p.reject(new Error('The event store closed before this event could be written.'));
+      await this.pool.end();
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The SQL of an EventFilter over `events e` on PostgreSQL, with positional parameters: one place
+ * that maps every LookupEvents filter to its column, shared by the store's lookup and its
+ * histogram (the same mapping as the SQLite store's filter.ts, so both stores mean the same
+ * thing by the same filter).
+ */
+import type { EventFilter } from '../types.js';
+
+/**
+ * PostgreSQL text cannot hold U+0000, which an event's strings may (a request parameter): the
+ * columns (and the filter values compared with them) get U+FFFD instead. The body keeps it:
+ * JSON.stringify writes it as the six characters \u0000, which text holds.
+ */
+export function pgText<T extends string | null | undefined>(v: T): T {
+  return (typeof v === 'string' && v.includes('\u0000') ? v.split('\u0000').join('\uFFFD') : v) as T;
+}
+
+/** Positional parameters: `add(v)` returns `$n` for v. */
+export class Params {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+/** Columns of the exact-match filters (sensitive and resources are handled on their own). */
+export const FILTER_COLUMNS: readonly { filter: keyof EventFilter; column: string }[] = [
+  { filter: 'eventRW', column: 'event_rw' },
+  { filter: 'user', column: 'user_name' },
+  { filter: 'serviceName', column: 'service_name' },
+  { filter: 'eventName', column: 'event_name' },
+  { filter: 'eventType', column: 'event_type' },
+  { filter: 'accessKeyId', column: 'access_key_id' },
+  { filter: 'region', column: 'region' },
+  { filter: 'errorCode', column: 'error_code' },
+  { filter: 'sourceIpAddress', column: 'source_ip' },
+  { filter: 'cluster', column: 'cluster' },
+];
+
+/** The resource keys an event is filed under (see events-schema.ts). */
+export function resourceKeys(resources: Record<string, readonly string[]>): string[] {
+  const keys = new Set<string>();
+  for (const [type, names] of Object.entries(resources)) {
+    const add = (name: string) => {
+      keys.add(`t:${type}`);
+      keys.add(`n:${name}`);
+      keys.add(`b:${type}\u001f${name}`);
+    };
+    for (const name of new Set(names)) if (name) add(name);
+    if (names.length === 0) add('');
+  }
+  return [...keys];
+}
+
+/** The key a resource filter looks for, or undefined without one. */
+export function resourceFilterKey(f: EventFilter): string | undefined {
+  if (f.resourceType !== undefined && f.resourceName !== undefined) return `b:${f.resourceType}\u001f${f.resourceName}`;
+  if (f.resourceType !== undefined) return `t:${f.resourceType}`;
+  if (f.resourceName !== undefined) return `n:${f.resourceName}`;
+  return undefined;
+}
+
+/**
+ * Conditions on `events e` for every filter but eventId (the store resolves that through
+ * `event_ids`), ANDed; `lo`..`hi` (epoch ms, inclusive) is the time range.
+ */
+export function filterConditions(f: EventFilter, p: Params, lo = f.startTime, hi = f.endTime): string[] {
+  const where = [`e.event_time >= ${p.add(lo)}`, `e.event_time <= ${p.add(hi)}`];
+  for (const { filter, column } of FILTER_COLUMNS) {
+    const v = f[filter];
+    if (v !== undefined) where.push(`e.${column} = ${p.add(typeof v === 'string' ? pgText(v) : v)}`);
+  }
+  // A literal, so that the partial index events_sensitive_time (WHERE sensitive) applies.
+  if (f.sensitive !== undefined) where.push(f.sensitive ? 'e.sensitive' : 'NOT e.sensitive');
+  const key = resourceFilterKey(f);
+  if (key !== undefined) where.push(`e.resources @> ARRAY[${p.add(pgText(key))}]::text[]`);
+  return where;
+}
