@@ -25,6 +25,9 @@
 #   started PID              remember a started process group: when the script then fails (exits
 #                            non-zero), every remembered group is stopped — a half-started server
 #                            never outlives the script that could not report it
+#   opt_run_dir [--run-dir D]
+#                            D (empty without the option); dies on any other option. Use as
+#                            run=$(opt_run_dir "$@") in a script under set -e.
 #   stop_group PID [TENTHS]  SIGTERM the process group of PID (servers are started with setsid),
 #                            wait up to TENTHS tenths of a second (default 50), then SIGKILL; returns 0
 #                            when it ended by itself, 1 when it had to be killed.
@@ -36,6 +39,17 @@ log() { printf '[%s] %s\n' "${NAME:-it}" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 print_usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; }
+
+opt_run_dir() {
+  local run=""
+  while (($#)); do
+    case $1 in
+      --run-dir) run=${2:?}; shift 2 ;;
+      *) die "unknown option $1" ;;
+    esac
+  done
+  echo "$run"
+}
 
 need_cmd() { command -v "$1" >/dev/null || die "$1 is not installed (Debian package $2); .ci/run installs it, or: apt-get install -y $2"; }
 

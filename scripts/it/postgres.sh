@@ -29,13 +29,8 @@ as_pg() {
 }
 
 cmd_start() {
-  local run=""
-  while (($#)); do
-    case $1 in
-      --run-dir) run=${2:?}; shift 2 ;;
-      *) die "start: unknown option $1" ;;
-    esac
-  done
+  local run
+  run=$(opt_run_dir "$@")
   [[ -x $PG_BIN/initdb && -x $PG_BIN/pg_ctl ]] || die "PostgreSQL is not installed in $PG_BIN (Debian package postgresql); run scripts/install-test-deps.sh, or: apt-get install -y postgresql"
   if [[ $(id -u) == 0 ]]; then id postgres >/dev/null 2>&1 || die "running as root needs the system user postgres (Debian package postgresql)"; fi
   run=$(run_dir postgres "$run")
@@ -73,13 +68,8 @@ CONF
 }
 
 cmd_stop() {
-  local run=""
-  while (($#)); do
-    case $1 in
-      --run-dir) run=${2:?}; shift 2 ;;
-      *) die "stop: unknown option $1" ;;
-    esac
-  done
+  local run
+  run=$(opt_run_dir "$@")
   [[ -n $run && -d $run/data ]] || die "stop needs --run-dir of a started PostgreSQL"
   if [[ -f $run/data/postmaster.pid ]]; then
     as_pg "$PG_BIN/pg_ctl" -D "$run/data" -m fast -w -t 10 stop >"$run/pg_ctl-stop.out" 2>&1 || {

@@ -186,13 +186,8 @@ start_once() {
 }
 
 run_dir_arg() {
-  local run=""
-  while (($#)); do
-    case $1 in
-      --run-dir) run=${2:?}; shift 2 ;;
-      *) die "unknown option $1" ;;
-    esac
-  done
+  local run
+  run=$(opt_run_dir "$@")
   [[ -n $run && -f $run/ports ]] || die "needs --run-dir of a started S3 server"
   echo "$run"
 }

@@ -28,7 +28,7 @@ import type { ActionTrailEvent } from '../../event/types.js';
 import { assembleHistogram, histogramBucketMs, TOP_NAMES, type Histogram, type HistogramQuery } from '../../query/histogram.js';
 import type { Cursor, EventFilter, EventStore, LookupPage, LookupRequest, Positioned } from '../types.js';
 import { FlinkTrailError } from '../../errors/index.js';
-import { filterConditions, Params, pgText, resourceFilterKey, resourceKeys } from './filter.js';
+import { FILTER_COLUMNS, filterConditions, Params, pgText, resourceFilterKey, resourceKeys } from './filter.js';
 import { EVENTS_COMPONENT, EVENTS_MIGRATIONS } from './events-schema.js';
 import { inTransaction, migrate } from './migrations.js';
 import { DAY_MS, Partitions } from './partitions.js';
@@ -41,16 +41,8 @@ const SERIALIZED_CHUNK = 2000;
 /** The advisory lock every inserting transaction holds until it commits (seq order = commit order). */
 const SEQ_LOCK = 'flinktrail:event-seq';
 /** Filters with a (column, event_time, seq) index, which can drive a lookup in time order. */
-const DRIVERS: readonly { filter: keyof EventFilter; column: string }[] = [
-  { filter: 'user', column: 'user_name' },
-  { filter: 'eventName', column: 'event_name' },
-  { filter: 'accessKeyId', column: 'access_key_id' },
-  { filter: 'sourceIpAddress', column: 'source_ip' },
-  { filter: 'errorCode', column: 'error_code' },
-  { filter: 'cluster', column: 'cluster' },
-  { filter: 'serviceName', column: 'service_name' },
-  { filter: 'eventRW', column: 'event_rw' },
-];
+const INDEXED: ReadonlySet<keyof EventFilter> = new Set(['user', 'eventName', 'accessKeyId', 'sourceIpAddress', 'errorCode', 'cluster', 'serviceName', 'eventRW']);
+const DRIVERS = FILTER_COLUMNS.filter((c) => INDEXED.has(c.filter));
 
 export interface PostgresEventStoreOptions {
   /** postgres://… (a password in it is never logged: see url.ts). */
