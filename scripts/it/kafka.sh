@@ -211,13 +211,8 @@ cmd_resume() {
 }
 
 cmd_stop() {
-  local run=""
-  while (($#)); do
-    case $1 in
-      --run-dir) run=${2:?}; shift 2 ;;
-      *) die "stop: unknown option $1" ;;
-    esac
-  done
+  local run
+  run=$(opt_run_dir "$@")
   [[ -n $run && -f $run/kafka.pid ]] || die "stop needs --run-dir of a started Kafka"
   local pid
   pid=$(cat "$run/kafka.pid")

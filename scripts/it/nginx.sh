@@ -103,13 +103,8 @@ EOF
 }
 
 cmd_stop() {
-  local run=""
-  while (($#)); do
-    case $1 in
-      --run-dir) run=${2:?}; shift 2 ;;
-      *) die "stop: unknown option $1" ;;
-    esac
-  done
+  local run
+  run=$(opt_run_dir "$@")
   [[ -n $run && -f $run/nginx.pid-of-run ]] || die "stop needs --run-dir of a started nginx"
   local pid
   pid=$(cat "$run/nginx.pid-of-run")

@@ -183,13 +183,8 @@ cmd_resume_relp() {
 }
 
 cmd_stop() {
-  local run=""
-  while (($#)); do
-    case $1 in
-      --run-dir) run=${2:?}; shift 2 ;;
-      *) die "stop: unknown option $1" ;;
-    esac
-  done
+  local run
+  run=$(opt_run_dir "$@")
   [[ -n $run && -f $run/tcp.pid-of-run ]] || die "stop needs --run-dir of a started rsyslog"
   local k pid
   for k in "${INPUTS[@]}"; do
