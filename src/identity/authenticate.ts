@@ -22,7 +22,7 @@ import type { IdentityType } from '../event/types.js';
 import type { PolicyDocument } from '../policy/index.js';
 import type { Directory, Role } from './directory.js';
 import { SignInThrottle, type ThrottleNotice, type ThrottleOptions, type ThrottleSubject } from './rate-limit.js';
-import { verifyKeySecret, verifyPassword } from './secrets.js';
+import { verifyKeySecret, verifyNothing, verifyPassword } from './secrets.js';
 import { cookieValue, SESSION_COOKIE, type Sessions } from './sessions.js';
 
 export type AuthMethod = 'access-key' | 'password' | 'session' | 'oidc' | 'client-certificate' | 'trusted-proxy' | 'anonymous';
@@ -247,10 +247,17 @@ export class Authenticator {
   /** Verifies a password (argon2id); used by Basic auth and the console sign-in. */
   async byPassword(name: string, password: string): Promise<Principal> {
     const user = this.directory.userByName(name);
-    if (!user) throw new AuthError('FT_ERR_AUTH_INVALID', { userName: HIDDEN_USER_NAME }, 'unknown user');
+    // Refusals without a password to check cost what a wrong password costs (one argon2id
+    // verification), so that the time of a 401 does not tell which user names exist.
+    if (!user) {
+      await verifyNothing(password);
+      throw new AuthError('FT_ERR_AUTH_INVALID', { userName: HIDDEN_USER_NAME }, 'unknown user');
+    }
     const attempted = { userName: name.slice(0, 128) };
-    if (user.disabled) throw new AuthError('FT_ERR_AUTH_INVALID', attempted, 'user disabled');
-    if (!user.passwordHash) throw new AuthError('FT_ERR_AUTH_INVALID', attempted, 'no password set');
+    if (user.disabled || !user.passwordHash) {
+      await verifyNothing(password);
+      throw new AuthError('FT_ERR_AUTH_INVALID', attempted, user.disabled ? 'user disabled' : 'no password set');
+    }
     const cacheKey = createHash('sha256').update(user.id).update('\0').update(user.passwordHash).update('\0').update(password).digest('base64');
     const until = this.passwordCache.get(cacheKey);
     if (!(until && until > Date.now())) {

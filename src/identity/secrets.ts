@@ -48,6 +48,18 @@ export function hashPassword(password: string): Promise<string> {
   return argon2Hash(password, { memoryCost: 19456, timeCost: 2, parallelism: 1 });
 }
 
+/** A hash of a random password, made once: what `verifyNothing` checks against. */
+let decoy: Promise<string> | undefined;
+
+/**
+ * Spends what checking a password spends, for a name with no password to check (unknown,
+ * disabled, or without a password): the answer's timing then does not tell which names exist.
+ */
+export async function verifyNothing(password: string): Promise<void> {
+  decoy ??= hashPassword(randomBytes(18).toString('base64url'));
+  await verifyPassword(password, await decoy);
+}
+
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   if (stored.startsWith('$argon2')) {
     try {
