@@ -283,7 +283,7 @@ export class Directory {
       const fresh = this.createAccessKey(user.name);
       this.setAccessKeyStatus(id, 'Inactive');
       return { ...fresh, previous: id };
-    })();
+    }).immediate();
   }
 
   // --- policies
@@ -375,7 +375,7 @@ export class Directory {
         created_at: Date.now(),
       });
       this.signing.put(accessKeyId, accessKeySecret);
-    })();
+    }).immediate();
     this.changed();
     return { accessKeyId, accessKeySecret, user };
   }
