@@ -17,11 +17,17 @@
  *   can never later meet a committed event below N. The price: inserting transactions of all
  *   instances commit one at a time (a batch per flush, one per journaled write).
  *
- * Lookups use PostgreSQL's planner with custom plans (the bound values, real statistics), and
- * bound their walk as the SQLite store does: when more than one condition must hold, each
- * indexed filter's index is probed for the sort key `scanBudget` entries ahead; the farthest of
- * those (the sparsest filter's) ends the page. A page may so come back short — even empty — with
- * a cursor, and following cursors still yields every event once, in order.
+ * Lookups walk the day partitions in the query's direction (newest first for BACKWARD), in
+ * windows of 1, 2, 4, … existing partitions, one query per window (plus, when more than one
+ * condition must hold, index-only counts that bound it), until the page is full: a query names
+ * only its window's time range, so the planner opens only those partitions and their indexes —
+ * one query over a 90-day range planned and merged all 90 and their ~13 indexes each. Custom
+ * plans (the bound values, real statistics). The walk is bounded as the SQLite store's is: over
+ * the windows, the sparsest condition's index entries count against `scanBudget`; within the
+ * window where it runs out, each indexed filter's index is probed for the entry the budget
+ * ahead and the farthest (the sparsest filter's) ends the page; spent exactly at a window's edge,
+ * the cursor points just past that edge. A page may so come back short — even empty — with a
+ * cursor, and following cursors still yields every event once, in order.
  */
 import pg from 'pg';
 import type { ActionTrailEvent } from '../../event/types.js';
