@@ -1,14 +1,15 @@
 /**
  * PostgreSQL for benchmarks: the server at FLINKTRAIL_TEST_POSTGRES_URL, or a throwaway cluster
  * from scripts/it/postgres.sh (stopped when the run ends), and a copy of a generated SQLite store's
- * events into a database of its own through `PostgresEventStore.append` (then VACUUM ANALYZE, as
+ * events (read through `SqliteEventStore.scan`, which decodes its compressed bodies) into a database
+ * of its own through `PostgresEventStore.append` (then VACUUM ANALYZE, as
  * autovacuum would have done on a store that grew over 90 days).
  */
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import pg from 'pg';
-import type { ActionTrailEvent } from '../../src/event/types.js';
 import { PostgresEventStore } from '../../src/store/postgres/events.js';
+import { openDatabase } from '../../src/store/sqlite/database.js';
+import { SqliteEventStore } from '../../src/store/sqlite/events.js';
 import { execFileAsync, onCleanup } from './procs.js';
 import { REPO } from './report.js';
 
@@ -42,19 +43,19 @@ export async function copyToPostgres(url: string, dataDir: string, name: string)
   });
   const t0 = Date.now();
   const store = await PostgresEventStore.open({ url: dbUrl, flushIntervalMs: 20 });
-  const sqlite = new Database(join(dataDir, 'flinktrail.db'), { readonly: true });
+  // Read through the SQLite store: its bodies are compressed (body-codec.ts), `scan` decodes them in append order.
+  const db = openDatabase(dataDir);
+  const sqlite = new SqliteEventStore(db, { flushIntervalMs: 1000 });
   try {
-    let batch: Promise<void>[] = [];
-    for (const row of sqlite.prepare('SELECT body FROM events ORDER BY seq').iterate() as Iterable<{ body: string }>) {
-      batch.push(store.append(JSON.parse(row.body) as ActionTrailEvent));
-      if (batch.length >= 5000) {
-        await Promise.all(batch);
-        batch = [];
-      }
+    for (let after = 0; ; ) {
+      const batch = await sqlite.scan(after, 5000);
+      if (batch.length === 0) break;
+      await Promise.all(batch.map((p) => store.append(p.event)));
+      after = (batch[batch.length - 1] as { seq: number }).seq;
     }
-    await Promise.all(batch);
   } finally {
-    sqlite.close();
+    await sqlite.close();
+    db.close();
     await store.close();
   }
   const client = new pg.Client({ connectionString: dbUrl });

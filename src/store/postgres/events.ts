@@ -17,11 +17,17 @@
  *   can never later meet a committed event below N. The price: inserting transactions of all
  *   instances commit one at a time (a batch per flush, one per journaled write).
  *
- * Lookups use PostgreSQL's planner with custom plans (the bound values, real statistics), and
- * bound their walk as the SQLite store does: when more than one condition must hold, each
- * indexed filter's index is probed for the sort key `scanBudget` entries ahead; the farthest of
- * those (the sparsest filter's) ends the page. A page may so come back short — even empty — with
- * a cursor, and following cursors still yields every event once, in order.
+ * Lookups walk the day partitions in the query's direction (newest first for BACKWARD), in
+ * windows of 1, 2, 4, … existing partitions, one query per window (plus, when more than one
+ * condition must hold, index-only counts that bound it), until the page is full: a query names
+ * only its window's time range, so the planner opens only those partitions and their indexes —
+ * one query over a 90-day range planned and merged all 90 and their ~13 indexes each. Custom
+ * plans (the bound values, real statistics). The walk is bounded as the SQLite store's is: over
+ * the windows, the sparsest condition's index entries count against `scanBudget`; within the
+ * window where it runs out, each indexed filter's index is probed for the entry the budget
+ * ahead and the farthest (the sparsest filter's) ends the page; spent exactly at a window's edge,
+ * the cursor points just past that edge. A page may so come back short — even empty — with a
+ * cursor, and following cursors still yields every event once, in order.
  */
 import pg from 'pg';
 import type { ActionTrailEvent } from '../../event/types.js';
@@ -63,6 +69,13 @@ export interface PostgresEventStoreOptions {
 
 /** A row to write: the store's own copy of an event (taken when the call is made). */
 type Row = ReturnType<typeof record>;
+
+/** A row of a lookup page. */
+interface PageRow {
+  seq: number;
+  event_time: number;
+  body: string;
+}
 
 interface Pending {
   kind: 'insert' | 'complete';
@@ -332,46 +345,111 @@ export class PostgresEventStore implements EventStore {
       else lo = Math.max(lo, req.after.time);
     }
     if (lo > hi) return { events: [] };
-    const p = new Params();
-    const where = filterConditions(f, p, lo, hi);
     if (f.eventId !== undefined) {
-      // Unique: event_ids knows its partition and position; no walk to bound.
+      // Unique: event_ids knows its partition and position; one row at most, no walk.
       const [id] = await this.query<{ event_time: number; seq: number }>('SELECT event_time, seq FROM event_ids WHERE event_id = $1', [pgText(f.eventId)]);
       if (!id) return { events: [] };
-      where.push(`e.event_time = ${p.add(id.event_time)}`, `e.seq = ${p.add(id.seq)}`);
+      const { rows } = await this.window(f, lo, hi, desc, req.after, req.limit + 1, undefined, id);
+      return { events: rows.slice(0, req.limit).map((r) => JSON.parse(r.body) as ActionTrailEvent) };
     }
+    const days = await this.daysIn(lo, hi, desc);
+    const rows: PageRow[] = [];
+    let budget = this.scanBudget;
+    let next: Cursor | undefined;
+    for (let i = 0, width = 1; i < days.length && rows.length <= req.limit; width *= 2) {
+      const win = days.slice(i, i + width);
+      i += win.length;
+      const wlo = Math.max(lo, desc ? (win[win.length - 1] as number) : (win[0] as number));
+      const whi = Math.min(hi, (desc ? (win[0] as number) : (win[win.length - 1] as number)) + DAY_MS - 1);
+      const got = await this.window(f, wlo, whi, desc, req.after, req.limit + 1 - rows.length, budget);
+      rows.push(...got.rows);
+      if (rows.length > req.limit) break;
+      if (got.stop) {
+        next = got.stop;
+        break;
+      }
+      budget -= got.used;
+      if (budget <= 0 && i < days.length) {
+        // The budget is spent at a window's edge: the next page starts past it (seq ≥ 1, so no event sits at seq 0 or MAX).
+        next = desc ? { time: wlo - 1, seq: Number.MAX_SAFE_INTEGER } : { time: whi + 1, seq: 0 };
+        break;
+      }
+    }
+    const more = rows.length > req.limit;
+    const page = more ? rows.slice(0, req.limit) : rows;
+    const last = page[page.length - 1];
+    const result: LookupPage = { events: page.map((r) => JSON.parse(r.body) as ActionTrailEvent) };
+    if (more && last) result.next = { time: last.event_time, seq: last.seq };
+    else if (next) result.next = next;
+    return result;
+  }
+
+  /**
+   * The first days (UTC, epoch ms) of the day partitions that overlap lo..hi, in walk order
+   * (newest first when `desc`). Read from the catalog on every lookup: a partition another
+   * instance created is seen, and one that did not exist yet held no committed event.
+   */
+  private async daysIn(lo: number, hi: number, desc: boolean): Promise<number[]> {
+    const parts = await this.query<{ bound: string }>(
+      `SELECT pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass`,
+    );
+    const days: number[] = [];
+    for (const p of parts) {
+      const m = /FROM \('?(-?\d+)'?\) TO \('?(-?\d+)'?\)/.exec(p.bound);
+      if (m && Number(m[2]) > lo && Number(m[1]) <= hi) days.push(Number(m[1]));
+    }
+    return days.sort((a, b) => (desc ? b - a : a - b));
+  }
+
+  /**
+   * One step of a lookup's walk: up to `limit` matching rows in lo..hi (a few day partitions,
+   * so the planner opens only those), in order, after the cursor. With `budget`, a walk that
+   * must test more than one condition is bounded (see `walkEnd`): `stop` then ends the page
+   * there, and `used` is how many index entries the window cost.
+   */
+  private async window(
+    f: EventFilter,
+    lo: number,
+    hi: number,
+    desc: boolean,
+    after: Cursor | undefined,
+    limit: number,
+    budget: number | undefined,
+    id?: { event_time: number; seq: number },
+  ): Promise<{ rows: PageRow[]; stop?: Cursor; used: number }> {
+    const p = new Params();
+    const where = filterConditions(f, p, lo, hi);
+    if (id) where.push(`e.event_time = ${p.add(id.event_time)}`, `e.seq = ${p.add(id.seq)}`);
     const cmp = desc ? '<' : '>';
-    if (req.after) where.push(`(e.event_time, e.seq) ${cmp} (${p.add(req.after.time)}, ${p.add(req.after.seq)})`);
-    const stop = f.eventId === undefined ? await this.walkEnd(f, lo, hi, desc, req.after) : undefined;
+    if (after) where.push(`(e.event_time, e.seq) ${cmp} (${p.add(after.time)}, ${p.add(after.seq)})`);
+    const walk = budget === undefined ? { used: 0 } : await this.walkEnd(f, lo, hi, desc, budget, after);
+    const stop = walk.stop;
     if (stop) {
       // The page covers the walk up to and including `stop`; the plain time bound lets the planner prune partitions.
       where.push(desc ? `e.event_time >= ${p.add(stop.time)}` : `e.event_time <= ${p.add(stop.time)}`);
       where.push(`(e.event_time, e.seq) ${desc ? '>=' : '<='} (${p.add(stop.time)}, ${p.add(stop.seq)})`);
     }
     const order = desc ? 'DESC' : 'ASC';
-    const rows = await this.query<{ seq: number; event_time: number; body: string }>(
+    const rows = await this.query<PageRow>(
       `SELECT e.seq, e.event_time, e.body FROM events e WHERE ${where.join(' AND ')}
-       ORDER BY e.event_time ${order}, e.seq ${order} LIMIT ${p.add(req.limit + 1)}`,
+       ORDER BY e.event_time ${order}, e.seq ${order} LIMIT ${p.add(limit)}`,
       p.values,
     );
-    const more = rows.length > req.limit;
-    const page = more ? rows.slice(0, req.limit) : rows;
-    const last = page[page.length - 1];
-    const result: LookupPage = { events: page.map((r) => JSON.parse(r.body) as ActionTrailEvent) };
-    if (more && last) result.next = { time: last.event_time, seq: last.seq };
-    else if (stop) result.next = stop;
-    return result;
+    // A full window ends the page on its own rows; `stop` only matters when the rows run out first.
+    return rows.length >= limit ? { rows, used: walk.used } : { rows, ...(stop ? { stop } : {}), used: walk.used };
   }
 
   /**
-   * Where this page's walk ends, or undefined when it need not be bounded. Unbounded: no
-   * condition besides time, or a single indexed one (its index holds only matches), or a
-   * driver whose matches in the range after the cursor number at most `scanBudget` (walking it
-   * is cheap whatever else is asked). Otherwise each driver's index (the time index when there
-   * is none) is probed for its entry number `scanBudget` + 1 and the farthest one is the end:
-   * the sparsest driver reaches it within the budget. Index-only probes, a few ms each.
+   * Where a window's walk ends (`stop`), or none when it need not be bounded, and how many index
+   * entries it costs (`used`). Unbounded and free: no condition besides time, or a single
+   * indexed one (its index holds only matches). Otherwise each driver's index (the time index
+   * when there is none; the GIN index for a resource) counts its entries in the window after
+   * the cursor, up to `budget` + 1: the sparsest is what the walk costs, and when even it has more
+   * than `budget`, each driver's entry number `budget` + 1 is probed and the farthest one is the
+   * end (the sparsest driver reaches it within the budget). Index-only, over the window's
+   * partitions only.
    */
-  private async walkEnd(f: EventFilter, lo: number, hi: number, desc: boolean, after?: Cursor): Promise<Cursor | undefined> {
+  private async walkEnd(f: EventFilter, lo: number, hi: number, desc: boolean, budget: number, after?: Cursor): Promise<{ stop?: Cursor; used: number }> {
     const drivers = DRIVERS.filter((d) => f[d.filter] !== undefined);
     const sensitive = f.sensitive === true;
     const resource = resourceFilterKey(f);
@@ -379,49 +457,42 @@ export class PostgresEventStore implements EventStore {
       (['eventRW', 'user', 'serviceName', 'eventName', 'eventType', 'accessKeyId', 'region', 'errorCode', 'sourceIpAddress', 'cluster', 'sensitive'] as const).filter((k) => f[k] !== undefined).length +
       (resource !== undefined ? 1 : 0);
     const indexed = drivers.length + (sensitive ? 1 : 0);
-    if (conditions === 0 || (conditions === 1 && indexed === 1)) return undefined;
+    if (conditions === 0 || (conditions === 1 && indexed === 1)) return { used: 0 };
     const order = desc ? 'DESC' : 'ASC';
-    const probe = async (cond: string | undefined, p: Params): Promise<Cursor | undefined> => {
+    const base = (cond: string | undefined, p: Params): string => {
       const where = [`event_time >= ${p.add(lo)}`, `event_time <= ${p.add(hi)}`];
       if (cond) where.push(cond);
       if (after) where.push(`(event_time, seq) ${desc ? '<' : '>'} (${p.add(after.time)}, ${p.add(after.seq)})`);
-      const [row] = await this.query<Cursor>(
-        `SELECT event_time AS time, seq FROM events WHERE ${where.join(' AND ')}
-         ORDER BY event_time ${order}, seq ${order} OFFSET ${this.scanBudget} LIMIT 1`,
-        p.values,
-      );
+      return where.join(' AND ');
+    };
+    // Each candidate writes its condition with its own value into the Params it is given.
+    type Candidate = (p: Params) => string | undefined;
+    const count = async (c: Candidate): Promise<number> => {
+      const p = new Params();
+      const [{ n } = { n: 0 }] = await this.query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM events WHERE ${base(c(p), p)} LIMIT ${budget + 1}) x`, p.values);
+      return n;
+    };
+    const probe = async (c: Candidate): Promise<Cursor | undefined> => {
+      const p = new Params();
+      const [row] = await this.query<Cursor>(`SELECT event_time AS time, seq FROM events WHERE ${base(c(p), p)} ORDER BY event_time ${order}, seq ${order} OFFSET ${budget} LIMIT 1`, p.values);
       return row;
     };
-    if (resource !== undefined) {
-      const p = new Params();
-      const where = [`event_time >= ${p.add(lo)}`, `event_time <= ${p.add(hi)}`, `resources @> ARRAY[${p.add(pgText(resource))}]::text[]`];
-      if (after) where.push(`(event_time, seq) ${desc ? '<' : '>'} (${p.add(after.time)}, ${p.add(after.seq)})`);
-      const [{ n } = { n: 0 }] = await this.query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM events WHERE ${where.join(' AND ')} LIMIT ${this.scanBudget + 1}) x`, p.values);
-      if (n <= this.scanBudget) return undefined;
-    }
-    const probes: (string | undefined)[] = [];
-    const params: Params[] = [];
-    for (const d of drivers) {
-      const p = new Params();
-      probes.push(`${d.column} = ${p.add(pgText(f[d.filter] as string))}`);
-      params.push(p);
-    }
-    if (sensitive) {
-      probes.push('sensitive');
-      params.push(new Params());
-    }
-    if (probes.length === 0) {
-      probes.push(undefined);
-      params.push(new Params());
-    }
+    const ordered: Candidate[] = drivers.map((d) => (p: Params) => `${d.column} = ${p.add(pgText(f[d.filter] as string))}`);
+    if (sensitive) ordered.push(() => 'sensitive');
+    if (ordered.length === 0) ordered.push(() => undefined);
+    const candidates: Candidate[] = resource === undefined ? ordered : [(p: Params) => `resources @> ARRAY[${p.add(pgText(resource))}]::text[]`, ...ordered];
+    let used = Infinity;
+    for (const c of candidates) used = Math.min(used, await count(c));
+    if (used <= budget) return { used };
+    // Every candidate has more entries than the budget; the GIN index cannot walk in order, so the ordered ones bound the walk.
     let end: Cursor | undefined;
-    for (let i = 0; i < probes.length; i++) {
-      const stop = await probe(probes[i], params[i] as Params);
-      if (!stop) return undefined;
+    for (const c of ordered) {
+      const stop = await probe(c);
+      if (!stop) return { used: budget };
       const farther = !end || (desc ? stop.time < end.time || (stop.time === end.time && stop.seq < end.seq) : stop.time > end.time || (stop.time === end.time && stop.seq > end.seq));
       if (farther) end = stop;
     }
-    return end;
+    return end ? { stop: end, used: budget } : { used: budget };
   }
 
   async histogram(q: HistogramQuery): Promise<Histogram> {
