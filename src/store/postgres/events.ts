@@ -33,6 +33,7 @@ import pg from 'pg';
 import type { ActionTrailEvent } from '../../event/types.js';
 import { assembleHistogram, histogramBucketMs, TOP_NAMES, type Histogram, type HistogramQuery } from '../../query/histogram.js';
 import type { Cursor, EventFilter, EventStore, LookupPage, LookupRequest, Positioned } from '../types.js';
+import { pageRange } from '../page-range.js';
 import { FlinkTrailError } from '../../errors/index.js';
 import { FILTER_COLUMNS, filterConditions, Params, pgText, resourceFilterKey, resourceKeys } from './filter.js';
 import { EVENTS_COMPONENT, EVENTS_MIGRATIONS } from './events-schema.js';
@@ -336,14 +337,7 @@ export class PostgresEventStore implements EventStore {
 
   async lookup(req: LookupRequest): Promise<LookupPage> {
     const { filter: f } = req;
-    const desc = req.direction === 'BACKWARD';
-    // The cursor narrows the time range itself, so a deep page starts where the last one ended.
-    let lo = f.startTime;
-    let hi = f.endTime;
-    if (req.after) {
-      if (desc) hi = Math.min(hi, req.after.time);
-      else lo = Math.max(lo, req.after.time);
-    }
+    const { lo, hi, desc } = pageRange(req);
     if (lo > hi) return { events: [] };
     if (f.eventId !== undefined) {
       // Unique: event_ids knows its partition and position; one row at most, no walk.

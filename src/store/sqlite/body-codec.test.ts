@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,30 +13,8 @@ import { SqliteEventStore } from './events.js';
 
 const all: EventFilter = { startTime: 0, endTime: Date.parse('2027-01-01T00:00:00Z') };
 
-/** The events tables as migrations 1 and 6 made them: bodies as JSON text, resources by type and name. */
-const SCHEMA_BEFORE_10 = `
-  CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
-  CREATE TABLE events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, event_time INTEGER NOT NULL,
-    region TEXT NOT NULL, event_rw TEXT NOT NULL, event_name TEXT NOT NULL, event_type TEXT NOT NULL,
-    service_name TEXT NOT NULL, user_name TEXT, access_key_id TEXT, sensitive INTEGER NOT NULL,
-    outcome TEXT NOT NULL, error_code TEXT, source_ip TEXT, cluster TEXT, body TEXT NOT NULL);
-  CREATE INDEX events_time ON events (event_time, seq);
-  CREATE INDEX events_name_time ON events (event_name, event_time);
-  CREATE INDEX events_user_time ON events (user_name, event_time);
-  CREATE INDEX events_ak_time ON events (access_key_id, event_time);
-  CREATE INDEX events_service_time ON events (service_name, event_time);
-  CREATE INDEX events_rw_time ON events (event_rw, event_time);
-  CREATE INDEX events_sensitive_time ON events (sensitive, event_time) WHERE sensitive = 1;
-  CREATE INDEX events_error_time ON events (error_code, event_time) WHERE error_code IS NOT NULL;
-  CREATE INDEX events_pending ON events (outcome) WHERE outcome = 'pending';
-  CREATE TABLE event_resources (seq INTEGER NOT NULL REFERENCES events (seq) ON DELETE CASCADE, type TEXT NOT NULL, name TEXT NOT NULL);
-  CREATE INDEX event_resources_name ON event_resources (name, seq);
-  CREATE INDEX event_resources_type ON event_resources (type, seq);
-  CREATE INDEX event_resources_seq ON event_resources (seq);
-  CREATE INDEX events_ip_time ON events (source_ip, event_time);
-  CREATE INDEX events_cluster_time ON events (cluster, event_time);
-`;
+/** A data directory's whole schema at migration 9 (bodies as JSON text, resources by type and name). */
+const SCHEMA_BEFORE_10 = readFileSync(new URL('../../../test/fixtures/schema-v9.sql', import.meta.url), 'utf8');
 
 /** Writes `events` as the store did before migration 10, and marks migrations 1–9 applied. */
 function writeOldFormat(dir: string, events: ActionTrailEvent[]): void {

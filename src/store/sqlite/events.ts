@@ -9,6 +9,7 @@
  */
 import type { ActionTrailEvent } from '../../event/types.js';
 import type { Cursor, EventFilter, EventStore, LookupPage, LookupRequest, Positioned } from '../types.js';
+import { pageRange } from '../page-range.js';
 import type Database from 'better-sqlite3';
 import type { Db } from './database.js';
 import { filterSql } from './filter.js';
@@ -295,15 +296,7 @@ export class SqliteEventStore implements EventStore {
    */
   lookup(req: LookupRequest): Promise<LookupPage> {
     const { filter: f } = req;
-    const desc = req.direction === 'BACKWARD';
-    // The cursor narrows the time range itself (not only the OR below), so a deep page starts
-    // where the previous one ended instead of re-walking everything before it.
-    let lo = f.startTime;
-    let hi = f.endTime;
-    if (req.after) {
-      if (desc) hi = Math.min(hi, req.after.time);
-      else lo = Math.max(lo, req.after.time);
-    }
+    const { lo, hi, desc } = pageRange(req);
     const { where, params, resources: sub } = filterSql(f, lo, hi);
     params['limit'] = req.limit + 1;
     if (req.after) {
