@@ -155,7 +155,9 @@ PROPS
     done
   fi
   local id
-  id=$(node -e 'console.log(require("crypto").randomBytes(16).toString("base64url"))')
+  # A base64url id may start with '-', which StorageTool reads as an option (1 run in 64 failed
+  # "argument --cluster-id/-t: expected one argument"): a leading '-' becomes 'A' (still 16 bytes).
+  id=$(node -e 'console.log(require("crypto").randomBytes(16).toString("base64url").replace(/^-/, "A"))')
   java -cp "$home/lib/*" kafka.tools.StorageTool format -t "$id" -c "$run/server.properties" --ignore-formatted "${fmt[@]}" >"$run/format.log" 2>&1 ||
     die "formatting the KRaft log dir failed: $(tail -n 5 "$run/format.log")"
   # What resume needs: the same ports (the advertised listeners are written into the data).
