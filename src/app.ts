@@ -118,6 +118,7 @@ async function openEventStore(config: Readonly<Config>, db: Db, log: Logger, met
         synchronous: config.store.synchronous,
         flushIntervalMs: config.store.flushIntervalMs,
         readers: config.store.readers,
+        cacheMb: config.store.cacheMb,
         onFlushError,
       });
   const id = store instanceof PostgresEventStore ? store.id : 'sqlite';
@@ -152,7 +153,7 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
   const policy = compileAuditPolicy(config.auditPolicy, { roleOf: (principalId) => directory.userById(principalId)?.role });
   // Then: a missing or unusable master key stops the build before anything is stored.
   const secrets = deps.secrets ?? openSecrets(config);
-  const db = openDatabase(config.dataDir, { synchronous: config.store.synchronous });
+  const db = openDatabase(config.dataDir, { synchronous: config.store.synchronous, cacheMb: config.store.cacheMb });
   opened.push(() => db.close());
   // This connection serves small lookups (keys, sessions, trails); the events store commits and
   // checkpoints on its own thread, so this one never runs a checkpoint on the request thread.

@@ -442,6 +442,13 @@ export const configSchema = {
           default: 2,
           description: 'Reader threads for lookups, histograms, exports and trail scans. The store runs off the thread that proxies Flink: one writer thread commits, these answer queries (a slow query occupies one of them, never the gateway).',
         },
+        cacheMb: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 4096,
+          default: 4,
+          description: "SQLite page cache of each connection to the embedded database (the writer, each reader and the main connection: `(readers + 2) × cacheMb` in all, reached as the database grows). Pages outside it are read from the operating system's file cache, so a larger value helps only lookups over a database much larger than the machine's free memory.",
+        },
       },
     },
     trails: {
@@ -830,6 +837,7 @@ export interface Config {
     flushIntervalMs: number;
     synchronous: 'full' | 'normal';
     readers: number;
+    cacheMb: number;
   };
   auditPolicy: AuditPolicyConfig;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };

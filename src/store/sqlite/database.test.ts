@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { DB_FILES, openDatabase } from './database.js';
+import { DB_FILES, DEFAULT_CACHE_MB, openDatabase } from './database.js';
 
 const mode = (p: string) => statSync(p).mode & 0o777;
 
@@ -36,6 +36,23 @@ describe('data directory permissions', () => {
       db.close();
     } finally {
       process.umask(old);
+    }
+  });
+});
+
+describe('page cache', () => {
+  it("states each connection's cache instead of inheriting the driver's 16 MiB, and takes store.cacheMb", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ft-cache-'));
+    const kib = (db: ReturnType<typeof openDatabase>) => -(db.pragma('cache_size', { simple: true }) as number);
+    const plain = openDatabase(dir);
+    const sized = openDatabase(dir, { cacheMb: 32 });
+    const reader = openDatabase(dir, { readonly: true, cacheMb: 2 });
+    try {
+      assert.equal(kib(plain), DEFAULT_CACHE_MB * 1024);
+      assert.equal(kib(sized), 32 * 1024);
+      assert.equal(kib(reader), 2 * 1024);
+    } finally {
+      for (const db of [plain, sized, reader]) db.close();
     }
   });
 });

@@ -18,7 +18,8 @@ const data = workerData as StoreWorkerData;
 const port = parentPort;
 if (!port) throw new Error('store-worker.ts runs only as a worker thread.');
 
-const db = openDatabase(data.dataDir, data.role === 'reader' ? { readonly: true } : { synchronous: data.synchronous });
+const cache = data.cacheMb !== undefined ? { cacheMb: data.cacheMb } : {};
+const db = openDatabase(data.dataDir, data.role === 'reader' ? { readonly: true, ...cache } : { synchronous: data.synchronous, ...cache });
 const store = new SqliteEventStore(db, {
   flushIntervalMs: data.flushIntervalMs,
   maxQueue: data.maxQueue,

@@ -6,6 +6,7 @@ export interface StoreWorkerData {
   role: 'writer' | 'reader';
   dataDir: string;
   synchronous: 'full' | 'normal';
+  cacheMb?: number;
   flushIntervalMs: number;
   maxQueue: number;
   planProbe?: number;

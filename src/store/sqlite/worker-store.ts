@@ -26,6 +26,8 @@ export interface WorkerEventStoreOptions {
   dataDir: string;
   synchronous: 'full' | 'normal';
   flushIntervalMs: number;
+  /** Page cache of each thread's connection, MiB (default: `DEFAULT_CACHE_MB`). */
+  cacheMb?: number;
   /** Reader threads (at least 1). */
   readers: number;
   maxQueue?: number;
@@ -65,6 +67,7 @@ export class WorkerEventStore implements EventStore {
       dataDir: opts.dataDir,
       synchronous: opts.synchronous,
       flushIntervalMs: opts.flushIntervalMs,
+      ...(opts.cacheMb !== undefined ? { cacheMb: opts.cacheMb } : {}),
       maxQueue: opts.maxQueue ?? 100_000,
       ...(opts.planProbe !== undefined ? { planProbe: opts.planProbe } : {}),
       ...(opts.scanBudget !== undefined ? { scanBudget: opts.scanBudget } : {}),

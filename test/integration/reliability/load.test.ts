@@ -8,7 +8,7 @@
  * assets, writes (cancels that Flink answers 404, savepoint triggers), LookupEvents with filters
  * and pagination, GetEvent, whoami, metrics, and failed sign-ins.
  *
- * After warm-up (the first quarter) RSS and descriptors must stay flat, and every answered
+ * After warm-up (the first half) RSS and descriptors must stay flat, and every answered
  * request that is recorded must have its event (nothing dropped under load). The rate is
  * printed, not asserted: a busy machine makes it slower, and the promise is about the 36,000
  * requests, not about how fast the test machine sends them.
@@ -127,10 +127,17 @@ describe('30-minute-equivalent mixed load', { timeout: (MAX_SECONDS + 120) * 100
       assert.ok(done >= REQUESTS, `only ${done} of ${REQUESTS} requests in ${MAX_SECONDS} s`);
       for (const s of statuses.keys()) assert.ok([200, 202, 401, 404].includes(s), `unexpected status ${s} (${statuses.get(s)}×)`);
 
-      const warm = samples.filter((s) => s.done >= REQUESTS / 4);
-      const tenth = Math.max(3, Math.floor(warm.length / 10));
-      const rssStart = median(warm.slice(0, tenth).map((s) => s.rss));
-      const rssEnd = median(warm.slice(-tenth).map((s) => s.rss));
+      // Warm-up is the first half: measured per thread (v8 heap statistics every 2 s), the main
+      // thread's heap grows from ~80 to ~140 MB over the first ~20,000 requests as V8 sizes its
+      // old generation to the allocation rate, then stays there (in a 108,000-request run its
+      // size after each major GC stayed between 47 and 78 MB with no trend); a quarter-way start
+      // measured that sizing (+39 to +64 MB), not a leak.
+      const warm = samples.filter((s) => s.done >= REQUESTS / 2);
+      // Medians of the first and last quarter: wide enough that where each falls in the
+      // collector's saw-tooth (±25 MB on the main thread alone) does not decide the difference.
+      const quarter = Math.max(5, Math.floor(warm.length / 4));
+      const rssStart = median(warm.slice(0, quarter).map((s) => s.rss));
+      const rssEnd = median(warm.slice(-quarter).map((s) => s.rss));
       const rssMax = Math.max(...warm.map((s) => s.rss));
       const fds = warm.map((s) => s.fds);
       process.stdout.write(
