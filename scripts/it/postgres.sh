@@ -11,7 +11,8 @@
 #        (setsid; the server inherits FLINKTRAIL_RUN_ID, so scripts/it/sweep.sh finds it), waits
 #        until it accepts connections and creates the database `flinktrail`. PostgreSQL refuses to
 #        run as root: as root it runs as the system user postgres (runuser), otherwise as the
-#        calling user. D defaults to a fresh .it/run/postgres.*. Prints ONE JSON line:
+#        calling user. D defaults to a fresh .it/run/postgres.* (as root, when the user postgres
+#        cannot reach it, e.g. a checkout in a mktemp -d directory: /tmp/flinktrail-pg.*). Prints ONE JSON line:
 #        {"url":"postgres://postgres@/flinktrail?host=D","socketDir":D,"runDir":D,"pid":N,"log":"D/server.log"}
 #        (pid: the postmaster's process group).
 # stop:  `pg_ctl stop -m fast` (then SIGKILL to the process group if it does not end within 10 s)
@@ -33,7 +34,16 @@ cmd_start() {
   run=$(opt_run_dir "$@")
   [[ -x $PG_BIN/initdb && -x $PG_BIN/pg_ctl ]] || die "PostgreSQL is not installed in $PG_BIN (Debian package postgresql); run scripts/install-test-deps.sh, or: apt-get install -y postgresql"
   if [[ $(id -u) == 0 ]]; then id postgres >/dev/null 2>&1 || die "running as root needs the system user postgres (Debian package postgresql)"; fi
+  local given=$run
   run=$(run_dir postgres "$run")
+  # As root the cluster belongs to postgres, which must be able to reach the run directory: a
+  # checkout under a private directory (mktemp -d, a home 0700) is not. Then the cluster goes to
+  # a directory of its own under /tmp (removed by stop like any run directory).
+  if [[ $(id -u) == 0 ]] && ! runuser -u postgres -- test -x "$run"; then
+    [[ -z $given ]] || die "the system user postgres cannot reach the run directory $given (a parent directory is private); choose another --run-dir"
+    rmdir "$run"
+    run=$(mktemp -d /tmp/flinktrail-pg.XXXXXX)
+  fi
   # A unix socket path is limited to 107 bytes: D/.s.PGSQL.5432 must fit.
   ((${#run} + 15 <= 107)) || die "the run directory $run is too long for a unix socket path (at most 92 characters)"
   [[ $(id -u) == 0 ]] && chown postgres: "$run"
