@@ -5,7 +5,8 @@
  */
 const notTests = '\\.(test|bench)\\.ts$';
 /** Where features are composed: the app, the process entry and the CLI. */
-const composition = '^src/(app|main)\\.ts$|^src/cli/';
+// store/migrate.ts copies one engine into another (`flinktrail migrate`), so it names both.
+const composition = '^src/(app|main)\\.ts$|^src/cli/|^src/store/migrate\\.ts$';
 /** A concrete store implementation: any `sqlite` folder or `sqlite.ts` file (later: `postgres`). */
 const concreteStore = '(^|/)(sqlite|postgres)(/|\\.ts$)';
 

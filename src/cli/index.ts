@@ -1,5 +1,5 @@
 /**
- * The `flinktrail` command: serve, demo, keys, users, lookup-events, auth, trails, secrets.
+ * The `flinktrail` command: serve, demo, keys, users, lookup-events, auth, trails, secrets, migrate.
  * Human tables by default, `--output json` for scripts. Exit codes: 0 ok, 1 unexpected,
  * 2 bad input or server error, 3 authentication failed.
  */
@@ -22,6 +22,7 @@ import { table } from './table.js';
 import { addTrailCommands } from './trails.js';
 import { addAuthCommands } from './auth.js';
 import { addSecretsCommands } from './secrets.js';
+import { addMigrateCommand } from './migrate.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 const output = () => new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
@@ -240,6 +241,7 @@ export function program(): Command {
   addTrailCommands(cli);
   addAuthCommands(cli);
   addSecretsCommands(cli);
+  addMigrateCommand(cli);
   return cli;
 }
 

@@ -168,6 +168,21 @@ export const ERRORS = {
     message: 'The data directory %s was used with the event store %s, not with %s: its trail positions refer to the other store.',
     doc: 'Startup refused: `store.url` points at another event store (or none) than the data directory was used with. Trail delivery positions and digests in the data directory count positions of that store; against another one they would skip or repeat events. Use the store the directory was used with, or a new data directory.',
   },
+  FT_ERR_MIGRATE_DIVERGED: {
+    status: 409,
+    message: 'The target event store does not continue this copy after position %s: %s.',
+    doc: '`flinktrail migrate` refused to copy into a PostgreSQL event store that holds events other than an earlier, interrupted copy of this data directory (or that another FlinkTrail wrote to while the copy ran). Positions must stay those of the data directory, so the copy goes into an empty store (a new database or schema); stop every FlinkTrail that writes to it while copying.',
+  },
+  FT_ERR_MIGRATE_UNVERIFIED: {
+    status: 500,
+    message: 'The copy in %s does not match the events of %s: %s. The data directory still uses its own store.',
+    doc: '`flinktrail migrate` compared the copy with the source (count and a SHA-256 over every position and event) and they differ, so the data directory was not switched to the new store. Usually FlinkTrail was still running on the data directory; stop it and run the same command again (it resumes).',
+  },
+  FT_ERR_MIGRATE_SOURCE: {
+    status: 400,
+    message: 'The data directory %s cannot be copied: %s.',
+    doc: '`flinktrail migrate --from` must name a data directory whose events are in its embedded store (not one already switched to another store).',
+  },
   FT_ERR_UPSTREAM_UNAVAILABLE: {
     status: 502,
     message: 'The Flink cluster %s could not be reached: %s',

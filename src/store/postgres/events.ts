@@ -102,6 +102,13 @@ const INSERT_SQL = `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) A
   FROM input i JOIN ids USING (event_id)
   RETURNING event_id`;
 
+/** Rows copied with the positions they had in another store (`importPositioned`): no ON CONFLICT, a clash is an error. */
+const IMPORT_SQL = `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RECORD}, seq bigint)),
+  ids AS (INSERT INTO event_ids (event_id, event_time, seq) SELECT event_id, event_time, seq FROM input RETURNING event_id)
+  INSERT INTO events (seq, event_id, event_time, ${COLUMNS})
+  SELECT i.seq, i.event_id, i.event_time, ${COLUMNS.split(', ').map((c) => `i.${c}`).join(', ')}
+  FROM input i JOIN ids USING (event_id)`;
+
 /** A completion keeps the row's event_time (its partition and sort key; eventTime never changes). */
 const UPDATE_SQL = `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RECORD}))
   UPDATE events e SET ${COLUMNS.split(', ').map((c) => `${c} = i.${c}`).join(', ')}
@@ -546,6 +553,58 @@ export class PostgresEventStore implements EventStore {
       out.push({ seq: r.seq, event: JSON.parse(r.body) as ActionTrailEvent });
     }
     return out;
+  }
+
+  /**
+   * Every event after `afterSeq` in seq order, pending ones included: a copy of the store
+   * (`flinktrail migrate` verifies with it), not a delivery (`scan` stops at the first pending).
+   */
+  async copyRange(afterSeq: number, limit: number): Promise<Positioned[]> {
+    const rows = await this.query<{ seq: number; body: string }>(
+      `SELECT d.seq, e.body FROM (SELECT seq, event_time FROM event_ids WHERE seq > $1 ORDER BY seq LIMIT $2) d
+       JOIN events e ON e.event_time = d.event_time AND e.seq = d.seq ORDER BY d.seq`,
+      [afterSeq, limit],
+    );
+    return rows.map((r) => ({ seq: r.seq, event: JSON.parse(r.body) as ActionTrailEvent }));
+  }
+
+  /**
+   * Copies events with the positions (seq) they had in another store, so that positions kept
+   * elsewhere — a data directory's trail cursors — stay true (`flinktrail migrate`). One
+   * transaction under SEQ_LOCK; refused with FT_ERR_MIGRATE_DIVERGED unless this store's last
+   * position is still `after` (nothing else wrote meanwhile) and the rows come after it. The
+   * sequence moves past the last copied row, so appends continue from there.
+   */
+  async importPositioned(rows: readonly Positioned[], after: number): Promise<void> {
+    if (this.closed) throw new Error('The event store is closed.');
+    if (rows.length === 0) return;
+    const last = (rows[rows.length - 1] as Positioned).seq;
+    if ((rows[0] as Positioned).seq <= after) throw new FlinkTrailError('FT_ERR_MIGRATE_DIVERGED', String(after), `the first copied position is ${(rows[0] as Positioned).seq}`);
+    const records = rows.map((r, i) => ({ ...record(r.event, i), seq: r.seq }));
+    try {
+      await this.withClient(async (c) => {
+        await this.partitions.ensure(
+          c,
+          records.map((r) => r.event_time),
+        );
+        await inTransaction(c, async () => {
+          await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [SEQ_LOCK]);
+          const [row] = (await c.query('SELECT COALESCE(max(seq), 0)::bigint AS seq FROM event_ids')).rows as { seq: number }[];
+          if ((row?.seq ?? 0) !== after) throw new FlinkTrailError('FT_ERR_MIGRATE_DIVERGED', String(after), `it ends at position ${row?.seq ?? 0}`);
+          for (const part of chunks(records)) await c.query(IMPORT_SQL, [JSON.stringify(part)]);
+          await c.query("SELECT setval('event_seq', GREATEST($1::bigint, (SELECT last_value FROM event_seq)))", [last]);
+        });
+      });
+    } catch (err) {
+      if (err instanceof FlinkTrailError) throw err;
+      if ((err as { code?: string }).code === '23505') throw new FlinkTrailError('FT_ERR_MIGRATE_DIVERGED', String(after), 'an eventId being copied is already stored at another position');
+      throw this.clean(err);
+    }
+  }
+
+  /** The eventIds of events still pending (an operation whose outcome is not recorded yet). */
+  async pendingEventIds(): Promise<string[]> {
+    return (await this.query<{ event_id: string }>("SELECT event_id FROM events WHERE outcome = 'pending' ORDER BY seq")).map((r) => r.event_id);
   }
 
   async lastSeq(): Promise<number> {

@@ -448,6 +448,15 @@ export class SqliteEventStore implements EventStore {
     return Promise.resolve(out);
   }
 
+  /**
+   * Every event after `afterSeq` in seq order, pending ones included: a copy of the store
+   * (`flinktrail migrate`), not a delivery (`scan` stops at the first pending event).
+   */
+  copyRange(afterSeq: number, limit: number): Positioned[] {
+    const rows = this.scanStmt.all(afterSeq, limit) as (BodyRow & { seq: number })[];
+    return rows.map((r) => ({ seq: r.seq, event: this.codec.decode(r) }));
+  }
+
   lastSeq(): Promise<number> {
     const r = this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM events').get() as { seq: number };
     return Promise.resolve(r.seq);

@@ -1,0 +1,59 @@
+/**
+ * `flinktrail migrate --from DIR --to postgres://…`: moves a data directory's events into a
+ * PostgreSQL event store, keeping their positions, verifies the copy and switches the directory
+ * (src/store/migrate.ts). Resumable: run the same command again after an interruption. Recorded
+ * as FlinkTrail's own event `MigrateEventStore`, in the store the directory moved to.
+ */
+import type { Command } from 'commander';
+import { migrateEvents } from '../store/migrate.js';
+import { redactUrl } from '../store/postgres/url.js';
+import { localEvent } from './local-audit.js';
+
+export function addMigrateCommand(cli: Command): void {
+  cli
+    .command('migrate')
+    .description("Move a data directory's events to PostgreSQL (positions kept, verified, resumable); then serve with --store")
+    .requiredOption('--from <dir>', 'the data directory (stop FlinkTrail on it before the last run)')
+    .requiredOption('--to <url>', 'the PostgreSQL event store, postgres://… (empty, or an interrupted copy of this directory)')
+    .option('--batch <n>', 'events per copying transaction', '2000')
+    .option('-o, --output <format>', 'output format: table or json', 'table')
+    .action(async (o: { from: string; to: string; batch: string; output: string }) => {
+      const batch = Number(o.batch);
+      if (!Number.isInteger(batch) || batch < 1 || batch > 100_000) throw new Error(`--batch must be a whole number from 1 to 100000, got '${o.batch}'`);
+      const tty = process.stderr.isTTY;
+      let shown = 0;
+      const result = await migrateEvents({
+        dataDir: o.from,
+        url: o.to,
+        batch,
+        onProgress: ({ copied, total }) => {
+          // A line per tenth (every batch on a terminal): progress, not a log.
+          if (tty || copied - shown >= total / 10 || copied === total) {
+            shown = copied;
+            process.stderr.write(`${tty ? '\r' : ''}copied ${copied} of ${total} events${tty ? '' : '\n'}`);
+          }
+        },
+        record: (m) =>
+          localEvent('MigrateEventStore', {}, { from: o.from, to: redactUrl(o.to), store: m.store, events: m.events, lastSeq: m.lastSeq, sha256: m.sha256 }),
+      });
+      if (tty && shown) process.stderr.write('\n');
+      const answer = {
+        Store: result.store,
+        Events: result.events,
+        Copied: result.copied,
+        ResumedAfter: result.resumedAfter,
+        Updated: result.updated,
+        LastPosition: result.lastSeq,
+        Sha256: result.sha256,
+      };
+      process.stdout.write(
+        o.output === 'json'
+          ? `${JSON.stringify(answer)}\n`
+          : [
+              `Copied ${result.copied} events${result.resumedAfter ? ` (continuing after position ${result.resumedAfter})` : ''}; ${result.updated} copied earlier while pending were brought up to date.`,
+              `Verified: ${result.events} events up to position ${result.lastSeq}, SHA-256 ${result.sha256}, the same in both stores.`,
+              `The data directory now uses ${result.store}. Start FlinkTrail with --data-dir ${o.from} --store ${redactUrl(o.to)} (store.url).`,
+            ].join('\n') + '\n',
+      );
+    });
+}

@@ -1,0 +1,210 @@
+/**
+ * `flinktrail migrate --from DIR --to postgres://…` against a real PostgreSQL (the one at
+ * FLINKTRAIL_TEST_POSTGRES_URL, else a throwaway cluster from scripts/it/postgres.sh), each test
+ * in a database of its own: positions kept, pending events brought up to date on resume, a
+ * target that is not this directory's copy refused, a tampered copy never switched to, and the
+ * migrated directory served from PostgreSQL.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { finishEvent } from '../../../src/event/build.js';
+import type { ActionTrailEvent } from '../../../src/event/types.js';
+import { isFlinkTrailError } from '../../../src/errors/index.js';
+import { migrateEvents } from '../../../src/store/migrate.js';
+import { PostgresEventStore } from '../../../src/store/postgres/events.js';
+import { openDatabase } from '../../../src/store/sqlite/database.js';
+import { SqliteEventStore } from '../../../src/store/sqlite/events.js';
+import type { Positioned } from '../../../src/store/types.js';
+import { newEvents } from '../../helpers/events.js';
+import { basic, makeKey, REPO, startInProcess, tempDir } from '../../helpers/flinktrail.js';
+import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
+
+const run = promisify(execFile);
+const DAY = 24 * 3600_000;
+
+let server: PostgresServer | undefined;
+let admin: pg.Client | undefined;
+const databases: string[] = [];
+
+before(async () => {
+  server = await startPostgres();
+  admin = new pg.Client({ connectionString: server.url });
+  // The server ending this connection at shutdown is said, not thrown from nowhere.
+  admin.on('error', (err) => process.stderr.write(`# admin connection: ${err.message}\n`));
+  await admin.connect();
+});
+after(async () => {
+  for (const d of databases) await admin?.query(`DROP DATABASE IF EXISTS ${d} WITH (FORCE)`).catch(() => undefined);
+  await admin?.end();
+  await server?.stop();
+});
+
+/** A new empty database on the test server; its URL. */
+async function newDatabase(): Promise<string> {
+  const name = `ft_mig_${randomBytes(5).toString('hex')}`;
+  await admin?.query(`CREATE DATABASE ${name}`);
+  databases.push(name);
+  return (server?.url ?? '').replace(/^(postgres:\/\/[^/]*\/)[^?]+/, `$1${name}`);
+}
+
+/** A data directory whose embedded store holds `n` events over the last week, some purged (a gap of positions at the start) and `pending` left pending. */
+async function dataDirWith(n: number, pending = 0): Promise<{ dir: string; pendingEvents: ActionTrailEvent[] }> {
+  const dir = tempDir('ft-migrate-');
+  const db = openDatabase(dir);
+  const store = new SqliteEventStore(db, { flushIntervalMs: 1 });
+  try {
+    const events = newEvents(n, { start: Date.now() - 7 * DAY, stepMs: Math.floor((7 * DAY) / n) });
+    await store.appendSerialized(JSON.stringify(events.slice(0, n - pending)));
+    const pendingEvents = events.slice(n - pending).map((e) => ({ ...e, additionalEventData: { ...e.additionalEventData, outcome: 'pending' as const } }));
+    for (const e of pendingEvents) await store.journal(e);
+    // Retention took the oldest tenth: positions start above 1.
+    await store.purge(Date.parse((events[Math.floor(n / 10)] as ActionTrailEvent).eventTime));
+    return { dir, pendingEvents };
+  } finally {
+    await store.close();
+    db.close();
+  }
+}
+
+function sourceEvents(dir: string): Positioned[] {
+  const db = openDatabase(dir);
+  try {
+    return new SqliteEventStore(db, { flushIntervalMs: 1 }).copyRange(0, 1_000_000);
+  } finally {
+    db.close();
+  }
+}
+
+function recordedStore(dir: string): string | undefined {
+  const db = openDatabase(dir);
+  try {
+    return (db.prepare("SELECT value FROM meta WHERE key = 'event-store'").get() as { value: string } | undefined)?.value;
+  } finally {
+    db.close();
+  }
+}
+
+async function targetEvents(url: string): Promise<Positioned[]> {
+  const store = await PostgresEventStore.open({ url, poolMax: 1 });
+  try {
+    return await store.copyRange(0, 1_000_000);
+  } finally {
+    await store.close();
+  }
+}
+
+describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout: 300_000 }, () => {
+  it('copies every event at its position, verifies, switches the directory and records the migration (the CLI)', async () => {
+    const { dir } = await dataDirWith(3000, 3);
+    const url = await newDatabase();
+    const before = sourceEvents(dir);
+    assert.ok((before[0] as Positioned).seq > 1, 'the purge left a gap of positions before the first event');
+
+    const { stdout, stderr } = await run(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'migrate', '--from', dir, '--to', url, '--batch', '500', '-o', 'json'], { cwd: REPO });
+    const answer = JSON.parse(stdout) as { Store: string; Events: number; Copied: number; LastPosition: number; Sha256: string; ResumedAfter: number };
+    assert.equal(answer.Events, before.length);
+    assert.equal(answer.Copied, before.length);
+    assert.equal(answer.ResumedAfter, 0);
+    assert.equal(answer.LastPosition, (before[before.length - 1] as Positioned).seq);
+    assert.match(answer.Sha256, /^[0-9a-f]{64}$/);
+    assert.match(answer.Store, /^postgres:[0-9a-f-]{36}$/);
+    assert.match(stderr, new RegExp(`copied ${before.length} of ${before.length} events`));
+    assert.equal(recordedStore(dir), answer.Store, 'the directory now names the PostgreSQL store');
+
+    const copied = await targetEvents(url);
+    // Everything copied at its position, pending ones still pending; then the migration's own event.
+    assert.deepEqual(copied.slice(0, before.length), before);
+    const own = copied[before.length] as Positioned;
+    assert.equal(copied.length, before.length + 1);
+    assert.equal(own.seq, answer.LastPosition + 1, 'appends continue after the last copied position');
+    assert.equal(own.event.eventName, 'MigrateEventStore');
+    assert.equal(own.event.requestParameters['events'], before.length);
+    assert.equal(own.event.requestParameters['sha256'], answer.Sha256);
+
+    // Run again: nothing to copy, the copy verified again with the same digest, nothing recorded twice.
+    const again = JSON.parse((await run(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'migrate', '--from', dir, '--to', url, '-o', 'json'], { cwd: REPO })).stdout) as typeof answer;
+    assert.deepEqual([again.Copied, again.Events, again.Sha256, again.Store], [0, before.length, answer.Sha256, answer.Store]);
+    assert.equal((await targetEvents(url)).length, before.length + 1);
+  });
+
+  it('resumes an interrupted copy, bringing events copied while pending up to date and taking events recorded since', async () => {
+    const { dir, pendingEvents } = await dataDirWith(2000, 2);
+    const url = await newDatabase();
+    const all = sourceEvents(dir);
+    const first = await migrateEvents({ dataDir: dir, url, batch: 300, stopAfter: all.length - 1 });
+    assert.equal(first.verified, false);
+    assert.equal(first.copied, all.length - 1);
+    assert.equal(recordedStore(dir), undefined, 'an interrupted copy does not switch the directory');
+
+    // Meanwhile the first pending operation finished, and FlinkTrail recorded one more event.
+    const db = openDatabase(dir);
+    const store = new SqliteEventStore(db, { flushIntervalMs: 1 });
+    const done = finishEvent(pendingEvents[0] as ActionTrailEvent, { outcome: 'success', httpStatus: 202 });
+    await store.complete(done);
+    const [late] = newEvents(1, { start: Date.now() });
+    await store.append(late as ActionTrailEvent);
+    await store.close();
+    db.close();
+
+    const second = await migrateEvents({ dataDir: dir, url, batch: 300 });
+    assert.equal(second.verified, true);
+    assert.equal(second.resumedAfter, first.lastSeq);
+    assert.equal(second.copied, 2, 'the last event of the first run and the one recorded since');
+    assert.equal(second.updated, 1, 'the operation that finished meanwhile');
+    const copied = await targetEvents(url);
+    assert.deepEqual(copied, sourceEvents(dir));
+    assert.equal(copied.find((p) => p.event.eventId === done.eventId)?.event.additionalEventData.outcome, 'success');
+    assert.equal(recordedStore(dir), second.store);
+  });
+
+  it('refuses a target that holds events of its own, and never switches to a copy that differs', async () => {
+    const { dir } = await dataDirWith(500);
+    const url = await newDatabase();
+    const other = await PostgresEventStore.open({ url, poolMax: 1 });
+    await other.appendSerialized(JSON.stringify(newEvents(3, { start: Date.now() - 1000 })));
+    await other.close();
+    await assert.rejects(migrateEvents({ dataDir: dir, url }), (err) => isFlinkTrailError(err) && err.code === 'FT_ERR_MIGRATE_DIVERGED');
+    assert.equal(recordedStore(dir), undefined);
+
+    const url2 = await newDatabase();
+    await migrateEvents({ dataDir: dir, url: url2, stopAfter: 400 });
+    // Someone edits a copied event (a body) before the copy completes.
+    const c = new pg.Client({ connectionString: url2 });
+    await c.connect();
+    await c.query("UPDATE events SET body = replace(body, '\"userName\":\"alice\"', '\"userName\":\"mallory\"') WHERE seq = (SELECT min(seq) FROM events WHERE body LIKE '%\"userName\":\"alice\"%')");
+    await c.end();
+    await assert.rejects(migrateEvents({ dataDir: dir, url: url2 }), (err) => isFlinkTrailError(err) && err.code === 'FT_ERR_MIGRATE_UNVERIFIED' && /different events/.test(err.message));
+    assert.equal(recordedStore(dir), undefined, 'the directory keeps its own store');
+  });
+
+  it('serves the migrated directory from PostgreSQL: LookupEvents answers with the copied events', async () => {
+    const { dir } = await dataDirWith(300);
+    const cred = makeKey(dir, 'alice', 'admin');
+    const url = await newDatabase();
+    await migrateEvents({ dataDir: dir, url });
+    const app = await startInProcess('http://127.0.0.1:9', { store: { url } }, dir);
+    try {
+      const expected = sourceEvents(dir)
+        .filter((p) => p.event.eventName === 'CancelJob')
+        .map((p) => p.event.eventId)
+        .reverse();
+      assert.ok(expected.length > 10);
+      const q = new URLSearchParams({ eventName: 'CancelJob', startTime: new Date(Date.now() - 8 * DAY).toISOString(), maxResults: '100' });
+      const res = await fetch(`${app.info.apiUrl}/api/v1/events?${q.toString()}`, { headers: { authorization: basic(cred) } });
+      assert.equal(res.status, 200);
+      const page = (await res.json()) as { Events: ActionTrailEvent[] };
+      assert.deepEqual(
+        page.Events.map((e) => e.eventId),
+        expected,
+        'every CancelJob recorded in SQLite before the migration, newest first, from PostgreSQL',
+      );
+    } finally {
+      await app.close();
+    }
+  });
+});
