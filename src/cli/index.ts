@@ -17,7 +17,7 @@ import type { ActionTrailEvent } from '../event/types.js';
 import { serve, stopOnSignals } from '../main.js';
 import { resolveClient } from './client.js';
 import { demo } from './demo.js';
-import { recordLocal } from './local-audit.js';
+import { openLocalAudit, type LocalAudit } from './local-audit.js';
 import { table } from './table.js';
 import { addTrailCommands } from './trails.js';
 import { addAuthCommands } from './auth.js';
@@ -111,19 +111,23 @@ export function program(): Command {
     .option('-c, --config <file>', 'YAML configuration file (for secrets.*: the master key that seals the secret for request signatures)')
     .addOption(output())
     .action(async (o: { user: string; role: Role; dataDir: string; config?: string; output: string }) => {
-      // The same master key as the server's (config file, FLINKTRAIL__SECRETS__* or the per-user default).
-      const secrets = openSecrets(loadConfig({ ...(o.config ? { file: o.config } : {}), env: process.env, overrides: { dataDir: o.dataDir } }));
+      // The same master key and event store as the server's (config file, FLINKTRAIL__* or the defaults).
+      const config = loadConfig({ ...(o.config ? { file: o.config } : {}), env: process.env, overrides: { dataDir: o.dataDir } });
+      const secrets = openSecrets(config);
       const db = openDatabase(o.dataDir);
+      let audit: LocalAudit | undefined;
       try {
+        audit = await openLocalAudit(db, o.dataDir, config.store.url);
         const dir = new Directory(db, secrets);
         const existed = dir.userByName(o.user) !== undefined;
         dir.createUser(o.user, o.role);
-        if (!existed) await recordLocal(db, 'CreateUser', { 'ACS::Actiontrail::User': [o.user] }, { userName: o.user, role: o.role });
+        if (!existed) await audit.record('CreateUser', { 'ACS::Actiontrail::User': [o.user] }, { userName: o.user, role: o.role });
         const k = dir.createAccessKey(o.user);
-        await recordLocal(db, 'CreateAccessKey', { 'ACS::Actiontrail::User': [o.user], 'ACS::Actiontrail::AccessKey': [k.accessKeyId] }, { userName: o.user });
+        await audit.record('CreateAccessKey', { 'ACS::Actiontrail::User': [o.user], 'ACS::Actiontrail::AccessKey': [k.accessKeyId] }, { userName: o.user });
         if (o.output === 'json') process.stdout.write(`${JSON.stringify({ accessKeyId: k.accessKeyId, accessKeySecret: k.accessKeySecret, userName: k.user.name, role: k.user.role })}\n`);
         else process.stdout.write(`${table(['AccessKeyId', 'AccessKeySecret', 'User', 'Role'], [[k.accessKeyId, k.accessKeySecret, k.user.name, k.user.role]])}\nThe secret is shown only now; store it safely.\n`);
       } finally {
+        await audit?.close();
         db.close();
       }
     });
@@ -159,15 +163,20 @@ export function program(): Command {
     .addOption(new Option('--password <password>', 'password (or FLINKTRAIL_PASSWORD)').env('FLINKTRAIL_PASSWORD'))
     .option('--update', 'update an existing user')
     .addOption(dataDirOption())
+    .option('-c, --config <file>', 'YAML configuration file (for store.url: where the change is recorded)')
     .addOption(output())
-    .action(async (o: { name: string; role: Role; password?: string; update?: boolean; dataDir: string; output: string }) => {
+    .action(async (o: { name: string; role: Role; password?: string; update?: boolean; dataDir: string; config?: string; output: string }) => {
+      const config = loadConfig({ ...(o.config ? { file: o.config } : {}), env: process.env, overrides: { dataDir: o.dataDir } });
       const db = openDatabase(o.dataDir);
+      let audit: LocalAudit | undefined;
       try {
+        audit = await openLocalAudit(db, o.dataDir, config.store.url);
         const u = new Directory(db).createUser(o.name, o.role, o.password ? await hashPassword(o.password) : undefined, o.update ?? false);
-        await recordLocal(db, o.update ? 'UpdateUser' : 'CreateUser', { 'ACS::Actiontrail::User': [o.name] }, { userName: o.name, role: o.role, passwordSet: o.password !== undefined });
+        await audit.record(o.update ? 'UpdateUser' : 'CreateUser', { 'ACS::Actiontrail::User': [o.name] }, { userName: o.name, role: o.role, passwordSet: o.password !== undefined });
         const out = { principalId: u.id, userName: u.name, role: u.role, hasPassword: u.passwordHash !== null };
         process.stdout.write(o.output === 'json' ? `${JSON.stringify(out)}\n` : `${table(['PrincipalId', 'User', 'Role', 'Password'], [[out.principalId, out.userName, out.role, out.hasPassword ? 'set' : '-']])}\n`);
       } finally {
+        await audit?.close();
         db.close();
       }
     });

@@ -1,8 +1,9 @@
 /**
  * The auditor is audited, even from the shell: identity changes the CLI makes directly on the
- * data directory (`keys create`, `users create`) are recorded as FlinkTrail events, journaled
- * durably before the command reports success (`migrate`: in the store the directory moved to). The caller is the local operating-system user
- * with access to the data directory — for the record, the account's root.
+ * data directory (`keys create`, `users create`, `secrets rotate`, `migrate`) are recorded as
+ * FlinkTrail events in the event store the directory uses (PostgreSQL once moved there), journaled
+ * durably before the command reports success. The caller is the local operating-system user with
+ * access to the data directory — for the record, the account's root.
  */
 import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
@@ -12,16 +13,40 @@ import { EVENT_SOURCES, type ActionTrailEvent } from '../event/types.js';
 import { compileRedactor } from '../pipeline/redact.js';
 import type { Db } from '../store/sqlite/database.js';
 import { SqliteEventStore } from '../store/sqlite/events.js';
+import { PostgresEventStore } from '../store/postgres/events.js';
+import type { EventStore } from '../store/types.js';
+import { FlinkTrailError } from '../errors/index.js';
 
-export async function recordLocal(
-  db: Db,
-  eventName: string,
-  resources: Record<string, string[]>,
-  params: Record<string, unknown>,
-): Promise<void> {
-  const store = new SqliteEventStore(db, { flushIntervalMs: 1 });
-  await store.journal(localEvent(eventName, resources, params));
-  await store.close();
+/** Where the CLI records what it does to a data directory: the event store the directory uses. */
+export interface LocalAudit {
+  record(eventName: string, resources: Record<string, string[]>, params: Record<string, unknown>): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the event store the data directory uses — checked before the command changes anything:
+ * a directory moved to PostgreSQL (`flinktrail migrate`, `serve --store`) records there, and
+ * without `store.url` (config file or FLINKTRAIL__STORE__URL) the command is refused rather than
+ * recording where no query would find it (FT_ERR_STORE_MISMATCH).
+ */
+export async function openLocalAudit(db: Db, dataDir: string, storeUrl?: string): Promise<LocalAudit> {
+  const recorded = (db.prepare("SELECT value FROM meta WHERE key = 'event-store'").get() as { value: string } | undefined)?.value ?? 'sqlite';
+  let store: EventStore;
+  if (storeUrl) {
+    const pg = await PostgresEventStore.open({ url: storeUrl, poolMax: 1, flushIntervalMs: 1 });
+    if (recorded !== pg.id) {
+      await pg.close();
+      throw new FlinkTrailError('FT_ERR_STORE_MISMATCH', dataDir, recorded, pg.id);
+    }
+    store = pg;
+  } else {
+    if (recorded !== 'sqlite') throw new FlinkTrailError('FT_ERR_STORE_MISMATCH', dataDir, recorded, 'sqlite');
+    store = new SqliteEventStore(db, { flushIntervalMs: 1 });
+  }
+  return {
+    record: (eventName, resources, params) => store.journal(localEvent(eventName, resources, params)),
+    close: () => store.close(),
+  };
 }
 
 /** The event of an operation made from the shell by the local operating-system user (succeeded). */

@@ -14,7 +14,7 @@ import { loadMasterKey, openSecrets, rotateSecrets } from '../secrets/index.js';
 import { SqliteSealedValues } from '../secrets/sqlite/sealed-values.js';
 import { ensureKeyFile } from '../secrets/master-key.js';
 import { openDatabase } from '../store/sqlite/database.js';
-import { recordLocal } from './local-audit.js';
+import { openLocalAudit, type LocalAudit } from './local-audit.js';
 
 export function addSecretsCommands(cli: Command): void {
   const secrets = cli.command('secrets').description('Secrets at rest: the master key that seals stored credentials and keys');
@@ -34,9 +34,11 @@ export function addSecretsCommands(cli: Command): void {
       const next = loadMasterKey(`file:${file}`, { dataDir: config.dataDir });
       if (next.id === current.active.id) throw new FlinkTrailError('FT_ERR_SECRETS_MASTER_KEY', `file:${file}`, 'it is already the active key');
       const db = openDatabase(config.dataDir);
+      let audit: LocalAudit | undefined;
       try {
+        audit = await openLocalAudit(db, config.dataDir, config.store.url);
         const result = await rotateSecrets(new SqliteSealedValues(db), config.dataDir, current.withActive(next));
-        await recordLocal(db, 'RotateMasterKey', {}, { newKeyId: next.id, previousKeyId: current.active.id, values: result.values, files: result.files });
+        await audit.record('RotateMasterKey', {}, { newKeyId: next.id, previousKeyId: current.active.id, values: result.values, files: result.files });
         const answer = { KeyId: next.id, PreviousKeyId: current.active.id, KeyFile: file, Created: created, RewrappedValues: result.values, RewrappedFiles: result.files };
         process.stdout.write(
           o.output === 'json'
@@ -48,6 +50,7 @@ export function addSecretsCommands(cli: Command): void {
               ].join('\n') + '\n',
         );
       } finally {
+        await audit?.close();
         db.close();
       }
     });

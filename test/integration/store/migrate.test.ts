@@ -130,6 +130,18 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
     const again = JSON.parse((await run(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'migrate', '--from', dir, '--to', url, '-o', 'json'], { cwd: REPO })).stdout) as typeof answer;
     assert.deepEqual([again.Copied, again.Events, again.Sha256, again.Store], [0, before.length, answer.Sha256, answer.Store]);
     assert.equal((await targetEvents(url)).length, before.length + 1);
+
+    // The CLI's own records follow the directory: refused without the store's URL (they would
+    // land where no query looks), recorded in PostgreSQL with it.
+    const cli = (env: Record<string, string> = {}) =>
+      run(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'keys', 'create', '--user', 'bob', '--data-dir', dir, '-o', 'json'], { cwd: REPO, env: { ...process.env, ...env } });
+    await assert.rejects(cli(), (err: { code?: number; stderr?: string }) => err.code === 2 && /FT_ERR_STORE_MISMATCH/.test(err.stderr ?? ''));
+    const key = JSON.parse((await cli({ FLINKTRAIL__STORE__URL: url })).stdout) as { accessKeyId: string };
+    const recorded = (await targetEvents(url)).slice(before.length + 1).map((p) => [p.event.eventName, p.event.referencedResources['ACS::Actiontrail::AccessKey']?.[0]]);
+    assert.deepEqual(recorded, [
+      ['CreateUser', undefined],
+      ['CreateAccessKey', key.accessKeyId],
+    ]);
   });
 
   it('resumes an interrupted copy, bringing events copied while pending up to date and taking events recorded since', async () => {
