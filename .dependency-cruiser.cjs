@@ -18,7 +18,6 @@ const concreteStore = '(^|/)(sqlite|postgres)(/|\\.ts$)';
 const notYetBehindAContract = [
   '^src/identity/(directory|signing-secrets)\\.ts$',
   '^src/trails/repository\\.ts$',
-  '^src/query/histogram\\.ts$',
   '^src/module\\.ts$',
 ];
 

@@ -7,7 +7,8 @@ import { newEvents } from '../../test/helpers/events.js';
 import { isFlinkTrailError } from '../errors/index.js';
 import { openDatabase, type Db } from '../store/sqlite/database.js';
 import { SqliteEventStore } from '../store/sqlite/events.js';
-import { eventHistogram, parseHistogram, TOP_NAMES } from './histogram.js';
+import { eventHistogram } from '../store/sqlite/histogram.js';
+import { parseHistogram, TOP_NAMES } from './histogram.js';
 
 describe('event histogram', () => {
   const start = Date.parse('2026-03-01T00:00:00Z');

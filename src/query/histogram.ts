@@ -4,15 +4,13 @@
  *
  * It takes exactly LookupEvents' filters (parsed by `parseLookup`, so a filter means the same
  * thing in the table, the chart and the export) plus `buckets` and `groupBy`, and answers with
- * one aggregate SQL query over the embedded store's `events` table. It reads the database
- * directly rather than through the `EventStore` contract because the contract has no
- * aggregation and paging every event through `lookup` to count it would be O(events) in
- * JavaScript. The PostgreSQL store counts with its own SQL and shares the rest
- * (`histogramBucketMs`, `assembleHistogram`), so both answer with the same shape.
+ * one aggregate SQL query per count in the store (`EventStore.histogram`: the embedded store's
+ * in store/sqlite/histogram.ts, PostgreSQL's in its events store) rather than paging every
+ * event through `lookup` to count it, which would be O(events) in JavaScript. This module is
+ * what both share: the parameters, the bucket width (`histogramBucketMs`) and the answer's shape
+ * (`assembleHistogram`).
  */
 import { FlinkTrailError } from '../errors/index.js';
-import type { Db } from '../store/sqlite/database.js';
-import { filterSql } from '../store/sqlite/filter.js';
 import type { EventFilter } from '../store/types.js';
 import { parseLookup } from './lookup.js';
 
@@ -90,13 +88,6 @@ export function parseHistogram(params: Record<string, unknown>, now = Date.now()
   return { filter, buckets, groupBy: g as HistogramGroup };
 }
 
-/** The WHERE clause of a filter over `events e`: the store's own filter SQL, resources as EXISTS. */
-export function filterWhere(f: EventFilter): { where: string; params: Record<string, unknown> } {
-  const { where, params, resources } = filterSql(f);
-  if (resources.length) where.push(`EXISTS (SELECT 1 FROM event_resources r INDEXED BY event_resources_seq WHERE r.seq = e.seq AND ${resources.join(' AND ')})`);
-  return { where: where.join(' AND '), params };
-}
-
 /** Bucket width for a filter's range: whole milliseconds covering [startTime, endTime] (inclusive). */
 export function histogramBucketMs(filter: EventFilter, buckets: number): number {
   const span = filter.endTime - filter.startTime + 1;
@@ -151,25 +142,4 @@ export function assembleHistogram(q: HistogramQuery, bucketMs: number, counts: H
     result.series = hasOther ? [...shown, 'Other'] : shown;
   }
   return result;
-}
-
-/** Counts matching events per bucket in the embedded store (SQLite); see assembleHistogram. */
-export function eventHistogram(db: Db, q: HistogramQuery): Histogram {
-  const { filter } = q;
-  const bucketMs = histogramBucketMs(filter, q.buckets);
-  const { where, params } = filterWhere(filter);
-  // better-sqlite3 binds JS numbers as REAL: CAST keeps the division integral.
-  const bucketExpr = 'CAST((e.event_time - @startTime) / @bucketMs AS INTEGER)';
-  const sqlParams = { ...params, bucketMs };
-  const rw = db
-    .prepare(`SELECT ${bucketExpr} AS b, e.event_rw AS rw, COUNT(*) AS n FROM events e WHERE ${where} GROUP BY b, rw`)
-    .all(sqlParams) as { b: number; rw: string; n: number }[];
-  if (q.groupBy !== 'eventName') return assembleHistogram(q, bucketMs, { rw });
-  const top = db
-    .prepare(`SELECT e.event_name AS name, COUNT(*) AS n FROM events e WHERE ${where} GROUP BY name ORDER BY n DESC, name LIMIT ${TOP_NAMES + 1}`)
-    .all(params) as { name: string; n: number }[];
-  const byName = db
-    .prepare(`SELECT ${bucketExpr} AS b, e.event_name AS name, COUNT(*) AS n FROM events e WHERE ${where} GROUP BY b, name`)
-    .all(sqlParams) as { b: number; name: string; n: number }[];
-  return assembleHistogram(q, bucketMs, { rw, top, byName });
 }

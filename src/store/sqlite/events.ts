@@ -14,7 +14,8 @@ import type Database from 'better-sqlite3';
 import type { Db } from './database.js';
 import { filterSql } from './filter.js';
 import { BODY_COLUMNS, BodyCodec, type BodyRow } from './body-codec.js';
-import { eventHistogram, type Histogram, type HistogramQuery } from '../../query/histogram.js';
+import type { Histogram, HistogramQuery } from '../../query/histogram.js';
+import { eventHistogram } from './histogram.js';
 
 type Statement = Database.Statement<unknown[]>;
 

@@ -7,7 +7,8 @@
  * lookups, scans, gets and histograms. Nothing here touches the thread that proxies Flink.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { eventHistogram, type HistogramQuery } from '../../query/histogram.js';
+import type { HistogramQuery } from '../../query/histogram.js';
+import { eventHistogram } from './histogram.js';
 import type { ActionTrailEvent } from '../../event/types.js';
 import { openDatabase } from './database.js';
 import { SqliteEventStore } from './events.js';
