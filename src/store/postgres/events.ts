@@ -170,7 +170,11 @@ export class PostgresEventStore implements EventStore {
   id = '';
 
   private constructor(
-    private readonly pool: pg.Pool,
+    /**
+     * The connection pool, shared with the other features' PostgreSQL repositories (sessions,
+     * identity, …) so that one `store.poolMax` bounds what an instance holds; closed by `close`.
+     */
+    readonly pool: pg.Pool,
     private readonly opts: PostgresEventStoreOptions,
   ) {
     this.flushIntervalMs = opts.flushIntervalMs ?? 20;
