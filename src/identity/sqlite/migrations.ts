@@ -4,6 +4,57 @@
  * existing data directory recorded still means the same tables.
  */
 
+/** Migration 2 (with `meta`): users and their AccessKeys (directory.ts). */
+export const USERS_V2 = `
+  CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    password_hash TEXT,
+    created_at INTEGER NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE access_keys (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    secret_hash TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'Active',
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    last_used_ip TEXT
+  );
+`;
+
+/** Migration 3, first: policies and their attachments to users (directory.ts). */
+export const POLICIES_V3 = `
+  CREATE TABLE policies (
+    name TEXT PRIMARY KEY,
+    document TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE user_policies (
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    policy_name TEXT NOT NULL REFERENCES policies (name) ON DELETE CASCADE,
+    PRIMARY KEY (user_id, policy_name)
+  );
+`;
+
+/** Migration 3, last: the users' email and source (federated users). */
+export const USERS_V3 = `
+  ALTER TABLE users ADD COLUMN email TEXT;
+  ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'local';
+`;
+
+/** Migration 9 (with the RPC nonces): AccessKey secrets sealed for signature checks (signing-secrets.ts). */
+export const SIGNING_V9 = `
+  CREATE TABLE access_key_signing (
+    key_id TEXT PRIMARY KEY REFERENCES access_keys (id) ON DELETE CASCADE,
+    sealed TEXT NOT NULL
+  );
+`;
+
 /** Migration 3 (with policies and the users' email and source): console sessions (sessions.ts). */
 export const SESSIONS_V3 = `
   CREATE TABLE sessions (

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { isSealed, type Sealer } from '../../secrets/envelope.js';
 import { NONCES_V9 } from '../../api/actiontrail/sqlite/migrations.js';
-import { SESSIONS_V3 } from '../../identity/sqlite/migrations.js';
+import { POLICIES_V3, SESSIONS_V3, SIGNING_V9, USERS_V2, USERS_V3 } from '../../identity/sqlite/migrations.js';
 import { DIGEST_KEYS_V4 } from '../../trails/sqlite/migrations.js';
 import { K8S_OBJECTS_V5 } from '../../sources/k8s-audit/sqlite/migrations.js';
 
@@ -63,46 +63,12 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX event_resources_seq ON event_resources (seq);
   `,
   // 2: identity
-  `
-  CREATE TABLE users (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    role TEXT NOT NULL,
-    password_hash TEXT,
-    created_at INTEGER NOT NULL,
-    disabled INTEGER NOT NULL DEFAULT 0
-  );
-  CREATE TABLE access_keys (
-    id TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    secret_hash TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'Active',
-    created_at INTEGER NOT NULL,
-    last_used_at INTEGER,
-    last_used_ip TEXT
-  );
+  USERS_V2 +
+    `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   `,
   // 3: access control and console sessions
-  `
-  CREATE TABLE policies (
-    name TEXT PRIMARY KEY,
-    document TEXT NOT NULL,
-    description TEXT NOT NULL DEFAULT '',
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
-  );
-  CREATE TABLE user_policies (
-    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    policy_name TEXT NOT NULL REFERENCES policies (name) ON DELETE CASCADE,
-    PRIMARY KEY (user_id, policy_name)
-  );
-  ` +
-    SESSIONS_V3 +
-    `
-  ALTER TABLE users ADD COLUMN email TEXT;
-  ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'local';
-  `,
+  POLICIES_V3 + SESSIONS_V3 + USERS_V3,
   // 4: trails — definitions, destinations, delivery positions, delivered files, digest chains,
   // delivery history (backfill) jobs, digest public keys (private keys are files in the data dir)
   `
@@ -231,12 +197,7 @@ const MIGRATIONS: readonly string[] = [
   // 9: ActionTrail-compatible RPC endpoint — AccessKey secrets sealed with the master key for
   // signature checks (identity/signing-secrets.ts; re-wrapped by `flinktrail secrets rotate`)
   // and signature nonces seen within the replay window (api/actiontrail/nonces.ts)
-  `
-  CREATE TABLE access_key_signing (
-    key_id TEXT PRIMARY KEY REFERENCES access_keys (id) ON DELETE CASCADE,
-    sealed TEXT NOT NULL
-  );
-  ` + NONCES_V9,
+  SIGNING_V9 + NONCES_V9,
   // 10: compact events (issue 14 item 5). Bodies written from now on are compressed with a
   // dictionary kept here (store/sqlite/body-codec.ts; older rows stay JSON text and readable).
   // Resource names are stored once each in resource_names and referenced by id from a
