@@ -1,6 +1,6 @@
 /**
  * The small feature stores' contracts as tests, shared by every implementation: NonceStore,
- * SessionStore and MetaStore. The SQLite implementations run them as unit tests
+ * SessionStore, MetaStore, PolicyHashState and ObjectStates. The SQLite implementations run them as unit tests
  * (src/store/sqlite/small-stores.contract.test.ts), the PostgreSQL ones in an integration test on
  * a real server (test/integration/store/postgres-features.test.ts).
  *
@@ -13,12 +13,17 @@ import { describe, it } from 'node:test';
 import type { NonceStore } from '../../src/api/actiontrail/nonces.js';
 import { Sessions, type SessionRecord, type SessionStore } from '../../src/identity/sessions.js';
 import type { MetaStore } from '../../src/store/meta.js';
+import type { PolicyHashState } from '../../src/pipeline/audit-policy/change.js';
+import type { ObjectKey } from '../../src/sources/k8s-audit/map.js';
+import type { ObjectStates } from '../../src/sources/k8s-audit/state.js';
 
 /** One instance's stores on a shared space. */
 export interface FeatureStores {
   nonces: NonceStore;
   sessions: SessionStore;
   meta: MetaStore;
+  policyHash: PolicyHashState;
+  objects: ObjectStates;
 }
 
 export interface FeatureSpace {
@@ -150,6 +155,62 @@ export function metaStoreContract(name: string, backend: FeatureBackend): void {
           const got = await Promise.all([0, 1, 0, 1].map((i, j) => instances[i]!.meta.secret(`race-${round}`, () => `v-${round}-${j}`)));
           assert.equal(new Set(got).size, 1, `round ${round}: ${JSON.stringify(got)}`);
         }
+      }));
+  });
+}
+
+export function policyHashStateContract(name: string, backend: FeatureBackend): void {
+  describe(`PolicyHashState contract: ${name}`, () => {
+    it('has no hash at first, then the one set last, in every instance', () =>
+      withSpace(backend, async (space) => {
+        const a = await space.instance();
+        assert.equal(await a.policyHash.get(), undefined);
+        await a.policyHash.set('h1');
+        await a.policyHash.set('h2');
+        assert.equal(await (await space.instance()).policyHash.get(), 'h2');
+        assert.equal(await a.meta.secret('other', () => 'x'), 'x', 'the hash and meta secrets live side by side');
+        assert.equal(await a.policyHash.get(), 'h2');
+      }));
+  });
+}
+
+const KEY: ObjectKey = { cluster: 'prod', resource: 'flinkdeployments', namespace: 'flink', name: 'orders' };
+const digest = (v: string) => new Map([['spec.job.parallelism', v]]);
+
+export function objectStatesContract(name: string, backend: FeatureBackend): void {
+  describe(`ObjectStates contract: ${name}`, () => {
+    it('keeps the state put, per key, until deleted', () =>
+      withSpace(backend, async (space) => {
+        const { objects } = await space.instance();
+        assert.equal(await objects.get(KEY), undefined);
+        await objects.put(KEY, { uid: 'u1', resourceVersion: '10', digest: digest('2') });
+        assert.deepEqual(await objects.get(KEY), { uid: 'u1', resourceVersion: '10', digest: digest('2') });
+        assert.equal(await objects.get({ ...KEY, namespace: 'other' }), undefined);
+        await objects.delete(KEY);
+        assert.equal(await objects.get(KEY), undefined);
+      }));
+
+    it('never writes an older numeric resource version over a newer one; keeps the uid when none comes', () =>
+      withSpace(backend, async (space) => {
+        const { objects } = await space.instance();
+        await objects.put(KEY, { uid: 'u1', resourceVersion: '100', digest: digest('4') });
+        await objects.put(KEY, { resourceVersion: '99', digest: digest('1') });
+        assert.deepEqual(await objects.get(KEY), { uid: 'u1', resourceVersion: '100', digest: digest('4') });
+        await objects.put(KEY, { resourceVersion: '101', digest: digest('8') });
+        assert.deepEqual(await objects.get(KEY), { uid: 'u1', resourceVersion: '101', digest: digest('8') }, 'a newer version without uid keeps the uid');
+        await objects.put(KEY, { resourceVersion: 'abc', digest: digest('9') });
+        assert.equal((await objects.get(KEY))?.resourceVersion, 'abc', 'a version that is not a number counts as newer');
+        await objects.put(KEY, { resourceVersion: '5', digest: digest('3') });
+        assert.equal((await objects.get(KEY))?.resourceVersion, '5', 'so does any version after one that is not a number');
+      }));
+
+    it('keeps the newest version when two instances put versions out of order at once', () =>
+      withSpace(backend, async (space) => {
+        const a = await space.instance();
+        const b = await space.instance();
+        const versions = Array.from({ length: 20 }, (_, i) => String(1000 + i));
+        await Promise.all(versions.map((v, i) => (i % 2 ? a : b).objects.put(KEY, { resourceVersion: v, digest: digest(v) })));
+        assert.equal((await a.objects.get(KEY))?.resourceVersion, '1019');
       }));
   });
 }

@@ -6,12 +6,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { metaStoreContract, nonceStoreContract, sessionStoreContract, type FeatureBackend } from '../../../test/contract/small-stores.js';
+import { metaStoreContract, nonceStoreContract, objectStatesContract, policyHashStateContract, sessionStoreContract, type FeatureBackend } from '../../../test/contract/small-stores.js';
 import { testSecrets } from '../../../test/helpers/secrets.js';
 import { SqliteNonceStore } from '../../api/actiontrail/sqlite/nonces.js';
 import { SqliteSessionStore } from '../../identity/sqlite/sessions.js';
 import { openDatabase, type Db } from './database.js';
 import { SqliteMetaStore } from './meta.js';
+import { SqlitePolicyHashState } from '../../pipeline/audit-policy/sqlite/state.js';
+import { SqliteObjectStates } from '../../sources/k8s-audit/sqlite/state.js';
 
 const backend: FeatureBackend = {
   space() {
@@ -22,7 +24,7 @@ const backend: FeatureBackend = {
       instance() {
         const db = openDatabase(dir);
         dbs.push(db);
-        return Promise.resolve({ nonces: new SqliteNonceStore(db), sessions: new SqliteSessionStore(db), meta: new SqliteMetaStore(db, sealer) });
+        return Promise.resolve({ nonces: new SqliteNonceStore(db), sessions: new SqliteSessionStore(db), meta: new SqliteMetaStore(db, sealer), policyHash: new SqlitePolicyHashState(db), objects: new SqliteObjectStates(db) });
       },
       dispose() {
         for (const db of dbs) db.close();
@@ -36,3 +38,5 @@ const backend: FeatureBackend = {
 nonceStoreContract('SQLite', backend);
 sessionStoreContract('SQLite', backend);
 metaStoreContract('SQLite', backend);
+policyHashStateContract('SQLite', backend);
+objectStatesContract('SQLite', backend);

@@ -7,10 +7,12 @@
 import { randomBytes } from 'node:crypto';
 import { after, before } from 'node:test';
 import pg from 'pg';
-import { metaStoreContract, nonceStoreContract, sessionStoreContract, type FeatureBackend } from '../../contract/small-stores.js';
+import { metaStoreContract, nonceStoreContract, objectStatesContract, policyHashStateContract, sessionStoreContract, type FeatureBackend } from '../../contract/small-stores.js';
 import { PostgresNonceStore } from '../../../src/api/actiontrail/postgres/nonces.js';
 import { PostgresSessionStore } from '../../../src/identity/postgres/sessions.js';
 import { PostgresMetaStore } from '../../../src/store/postgres/meta.js';
+import { PostgresPolicyHashState } from '../../../src/pipeline/audit-policy/postgres/state.js';
+import { PostgresObjectStates } from '../../../src/sources/k8s-audit/postgres/state.js';
 import { poolConfig } from '../../../src/store/postgres/url.js';
 import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
 import { testSecrets } from '../../helpers/secrets.js';
@@ -40,7 +42,11 @@ const backend: FeatureBackend = {
       async instance() {
         const pool = new pg.Pool(poolConfig(url, { max: 4, schema }));
         pools.push(pool);
-        return { nonces: await PostgresNonceStore.open(pool), sessions: await PostgresSessionStore.open(pool), meta: await PostgresMetaStore.open(pool, sealer) };
+        return {
+          nonces: await PostgresNonceStore.open(pool), sessions: await PostgresSessionStore.open(pool), meta: await PostgresMetaStore.open(pool, sealer),
+          policyHash: await PostgresPolicyHashState.open(pool),
+          objects: await PostgresObjectStates.open(pool),
+        };
       },
       async dispose() {
         for (const p of pools) await p.end();
@@ -53,3 +59,5 @@ const backend: FeatureBackend = {
 nonceStoreContract('PostgreSQL', backend);
 sessionStoreContract('PostgreSQL', backend);
 metaStoreContract('PostgreSQL', backend);
+policyHashStateContract('PostgreSQL', backend);
+objectStatesContract('PostgreSQL', backend);
