@@ -11,6 +11,7 @@
  *   npm run bench -- gateway --cpu-prof        also where FlinkTrail's CPU goes (V8 profile)
  *   npm run bench -- differential              the full differential run against real Flink
  *   npm run bench -- policy --hours 8          audit policy: stored bytes of one Web UI tab (simulated clock)
+ *   npm run bench -- sizing --sizes 100k,400k  PostgreSQL bytes per event by part, vs SQLite
  *
  * Real servers come from the repo's own scripts (Flink from Maven jars, nginx and wrk from
  * Debian); everything started is stopped when the run ends, also on Ctrl-C.
@@ -27,9 +28,10 @@ import { cleanupAll } from './lib/procs.js';
 import { loadLine } from './lib/machine.js';
 import { renderSection, writeSection } from './lib/report.js';
 import { scaling } from './scaling.js';
+import { sizing } from './sizing.js';
 import type { Bench } from './types.js';
 
-const ALL: Bench[] = [gateway, ingest, delivery, memory, scaling, query, policy, differential, loop];
+const ALL: Bench[] = [gateway, ingest, delivery, memory, scaling, query, policy, differential, loop, sizing];
 
 function usage(): string {
   return [
