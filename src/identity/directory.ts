@@ -56,7 +56,8 @@ export interface AccessKeyRecord {
   lastUsedIp: string | null;
 }
 
-interface UserRow {
+/** A `users` row as SQLite returns it (shared with sqlite/directory.ts until the directory reads through IdentityStore). */
+export interface UserRow {
   id: string;
   name: string;
   role: Role;
@@ -67,7 +68,8 @@ interface UserRow {
   source?: string;
 }
 
-interface KeyRow {
+/** An `access_keys` row as SQLite returns it. */
+export interface KeyRow {
   id: string;
   user_id: string;
   secret_hash: string;
@@ -77,7 +79,7 @@ interface KeyRow {
   last_used_ip: string | null;
 }
 
-const toUser = (r: UserRow): User => ({
+export const toUser = (r: UserRow): User => ({
   id: r.id,
   name: r.name,
   role: r.role,
@@ -88,7 +90,7 @@ const toUser = (r: UserRow): User => ({
   source: r.source ?? 'local',
 });
 
-const toKey = (r: KeyRow): AccessKeyRecord => ({
+export const toKey = (r: KeyRow): AccessKeyRecord => ({
   id: r.id,
   userId: r.user_id,
   secretHash: r.secret_hash,

@@ -1,28 +1,7 @@
 /** The embedded IdentityStore: tables users, access_keys, access_key_signing, policies, user_policies (sqlite/migrations.ts). */
 import type { Db } from '../../store/sqlite/database.js';
-import type { AccessKeyRecord, Role, User } from '../directory.js';
+import { toKey, toUser, type AccessKeyRecord, type KeyRow, type User, type UserRow } from '../directory.js';
 import type { IdentityStore, NewAccessKey, StoredPolicy, UserChange } from '../store.js';
-
-interface UserRow {
-  id: string;
-  name: string;
-  role: Role;
-  password_hash: string | null;
-  created_at: number;
-  disabled: number;
-  email: string | null;
-  source: string | null;
-}
-
-interface KeyRow {
-  id: string;
-  user_id: string;
-  secret_hash: string;
-  status: 'Active' | 'Inactive';
-  created_at: number;
-  last_used_at: number | null;
-  last_used_ip: string | null;
-}
 
 interface PolicyRow {
   name: string;
@@ -31,27 +10,6 @@ interface PolicyRow {
   created_at: number;
   updated_at: number;
 }
-
-const toUser = (r: UserRow): User => ({
-  id: r.id,
-  name: r.name,
-  role: r.role,
-  passwordHash: r.password_hash,
-  createdAt: r.created_at,
-  disabled: r.disabled === 1,
-  email: r.email ?? null,
-  source: r.source ?? 'local',
-});
-
-const toKey = (r: KeyRow): AccessKeyRecord => ({
-  id: r.id,
-  userId: r.user_id,
-  secretHash: r.secret_hash,
-  status: r.status,
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at,
-  lastUsedIp: r.last_used_ip,
-});
 
 const toPolicy = (r: PolicyRow): StoredPolicy => ({ name: r.name, document: r.document, description: r.description, createdAt: r.created_at, updatedAt: r.updated_at });
 
