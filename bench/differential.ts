@@ -31,7 +31,7 @@ async function differentialRun(o: BenchOptions): Promise<Section> {
   onCleanup(() => flink.stop());
   if (!flink.jobJar) throw new Error('no demo job jar: set FLINKTRAIL_TEST_FLINK_JOB_JAR with FLINKTRAIL_TEST_FLINK_URL');
   const dataDir = benchDir('differential');
-  const creds = createHarnessUsers(dataDir);
+  const creds = await createHarnessUsers(dataDir);
   const ft = await startInProcess(flink.restUrl, {}, dataDir);
   onCleanup(() => ft.close());
   const gatewayUrl = ft.info.clusters['default']?.gatewayUrl as string;

@@ -20,15 +20,13 @@ import { consoleRoutes } from './api/console-routes.js';
 import { oidcRoutes, oidcSignOut } from './api/oidc-routes.js';
 import { OidcProviders } from './identity/oidc-providers.js';
 import { Sessions } from './identity/sessions.js';
-import { SqliteSessionStore } from './identity/sqlite/sessions.js';
 import type { Config } from './config/index.js';
 import { Authenticator } from './identity/authenticate.js';
 import { clientCertificatePlugin, listenerTls, secureClusterServer, TlsReloader } from './identity/client-cert.js';
-import { Directory } from './identity/directory.js';
+import type { Directory } from './identity/directory.js';
 import { throttleEvent } from './identity/throttle-event.js';
 import { compileRedactor } from './pipeline/redact.js';
 import { auditPolicyChange, compileAuditPolicy } from './pipeline/audit-policy/index.js';
-import { SqlitePolicyHashState } from './pipeline/audit-policy/sqlite/state.js';
 import { createRecorder } from './pipeline/recorder.js';
 import { TokenCodec } from './query/lookup.js';
 import { hasBody } from './sources/gateway/body.js';
@@ -37,7 +35,7 @@ import { selfProxies, type Listener } from './sources/gateway/self-proxy.js';
 import { FlinkTrailError } from './errors/index.js';
 import { sourceIpResolver, trustedPeerCheck } from './identity/source-ip.js';
 import { openSecrets, type Secrets } from './secrets/index.js';
-import { metaSecret, metaValue, openDatabase, type Db } from './store/sqlite/database.js';
+import { openDatabase, type Db } from './store/sqlite/database.js';
 import { WorkerEventStore } from './store/sqlite/worker-store.js';
 import { PostgresEventStore } from './store/postgres/events.js';
 import { redactUrl } from './store/postgres/url.js';
@@ -48,11 +46,9 @@ import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { createTrailsModule, knownRegions } from './trails/index.js';
 import { SqliteDigestKeyStore } from './trails/sqlite/digest-keys.js';
 import { createActionTrailRpcModule } from './api/actiontrail/index.js';
-import { SqliteNonceStore } from './api/actiontrail/sqlite/nonces.js';
 import { createIngestModule } from './sources/ingest/index.js';
 import { createK8sAuditModule } from './sources/k8s-audit/index.js';
-import { SqliteObjectStates } from './sources/k8s-audit/sqlite/state.js';
-import { SqliteMetaStore } from './store/sqlite/meta.js';
+import { claimEventStore, directoryOf, openFeatureStores, type FeatureStores } from './stores.js';
 
 export type { AppModule, ModuleContext } from './module.js';
 
@@ -63,10 +59,10 @@ export interface AppDeps {
 }
 
 /** The feature modules, in start order. Add new features here. */
-async function createModules(ctx: ModuleContext): Promise<AppModule[]> {
+async function createModules(ctx: ModuleContext, stores: FeatureStores): Promise<AppModule[]> {
   const trails = createTrailsModule(ctx, { digestKeys: new SqliteDigestKeyStore(ctx.db) });
-  const rpc = ctx.config.actiontrailApi.enabled ? [createActionTrailRpcModule(ctx, { trails: trails.service, regions: [...knownRegions(ctx)].sort(), nonces: new SqliteNonceStore(ctx.db) })] : [];
-  const k8s = await createK8sAuditModule({ ...ctx, states: new SqliteObjectStates(ctx.db) });
+  const rpc = ctx.config.actiontrailApi.enabled ? [createActionTrailRpcModule(ctx, { trails: trails.service, regions: [...knownRegions(ctx)].sort(), nonces: stores.nonces })] : [];
+  const k8s = await createK8sAuditModule({ ...ctx, states: stores.objectStates });
   return [trails, k8s, createIngestModule(ctx), ...rpc];
 }
 
@@ -94,7 +90,8 @@ export interface App {
 
 /**
  * The event store: PostgreSQL with `store.url`, else the embedded SQLite store on its threads.
- * Everything else stays in the data directory's SQLite database either way; the directory
+ * The features any instance must see alike follow it (src/stores.ts); trails stay in the data
+ * directory's SQLite database either way, and the directory
  * records which event store its trail positions refer to (`event-store` in meta) and a start
  * with another one is refused (FT_ERR_STORE_MISMATCH) — the positions would skip or repeat.
  * The URL appears in logs only redacted.
@@ -121,14 +118,13 @@ async function openEventStore(config: Readonly<Config>, db: Db, log: Logger, met
         cacheMb: config.store.cacheMb,
         onFlushError,
       });
-  const id = store instanceof PostgresEventStore ? store.id : 'sqlite';
-  // A directory from before this record kept its events (and so its positions) in SQLite.
-  const recorded = metaValue(db, 'event-store', () => (id !== 'sqlite' && db.prepare('SELECT 1 FROM events LIMIT 1').get() ? 'sqlite' : id));
-  if (recorded !== id) {
+  try {
+    claimEventStore(db, config.dataDir, store instanceof PostgresEventStore ? store.id : 'sqlite');
+  } catch (err) {
     await store.close();
-    throw new FlinkTrailError('FT_ERR_STORE_MISMATCH', config.dataDir, recorded, id);
+    throw err;
   }
-  if (url) log.info({ store: redactUrl(url), id }, 'Events are stored in PostgreSQL; everything else stays in the data directory.');
+  if (url && store instanceof PostgresEventStore) log.info({ store: redactUrl(url), id: store.id }, 'Events, identities, sessions and keys are stored in PostgreSQL; trails stay in the data directory.');
   return store;
 }
 
@@ -150,7 +146,8 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
   const log = deps.log ?? createLogger(config.log.level);
   const metrics = createMetrics();
   // An audit policy that cannot mean what it says stops the build before anything is opened or made.
-  const policy = compileAuditPolicy(config.auditPolicy, { roleOf: (principalId) => directory.userById(principalId)?.role });
+  // Roles as the directory last read them: every authenticated request reads its user first.
+  const policy = compileAuditPolicy(config.auditPolicy, { roleOf: (principalId) => directory.knownRole(principalId) });
   // Then: a missing or unusable master key stops the build before anything is stored.
   const secrets = deps.secrets ?? openSecrets(config);
   const db = openDatabase(config.dataDir, { synchronous: config.store.synchronous, cacheMb: config.store.cacheMb });
@@ -165,18 +162,26 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
   );
   if (recovered > 0) log.warn({ events: recovered }, 'Journaled operations without a recorded outcome were marked unknown.');
 
-  const directory = new Directory(db, secrets);
-  const sessions = new Sessions(new SqliteSessionStore(db), { idleMs: config.auth.session.idleMinutes * 60_000, absoluteMs: config.auth.session.absoluteHours * 3600_000 });
+  const stores = await openFeatureStores(db, store, secrets);
+  if (stores.engine === 'postgres') {
+    // Users made in the data directory before it moved are not found in PostgreSQL: say how to bring them.
+    const left = (db.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n;
+    if (left > 0 && (await stores.identity.listUsers()).length === 0) {
+      log.warn({ users: left, dataDir: config.dataDir }, 'The data directory has users and AccessKeys that PostgreSQL does not; `flinktrail migrate --from DIR --to URL` copies them.');
+    }
+  }
+  const directory = directoryOf(stores, secrets);
+  const sessions = new Sessions(stores.sessions, { idleMs: config.auth.session.idleMinutes * 60_000, absoluteMs: config.auth.session.absoluteHours * 3600_000 });
   const isTrustedPeer = trustedPeerCheck(config.gateway.trustedProxies);
   // The state-cookie key lives in the database so that every instance on it accepts the callback.
   const oidc = config.auth.oidc.enabled
-    ? new OidcProviders(config.auth.oidc, { directory, stateKey: metaSecret(db, 'oidc-state-key', () => randomBytes(32).toString('base64url'), secrets), log: log.child({ component: 'oidc' }) })
+    ? new OidcProviders(config.auth.oidc, { directory, stateKey: await stores.meta.secret('oidc-state-key', () => randomBytes(32).toString('base64url')), log: log.child({ component: 'oidc' }) })
     : undefined;
   const { coalesce } = config.auditPolicy;
   const recorder = createRecorder(store, compileRedactor(), log, metrics, { policy, ...(coalesce.enabled ? { coalesce: { windowMs: coalesce.windowSeconds * 1000, maxKeys: coalesce.maxKeys } } : {}) });
   // A policy that differs from the last one in force is recorded before anything else is (UpdateAuditPolicy).
   opened.push(() => recorder.close());
-  if (await auditPolicyChange(config.auditPolicy, new SqlitePolicyHashState(db), (e) => recorder.recordOrThrow(e), config)) {
+  if (await auditPolicyChange(config.auditPolicy, stores.policyHash, (e) => recorder.recordOrThrow(e), config)) {
     log.info({ policyHash: policy.hash, rules: policy.ruleCount }, 'The audit policy changed; the change was recorded (UpdateAuditPolicy).');
   }
   const rl = config.auth.rateLimit;
@@ -203,7 +208,7 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
   const apiTls = config.api.tls ? listenerTls(config.api.tls, 'api.tls', crlFiles) : undefined;
   const reloader = new TlsReloader(crlFiles, log.child({ component: 'tls' }));
   const resolveIp = sourceIpResolver(config.gateway.trustedProxies);
-  const tokens = new TokenCodec(metaSecret(db, 'pagination-token-key', () => randomBytes(32).toString('base64url'), secrets));
+  const tokens = new TokenCodec(await stores.meta.secret('pagination-token-key', () => randomBytes(32).toString('base64url')));
   const gateway = createGateway({ config, recorder, authenticator, resolveIp, log: log.child({ component: 'gateway' }), metrics, sessions });
 
   /**
@@ -258,7 +263,7 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
     servers.push(server);
     return server;
   };
-  const modules = await createModules({ config, db, secrets, meta: new SqliteMetaStore(db, secrets), store, recorder, directory, authenticator, tokens, log, metrics });
+  const modules = await createModules({ config, db, secrets, meta: stores.meta, store, recorder, directory, authenticator, tokens, log, metrics }, stores);
   const api = buildApi({
     config,
     store,

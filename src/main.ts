@@ -4,11 +4,14 @@
  * flush every event).
  */
 import { buildApp, type ListenInfo } from './app.js';
+import type { Directory } from './identity/directory.js';
 import type { Config } from './config/index.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 
 export interface Running {
   info: ListenInfo;
+  /** The identity directory on the running app's store (the demo makes its user with it). */
+  directory: Directory;
   stop(): Promise<void>;
 }
 
@@ -26,7 +29,7 @@ export async function serve(config: Readonly<Config>, opts: { log?: Logger } = {
     process.off('SIGHUP', onHup);
     log.info('FlinkTrail stopped; every accepted event was flushed.');
   }));
-  return { info, stop };
+  return { info, directory: app.directory, stop };
 }
 
 /** Stops on the first SIGTERM/SIGINT, then runs `after`. */

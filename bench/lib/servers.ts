@@ -107,7 +107,7 @@ export interface StartFlinkTrailOptions {
 /** Runs `node bin/flinktrail.mjs serve` in its own process group and waits until it is ready. */
 export async function startFlinkTrail(opts: StartFlinkTrailOptions): Promise<FlinkTrailChild> {
   await ensureBuilt();
-  const cred = makeKey(opts.dataDir, opts.user ?? 'bench', 'admin');
+  const cred = await makeKey(opts.dataDir, opts.user ?? 'bench', 'admin');
   const args = [...(opts.nodeArgs ?? []), join(REPO, 'bin', 'flinktrail.mjs'), 'serve', '--data-dir', opts.dataDir, '--port', '0', '--set', 'log.level=warn'];
   if (opts.flinkUrl) args.push('--flink', opts.flinkUrl);
   for (const s of opts.set ?? []) args.push('--set', s);

@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/index.js';
 import { FlinkTrailError } from '../errors/index.js';
 import { AuthError, type Authenticator, type Principal } from '../identity/authenticate.js';
-import { ROLES, type Directory, type Role } from '../identity/directory.js';
+import { ROLES, type Directory, type Role, type User } from '../identity/directory.js';
 import { SUBJECT_METHOD } from '../identity/rate-limit.js';
 import { hashPassword } from '../identity/secrets.js';
 import { SESSION_COOKIE, type Sessions } from '../identity/sessions.js';
@@ -56,7 +56,9 @@ function password(v: unknown): string | undefined {
   return v;
 }
 
-const userView = (d: Directory, u: ReturnType<Directory['listUsers']>[number]) => ({
+type KeyListing = Awaited<ReturnType<Directory['listAccessKeys']>>[number];
+
+const userView = async (d: Directory, u: User) => ({
   userName: u.name,
   principalId: u.id,
   role: u.role,
@@ -65,7 +67,7 @@ const userView = (d: Directory, u: ReturnType<Directory['listUsers']>[number]) =
   email: u.email,
   source: u.source,
   createdAt: new Date(u.createdAt).toISOString(),
-  policies: d.policyNamesOf(u.id),
+  policies: await d.policyNamesOf(u.id),
 });
 
 export function identityRoutes(deps: IdentityRouteDeps) {
@@ -82,7 +84,7 @@ export function identityRoutes(deps: IdentityRouteDeps) {
         const b = body(req);
         const userName = str(b, 'userName') as string;
         // A password typed into the user-name field must not be recorded: unknown names are hidden.
-        req.auditParameters = { userName: authenticator.recordableName(userName) };
+        req.auditParameters = { userName: await authenticator.recordableName(userName) };
         const ip = deps.resolveIp(req.raw.socket.remoteAddress, req.headers['x-forwarded-for']);
         let principal: Principal;
         try {
@@ -117,14 +119,14 @@ export function identityRoutes(deps: IdentityRouteDeps) {
 
     // --- sign-in throttling: what waits, and the admin's way to end a wait
     api.get('/api/v1/auth/throttles', { config: { audit: { eventName: 'ListSignInThrottles', eventRW: R, isGlobal: true } } }, async () => ({
-      Throttles: authenticator.throttle.list().map((t) => ({
+      Throttles: await Promise.all(authenticator.throttle.list().map(async (t) => ({
         scope: t.scope,
         sourceIp: t.sourceIp,
-        ...(t.subject ? { method: SUBJECT_METHOD[t.subject.kind], identity: t.subject.kind === 'user' ? authenticator.recordableName(t.subject.name) : t.subject.name } : {}),
+        ...(t.subject ? { method: SUBJECT_METHOD[t.subject.kind], identity: t.subject.kind === 'user' ? await authenticator.recordableName(t.subject.name) : t.subject.name } : {}),
         failures: t.failures,
         retryAfterSeconds: Math.ceil(t.waitMs / 1000),
         until: new Date(t.until).toISOString(),
-      })),
+      }))),
     }));
     api.post('/api/v1/auth/unlock', { config: { audit: { eventName: 'UnlockSignIn', eventRW: W, isGlobal: true, sensitive: true } } }, async (req) => {
       const b = body(req);
@@ -133,14 +135,15 @@ export function identityRoutes(deps: IdentityRouteDeps) {
       if (sourceIp === undefined && identity === undefined) throw new FlinkTrailError('FT_ERR_REQUEST_INVALID', 'give sourceIp, identity or both');
       if (sourceIp !== undefined && isIP(sourceIp) === 0) throw new FlinkTrailError('FT_ERR_REQUEST_INVALID', 'sourceIp must be an IPv4 or IPv6 address');
       const cleared = authenticator.throttle.clear({ ...(sourceIp !== undefined ? { sourceIp } : {}), ...(identity !== undefined ? { name: identity } : {}) });
-      req.auditParameters = { ...(sourceIp !== undefined ? { sourceIp } : {}), ...(identity !== undefined ? { identity: authenticator.recordableName(identity) } : {}), cleared };
-      if (identity !== undefined) req.auditResources = userRes(authenticator.recordableName(identity));
+      const recorded = identity === undefined ? undefined : await authenticator.recordableName(identity);
+      req.auditParameters = { ...(sourceIp !== undefined ? { sourceIp } : {}), ...(recorded !== undefined ? { identity: recorded } : {}), cleared };
+      if (recorded !== undefined) req.auditResources = userRes(recorded);
       return { cleared };
     });
 
     // --- users
     api.get('/api/v1/users', { config: { audit: { eventName: 'ListUsers', eventRW: R, isGlobal: true } } }, async () => ({
-      Users: directory.listUsers().map((u) => userView(directory, u)),
+      Users: await Promise.all((await directory.listUsers()).map((u) => userView(directory, u))),
     }));
     api.post('/api/v1/users', { config: { audit: { eventName: 'CreateUser', eventRW: W, isGlobal: true, sensitive: true } } }, async (req, reply) => {
       const b = body(req);
@@ -149,8 +152,8 @@ export function identityRoutes(deps: IdentityRouteDeps) {
       const pw = password(b['password']);
       req.auditParameters = { userName, role: r, passwordSet: pw !== undefined };
       req.auditResources = userRes(userName);
-      if (directory.userByName(userName)) throw new FlinkTrailError('FT_ERR_IDENTITY_INVALID', `user ${userName} exists`);
-      const u = directory.createUser(userName, r, pw ? await hashPassword(pw) : undefined);
+      if (await directory.userByName(userName)) throw new FlinkTrailError('FT_ERR_IDENTITY_INVALID', `user ${userName} exists`);
+      const u = await directory.createUser(userName, r, pw ? await hashPassword(pw) : undefined);
       void reply.code(201);
       return userView(directory, u);
     });
@@ -161,7 +164,7 @@ export function identityRoutes(deps: IdentityRouteDeps) {
       if (b['disabled'] !== undefined && typeof b['disabled'] !== 'boolean') throw new FlinkTrailError('FT_ERR_REQUEST_INVALID', 'disabled must be true or false');
       req.auditParameters = { ...(r ? { role: r } : {}), ...(pw ? { passwordSet: true } : {}), ...(b['disabled'] !== undefined ? { disabled: b['disabled'] } : {}) };
       req.auditResources = userRes(req.params.name);
-      const u = directory.updateUser(req.params.name, {
+      const u = await directory.updateUser(req.params.name, {
         ...(r ? { role: r } : {}),
         ...(pw ? { passwordHash: await hashPassword(pw) } : {}),
         ...(typeof b['disabled'] === 'boolean' ? { disabled: b['disabled'] } : {}),
@@ -170,12 +173,12 @@ export function identityRoutes(deps: IdentityRouteDeps) {
     });
     api.delete<{ Params: { name: string } }>('/api/v1/users/:name', { config: { audit: { eventName: 'DeleteUser', eventRW: W, isGlobal: true, sensitive: true } } }, async (req, reply) => {
       req.auditResources = userRes(req.params.name);
-      if (!directory.deleteUser(req.params.name)) throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `user ${req.params.name}`);
+      if (!(await directory.deleteUser(req.params.name))) throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `user ${req.params.name}`);
       void reply.code(204);
     });
 
     // --- AccessKeys
-    const keyView = (k: ReturnType<Directory['listAccessKeys']>[number]) => ({
+    const keyView = (k: KeyListing) => ({
       accessKeyId: k.id,
       userName: k.userName,
       status: k.status,
@@ -184,12 +187,12 @@ export function identityRoutes(deps: IdentityRouteDeps) {
       lastUsedIp: k.lastUsedIp,
     });
     api.get('/api/v1/keys', { config: { audit: { eventName: 'ListAccessKeys', eventRW: R, isGlobal: true } } }, async () => ({
-      AccessKeys: directory.listAccessKeys().map(keyView),
+      AccessKeys: (await directory.listAccessKeys()).map(keyView),
     }));
     api.post('/api/v1/keys', { config: { audit: { eventName: 'CreateAccessKey', eventRW: W, isGlobal: true, sensitive: true } } }, async (req, reply) => {
       const userName = str(body(req), 'userName') as string;
       req.auditParameters = { userName };
-      const k = directory.createAccessKey(userName);
+      const k = await directory.createAccessKey(userName);
       req.auditResources = { ...userRes(userName), 'ACS::Actiontrail::AccessKey': [k.accessKeyId] };
       void reply.code(201);
       return { accessKeyId: k.accessKeyId, accessKeySecret: k.accessKeySecret, userName };
@@ -199,23 +202,23 @@ export function identityRoutes(deps: IdentityRouteDeps) {
       if (status !== 'Active' && status !== 'Inactive') throw new FlinkTrailError('FT_ERR_REQUEST_INVALID', 'status must be Active or Inactive');
       req.auditParameters = { status };
       req.auditResources = { 'ACS::Actiontrail::AccessKey': [req.params.id] };
-      directory.setAccessKeyStatus(req.params.id, status);
-      return keyView(directory.listAccessKeys().find((k) => k.id === req.params.id) as ReturnType<Directory['listAccessKeys']>[number]);
+      await directory.setAccessKeyStatus(req.params.id, status);
+      return keyView((await directory.listAccessKeys()).find((k) => k.id === req.params.id) as KeyListing);
     });
     api.delete<{ Params: { id: string } }>('/api/v1/keys/:id', { config: { audit: { eventName: 'DeleteAccessKey', eventRW: W, isGlobal: true, sensitive: true } } }, async (req, reply) => {
       req.auditResources = { 'ACS::Actiontrail::AccessKey': [req.params.id] };
-      directory.deleteAccessKey(req.params.id);
+      await directory.deleteAccessKey(req.params.id);
       void reply.code(204);
     });
     api.post<{ Params: { id: string } }>('/api/v1/keys/:id/rotate', { config: { audit: { eventName: 'RotateAccessKey', eventRW: W, isGlobal: true, sensitive: true } } }, async (req) => {
-      const r = directory.rotateAccessKey(req.params.id);
+      const r = await directory.rotateAccessKey(req.params.id);
       req.auditResources = { 'ACS::Actiontrail::AccessKey': [req.params.id, r.accessKeyId], ...userRes(r.user.name) };
       return { accessKeyId: r.accessKeyId, accessKeySecret: r.accessKeySecret, userName: r.user.name, previousAccessKeyId: r.previous, previousStatus: 'Inactive' };
     });
 
     // --- policies
     api.get('/api/v1/policies', { config: { audit: { eventName: 'ListPolicies', eventRW: R, isGlobal: true } } }, async () => ({
-      Policies: directory.listPolicies().map((p) => ({ ...p, createdAt: new Date(p.createdAt).toISOString(), updatedAt: new Date(p.updatedAt).toISOString() })),
+      Policies: (await directory.listPolicies()).map((p) => ({ ...p, createdAt: new Date(p.createdAt).toISOString(), updatedAt: new Date(p.updatedAt).toISOString() })),
     }));
     api.put<{ Params: { name: string } }>('/api/v1/policies/:name', { config: { audit: { eventName: 'CreatePolicy', eventRW: W, isGlobal: true, sensitive: true } } }, async (req) => {
       const b = body(req);
@@ -226,22 +229,22 @@ export function identityRoutes(deps: IdentityRouteDeps) {
     });
     api.delete<{ Params: { name: string } }>('/api/v1/policies/:name', { config: { audit: { eventName: 'DeletePolicy', eventRW: W, isGlobal: true, sensitive: true } } }, async (req, reply) => {
       req.auditResources = { 'ACS::Actiontrail::Policy': [req.params.name] };
-      directory.deletePolicy(req.params.name);
+      await directory.deletePolicy(req.params.name);
       void reply.code(204);
     });
     api.post<{ Params: { name: string } }>('/api/v1/users/:name/policies', { config: { audit: { eventName: 'AttachPolicyToUser', eventRW: W, isGlobal: true, sensitive: true } } }, async (req) => {
       const policyName = str(body(req), 'policyName') as string;
       req.auditParameters = { policyName };
       req.auditResources = { ...userRes(req.params.name), 'ACS::Actiontrail::Policy': [policyName] };
-      directory.attachPolicy(req.params.name, policyName);
-      return { userName: req.params.name, policies: directory.policyNamesOf((directory.userByName(req.params.name) as { id: string }).id) };
+      await directory.attachPolicy(req.params.name, policyName);
+      return { userName: req.params.name, policies: await directory.policyNamesOf(((await directory.userByName(req.params.name)) as { id: string }).id) };
     });
     api.delete<{ Params: { name: string; policy: string } }>(
       '/api/v1/users/:name/policies/:policy',
       { config: { audit: { eventName: 'DetachPolicyFromUser', eventRW: W, isGlobal: true, sensitive: true } } },
       async (req, reply) => {
         req.auditResources = { ...userRes(req.params.name), 'ACS::Actiontrail::Policy': [req.params.policy] };
-        directory.detachPolicy(req.params.name, req.params.policy);
+        await directory.detachPolicy(req.params.name, req.params.policy);
         void reply.code(204);
       },
     );

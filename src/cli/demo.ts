@@ -17,9 +17,6 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { loadConfig } from '../config/index.js';
-import { openSecrets } from '../secrets/index.js';
-import { openDatabase } from '../store/sqlite/database.js';
-import { Directory } from '../identity/directory.js';
 import { hashPassword } from '../identity/secrets.js';
 import { createLogger, logFile } from '../telemetry/logger.js';
 import { serve, stopOnSignals } from '../main.js';
@@ -70,17 +67,14 @@ export async function demo(opts: DemoOptions): Promise<void> {
       env: process.env,
       overrides: { dataDir: opts.dataDir, api: { port: opts.port }, clusters: [{ name: 'default', url: flink.restUrl }], ...(opts.store ? { store: { url: opts.store } } : {}) },
     });
-    const db = openDatabase(config.dataDir);
-    const dir = new Directory(db, openSecrets(config));
-    const password = randomBytes(12).toString('base64url');
-    dir.createUser(opts.user, 'admin', await hashPassword(password), true);
-    const key = dir.createAccessKey(opts.user);
-    db.close();
-
     const logPath = resolve(config.dataDir, 'flinktrail.log');
     const running = await serve(config, { log: createLogger(config.log.level, logFile(logPath)) });
     stopFlinkTrail = () => running.stop();
     stopOnSignals(stopFlinkTrail, stopFlink);
+    // Made on the running app's store: the data directory's, or PostgreSQL's with --store.
+    const password = randomBytes(12).toString('base64url');
+    await running.directory.createUser(opts.user, 'admin', await hashPassword(password), true);
+    const key = await running.directory.createAccessKey(opts.user);
     const gatewayUrl = running.info.clusters['default']?.gatewayUrl ?? '';
 
     say('Submitting the example job through FlinkTrail…');

@@ -8,7 +8,8 @@ import { Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig, setPath } from '../config/index.js';
 import { isFlinkTrailError } from '../errors/index.js';
-import { Directory, ROLES, type Role } from '../identity/directory.js';
+import { ROLES, type Role } from '../identity/directory.js';
+import { directoryOf, openFeatureStores } from '../stores.js';
 import { LOOKUP_PARAMETERS } from '../query/lookup.js';
 import { openSecrets } from '../secrets/index.js';
 import { openDatabase } from '../store/sqlite/database.js';
@@ -118,11 +119,11 @@ export function program(): Command {
       let audit: LocalAudit | undefined;
       try {
         audit = await openLocalAudit(db, o.dataDir, config.store.url);
-        const dir = new Directory(db, secrets);
-        const existed = dir.userByName(o.user) !== undefined;
-        dir.createUser(o.user, o.role);
+        const dir = directoryOf(await openFeatureStores(db, audit.events, secrets), secrets);
+        const existed = (await dir.userByName(o.user)) !== undefined;
+        await dir.createUser(o.user, o.role);
         if (!existed) await audit.record('CreateUser', { 'ACS::Actiontrail::User': [o.user] }, { userName: o.user, role: o.role });
-        const k = dir.createAccessKey(o.user);
+        const k = await dir.createAccessKey(o.user);
         await audit.record('CreateAccessKey', { 'ACS::Actiontrail::User': [o.user], 'ACS::Actiontrail::AccessKey': [k.accessKeyId] }, { userName: o.user });
         if (o.output === 'json') process.stdout.write(`${JSON.stringify({ accessKeyId: k.accessKeyId, accessKeySecret: k.accessKeySecret, userName: k.user.name, role: k.user.role })}\n`);
         else process.stdout.write(`${table(['AccessKeyId', 'AccessKeySecret', 'User', 'Role'], [[k.accessKeyId, k.accessKeySecret, k.user.name, k.user.role]])}\nThe secret is shown only now; store it safely.\n`);
@@ -135,11 +136,17 @@ export function program(): Command {
     .command('list')
     .description('List AccessKeys (never their secrets)')
     .addOption(dataDirOption())
+    .option('-c, --config <file>', 'YAML configuration file (for store.url: where the keys are kept)')
     .addOption(output())
-    .action((o: { dataDir: string; output: string }) => {
+    .action(async (o: { dataDir: string; config?: string; output: string }) => {
+      const config = loadConfig({ ...(o.config ? { file: o.config } : {}), env: process.env, overrides: { dataDir: o.dataDir } });
+      const secrets = openSecrets(config);
       const db = openDatabase(o.dataDir);
+      let audit: LocalAudit | undefined;
       try {
-        const list = new Directory(db).listAccessKeys().map((k) => ({
+        audit = await openLocalAudit(db, o.dataDir, config.store.url);
+        const keys = await directoryOf(await openFeatureStores(db, audit.events, secrets)).listAccessKeys();
+        const list = keys.map((k) => ({
           accessKeyId: k.id,
           userName: k.userName,
           status: k.status,
@@ -150,6 +157,7 @@ export function program(): Command {
         if (o.output === 'json') process.stdout.write(`${JSON.stringify(list)}\n`);
         else process.stdout.write(`${table(['AccessKeyId', 'User', 'Status', 'Created', 'LastUsed', 'LastUsedIp'], list.map((k) => [k.accessKeyId, k.userName, k.status, k.createdAt, k.lastUsedAt ?? '-', k.lastUsedIp ?? '-']))}\n`);
       } finally {
+        await audit?.close();
         db.close();
       }
     });
@@ -171,7 +179,7 @@ export function program(): Command {
       let audit: LocalAudit | undefined;
       try {
         audit = await openLocalAudit(db, o.dataDir, config.store.url);
-        const u = new Directory(db).createUser(o.name, o.role, o.password ? await hashPassword(o.password) : undefined, o.update ?? false);
+        const u = await directoryOf(await openFeatureStores(db, audit.events, openSecrets(config))).createUser(o.name, o.role, o.password ? await hashPassword(o.password) : undefined, o.update ?? false);
         await audit.record(o.update ? 'UpdateUser' : 'CreateUser', { 'ACS::Actiontrail::User': [o.name] }, { userName: o.name, role: o.role, passwordSet: o.password !== undefined });
         const out = { principalId: u.id, userName: u.name, role: u.role, hasPassword: u.passwordHash !== null };
         process.stdout.write(o.output === 'json' ? `${JSON.stringify(out)}\n` : `${table(['PrincipalId', 'User', 'Role', 'Password'], [[out.principalId, out.userName, out.role, out.hasPassword ? 'set' : '-']])}\n`);

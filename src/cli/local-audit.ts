@@ -15,11 +15,13 @@ import type { Db } from '../store/sqlite/database.js';
 import { SqliteEventStore } from '../store/sqlite/events.js';
 import { PostgresEventStore } from '../store/postgres/events.js';
 import type { EventStore } from '../store/types.js';
-import { FlinkTrailError } from '../errors/index.js';
+import { claimEventStore } from '../stores.js';
 
 /** Where the CLI records what it does to a data directory: the event store the directory uses. */
 export interface LocalAudit {
   record(eventName: string, resources: Record<string, string[]>, params: Record<string, unknown>): Promise<void>;
+  /** The event store the directory uses (the feature stores open beside it: src/stores.ts). */
+  readonly events: EventStore;
   close(): Promise<void>;
 }
 
@@ -30,21 +32,23 @@ export interface LocalAudit {
  * recording where no query would find it (FT_ERR_STORE_MISMATCH).
  */
 export async function openLocalAudit(db: Db, dataDir: string, storeUrl?: string): Promise<LocalAudit> {
-  const recorded = (db.prepare("SELECT value FROM meta WHERE key = 'event-store'").get() as { value: string } | undefined)?.value ?? 'sqlite';
   let store: EventStore;
   if (storeUrl) {
-    const pg = await PostgresEventStore.open({ url: storeUrl, poolMax: 1, flushIntervalMs: 1 });
-    if (recorded !== pg.id) {
+    const pg = await PostgresEventStore.open({ url: storeUrl, poolMax: 2, flushIntervalMs: 1 });
+    try {
+      claimEventStore(db, dataDir, pg.id);
+    } catch (err) {
       await pg.close();
-      throw new FlinkTrailError('FT_ERR_STORE_MISMATCH', dataDir, recorded, pg.id);
+      throw err;
     }
     store = pg;
   } else {
-    if (recorded !== 'sqlite') throw new FlinkTrailError('FT_ERR_STORE_MISMATCH', dataDir, recorded, 'sqlite');
+    claimEventStore(db, dataDir, 'sqlite');
     store = new SqliteEventStore(db, { flushIntervalMs: 1 });
   }
   return {
     record: (eventName, resources, params) => store.journal(localEvent(eventName, resources, params)),
+    events: store,
     close: () => store.close(),
   };
 }

@@ -115,8 +115,7 @@ export class Authenticator {
     this.throttle = new SignInThrottle(
       opts.rateLimit ?? { maxFailures: 5, windowMs: 900_000, baseDelayMs: 1000, maxDelayMs: 300_000, perSourceFactor: 10 },
       (n) => {
-        const who = this.attemptedOf(n.subject);
-        opts.onThrottle?.({ ...n, userName: who.userName ?? '', ...(who.accessKeyId ? { accessKeyId: who.accessKeyId } : {}) });
+        void this.attemptedOf(n.subject).then((who) => opts.onThrottle?.({ ...n, userName: who.userName ?? '', ...(who.accessKeyId ? { accessKeyId: who.accessKeyId } : {}) }));
       },
     );
   }
@@ -124,7 +123,7 @@ export class Authenticator {
   /** Authenticates a request; attaches the user's policies. */
   async authenticate(ctx: AuthContext): Promise<Principal> {
     const p = await this.identify(ctx);
-    return p.type === 'anonymous' ? p : { ...p, policies: this.directory.policiesOf(p.principalId) };
+    return p.type === 'anonymous' ? p : { ...p, policies: await this.directory.policiesOf(p.principalId) };
   }
 
   /**
@@ -134,7 +133,7 @@ export class Authenticator {
    */
   async attempt<T>(sourceIp: string, subject: ThrottleSubject, check: () => T | Promise<T>): Promise<T> {
     const wait = this.throttle.waitFor(sourceIp, subject);
-    if (wait > 0) throw new AuthError('FT_ERR_AUTH_RATE_LIMITED', this.attemptedOf(subject), 'rate-limited', Math.ceil(wait / 1000));
+    if (wait > 0) throw new AuthError('FT_ERR_AUTH_RATE_LIMITED', await this.attemptedOf(subject), 'rate-limited', Math.ceil(wait / 1000));
     try {
       const out = await check();
       this.throttle.succeeded(sourceIp, subject);
@@ -146,14 +145,14 @@ export class Authenticator {
   }
 
   /** A user name as it may be recorded: itself when it names a user or AccessKey, else the hidden marker. */
-  recordableName(name: string): string {
-    return this.directory.userByName(name) || this.directory.accessKey(name) ? name.slice(0, 128) : HIDDEN_USER_NAME;
+  async recordableName(name: string): Promise<string> {
+    return (await this.directory.userByName(name)) || (await this.directory.accessKey(name)) ? name.slice(0, 128) : HIDDEN_USER_NAME;
   }
 
-  private attemptedOf(subject: ThrottleSubject | undefined): AuthError['attempted'] {
+  private async attemptedOf(subject: ThrottleSubject | undefined): Promise<AuthError['attempted']> {
     if (!subject) return {};
     if (subject.kind === 'key') return { accessKeyId: subject.name.slice(0, 128) };
-    return { userName: subject.kind === 'user' ? this.recordableName(subject.name) : subject.name.slice(0, 128) };
+    return { userName: subject.kind === 'user' ? await this.recordableName(subject.name) : subject.name.slice(0, 128) };
   }
 
   private async identify(ctx: AuthContext): Promise<Principal> {
@@ -168,7 +167,7 @@ export class Authenticator {
     const tp = this.opts.trustedProxy;
     const forwardedUser = header(ctx.headers, tp?.userHeader ?? 'x-forwarded-user');
     if (tp && forwardedUser !== undefined) {
-      if (!tp.isTrusted(ctx.peerIp)) throw new AuthError('FT_ERR_AUTH_INVALID', { userName: this.recordableName(forwardedUser) }, 'identity header from an untrusted peer');
+      if (!tp.isTrusted(ctx.peerIp)) throw new AuthError('FT_ERR_AUTH_INVALID', { userName: await this.recordableName(forwardedUser) }, 'identity header from an untrusted peer');
       return this.fromProxy(forwardedUser, header(ctx.headers, tp.emailHeader), tp.role);
     }
     const auth = ctx.authorization;
@@ -177,7 +176,7 @@ export class Authenticator {
     if (sid && this.opts.sessions) {
       const s = await this.opts.sessions.get(sid);
       if (!s) throw new AuthError('FT_ERR_AUTH_INVALID', {}, 'expired or unknown session');
-      const user = this.directory.userById(s.principal.principalId);
+      const user = await this.directory.userById(s.principal.principalId);
       if (!user || user.disabled) throw new AuthError('FT_ERR_AUTH_INVALID', { userName: s.principal.userName }, 'user disabled or deleted');
       return { ...s.principal, role: user.role, method: 'session' };
     }
@@ -185,9 +184,9 @@ export class Authenticator {
     throw new AuthError('FT_ERR_AUTH_MISSING', {}, 'no credentials');
   }
 
-  private fromProxy(userName: string, email: string | undefined, role: Role): Principal {
+  private async fromProxy(userName: string, email: string | undefined, role: Role): Promise<Principal> {
     if (!/^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/.test(userName)) throw new AuthError('FT_ERR_AUTH_INVALID', {}, 'malformed X-Forwarded-User');
-    const user = this.directory.userByName(userName) ?? this.directory.createUser(userName, role, undefined, false, { source: 'proxy', ...(email ? { email } : {}) });
+    const user = (await this.directory.userByName(userName)) ?? (await this.directory.createUser(userName, role, undefined, false, { source: 'proxy', ...(email ? { email } : {}) }));
     if (user.disabled) throw new AuthError('FT_ERR_AUTH_INVALID', { userName }, 'user disabled');
     return {
       type: 'assumed-role',
@@ -214,26 +213,23 @@ export class Authenticator {
     if (colon <= 0) throw new AuthError('FT_ERR_AUTH_MALFORMED', {}, 'no colon', 'expected id:secret');
     const id = decoded.slice(0, colon);
     const secret = decoded.slice(colon + 1);
-    if (this.directory.accessKey(id)) return this.attempt(sourceIp, { kind: 'key', name: id }, () => this.byKey(id, secret, sourceIp));
+    if (await this.directory.accessKey(id)) return this.attempt(sourceIp, { kind: 'key', name: id }, () => this.byKey(id, secret, sourceIp));
     return this.attempt(sourceIp, { kind: 'user', name: id }, () => this.byPassword(id, secret));
   }
 
-  private byKey(id: string, secret: string, sourceIp: string): Principal {
-    const key = this.directory.accessKey(id);
+  private async byKey(id: string, secret: string, sourceIp: string): Promise<Principal> {
+    const key = await this.directory.accessKey(id);
     const attempted = { accessKeyId: id };
     if (!key) throw new AuthError('FT_ERR_AUTH_INVALID', attempted, 'unknown key');
     if (key.status !== 'Active') throw new AuthError('FT_ERR_AUTH_INVALID', attempted, 'key inactive');
     if (!verifyKeySecret(secret, key.secretHash)) throw new AuthError('FT_ERR_AUTH_INVALID', attempted, 'wrong secret');
-    const user = this.directory.userById(key.userId);
+    const user = await this.directory.userById(key.userId);
     if (!user || user.disabled) throw new AuthError('FT_ERR_AUTH_INVALID', attempted, 'user disabled');
     const now = Date.now();
     if (now - (this.lastTouch.get(id) ?? 0) > (this.opts.touchIntervalMs ?? 60_000)) {
       this.lastTouch.set(id, now);
-      try {
-        this.directory.touchAccessKey(id, now, sourceIp);
-      } catch {
-        // Last-used tracking is best effort; it must never refuse a valid caller.
-      }
+      // Last-used tracking is best effort; it must never refuse or hold up a valid caller.
+      this.directory.touchAccessKey(id, now, sourceIp).catch(() => undefined);
     }
     return { type: 'ram-user', principalId: user.id, userName: user.name, role: user.role, accessKeyId: id, method: 'access-key', mfaAuthenticated: false };
   }
@@ -241,12 +237,12 @@ export class Authenticator {
   /** The console sign-in: a password check under the sign-in throttle. */
   async signIn(name: string, password: string, sourceIp: string): Promise<Principal> {
     const p = await this.attempt(sourceIp, { kind: 'user', name }, () => this.byPassword(name, password));
-    return { ...p, policies: this.directory.policiesOf(p.principalId) };
+    return { ...p, policies: await this.directory.policiesOf(p.principalId) };
   }
 
   /** Verifies a password (argon2id); used by Basic auth and the console sign-in. */
   async byPassword(name: string, password: string): Promise<Principal> {
-    const user = this.directory.userByName(name);
+    const user = await this.directory.userByName(name);
     // Refusals without a password to check cost what a wrong password costs (one argon2id
     // verification), so that the time of a 401 does not tell which user names exist.
     if (!user) {

@@ -22,7 +22,8 @@ import { openDatabase, type Db } from '../store/sqlite/database.js';
 import { createLogger } from '../telemetry/logger.js';
 import { AuthError, Authenticator, type AuthContext, type Principal } from './authenticate.js';
 import { certificateSubject, clientCertificatePlugin, listenerTls, normalizeSubject, secureClusterServer, type ClientCertificateOptions } from './client-cert.js';
-import { Directory } from './directory.js';
+import { sqliteDirectory } from './sqlite/directory.js';
+import type { Directory } from './directory.js';
 
 const OPTS: ClientCertificateOptions = { enabled: true, userFrom: 'CN', role: 'operator', createUsers: true, users: {} };
 
@@ -36,7 +37,7 @@ before(async () => {
   pki = await makePki({ clients: ['alice', 'bob'], foreignClients: ['mallory'], expiredClients: ['old'], java: false, key: 'ec' });
   dataDir = tempDir();
   db = openDatabase(dataDir);
-  directory = new Directory(db);
+  directory = sqliteDirectory(db);
 });
 after(() => {
   db.close();
@@ -80,7 +81,7 @@ describe('clientCertificatePlugin', () => {
       certificateSerialNumber: peer('alice').serialNumber,
       certificateFingerprintSha256: pki.clients['alice']!.fingerprint256,
     });
-    const user = directory.userByName('alice');
+    const user = await directory.userByName('alice');
     assert.equal(user?.source, 'certificate');
     assert.equal(user?.id, p.principalId);
     const again = (await plugin.authenticate(ctx(peer('alice')))) as Principal;
@@ -92,7 +93,7 @@ describe('clientCertificatePlugin', () => {
   });
 
   it('keeps the role of an existing user', async () => {
-    directory.createUser('bob', 'admin');
+    await directory.createUser('bob', 'admin');
     const p = (await clientCertificatePlugin(directory, OPTS).authenticate(ctx(peer('bob')))) as Principal;
     assert.equal(p.role, 'admin');
   });
@@ -120,9 +121,9 @@ describe('clientCertificatePlugin', () => {
   it('refuses unknown users when createUsers is off, and disabled users', async () => {
     const err = await refused(() => clientCertificatePlugin(directory, { ...OPTS, createUsers: false }).authenticate(ctx(peer('mallory'))));
     assert.deepEqual(err.attempted, { userName: 'mallory' });
-    assert.equal(directory.userByName('mallory'), undefined);
-    directory.createUser('dora', 'viewer');
-    directory.updateUser('dora', { disabled: true });
+    assert.equal((await directory.userByName('mallory')), undefined);
+    await directory.createUser('dora', 'viewer');
+    await directory.updateUser('dora', { disabled: true });
     await refused(() => clientCertificatePlugin(directory, { ...OPTS, users: { [pki.clients['alice']!.subject]: 'dora' } }).authenticate(ctx(peer('alice'))));
   });
 

@@ -27,7 +27,7 @@ import type { ListenerTlsConfig } from '../config/schema.js';
 import { FlinkTrailError } from '../errors/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { AuthError, type AuthMethodPlugin, type Principal } from './authenticate.js';
-import type { Directory, Role, User } from './directory.js';
+import type { Directory, Role } from './directory.js';
 
 /** Where the user name comes from; `subject` accepts only subjects listed in `users`. */
 export type UserFrom = 'CN' | 'emailAddress' | 'subject';
@@ -366,7 +366,7 @@ export function clientCertificatePlugin(directory: Directory, opts: ClientCertif
   const mapped = new Map(Object.entries(opts.users).map(([subject, user]) => [normalizeSubject(subject), user]));
   return {
     name: 'client-certificate',
-    authenticate(ctx): Principal | undefined {
+    async authenticate(ctx): Promise<Principal | undefined> {
       const cert = ctx.peerCertificate;
       if (!cert?.raw) return undefined;
       // OpenSSL checked the dates during the handshake; checked again here because a long-lived
@@ -385,7 +385,12 @@ export function clientCertificatePlugin(directory: Directory, opts: ClientCertif
       if (!USER_NAME.test(userName)) refuse(undefined, `${opts.userFrom} '${userName.slice(0, 64)}' is not a valid user name; map the subject in auth.clientCertificates.users`);
 
       const email = single(cert, 'emailAddress');
-      const user = directory.userByName(userName) ?? (opts.createUsers ? create(directory, userName, opts.role, email) : refuse(userName, 'no such user and auth.clientCertificates.createUsers is off'));
+      // createUser returns the user another FlinkTrail sharing the store made a moment ago, if it did.
+      const user =
+        (await directory.userByName(userName)) ??
+        (opts.createUsers
+          ? await directory.createUser(userName, opts.role, undefined, false, { source: 'certificate', ...(email ? { email } : {}) })
+          : refuse(userName, 'no such user and auth.clientCertificates.createUsers is off'));
       if (user.disabled) refuse(userName, 'user disabled');
       return {
         type: 'ram-user',
@@ -409,15 +414,4 @@ export function clientCertificatePlugin(directory: Directory, opts: ClientCertif
 /** A failed certificate sign-in; the reason is both recorded and told (it holds no secret). */
 function refuse(userName: string | undefined, reason: string): never {
   throw new AuthError('FT_ERR_AUTH_CERTIFICATE', userName ? { userName: userName.slice(0, 128) } : {}, reason, reason);
-}
-
-function create(directory: Directory, name: string, role: Role, email: string | undefined): User {
-  try {
-    return directory.createUser(name, role, undefined, false, { source: 'certificate', ...(email ? { email } : {}) });
-  } catch (err) {
-    // Another FlinkTrail process sharing the store may have created the user a moment ago.
-    const again = directory.userByName(name);
-    if (again) return again;
-    throw err;
-  }
 }

@@ -12,7 +12,8 @@ import { testSecrets } from '../../test/helpers/secrets.js';
 import { compilePolicy, decide, type PolicyDocument } from '../policy/index.js';
 import { openDatabase, type Db } from '../store/sqlite/database.js';
 import { AuthError, Authenticator, type AuthContext } from './authenticate.js';
-import { DIRECTORY_CACHE_MS, Directory } from './directory.js';
+import { DIRECTORY_CACHE_MS, type Directory } from './directory.js';
+import { sqliteDirectory } from './sqlite/directory.js';
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 const ctx = (authorization: string): AuthContext => ({ authorization, peerIp: '10.0.0.1', sourceIp: '10.0.0.1', headers: {} });
@@ -41,13 +42,13 @@ describe('Directory cache', () => {
     cliDb?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
-  beforeEach(() => {
+  beforeEach(async () => {
     clock = 1_000_000;
-    server = new Directory(serverDb, ring, { now: () => clock });
-    cli = new Directory(cliDb, ring);
+    server = sqliteDirectory(serverDb, ring, { now: () => clock });
+    cli = sqliteDirectory(cliDb, ring);
     const name = `u${Math.random().toString(36).slice(2, 10)}`;
-    cli.createUser(name, 'admin');
-    key = cli.createAccessKey(name);
+    await cli.createUser(name, 'admin');
+    key = await cli.createAccessKey(name);
     auth = new Authenticator(server, { anonymous: false });
   });
 
@@ -63,7 +64,7 @@ describe('Directory cache', () => {
 
   it('a key disabled by another process is refused once the cache bound has passed, not later', async () => {
     assert.equal(await refusal(), undefined);
-    cli.setAccessKeyStatus(key.accessKeyId, 'Inactive');
+    await cli.setAccessKeyStatus(key.accessKeyId, 'Inactive');
     // Within the bound the cached record may still be used …
     clock += DIRECTORY_CACHE_MS - 1;
     assert.equal(await refusal(), undefined);
@@ -74,35 +75,35 @@ describe('Directory cache', () => {
 
   it('a key disabled through the same directory (the API) is refused on the next request', async () => {
     assert.equal(await refusal(), undefined);
-    server.setAccessKeyStatus(key.accessKeyId, 'Inactive');
+    await server.setAccessKeyStatus(key.accessKeyId, 'Inactive');
     assert.equal(await refusal(), 'key inactive');
-    server.setAccessKeyStatus(key.accessKeyId, 'Active');
+    await server.setAccessKeyStatus(key.accessKeyId, 'Active');
     assert.equal(await refusal(), undefined);
   });
 
   it('a user disabled by another process is refused within the bound', async () => {
-    const user = cli.userById((cli.accessKey(key.accessKeyId) as { userId: string }).userId);
+    const user = await cli.userById(((await cli.accessKey(key.accessKeyId)) as { userId: string }).userId);
     assert.ok(user);
     assert.equal(await refusal(), undefined);
-    cli.updateUser(user.name, { disabled: true });
+    await cli.updateUser(user.name, { disabled: true });
     clock += DIRECTORY_CACHE_MS + 1;
     assert.equal(await refusal(), 'user disabled');
   });
 
   it('a key made by another process works at once (misses are never cached)', async () => {
-    const user = cli.userById((cli.accessKey(key.accessKeyId) as { userId: string }).userId) as { name: string };
-    assert.equal(server.accessKey('LTAInotYetMade'), undefined);
-    const fresh = cli.createAccessKey(user.name);
-    assert.ok(server.accessKey(fresh.accessKeyId), 'a new key is found without waiting for the cache');
+    const user = (await cli.userById(((await cli.accessKey(key.accessKeyId)) as { userId: string }).userId)) as { name: string };
+    assert.equal((await server.accessKey('LTAInotYetMade')), undefined);
+    const fresh = await cli.createAccessKey(user.name);
+    assert.ok((await server.accessKey(fresh.accessKeyId)), 'a new key is found without waiting for the cache');
   });
 
   it('policies: the same documents come back (compiled once), and a change applies within the bound', async () => {
     const p = await auth.authenticate(ctx(basic(key.accessKeyId, key.accessKeySecret)));
     const user = p.principalId;
-    assert.deepEqual(server.policiesOf(user), []);
+    assert.deepEqual((await server.policiesOf(user)), []);
     const userName = p.userName;
-    cli.putPolicy('no-cancel', DENY_CANCEL);
-    cli.attachPolicy(userName, 'no-cancel');
+    await cli.putPolicy('no-cancel', DENY_CANCEL);
+    await cli.attachPolicy(userName, 'no-cancel');
     clock += DIRECTORY_CACHE_MS + 1;
     const first = (await auth.authenticate(ctx(basic(key.accessKeyId, key.accessKeySecret)))).policies ?? [];
     const second = (await auth.authenticate(ctx(basic(key.accessKeyId, key.accessKeySecret)))).policies ?? [];
@@ -114,21 +115,21 @@ describe('Directory cache', () => {
     clock += DIRECTORY_CACHE_MS + 1;
     const later = (await auth.authenticate(ctx(basic(key.accessKeyId, key.accessKeySecret)))).policies ?? [];
     assert.equal(later[0], first[0], 'read again after the bound, an unchanged document is still the same object (not compiled again)');
-    cli.putPolicy('no-cancel', { Statement: [{ Effect: 'Deny', Action: ['RealtimeCompute:CancelJob', 'RealtimeCompute:StopJob'] }] });
+    await cli.putPolicy('no-cancel', { Statement: [{ Effect: 'Deny', Action: ['RealtimeCompute:CancelJob', 'RealtimeCompute:StopJob'] }] });
     clock += DIRECTORY_CACHE_MS + 1;
     const edited = (await auth.authenticate(ctx(basic(key.accessKeyId, key.accessKeySecret)))).policies ?? [];
     assert.notEqual(edited[0], first[0], 'an edited document is parsed and compiled anew');
     assert.deepEqual((edited[0] as PolicyDocument).Statement[0]?.Action, ['RealtimeCompute:CancelJob', 'RealtimeCompute:StopJob']);
     // Detached through the same directory: applies to the next request.
-    server.detachPolicy(userName, 'no-cancel');
+    await server.detachPolicy(userName, 'no-cancel');
     const third = (await auth.authenticate(ctx(basic(key.accessKeyId, key.accessKeySecret)))).policies ?? [];
     assert.equal(decide({ role: 'admin', policies: third }, CANCEL).allowed, true);
   });
 
   it('cacheMs 0 reads the database on every call', async () => {
-    const uncached = new Directory(serverDb, ring, { cacheMs: 0 });
-    assert.notEqual(uncached.accessKey(key.accessKeyId), uncached.accessKey(key.accessKeyId));
-    cli.setAccessKeyStatus(key.accessKeyId, 'Inactive');
-    assert.equal(uncached.accessKey(key.accessKeyId)?.status, 'Inactive');
+    const uncached = sqliteDirectory(serverDb, ring, { cacheMs: 0 });
+    assert.notEqual((await uncached.accessKey(key.accessKeyId)), (await uncached.accessKey(key.accessKeyId)));
+    await cli.setAccessKeyStatus(key.accessKeyId, 'Inactive');
+    assert.equal((await uncached.accessKey(key.accessKeyId))?.status, 'Inactive');
   });
 });

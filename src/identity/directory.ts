@@ -1,24 +1,25 @@
 /**
- * The directory of users and AccessKeys, kept in the embedded database.
- *
- * Used by the server to authenticate and by `flinktrail keys …` directly on the data directory
- * (SQLite WAL allows both at once), so a key made while the server runs works at once.
+ * The directory of users, AccessKeys and policies: the rules (names, ids, hashing, sealing,
+ * coded errors) over an `IdentityStore` (store.ts) that keeps the rows — the data directory's
+ * SQLite database (sqlite/directory.ts), or PostgreSQL with `store.url`, where every instance
+ * and `flinktrail keys …` share them.
  *
  * The reads every request makes (its AccessKey, its user, the user's policies) are cached for
- * `cacheMs` (default 1 s), so that a request neither queries the database three times nor
- * parses its caller's policy documents again — the same document objects come back, and
+ * `cacheMs` (default 1 s), so that a request neither queries the store three times nor parses
+ * its caller's policy documents again — the same document objects come back, and
  * `compilePolicy` compiles each once. Bounds, as docs/reference/identity.md states them: a change
  * made through this directory (the API, the console) clears the cache and applies to the next
- * request; a change made by another process on the same database (`flinktrail keys disable`,
- * `flinktrail users …`) applies within `cacheMs`. Misses are never cached: a key or user just
- * made elsewhere is found at once.
+ * request; a change made by another process or instance on the same store (`flinktrail keys
+ * disable`, another FlinkTrail behind the same load balancer) applies within `cacheMs`. Misses
+ * are never cached: a key or user just made elsewhere is found at once.
  */
 import { randomInt } from 'node:crypto';
-import type { Db } from '../store/sqlite/database.js';
 import { FlinkTrailError } from '../errors/index.js';
 import { hashKeySecret, newAccessKeyId, newAccessKeySecret } from './secrets.js';
 import type { Sealer } from '../secrets/envelope.js';
 import { SigningSecrets } from './signing-secrets.js';
+import type { IdentityStore, StoredPolicy } from './store.js';
+import type { SessionStore } from './sessions.js';
 
 export interface PolicyRecord {
   name: string;
@@ -56,50 +57,6 @@ export interface AccessKeyRecord {
   lastUsedIp: string | null;
 }
 
-/** A `users` row as SQLite returns it (shared with sqlite/directory.ts until the directory reads through IdentityStore). */
-export interface UserRow {
-  id: string;
-  name: string;
-  role: Role;
-  password_hash: string | null;
-  created_at: number;
-  disabled: number;
-  email?: string | null;
-  source?: string;
-}
-
-/** An `access_keys` row as SQLite returns it. */
-export interface KeyRow {
-  id: string;
-  user_id: string;
-  secret_hash: string;
-  status: 'Active' | 'Inactive';
-  created_at: number;
-  last_used_at: number | null;
-  last_used_ip: string | null;
-}
-
-export const toUser = (r: UserRow): User => ({
-  id: r.id,
-  name: r.name,
-  role: r.role,
-  passwordHash: r.password_hash,
-  createdAt: r.created_at,
-  disabled: r.disabled === 1,
-  email: r.email ?? null,
-  source: r.source ?? 'local',
-});
-
-export const toKey = (r: KeyRow): AccessKeyRecord => ({
-  id: r.id,
-  userId: r.user_id,
-  secretHash: r.secret_hash,
-  status: r.status,
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at,
-  lastUsedIp: r.last_used_ip,
-});
-
 /** Principal ids look like ActionTrail's numeric RAM user ids. */
 function newPrincipalId(): string {
   let id = String(randomInt(1, 10));
@@ -112,6 +69,12 @@ export interface DirectoryOptions {
   /** Milliseconds a cached key, user or policy list is used before it is read again; 0: no cache. Default 1000. */
   cacheMs?: number;
   now?: () => number;
+}
+
+/** Where the directory keeps its rows, and how it ends a user's console sessions (disabled, deleted, new password). */
+export interface DirectoryStores {
+  identity: IdentityStore;
+  sessions: Pick<SessionStore, 'deleteOfUser'>;
 }
 
 /** The default bound on how long a change made by another process goes unseen. */
@@ -128,8 +91,11 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/;
+
 export class Directory {
-  private readonly stmts;
+  private readonly store: IdentityStore;
+  private readonly sessions: DirectoryStores['sessions'];
   /** Sealed secrets for request signatures (the ActionTrail RPC endpoint). */
   readonly signing: SigningSecrets;
   private readonly cache = new Map<string, { value: unknown; until: number }>();
@@ -139,47 +105,35 @@ export class Directory {
    * WeakMap by object) compiles each version of a document once; an edited one has new text.
    */
   private readonly documents = new Map<string, PolicyDocument>();
+  /** The role each user had when last read (see `knownRole`). */
+  private readonly roles = new Map<string, Role>();
   private readonly cacheMs: number;
   private readonly now: () => number;
 
   /** `sealer` (the master key ring) is needed to make AccessKeys and to check request signatures; listing and Basic auth work without. */
-  constructor(
-    private readonly db: Db,
-    sealer?: Sealer,
-    opts: DirectoryOptions = {},
-  ) {
+  constructor(stores: DirectoryStores, sealer?: Sealer, opts: DirectoryOptions = {}) {
+    this.store = stores.identity;
+    this.sessions = stores.sessions;
     this.cacheMs = opts.cacheMs ?? DIRECTORY_CACHE_MS;
     this.now = opts.now ?? Date.now;
-    this.signing = new SigningSecrets(db, sealer);
-    this.stmts = {
-      userByName: db.prepare('SELECT * FROM users WHERE name = ?'),
-      userById: db.prepare('SELECT * FROM users WHERE id = ?'),
-      keyById: db.prepare('SELECT * FROM access_keys WHERE id = ?'),
-      insertKey: db.prepare(
-        'INSERT INTO access_keys (id, user_id, secret_hash, created_at) VALUES (@id, @user_id, @secret_hash, @created_at)',
-      ),
-      touchKey: db.prepare('UPDATE access_keys SET last_used_at = ?, last_used_ip = ? WHERE id = ?'),
-      policiesOf: db.prepare('SELECT p.document FROM user_policies up JOIN policies p ON p.name = up.policy_name WHERE up.user_id = ?'),
-      keysOf: db.prepare('SELECT k.*, u.name AS user_name FROM access_keys k JOIN users u ON u.id = k.user_id ORDER BY k.created_at'),
-    };
+    this.signing = new SigningSecrets(this.store, sealer);
   }
 
   /**
    * A read through the cache. Values are frozen (every caller shares them); `undefined` (not
    * found) is never cached.
    */
-  private cached<T>(key: string, load: () => T | undefined): T | undefined {
+  private async cached<T>(key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
     if (this.cacheMs <= 0) return load();
-    const now = this.now();
     const hit = this.cache.get(key);
-    if (hit && hit.until > now) return hit.value as T;
-    const value = load();
+    if (hit && hit.until > this.now()) return hit.value as T;
+    const value = await load();
     if (value === undefined) {
       this.cache.delete(key);
       return undefined;
     }
     if (this.cache.size >= CACHE_ENTRIES) this.cache.clear();
-    this.cache.set(key, { value: deepFreeze(value), until: now + this.cacheMs });
+    this.cache.set(key, { value: deepFreeze(value), until: this.now() + this.cacheMs });
     return value;
   }
 
@@ -188,109 +142,124 @@ export class Directory {
     this.cache.clear();
   }
 
-  userByName(name: string): User | undefined {
-    return this.cached(`name:${name}`, () => {
-      const r = this.stmts.userByName.get(name) as UserRow | undefined;
-      return r && toUser(r);
-    });
+  private seen(u: User | undefined): User | undefined {
+    if (u) {
+      if (this.roles.size >= CACHE_ENTRIES) this.roles.clear();
+      this.roles.set(u.id, u.role);
+    }
+    return u;
   }
 
-  userById(id: string): User | undefined {
-    return this.cached(`user:${id}`, () => {
-      const r = this.stmts.userById.get(id) as UserRow | undefined;
-      return r && toUser(r);
-    });
+  userByName(name: string): Promise<User | undefined> {
+    return this.cached(`name:${name}`, async () => this.seen(await this.store.userByName(name)));
+  }
+
+  userById(id: string): Promise<User | undefined> {
+    return this.cached(`user:${id}`, async () => this.seen(await this.store.userById(id)));
+  }
+
+  /**
+   * The role a user had when this directory last read them, without waiting: every
+   * authenticated request reads its user first, so the role of a principal whose event is being
+   * recorded is known (the audit policy's `roles` rules use it). Undefined for a principal never
+   * read here.
+   */
+  knownRole(principalId: string): Role | undefined {
+    return this.roles.get(principalId);
   }
 
   /**
    * Creates a user, or updates role and password of an existing one when `upsert`.
    * Passwords are hashed with argon2id (`hashPassword`), which is async: pass the hash.
    */
-  createUser(name: string, role: Role, passwordHash?: string, upsert = false, extra: { email?: string; source?: string } = {}): User {
+  async createUser(name: string, role: Role, passwordHash?: string, upsert = false, extra: { email?: string; source?: string } = {}): Promise<User> {
     this.changed();
-    if (!/^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/.test(name)) throw new FlinkTrailError('FT_ERR_IDENTITY_INVALID', `user name '${name.slice(0, 64)}' must be 1-128 letters, digits and . _ @ + -`);
-    const existing = this.userByName(name);
+    if (!USER_NAME.test(name)) throw new FlinkTrailError('FT_ERR_IDENTITY_INVALID', `user name '${name.slice(0, 64)}' must be 1-128 letters, digits and . _ @ + -`);
+    const existing = await this.store.userByName(name);
     if (existing) {
       if (!upsert) return existing;
-      this.db
-        .prepare('UPDATE users SET role = ?, password_hash = COALESCE(?, password_hash), email = COALESCE(?, email) WHERE id = ?')
-        .run(role, passwordHash ?? null, extra.email ?? null, existing.id);
+      await this.store.updateUser(existing.id, { role, ...(passwordHash ? { passwordHash } : {}), ...(extra.email ? { email: extra.email } : {}) });
       this.changed();
-      return this.userById(existing.id) as User;
+      return (await this.store.userById(existing.id)) as User;
     }
-    const row: UserRow = {
+    const user: User = {
       id: newPrincipalId(),
       name,
       role,
-      password_hash: passwordHash ?? null,
-      created_at: Date.now(),
-      disabled: 0,
+      passwordHash: passwordHash ?? null,
+      createdAt: Date.now(),
+      disabled: false,
       email: extra.email ?? null,
       source: extra.source ?? 'local',
     };
-    this.db
-      .prepare('INSERT INTO users (id, name, role, password_hash, created_at, email, source) VALUES (@id, @name, @role, @password_hash, @created_at, @email, @source)')
-      .run(row);
+    try {
+      await this.store.insertUser(user);
+    } catch (err) {
+      // Another process or instance made the same name first: theirs stands.
+      const raced = await this.store.userByName(name);
+      if (!raced) throw err;
+      this.changed();
+      return upsert ? this.createUser(name, role, passwordHash, true, extra) : raced;
+    }
     this.changed();
-    return toUser(row);
+    return user;
   }
 
-  listUsers(): User[] {
-    return (this.db.prepare('SELECT * FROM users ORDER BY name').all() as UserRow[]).map(toUser);
+  listUsers(): Promise<User[]> {
+    return this.store.listUsers();
   }
 
-  updateUser(name: string, change: { role?: Role; passwordHash?: string; disabled?: boolean }): User {
+  async updateUser(name: string, change: { role?: Role; passwordHash?: string; disabled?: boolean }): Promise<User> {
     this.changed();
-    const u = this.userByName(name);
+    const u = await this.store.userByName(name);
     if (!u) throw new FlinkTrailError('FT_ERR_KEYS_UNKNOWN_USER', name);
-    this.db
-      .prepare('UPDATE users SET role = COALESCE(?, role), password_hash = COALESCE(?, password_hash), disabled = COALESCE(?, disabled) WHERE id = ?')
-      .run(change.role ?? null, change.passwordHash ?? null, change.disabled === undefined ? null : change.disabled ? 1 : 0, u.id);
-    if (change.disabled || change.passwordHash) this.db.prepare('DELETE FROM sessions WHERE user_id = ?').run(u.id);
+    await this.store.updateUser(u.id, change);
+    // A disabled user, or one whose password changed, is signed out everywhere.
+    if (change.disabled || change.passwordHash) await this.sessions.deleteOfUser(u.id);
     this.changed();
-    return this.userById(u.id) as User;
+    return (await this.store.userById(u.id)) as User;
   }
 
-  deleteUser(name: string): boolean {
+  async deleteUser(name: string): Promise<boolean> {
     this.changed();
-    const u = this.userByName(name);
+    const u = await this.store.userByName(name);
     if (!u) return false;
-    this.db.prepare('DELETE FROM sessions WHERE user_id = ?').run(u.id);
-    const deleted = this.db.prepare('DELETE FROM users WHERE id = ?').run(u.id).changes === 1;
+    await this.sessions.deleteOfUser(u.id);
+    const deleted = await this.store.deleteUser(u.id);
     this.changed();
     return deleted;
   }
 
   // --- AccessKey lifecycle
 
-  setAccessKeyStatus(id: string, status: 'Active' | 'Inactive'): AccessKeyRecord {
-    const updated = this.db.prepare('UPDATE access_keys SET status = ? WHERE id = ?').run(status, id).changes === 1;
+  async setAccessKeyStatus(id: string, status: 'Active' | 'Inactive'): Promise<AccessKeyRecord> {
+    const updated = await this.store.setAccessKeyStatus(id, status);
     this.changed();
     if (!updated) throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `AccessKey ${id}`);
-    return this.accessKey(id) as AccessKeyRecord;
+    return (await this.accessKey(id)) as AccessKeyRecord;
   }
 
-  deleteAccessKey(id: string): void {
-    const deleted = this.db.prepare('DELETE FROM access_keys WHERE id = ?').run(id).changes === 1;
+  async deleteAccessKey(id: string): Promise<void> {
+    const deleted = await this.store.deleteAccessKey(id);
     this.changed();
     if (!deleted) throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `AccessKey ${id}`);
   }
 
   /** A new pair for the same user; the old one is made Inactive (delete it once clients moved). */
-  rotateAccessKey(id: string): { accessKeyId: string; accessKeySecret: string; user: User; previous: string } {
-    const old = this.accessKey(id);
+  async rotateAccessKey(id: string): Promise<{ accessKeyId: string; accessKeySecret: string; user: User; previous: string }> {
+    const old = await this.store.accessKey(id);
     if (!old) throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `AccessKey ${id}`);
-    const user = this.userById(old.userId) as User;
-    return this.db.transaction(() => {
-      const fresh = this.createAccessKey(user.name);
-      this.setAccessKeyStatus(id, 'Inactive');
-      return { ...fresh, previous: id };
-    }).immediate();
+    const user = (await this.store.userById(old.userId)) as User;
+    const { key, secret, sealed } = this.newKey(user);
+    const rotated = await this.store.rotateAccessKey(key, sealed, id);
+    this.changed();
+    if (!rotated) throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `AccessKey ${id}`);
+    return { accessKeyId: key.id, accessKeySecret: secret, user, previous: id };
   }
 
   // --- policies
 
-  putPolicy(name: string, document: PolicyDocument, description = ''): PolicyRecord {
+  async putPolicy(name: string, document: PolicyDocument, description = ''): Promise<PolicyRecord> {
     if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(name)) throw new FlinkTrailError('FT_ERR_IDENTITY_INVALID', 'policy name must be 1-64 letters, digits, _ and -');
     try {
       compilePolicy(document);
@@ -298,44 +267,42 @@ export class Directory {
       throw new FlinkTrailError('FT_ERR_POLICY_INVALID', (err as Error).message);
     }
     const now = Date.now();
-    this.db
-      .prepare(
-        'INSERT INTO policies (name, document, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET document = excluded.document, description = excluded.description, updated_at = excluded.updated_at',
-      )
-      .run(name, JSON.stringify(document), description, now, now);
+    await this.store.putPolicy({ name, document: JSON.stringify(document), description, createdAt: now, updatedAt: now });
     this.changed();
-    return this.policy(name) as PolicyRecord;
+    return (await this.policy(name)) as PolicyRecord;
   }
 
-  policy(name: string): PolicyRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM policies WHERE name = ?').get(name) as
-      | { name: string; document: string; description: string; created_at: number; updated_at: number }
-      | undefined;
-    return r && { name: r.name, document: JSON.parse(r.document) as PolicyDocument, description: r.description, createdAt: r.created_at, updatedAt: r.updated_at };
+  private toPolicyRecord(p: StoredPolicy): PolicyRecord {
+    return { name: p.name, document: this.document(p.document), description: p.description, createdAt: p.createdAt, updatedAt: p.updatedAt };
   }
 
-  listPolicies(): PolicyRecord[] {
-    return (this.db.prepare('SELECT name FROM policies ORDER BY name').all() as { name: string }[]).map((r) => this.policy(r.name) as PolicyRecord);
+  async policy(name: string): Promise<PolicyRecord | undefined> {
+    const p = await this.store.policy(name);
+    return p && this.toPolicyRecord(p);
   }
 
-  deletePolicy(name: string): void {
-    const deleted = this.db.prepare('DELETE FROM policies WHERE name = ?').run(name).changes === 1;
+  async listPolicies(): Promise<PolicyRecord[]> {
+    return (await this.store.listPolicies()).map((p) => this.toPolicyRecord(p));
+  }
+
+  async deletePolicy(name: string): Promise<void> {
+    const deleted = await this.store.deletePolicy(name);
     this.changed();
     if (!deleted) throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `policy ${name}`);
   }
 
-  attachPolicy(userName: string, policyName: string): void {
-    const u = this.userByName(userName);
+  async attachPolicy(userName: string, policyName: string): Promise<void> {
+    const u = await this.store.userByName(userName);
     if (!u) throw new FlinkTrailError('FT_ERR_KEYS_UNKNOWN_USER', userName);
-    if (!this.policy(policyName)) throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `policy ${policyName}`);
-    this.db.prepare('INSERT OR IGNORE INTO user_policies (user_id, policy_name) VALUES (?, ?)').run(u.id, policyName);
+    if (!(await this.store.policy(policyName))) throw new FlinkTrailError('FT_ERR_IDENTITY_NOT_FOUND', `policy ${policyName}`);
+    await this.store.attachPolicy(u.id, policyName);
     this.changed();
   }
 
-  detachPolicy(userName: string, policyName: string): void {
-    const u = this.userByName(userName);
+  async detachPolicy(userName: string, policyName: string): Promise<void> {
+    const u = await this.store.userByName(userName);
     if (!u) throw new FlinkTrailError('FT_ERR_KEYS_UNKNOWN_USER', userName);
-    this.db.prepare('DELETE FROM user_policies WHERE user_id = ? AND policy_name = ?').run(u.id, policyName);
+    await this.store.detachPolicy(u.id, policyName);
     this.changed();
   }
 
@@ -343,10 +310,8 @@ export class Directory {
    * The policy documents attached to a user, on every authenticated request: cached, so the
    * same (frozen) documents come back and are parsed and compiled once per change.
    */
-  policiesOf(userId: string): readonly PolicyDocument[] {
-    return (
-      this.cached(`policies:${userId}`, () => (this.stmts.policiesOf.all(userId) as { document: string }[]).map((r) => this.document(r.document))) ?? []
-    );
+  async policiesOf(userId: string): Promise<readonly PolicyDocument[]> {
+    return (await this.cached(`policies:${userId}`, async () => (await this.store.policyDocumentsOf(userId)).map((text) => this.document(text)))) ?? [];
   }
 
   private document(text: string): PolicyDocument {
@@ -359,48 +324,42 @@ export class Directory {
     return doc;
   }
 
-  policyNamesOf(userId: string): string[] {
-    return (this.db.prepare('SELECT policy_name FROM user_policies WHERE user_id = ? ORDER BY policy_name').all(userId) as { policy_name: string }[]).map((r) => r.policy_name);
+  policyNamesOf(userId: string): Promise<string[]> {
+    return this.store.policyNamesOf(userId);
   }
 
-  /** Makes a new pair for `userName`; the secret is returned once; its hash (Basic auth) and a sealed copy (signatures) are kept. */
-  createAccessKey(userName: string): { accessKeyId: string; accessKeySecret: string; user: User } {
-    const user = this.userByName(userName);
+  /** A new pair's row, its secret, and the secret sealed for signatures. */
+  private newKey(user: User) {
+    const id = newAccessKeyId();
+    const secret = newAccessKeySecret();
+    const sealed = this.signing.seal(id, secret);
+    return { key: { id, userId: user.id, secretHash: hashKeySecret(secret), createdAt: Date.now() }, secret, sealed };
+  }
+
+  /** Makes a new pair for `userName`; the secret is returned once; its hash (Basic auth) and a sealed copy (signatures) are kept, in one transaction. */
+  async createAccessKey(userName: string): Promise<{ accessKeyId: string; accessKeySecret: string; user: User }> {
+    const user = await this.store.userByName(userName);
     if (!user) throw new FlinkTrailError('FT_ERR_KEYS_UNKNOWN_USER', userName);
-    const accessKeyId = newAccessKeyId();
-    const accessKeySecret = newAccessKeySecret();
-    this.db.transaction(() => {
-      this.stmts.insertKey.run({
-        id: accessKeyId,
-        user_id: user.id,
-        secret_hash: hashKeySecret(accessKeySecret),
-        created_at: Date.now(),
-      });
-      this.signing.put(accessKeyId, accessKeySecret);
-    }).immediate();
+    const { key, secret, sealed } = this.newKey(user);
+    await this.store.insertAccessKey(key, sealed);
     this.changed();
-    return { accessKeyId, accessKeySecret, user };
+    return { accessKeyId: key.id, accessKeySecret: secret, user };
   }
 
-  accessKey(id: string): AccessKeyRecord | undefined {
-    return this.cached(`key:${id}`, () => {
-      const r = this.stmts.keyById.get(id) as KeyRow | undefined;
-      return r && toKey(r);
-    });
+  accessKey(id: string): Promise<AccessKeyRecord | undefined> {
+    return this.cached(`key:${id}`, () => this.store.accessKey(id));
   }
 
-  listAccessKeys(): (AccessKeyRecord & { userName: string })[] {
-    return (this.stmts.keysOf.all() as (KeyRow & { user_name: string })[]).map((r) => ({
-      ...toKey(r),
-      userName: r.user_name,
-    }));
+  listAccessKeys(): Promise<(AccessKeyRecord & { userName: string })[]> {
+    return this.store.listAccessKeys();
   }
 
-  touchAccessKey(id: string, at: number, ip: string): void {
-    this.stmts.touchKey.run(at, ip, id);
+  /** Records a key's last use; the cached record follows at once. */
+  async touchAccessKey(id: string, at: number, ip: string): Promise<void> {
     // Only last-used changed: the cached record follows, and keeps its expiry (the bound on
     // changes made elsewhere still holds).
     const hit = this.cache.get(`key:${id}`);
     if (hit) hit.value = deepFreeze({ ...(hit.value as AccessKeyRecord), lastUsedAt: at, lastUsedIp: ip });
+    await this.store.touchAccessKey(id, at, ip);
   }
 }

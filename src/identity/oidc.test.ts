@@ -14,7 +14,8 @@ import * as jose from 'jose';
 import { buildConfig } from '../config/index.js';
 import { openDatabase, type Db } from '../store/sqlite/database.js';
 import { AuthError, type AuthContext } from './authenticate.js';
-import { Directory } from './directory.js';
+import { sqliteDirectory } from './sqlite/directory.js';
+import type { Directory } from './directory.js';
 import { claimAt, mfaFromAmr, OidcIdentity, openState, resolveSettings, roleFor, safeReturnTo, sealState, type OidcSettings } from './oidc.js';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');
@@ -107,7 +108,7 @@ describe('OIDC bearer tokens', () => {
     }
     dir = mkdtempSync(join(tmpdir(), 'ft-oidc-'));
     db = openDatabase(dir);
-    directory = new Directory(db);
+    directory = sqliteDirectory(db);
     idp.down = false;
     idp.discoveryIssuer = undefined;
     settings = {
@@ -144,7 +145,7 @@ describe('OIDC bearer tokens', () => {
     assert.equal(p.sessionCreatedAt, (sec(NOW) - 300) * 1000);
     assert.equal(p.email, 'alice@example.test');
     assert.deepEqual(p.attributes, { issuer: idp.issuer, subject: 'sub-alice' });
-    const u = directory.userByName('alice');
+    const u = await directory.userByName('alice');
     assert.equal(u?.source, 'oidc');
     assert.equal(u?.id, p.principalId);
     // The provider is the source of truth for the role: a new token with other groups changes it.
@@ -153,7 +154,7 @@ describe('OIDC bearer tokens', () => {
     assert.equal(again?.role, 'admin');
     assert.equal(again?.mfaAuthenticated, false);
     assert.equal(again?.sessionCreatedAt, sec(NOW) * 1000, 'iat when there is no auth_time');
-    assert.equal(directory.userByName('alice')?.role, 'admin');
+    assert.equal((await directory.userByName('alice'))?.role, 'admin');
   });
 
   it('accepts expiry within the clock skew and refuses it beyond', async () => {
@@ -185,7 +186,7 @@ describe('OIDC bearer tokens', () => {
     await rejects(bearer({}, { key: stranger }), 'FT_ERR_OIDC_TOKEN_INVALID', 'bad signature');
     await rejects(bearer({}, { key: await newKey('nobody') }), 'FT_ERR_OIDC_TOKEN_INVALID', 'unknown signing key');
     await rejects(oidc.plugin.authenticate(ctx('Bearer not-a-jwt')) as Promise<unknown>, 'FT_ERR_OIDC_TOKEN_INVALID', 'malformed token');
-    assert.equal(directory.userByName('alice'), undefined, 'no user is created by refused tokens');
+    assert.equal((await directory.userByName('alice')), undefined, 'no user is created by refused tokens');
   });
 
   it('follows key rotation and keeps the last keys while the provider is down', async () => {
@@ -219,11 +220,11 @@ describe('OIDC bearer tokens', () => {
   it('refuses a token without a usable user name, for a local user, or for a disabled user', async () => {
     await rejects(bearer({ preferred_username: undefined }), 'FT_ERR_OIDC_CLAIMS');
     await rejects(bearer({ preferred_username: 'has space' }), 'FT_ERR_OIDC_CLAIMS');
-    directory.createUser('bob', 'admin');
+    await directory.createUser('bob', 'admin');
     const conflict = await rejects(bearer({ preferred_username: 'bob' }), 'FT_ERR_OIDC_USER_CONFLICT');
     assert.equal(conflict.status, 403);
     assert.ok(await bearer());
-    directory.updateUser('alice', { disabled: true });
+    await directory.updateUser('alice', { disabled: true });
     await rejects(bearer(), 'FT_ERR_AUTH_INVALID', 'user disabled');
   });
 });

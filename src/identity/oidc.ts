@@ -452,7 +452,7 @@ export class OidcIdentity {
   }
 
   /** The Principal for verified claims; creates or refreshes the Directory user. */
-  principalOf(claims: Record<string, unknown>): Principal {
+  async principalOf(claims: Record<string, unknown>): Promise<Principal> {
     const s = this.settings;
     const attempted = attemptedOf(claims, s.usernameClaim);
     const userName = claimAt(claims, s.usernameClaim);
@@ -462,7 +462,7 @@ export class OidcIdentity {
     const role = roleFor(claimAt(claims, s.roleClaim), s.roleMapping, s.defaultRole);
     if (!role) throw fail('FT_ERR_OIDC_NO_ROLE', attempted, `no role mapped from claim ${s.roleClaim}`, s.roleClaim);
     const email = typeof claims['email'] === 'string' && claims['email'].length <= 320 ? claims['email'] : undefined;
-    let user = this.deps.directory.userByName(userName);
+    let user = await this.deps.directory.userByName(userName);
     // Users of one provider are never taken over by another: alice of one issuer is not alice of the next.
     const ours = user && (user.source === s.userSource || (s.ownsLegacyUsers === true && user.source === 'oidc'));
     if (user && !ours) {
@@ -470,8 +470,8 @@ export class OidcIdentity {
       throw fail('FT_ERR_OIDC_USER_CONFLICT', attempted, reason, userName);
     }
     if (user?.disabled) throw fail('FT_ERR_AUTH_INVALID', attempted, 'user disabled');
-    if (!user) user = this.deps.directory.createUser(userName, role, undefined, false, { source: s.userSource, ...(email ? { email } : {}) });
-    else if (user.role !== role || (email && user.email !== email)) user = this.deps.directory.createUser(userName, role, undefined, true, email ? { email } : {});
+    if (!user) user = await this.deps.directory.createUser(userName, role, undefined, false, { source: s.userSource, ...(email ? { email } : {}) });
+    else if (user.role !== role || (email && user.email !== email)) user = await this.deps.directory.createUser(userName, role, undefined, true, email ? { email } : {});
     const when = typeof claims['auth_time'] === 'number' ? claims['auth_time'] : typeof claims['iat'] === 'number' ? claims['iat'] : undefined;
     return {
       type: 'assumed-role',
@@ -635,6 +635,6 @@ export class OidcIdentity {
         this.deps.log?.warn({ err: (err as Error).message }, 'The OpenID provider userinfo endpoint failed; the ID token claims are used alone.');
       }
     }
-    return { principal: this.principalOf(claims), returnTo: st.returnTo, idToken };
+    return { principal: await this.principalOf(claims), returnTo: st.returnTo, idToken };
   }
 }

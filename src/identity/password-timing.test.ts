@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { testSecrets } from '../../test/helpers/secrets.js';
 import { openDatabase, type Db } from '../store/sqlite/database.js';
 import { AuthError, Authenticator } from './authenticate.js';
-import { Directory } from './directory.js';
+import { sqliteDirectory } from './sqlite/directory.js';
 import { hashPassword } from './secrets.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
@@ -25,11 +25,11 @@ describe('password sign-in timing', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ft-pwtiming-'));
     db = openDatabase(dir);
-    const directory = new Directory(db, testSecrets());
-    directory.createUser('alice', 'viewer', await hashPassword('correct horse'));
-    directory.createUser('dora', 'viewer', await hashPassword('battery staple'));
-    directory.updateUser('dora', { disabled: true });
-    directory.createUser('nopass', 'viewer');
+    const directory = sqliteDirectory(db, testSecrets());
+    await directory.createUser('alice', 'viewer', await hashPassword('correct horse'));
+    await directory.createUser('dora', 'viewer', await hashPassword('battery staple'));
+    await directory.updateUser('dora', { disabled: true });
+    await directory.createUser('nopass', 'viewer');
     auth = new Authenticator(directory, { anonymous: false });
   });
   after(() => {

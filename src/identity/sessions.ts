@@ -46,6 +46,8 @@ export interface SessionStore {
   touch(idHash: string, lastSeenAt: number): Promise<void>;
   /** Deletes sessions past their absolute lifetime or idle since before `idleBefore`; how many. */
   purge(now: number, idleBefore: number): Promise<number>;
+  /** Ends every session of a user (disabled, deleted, or a new password); how many. */
+  deleteOfUser(userId: string): Promise<number>;
 }
 
 const hashId = (id: string) => createHash('sha256').update(id).digest('base64url');

@@ -14,24 +14,17 @@
  * per-data-directory key of unreleased builds (not in `ftsec1.` form). Rotate such keys.
  */
 import { isSealed, type Sealer } from '../secrets/envelope.js';
-import type { Db } from '../store/sqlite/database.js';
+import type { IdentityStore } from './store.js';
 
 /** The sealing context of a key's signing secret. */
 export const signingContext = (accessKeyId: string): string => `access-key-signing:${accessKeyId}`;
 
 export class SigningSecrets {
-  private readonly stmts;
-
   /** Without a sealer (tools that only read the directory) keys can be looked up but no secret kept or opened. */
   constructor(
-    db: Db,
+    private readonly store: Pick<IdentityStore, 'signingSecret'>,
     private readonly sealer?: Sealer,
-  ) {
-    this.stmts = {
-      put: db.prepare('INSERT OR REPLACE INTO access_key_signing (key_id, sealed) VALUES (?, ?)'),
-      get: db.prepare('SELECT sealed FROM access_key_signing WHERE key_id = ?'),
-    };
-  }
+  ) {}
 
   private required(): Sealer {
     // A programming error, not bad input: whoever makes or checks keys holds the master key ring.
@@ -39,17 +32,18 @@ export class SigningSecrets {
     return this.sealer;
   }
 
-  put(accessKeyId: string, secret: string): void {
-    this.stmts.put.run(accessKeyId, this.required().seal(secret, signingContext(accessKeyId)));
+  /** The form a new key's secret is stored in (the store writes it with the key, in one transaction). */
+  seal(accessKeyId: string, secret: string): string {
+    return this.required().seal(secret, signingContext(accessKeyId));
   }
 
   /**
    * The plain secret, or undefined for a key without usable signing material. A sealed value
    * that does not open throws the secrets error (FT_ERR_SECRETS_UNKNOWN_KEY / _CORRUPT).
    */
-  get(accessKeyId: string): string | undefined {
-    const row = this.stmts.get.get(accessKeyId) as { sealed: string } | undefined;
-    if (!row || !isSealed(row.sealed)) return undefined;
-    return this.required().open(row.sealed, signingContext(accessKeyId));
+  async get(accessKeyId: string): Promise<string | undefined> {
+    const sealed = await this.store.signingSecret(accessKeyId);
+    if (sealed === undefined || !isSealed(sealed)) return undefined;
+    return this.required().open(sealed, signingContext(accessKeyId));
   }
 }

@@ -120,6 +120,20 @@ export function sessionStoreContract(name: string, backend: FeatureBackend): voi
         assert.ok(await sessions.get('live'));
       }));
 
+    it("ends every session of one user, and only that user's, through any instance", () =>
+      withSpace(backend, async (space) => {
+        const one = (await space.instance()).sessions;
+        const two = (await space.instance()).sessions;
+        await one.insert(record('a1'));
+        await one.insert(record('a2'));
+        await one.insert(record('b1', { userId: 'u-bob' }));
+        assert.equal(await two.deleteOfUser('u-alice'), 2);
+        assert.equal(await one.get('a1'), undefined);
+        assert.equal(await one.get('a2'), undefined);
+        assert.equal((await one.get('b1'))?.userId, 'u-bob');
+        assert.equal(await two.deleteOfUser('u-nobody'), 0);
+      }));
+
     it('serves a session created through one instance to another: read, touched, ended there', () =>
       withSpace(backend, async (space) => {
         const one = new Sessions((await space.instance()).sessions, { idleMs: 3_600_000, absoluteMs: 86_400_000 });

@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApp, type App, type ListenInfo } from '../../src/app.js';
 import { buildConfig } from '../../src/config/index.js';
-import { Directory, type Role } from '../../src/identity/directory.js';
+import type { Role } from '../../src/identity/directory.js';
+import { sqliteDirectory } from '../../src/identity/sqlite/directory.js';
+import { PostgresEventStore } from '../../src/store/postgres/events.js';
+import { claimEventStore, directoryOf, openFeatureStores } from '../../src/stores.js';
 import { hashPasswordScrypt } from '../../src/identity/secrets.js';
 import { openSecrets, type Sealer } from '../../src/secrets/index.js';
 import { openDatabase } from '../../src/store/sqlite/database.js';
@@ -36,16 +39,31 @@ export function tempDir(prefix = 'ft-test-'): string {
 /**
  * Creates a user with a key in `dataDir` (as `flinktrail keys create` does). Its signing secret is
  * sealed with `secrets`: by default the key ring of a default configuration (the per-user key),
- * which is what a server started without `secrets.masterKey` opens it with.
+ * which is what a server started without `secrets.masterKey` opens it with. With `storeUrl` the
+ * user and key are made in that PostgreSQL store, as `keys create` does with `store.url` (the
+ * directory is then claimed for it).
  */
-export function makeKey(dataDir: string, user = 'alice', role: Role = 'admin', password?: string, secrets: Sealer = openSecrets(buildConfig({ dataDir }))): Credentials & { principalId: string } {
+export async function makeKey(
+  dataDir: string,
+  user = 'alice',
+  role: Role = 'admin',
+  password?: string,
+  secrets: Sealer = openSecrets(buildConfig({ dataDir })),
+  opts: { storeUrl?: string } = {},
+): Promise<Credentials & { principalId: string }> {
   const db = openDatabase(dataDir);
+  const events = opts.storeUrl ? await PostgresEventStore.open({ url: opts.storeUrl, poolMax: 2 }) : undefined;
   try {
-    const dir = new Directory(db, secrets);
-    const u = dir.createUser(user, role, password ? hashPasswordScrypt(password) : undefined, true);
-    const k = dir.createAccessKey(user);
+    let dir = sqliteDirectory(db, secrets);
+    if (events) {
+      claimEventStore(db, dataDir, events.id);
+      dir = directoryOf(await openFeatureStores(db, events, secrets), secrets);
+    }
+    const u = await dir.createUser(user, role, password ? hashPasswordScrypt(password) : undefined, true);
+    const k = await dir.createAccessKey(user);
     return { accessKeyId: k.accessKeyId, accessKeySecret: k.accessKeySecret, principalId: u.id };
   } finally {
+    await events?.close();
     db.close();
   }
 }

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AuthError } from '../../identity/authenticate.js';
-import { Directory } from '../../identity/directory.js';
+import { sqliteDirectory } from '../../identity/sqlite/directory.js';
+import type { Directory } from '../../identity/directory.js';
 import { testSecrets } from '../../../test/helpers/secrets.js';
 import { signingContext } from '../../identity/signing-secrets.js';
 import { isSealed } from '../../secrets/index.js';
@@ -27,11 +28,11 @@ describe('RPC request authentication', () => {
   let n = 0;
   const ring = testSecrets();
 
-  before(() => {
+  before(async () => {
     db = openDatabase(dataDir);
-    directory = new Directory(db, ring);
-    directory.createUser('alice', 'admin');
-    key = directory.createAccessKey('alice');
+    directory = sqliteDirectory(db, ring);
+    await directory.createUser('alice', 'admin');
+    key = await directory.createAccessKey('alice');
     nonces = new SqliteNonceStore(db);
   });
   after(() => db.close());
@@ -96,8 +97,8 @@ describe('RPC request authentication', () => {
     assert.equal(await codeOf(() => verify(v1({ AccessKeyId: 'FTAKUNKNOWN' }))), 'InvalidAccessKeyId.NotFound');
     assert.equal(await codeOf(() => verify(v1({ SecurityToken: 'sts' }))), 'InvalidParameter');
     assert.equal(await codeOf(() => verify(v1({ SignatureMethod: 'HMAC-SHA256' }))), 'IncompleteSignature');
-    const other = directory.createAccessKey('alice');
-    directory.setAccessKeyStatus(other.accessKeyId, 'Inactive');
+    const other = await directory.createAccessKey('alice');
+    await directory.setAccessKeyStatus(other.accessKeyId, 'Inactive');
     assert.equal(await codeOf(() => verify(v1({ AccessKeyId: other.accessKeyId }, { secret: other.accessKeySecret }))), 'InvalidAccessKeyId.Inactive');
   });
 
@@ -105,15 +106,15 @@ describe('RPC request authentication', () => {
     const stored = (id: string) => (db.prepare('SELECT sealed FROM access_key_signing WHERE key_id = ?').get(id) as { sealed: string }).sealed;
     assert.ok(isSealed(stored(key.accessKeyId)) && !stored(key.accessKeyId).includes(key.accessKeySecret), 'sealed, not in clear');
     assert.equal(ring.open(stored(key.accessKeyId), signingContext(key.accessKeyId)), key.accessKeySecret);
-    const other = directory.createAccessKey('alice');
+    const other = await directory.createAccessKey('alice');
     // A sealed value copied to another key's row does not open there.
     db.prepare('UPDATE access_key_signing SET sealed = ? WHERE key_id = ?').run(stored(key.accessKeyId), other.accessKeyId);
-    assert.throws(() => directory.signing.get(other.accessKeyId), (e: { code?: string }) => e.code === 'FT_ERR_SECRETS_CORRUPT');
+    await assert.rejects(directory.signing.get(other.accessKeyId), (e: { code?: string }) => e.code === 'FT_ERR_SECRETS_CORRUPT');
     // What unreleased builds stored under a key file in the data directory: not signable.
     db.prepare('UPDATE access_key_signing SET sealed = ? WHERE key_id = ?').run('v1.aXY.dGFn.Y3Q', other.accessKeyId);
     assert.equal(await codeOf(() => verify(v1({ AccessKeyId: other.accessKeyId }, { secret: other.accessKeySecret }))), 'FT_ERR_RPC_KEY_NOT_SIGNABLE');
     // A directory opened without the master key cannot make keys that sign.
-    assert.throws(() => new Directory(db).createAccessKey('alice'), /without the master key/);
+    await assert.rejects(sqliteDirectory(db).createAccessKey('alice'), /without the master key/);
   });
 
   it('V3: a changed or unsigned x-acs header, or a body that is not the hashed one, is refused', async () => {
@@ -134,7 +135,7 @@ describe('RPC request authentication', () => {
     assert.equal(await codeOf(() => verify(req)), 'SignatureNonceUsed');
     const reopened = openDatabase(dataDir);
     try {
-      const again = () => verifyRequest({ directory: new Directory(reopened, ring), nonces: new SqliteNonceStore(reopened), now: () => NOW }, { ...req, sourceIp: '10.0.0.1' }, new RpcParams(req.query));
+      const again = () => verifyRequest({ directory: sqliteDirectory(reopened, ring), nonces: new SqliteNonceStore(reopened), now: () => NOW }, { ...req, sourceIp: '10.0.0.1' }, new RpcParams(req.query));
       assert.equal(await codeOf(again), 'SignatureNonceUsed');
     } finally {
       reopened.close();

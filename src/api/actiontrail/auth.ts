@@ -87,7 +87,7 @@ async function verifyV1(deps: RpcAuthDeps, r: SignedRequest, params: RpcParams, 
   const nonce = need('SignatureNonce');
   const timestamp = need('Timestamp');
   noSts(params.get('SecurityToken') !== undefined, attempted);
-  const secret = signingSecret(deps, accessKeyId);
+  const secret = await signingSecret(deps, accessKeyId);
   const signedAt = checkTime(timestamp, now, attempted);
   const stringToSign = stringToSignV1(r.method, [...r.query, ...r.body]);
   if (!sameSignature(signV1(secret.secret, stringToSign), signature)) {
@@ -116,7 +116,7 @@ async function verifyV3(deps: RpcAuthDeps, r: SignedRequest, now: number): Promi
   if (header(r.headers, 'x-acs-content-sha256') !== bodySha256) throw incomplete('x-acs-content-sha256 is not the SHA-256 of the body');
   noSts(header(r.headers, 'x-acs-security-token') !== undefined, attempted);
   const nonce = header(r.headers, 'x-acs-signature-nonce') ?? '';
-  const secret = signingSecret(deps, parsed.accessKeyId);
+  const secret = await signingSecret(deps, parsed.accessKeyId);
   const signedAt = checkTime(header(r.headers, 'x-acs-date') ?? '', now, attempted);
   const stringToSign = stringToSignV3(
     canonicalRequestV3({ method: r.method, path: '/', query: r.query, headers: r.headers, signedHeaders: parsed.signedHeaders, bodySha256 }),
@@ -133,22 +133,20 @@ function noSts(present: boolean, attempted: AuthError['attempted']): void {
 }
 
 /** The key's secret and, once the signature verified, its principal. */
-function signingSecret(deps: RpcAuthDeps, accessKeyId: string): { secret: string; principal: (now: number, ip: string) => Principal } {
+async function signingSecret(deps: RpcAuthDeps, accessKeyId: string): Promise<{ secret: string; principal: (now: number, ip: string) => Principal }> {
   const attempted = { accessKeyId: accessKeyId.slice(0, 128) };
-  const key = accessKeyId.length <= 128 ? deps.directory.accessKey(accessKeyId) : undefined;
+  const key = accessKeyId.length <= 128 ? await deps.directory.accessKey(accessKeyId) : undefined;
   if (!key) throw new AuthError('FT_ERR_RPC_KEY_NOT_FOUND', attempted, 'unknown key');
-  const user = deps.directory.userById(key.userId);
+  const user = await deps.directory.userById(key.userId);
   if (key.status !== 'Active' || !user || user.disabled) throw new AuthError('FT_ERR_RPC_KEY_INACTIVE', attempted, key.status !== 'Active' ? 'key inactive' : 'user disabled');
-  const secret = deps.directory.signing.get(accessKeyId);
+  const secret = await deps.directory.signing.get(accessKeyId);
+  const policies = await deps.directory.policiesOf(key.userId);
   if (secret === undefined) throw new AuthError('FT_ERR_RPC_KEY_NOT_SIGNABLE', attempted, 'key has no signing secret', accessKeyId);
   return {
     secret,
     principal: (now, ip) => {
-      try {
-        deps.directory.touchAccessKey(accessKeyId, now, ip);
-      } catch {
-        // Last-used tracking is best effort; it must never refuse a valid caller.
-      }
+      // Last-used tracking is best effort; it must never refuse or hold up a valid caller.
+      deps.directory.touchAccessKey(accessKeyId, now, ip).catch(() => undefined);
       return {
         type: 'ram-user',
         principalId: user.id,
@@ -157,7 +155,7 @@ function signingSecret(deps: RpcAuthDeps, accessKeyId: string): { secret: string
         accessKeyId,
         method: 'access-key',
         mfaAuthenticated: false,
-        policies: deps.directory.policiesOf(user.id),
+        policies,
       };
     },
   };

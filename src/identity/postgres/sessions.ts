@@ -57,4 +57,8 @@ export class PostgresSessionStore implements SessionStore {
   async purge(now: number, idleBefore: number): Promise<number> {
     return (await this.pool.query('DELETE FROM sessions WHERE expires_at < $1 OR last_seen_at < $2', [now, idleBefore])).rowCount ?? 0;
   }
+
+  async deleteOfUser(userId: string): Promise<number> {
+    return (await this.pool.query('DELETE FROM sessions WHERE user_id = $1', [userId])).rowCount ?? 0;
+  }
 }

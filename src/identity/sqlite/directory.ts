@@ -1,7 +1,53 @@
 /** The embedded IdentityStore: tables users, access_keys, access_key_signing, policies, user_policies (sqlite/migrations.ts). */
 import type { Db } from '../../store/sqlite/database.js';
-import { toKey, toUser, type AccessKeyRecord, type KeyRow, type User, type UserRow } from '../directory.js';
+import type { Sealer } from '../../secrets/envelope.js';
+import { Directory, type AccessKeyRecord, type DirectoryOptions, type Role, type User } from '../directory.js';
+import { SqliteSessionStore } from './sessions.js';
 import type { IdentityStore, NewAccessKey, StoredPolicy, UserChange } from '../store.js';
+
+/** A `users` row as SQLite returns it. */
+interface UserRow {
+  id: string;
+  name: string;
+  role: Role;
+  password_hash: string | null;
+  created_at: number;
+  disabled: number;
+  email?: string | null;
+  source?: string;
+}
+
+/** An `access_keys` row as SQLite returns it. */
+interface KeyRow {
+  id: string;
+  user_id: string;
+  secret_hash: string;
+  status: 'Active' | 'Inactive';
+  created_at: number;
+  last_used_at: number | null;
+  last_used_ip: string | null;
+}
+
+const toUser = (r: UserRow): User => ({
+  id: r.id,
+  name: r.name,
+  role: r.role,
+  passwordHash: r.password_hash,
+  createdAt: r.created_at,
+  disabled: r.disabled === 1,
+  email: r.email ?? null,
+  source: r.source ?? 'local',
+});
+
+const toKey = (r: KeyRow): AccessKeyRecord => ({
+  id: r.id,
+  userId: r.user_id,
+  secretHash: r.secret_hash,
+  status: r.status,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+  lastUsedIp: r.last_used_ip,
+});
 
 interface PolicyRow {
   name: string;
@@ -156,4 +202,9 @@ export class SqliteIdentityStore implements IdentityStore {
   async policyNamesOf(userId: string): Promise<string[]> {
     return (this.stmts.namesOf.all(userId) as { policy_name: string }[]).map((r) => r.policy_name);
   }
+}
+
+/** The directory on the data directory's database: its identity rows and its console sessions. */
+export function sqliteDirectory(db: Db, sealer?: Sealer, opts?: DirectoryOptions): Directory {
+  return new Directory({ identity: new SqliteIdentityStore(db), sessions: new SqliteSessionStore(db) }, sealer, opts);
 }

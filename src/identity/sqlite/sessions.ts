@@ -14,6 +14,7 @@ export class SqliteSessionStore implements SessionStore {
       delete: db.prepare('DELETE FROM sessions WHERE id_hash = ?'),
       touch: db.prepare('UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?'),
       purge: db.prepare('DELETE FROM sessions WHERE expires_at < ? OR last_seen_at < ?'),
+      deleteOfUser: db.prepare('DELETE FROM sessions WHERE user_id = ?'),
     };
   }
 
@@ -36,5 +37,9 @@ export class SqliteSessionStore implements SessionStore {
 
   async purge(now: number, idleBefore: number): Promise<number> {
     return this.stmts.purge.run(now, idleBefore).changes;
+  }
+
+  async deleteOfUser(userId: string): Promise<number> {
+    return this.stmts.deleteOfUser.run(userId).changes;
   }
 }

@@ -253,10 +253,10 @@ export interface Harness {
 }
 
 /** Creates the users in the data directory; call before FlinkTrail opens it. */
-export function createHarnessUsers(dataDir: string): Map<string, Credentials> {
+export async function createHarnessUsers(dataDir: string): Promise<Map<string, Credentials>> {
   const creds = new Map<string, Credentials>();
-  creds.set('allowed', makeKey(dataDir, 'diff-admin', 'admin'));
-  for (const u of DENIED_USERS) creds.set(u.name, makeKey(dataDir, `diff-${u.name}`, u.role));
+  creds.set('allowed', await makeKey(dataDir, 'diff-admin', 'admin'));
+  for (const u of DENIED_USERS) creds.set(u.name, await makeKey(dataDir, `diff-${u.name}`, u.role));
   return creds;
 }
 

@@ -105,10 +105,10 @@ describe('ActionTrail RPC endpoint (2020-07-06) with Alibaba Cloud SDKs', () => 
 
   before(async () => {
     const dataDir = tempDir();
-    admin = makeKey(dataDir, 'alice', 'admin');
-    viewer = makeKey(dataDir, 'victor', 'viewer');
-    legacy = makeKey(dataDir, 'olga', 'admin');
-    interim = makeKey(dataDir, 'ivan', 'admin');
+    admin = await makeKey(dataDir, 'alice', 'admin');
+    viewer = await makeKey(dataDir, 'victor', 'viewer');
+    legacy = await makeKey(dataDir, 'olga', 'admin');
+    interim = await makeKey(dataDir, 'ivan', 'admin');
     const db = openDatabase(dataDir);
     // A key from before signing secrets were kept: only its hash exists.
     db.prepare('DELETE FROM access_key_signing WHERE key_id = ?').run(legacy.accessKeyId);
@@ -345,7 +345,7 @@ describe('ActionTrail RPC endpoint (2020-07-06) with Alibaba Cloud SDKs', () => 
 
   it('throttles per AccessKey when a rate limit is configured (Throttling.User, 400, x-acs-retry-after)', async () => {
     const dataDir = tempDir();
-    const key = makeKey(dataDir, 'tess', 'admin');
+    const key = await makeKey(dataDir, 'tess', 'admin');
     throttled = await startInProcess('http://127.0.0.1:9', { actiontrailApi: { rateLimit: { lookupEventsPerSecond: 0.01 } } }, dataDir);
     const call = (q: string) => fetch(`${throttled!.info.apiUrl}/?${q}`);
     assert.equal((await call(signedV1(key, { Action: 'LookupEvents' }))).status, 200);

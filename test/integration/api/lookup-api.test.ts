@@ -17,7 +17,7 @@ describe('event query API', () => {
   let flinkDown: ClosedPort;
   before(async () => {
     const dataDir = tempDir();
-    cred = makeKey(dataDir);
+    cred = await makeKey(dataDir);
     // Held closed for the whole suite: "Flink" must stay down, and nothing else may get its port.
     flinkDown = await closedPort();
     ft = await startInProcess(flinkDown.url, {}, dataDir);
@@ -116,7 +116,7 @@ describe('event query API', () => {
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     const port = (silent.address() as { port: number }).port;
     const dataDir = tempDir();
-    const c = makeKey(dataDir);
+    const c = await makeKey(dataDir);
     const slow = await startInProcess(`http://127.0.0.1:${port}`, { gateway: { upstreamTimeoutMs: 300 } }, dataDir);
     try {
       const res = await fetch(`${slow.info.clusters['default']!.gatewayUrl}jobs/${'c'.repeat(32)}/savepoints`, { method: 'POST', headers: { authorization: basic(c), 'content-type': 'application/json' }, body: '{}' });
@@ -173,7 +173,7 @@ describe('API body errors', () => {
 describe('stalled request bodies', () => {
   it('disconnects a client that stops sending half-way through a body', async () => {
     const dataDir = tempDir();
-    const c = makeKey(dataDir);
+    const c = await makeKey(dataDir);
     const ft = await startInProcess('http://127.0.0.1:9', { gateway: { bodyIdleTimeoutMs: 1000 } }, dataDir);
     try {
       for (const path of [`/flink/default/jars/upload`, '/api/v1/users']) {

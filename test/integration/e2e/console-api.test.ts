@@ -28,9 +28,9 @@ describe('console routes', () => {
 
   before(async () => {
     const dataDir = tempDir('ft-console-api-');
-    admin = makeKey(dataDir, 'root', 'admin');
-    auditor = makeKey(dataDir, 'audrey', 'auditor');
-    viewer = makeKey(dataDir, 'vic', 'viewer');
+    admin = await makeKey(dataDir, 'root', 'admin');
+    auditor = await makeKey(dataDir, 'audrey', 'auditor');
+    viewer = await makeKey(dataDir, 'vic', 'viewer');
     ft = await startInProcess(NO_FLINK, { clusters: [{ name: 'default', url: SECRET_URL, region: 'eu-west-1' }], region: 'local' }, dataDir);
     api = ft.info.apiUrl;
     await Promise.all(seeded.map((e) => ft.app.store.append(e)));

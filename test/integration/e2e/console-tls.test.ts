@@ -71,7 +71,7 @@ describe('web console over TLS in a real browser', { timeout: 240_000 }, () => {
     copyFileSync(pki.serverCert, join(live, 'server.crt'));
     copyFileSync(pki.serverKey, join(live, 'server.key'));
     const dataDir = tempDir('ft-console-tls-');
-    makeKey(dataDir, USER, 'admin', PASSWORD);
+    await makeKey(dataDir, USER, 'admin', PASSWORD);
     [ft, browser] = await Promise.all([
       startInProcess(NO_FLINK, { api: { port: 0, tls: { certFile: join(live, 'server.crt'), keyFile: join(live, 'server.key') } } }, dataDir),
       startBrowser({ trustCa: pki.ca }),

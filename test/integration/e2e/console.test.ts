@@ -103,8 +103,8 @@ describe('web console in a real browser', { timeout: 180_000 }, () => {
 
   before(async () => {
     const dataDir = tempDir('ft-console-');
-    admin = makeKey(dataDir, USER, 'admin', PASSWORD);
-    bob = makeKey(dataDir, 'bob', 'operator');
+    admin = await makeKey(dataDir, USER, 'admin', PASSWORD);
+    bob = await makeKey(dataDir, 'bob', 'operator');
     [flink, browser] = await Promise.all([startFlink(), startBrowser()]);
     // Trail files are cut every second (default 60 s), so the trails page shows a delivery soon.
     ft = await startInProcess(flink.restUrl, { trails: { windowSeconds: 1 } }, dataDir);

@@ -60,7 +60,7 @@ describe('audit policy: a quiet Web UI through the gateway', { timeout: 300_000 
   before(async () => {
     flink = await startFlink();
     dataDir = tempDir();
-    cred = makeKey(dataDir, 'alice', 'admin');
+    cred = await makeKey(dataDir, 'alice', 'admin');
     await start();
   });
   after(async () => {

@@ -22,7 +22,7 @@ describe('differential: FlinkTrail reads write requests as Flink does', { timeou
   before(async () => {
     flink = await startFlink();
     const dataDir = tempDir();
-    const creds = createHarnessUsers(dataDir);
+    const creds = await createHarnessUsers(dataDir);
     ft = await startInProcess(flink.restUrl, {}, dataDir);
     harness = createHarness(
       { flinkUrl: flink.restUrl, gatewayUrl: ft.info.clusters['default']?.gatewayUrl as string, apiUrl: ft.info.apiUrl, dataDir, jobJar: flink.jobJar, sample: true },

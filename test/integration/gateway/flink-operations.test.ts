@@ -30,7 +30,7 @@ describe('gateway in front of a real Flink cluster', { timeout: 300_000 }, () =>
   before(async () => {
     flink = await startFlink();
     const dataDir = tempDir();
-    cred = makeKey(dataDir, 'alice', 'admin');
+    cred = await makeKey(dataDir, 'alice', 'admin');
     ft = await startInProcess(flink.restUrl, { region: 'eu-test-1' }, dataDir);
     gw = ft.info.clusters['default']!.gatewayUrl;
   });

@@ -112,8 +112,8 @@ describe('HTTP edges of the gateway', { timeout: 300_000 }, () => {
   before(async () => {
     flink = await startFlink();
     dir = tempDir('ft-edges-');
-    creds['alice'] = makeKey(dir, 'alice', 'admin');
-    creds['sam'] = makeKey(dir, 'sam', 'viewer');
+    creds['alice'] = await makeKey(dir, 'alice', 'admin');
+    creds['sam'] = await makeKey(dir, 'sam', 'viewer');
     // A small minimum and grace, so a trickle is cut off in seconds; the idle timeout longer
     // than every gap the trickling client leaves.
     ft = await startInProcess(flink.restUrl, { gateway: { minBodyBytesPerSecond: 2000, bodyRateGraceMs: 2000, bodyIdleTimeoutMs: 5000 } }, dir);

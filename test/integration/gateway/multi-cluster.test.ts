@@ -23,7 +23,7 @@ describe('several clusters from a config file', { timeout: 120_000 }, () => {
   before(async () => {
     flink = await startFlink();
     const dir = tempDir();
-    cred = makeKey(join(dir, 'data'));
+    cred = await makeKey(join(dir, 'data'));
     const file = join(dir, 'flinktrail.yaml');
     writeFileSync(
       file,

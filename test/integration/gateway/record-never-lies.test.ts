@@ -26,10 +26,10 @@ describe('the record never lies (issue 12), against a real Flink', { timeout: 60
   before(async () => {
     flink = await startFlink();
     const dataDir = tempDir();
-    creds['alice'] = makeKey(dataDir, 'alice', 'admin');
-    creds['olga'] = makeKey(dataDir, 'olga', 'operator');
-    creds['sam'] = makeKey(dataDir, 'sam', 'viewer');
-    makeKey(dataDir, 'carol', 'operator', 'carol-password-1');
+    creds['alice'] = await makeKey(dataDir, 'alice', 'admin');
+    creds['olga'] = await makeKey(dataDir, 'olga', 'operator');
+    creds['sam'] = await makeKey(dataDir, 'sam', 'viewer');
+    await makeKey(dataDir, 'carol', 'operator', 'carol-password-1');
     ft = await startInProcess(flink.restUrl, {}, dataDir);
     gw = ft.info.clusters['default']!.gatewayUrl;
     api = ft.info.apiUrl;

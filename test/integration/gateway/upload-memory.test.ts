@@ -25,7 +25,7 @@ describe('large uploads stream', { timeout: 240_000 }, () => {
   before(async () => {
     flink = await startFlink();
     dir = tempDir();
-    cred = makeKey(join(dir, 'data'));
+    cred = await makeKey(join(dir, 'data'));
     child = await startChild(flink.restUrl, join(dir, 'data'));
   });
   after(async () => {

@@ -24,7 +24,7 @@ describe('identity and access control', { timeout: 300_000 }, () => {
   before(async () => {
     flink = await startFlink();
     const dataDir = tempDir();
-    for (const role of ['viewer', 'operator', 'developer', 'admin', 'auditor'] as const) creds[role] = makeKey(dataDir, `${role}-user`, role, role === 'admin' ? 'admin-password-1' : undefined);
+    for (const role of ['viewer', 'operator', 'developer', 'admin', 'auditor'] as const) creds[role] = await makeKey(dataDir, `${role}-user`, role, role === 'admin' ? 'admin-password-1' : undefined);
     ft = await startInProcess(flink.restUrl, {}, dataDir);
     gw = ft.info.clusters['default']!.gatewayUrl;
     api = ft.info.apiUrl;
@@ -188,7 +188,7 @@ async function storeEvents(ft: InProcess, pred: (e: ActionTrailEvent) => boolean
 describe('brute force and trusted proxies', { timeout: 60_000 }, () => {
   it('throttles repeated failures of one identity from one address and records them', async () => {
     const dataDir = tempDir();
-    const admin = makeKey(dataDir, 'root-admin', 'admin');
+    const admin = await makeKey(dataDir, 'root-admin', 'admin');
     // A long first wait: the throttled attempts below must fall inside it however slow the machine.
     const ft = await startInProcess('http://127.0.0.1:9', { auth: { rateLimit: { maxFailures: 3, baseDelaySeconds: 600, maxDelaySeconds: 600 } } }, dataDir);
     try {

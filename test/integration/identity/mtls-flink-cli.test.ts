@@ -27,7 +27,7 @@ describe('mutual TLS with the real flink CLI', { timeout: 240_000 }, () => {
     [flink, pki] = await Promise.all([startFlink(), makePki({ clients: ['alice'], foreignClients: ['mallory'] })]);
     const lib = await flinkLib(flink.version || '2.2.0');
     const dataDir = tempDir();
-    admin = makeKey(dataDir, 'auditor', 'admin');
+    admin = await makeKey(dataDir, 'auditor', 'admin');
     ft = await startInProcess(
       flink.restUrl,
       {
@@ -67,7 +67,7 @@ describe('mutual TLS with the real flink CLI', { timeout: 240_000 }, () => {
     assert.match(cancel.out, new RegExp(`Cancelled job ${jobId}`), cancel.out);
     await waitForJobState(flink.restUrl, jobId, 'CANCELED', 30_000);
 
-    const user = ft.app.directory.userByName('alice');
+    const user = await ft.app.directory.userByName('alice');
     assert.equal(user?.source, 'certificate', 'created on first sight');
     assert.equal(user?.role, 'operator', 'with the configured role');
 
@@ -124,7 +124,7 @@ describe('mutual TLS with the real flink CLI', { timeout: 240_000 }, () => {
       assert.match(String(e.additionalEventData['authFailureReason']), /requires a client certificate|not signed by a CA/);
       assert.equal(e.userIdentity.type, 'anonymous');
     }
-    assert.equal(ft.app.directory.userByName('mallory'), undefined);
+    assert.equal((await ft.app.directory.userByName('mallory')), undefined);
     // Flink itself still answers its own clients: the refusals were FlinkTrail's.
     const overview = await getJson<{ jobs: { jid: string; state: string }[] }>(`${flink.restUrl}/jobs/overview`);
     assert.ok(overview.jobs.some((j) => j.jid === jobId && j.state === 'CANCELED'));

@@ -42,7 +42,7 @@ describe('several OpenID providers, opaque tokens and RP-initiated logout', { ti
       startOidcProvider({ redirectUris: callback, postLogoutRedirectUris: afterLogout }),
     ]);
     const dataDir = tempDir();
-    admin = makeKey(dataDir, 'trail-reader', 'admin');
+    admin = await makeKey(dataDir, 'trail-reader', 'admin');
     const secretFile = join(tempDir(), 'corp-secret');
     writeFileSync(secretFile, `${corp.clientSecret}\n`, { mode: 0o600 });
     process.env[SECRET_ENV] = partner.clientSecret;
@@ -99,7 +99,7 @@ describe('several OpenID providers, opaque tokens and RP-initiated logout', { ti
       assert.equal(attrs(e)['mfaAuthenticated'], 'true', 'amr comes through introspection');
       assert.ok(!JSON.stringify(e).includes(aliceOpaque), 'the token is not recorded');
     }
-    assert.equal(ft.app.directory.userByName('alice')?.source, 'oidc:corp');
+    assert.equal((await ft.app.directory.userByName('alice'))?.source, 'oidc:corp');
 
     // The partner's token: corp says inactive, the partner says active.
     const v = await whoami(victorOpaque);
@@ -108,7 +108,7 @@ describe('several OpenID providers, opaque tokens and RP-initiated logout', { ti
     assert.equal(ve.userIdentity.userName, 'victor');
     assert.equal(attrs(ve)['issuer'], partner.issuer);
     assert.equal(attrs(ve)['mfaAuthenticated'], 'false');
-    assert.equal(ft.app.directory.userByName('victor')?.source, 'oidc:partner');
+    assert.equal((await ft.app.directory.userByName('victor'))?.source, 'oidc:partner');
   });
 
   it('refuses inactive and wrong-audience opaque tokens with a coded 401, recorded without the token', async () => {
@@ -144,7 +144,7 @@ describe('several OpenID providers, opaque tokens and RP-initiated logout', { ti
     assert.equal(body.Code, 'FT_ERR_OIDC_USER_CONFLICT');
     const e = await eventOf(body.RequestId, { errorCode: 'FT_ERR_OIDC_USER_CONFLICT' });
     assert.equal(e.additionalEventData['authFailureReason'], 'name belongs to a user of another identity provider');
-    assert.equal(ft.app.directory.userByName('alice')?.source, 'oidc:corp');
+    assert.equal((await ft.app.directory.userByName('alice'))?.source, 'oidc:corp');
   });
 
   it('the console offers both providers; sign-out ends the session at the chosen provider too', async () => {

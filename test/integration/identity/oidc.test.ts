@@ -40,7 +40,7 @@ describe('OpenID Connect against a real provider', { timeout: 180_000 }, () => {
     // FlinkTrail listens on port 0 after the providers; they read its callback at their first request.
     [flink, idp, foreign] = await Promise.all([startFlink(), startOidcProvider({ redirectUris: () => [callback] }), startOidcProvider({ redirectUris: () => [callback] })]);
     const dataDir = tempDir();
-    admin = makeKey(dataDir, 'trail-reader', 'admin');
+    admin = await makeKey(dataDir, 'trail-reader', 'admin');
     ft = await startInProcess(
       flink.restUrl,
       {
@@ -88,7 +88,7 @@ describe('OpenID Connect against a real provider', { timeout: 180_000 }, () => {
     const res = await bearer(alice, 'GET', `${gw}jobs/overview`);
     assert.equal(res.status, 200);
     const e = await eventOf(res.headers.get('x-request-id')!, { user: 'alice' });
-    const aliceUser = ft.app.directory.userByName('alice')!;
+    const aliceUser = (await ft.app.directory.userByName('alice'))!;
     assert.equal(aliceUser.source, 'oidc');
     assert.equal(aliceUser.role, 'admin');
     assert.equal(e.userIdentity.type, 'assumed-role');
@@ -136,7 +136,7 @@ describe('OpenID Connect against a real provider', { timeout: 180_000 }, () => {
     assert.ok(passed.status >= 400, `Flink refuses an unknown job (${passed.status})`);
     const pe = await eventOf(passed.headers.get('x-request-id')!, { eventName: 'CancelJob', user: 'olga' });
     assert.match(pe.errorCode ?? '', /^Flink\./);
-    assert.equal(ft.app.directory.userByName('olga')?.role, 'operator');
+    assert.equal((await ft.app.directory.userByName('olga'))?.role, 'operator');
 
     const none = await bearer(nora, 'GET', `${gw}overview`);
     assert.equal(none.status, 403);
@@ -145,7 +145,7 @@ describe('OpenID Connect against a real provider', { timeout: 180_000 }, () => {
     const ne = await eventOf(n.RequestId, { errorCode: 'FT_ERR_OIDC_NO_ROLE' });
     assert.equal(ne.userIdentity.userName, 'nora');
     assert.equal(ne.additionalEventData['authFailure'], true);
-    assert.equal(ft.app.directory.userByName('nora'), undefined, 'no user for an identity without a role');
+    assert.equal((await ft.app.directory.userByName('nora')), undefined, 'no user for an identity without a role');
   });
 
   it('refuses expired, wrong-audience, foreign-issuer, foreign-key, unsigned and altered tokens with 401, recorded', async () => {
@@ -192,7 +192,7 @@ describe('OpenID Connect against a real provider', { timeout: 180_000 }, () => {
         assert.equal(e.userIdentity.userName, c.user, `${c.name}: the claimed user is recorded`);
       }
     }
-    assert.equal(ft.app.directory.userByName('victor')?.role, 'viewer', 'the altered token changed nothing');
+    assert.equal((await ft.app.directory.userByName('victor'))?.role, 'viewer', 'the altered token changed nothing');
   });
 
   /** The console side: what a browser does, with the cookies carried by hand. */
@@ -251,7 +251,7 @@ describe('OpenID Connect against a real provider', { timeout: 180_000 }, () => {
     assert.equal(e.additionalEventData.outcome, 'success');
     assert.equal(e.userIdentity.type, 'assumed-role');
     assert.equal(e.userIdentity.userName, 'alice');
-    assert.equal(e.userIdentity.principalId, ft.app.directory.userByName('alice')!.id);
+    assert.equal(e.userIdentity.principalId, (await ft.app.directory.userByName('alice'))!.id);
     assert.equal(attrs(e)['mfaAuthenticated'], 'true');
     assert.equal(attrs(e)['authMethod'], 'oidc');
     assert.equal(e.requestParameters['code'], '******');

@@ -43,7 +43,7 @@ describe('secrets stay out of the record and the logs', { timeout: 120_000 }, ()
   before(async () => {
     flink = await startFlink();
     dataDir = tempDir();
-    cred = makeKey(dataDir, 'alice', 'admin');
+    cred = await makeKey(dataDir, 'alice', 'admin');
     const sink = new Writable({
       write(chunk: Buffer, _enc, cb) {
         logs += chunk.toString();
@@ -171,9 +171,9 @@ describe('secrets at rest are sealed with a master key kept outside the data dir
   };
   let running: Awaited<ReturnType<typeof start>> | undefined;
 
-  before(() => {
+  before(async () => {
     writeFileSync(keyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
-    cred = makeKey(dataDir, 'alice', 'admin', undefined, openSecrets(config(keyFile)));
+    cred = await makeKey(dataDir, 'alice', 'admin', undefined, openSecrets(config(keyFile)));
     // What an older version left: a destination with credentials and an HMAC key, in clear.
     const db = openDatabase(dataDir);
     db.prepare("INSERT INTO trails (name, event_rw, trail_region, home_region, status, digest_interval, created_at, updated_at) VALUES ('old-trail', 'All', 'All', 'local', 'Fresh', 3600, 0, 0)").run();

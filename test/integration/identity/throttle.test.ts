@@ -35,8 +35,8 @@ describe('sign-in throttling never locks the owner out', { timeout: 180_000 }, (
   before(async () => {
     flink = await startFlink();
     const dataDir = tempDir();
-    admin = makeKey(dataDir, 'admin', 'admin');
-    makeKey(dataDir, 'carol', 'viewer');
+    admin = await makeKey(dataDir, 'admin', 'admin');
+    await makeKey(dataDir, 'carol', 'viewer');
     // A long first wait, so that what is throttled stays throttled however slow the machine is.
     ft = await startInProcess(
       flink.restUrl,

@@ -73,7 +73,7 @@ describe('TLS certificate reload and revocation, with the real flink CLI', { tim
     copyFileSync(pki.serverKey, join(live, 'server.key'));
     const tls = { certFile: join(live, 'server.crt'), keyFile: join(live, 'server.key'), caFile: pki.ca };
     const dataDir = tempDir();
-    admin = makeKey(dataDir, 'auditor', 'admin');
+    admin = await makeKey(dataDir, 'auditor', 'admin');
     ft = await startInProcess(
       flink.restUrl,
       {
@@ -151,7 +151,7 @@ describe('TLS certificate reload and revocation, with the real flink CLI', { tim
     const e = refused.find((x) => /CERT_REVOKED/.test(String(x.additionalEventData['authFailureReason'])))!;
     assert.equal(e.additionalEventData.outcome, 'failure');
     assert.equal(e.additionalEventData['authFailure'], true);
-    assert.equal(ft.app.directory.userByName('eve'), undefined, 'a revoked certificate creates no user');
+    assert.equal(await ft.app.directory.userByName('eve'), undefined, 'a revoked certificate creates no user');
   });
 
   it('refuses a certificate revoked while running, once the CRL file changes', async () => {

@@ -14,14 +14,14 @@ import { basic, lookup, makeKey, startInProcess, tempDir, waitForEvents, type Cr
 
 let ft: InProcess;
 let dataDir: string;
-let admin: ReturnType<typeof makeKey>;
+let admin: Awaited<ReturnType<typeof makeKey>>;
 let viewer: Credentials;
 let api: string;
 
 before(async () => {
   dataDir = tempDir('ft-ingest-');
-  admin = makeKey(dataDir, 'ci-bot', 'admin');
-  viewer = makeKey(dataDir, 'vic', 'viewer');
+  admin = await makeKey(dataDir, 'ci-bot', 'admin');
+  viewer = await makeKey(dataDir, 'vic', 'viewer');
   ft = await startInProcess('http://127.0.0.1:9', { clusters: [], ingest: { maxEvents: 10_000, maxBodyBytes: 32 * 1024 * 1024 } }, dataDir);
   api = ft.info.apiUrl;
 });

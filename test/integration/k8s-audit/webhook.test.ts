@@ -72,8 +72,8 @@ async function allEvents(query: Record<string, string>): Promise<ActionTrailEven
 
 before(async () => {
   dataDir = tempDir('ft-k8s-');
-  admin = makeKey(dataDir, 'ops-admin', 'admin');
-  viewer = makeKey(dataDir, 'vic', 'viewer');
+  admin = await makeKey(dataDir, 'ops-admin', 'admin');
+  viewer = await makeKey(dataDir, 'vic', 'viewer');
   await start();
 });
 after(async () => {

@@ -107,8 +107,8 @@ describe('redaction corpus through FlinkTrail (real Flink, SQL Gateway, Kafka, r
     topic = await kafka.consume('ft-corpus');
     dataDir = tempDir('ft-corpus-');
     trailDir = tempDir('ft-corpus-trail-');
-    admin = makeKey(dataDir, 'corpus-admin', 'admin');
-    makeKey(dataDir, 'alice', 'viewer', 'alice-password-1');
+    admin = await makeKey(dataDir, 'corpus-admin', 'admin');
+    await makeKey(dataDir, 'alice', 'viewer', 'alice-password-1');
     logPath = join(tempDir('ft-corpus-log-'), 'flinktrail.log');
     teeOutput();
     const config = buildConfig({

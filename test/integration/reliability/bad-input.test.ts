@@ -99,7 +99,7 @@ describe('bad input', { timeout: 600_000 }, () => {
   before(async () => {
     flink = await startFlink();
     dir = tempDir('ft-bad-');
-    cred = makeKey(dir);
+    cred = await makeKey(dir);
     auth = basic(cred);
     // Brute-force protection would answer 429 to everything from 127.0.0.1 after ten bad
     // Authorization headers; here the point is each answer, so the limit is out of the way.

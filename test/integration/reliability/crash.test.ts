@@ -42,7 +42,7 @@ describe('kill -9 under steady writes', { timeout: 180_000 }, () => {
 
   it('keeps exactly one event per acknowledged write across 8 crashes', async () => {
     const dataDir = tempDir('ft-crash-');
-    const cred = makeKey(dataDir);
+    const cred = await makeKey(dataDir);
     const auth = basic(cred);
     let server = await serve(flink.restUrl, dataDir);
     let client = new Client(server.origin, auth);

@@ -39,7 +39,7 @@ describe('journal before forwarding', { timeout: 240_000 }, () => {
 
   it('keeps a journaled write whose outcome was never recorded (kill -9)', async () => {
     const dataDir = tempDir();
-    const cred = makeKey(dataDir);
+    const cred = await makeKey(dataDir);
     let child = await startChild(flink.restUrl, dataDir);
     const jarId = await uploadJar(child.gatewayUrl, cred, flink.jobJar);
     const reader = new Database(join(dataDir, 'flinktrail.db'), { readonly: true });
@@ -89,7 +89,7 @@ describe('journal before forwarding', { timeout: 240_000 }, () => {
       }
     });
     const dataDir = join(mnt, 'data');
-    const cred = makeKey(dataDir);
+    const cred = await makeKey(dataDir);
     const ft = await startInProcess(flink.restUrl, {}, dataDir);
     try {
       const gw = ft.info.clusters['default']!.gatewayUrl;

@@ -44,7 +44,7 @@ describe('30-minute-equivalent mixed load', { timeout: (MAX_SECONDS + 120) * 100
 
   it('keeps RSS and file descriptors flat after warm-up, and records every request', async () => {
     const dataDir = tempDir('ft-load-');
-    const cred = makeKey(dataDir);
+    const cred = await makeKey(dataDir);
     const auth = basic(cred);
     const server = await serve(flink.restUrl, dataDir, ['--set', 'auth.rateLimit.maxFailures=1000000']);
     const pid = server.proc.pid!;

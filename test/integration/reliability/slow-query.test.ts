@@ -26,7 +26,7 @@ describe('a slow query occupies a store reader, never the request thread', { tim
   before(async () => {
     flink = await startFlink();
     const dataDir = tempDir('ft-slowq-');
-    cred = makeKey(dataDir, 'auditor', 'admin');
+    cred = await makeKey(dataDir, 'auditor', 'admin');
     process.env['FLINKTRAIL_TEST_STORE_READ_HOLD_MS'] = String(HOLD_MS);
     try {
       ft = await startChild(flink.restUrl, dataDir, ['--set', 'store.readers=2']);

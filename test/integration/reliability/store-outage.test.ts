@@ -47,7 +47,7 @@ describe('store outage: the file system fills up mid-traffic', { timeout: 150_00
 
   it('fails writes closed, keeps reads flowing, and drains their events when space is back', async () => {
     const dataDir = join(mnt, 'data');
-    const cred = makeKey(dataDir);
+    const cred = await makeKey(dataDir);
     const auth = basic(cred);
     const server = await serve(flink.restUrl, dataDir);
     const client = new Client(server.origin, auth);

@@ -72,7 +72,7 @@ async function run(session: string, statement: string, until: (p: Page) => boole
 before(async () => {
   flink = await flinkWithGateway();
   dataDir = tempDir('ft-sqlgw-');
-  cred = makeKey(dataDir, 'analyst', 'admin');
+  cred = await makeKey(dataDir, 'analyst', 'admin');
   ft = await startInProcess(
     flink.restUrl,
     {

@@ -196,7 +196,7 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
 
   it('serves the migrated directory from PostgreSQL: LookupEvents answers with the copied events', async () => {
     const { dir } = await dataDirWith(300);
-    const cred = makeKey(dir, 'alice', 'admin');
+    const cred = await makeKey(dir, 'alice', 'admin');
     const url = await newDatabase();
     await migrateEvents({ dataDir: dir, url });
     const app = await startInProcess('http://127.0.0.1:9', { store: { url } }, dir);

@@ -36,7 +36,7 @@ describe('serve --store postgres://… (events in PostgreSQL)', () => {
     // (it must still never be logged).
     storeUrl = postgres.url.replace(/^postgres:\/\/postgres@\/[^?]+/, `postgres://postgres:never-logged-pw@/${database}`);
     assert.notEqual(storeUrl, postgres.url);
-    cred = makeKey(dataDir, 'alice', 'admin');
+    cred = await makeKey(dataDir, 'alice', 'admin', undefined, undefined, { storeUrl });
     server = await startChild(flink.restUrl, dataDir, ['--store', storeUrl]);
     db = new pg.Client({ connectionString: storeUrl });
     await db.connect();

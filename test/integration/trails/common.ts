@@ -18,7 +18,7 @@ export interface TrailApp {
 }
 
 export async function startTrailApp(extra: Record<string, unknown> = {}, dataDir = tempDir('ft-trails-')): Promise<TrailApp> {
-  const cred = makeKey(dataDir, 'alice', 'admin');
+  const cred = await makeKey(dataDir, 'alice', 'admin');
   const { trails, ...rest } = extra as { trails?: Record<string, unknown> };
   const config = buildConfig({
     dataDir,
