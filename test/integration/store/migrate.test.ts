@@ -23,7 +23,8 @@ import { signingContext } from '../../../src/identity/signing-secrets.js';
 import { SqliteIdentityStore } from '../../../src/identity/sqlite/directory.js';
 import { SqliteSessionStore } from '../../../src/identity/sqlite/sessions.js';
 import type { SessionRecord } from '../../../src/identity/sessions.js';
-import type { Secrets } from '../../../src/secrets/index.js';
+import { loadMasterKey, Secrets } from '../../../src/secrets/index.js';
+import { ensureKeyFile } from '../../../src/secrets/master-key.js';
 import { migrateEvents } from '../../../src/store/migrate.js';
 import { copyTables } from '../../../src/store/migrate-tables.js';
 import { PostgresEventStore } from '../../../src/store/postgres/events.js';
@@ -337,6 +338,36 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
     await other.close();
     await assert.rejects(migrateEvents({ dataDir: dir3, url: url3 }), (err) => isFlinkTrailError(err) && err.code === 'FT_ERR_MIGRATE_CONFLICT' && /user named 'carol'/.test(err.message));
     assert.equal(recordedStore(dir3), undefined);
+  });
+
+  it('secrets rotate after the move re-wraps what PostgreSQL holds as well as the directory (the CLI)', async () => {
+    const { dir } = await dataDirWith(20);
+    const keys = tempDir('ft-migrate-keys-');
+    ensureKeyFile(join(keys, 'old.key'));
+    const old = new Secrets(loadMasterKey(`file:${join(keys, 'old.key')}`));
+    const p = await plantIdentity(dir, old);
+    const url = await newDatabase();
+    await migrateEvents({ dataDir: dir, url });
+    const env = { ...process.env, FLINKTRAIL__STORE__URL: url, FLINKTRAIL__SECRETS__MASTER_KEY: `file:${join(keys, 'old.key')}` };
+    const { stdout } = await run(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'secrets', 'rotate', '--new-key-file', join(keys, 'new.key'), '--data-dir', dir, '-o', 'json'], { cwd: REPO, env });
+    const answer = JSON.parse(stdout) as { KeyId: string; RewrappedValues: number; RewrappedPostgresValues?: number };
+    // PostgreSQL: two meta keys and the signing secret; the directory keeps its own copies (the backup) too.
+    assert.equal(answer.RewrappedPostgresValues, 3);
+    assert.equal(answer.RewrappedValues, 6);
+    const fresh = new Secrets(loadMasterKey(`file:${join(keys, 'new.key')}`));
+    assert.equal(fresh.active.id, answer.KeyId);
+    const store = await PostgresEventStore.open({ url, poolMax: 2 });
+    try {
+      assert.equal(await (await PostgresMetaStore.open(store.pool, fresh)).secret('pagination-token-key', () => 'made anew'), p.hmac);
+      const sealed = (await (await PostgresIdentityStore.open(store.pool)).signingSecret(p.accessKeyId)) ?? '';
+      assert.equal(Secrets.keyIdOf(sealed), fresh.active.id);
+      assert.equal(fresh.open(sealed, signingContext(p.accessKeyId)), p.accessKeySecret);
+      const own = (await store.copyRange(0, 1_000_000)).map((r) => r.event).filter((e) => e.eventName === 'RotateMasterKey');
+      assert.equal(own.length, 1, 'recorded in the store the directory uses');
+      assert.equal(own[0]?.requestParameters['postgresValues'], 3);
+    } finally {
+      await store.close();
+    }
   });
 
   it('serves the migrated directory from PostgreSQL: LookupEvents answers with the copied events', async () => {
