@@ -5,8 +5,8 @@
  */
 const notTests = '\\.(test|bench)\\.ts$';
 /** Where features are composed: the app, the process entry, the CLI, and stores.ts (which store each feature uses, for the app and the CLI). */
-// store/migrate.ts copies one engine into another (`flinktrail migrate`), so it names both.
-const composition = '^src/(app|main|stores)\\.ts$|^src/cli/|^src/store/migrate\\.ts$';
+// store/migrate.ts and migrate-tables.ts copy one engine into another (`flinktrail migrate`), so they name both.
+const composition = '^src/(app|main|stores)\\.ts$|^src/cli/|^src/store/migrate(-tables)?\\.ts$';
 /** A concrete store implementation: any `sqlite` folder or `sqlite.ts` file (later: `postgres`). */
 const concreteStore = '(^|/)(sqlite|postgres)(/|\\.ts$)';
 

@@ -1,7 +1,9 @@
 /**
  * `flinktrail migrate --from DIR --to postgres://…`: moves a data directory's events into a
  * PostgreSQL event store, keeping their positions, verifies the copy and switches the directory
- * (src/store/migrate.ts). Resumable: run the same command again after an interruption. Recorded
+ * (src/store/migrate.ts), then its users, AccessKeys, policies, sessions, Kubernetes object state
+ * and `meta` keys (src/store/migrate-tables.ts), counted on both sides, before it switches.
+ * Resumable: run the same command again after an interruption. Recorded
  * as FlinkTrail's own event `MigrateEventStore`, in the store the directory moved to.
  */
 import type { Command } from 'commander';
@@ -12,7 +14,7 @@ import { localEvent } from './local-audit.js';
 export function addMigrateCommand(cli: Command): void {
   cli
     .command('migrate')
-    .description("Move a data directory's events to PostgreSQL (positions kept, verified, resumable); then serve with --store")
+    .description("Move a data directory's events, users, keys, policies, sessions and meta keys to PostgreSQL (positions kept, verified, resumable); then serve with --store")
     .requiredOption('--from <dir>', 'the data directory (stop FlinkTrail on it before the last run)')
     .requiredOption('--to <url>', 'the PostgreSQL event store, postgres://… (empty, or an interrupted copy of this directory)')
     .option('--batch <n>', 'events per copying transaction', '2000')
@@ -34,7 +36,15 @@ export function addMigrateCommand(cli: Command): void {
           }
         },
         record: (m) =>
-          localEvent('MigrateEventStore', {}, { from: o.from, to: redactUrl(o.to), store: m.store, events: m.events, lastSeq: m.lastSeq, sha256: m.sha256 }),
+          localEvent('MigrateEventStore', {}, {
+            from: o.from,
+            to: redactUrl(o.to),
+            store: m.store,
+            events: m.events,
+            lastSeq: m.lastSeq,
+            sha256: m.sha256,
+            ...(m.tables ? { tables: Object.fromEntries(Object.entries(m.tables).map(([t, c]) => [t, c.rows])) } : {}),
+          }),
       });
       if (tty && shown) process.stderr.write('\n');
       const answer = {
@@ -45,13 +55,21 @@ export function addMigrateCommand(cli: Command): void {
         Updated: result.updated,
         LastPosition: result.lastSeq,
         Sha256: result.sha256,
+        // Rows per table, equal in both stores; absent when the directory was switched by an earlier run.
+        ...(result.tables ? { Tables: Object.fromEntries(Object.entries(result.tables).map(([t, c]) => [t, { Rows: c.rows, Copied: c.copied }])) } : {}),
       };
+      const tables = result.tables
+        ? `Verified: ${Object.entries(result.tables)
+            .map(([t, c]) => `${c.rows} ${t}`)
+            .join(', ')} rows, the same in both stores (${Object.values(result.tables).reduce((n, c) => n + c.copied, 0)} copied by this run).`
+        : 'Users, keys, policies, sessions and meta keys were copied when the directory was switched; PostgreSQL holds them since (not copied again).';
       process.stdout.write(
         o.output === 'json'
           ? `${JSON.stringify(answer)}\n`
           : [
               `Copied ${result.copied} events${result.resumedAfter ? ` (continuing after position ${result.resumedAfter})` : ''}; ${result.updated} copied earlier while pending were brought up to date.`,
               `Verified: ${result.events} events up to position ${result.lastSeq}, SHA-256 ${result.sha256}, the same in both stores.`,
+              tables,
               `The data directory now uses ${result.store}. Start FlinkTrail with --data-dir ${o.from} --store ${redactUrl(o.to)} (store.url).`,
             ].join('\n') + '\n',
       );

@@ -4,15 +4,27 @@
  * set. The old key keeps working until then only for values not yet re-wrapped: none, once the
  * command succeeds — so restart the server with `secrets.masterKey` pointing at the new key
  * (docs/reference/secrets.md). Recorded as FlinkTrail's own event `RotateMasterKey`.
+ *
+ * With `store.url`, the sealed values kept in PostgreSQL (meta HMAC keys, AccessKey signing
+ * secrets) are re-wrapped first, in one transaction there; then the data directory's (trail
+ * destinations stay in its SQLite database), in one transaction; then its key files. PostgreSQL
+ * goes first because it is the part likely to fail (unreachable, locked): a failure there changes
+ * nothing anywhere. A failure after it leaves PostgreSQL under the new key and the directory under
+ * the old one; the ring that rotates opens both, so running the same command again (same
+ * --new-key-file) completes it — do that before restarting with the new key.
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
+import pg from 'pg';
 import { loadConfig } from '../config/index.js';
 import { FlinkTrailError } from '../errors/index.js';
 import { loadMasterKey, openSecrets, rotateSecrets } from '../secrets/index.js';
+import { PostgresSealedValues } from '../secrets/postgres/sealed-values.js';
 import { SqliteSealedValues } from '../secrets/sqlite/sealed-values.js';
+import type { SealedValueStore } from '../secrets/rotate.js';
 import { ensureKeyFile } from '../secrets/master-key.js';
+import { poolConfig, redactUrl } from '../store/postgres/url.js';
 import { openDatabase } from '../store/sqlite/database.js';
 import { openLocalAudit, type LocalAudit } from './local-audit.js';
 
@@ -35,22 +47,36 @@ export function addSecretsCommands(cli: Command): void {
       if (next.id === current.active.id) throw new FlinkTrailError('FT_ERR_SECRETS_MASTER_KEY', `file:${file}`, 'it is already the active key');
       const db = openDatabase(config.dataDir);
       let audit: LocalAudit | undefined;
+      const url = config.store.url;
+      const pool = url ? new pg.Pool(poolConfig(url, { max: 1, applicationName: 'flinktrail-secrets-rotate' })) : undefined;
       try {
-        audit = await openLocalAudit(db, config.dataDir, config.store.url);
-        const result = await rotateSecrets(new SqliteSealedValues(db), config.dataDir, current.withActive(next));
-        await audit.record('RotateMasterKey', {}, { newKeyId: next.id, previousKeyId: current.active.id, values: result.values, files: result.files });
-        const answer = { KeyId: next.id, PreviousKeyId: current.active.id, KeyFile: file, Created: created, RewrappedValues: result.values, RewrappedFiles: result.files };
+        audit = await openLocalAudit(db, config.dataDir, url);
+        // PostgreSQL first: see the module comment.
+        const stores: SealedValueStore[] = [...(pool ? [new PostgresSealedValues(pool)] : []), new SqliteSealedValues(db)];
+        const result = await rotateSecrets(stores, config.dataDir, current.withActive(next));
+        const inPostgres = pool ? (result.perStore[0] ?? 0) : undefined;
+        await audit.record('RotateMasterKey', {}, { newKeyId: next.id, previousKeyId: current.active.id, values: result.values, files: result.files, ...(inPostgres === undefined ? {} : { postgresValues: inPostgres }) });
+        const answer = {
+          KeyId: next.id,
+          PreviousKeyId: current.active.id,
+          KeyFile: file,
+          Created: created,
+          RewrappedValues: result.values,
+          ...(inPostgres === undefined ? {} : { RewrappedPostgresValues: inPostgres }),
+          RewrappedFiles: result.files,
+        };
         process.stdout.write(
           o.output === 'json'
             ? `${JSON.stringify(answer)}\n`
             : [
                 `${created ? 'Made a new master key' : 'Using the master key'} ${next.id} (${file}).`,
-                `Re-wrapped ${result.values} stored values and ${result.files} key files (previously under ${current.active.id}).`,
+                `Re-wrapped ${result.values} stored values${url ? ` (${inPostgres} in PostgreSQL ${redactUrl(url)}, the rest in the data directory)` : ''} and ${result.files} key files (previously under ${current.active.id}).`,
                 `Now set secrets.masterKey: file:${file} (or FLINKTRAIL__SECRETS__MASTER_KEY=file:${file}) and restart FlinkTrail.`,
               ].join('\n') + '\n',
         );
       } finally {
         await audit?.close();
+        await pool?.end();
         db.close();
       }
     });

@@ -1,10 +1,15 @@
 /**
  * `flinktrail secrets rotate`: re-wraps every sealed value under a new master key.
  *
- * Sealed values live in database columns (behind `SealedValueStore`) and in the digest signing
- * key files. Only the data keys are
- * re-wrapped (envelope.ts): the database part is one transaction, so a failure leaves every
- * value under the old key; each key file is replaced atomically (write, fsync, rename).
+ * Sealed values live in database columns (behind `SealedValueStore`: the data directory's SQLite
+ * database, and PostgreSQL with `store.url`) and in the digest signing key files. Only the data
+ * keys are re-wrapped (envelope.ts). Each database is one transaction, so a failure leaves its
+ * values under the old key; each key file is replaced atomically (write, fsync, rename).
+ *
+ * Databases are re-wrapped in the order given, then the files. Nothing spans two databases, so a
+ * failure after the first committed leaves values under both keys — all openable by the ring
+ * that rotates (it holds the old key and the new one): running the same command again with the
+ * same new key re-wraps what is left (a value already under the new key is left as it is).
  */
 import { openSync, closeSync, fsyncSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,18 +32,29 @@ export interface SealedValueStore {
 export const SEALED_FILE_DIRS: readonly string[] = ['trail-digest-keys'];
 
 export interface RotationResult {
-  /** Database values re-wrapped. */
+  /** Database values re-wrapped, all databases together. */
   values: number;
+  /** Database values re-wrapped, per database in the order given. */
+  perStore: number[];
   /** Files re-wrapped. */
   files: number;
   /** Database values and files that were not sealed (left as they are). */
   plaintext: number;
 }
 
-/** Re-wraps everything `ring` can open under `ring.active`. Throws (and changes nothing in the database) if a value cannot be opened. */
-export async function rotateSecrets(values: SealedValueStore, dataDir: string, ring: Secrets): Promise<RotationResult> {
-  const inDb = await values.rewrapAll((v) => ring.rewrap(v));
-  const result: RotationResult = { values: inDb.values, files: 0, plaintext: inDb.plaintext };
+/**
+ * Re-wraps everything `ring` can open under `ring.active`: each of `stores` in turn, then the key
+ * files. Throws if a value cannot be opened; the database being re-wrapped then changes nothing
+ * (those before it stay committed: see the module comment).
+ */
+export async function rotateSecrets(stores: SealedValueStore | readonly SealedValueStore[], dataDir: string, ring: Secrets): Promise<RotationResult> {
+  const result: RotationResult = { values: 0, perStore: [], files: 0, plaintext: 0 };
+  for (const store of Array.isArray(stores) ? (stores as readonly SealedValueStore[]) : [stores as SealedValueStore]) {
+    const inDb = await store.rewrapAll((v) => ring.rewrap(v));
+    result.values += inDb.values;
+    result.perStore.push(inDb.values);
+    result.plaintext += inDb.plaintext;
+  }
   for (const dir of SEALED_FILE_DIRS) {
     let names: string[];
     try {

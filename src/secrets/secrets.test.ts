@@ -113,7 +113,7 @@ describe('rotation', () => {
       const ak = await directory.createAccessKey('ak-owner');
       const next = testKey();
       const result = await rotateSecrets(new SqliteSealedValues(db), dataDir, old.withActive(next));
-      assert.deepEqual(result, { values: 3, files: 1, plaintext: 1 });
+      assert.deepEqual(result, { values: 3, perStore: [3], files: 1, plaintext: 1 });
       const signing = (db.prepare('SELECT sealed FROM access_key_signing WHERE key_id = ?').get(ak.accessKeyId) as { sealed: string }).sealed;
       assert.equal(Secrets.keyIdOf(signing), next.id, 'the signing secret is under the new key');
       assert.equal(await sqliteDirectory(db, new Secrets(next)).signing.get(ak.accessKeyId), ak.accessKeySecret);

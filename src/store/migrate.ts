@@ -12,6 +12,11 @@
  * - Verified: the count and a SHA-256 over every (position, event) of both stores in position
  *   order, each event in one canonical JSON form (keys sorted), must be equal. Only then does the
  *   directory's `event-store` record name the PostgreSQL store, which `serve --store` checks.
+ * - Then the directory's users, AccessKeys (sealed signing secrets as they are), policies,
+ *   sessions, Kubernetes object state and `meta` keys are copied in one transaction and counted
+ *   on both sides (migrate-tables.ts: resumable, and refusing to overwrite what it did not copy,
+ *   FT_ERR_MIGRATE_CONFLICT). Once switched, PostgreSQL holds them: a later run copies none again
+ *   (it would bring back what was deleted there since).
  * - The SQLite copy stays in the directory (a backup); a server started on the directory without
  *   that store URL is refused (FT_ERR_STORE_MISMATCH) rather than recording into the old one.
  *
@@ -24,6 +29,7 @@ import { join } from 'node:path';
 import stringify from 'safe-stable-stringify';
 import type { ActionTrailEvent } from '../event/types.js';
 import { FlinkTrailError } from '../errors/index.js';
+import { copyTables, type TableCounts } from './migrate-tables.js';
 import { PostgresEventStore } from './postgres/events.js';
 import { redactUrl } from './postgres/url.js';
 import { DB_FILE, openDatabase, type Db } from './sqlite/database.js';
@@ -60,6 +66,11 @@ export interface MigrateResult {
   sha256: string;
   /** The store the directory now uses (`postgres:<uuid>`); absent when stopped early. */
   store?: string;
+  /**
+   * Per feature table: rows in both stores (verified equal) and rows this run inserted. Absent
+   * when stopped early, and when the directory had been switched already (nothing copied again).
+   */
+  tables?: TableCounts;
   verified: boolean;
 }
 
@@ -150,8 +161,20 @@ export async function migrateEvents(o: MigrateOptions): Promise<MigrateResult> {
           : `the same ${ours.count} positions hold different events (SHA-256 ${ours.sha256.slice(0, 12)}… against ${theirs.sha256.slice(0, 12)}…)`;
       throw new FlinkTrailError('FT_ERR_MIGRATE_UNVERIFIED', where, o.dataDir, what);
     }
+    // After the events, before the switch: a refusal or a count that differs switches nothing.
+    const tables = switched ? undefined : await copyTables(db, target.pool, where, o.dataDir);
     db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(META_KEY, target.id);
-    const result: MigrateResult = { events: ours.count, copied, resumedAfter, updated, lastSeq: ours.last, sha256: ours.sha256, store: target.id, verified: true };
+    const result: MigrateResult = {
+      events: ours.count,
+      copied,
+      resumedAfter,
+      updated,
+      lastSeq: ours.last,
+      sha256: ours.sha256,
+      store: target.id,
+      ...(tables ? { tables } : {}),
+      verified: true,
+    };
     if (o.record && !switched) await target.journal(o.record(result));
     return result;
   } finally {

@@ -2,8 +2,10 @@
  * `flinktrail migrate --from DIR --to postgres://…` against a real PostgreSQL (the one at
  * FLINKTRAIL_TEST_POSTGRES_URL, else a throwaway cluster from scripts/it/postgres.sh), each test
  * in a database of its own: positions kept, pending events brought up to date on resume, a
- * target that is not this directory's copy refused, a tampered copy never switched to, and the
- * migrated directory served from PostgreSQL.
+ * target that is not this directory's copy refused, a tampered copy never switched to, the
+ * directory's users, AccessKeys, policies, sessions and meta keys readable through the PostgreSQL
+ * stores (copied once, resumable, never overwriting another's), and the migrated directory served
+ * from PostgreSQL.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -15,14 +17,26 @@ import pg from 'pg';
 import { finishEvent } from '../../../src/event/build.js';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
 import { isFlinkTrailError } from '../../../src/errors/index.js';
+import { PostgresIdentityStore } from '../../../src/identity/postgres/directory.js';
+import { PostgresSessionStore } from '../../../src/identity/postgres/sessions.js';
+import { signingContext } from '../../../src/identity/signing-secrets.js';
+import { SqliteIdentityStore } from '../../../src/identity/sqlite/directory.js';
+import { SqliteSessionStore } from '../../../src/identity/sqlite/sessions.js';
+import type { SessionRecord } from '../../../src/identity/sessions.js';
+import { loadMasterKey, Secrets } from '../../../src/secrets/index.js';
+import { ensureKeyFile } from '../../../src/secrets/master-key.js';
 import { migrateEvents } from '../../../src/store/migrate.js';
+import { copyTables } from '../../../src/store/migrate-tables.js';
 import { PostgresEventStore } from '../../../src/store/postgres/events.js';
+import { PostgresMetaStore } from '../../../src/store/postgres/meta.js';
 import { openDatabase } from '../../../src/store/sqlite/database.js';
+import { SqliteMetaStore } from '../../../src/store/sqlite/meta.js';
 import { SqliteEventStore } from '../../../src/store/sqlite/events.js';
 import type { Positioned } from '../../../src/store/types.js';
 import { newEvents } from '../../helpers/events.js';
 import { basic, makeKey, REPO, startInProcess, tempDir } from '../../helpers/flinktrail.js';
 import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
+import { testSecrets } from '../../helpers/secrets.js';
 
 const run = promisify(execFile);
 const DAY = 24 * 3600_000;
@@ -98,6 +112,43 @@ async function targetEvents(url: string): Promise<Positioned[]> {
   }
 }
 
+
+/** What `directoryWithIdentity` put in the data directory, to find again in PostgreSQL. */
+interface Planted {
+  userId: string;
+  accessKeyId: string;
+  accessKeySecret: string;
+  session: SessionRecord;
+  hmac: string;
+  oidc: string;
+}
+
+/** Puts into the directory, through its SQLite stores: a user, an AccessKey with its sealed signing secret, a policy attached, a session, meta secrets, a Kubernetes object and an RPC nonce. */
+async function plantIdentity(dir: string, secrets: Secrets): Promise<Planted> {
+  const db = openDatabase(dir);
+  try {
+    const ids = new SqliteIdentityStore(db);
+    const now = Date.now();
+    const userId = `u-${randomBytes(4).toString('hex')}`;
+    await ids.insertUser({ id: userId, name: 'carol', role: 'viewer', passwordHash: 'scrypt$x', createdAt: now, disabled: false, email: 'carol@example.com', source: 'local' });
+    const accessKeyId = `LTAI${randomBytes(8).toString('hex')}`;
+    const accessKeySecret = randomBytes(20).toString('base64url');
+    await ids.insertAccessKey({ id: accessKeyId, userId, secretHash: 'hash-of-secret', createdAt: now }, secrets.seal(accessKeySecret, signingContext(accessKeyId)));
+    await ids.putPolicy({ name: 'flink-readers', document: '{"Version":"1","Statement":[]}', description: 'read', createdAt: now, updatedAt: now });
+    await ids.attachPolicy(userId, 'flink-readers');
+    const session: SessionRecord = { idHash: randomBytes(16).toString('hex'), userId, principal: '{"userName":"carol"}', csrfToken: 'csrf', createdAt: now, lastSeenAt: now, expiresAt: now + DAY };
+    await new SqliteSessionStore(db).insert(session);
+    const meta = new SqliteMetaStore(db, secrets);
+    const hmac = await meta.secret('pagination-token-key', () => randomBytes(32).toString('base64url'));
+    const oidc = await meta.secret('oidc-state-key', () => randomBytes(32).toString('base64url'));
+    db.prepare("INSERT INTO k8s_objects (cluster, resource, namespace, name, uid, resource_version, spec, updated_at) VALUES ('c1', 'flinkdeployments', 'ns', 'job', 'uid-1', '42', '{}', ?)").run(now);
+    db.prepare('INSERT INTO rpc_nonces (access_key_id, nonce, expires_at) VALUES (?, ?, ?)').run(accessKeyId, 'n-1', now + 600_000);
+    return { userId, accessKeyId, accessKeySecret, session, hmac, oidc };
+  } finally {
+    db.close();
+  }
+}
+
 describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout: 300_000 }, () => {
   it('copies every event at its position, verifies, switches the directory and records the migration (the CLI)', async () => {
     const { dir } = await dataDirWith(3000, 3);
@@ -106,7 +157,8 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
     assert.ok((before[0] as Positioned).seq > 1, 'the purge left a gap of positions before the first event');
 
     const { stdout, stderr } = await run(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'migrate', '--from', dir, '--to', url, '--batch', '500', '-o', 'json'], { cwd: REPO });
-    const answer = JSON.parse(stdout) as { Store: string; Events: number; Copied: number; LastPosition: number; Sha256: string; ResumedAfter: number };
+    const answer = JSON.parse(stdout) as { Store: string; Events: number; Copied: number; LastPosition: number; Sha256: string; ResumedAfter: number; Tables?: Record<string, { Rows: number; Copied: number }> };
+    assert.deepEqual(Object.keys(answer.Tables ?? {}), ['users', 'policies', 'access_keys', 'access_key_signing', 'user_policies', 'sessions', 'k8s_objects', 'meta'], 'the feature tables, counted');
     assert.equal(answer.Events, before.length);
     assert.equal(answer.Copied, before.length);
     assert.equal(answer.ResumedAfter, 0);
@@ -129,6 +181,7 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
     // Run again: nothing to copy, the copy verified again with the same digest, nothing recorded twice.
     const again = JSON.parse((await run(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'migrate', '--from', dir, '--to', url, '-o', 'json'], { cwd: REPO })).stdout) as typeof answer;
     assert.deepEqual([again.Copied, again.Events, again.Sha256, again.Store], [0, before.length, answer.Sha256, answer.Store]);
+    assert.equal(again.Tables, undefined, 'the tables are not copied again once switched');
     assert.equal((await targetEvents(url)).length, before.length + 1);
 
     // The CLI's own records follow the directory: refused without the store's URL (they would
@@ -192,6 +245,129 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
     await c.end();
     await assert.rejects(migrateEvents({ dataDir: dir, url: url2 }), (err) => isFlinkTrailError(err) && err.code === 'FT_ERR_MIGRATE_UNVERIFIED' && /different events/.test(err.message));
     assert.equal(recordedStore(dir), undefined, 'the directory keeps its own store');
+  });
+
+  it("copies the directory's users, AccessKeys, policies, sessions and meta secrets; the PostgreSQL stores read them as SQLite did", async () => {
+    const { dir } = await dataDirWith(100);
+    const secrets = testSecrets();
+    const p = await plantIdentity(dir, secrets);
+    const url = await newDatabase();
+    const result = await migrateEvents({ dataDir: dir, url });
+    assert.equal(result.verified, true);
+    const one = { rows: 1, copied: 1 };
+    // meta: the two HMAC keys; `event-store` (this directory's own record) stays in the directory.
+    assert.deepEqual(result.tables, { users: one, policies: one, access_keys: one, access_key_signing: one, user_policies: one, sessions: one, k8s_objects: one, meta: { rows: 2, copied: 2 } });
+
+    const db = openDatabase(dir);
+    const sqlite = new SqliteIdentityStore(db);
+    const store = await PostgresEventStore.open({ url, poolMax: 2 });
+    try {
+      const ids = await PostgresIdentityStore.open(store.pool);
+      assert.deepEqual(await ids.userByName('carol'), await sqlite.userByName('carol'));
+      assert.deepEqual(await ids.accessKey(p.accessKeyId), await sqlite.accessKey(p.accessKeyId));
+      assert.equal(secrets.open((await ids.signingSecret(p.accessKeyId)) ?? '', signingContext(p.accessKeyId)), p.accessKeySecret, 'the sealed signing secret opens with the same ring');
+      assert.deepEqual(await ids.policyNamesOf(p.userId), ['flink-readers']);
+      assert.deepEqual(await ids.policy('flink-readers'), await sqlite.policy('flink-readers'));
+      assert.deepEqual(await (await PostgresSessionStore.open(store.pool)).get(p.session.idHash), p.session);
+      const meta = await PostgresMetaStore.open(store.pool, secrets);
+      assert.equal(await meta.secret('pagination-token-key', () => 'made anew'), p.hmac);
+      assert.equal(await meta.secret('oidc-state-key', () => 'made anew'), p.oidc);
+      assert.equal((await store.pool.query("SELECT 1 FROM meta WHERE key = 'event-store'")).rowCount, 0);
+      assert.equal((await store.pool.query('SELECT 1 FROM rpc_nonces WHERE nonce = $1', ['n-1'])).rowCount, 1, 'an unexpired nonce is copied');
+    } finally {
+      await store.close();
+      db.close();
+    }
+  });
+
+  it('copies the tables idempotently over an earlier copy, bringing changed rows up to date, and refuses what another FlinkTrail wrote', async () => {
+    const { dir } = await dataDirWith(50);
+    const secrets = testSecrets();
+    const p = await plantIdentity(dir, secrets);
+    const url = await newDatabase();
+    // An earlier run copied the tables and stopped before the switch; the key was deactivated since.
+    const store = await PostgresEventStore.open({ url, poolMax: 2 });
+    const db = openDatabase(dir);
+    try {
+      await copyTables(db, store.pool, 'target', dir);
+      await new SqliteIdentityStore(db).setAccessKeyStatus(p.accessKeyId, 'Inactive');
+    } finally {
+      db.close();
+      await store.close();
+    }
+    const result = await migrateEvents({ dataDir: dir, url });
+    assert.deepEqual(
+      Object.values(result.tables ?? {}).map((c) => c.copied),
+      [0, 0, 0, 0, 0, 0, 0, 0],
+      'nothing inserted twice',
+    );
+    assert.equal(result.tables?.users.rows, 1);
+    const after = await PostgresEventStore.open({ url, poolMax: 1 });
+    try {
+      assert.equal((await (await PostgresIdentityStore.open(after.pool)).accessKey(p.accessKeyId))?.status, 'Inactive', 'the deactivation reached the copy');
+    } finally {
+      await after.close();
+    }
+
+    // A FlinkTrail already ran on this database and made its own page-token key: refused, not overwritten.
+    const { dir: dir2 } = await dataDirWith(50);
+    await plantIdentity(dir2, secrets);
+    const url2 = await newDatabase();
+    const theirs = await PostgresEventStore.open({ url: url2, poolMax: 1 });
+    const made = await (await PostgresMetaStore.open(theirs.pool, secrets)).secret('pagination-token-key', () => 'their own key');
+    await theirs.close();
+    await assert.rejects(
+      migrateEvents({ dataDir: dir2, url: url2 }),
+      (err) => isFlinkTrailError(err) && err.code === 'FT_ERR_MIGRATE_CONFLICT' && /meta key 'pagination-token-key'/.test(err.message) && !err.message.includes('their own key'),
+    );
+    assert.equal(recordedStore(dir2), undefined, 'not switched');
+    const check = await PostgresEventStore.open({ url: url2, poolMax: 1 });
+    try {
+      assert.equal(await (await PostgresMetaStore.open(check.pool, secrets)).secret('pagination-token-key', () => 'x'), made);
+      assert.equal((await check.pool.query('SELECT count(*)::int AS n FROM users')).rows[0].n, 0, 'nothing of the tables was copied (one transaction)');
+    } finally {
+      await check.close();
+    }
+
+    // A user of the same name under another id.
+    const { dir: dir3 } = await dataDirWith(20);
+    await plantIdentity(dir3, secrets);
+    const url3 = await newDatabase();
+    const other = await PostgresEventStore.open({ url: url3, poolMax: 1 });
+    await (await PostgresIdentityStore.open(other.pool)).insertUser({ id: 'someone-else', name: 'carol', role: 'admin', passwordHash: null, createdAt: 1, disabled: false, email: null, source: 'local' });
+    await other.close();
+    await assert.rejects(migrateEvents({ dataDir: dir3, url: url3 }), (err) => isFlinkTrailError(err) && err.code === 'FT_ERR_MIGRATE_CONFLICT' && /user named 'carol'/.test(err.message));
+    assert.equal(recordedStore(dir3), undefined);
+  });
+
+  it('secrets rotate after the move re-wraps what PostgreSQL holds as well as the directory (the CLI)', async () => {
+    const { dir } = await dataDirWith(20);
+    const keys = tempDir('ft-migrate-keys-');
+    ensureKeyFile(join(keys, 'old.key'));
+    const old = new Secrets(loadMasterKey(`file:${join(keys, 'old.key')}`));
+    const p = await plantIdentity(dir, old);
+    const url = await newDatabase();
+    await migrateEvents({ dataDir: dir, url });
+    const env = { ...process.env, FLINKTRAIL__STORE__URL: url, FLINKTRAIL__SECRETS__MASTER_KEY: `file:${join(keys, 'old.key')}` };
+    const { stdout } = await run(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'secrets', 'rotate', '--new-key-file', join(keys, 'new.key'), '--data-dir', dir, '-o', 'json'], { cwd: REPO, env });
+    const answer = JSON.parse(stdout) as { KeyId: string; RewrappedValues: number; RewrappedPostgresValues?: number };
+    // PostgreSQL: two meta keys and the signing secret; the directory keeps its own copies (the backup) too.
+    assert.equal(answer.RewrappedPostgresValues, 3);
+    assert.equal(answer.RewrappedValues, 6);
+    const fresh = new Secrets(loadMasterKey(`file:${join(keys, 'new.key')}`));
+    assert.equal(fresh.active.id, answer.KeyId);
+    const store = await PostgresEventStore.open({ url, poolMax: 2 });
+    try {
+      assert.equal(await (await PostgresMetaStore.open(store.pool, fresh)).secret('pagination-token-key', () => 'made anew'), p.hmac);
+      const sealed = (await (await PostgresIdentityStore.open(store.pool)).signingSecret(p.accessKeyId)) ?? '';
+      assert.equal(Secrets.keyIdOf(sealed), fresh.active.id);
+      assert.equal(fresh.open(sealed, signingContext(p.accessKeyId)), p.accessKeySecret);
+      const own = (await store.copyRange(0, 1_000_000)).map((r) => r.event).filter((e) => e.eventName === 'RotateMasterKey');
+      assert.equal(own.length, 1, 'recorded in the store the directory uses');
+      assert.equal(own[0]?.requestParameters['postgresValues'], 3);
+    } finally {
+      await store.close();
+    }
   });
 
   it('serves the migrated directory from PostgreSQL: LookupEvents answers with the copied events', async () => {
