@@ -397,14 +397,14 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      description: 'The event store: embedded SQLite in `dataDir`, or PostgreSQL for the events with `url`.',
+      description: 'The event store: embedded SQLite in `dataDir`, or PostgreSQL with `url` (the events and everything instances must share).',
       properties: {
-        driver: { type: 'string', enum: ['sqlite'], default: 'sqlite', description: 'Store implementation of everything but events (users, keys, sessions, trails, …): the embedded SQLite database in `dataDir`.' },
+        driver: { type: 'string', enum: ['sqlite'], default: 'sqlite', description: 'Where trails (definitions, positions, digest chains) are kept: the embedded SQLite database in `dataDir`, with or without `url`.' },
         url: {
           type: 'string',
           pattern: '^postgres(ql)?://',
           description:
-            'PostgreSQL for the events (`postgres://user@host:5432/db`; a unix socket as `postgres://user@/db?host=/run/postgresql`). Absent: events stay in the embedded SQLite database. Today this moves only the events (lookups, histogram, export, trail reads); users, keys, sessions, trails and the rest stay in `dataDir`. Put the password in `PGPASSWORD` or `~/.pgpass` rather than here; when it is here it is never logged (shown as `***`). A data directory remembers which event store its trail positions refer to and refuses another.',
+            'PostgreSQL for the events (`postgres://user@host:5432/db`; a unix socket as `postgres://user@/db?host=/run/postgresql`). Absent: everything stays in the embedded SQLite database. With it, PostgreSQL holds the events and what every instance on it must see alike: users, AccessKeys, policies, console sessions, FlinkTrail\'s own HMAC keys, RPC nonces and Kubernetes object state; trails stay in `dataDir` (one instance delivers them). `flinktrail migrate` moves an existing data directory. Put the password in `PGPASSWORD` or `~/.pgpass` rather than here; when it is here it is never logged (shown as `***`). A data directory remembers which event store its trail positions refer to and refuses another.',
         },
         poolMax: {
           type: 'integer',
