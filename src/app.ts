@@ -187,6 +187,7 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
   const rl = config.auth.rateLimit;
   const authenticator = new Authenticator(directory, {
     anonymous: config.auth.anonymous,
+    throttleStore: stores.throttle,
     sessions,
     rateLimit: { maxFailures: rl.maxFailures, windowMs: rl.windowSeconds * 1000, baseDelayMs: rl.baseDelaySeconds * 1000, maxDelayMs: rl.maxDelaySeconds * 1000, perSourceFactor: rl.perSourceFactor },
     onThrottle: (n) => void recorder.record(throttleEvent(n, config)),
@@ -281,6 +282,7 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
 
   const purge = async () => {
     await sessions.purgeExpired();
+    await authenticator.throttle.purge();
     const n = await store.purge(Date.now() - config.store.retentionDays * 24 * 3600 * 1000);
     if (n > 0) log.info({ events: n, retentionDays: config.store.retentionDays }, 'Purged events older than the retention period.');
   };

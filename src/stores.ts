@@ -21,6 +21,8 @@ import { SqliteIdentityStore } from './identity/sqlite/directory.js';
 import { SqliteSessionStore } from './identity/sqlite/sessions.js';
 import { PostgresIdentityStore } from './identity/postgres/directory.js';
 import { PostgresSessionStore } from './identity/postgres/sessions.js';
+import { PostgresThrottleStore } from './identity/postgres/throttle.js';
+import { MemoryThrottleStore, type ThrottleStore } from './identity/throttle-store.js';
 import type { PolicyHashState } from './pipeline/audit-policy/change.js';
 import { SqlitePolicyHashState } from './pipeline/audit-policy/sqlite/state.js';
 import { PostgresPolicyHashState } from './pipeline/audit-policy/postgres/state.js';
@@ -41,6 +43,8 @@ export interface FeatureStores {
   readonly engine: 'sqlite' | 'postgres';
   identity: IdentityStore;
   sessions: SessionStore;
+  /** The sign-in throttle's counters: this process's memory on the embedded store, shared in PostgreSQL. */
+  throttle: ThrottleStore;
   meta: MetaStore;
   policyHash: PolicyHashState;
   nonces: NonceStore;
@@ -58,6 +62,7 @@ export async function openFeatureStores(db: Db, events: EventStore, sealer: Seal
       engine: 'postgres',
       identity: await PostgresIdentityStore.open(pool),
       sessions: await PostgresSessionStore.open(pool),
+      throttle: await PostgresThrottleStore.open(pool),
       meta: await PostgresMetaStore.open(pool, sealer),
       policyHash: await PostgresPolicyHashState.open(pool),
       nonces: await PostgresNonceStore.open(pool),
@@ -68,6 +73,7 @@ export async function openFeatureStores(db: Db, events: EventStore, sealer: Seal
     engine: 'sqlite',
     identity: new SqliteIdentityStore(db),
     sessions: new SqliteSessionStore(db),
+    throttle: new MemoryThrottleStore(),
     meta: new SqliteMetaStore(db, sealer),
     policyHash: new SqlitePolicyHashState(db),
     nonces: new SqliteNonceStore(db),

@@ -119,7 +119,7 @@ export function identityRoutes(deps: IdentityRouteDeps) {
 
     // --- sign-in throttling: what waits, and the admin's way to end a wait
     api.get('/api/v1/auth/throttles', { config: { audit: { eventName: 'ListSignInThrottles', eventRW: R, isGlobal: true } } }, async () => ({
-      Throttles: await Promise.all(authenticator.throttle.list().map(async (t) => ({
+      Throttles: await Promise.all((await authenticator.throttle.list()).map(async (t) => ({
         scope: t.scope,
         sourceIp: t.sourceIp,
         ...(t.subject ? { method: SUBJECT_METHOD[t.subject.kind], identity: t.subject.kind === 'user' ? await authenticator.recordableName(t.subject.name) : t.subject.name } : {}),
@@ -134,7 +134,7 @@ export function identityRoutes(deps: IdentityRouteDeps) {
       const identity = str(b, 'identity', false);
       if (sourceIp === undefined && identity === undefined) throw new FlinkTrailError('FT_ERR_REQUEST_INVALID', 'give sourceIp, identity or both');
       if (sourceIp !== undefined && isIP(sourceIp) === 0) throw new FlinkTrailError('FT_ERR_REQUEST_INVALID', 'sourceIp must be an IPv4 or IPv6 address');
-      const cleared = authenticator.throttle.clear({ ...(sourceIp !== undefined ? { sourceIp } : {}), ...(identity !== undefined ? { name: identity } : {}) });
+      const cleared = await authenticator.throttle.clear({ ...(sourceIp !== undefined ? { sourceIp } : {}), ...(identity !== undefined ? { name: identity } : {}) });
       const recorded = identity === undefined ? undefined : await authenticator.recordableName(identity);
       req.auditParameters = { ...(sourceIp !== undefined ? { sourceIp } : {}), ...(recorded !== undefined ? { identity: recorded } : {}), cleared };
       if (recorded !== undefined) req.auditResources = userRes(recorded);

@@ -22,6 +22,7 @@ import type { IdentityType } from '../event/types.js';
 import type { PolicyDocument } from '../policy/index.js';
 import type { Directory, Role } from './directory.js';
 import { SignInThrottle, type ThrottleNotice, type ThrottleOptions, type ThrottleSubject } from './rate-limit.js';
+import type { ThrottleStore } from './throttle-store.js';
 import { verifyKeySecret, verifyNothing, verifyPassword } from './secrets.js';
 import { cookieValue, SESSION_COOKIE, type Sessions } from './sessions.js';
 
@@ -96,6 +97,8 @@ export interface AuthenticatorOptions {
   passwordCacheMs?: number;
   touchIntervalMs?: number;
   rateLimit?: ThrottleOptions;
+  /** Where the throttle's counters live (default: this process's memory; PostgreSQL with `store.url`). */
+  throttleStore?: ThrottleStore;
   /** Called when an address starts to wait; `userName` is recordable (hidden when unknown). */
   onThrottle?: (n: ThrottleNotice & { userName: string; accessKeyId?: string }) => void;
   sessions?: Sessions;
@@ -117,6 +120,7 @@ export class Authenticator {
       (n) => {
         void this.attemptedOf(n.subject).then((who) => opts.onThrottle?.({ ...n, userName: who.userName ?? '', ...(who.accessKeyId ? { accessKeyId: who.accessKeyId } : {}) }));
       },
+      opts.throttleStore,
     );
   }
 
@@ -132,14 +136,14 @@ export class Authenticator {
    * (a 5xx, e.g. a provider outage, is not the caller's), a success clears the pair.
    */
   async attempt<T>(sourceIp: string, subject: ThrottleSubject, check: () => T | Promise<T>): Promise<T> {
-    const wait = this.throttle.waitFor(sourceIp, subject);
+    const wait = await this.throttle.waitFor(sourceIp, subject);
     if (wait > 0) throw new AuthError('FT_ERR_AUTH_RATE_LIMITED', await this.attemptedOf(subject), 'rate-limited', Math.ceil(wait / 1000));
     try {
       const out = await check();
-      this.throttle.succeeded(sourceIp, subject);
+      await this.throttle.succeeded(sourceIp, subject);
       return out;
     } catch (err) {
-      if (err instanceof AuthError && err.status < 500) this.throttle.failed(sourceIp, subject);
+      if (err instanceof AuthError && err.status < 500) await this.throttle.failed(sourceIp, subject);
       throw err;
     }
   }

@@ -17,9 +17,13 @@
  *
  * An attempt that must wait is refused before its credentials are checked (a check would answer
  * the guess) and does not count as a failure. A success clears its pair. Failures are forgotten
- * `windowMs` after the last one (never during a wait). Console sessions never pass through here. Memory is bounded:
- * the least recently failed keys are evicted past 50,000 per table.
+ * `windowMs` after the last one (never during a wait). Console sessions never pass through here.
+ *
+ * The counters live in a `ThrottleStore` (throttle-store.ts): in memory by default (bounded: the
+ * least recently failed keys are evicted past 50,000 per table), in PostgreSQL with `store.url`,
+ * where every instance counts into and waits on the same counters.
  */
+import { forgotten, MemoryThrottleStore, type ThrottleCounter, type ThrottleScope, type ThrottleStore } from './throttle-store.js';
 
 /**
  * What a credential claims to be:
@@ -64,15 +68,6 @@ export interface ThrottleEntry extends ThrottleNotice {
   until: number;
 }
 
-interface Counter {
-  sourceIp: string;
-  subject?: ThrottleSubject;
-  failures: number;
-  last: number;
-  until: number;
-}
-
-const MAX_KEYS = 50_000;
 /** How long a successful sign-in vouches for an identity at an address that is spraying. */
 const KNOWN_GOOD_MS = 30 * 24 * 3600_000;
 
@@ -81,97 +76,69 @@ const pairKey = (ip: string, s: ThrottleSubject) => `${ip}\0${s.kind}\0${s.name}
 const guessable = (s: ThrottleSubject) => s.kind !== 'key';
 
 export class SignInThrottle {
-  private readonly pairs = new Map<string, Counter>();
-  private readonly sources = new Map<string, Counter>();
-  private readonly knownGood = new Map<string, number>();
-
   constructor(
     private readonly opts: ThrottleOptions,
     private readonly onThrottle: (n: ThrottleNotice) => void = () => undefined,
+    private readonly store: ThrottleStore = new MemoryThrottleStore(),
   ) {}
 
   /** Milliseconds `sourceIp` must wait before trying `subject`; 0 when it may try now. */
-  waitFor(sourceIp: string, subject: ThrottleSubject, now = Date.now()): number {
-    let until = this.live(this.pairs, pairKey(sourceIp, subject), now)?.until ?? 0;
-    if (guessable(subject) && !this.vouched(sourceIp, subject, now)) until = Math.max(until, this.live(this.sources, sourceIp, now)?.until ?? 0);
+  async waitFor(sourceIp: string, subject: ThrottleSubject, now = Date.now()): Promise<number> {
+    let until = (await this.live('pair', pairKey(sourceIp, subject), now))?.until ?? 0;
+    if (guessable(subject)) {
+      const source = (await this.live('source', sourceIp, now))?.until ?? 0;
+      if (source > until && !(await this.vouched(sourceIp, subject, now))) until = source;
+    }
     return Math.max(0, until - now);
   }
 
   /** Counts a failed attempt; starts or lengthens a wait past the free failures. */
-  failed(sourceIp: string, subject: ThrottleSubject, now = Date.now()): void {
-    this.count(this.pairs, pairKey(sourceIp, subject), { sourceIp, subject }, this.opts.maxFailures, now);
-    if (guessable(subject)) this.count(this.sources, sourceIp, { sourceIp }, this.opts.maxFailures * this.opts.perSourceFactor, now);
+  async failed(sourceIp: string, subject: ThrottleSubject, now = Date.now()): Promise<void> {
+    await this.count('pair', pairKey(sourceIp, subject), { sourceIp, subject }, this.opts.maxFailures, now);
+    if (guessable(subject)) await this.count('source', sourceIp, { sourceIp }, this.opts.maxFailures * this.opts.perSourceFactor, now);
   }
 
   /** A correct credential: its pair starts afresh and it may sign in from this address while the address sprays. */
-  succeeded(sourceIp: string, subject: ThrottleSubject, now = Date.now()): void {
+  async succeeded(sourceIp: string, subject: ThrottleSubject, now = Date.now()): Promise<void> {
     const key = pairKey(sourceIp, subject);
-    this.pairs.delete(key);
-    if (!guessable(subject)) return;
-    this.knownGood.delete(key);
-    this.knownGood.set(key, now);
-    evict(this.knownGood);
+    await this.store.delete('pair', key);
+    if (guessable(subject)) await this.store.vouch(key, now);
   }
 
   /** The counters that make an address wait now. */
-  list(now = Date.now()): ThrottleEntry[] {
-    const out: ThrottleEntry[] = [];
-    for (const [scope, table] of [['source', this.sources], ['pair', this.pairs]] as const) {
-      for (const c of table.values()) {
-        if (c.until > now) out.push({ scope, sourceIp: c.sourceIp, ...(c.subject ? { subject: c.subject } : {}), failures: c.failures, waitMs: c.until - now, until: c.until });
-      }
-    }
-    return out;
+  async list(now = Date.now()): Promise<ThrottleEntry[]> {
+    return (await this.store.waiting(now)).map((c) => ({ scope: c.scope, sourceIp: c.sourceIp, ...(c.subject ? { subject: c.subject } : {}), failures: c.failures, waitMs: c.until - now, until: c.until }));
   }
 
   /**
    * Forgets failures: every counter of `sourceIp` (the address and all its pairs), every pair of
    * identity `name` (any kind), or with both, only that pair. Returns how many counters went.
    */
-  clear(match: { sourceIp?: string; name?: string }): number {
-    let n = 0;
-    if (match.sourceIp !== undefined && match.name === undefined && this.sources.delete(match.sourceIp)) n++;
-    for (const [k, c] of this.pairs) {
-      if ((match.sourceIp === undefined || c.sourceIp === match.sourceIp) && (match.name === undefined || c.subject?.name === match.name)) {
-        this.pairs.delete(k);
-        n++;
-      }
-    }
-    return n;
+  clear(match: { sourceIp?: string; name?: string }): Promise<number> {
+    return this.store.clear(match);
   }
 
-  private vouched(sourceIp: string, subject: ThrottleSubject, now: number): boolean {
-    const at = this.knownGood.get(pairKey(sourceIp, subject));
+  /** Drops counters whose failures are forgotten and vouches past their use (the app's hourly purge); how many counters. */
+  purge(now = Date.now()): Promise<number> {
+    return this.store.purge(now, this.opts.windowMs, now - KNOWN_GOOD_MS);
+  }
+
+  private async vouched(sourceIp: string, subject: ThrottleSubject, now: number): Promise<boolean> {
+    const at = await this.store.vouchedAt(pairKey(sourceIp, subject));
     return at !== undefined && now - at < KNOWN_GOOD_MS;
   }
 
   /** The counter under `key` unless its failures have been forgotten. */
-  private live(table: Map<string, Counter>, key: string, now: number): Counter | undefined {
-    const c = table.get(key);
-    if (c && now >= c.until && now - c.last >= this.opts.windowMs) {
-      table.delete(key);
-      return undefined;
-    }
-    return c;
+  private async live(scope: ThrottleScope, key: string, now: number): Promise<ThrottleCounter | undefined> {
+    const c = await this.store.get(scope, key);
+    return c && !forgotten(c, now, this.opts.windowMs) ? c : undefined;
   }
 
-  private count(table: Map<string, Counter>, key: string, init: Pick<Counter, 'sourceIp' | 'subject'>, free: number, now: number): void {
-    const c = this.live(table, key, now) ?? { ...init, failures: 0, last: now, until: 0 };
-    c.failures++;
-    c.last = now;
-    // Re-inserted so that the map's order is least recently failed first, for eviction.
-    table.delete(key);
-    table.set(key, c);
-    evict(table);
+  private async count(scope: ThrottleScope, key: string, who: Pick<ThrottleCounter, 'sourceIp' | 'subject'>, free: number, now: number): Promise<void> {
+    const c = await this.store.fail(scope, key, who, now, this.opts.windowMs);
     if (c.failures <= free) return;
     const waitMs = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** Math.min(c.failures - free - 1, 40));
-    c.until = now + waitMs;
-    this.onThrottle({ scope: table === this.sources ? 'source' : 'pair', sourceIp: c.sourceIp, ...(c.subject ? { subject: c.subject } : {}), failures: c.failures, waitMs });
+    await this.store.wait(scope, key, now + waitMs);
+    this.onThrottle({ scope, sourceIp: c.sourceIp, ...(c.subject ? { subject: c.subject } : {}), failures: c.failures, waitMs });
   }
-}
-
-function evict(table: Map<string, unknown>): void {
-  if (table.size <= MAX_KEYS) return;
-  const oldest = table.keys().next().value;
-  if (oldest !== undefined) table.delete(oldest);
 }

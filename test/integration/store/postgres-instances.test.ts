@@ -7,7 +7,8 @@
  * through one is served, and ended, through the other; a key disabled through one is refused by
  * the other once the directory's cache bound (DIRECTORY_CACHE_MS) has passed; a page token one
  * issued is read by the other (one HMAC key, in PostgreSQL's meta); both answer the same query
- * with the same events; the data directories hold no users, keys or sessions.
+ * with the same events; an address guessing a password through one waits at the other (shared
+ * sign-in throttle); the data directories hold no users, keys or sessions.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -38,7 +39,8 @@ describe('two instances on one PostgreSQL: one directory, one set of sessions, o
     const dirA = tempDir('ft-inst-a-');
     // The CLI's way (`keys create` with store.url): made in PostgreSQL, not in the directory.
     root = await makeKey(dirA, 'root', 'admin', undefined, undefined, { storeUrl });
-    const extra = { clusters: [], store: { url: storeUrl } };
+    // A long first wait: the test looks at a wait begun through one instance from the other.
+    const extra = { clusters: [], store: { url: storeUrl }, auth: { rateLimit: { maxFailures: 3, baseDelaySeconds: 300 } } };
     a = await startInProcess('http://127.0.0.1:9', extra, dirA);
     b = await startInProcess('http://127.0.0.1:9', extra, tempDir('ft-inst-b-'));
   });
@@ -115,6 +117,25 @@ describe('two instances on one PostgreSQL: one directory, one set of sessions, o
       [...first.Events, ...second.Events].map((e) => e.eventId),
       viaA.slice(0, 20).map((e) => e.eventId),
     );
+  });
+
+  it('an address guessing a password through one instance waits at the other, the right password included', async () => {
+    const created = await call(a, '/api/v1/users', { method: 'POST', cred: root, body: JSON.stringify({ userName: 'dave', role: 'viewer', password: 'dave-password-1' }) });
+    assert.equal(created.status, 201);
+    const login = (i: InProcess | undefined, password: string) => call(i, '/api/v1/auth/login', { method: 'POST', body: JSON.stringify({ userName: 'dave', password }) });
+    for (let n = 0; n < 4; n++) assert.equal((await login(a, `guess-${n}`)).status, 401, `guess ${n}`);
+    const there = await login(b, 'dave-password-1');
+    assert.equal(there.status, 429, 'the fourth failure through A made this address wait, at B too');
+    assert.equal(((await there.json()) as { Code: string }).Code, 'FT_ERR_AUTH_RATE_LIMITED');
+    const throttles = (await (await call(b, '/api/v1/auth/throttles', { cred: root })).json()) as { Throttles: { scope: string; identity?: string; failures: number }[] };
+    assert.deepEqual(
+      throttles.Throttles.filter((t) => t.scope === 'pair').map((t) => [t.identity, t.failures]),
+      [['dave', 4]],
+      'the other instance lists the wait, with every failure counted',
+    );
+    const unlocked = await call(b, '/api/v1/auth/unlock', { method: 'POST', cred: root, body: JSON.stringify({ identity: 'dave' }) });
+    assert.equal(unlocked.status, 200);
+    assert.equal((await login(a, 'dave-password-1')).status, 200, 'unlocked through B, signs in through A');
   });
 
   it('keeps no user, key or session in either data directory', () => {
