@@ -12,6 +12,7 @@
 #   libnss3-tools         certutil: the browser's trust in the test CA (scripts/it/chromium.sh trust)
 #   postgresql            PostgreSQL 15 server binaries (scripts/it/postgres.sh: a throwaway cluster
 #                         for the PostgreSQL event store; present when /usr/lib/postgresql/15/bin/initdb is)
+#   nginx                 round-robin in front of two instances (scripts/it/nginx.sh, test/helpers/nginx.ts)
 # Packages already installed are left alone; nothing is installed when all are there. Debian
 # services of these packages are never started (policy-rc.d answers 101 during the install).
 # Needs root, or sudo without a password; without either it lists what is missing and fails.
@@ -21,7 +22,7 @@ set -euo pipefail
 
 PACKAGES=(default-jdk-headless maven curl openssl mount rsyslog rsyslog-gnutls rsyslog-relp
   swift swift-proxy swift-object swift-container swift-account chromium
-  libnss3-tools systemd postgresql)
+  libnss3-tools systemd postgresql nginx)
 # A package whose commands are already there (another JDK, a Maven from elsewhere) is not needed.
 declare -A PROVIDES=([default-jdk-headless]="java javac jar keytool" [maven]=mvn [curl]=curl
   [openssl]=openssl [mount]="mount umount" [chromium]=chromium [libnss3-tools]=certutil [systemd]=systemd-analyze)
@@ -30,6 +31,8 @@ present() {
   local c
   # The server binaries are not on PATH; scripts/it/postgres.sh runs them from here.
   [[ $1 == postgresql ]] && { [[ -x ${FLINKTRAIL_PG_BIN:-/usr/lib/postgresql/15/bin}/initdb ]]; return; }
+  # /usr/sbin is not on every user's PATH; scripts/it/nginx.sh looks there too.
+  [[ $1 == nginx ]] && { command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]]; return; }
   if [[ -n ${PROVIDES[$1]:-} ]]; then
     for c in ${PROVIDES[$1]}; do command -v "$c" >/dev/null || return 1; done
     return 0
