@@ -4,11 +4,12 @@
  * With `store.url` (the event store on PostgreSQL) the features that any instance must see the
  * same way live beside the events, on the event store's pool: users, AccessKeys with their sealed
  * signing secrets, policies, console sessions, FlinkTrail's own HMAC keys (page tokens, OIDC
- * state, Kubernetes spec digests), the audit policy last in force, ActionTrail RPC nonces and
- * Kubernetes object state. So a key disabled through one instance is refused by every other
- * within the directory's cache bound, a console session made through one works through all, and
- * a page token one issued is read by another. Without it they stay in the data directory's
- * SQLite database. Trails (definitions, positions, digest chains) stay in the data directory
+ * state, Kubernetes spec digests), the audit policy last in force, ActionTrail RPC nonces,
+ * Kubernetes object state and the sign-in throttle's counters. So a key disabled through one
+ * instance is refused by every other within the directory's cache bound, a console session made
+ * through one works through all, a page token one issued is read by another, and an address
+ * guessing passwords through one waits at all. Without it they stay in the data directory's
+ * SQLite database (the throttle's counters in this process's memory). Trails (definitions, positions, digest chains) stay in the data directory
  * either way, for now: one instance delivers them.
  */
 import type { NonceStore } from './api/actiontrail/nonces.js';
