@@ -6,6 +6,8 @@
 #
 #   scripts/it/postgres.sh start [--run-dir D]
 #   scripts/it/postgres.sh stop --run-dir D
+#   scripts/it/postgres.sh pause --run-dir D      # outage tests
+#   scripts/it/postgres.sh resume --run-dir D
 #
 # start: initdb (user postgres, --auth=trust) into D/data, starts the server in its own session
 #        (setsid; the server inherits FLINKTRAIL_RUN_ID, so scripts/it/sweep.sh finds it), waits
@@ -15,6 +17,9 @@
 #        cannot reach it, e.g. a checkout in a mktemp -d directory: /tmp/flinktrail-pg.*). Prints ONE JSON line:
 #        {"url":"postgres://postgres@/flinktrail?host=D","socketDir":D,"runDir":D,"pid":N,"log":"D/server.log"}
 #        (pid: the postmaster's process group).
+# pause: `pg_ctl stop -m fast`, keeping D and its data (clients see the server gone: their
+#        connections are ended, new ones refused). resume: starts it again on the same data and
+#        socket and prints the JSON line of start.
 # stop:  `pg_ctl stop -m fast` (then SIGKILL to the process group if it does not end within 10 s)
 #        and removes D.
 set -euo pipefail
@@ -27,6 +32,43 @@ PG_BIN=${FLINKTRAIL_PG_BIN:-/usr/lib/postgresql/15/bin}
 # as_pg CMD…: runs CMD as the user that owns the cluster (postgres when we are root).
 as_pg() {
   if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# launch D: starts the server of D/data in its own session and records its process group.
+launch() {
+  local run=$1
+  [[ -f $run/server.log ]] || : >"$run/server.log"
+  [[ $(id -u) == 0 ]] && chown postgres: "$run/server.log"
+  # pg_ctl forks the postmaster and returns once it accepts connections (-w); setsid gives the
+  # postmaster a session and process group of its own.
+  setsid bash -c "$(declare -f as_pg); as_pg '$PG_BIN/pg_ctl' -D '$run/data' -l '$run/server.log' -w -t 60 start" >"$run/pg_ctl.out" 2>&1 </dev/null ||
+    die "the server did not start: $(tail -n 5 "$run/pg_ctl.out") $(tail -n 10 "$run/server.log")"
+  local pid pgid
+  pid=$(head -n 1 "$run/data/postmaster.pid")
+  pgid=$(awk '{ sub(/^.*\) /, ""); print $3 }' "/proc/$pid/stat")
+  started "$pgid"
+  echo "$pgid" >"$run/pgid"
+}
+
+print_info() {
+  local run=$1
+  printf '{"url":"postgres://postgres@/flinktrail?host=%s","socketDir":"%s","runDir":"%s","pid":%s,"log":"%s/server.log"}\n' "$run" "$run" "$run" "$(cat "$run/pgid")" "$run"
+}
+
+cmd_pause() {
+  local run
+  run=$(opt_run_dir "$@")
+  [[ -n $run && -f $run/data/postmaster.pid ]] || die "pause needs --run-dir of a running PostgreSQL"
+  as_pg "$PG_BIN/pg_ctl" -D "$run/data" -m fast -w -t 30 stop >"$run/pg_ctl-pause.out" 2>&1 || die "pg_ctl stop failed: $(tail -n 3 "$run/pg_ctl-pause.out")"
+  log "PostgreSQL paused (data kept in $run)"
+}
+
+cmd_resume() {
+  local run
+  run=$(opt_run_dir "$@")
+  [[ -n $run && -d $run/data && ! -f $run/data/postmaster.pid ]] || die "resume needs --run-dir of a paused PostgreSQL"
+  launch "$run"
+  print_info "$run"
 }
 
 cmd_start() {
@@ -61,20 +103,10 @@ max_connections = 200
 shared_buffers = 128MB
 log_min_messages = warning
 CONF
-  : >"$run/server.log"
-  [[ $(id -u) == 0 ]] && chown postgres: "$run/server.log"
-  # pg_ctl forks the postmaster and returns once it accepts connections (-w); setsid gives the
-  # postmaster a session and process group of its own.
-  setsid bash -c "$(declare -f as_pg); as_pg '$PG_BIN/pg_ctl' -D '$run/data' -l '$run/server.log' -w -t 60 start" >"$run/pg_ctl.out" 2>&1 </dev/null ||
-    die "the server did not start: $(tail -n 5 "$run/pg_ctl.out") $(tail -n 10 "$run/server.log")"
-  local pid pgid
-  pid=$(head -n 1 "$run/data/postmaster.pid")
-  pgid=$(awk '{ sub(/^.*\) /, ""); print $3 }' "/proc/$pid/stat")
-  started "$pgid"
-  echo "$pgid" >"$run/pgid"
+  launch "$run"
   as_pg "$PG_BIN/psql" -h "$run" -U postgres -d postgres -v ON_ERROR_STOP=1 -qc 'CREATE DATABASE flinktrail' >"$run/createdb.log" 2>&1 ||
     die "could not create the database flinktrail: $(cat "$run/createdb.log")"
-  printf '{"url":"postgres://postgres@/flinktrail?host=%s","socketDir":"%s","runDir":"%s","pid":%s,"log":"%s/server.log"}\n' "$run" "$run" "$run" "$pgid" "$run"
+  print_info "$run"
 }
 
 cmd_stop() {
@@ -96,5 +128,7 @@ cmd=${1:-}
 case $cmd in
   start) cmd_start "$@" ;;
   stop) cmd_stop "$@" ;;
+  pause) cmd_pause "$@" ;;
+  resume) cmd_resume "$@" ;;
   *) print_usage; exit 2 ;;
 esac

@@ -16,7 +16,6 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
-import pg from 'pg';
 import { loadConfig } from '../config/index.js';
 import { FlinkTrailError } from '../errors/index.js';
 import { loadMasterKey, openSecrets, rotateSecrets } from '../secrets/index.js';
@@ -24,7 +23,7 @@ import { PostgresSealedValues } from '../secrets/postgres/sealed-values.js';
 import { SqliteSealedValues } from '../secrets/sqlite/sealed-values.js';
 import type { SealedValueStore } from '../secrets/rotate.js';
 import { ensureKeyFile } from '../secrets/master-key.js';
-import { poolConfig, redactUrl } from '../store/postgres/url.js';
+import { openPool, redactUrl } from '../store/postgres/url.js';
 import { openDatabase } from '../store/sqlite/database.js';
 import { openLocalAudit, type LocalAudit } from './local-audit.js';
 
@@ -48,7 +47,7 @@ export function addSecretsCommands(cli: Command): void {
       const db = openDatabase(config.dataDir);
       let audit: LocalAudit | undefined;
       const url = config.store.url;
-      const pool = url ? new pg.Pool(poolConfig(url, { max: 1, applicationName: 'flinktrail-secrets-rotate' })) : undefined;
+      const pool = url ? openPool(url, { max: 1, applicationName: 'flinktrail-secrets-rotate' }) : undefined;
       try {
         audit = await openLocalAudit(db, config.dataDir, url);
         // PostgreSQL first: see the module comment.

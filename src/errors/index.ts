@@ -163,6 +163,11 @@ export const ERRORS = {
     message: 'The event store %s could not be used: %s',
     doc: 'Startup refused: the PostgreSQL event store (`store.url`, shown with its password replaced by `***`) could not be reached, or its schema could not be migrated. Check the URL, that the server runs and accepts this user, and that the user may create tables in the database.',
   },
+  FT_ERR_IDENTITY_UNAVAILABLE: {
+    status: 503,
+    message: 'The credentials could not be checked: the identity store cannot be reached. Retry shortly.',
+    doc: 'With `store.url`, users, AccessKeys and policies are read from PostgreSQL. While it cannot be reached, a caller this instance read in the last 10 minutes is still known from its cache; any other is refused with this error rather than let through. Nothing is forwarded to Flink.',
+  },
   FT_ERR_STORE_MISMATCH: {
     status: 500,
     message: 'The data directory %s was used with the event store %s, not with %s: its trail positions refer to the other store.',

@@ -118,7 +118,10 @@ export class Authenticator {
     this.throttle = new SignInThrottle(
       opts.rateLimit ?? { maxFailures: 5, windowMs: 900_000, baseDelayMs: 1000, maxDelayMs: 300_000, perSourceFactor: 10 },
       (n) => {
-        void this.attemptedOf(n.subject).then((who) => opts.onThrottle?.({ ...n, userName: who.userName ?? '', ...(who.accessKeyId ? { accessKeyId: who.accessKeyId } : {}) }));
+        // The name is recorded only if it is known; when the directory cannot say, it is hidden.
+        void this.attemptedOf(n.subject)
+          .catch((): AuthError['attempted'] => (n.subject?.kind === 'key' ? { accessKeyId: n.subject.name.slice(0, 128) } : { userName: HIDDEN_USER_NAME }))
+          .then((who) => opts.onThrottle?.({ ...n, userName: who.userName ?? '', ...(who.accessKeyId ? { accessKeyId: who.accessKeyId } : {}) }));
       },
       opts.throttleStore,
     );

@@ -68,6 +68,8 @@ function newPrincipalId(): string {
 export interface DirectoryOptions {
   /** Milliseconds a cached key, user or policy list is used before it is read again; 0: no cache. Default 1000. */
   cacheMs?: number;
+  /** How long past its expiry a cached read is still used while the store cannot be reached. Default 10 minutes. */
+  staleIfErrorMs?: number;
   now?: () => number;
 }
 
@@ -91,6 +93,14 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * A store that could not be reached, as callers see it (503, nothing said of where the store is);
+ * a coded error of the store's own (a refusal) passes as it is.
+ */
+function unavailable(err: unknown): Error {
+  return err instanceof FlinkTrailError ? err : Object.assign(new FlinkTrailError('FT_ERR_IDENTITY_UNAVAILABLE'), { cause: err });
+}
+
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/;
 
 export class Directory {
@@ -108,6 +118,7 @@ export class Directory {
   /** The role each user had when last read (see `knownRole`). */
   private readonly roles = new Map<string, Role>();
   private readonly cacheMs: number;
+  private readonly staleIfErrorMs: number;
   private readonly now: () => number;
 
   /** `sealer` (the master key ring) is needed to make AccessKeys and to check request signatures; listing and Basic auth work without. */
@@ -115,6 +126,7 @@ export class Directory {
     this.store = stores.identity;
     this.sessions = stores.sessions;
     this.cacheMs = opts.cacheMs ?? DIRECTORY_CACHE_MS;
+    this.staleIfErrorMs = opts.staleIfErrorMs ?? 600_000;
     this.now = opts.now ?? Date.now;
     this.signing = new SigningSecrets(this.store, sealer);
   }
@@ -124,10 +136,17 @@ export class Directory {
    * found) is never cached.
    */
   private async cached<T>(key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
-    if (this.cacheMs <= 0) return load();
+    if (this.cacheMs <= 0) return this.unavailableAs(load);
     const hit = this.cache.get(key);
     if (hit && hit.until > this.now()) return hit.value as T;
-    const value = await load();
+    let value: T | undefined;
+    try {
+      value = await load();
+    } catch (err) {
+      // The store cannot be reached: what was read lately still stands, for a bounded time.
+      if (hit && this.now() - hit.until < this.staleIfErrorMs) return hit.value as T;
+      throw unavailable(err);
+    }
     if (value === undefined) {
       this.cache.delete(key);
       return undefined;
@@ -135,6 +154,14 @@ export class Directory {
     if (this.cache.size >= CACHE_ENTRIES) this.cache.clear();
     this.cache.set(key, { value: deepFreeze(value), until: this.now() + this.cacheMs });
     return value;
+  }
+
+  private async unavailableAs<T>(load: () => Promise<T>): Promise<T> {
+    try {
+      return await load();
+    } catch (err) {
+      throw unavailable(err);
+    }
   }
 
   /** Forgets every cached read: each change made through this directory calls it. */

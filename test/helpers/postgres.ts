@@ -29,3 +29,31 @@ async function start(): Promise<PostgresServer> {
   });
   return { url: info.url, stop };
 }
+
+export interface OwnPostgresServer extends PostgresServer {
+  /** Stops the server keeping its data: clients see it gone (outage tests). */
+  pause(): Promise<void>;
+  /** Starts it again on the same data and socket. */
+  resume(): Promise<void>;
+}
+
+/** A throwaway cluster of the caller's own, even when FLINKTRAIL_TEST_POSTGRES_URL is set: for tests that stop it. */
+export function startOwnPostgres(): Promise<OwnPostgresServer> {
+  return starting(
+    (async () => {
+      const info = await itScript<{ url: string; runDir: string; pid: number; log: string }>('postgres', ['start'], 120_000);
+      const stop = register({
+        name: 'PostgreSQL (own)',
+        stop: () => itScript('postgres', ['stop', '--run-dir', info.runDir]).then(() => undefined),
+        groups: [info.pid],
+        logs: [info.log],
+      });
+      return {
+        url: info.url,
+        stop,
+        pause: () => itScript('postgres', ['pause', '--run-dir', info.runDir]).then(() => undefined),
+        resume: () => itScript('postgres', ['resume', '--run-dir', info.runDir], 120_000).then(() => undefined),
+      };
+    })(),
+  );
+}

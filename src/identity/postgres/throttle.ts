@@ -11,12 +11,16 @@
  * instance applies here within that bound (failures counted through this one: at once). A
  * success is noted (vouched) at most once an hour per pair. Rows whose failures are forgotten are
  * deleted by `purge` (the app's hourly purge).
+ *
+ * While PostgreSQL cannot be reached, each instance counts and waits on its own (an in-memory
+ * store, as without `store.url`): guessing is still slowed, and a sign-in is never refused only
+ * because the counters are out of reach.
  */
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { migrate, type Migration } from '../../store/postgres/migrations.js';
 import type { ThrottleSubject } from '../rate-limit.js';
-import type { ThrottleCounter, ThrottleScope, ThrottleStore } from '../throttle-store.js';
+import { MemoryThrottleStore, type ThrottleCounter, type ThrottleScope, type ThrottleStore } from '../throttle-store.js';
 
 export const THROTTLE_MIGRATIONS: readonly Migration[] = [
   {
@@ -62,6 +66,8 @@ export class PostgresThrottleStore implements ThrottleStore {
   /** Keys known to have no counter, and until when that is believed. */
   private readonly absent = new Map<string, number>();
   private readonly vouchedHere = new Map<string, number>();
+  /** Where counting goes while PostgreSQL cannot be reached. */
+  private readonly local = new MemoryThrottleStore();
 
   private constructor(
     private readonly pool: Pool,
@@ -75,7 +81,50 @@ export class PostgresThrottleStore implements ThrottleStore {
     return new PostgresThrottleStore(pool, opts.cacheMs ?? 1000, opts.now ?? Date.now);
   }
 
-  async get(scope: ThrottleScope, key: string): Promise<ThrottleCounter | undefined> {
+  get(scope: ThrottleScope, key: string): Promise<ThrottleCounter | undefined> {
+    return this.orLocal(() => this.sharedGet(scope, key), () => this.local.get(scope, key));
+  }
+
+  fail(scope: ThrottleScope, key: string, who: Pick<ThrottleCounter, 'sourceIp' | 'subject'>, now: number, windowMs: number): Promise<ThrottleCounter> {
+    return this.orLocal(() => this.sharedFail(scope, key, who, now, windowMs), () => this.local.fail(scope, key, who, now, windowMs));
+  }
+
+  async wait(scope: ThrottleScope, key: string, until: number): Promise<void> {
+    await this.local.wait(scope, key, until);
+    await this.orLocal(() => this.sharedWait(scope, key, until), async () => undefined);
+  }
+
+  async delete(scope: ThrottleScope, key: string): Promise<void> {
+    await this.local.delete(scope, key);
+    await this.orLocal(() => this.sharedDelete(scope, key), async () => undefined);
+  }
+
+  waiting(now: number): Promise<(ThrottleCounter & { scope: ThrottleScope })[]> {
+    return this.orLocal(() => this.sharedWaiting(now), () => this.local.waiting(now));
+  }
+
+  async clear(match: { sourceIp?: string; name?: string }): Promise<number> {
+    const here = await this.local.clear(match);
+    return this.orLocal(() => this.sharedClear(match), async () => here);
+  }
+
+  vouch(key: string, now: number): Promise<void> {
+    return this.orLocal(() => this.sharedVouch(key, now), () => this.local.vouch(key, now));
+  }
+
+  vouchedAt(key: string): Promise<number | undefined> {
+    return this.orLocal(() => this.sharedVouchedAt(key), () => this.local.vouchedAt(key));
+  }
+
+  private async orLocal<T>(shared: () => Promise<T>, local: () => Promise<T>): Promise<T> {
+    try {
+      return await shared();
+    } catch {
+      return local();
+    }
+  }
+
+  private async sharedGet(scope: ThrottleScope, key: string): Promise<ThrottleCounter | undefined> {
     const k = `${scope}\0${key}`;
     if ((this.absent.get(k) ?? 0) > this.now()) return undefined;
     const r = (await this.pool.query('SELECT * FROM signin_throttle WHERE scope = $1 AND key = $2', [scope, dbKey(key)])).rows[0] as Row | undefined;
@@ -87,7 +136,7 @@ export class PostgresThrottleStore implements ThrottleStore {
     return undefined;
   }
 
-  async fail(scope: ThrottleScope, key: string, who: Pick<ThrottleCounter, 'sourceIp' | 'subject'>, now: number, windowMs: number): Promise<ThrottleCounter> {
+  private async sharedFail(scope: ThrottleScope, key: string, who: Pick<ThrottleCounter, 'sourceIp' | 'subject'>, now: number, windowMs: number): Promise<ThrottleCounter> {
     this.absent.delete(`${scope}\0${key}`);
     const r = (
       await this.pool.query(
@@ -104,22 +153,22 @@ export class PostgresThrottleStore implements ThrottleStore {
     return toCounter(r);
   }
 
-  async wait(scope: ThrottleScope, key: string, until: number): Promise<void> {
+  private async sharedWait(scope: ThrottleScope, key: string, until: number): Promise<void> {
     await this.pool.query('UPDATE signin_throttle SET until = GREATEST(until, $3) WHERE scope = $1 AND key = $2', [scope, dbKey(key), until]);
   }
 
-  async delete(scope: ThrottleScope, key: string): Promise<void> {
+  private async sharedDelete(scope: ThrottleScope, key: string): Promise<void> {
     // A key known to be absent needs no statement: every authenticated request ends here.
     if ((this.absent.get(`${scope}\0${key}`) ?? 0) > this.now()) return;
     await this.pool.query('DELETE FROM signin_throttle WHERE scope = $1 AND key = $2', [scope, dbKey(key)]);
   }
 
-  async waiting(now: number): Promise<(ThrottleCounter & { scope: ThrottleScope })[]> {
+  private async sharedWaiting(now: number): Promise<(ThrottleCounter & { scope: ThrottleScope })[]> {
     const rows = (await this.pool.query("SELECT * FROM signin_throttle WHERE until > $1 ORDER BY scope = 'pair', until DESC", [now])).rows as Row[];
     return rows.map((r) => ({ ...toCounter(r), scope: r.scope }));
   }
 
-  async clear(match: { sourceIp?: string; name?: string }): Promise<number> {
+  private async sharedClear(match: { sourceIp?: string; name?: string }): Promise<number> {
     this.absent.clear();
     // An address alone: its own counter and all its pairs; otherwise only pairs.
     if (match.name === undefined && match.sourceIp !== undefined) return (await this.pool.query('DELETE FROM signin_throttle WHERE source_ip = $1', [match.sourceIp])).rowCount ?? 0;
@@ -130,20 +179,21 @@ export class PostgresThrottleStore implements ThrottleStore {
     return (await this.pool.query(`DELETE FROM signin_throttle WHERE ${conds.join(' AND ')}`, args)).rowCount ?? 0;
   }
 
-  async vouch(key: string, now: number): Promise<void> {
+  private async sharedVouch(key: string, now: number): Promise<void> {
     if (now - (this.vouchedHere.get(key) ?? -Infinity) < VOUCH_EVERY_MS) return;
     await this.pool.query('INSERT INTO signin_vouched (key, at) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET at = GREATEST(signin_vouched.at, excluded.at)', [dbKey(key), now]);
     if (this.vouchedHere.size >= CACHE_ENTRIES) this.vouchedHere.clear();
     this.vouchedHere.set(key, now);
   }
 
-  async vouchedAt(key: string): Promise<number | undefined> {
+  private async sharedVouchedAt(key: string): Promise<number | undefined> {
     const r = (await this.pool.query('SELECT at FROM signin_vouched WHERE key = $1', [dbKey(key)])).rows[0] as { at: string } | undefined;
     return r && Number(r.at);
   }
 
   /** Deletes counters whose failures are forgotten and vouches older than `vouchedBefore`; how many counters. */
   async purge(now: number, windowMs: number, vouchedBefore: number): Promise<number> {
+    await this.local.purge(now, windowMs, vouchedBefore);
     await this.pool.query('DELETE FROM signin_vouched WHERE at < $1', [vouchedBefore]);
     return (await this.pool.query('DELETE FROM signin_throttle WHERE $1 >= until AND $1 - last >= $2', [now, windowMs])).rowCount ?? 0;
   }

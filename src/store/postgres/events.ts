@@ -29,7 +29,7 @@
  * the cursor points just past that edge. A page may so come back short — even empty — with a
  * cursor, and following cursors still yields every event once, in order.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { ActionTrailEvent } from '../../event/types.js';
 import { assembleHistogram, histogramBucketMs, TOP_NAMES, type Histogram, type HistogramQuery } from '../../query/histogram.js';
 import type { Cursor, EventFilter, EventStore, LookupPage, LookupRequest, Positioned } from '../types.js';
@@ -39,7 +39,7 @@ import { FILTER_COLUMNS, filterConditions, Params, pgText, resourceFilterKey, re
 import { EVENTS_COMPONENT, EVENTS_MIGRATIONS } from './events-schema.js';
 import { inTransaction, migrate } from './migrations.js';
 import { DAY_MS, Partitions } from './partitions.js';
-import { poolConfig, redactSecrets, redactUrl } from './url.js';
+import { openPool, redactSecrets, redactUrl } from './url.js';
 
 /** How many index entries one page of a lookup may walk (see `lookup`). */
 const SCAN_BUDGET = 10_000;
@@ -188,8 +188,7 @@ export class PostgresEventStore implements EventStore {
    * used; nothing stays open then.
    */
   static async open(opts: PostgresEventStoreOptions): Promise<PostgresEventStore> {
-    const pool = new pg.Pool(poolConfig(opts.url, { max: opts.poolMax ?? 10, ...(opts.schema ? { schema: opts.schema } : {}) }));
-    pool.on('error', (err) => opts.onPoolError?.(new Error(redactSecrets(err.message, opts.url))));
+    const pool = openPool(opts.url, { max: opts.poolMax ?? 10, ...(opts.schema ? { schema: opts.schema } : {}) }, (err) => opts.onPoolError?.(new Error(redactSecrets(err.message, opts.url))));
     try {
       await migrate(pool, EVENTS_COMPONENT, EVENTS_MIGRATIONS);
       const store = new PostgresEventStore(pool, opts);

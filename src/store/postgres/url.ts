@@ -44,6 +44,20 @@ function typeParser(oid: number, format?: string): unknown {
 }
 
 /**
+ * A pool for `url` that survives its server going away. A connection the server ends (a restart,
+ * an outage, `pg_terminate_backend`) emits 'error' on its client; pg's pool listens only while the
+ * client is idle, and an 'error' with no listener ends the process. So every client gets a
+ * listener for its whole life — the statement it was running rejects anyway, the pool drops it —
+ * and the pool's own 'error' (an idle client lost) goes to `onError` (redact before logging).
+ */
+export function openPool(url: string, opts: Parameters<typeof poolConfig>[1] = {}, onError: (err: Error) => void = () => undefined): pg.Pool {
+  const pool = new pg.Pool(poolConfig(url, opts));
+  pool.on('error', onError);
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  return pool;
+}
+
+/**
  * Pool settings for `url`. `schema` (tests) sets the search_path of every connection, so one
  * database can hold many independent stores. Custom plans always: lookups bind values whose
  * selectivity differs by orders of magnitude (a long-tail user vs the busiest one), and a

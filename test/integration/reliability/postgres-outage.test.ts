@@ -1,0 +1,147 @@
+/**
+ * PostgreSQL outage (issue 15 item 3, the default fail mode): FlinkTrail (a real child process,
+ * `serve --store postgres://…`) in front of a real Flink, with writes and reads flowing, while its
+ * PostgreSQL (a cluster of this test's own, scripts/it/postgres.sh pause/resume) is stopped for
+ * FLINKTRAIL_TEST_PG_OUTAGE_SECONDS (default 10; the acceptance run uses 60) and started again.
+ * FlinkTrail must
+ * - refuse writes it cannot journal: 503 FT_ERR_JOURNAL_UNAVAILABLE before Flink sees them (fail
+ *   closed), so every write that reached Flink has exactly one record and none is lost;
+ * - keep serving reads, holding their events in memory and retrying;
+ * - once PostgreSQL is back, store every event it held — each answered read and each write Flink
+ *   answered has exactly one event (by X-Request-Id), none duplicated — and take writes again.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { ActionTrailEvent } from '../../../src/event/types.js';
+import { PostgresEventStore } from '../../../src/store/postgres/events.js';
+import { startFlink, type FlinkCluster } from '../../helpers/flink.js';
+import { basic, makeKey, tempDir } from '../../helpers/flinktrail.js';
+import { startOwnPostgres, type OwnPostgresServer } from '../../helpers/postgres.js';
+import { Client, fakeJobId, groupBy, metric, serve, sleep, type Seen } from './lib.js';
+
+type Phase = 'before' | 'outage' | 'after';
+
+interface Call {
+  kind: 'read' | 'write';
+  phase: Phase;
+  seen: Seen;
+}
+
+const OUTAGE_MS = Number(process.env['FLINKTRAIL_TEST_PG_OUTAGE_SECONDS'] ?? 10) * 1000;
+
+/** Every event of the store, read through the store contract (bodies decoded however they are kept). */
+async function allEvents(url: string): Promise<ActionTrailEvent[]> {
+  const store = await PostgresEventStore.open({ url, poolMax: 2 });
+  try {
+    const out: ActionTrailEvent[] = [];
+    for (let after = 0; ; ) {
+      const page = await store.scan(after, 1000);
+      if (page.length === 0) return out;
+      for (const p of page) out.push(p.event);
+      after = page[page.length - 1]?.seq ?? after;
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+describe('PostgreSQL outage under traffic: writes fail closed, reads flow, nothing lost or doubled', { timeout: 150_000 + OUTAGE_MS * 2 }, () => {
+  let flink: FlinkCluster | undefined;
+  let postgres: OwnPostgresServer | undefined;
+  before(async () => {
+    [flink, postgres] = await Promise.all([startFlink(), startOwnPostgres()]);
+  });
+  after(async () => {
+    await postgres?.stop();
+    await flink?.stop();
+  });
+
+  it(`refuses writes while PostgreSQL is gone for ${OUTAGE_MS / 1000} s, answers reads, and stores every answered call once after`, async () => {
+    const url = postgres?.url ?? '';
+    const dataDir = tempDir('ft-pg-outage-');
+    const cred = await makeKey(dataDir, 'alice', 'admin', undefined, undefined, { storeUrl: url });
+    const auth = basic(cred);
+    const server = await serve(flink?.restUrl ?? '', dataDir, ['--store', url]);
+    const client = new Client(server.origin, auth);
+    const calls: Call[] = [];
+    let phase: Phase = 'before';
+    let stop = false;
+    const reader = async () => {
+      const paths = ['/overview', '/jobs/overview', '/config'];
+      for (let i = 0; !stop; i++) {
+        const p = phase;
+        calls.push({ kind: 'read', phase: p, seen: await client.send('GET', `${server.prefix}${paths[i % paths.length]}`) });
+        await sleep(10);
+      }
+    };
+    const writer = async () => {
+      while (!stop) {
+        const p = phase;
+        calls.push({ kind: 'write', phase: p, seen: await client.send('PATCH', `${server.prefix}/jobs/${fakeJobId()}?mode=cancel`) });
+        await sleep(25);
+      }
+    };
+    const loops = [reader(), reader(), writer()];
+    let drainedMs = NaN;
+    try {
+      await sleep(2000);
+      await postgres?.pause();
+      phase = 'outage';
+      await sleep(OUTAGE_MS);
+      const flushErrors = await metric(server.apiUrl, auth, 'flinktrail_store_flush_errors_total');
+      await postgres?.resume();
+      phase = 'after';
+      await sleep(3000);
+      stop = true;
+      await Promise.all(loops);
+      assert.ok(flushErrors > 0, 'the store really failed to write during the outage');
+
+      const wanted = calls.filter((c) => c.seen.status === 200 || c.seen.status === 404).map((c) => c.seen.requestId as string);
+      const t = Date.now();
+      for (;;) {
+        const have = new Set((await allEvents(url)).map((e) => e.requestId));
+        if (wanted.every((rid) => have.has(rid))) break;
+        if (Date.now() - t > 30_000) assert.fail(`${wanted.filter((rid) => !have.has(rid)).length} of ${wanted.length} answered calls still have no event 30 s after PostgreSQL came back`);
+        await sleep(500);
+      }
+      drainedMs = Date.now() - t;
+      assert.equal(await metric(server.apiUrl, auth, 'flinktrail_events_dropped_total'), 0, 'no event was given up');
+      assert.equal(server.proc.exitCode, null, 'FlinkTrail kept running');
+    } finally {
+      stop = true;
+      await Promise.all(loops);
+      await client.close();
+      await server.stop();
+    }
+
+    const of = (kind: Call['kind'], p: Phase) => calls.filter((c) => c.kind === kind && c.phase === p);
+    const count = (kind: Call['kind'], p: Phase, status: number) => of(kind, p).filter((c) => c.seen.status === status).length;
+    process.stdout.write(
+      `# outage ${OUTAGE_MS / 1000} s: ${of('read', 'outage').length} reads (${count('read', 'outage', 200)} answered 200), ${of('write', 'outage').length} writes (${count('write', 'outage', 503)} refused 503, ${count('write', 'outage', 404)} reached Flink); events stored ${drainedMs} ms after the last call\n`,
+    );
+    assert.ok(of('read', 'outage').length > 20 && of('read', 'outage').every((c) => c.seen.status === 200), 'every read during the outage was answered by Flink');
+    const refused = of('write', 'outage').filter((c) => c.seen.status === 503);
+    assert.ok(refused.length > 10, `writes were refused during the outage (${refused.length} of ${of('write', 'outage').length})`);
+    // Each write of the outage is either refused (no event) or was journaled before the server
+    // went (it reached Flink, one event): never anything else.
+    assert.deepEqual(
+      of('write', 'outage').filter((c) => c.seen.status !== 503 && c.seen.status !== 404).map((c) => c.seen.status),
+      [],
+      'every write of the outage was refused or answered by Flink',
+    );
+    for (const c of refused) {
+      const body = JSON.parse(c.seen.body) as { Code: string; Message: string; RequestId: string };
+      assert.equal(body.Code, 'FT_ERR_JOURNAL_UNAVAILABLE');
+      assert.equal(body.RequestId, c.seen.requestId);
+      assert.doesNotMatch(body.Message, /host=|postgres:\/\//, 'the store URL is not in the answer');
+    }
+    assert.ok(count('write', 'after', 404) > 10, 'writes go through again once PostgreSQL is back');
+
+    const byRequest = groupBy(await allEvents(url), (e) => e.requestId);
+    for (const c of calls) {
+      const n = byRequest.get(c.seen.requestId ?? '')?.length ?? 0;
+      if (c.seen.status === 503) assert.equal(n, 0, 'a refused write never reached Flink and is not recorded as if it had');
+      else assert.equal(n, 1, `one event for ${c.kind} ${c.seen.requestId} (${c.seen.status}, ${c.phase})`);
+    }
+  });
+});
