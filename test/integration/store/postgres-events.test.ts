@@ -61,8 +61,8 @@ describe('PostgresEventStore', () => {
     const schema = await newSchema();
     const stores = await Promise.all([1, 2, 3, 4].map(() => PostgresEventStore.open({ url: url(), schema, poolMax: 2 })));
     try {
-      const rows = (await admin?.query(`SELECT component, version FROM ${schema}.flinktrail_migrations`))?.rows;
-      assert.deepEqual(rows, [{ component: 'events', version: 1 }]);
+      const rows = (await admin?.query(`SELECT component, version FROM ${schema}.flinktrail_migrations ORDER BY version`))?.rows;
+      assert.deepEqual(rows, [{ component: 'events', version: 1 }, { component: 'events', version: 2 }]);
     } finally {
       for (const s of stores) await s.close();
       await admin?.query(`DROP SCHEMA ${schema} CASCADE`);
