@@ -3,6 +3,10 @@
  * they already operate. Same contract and semantics as the embedded SQLite store; schema in
  * events-schema.ts, day partitions in partitions.ts.
  *
+ * Bodies are compressed in Node (body-codec.ts, the SQLite store's codec) on the way in and
+ * decoded on the way out, rows written before that (`body` text) read as they are; nothing in
+ * SQL reads a body, so a completion replaces a record whole rather than editing it in place.
+ *
  * Writes:
  * - `journal` commits one event in its own transaction before it resolves: the fail-closed gate
  *   in front of Flink (with the server's own durability: synchronous_commit).
@@ -35,6 +39,7 @@ import { assembleHistogram, histogramBucketMs, TOP_NAMES, type Histogram, type H
 import type { Cursor, EventFilter, EventStore, LookupPage, LookupRequest, Positioned } from '../types.js';
 import { pageRange } from '../page-range.js';
 import { FlinkTrailError } from '../../errors/index.js';
+import { BODY_COLUMNS, PostgresBodyCodec, type BodyRow } from './body-codec.js';
 import { FILTER_COLUMNS, filterConditions, Params, pgText, resourceFilterKey, resourceKeys } from './filter.js';
 import { EVENTS_COMPONENT, EVENTS_MIGRATIONS } from './events-schema.js';
 import { inTransaction, migrate } from './migrations.js';
@@ -72,10 +77,8 @@ export interface PostgresEventStoreOptions {
 type Row = ReturnType<typeof record>;
 
 /** A row of a lookup page. */
-interface PageRow {
+interface PageRow extends BodyRow {
   seq: number;
-  event_time: number;
-  body: string;
 }
 
 interface Pending {
@@ -85,11 +88,15 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-/** Columns of a row as jsonb_to_recordset reads them (one JSON parameter per statement). */
+/** Columns of a row as jsonb_to_recordset reads them (one JSON parameter per statement; body_z in base64). */
 const RECORD = `ord int, event_id text, event_time bigint, region text, event_rw text, event_name text,
   event_type text, service_name text, user_name text, access_key_id text, sensitive boolean, outcome text,
-  error_code text, source_ip text, cluster text, resources text[], body text`;
-const COLUMNS = 'region, event_rw, event_name, event_type, service_name, user_name, access_key_id, sensitive, outcome, error_code, source_ip, cluster, resources, body';
+  error_code text, source_ip text, cluster text, resources text[], body_z text`;
+const COLUMNS = 'region, event_rw, event_name, event_type, service_name, user_name, access_key_id, sensitive, outcome, error_code, source_ip, cluster, resources, body_z';
+/** The values of COLUMNS from `input i`. */
+const VALUES = COLUMNS.split(', ')
+  .map((c) => (c === 'body_z' ? "decode(i.body_z, 'base64')" : `i.${c}`))
+  .join(', ');
 
 const INSERT_SQL = `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RECORD})),
   ids AS (
@@ -98,7 +105,7 @@ const INSERT_SQL = `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) A
     ON CONFLICT (event_id) DO NOTHING
     RETURNING event_id, seq)
   INSERT INTO events (seq, event_id, event_time, ${COLUMNS})
-  SELECT ids.seq, i.event_id, i.event_time, ${COLUMNS.split(', ').map((c) => `i.${c}`).join(', ')}
+  SELECT ids.seq, i.event_id, i.event_time, ${VALUES}
   FROM input i JOIN ids USING (event_id)
   RETURNING event_id`;
 
@@ -106,12 +113,16 @@ const INSERT_SQL = `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) A
 const IMPORT_SQL = `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RECORD}, seq bigint)),
   ids AS (INSERT INTO event_ids (event_id, event_time, seq) SELECT event_id, event_time, seq FROM input RETURNING event_id)
   INSERT INTO events (seq, event_id, event_time, ${COLUMNS})
-  SELECT i.seq, i.event_id, i.event_time, ${COLUMNS.split(', ').map((c) => `i.${c}`).join(', ')}
+  SELECT i.seq, i.event_id, i.event_time, ${VALUES}
   FROM input i JOIN ids USING (event_id)`;
 
-/** A completion keeps the row's event_time (its partition and sort key; eventTime never changes). */
+/**
+ * A completion keeps the row's event_time (its partition and sort key; eventTime never changes).
+ * It replaces the whole record, encoded in Node: a row journaled before migration 2 gets `body_z`
+ * and loses its `body` text.
+ */
 const UPDATE_SQL = `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RECORD}))
-  UPDATE events e SET ${COLUMNS.split(', ').map((c) => `${c} = i.${c}`).join(', ')}
+  UPDATE events e SET (${COLUMNS}, body) = (${VALUES}, NULL)
   FROM input i JOIN event_ids d USING (event_id)
   WHERE e.event_time = d.event_time AND e.seq = d.seq
   RETURNING e.event_id`;
@@ -119,7 +130,7 @@ const UPDATE_SQL = `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) A
 /** Rows per statement: a flush after an outage may hold many thousands (one transaction, several statements). */
 const CHUNK = 2000;
 
-function record(e: ActionTrailEvent, ord: number) {
+function record(e: ActionTrailEvent, ord: number, codec: PostgresBodyCodec) {
   const t = pgText;
   return {
     ord,
@@ -138,7 +149,7 @@ function record(e: ActionTrailEvent, ord: number) {
     source_ip: t(e.sourceIpAddress || null),
     cluster: typeof e.additionalEventData.cluster === 'string' ? t(e.additionalEventData.cluster) : null,
     resources: resourceKeys(e.referencedResources).map(t),
-    body: JSON.stringify(e),
+    body_z: codec.encode(e).toString('base64'),
   };
 }
 
@@ -166,6 +177,7 @@ export class PostgresEventStore implements EventStore {
   private readonly flushIntervalMs: number;
   private readonly maxQueue: number;
   private readonly scanBudget: number;
+  private codec!: PostgresBodyCodec;
   /** `postgres:<uuid>`: which store this is (made once per database and schema). */
   id = '';
 
@@ -192,6 +204,7 @@ export class PostgresEventStore implements EventStore {
     try {
       await migrate(pool, EVENTS_COMPONENT, EVENTS_MIGRATIONS);
       const store = new PostgresEventStore(pool, opts);
+      store.codec = await PostgresBodyCodec.open((sql, values) => store.query(sql, values));
       const [row] = (await pool.query('SELECT id FROM event_store_id')).rows as { id: string }[];
       store.id = `postgres:${row?.id ?? ''}`;
       const now = Date.now();
@@ -266,7 +279,7 @@ export class PostgresEventStore implements EventStore {
 
   async journal(event: ActionTrailEvent): Promise<void> {
     if (this.closed) throw new Error('The event store is closed.');
-    await this.write([record(event, 0)], []);
+    await this.write([record(event, 0, this.codec)], []);
   }
 
   /**
@@ -276,7 +289,7 @@ export class PostgresEventStore implements EventStore {
    */
   async appendSerialized(eventsJson: string): Promise<number[]> {
     if (this.closed) throw new Error('The event store is closed.');
-    const rows = (JSON.parse(eventsJson) as ActionTrailEvent[]).map((e, i) => record(e, i));
+    const rows = (JSON.parse(eventsJson) as ActionTrailEvent[]).map((e, i) => record(e, i, this.codec));
     const inserted = new Set<string>();
     for (let from = 0; from < rows.length; from += SERIALIZED_CHUNK) {
       for (const id of await this.write(rows.slice(from, from + SERIALIZED_CHUNK), [])) inserted.add(id);
@@ -305,7 +318,7 @@ export class PostgresEventStore implements EventStore {
     }
     return new Promise((resolve, reject) => {
       // The row is the store's copy: callers may reuse the object once the call returns.
-      this.queue.push({ kind, row: record(event, 0), resolve, reject });
+      this.queue.push({ kind, row: record(event, 0, this.codec), resolve, reject });
       this.schedule();
     });
   }
@@ -354,7 +367,7 @@ export class PostgresEventStore implements EventStore {
       const [id] = await this.query<{ event_time: number; seq: number }>('SELECT event_time, seq FROM event_ids WHERE event_id = $1', [pgText(f.eventId)]);
       if (!id) return { events: [] };
       const { rows } = await this.window(f, lo, hi, desc, req.after, req.limit + 1, undefined, id);
-      return { events: rows.slice(0, req.limit).map((r) => JSON.parse(r.body) as ActionTrailEvent) };
+      return { events: await this.codec.decode(rows.slice(0, req.limit)) };
     }
     const days = await this.daysIn(lo, hi, desc);
     const rows: PageRow[] = [];
@@ -382,7 +395,7 @@ export class PostgresEventStore implements EventStore {
     const more = rows.length > req.limit;
     const page = more ? rows.slice(0, req.limit) : rows;
     const last = page[page.length - 1];
-    const result: LookupPage = { events: page.map((r) => JSON.parse(r.body) as ActionTrailEvent) };
+    const result: LookupPage = { events: await this.codec.decode(page) };
     if (more && last) result.next = { time: last.event_time, seq: last.seq };
     else if (next) result.next = next;
     return result;
@@ -435,7 +448,7 @@ export class PostgresEventStore implements EventStore {
     }
     const order = desc ? 'DESC' : 'ASC';
     const rows = await this.query<PageRow>(
-      `SELECT e.seq, e.event_time, e.body FROM events e WHERE ${where.join(' AND ')}
+      `SELECT e.seq, ${BODY_COLUMNS} FROM events e WHERE ${where.join(' AND ')}
        ORDER BY e.event_time ${order}, e.seq ${order} LIMIT ${p.add(limit)}`,
       p.values,
     );
@@ -526,11 +539,11 @@ export class PostgresEventStore implements EventStore {
   }
 
   async get(eventId: string): Promise<ActionTrailEvent | undefined> {
-    const [row] = await this.query<{ body: string }>(
-      'SELECT e.body FROM event_ids d JOIN events e ON e.event_time = d.event_time AND e.seq = d.seq WHERE d.event_id = $1',
+    const rows = await this.query<BodyRow>(
+      `SELECT ${BODY_COLUMNS} FROM event_ids d JOIN events e ON e.event_time = d.event_time AND e.seq = d.seq WHERE d.event_id = $1`,
       [pgText(eventId)],
     );
-    return row ? (JSON.parse(row.body) as ActionTrailEvent) : undefined;
+    return (await this.codec.decode(rows))[0];
   }
 
   async existing(eventIds: readonly string[]): Promise<Set<string>> {
@@ -545,17 +558,15 @@ export class PostgresEventStore implements EventStore {
    * the scan before it.
    */
   async scan(afterSeq: number, limit: number): Promise<Positioned[]> {
-    const rows = await this.query<{ seq: number; outcome: string; body: string }>(
-      `SELECT d.seq, e.outcome, e.body FROM (SELECT seq, event_time FROM event_ids WHERE seq > $1 ORDER BY seq LIMIT $2) d
+    const rows = await this.query<BodyRow & { seq: number; outcome: string }>(
+      `SELECT d.seq, e.outcome, ${BODY_COLUMNS} FROM (SELECT seq, event_time FROM event_ids WHERE seq > $1 ORDER BY seq LIMIT $2) d
        JOIN events e ON e.event_time = d.event_time AND e.seq = d.seq ORDER BY d.seq`,
       [afterSeq, limit],
     );
-    const out: Positioned[] = [];
-    for (const r of rows) {
-      if (r.outcome === 'pending') break;
-      out.push({ seq: r.seq, event: JSON.parse(r.body) as ActionTrailEvent });
-    }
-    return out;
+    const pending = rows.findIndex((r) => r.outcome === 'pending');
+    const ready = pending < 0 ? rows : rows.slice(0, pending);
+    const events = await this.codec.decode(ready);
+    return ready.map((r, i) => ({ seq: r.seq, event: events[i] as ActionTrailEvent }));
   }
 
   /**
@@ -563,12 +574,13 @@ export class PostgresEventStore implements EventStore {
    * (`flinktrail migrate` verifies with it), not a delivery (`scan` stops at the first pending).
    */
   async copyRange(afterSeq: number, limit: number): Promise<Positioned[]> {
-    const rows = await this.query<{ seq: number; body: string }>(
-      `SELECT d.seq, e.body FROM (SELECT seq, event_time FROM event_ids WHERE seq > $1 ORDER BY seq LIMIT $2) d
+    const rows = await this.query<BodyRow & { seq: number }>(
+      `SELECT d.seq, ${BODY_COLUMNS} FROM (SELECT seq, event_time FROM event_ids WHERE seq > $1 ORDER BY seq LIMIT $2) d
        JOIN events e ON e.event_time = d.event_time AND e.seq = d.seq ORDER BY d.seq`,
       [afterSeq, limit],
     );
-    return rows.map((r) => ({ seq: r.seq, event: JSON.parse(r.body) as ActionTrailEvent }));
+    const events = await this.codec.decode(rows);
+    return rows.map((r, i) => ({ seq: r.seq, event: events[i] as ActionTrailEvent }));
   }
 
   /**
@@ -583,7 +595,7 @@ export class PostgresEventStore implements EventStore {
     if (rows.length === 0) return;
     const last = (rows[rows.length - 1] as Positioned).seq;
     if ((rows[0] as Positioned).seq <= after) throw new FlinkTrailError('FT_ERR_MIGRATE_DIVERGED', String(after), `the first copied position is ${(rows[0] as Positioned).seq}`);
-    const records = rows.map((r, i) => ({ ...record(r.event, i), seq: r.seq }));
+    const records = rows.map((r, i) => ({ ...record(r.event, i, this.codec), seq: r.seq }));
     try {
       await this.withClient(async (c) => {
         await this.partitions.ensure(
@@ -616,15 +628,14 @@ export class PostgresEventStore implements EventStore {
   }
 
   async resolvePending(message: string): Promise<number> {
-    const rows = await this.query<{ body: string }>("SELECT body FROM events WHERE outcome = 'pending'");
-    const resolved = rows.map((r) => {
-      const e = JSON.parse(r.body) as ActionTrailEvent;
+    const rows = await this.query<BodyRow>(`SELECT ${BODY_COLUMNS} FROM events e WHERE e.outcome = 'pending'`);
+    const resolved = (await this.codec.decode(rows)).map((e) => {
       e.additionalEventData = { ...e.additionalEventData, outcome: 'unknown' };
       e.errorCode = 'OutcomeUnknown';
       e.errorMessage = message;
       return e;
     });
-    if (resolved.length) await this.write([], resolved.map((e) => record(e, 0)));
+    if (resolved.length) await this.write([], resolved.map((e) => record(e, 0, this.codec)));
     return resolved.length;
   }
 

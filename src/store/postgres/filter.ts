@@ -8,8 +8,9 @@ import type { EventFilter } from '../types.js';
 
 /**
  * PostgreSQL text cannot hold U+0000, which an event's strings may (a request parameter): the
- * columns (and the filter values compared with them) get U+FFFD instead. The body keeps it:
- * JSON.stringify writes it as the six characters \u0000, which text holds.
+ * columns (and the filter values compared with them) get U+FFFD instead. The body keeps it: the
+ * compressed record holds such a value itself rather than taking it back from its column
+ * (body-codec.ts); an older `body` text row has it as the six characters \u0000.
  */
 export function pgText<T extends string | null | undefined>(v: T): T {
   return (typeof v === 'string' && v.includes('\u0000') ? v.split('\u0000').join('\uFFFD') : v) as T;

@@ -6,14 +6,21 @@
  * test gets a schema of its own, dropped afterwards.
  *
  * Then what only the PostgreSQL store has: migrations applied once under concurrent opens, day
- * partitions, the password never in an error, scan under concurrent writers.
+ * partitions, the password never in an error, scan under concurrent writers, rows written with a
+ * `body` text before events migration 2 read through every path after it.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { eventStoreContract } from '../../contract/event-store.js';
+import type { ActionTrailEvent } from '../../../src/event/types.js';
 import { PostgresEventStore } from '../../../src/store/postgres/events.js';
+import { EVENTS_COMPONENT, EVENTS_MIGRATIONS } from '../../../src/store/postgres/events-schema.js';
+import { pgText, resourceKeys } from '../../../src/store/postgres/filter.js';
+import { migrate } from '../../../src/store/postgres/migrations.js';
+import { Partitions } from '../../../src/store/postgres/partitions.js';
+import { poolConfig } from '../../../src/store/postgres/url.js';
 import type { Cursor } from '../../../src/store/types.js';
 import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
 import { newEvents } from '../../helpers/events.js';
@@ -36,6 +43,36 @@ after(async () => {
 function url(): string {
   if (!server) throw new Error('PostgreSQL did not start');
   return server.url;
+}
+
+/**
+ * Writes `events` into `schema` as the store did at events migration 1 (the JSON record in
+ * `body text`), applying only that migration first.
+ */
+async function writeBeforeMigration2(schema: string, events: readonly ActionTrailEvent[]): Promise<void> {
+  const pool = new pg.Pool(poolConfig(url(), { max: 1, schema }));
+  try {
+    await migrate(pool, EVENTS_COMPONENT, EVENTS_MIGRATIONS.filter((m) => m.version === 1));
+    const c = await pool.connect();
+    try {
+      await new Partitions().ensure(c, events.map((e) => Date.parse(e.eventTime)));
+      for (const e of events) {
+        const [{ seq }] = (await c.query("INSERT INTO event_ids (event_id, event_time, seq) VALUES ($1, $2, nextval('event_seq')) RETURNING seq", [e.eventId, Date.parse(e.eventTime)])).rows as [{ seq: number }];
+        const a = e.additionalEventData;
+        await c.query(
+          `INSERT INTO events (seq, event_id, event_time, region, event_rw, event_name, event_type, service_name, user_name, access_key_id,
+             sensitive, outcome, error_code, source_ip, cluster, resources, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+          [seq, e.eventId, Date.parse(e.eventTime), e.acsRegion, e.eventRW, pgText(e.eventName), e.eventType, e.serviceName, pgText(e.userIdentity.userName || null),
+            e.userIdentity.accessKeyId ?? null, a.sensitive === true, a.outcome, e.errorCode ?? null, e.sourceIpAddress || null,
+            typeof a.cluster === 'string' ? a.cluster : null, resourceKeys(e.referencedResources).map(pgText), JSON.stringify(e)],
+        );
+      }
+    } finally {
+      c.release();
+    }
+  } finally {
+    await pool.end();
+  }
 }
 
 async function newSchema(): Promise<string> {
@@ -61,8 +98,8 @@ describe('PostgresEventStore', () => {
     const schema = await newSchema();
     const stores = await Promise.all([1, 2, 3, 4].map(() => PostgresEventStore.open({ url: url(), schema, poolMax: 2 })));
     try {
-      const rows = (await admin?.query(`SELECT component, version FROM ${schema}.flinktrail_migrations`))?.rows;
-      assert.deepEqual(rows, [{ component: 'events', version: 1 }]);
+      const rows = (await admin?.query(`SELECT component, version FROM ${schema}.flinktrail_migrations ORDER BY version`))?.rows;
+      assert.deepEqual(rows, [{ component: 'events', version: 1 }, { component: 'events', version: 2 }]);
     } finally {
       for (const s of stores) await s.close();
       await admin?.query(`DROP SCHEMA ${schema} CASCADE`);
@@ -176,6 +213,48 @@ describe('PostgresEventStore', () => {
         assert.deepEqual(full.events.map((e) => e.eventId), direction === 'FORWARD' ? ip.slice(0, 30) : [...ip].reverse().slice(0, 30));
         assert.ok(full.next);
       }
+    } finally {
+      await store.close();
+      await admin?.query(`DROP SCHEMA ${schema} CASCADE`);
+    }
+  });
+
+  it('reads rows written with a body text before events migration 2 everywhere, and writes new rows compressed', async () => {
+    const schema = await newSchema();
+    const events = newEvents(40, { start: Date.parse('2026-02-01T00:30:00Z'), stepMs: 1800_000 });
+    const old = events.slice(0, 20);
+    // Two old rows still pending: one is completed after the migration, one resolved as unknown.
+    const pending = (e: ActionTrailEvent): ActionTrailEvent => ({ ...e, additionalEventData: { ...e.additionalEventData, outcome: 'pending' } });
+    old[18] = pending(old[18] as ActionTrailEvent);
+    old[19] = pending(old[19] as ActionTrailEvent);
+    // An odd old record: U+0000 in its user (the column holds U+FFFD, the text body the original).
+    old[3] = { ...(old[3] as ActionTrailEvent), userIdentity: { ...(old[3] as ActionTrailEvent).userIdentity, userName: 'b\u0000b' } };
+    await writeBeforeMigration2(schema, old);
+    const store = await PostgresEventStore.open({ url: url(), schema, flushIntervalMs: 5 });
+    try {
+      const fresh = events.slice(20);
+      await Promise.all(fresh.map((e) => store.append(e)));
+      await store.complete(events[18] as ActionTrailEvent);
+      const want = [...old.slice(0, 18), events[18] as ActionTrailEvent, old[19], ...fresh];
+      const kinds = (await admin?.query(`SELECT event_id, body IS NOT NULL AS text, body_z IS NOT NULL AS z FROM ${schema}.events ORDER BY seq`))?.rows as { event_id: string; text: boolean; z: boolean }[];
+      assert.deepEqual(kinds.map((k) => `${k.text ? 't' : ''}${k.z ? 'z' : ''}`).join(','), [...Array(18).fill('t'), 'z', 't', ...Array(20).fill('z')].join(','), 'old rows untouched, the completed one and new ones compressed');
+
+      for (const e of want) assert.deepEqual(await store.get(e.eventId), e, e.eventId);
+      const all = { startTime: 0, endTime: Date.parse('2030-01-01T00:00:00Z') };
+      const page = await store.lookup({ filter: all, direction: 'FORWARD', limit: 100 });
+      assert.deepEqual(page.events, want, 'a lookup page mixes both kinds in order');
+      const bob = await store.lookup({ filter: { ...all, user: 'bob' }, direction: 'BACKWARD', limit: 100 });
+      assert.deepEqual(bob.events, want.filter((e) => e.userIdentity.userName === 'bob').reverse(), 'filters on columns, old rows included');
+      const job = await store.lookup({ filter: { ...all, resourceName: 'job-3' }, direction: 'FORWARD', limit: 100 });
+      assert.deepEqual(job.events.map((e) => e.eventId), want.filter((e) => e.referencedResources['ACS::RealtimeCompute::Job']?.includes('job-3')).map((e) => e.eventId));
+      assert.deepEqual((await store.copyRange(0, 100)).map((p) => p.event), want, 'copyRange (migrate verification) decodes both');
+      assert.deepEqual((await store.scan(0, 100)).map((p) => p.event), want.slice(0, 19), 'scan stops at the old pending row');
+
+      assert.equal(await store.resolvePending('restarted'), 1);
+      const resolved = await store.get((old[19]).eventId);
+      assert.equal(resolved?.additionalEventData.outcome, 'unknown');
+      assert.deepEqual({ ...resolved, additionalEventData: { ...resolved?.additionalEventData, outcome: 'pending' }, errorCode: undefined, errorMessage: undefined }, { ...old[19], errorCode: undefined, errorMessage: undefined });
+      assert.equal((await store.scan(0, 100)).length, 40, 'the scan goes on once it is resolved');
     } finally {
       await store.close();
       await admin?.query(`DROP SCHEMA ${schema} CASCADE`);
