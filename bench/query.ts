@@ -125,7 +125,7 @@ export async function measureQueries(
   // With a store URL the events are in PostgreSQL; the server gets a data directory of its own
   // (the generated one holds SQLite events and would refuse another event store).
   const ft = o.storeUrl
-    ? await startFlinkTrail({ dataDir: benchDir('pg-query'), set: ['store.retentionDays=36500', `store.url=${o.storeUrl}`], user: 'bench-auditor' })
+    ? await startFlinkTrail({ dataDir: benchDir('pg-query'), set: ['store.retentionDays=36500'], storeUrl: o.storeUrl, user: 'bench-auditor' })
     : await startFlinkTrail({ dataDir: dir, set: ['store.retentionDays=36500'], user: 'bench-auditor' });
   try {
     const cases = queryCases(meta.facts).filter(o.filter ?? (() => true));

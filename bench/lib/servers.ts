@@ -99,6 +99,8 @@ export interface StartFlinkTrailOptions {
   flinkUrl?: string;
   /** `--set key=value` overrides. */
   set?: string[];
+  /** PostgreSQL store (`--store`): the bench user and its key are made there. */
+  storeUrl?: string;
   user?: string;
   /** Extra options for node itself (e.g. `--cpu-prof`), before the script. */
   nodeArgs?: string[];
@@ -107,8 +109,9 @@ export interface StartFlinkTrailOptions {
 /** Runs `node bin/flinktrail.mjs serve` in its own process group and waits until it is ready. */
 export async function startFlinkTrail(opts: StartFlinkTrailOptions): Promise<FlinkTrailChild> {
   await ensureBuilt();
-  const cred = await makeKey(opts.dataDir, opts.user ?? 'bench', 'admin');
+  const cred = await makeKey(opts.dataDir, opts.user ?? 'bench', 'admin', undefined, undefined, opts.storeUrl ? { storeUrl: opts.storeUrl } : {});
   const args = [...(opts.nodeArgs ?? []), join(REPO, 'bin', 'flinktrail.mjs'), 'serve', '--data-dir', opts.dataDir, '--port', '0', '--set', 'log.level=warn'];
+  if (opts.storeUrl) args.push('--store', opts.storeUrl);
   if (opts.flinkUrl) args.push('--flink', opts.flinkUrl);
   for (const s of opts.set ?? []) args.push('--set', s);
   const child = spawnTracked(process.execPath, args, { cwd: REPO });
