@@ -4,6 +4,9 @@
  * scripts/it/postgres.sh (unix socket only) and registered with the lifecycle helper, so it is
  * stopped even when the suite's `before` fails.
  */
+import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
+import pg from 'pg';
 import { register, starting } from './lifecycle.js';
 import { itScript } from './servers.js';
 
@@ -56,4 +59,50 @@ export function startOwnPostgres(): Promise<OwnPostgresServer> {
       };
     })(),
   );
+}
+
+export interface PostgresForFile {
+  /** The server's URL (its `flinktrail` database). */
+  readonly url: string;
+  /** A small pool for the test's own statements (creating and dropping schemas, looking at rows). */
+  readonly admin: pg.Pool;
+  /** A new empty schema, named for no other test; drop it with `DROP SCHEMA … CASCADE`. */
+  newSchema(): Promise<string>;
+}
+
+/**
+ * PostgreSQL for one test file: registers the file's `before` (start or reuse the server, open the
+ * admin pool) and `after` (close both); the getters throw if the server did not start.
+ */
+export function postgresForFile(): PostgresForFile {
+  let server: PostgresServer | undefined;
+  let admin: pg.Pool | undefined;
+  before(async () => {
+    server = await startPostgres();
+    admin = new pg.Pool({ connectionString: server.url, max: 2 });
+    // An idle admin connection the server ends (seen once while another suite shared the server)
+    // is replaced by the pool; said, not thrown from nowhere.
+    admin.on('error', (err) => process.stderr.write(`# admin connection: ${err.message}\n`));
+  });
+  after(async () => {
+    await admin?.end();
+    await server?.stop();
+  });
+  const started = () => {
+    if (!server || !admin) throw new Error('PostgreSQL did not start');
+    return { server, admin };
+  };
+  return {
+    get url() {
+      return started().server.url;
+    },
+    get admin() {
+      return started().admin;
+    },
+    async newSchema() {
+      const schema = `ft_test_${randomBytes(6).toString('hex')}`;
+      await started().admin.query(`CREATE SCHEMA ${schema}`);
+      return schema;
+    },
+  };
 }

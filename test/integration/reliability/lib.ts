@@ -111,3 +111,42 @@ export async function metric(apiUrl: string, authorization: string, name: string
   }
   return sum;
 }
+
+export type Phase = 'before' | 'outage' | 'after';
+
+export interface Call {
+  kind: 'read' | 'write';
+  phase: Phase;
+  seen: Seen;
+}
+
+/**
+ * Outage tests' traffic through the gateway at `prefix`: two readers (overview, jobs, config)
+ * and one writer (cancelling a job that does not exist: Flink answers 404 once it is let
+ * through), every call kept with the phase it was sent in.
+ */
+export function traffic(client: Client, prefix: string, pauses = { readMs: 5, writeMs: 20 }): { calls: Call[]; phase: Phase; stop(): Promise<void> } {
+  const state = { calls: [] as Call[], phase: 'before' as Phase, stopped: false };
+  const reader = async () => {
+    const paths = ['/overview', '/jobs/overview', '/config'];
+    for (let i = 0; !state.stopped; i++) {
+      const p = state.phase;
+      state.calls.push({ kind: 'read', phase: p, seen: await client.send('GET', `${prefix}${paths[i % paths.length]}`) });
+      await sleep(pauses.readMs);
+    }
+  };
+  const writer = async () => {
+    while (!state.stopped) {
+      const p = state.phase;
+      state.calls.push({ kind: 'write', phase: p, seen: await client.send('PATCH', `${prefix}/jobs/${fakeJobId()}?mode=cancel`) });
+      await sleep(pauses.writeMs);
+    }
+  };
+  const loops = [reader(), reader(), writer()];
+  return Object.assign(state, {
+    async stop() {
+      state.stopped = true;
+      await Promise.all(loops);
+    },
+  });
+}

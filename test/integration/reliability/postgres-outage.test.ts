@@ -17,15 +17,7 @@ import { PostgresEventStore } from '../../../src/store/postgres/events.js';
 import { startFlink, type FlinkCluster } from '../../helpers/flink.js';
 import { basic, makeKey, tempDir } from '../../helpers/flinktrail.js';
 import { startOwnPostgres, type OwnPostgresServer } from '../../helpers/postgres.js';
-import { Client, fakeJobId, groupBy, metric, serve, sleep, type Seen } from './lib.js';
-
-type Phase = 'before' | 'outage' | 'after';
-
-interface Call {
-  kind: 'read' | 'write';
-  phase: Phase;
-  seen: Seen;
-}
+import { Client, groupBy, metric, serve, sleep, traffic, type Call, type Phase } from './lib.js';
 
 const OUTAGE_MS = Number(process.env['FLINKTRAIL_TEST_PG_OUTAGE_SECONDS'] ?? 10) * 1000;
 
@@ -63,37 +55,19 @@ describe('PostgreSQL outage under traffic: writes fail closed, reads flow, nothi
     const auth = basic(cred);
     const server = await serve(flink?.restUrl ?? '', dataDir, ['--store', url]);
     const client = new Client(server.origin, auth);
-    const calls: Call[] = [];
-    let phase: Phase = 'before';
-    let stop = false;
-    const reader = async () => {
-      const paths = ['/overview', '/jobs/overview', '/config'];
-      for (let i = 0; !stop; i++) {
-        const p = phase;
-        calls.push({ kind: 'read', phase: p, seen: await client.send('GET', `${server.prefix}${paths[i % paths.length]}`) });
-        await sleep(10);
-      }
-    };
-    const writer = async () => {
-      while (!stop) {
-        const p = phase;
-        calls.push({ kind: 'write', phase: p, seen: await client.send('PATCH', `${server.prefix}/jobs/${fakeJobId()}?mode=cancel`) });
-        await sleep(25);
-      }
-    };
-    const loops = [reader(), reader(), writer()];
+    const load = traffic(client, server.prefix, { readMs: 10, writeMs: 25 });
+    const calls = load.calls;
     let drainedMs = NaN;
     try {
       await sleep(2000);
       await postgres?.pause();
-      phase = 'outage';
+      load.phase = 'outage';
       await sleep(OUTAGE_MS);
       const flushErrors = await metric(server.apiUrl, auth, 'flinktrail_store_flush_errors_total');
       await postgres?.resume();
-      phase = 'after';
+      load.phase = 'after';
       await sleep(3000);
-      stop = true;
-      await Promise.all(loops);
+      await load.stop();
       assert.ok(flushErrors > 0, 'the store really failed to write during the outage');
 
       const wanted = calls.filter((c) => c.seen.status === 200 || c.seen.status === 404).map((c) => c.seen.requestId as string);
@@ -108,8 +82,7 @@ describe('PostgreSQL outage under traffic: writes fail closed, reads flow, nothi
       assert.equal(await metric(server.apiUrl, auth, 'flinktrail_events_dropped_total'), 0, 'no event was given up');
       assert.equal(server.proc.exitCode, null, 'FlinkTrail kept running');
     } finally {
-      stop = true;
-      await Promise.all(loops);
+      await load.stop();
       await client.close();
       await server.stop();
     }

@@ -16,15 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFlink, type FlinkCluster } from '../../helpers/flink.js';
 import { basic, makeKey, tempDir } from '../../helpers/flinktrail.js';
-import { Client, fakeJobId, groupBy, metric, serve, sleep, storedEvents, type Seen } from './lib.js';
-
-type Phase = 'before' | 'outage' | 'after';
-
-interface Call {
-  kind: 'read' | 'write';
-  phase: Phase;
-  seen: Seen;
-}
+import { Client, groupBy, metric, serve, sleep, storedEvents, traffic, type Call, type Phase } from './lib.js';
 
 describe('store outage: the file system fills up mid-traffic', { timeout: 150_000 }, () => {
   let flink: FlinkCluster;
@@ -51,25 +43,8 @@ describe('store outage: the file system fills up mid-traffic', { timeout: 150_00
     const auth = basic(cred);
     const server = await serve(flink.restUrl, dataDir);
     const client = new Client(server.origin, auth);
-    const calls: Call[] = [];
-    let phase: Phase = 'before';
-    let stop = false;
-    const reader = async () => {
-      const paths = ['/overview', '/jobs/overview', '/config'];
-      for (let i = 0; !stop; i++) {
-        const p = phase;
-        calls.push({ kind: 'read', phase: p, seen: await client.send('GET', `${server.prefix}${paths[i % paths.length]}`) });
-        await sleep(5);
-      }
-    };
-    const writer = async () => {
-      while (!stop) {
-        const p = phase;
-        calls.push({ kind: 'write', phase: p, seen: await client.send('PATCH', `${server.prefix}/jobs/${fakeJobId()}?mode=cancel`) });
-        await sleep(20);
-      }
-    };
-    const loops = [reader(), reader(), writer()];
+    const load = traffic(client, server.prefix);
+    const calls = load.calls;
     const filler = join(mnt, 'filler');
     let drainedMs = NaN;
     try {
@@ -79,15 +54,14 @@ describe('store outage: the file system fills up mid-traffic', { timeout: 150_00
       } catch {
         /* dd stops at ENOSPC: the file system is full */
       }
-      phase = 'outage';
+      load.phase = 'outage';
       await sleep(5000);
       const flushErrors = await metric(server.apiUrl, auth, 'flinktrail_store_flush_errors_total');
       assert.ok(flushErrors > 0, 'the store really failed to write during the outage');
       rmSync(filler);
-      phase = 'after';
+      load.phase = 'after';
       await sleep(3000);
-      stop = true;
-      await Promise.all(loops);
+      await load.stop();
 
       // The backlog drains: every answered read and Flink-answered write gets its event.
       const wanted = calls.filter((c) => c.seen.status === 200 || c.seen.status === 404).map((c) => c.seen.requestId as string);
@@ -102,8 +76,7 @@ describe('store outage: the file system fills up mid-traffic', { timeout: 150_00
       assert.equal(await metric(server.apiUrl, auth, 'flinktrail_events_dropped_total'), 0, 'no event was given up');
       assert.equal(server.proc.exitCode, null, 'FlinkTrail kept running');
     } finally {
-      stop = true;
-      await Promise.all(loops);
+      await load.stop();
       await client.close();
       await server.stop();
     }

@@ -10,8 +10,7 @@
  * `body` text before events migration 2 read through every path after it.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import pg from 'pg';
 import { eventStoreContract } from '../../contract/event-store.js';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
@@ -22,27 +21,13 @@ import { migrate } from '../../../src/store/postgres/migrations.js';
 import { Partitions } from '../../../src/store/postgres/partitions.js';
 import { poolConfig } from '../../../src/store/postgres/url.js';
 import type { Cursor } from '../../../src/store/types.js';
-import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
+import { postgresForFile } from '../../helpers/postgres.js';
 import { newEvents } from '../../helpers/events.js';
 
-let server: PostgresServer | undefined;
-let admin: pg.Pool | undefined;
-
-before(async () => {
-  server = await startPostgres();
-  admin = new pg.Pool({ connectionString: server.url, max: 2 });
-  // An idle admin connection the server ends (seen once while another suite shared the server)
-  // is replaced by the pool; said, not thrown from nowhere.
-  admin.on('error', (err) => process.stderr.write(`# admin connection: ${err.message}\n`));
-});
-after(async () => {
-  await admin?.end();
-  await server?.stop();
-});
+const postgres = postgresForFile();
 
 function url(): string {
-  if (!server) throw new Error('PostgreSQL did not start');
-  return server.url;
+  return postgres.url;
 }
 
 /**
@@ -76,8 +61,7 @@ async function writeBeforeMigration2(schema: string, events: readonly ActionTrai
 }
 
 async function newSchema(): Promise<string> {
-  const schema = `ft_test_${randomBytes(6).toString('hex')}`;
-  await admin?.query(`CREATE SCHEMA ${schema}`);
+  const schema = await postgres.newSchema();
   return schema;
 }
 
@@ -87,7 +71,7 @@ eventStoreContract('PostgreSQL', {
     return {
       open: (opts = {}) => PostgresEventStore.open({ url: url(), schema, flushIntervalMs: 5, poolMax: 4, ...(opts.scanBudget ? { scanBudget: opts.scanBudget } : {}) }),
       dispose: async () => {
-        await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await postgres.admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       },
     };
   },
@@ -98,11 +82,11 @@ describe('PostgresEventStore', () => {
     const schema = await newSchema();
     const stores = await Promise.all([1, 2, 3, 4].map(() => PostgresEventStore.open({ url: url(), schema, poolMax: 2 })));
     try {
-      const rows = (await admin?.query(`SELECT component, version FROM ${schema}.flinktrail_migrations ORDER BY version`))?.rows;
+      const rows = (await postgres.admin.query(`SELECT component, version FROM ${schema}.flinktrail_migrations ORDER BY version`))?.rows;
       assert.deepEqual(rows, [{ component: 'events', version: 1 }, { component: 'events', version: 2 }]);
     } finally {
       for (const s of stores) await s.close();
-      await admin?.query(`DROP SCHEMA ${schema} CASCADE`);
+      await postgres.admin.query(`DROP SCHEMA ${schema} CASCADE`);
     }
   });
 
@@ -113,7 +97,7 @@ describe('PostgresEventStore', () => {
       const start = Date.parse('2026-02-01T12:00:00Z');
       await Promise.all(newEvents(30, { start, stepMs: 6 * 3600_000 }).map((e) => store.append(e)));
       const parts = async () =>
-        ((await admin?.query(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        ((await postgres.admin.query(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE n.nspname = $1 AND i.inhparent = '${schema}.events'::regclass ORDER BY 1`, [schema]))?.rows ?? []).map((r: { name: string }) => r.name).filter((n: string) => n.startsWith('events_p2026020'));
       assert.deepEqual(await parts(), ['events_p20260201', 'events_p20260202', 'events_p20260203', 'events_p20260204', 'events_p20260205', 'events_p20260206', 'events_p20260207', 'events_p20260208']);
       const n = await store.purge(Date.parse('2026-02-04T06:00:00Z'));
@@ -121,7 +105,7 @@ describe('PostgresEventStore', () => {
       assert.deepEqual(await parts(), ['events_p20260204', 'events_p20260205', 'events_p20260206', 'events_p20260207', 'events_p20260208']);
     } finally {
       await store.close();
-      await admin?.query(`DROP SCHEMA ${schema} CASCADE`);
+      await postgres.admin.query(`DROP SCHEMA ${schema} CASCADE`);
     }
   });
 
@@ -137,7 +121,7 @@ describe('PostgresEventStore', () => {
       assert.equal((await store.get(e.eventId))?.eventName, 'ListJobs');
     } finally {
       await store.close();
-      await admin?.query(`DROP SCHEMA ${schema} CASCADE`);
+      await postgres.admin.query(`DROP SCHEMA ${schema} CASCADE`);
     }
   });
 
@@ -179,7 +163,7 @@ describe('PostgresEventStore', () => {
       assert.equal(new Set(seen).size, 600);
     } finally {
       for (const s of [...writers, reader]) await s.close();
-      await admin?.query(`DROP SCHEMA ${schema} CASCADE`);
+      await postgres.admin.query(`DROP SCHEMA ${schema} CASCADE`);
     }
   });
 
@@ -215,7 +199,7 @@ describe('PostgresEventStore', () => {
       }
     } finally {
       await store.close();
-      await admin?.query(`DROP SCHEMA ${schema} CASCADE`);
+      await postgres.admin.query(`DROP SCHEMA ${schema} CASCADE`);
     }
   });
 
@@ -236,7 +220,7 @@ describe('PostgresEventStore', () => {
       await Promise.all(fresh.map((e) => store.append(e)));
       await store.complete(events[18] as ActionTrailEvent);
       const want = [...old.slice(0, 18), events[18] as ActionTrailEvent, old[19], ...fresh];
-      const kinds = (await admin?.query(`SELECT event_id, body IS NOT NULL AS text, body_z IS NOT NULL AS z FROM ${schema}.events ORDER BY seq`))?.rows as { event_id: string; text: boolean; z: boolean }[];
+      const kinds = (await postgres.admin.query(`SELECT event_id, body IS NOT NULL AS text, body_z IS NOT NULL AS z FROM ${schema}.events ORDER BY seq`))?.rows as { event_id: string; text: boolean; z: boolean }[];
       assert.deepEqual(kinds.map((k) => `${k.text ? 't' : ''}${k.z ? 'z' : ''}`).join(','), [...Array(18).fill('t'), 'z', 't', ...Array(20).fill('z')].join(','), 'old rows untouched, the completed one and new ones compressed');
 
       for (const e of want) assert.deepEqual(await store.get(e.eventId), e, e.eventId);
@@ -257,7 +241,7 @@ describe('PostgresEventStore', () => {
       assert.equal((await store.scan(0, 100)).length, 40, 'the scan goes on once it is resolved');
     } finally {
       await store.close();
-      await admin?.query(`DROP SCHEMA ${schema} CASCADE`);
+      await postgres.admin.query(`DROP SCHEMA ${schema} CASCADE`);
     }
   });
 });

@@ -4,8 +4,7 @@
  * started by scripts/it/postgres.sh). Each test gets a schema of its own; each "instance" is its
  * own pg.Pool on that schema, as two FlinkTrail processes sharing one database.
  */
-import { randomBytes } from 'node:crypto';
-import { after, before } from 'node:test';
+
 import pg from 'pg';
 import { metaStoreContract, nonceStoreContract, objectStatesContract, policyHashStateContract, sessionStoreContract, type FeatureBackend } from '../../contract/small-stores.js';
 import { PostgresNonceStore } from '../../../src/api/actiontrail/postgres/nonces.js';
@@ -14,28 +13,15 @@ import { PostgresMetaStore } from '../../../src/store/postgres/meta.js';
 import { PostgresPolicyHashState } from '../../../src/pipeline/audit-policy/postgres/state.js';
 import { PostgresObjectStates } from '../../../src/sources/k8s-audit/postgres/state.js';
 import { poolConfig } from '../../../src/store/postgres/url.js';
-import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
+import { postgresForFile } from '../../helpers/postgres.js';
 import { testSecrets } from '../../helpers/secrets.js';
 
-let server: PostgresServer | undefined;
-let admin: pg.Pool | undefined;
-
-before(async () => {
-  server = await startPostgres();
-  admin = new pg.Pool({ connectionString: server.url, max: 2 });
-  admin.on('error', (err) => process.stderr.write(`# admin connection: ${err.message}\n`));
-});
-after(async () => {
-  await admin?.end();
-  await server?.stop();
-});
+const postgres = postgresForFile();
 
 const backend: FeatureBackend = {
   async space() {
-    if (!server || !admin) throw new Error('PostgreSQL did not start');
-    const url = server.url;
-    const schema = `ft_test_${randomBytes(6).toString('hex')}`;
-    await admin.query(`CREATE SCHEMA ${schema}`);
+        const url = postgres.url;
+    const schema = await postgres.newSchema();
     const sealer = testSecrets();
     const pools: pg.Pool[] = [];
     return {
@@ -50,7 +36,7 @@ const backend: FeatureBackend = {
       },
       async dispose() {
         for (const p of pools) await p.end();
-        await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await postgres.admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       },
     };
   },

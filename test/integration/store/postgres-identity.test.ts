@@ -4,33 +4,18 @@
  * in a schema of its own. Each `open` is an event store's pool with the identity store on it, as
  * a server has: two opens are two instances.
  */
-import { randomBytes } from 'node:crypto';
-import { after, before } from 'node:test';
-import pg from 'pg';
+
 import { identityStoreContract } from '../../contract/identity-store.js';
 import { PostgresIdentityStore } from '../../../src/identity/postgres/directory.js';
 import { PostgresEventStore } from '../../../src/store/postgres/events.js';
-import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
+import { postgresForFile } from '../../helpers/postgres.js';
 
-let server: PostgresServer | undefined;
-let admin: pg.Pool | undefined;
-
-before(async () => {
-  server = await startPostgres();
-  admin = new pg.Pool({ connectionString: server.url, max: 2 });
-  admin.on('error', (err) => process.stderr.write(`# admin connection: ${err.message}\n`));
-});
-after(async () => {
-  await admin?.end();
-  await server?.stop();
-});
+const postgres = postgresForFile();
 
 identityStoreContract('PostgreSQL', {
   async space() {
-    if (!server || !admin) throw new Error('PostgreSQL did not start');
-    const url = server.url;
-    const schema = `ft_test_${randomBytes(6).toString('hex')}`;
-    await admin.query(`CREATE SCHEMA ${schema}`);
+        const url = postgres.url;
+    const schema = await postgres.newSchema();
     const stores: PostgresEventStore[] = [];
     return {
       async open() {
@@ -40,7 +25,7 @@ identityStoreContract('PostgreSQL', {
       },
       async dispose() {
         for (const s of stores) await s.close();
-        await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await postgres.admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       },
     };
   },

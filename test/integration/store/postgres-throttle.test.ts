@@ -5,33 +5,19 @@
  * one instance applies at another within `cacheMs`.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import pg from 'pg';
 import { SignInThrottle } from '../../../src/identity/rate-limit.js';
 import { PostgresThrottleStore } from '../../../src/identity/postgres/throttle.js';
 import { poolConfig } from '../../../src/store/postgres/url.js';
 import { throttleContract, type ThrottleSpace } from '../../contract/throttle.js';
-import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
+import { postgresForFile } from '../../helpers/postgres.js';
 
-let server: PostgresServer | undefined;
-let admin: pg.Pool | undefined;
-
-before(async () => {
-  server = await startPostgres();
-  admin = new pg.Pool({ connectionString: server.url, max: 2 });
-  admin.on('error', (err) => process.stderr.write(`# admin connection: ${err.message}\n`));
-});
-after(async () => {
-  await admin?.end();
-  await server?.stop();
-});
+const postgres = postgresForFile();
 
 async function space(opts: { cacheMs?: number; now?: () => number } = { cacheMs: 0 }): Promise<ThrottleSpace> {
-  if (!server || !admin) throw new Error('PostgreSQL did not start');
-  const url = server.url;
-  const schema = `ft_test_${randomBytes(6).toString('hex')}`;
-  await admin.query(`CREATE SCHEMA ${schema}`);
+    const url = postgres.url;
+  const schema = await postgres.newSchema();
   const pools: pg.Pool[] = [];
   return {
     async instance() {
@@ -41,7 +27,7 @@ async function space(opts: { cacheMs?: number; now?: () => number } = { cacheMs:
     },
     async dispose() {
       for (const p of pools) await p.end();
-      await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await postgres.admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     },
   };
 }
