@@ -28,6 +28,22 @@ export interface SealedValueStore {
   rewrapAll(rewrap: (sealed: string) => string): Promise<{ values: number; plaintext: number }>;
 }
 
+/**
+ * One stored value under rotation: the value to write instead, or undefined to leave it (none,
+ * not sealed — counted as plaintext —, or already under the active key). Counts into `result`.
+ */
+export function rewrapped(value: string | null, rewrap: (sealed: string) => string, result: { values: number; plaintext: number }): string | undefined {
+  if (value === null) return undefined;
+  if (!isSealed(value)) {
+    result.plaintext++;
+    return undefined;
+  }
+  const next = rewrap(value);
+  if (next === value) return undefined;
+  result.values++;
+  return next;
+}
+
 /** Directory (under the data directory) of files whose whole content may be sealed. */
 export const SEALED_FILE_DIRS: readonly string[] = ['trail-digest-keys'];
 

@@ -6,9 +6,8 @@
  * read and the re-wrap of its row — but stop them anyway: they hold the old ring until restarted.
  */
 import type { Pool } from 'pg';
-import { isSealed } from '../envelope.js';
 import { inTransaction } from '../../store/postgres/migrations.js';
-import type { SealedValueStore } from '../rotate.js';
+import { rewrapped, type SealedValueStore } from '../rotate.js';
 
 /**
  * Where sealed values are stored on PostgreSQL: table, column, and the key column of the row.
@@ -36,16 +35,8 @@ export class PostgresSealedValues implements SealedValueStore {
           if (!exists.e) continue;
           const rows = (await client.query(`SELECT ${key} AS k, ${column} AS v FROM ${table} ORDER BY ${key} FOR UPDATE`)).rows as { k: string; v: string | null }[];
           for (const r of rows) {
-            if (r.v === null) continue;
-            if (!isSealed(r.v)) {
-              result.plaintext++;
-              continue;
-            }
-            const next = rewrap(r.v);
-            if (next !== r.v) {
-              await client.query(`UPDATE ${table} SET ${column} = $1 WHERE ${key} = $2`, [next, r.k]);
-              result.values++;
-            }
+            const next = rewrapped(r.v, rewrap, result);
+            if (next !== undefined) await client.query(`UPDATE ${table} SET ${column} = $1 WHERE ${key} = $2`, [next, r.k]);
           }
         }
       });

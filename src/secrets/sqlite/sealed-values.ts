@@ -3,9 +3,8 @@
  * re-wrapped in one IMMEDIATE transaction (a value that cannot be opened leaves every value under
  * the old key).
  */
-import { isSealed } from '../envelope.js';
 import type { Db } from '../../store/sqlite/database.js';
-import type { SealedValueStore } from '../rotate.js';
+import { rewrapped, type SealedValueStore } from '../rotate.js';
 
 /** Where sealed values are stored: table, column, and a key column that identifies the row. */
 export const SEALED_COLUMNS: readonly { table: string; column: string; key: string }[] = [
@@ -28,16 +27,8 @@ export class SqliteSealedValues implements SealedValueStore {
         const rows = db.prepare(`SELECT ${key} AS k, ${column} AS v FROM ${table}`).all() as { k: string | number; v: string | null }[];
         const update = db.prepare(`UPDATE ${table} SET ${column} = ? WHERE ${key} = ?`);
         for (const r of rows) {
-          if (r.v === null) continue;
-          if (!isSealed(r.v)) {
-            result.plaintext++;
-            continue;
-          }
-          const next = rewrap(r.v);
-          if (next !== r.v) {
-            update.run(next, r.k);
-            result.values++;
-          }
+          const next = rewrapped(r.v, rewrap, result);
+          if (next !== undefined) update.run(next, r.k);
         }
       }
     }).immediate();
