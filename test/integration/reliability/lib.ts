@@ -3,6 +3,7 @@
  * (restartable after kill -9), what /proc says about it, the events in its store, and a small
  * keep-alive HTTP client that records what the caller actually saw (status, X-Request-Id).
  */
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -149,4 +150,20 @@ export function traffic(client: Client, prefix: string, pauses = { readMs: 5, wr
       await Promise.all(loops);
     },
   });
+}
+
+/**
+ * Waits until every call Flink answered (200 reads, 404 writes: let through) has its event among
+ * the request ids `stored()` returns; how many ms that took. Fails after `timeoutMs`, saying how many
+ * are missing and `since` what.
+ */
+export async function allAnsweredStored(calls: readonly Call[], stored: () => Promise<Iterable<string | undefined>> | Iterable<string | undefined>, timeoutMs: number, since: string): Promise<number> {
+  const wanted = calls.filter((c) => c.seen.status === 200 || c.seen.status === 404).map((c) => c.seen.requestId as string);
+  const t = Date.now();
+  for (;;) {
+    const have = new Set(await stored());
+    if (wanted.every((rid) => have.has(rid))) return Date.now() - t;
+    if (Date.now() - t > timeoutMs) assert.fail(`${wanted.filter((rid) => !have.has(rid)).length} of ${wanted.length} answered calls still have no event ${timeoutMs / 1000} s after ${since}`);
+    await sleep(Math.min(500, timeoutMs / 50));
+  }
 }

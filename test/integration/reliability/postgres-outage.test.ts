@@ -17,7 +17,7 @@ import { PostgresEventStore } from '../../../src/store/postgres/events.js';
 import { startFlink, type FlinkCluster } from '../../helpers/flink.js';
 import { basic, makeKey, tempDir } from '../../helpers/flinktrail.js';
 import { startOwnPostgres, type OwnPostgresServer } from '../../helpers/postgres.js';
-import { Client, groupBy, metric, serve, sleep, traffic, type Call, type Phase } from './lib.js';
+import { Client, groupBy, metric, serve, sleep, traffic, allAnsweredStored, type Call, type Phase } from './lib.js';
 
 const OUTAGE_MS = Number(process.env['FLINKTRAIL_TEST_PG_OUTAGE_SECONDS'] ?? 10) * 1000;
 
@@ -70,15 +70,7 @@ describe('PostgreSQL outage under traffic: writes fail closed, reads flow, nothi
       await load.stop();
       assert.ok(flushErrors > 0, 'the store really failed to write during the outage');
 
-      const wanted = calls.filter((c) => c.seen.status === 200 || c.seen.status === 404).map((c) => c.seen.requestId as string);
-      const t = Date.now();
-      for (;;) {
-        const have = new Set((await allEvents(url)).map((e) => e.requestId));
-        if (wanted.every((rid) => have.has(rid))) break;
-        if (Date.now() - t > 30_000) assert.fail(`${wanted.filter((rid) => !have.has(rid)).length} of ${wanted.length} answered calls still have no event 30 s after PostgreSQL came back`);
-        await sleep(500);
-      }
-      drainedMs = Date.now() - t;
+      drainedMs = await allAnsweredStored(calls, async () => (await allEvents(url)).map((e) => e.requestId), 30_000, 'PostgreSQL came back');
       assert.equal(await metric(server.apiUrl, auth, 'flinktrail_events_dropped_total'), 0, 'no event was given up');
       assert.equal(server.proc.exitCode, null, 'FlinkTrail kept running');
     } finally {

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFlink, type FlinkCluster } from '../../helpers/flink.js';
 import { basic, makeKey, tempDir } from '../../helpers/flinktrail.js';
-import { Client, groupBy, metric, serve, sleep, storedEvents, traffic, type Call, type Phase } from './lib.js';
+import { Client, groupBy, metric, serve, sleep, storedEvents, traffic, allAnsweredStored, type Call, type Phase } from './lib.js';
 
 describe('store outage: the file system fills up mid-traffic', { timeout: 150_000 }, () => {
   let flink: FlinkCluster;
@@ -64,15 +64,7 @@ describe('store outage: the file system fills up mid-traffic', { timeout: 150_00
       await load.stop();
 
       // The backlog drains: every answered read and Flink-answered write gets its event.
-      const wanted = calls.filter((c) => c.seen.status === 200 || c.seen.status === 404).map((c) => c.seen.requestId as string);
-      const t = Date.now();
-      for (;;) {
-        const have = new Set(storedEvents(dataDir).map((e) => e.requestId));
-        if (wanted.every((rid) => have.has(rid))) break;
-        if (Date.now() - t > 20_000) assert.fail(`${wanted.filter((rid) => !have.has(rid)).length} of ${wanted.length} answered requests still have no event 20 s after space came back`);
-        await sleep(200);
-      }
-      drainedMs = Date.now() - t;
+      drainedMs = await allAnsweredStored(calls, () => storedEvents(dataDir).map((e) => e.requestId), 20_000, 'space came back');
       assert.equal(await metric(server.apiUrl, auth, 'flinktrail_events_dropped_total'), 0, 'no event was given up');
       assert.equal(server.proc.exitCode, null, 'FlinkTrail kept running');
     } finally {
