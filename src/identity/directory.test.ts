@@ -12,8 +12,9 @@ import { testSecrets } from '../../test/helpers/secrets.js';
 import { compilePolicy, decide, type PolicyDocument } from '../policy/index.js';
 import { openDatabase, type Db } from '../store/sqlite/database.js';
 import { AuthError, Authenticator, type AuthContext } from './authenticate.js';
-import { DIRECTORY_CACHE_MS, type Directory } from './directory.js';
-import { sqliteDirectory } from './sqlite/directory.js';
+import { Directory, DIRECTORY_CACHE_MS } from './directory.js';
+import { SqliteIdentityStore, sqliteDirectory } from './sqlite/directory.js';
+import { SqliteSessionStore } from './sqlite/sessions.js';
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 const ctx = (authorization: string): AuthContext => ({ authorization, peerIp: '10.0.0.1', sourceIp: '10.0.0.1', headers: {} });
@@ -131,5 +132,62 @@ describe('Directory cache', () => {
     assert.notEqual((await uncached.accessKey(key.accessKeyId)), (await uncached.accessKey(key.accessKeyId)));
     await cli.setAccessKeyStatus(key.accessKeyId, 'Inactive');
     assert.equal((await uncached.accessKey(key.accessKeyId))?.status, 'Inactive');
+  });
+});
+
+describe('Directory while its store cannot be reached', () => {
+  const ring = testSecrets();
+  let dataDir: string;
+  let db: Db;
+  before(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'ft-directory-down-'));
+    db = openDatabase(dataDir);
+  });
+  after(() => {
+    db?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** The data directory's store, made to fail like a server that went away while `down`. */
+  function flaky() {
+    const state = { down: false };
+    const real = new SqliteIdentityStore(db);
+    const store = new Proxy(real, {
+      get(target, prop, receiver) {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => (state.down ? Promise.reject(new Error('connect ENOENT /run/postgresql/.s.PGSQL.5432')) : (value as (...a: unknown[]) => unknown).apply(target, args));
+      },
+    });
+    return { state, store };
+  }
+
+  it('serves what it read in the last staleIfErrorMs, refuses anything else with a coded 503 that names no server', async () => {
+    let clock = 1_000_000;
+    const { state, store } = flaky();
+    const dir = new Directory({ identity: store, sessions: new SqliteSessionStore(db) }, ring, { now: () => clock, staleIfErrorMs: 60_000 });
+    await dir.createUser('erin', 'viewer');
+    const k = await dir.createAccessKey('erin');
+    assert.equal((await dir.accessKey(k.accessKeyId))?.userId, k.user.id);
+    state.down = true;
+    clock += DIRECTORY_CACHE_MS + 1;
+    assert.equal((await dir.accessKey(k.accessKeyId))?.userId, k.user.id, 'past the cache bound, still known while the store is down');
+    const unseen = await dir.accessKey('FTAKneverSeen').then(
+      () => 'answered',
+      (err: { code?: string; status?: number; message: string }) => `${err.code} ${err.status} ${err.message}`,
+    );
+    assert.match(unseen, /^FT_ERR_IDENTITY_UNAVAILABLE 503 /);
+    assert.doesNotMatch(unseen, /ENOENT|postgresql/, 'where the store is, is not told');
+    await assert.rejects(dir.listUsers(), (err: { code?: string }) => err.code === 'FT_ERR_IDENTITY_UNAVAILABLE', 'an uncached call: coded too');
+    clock += 60_001;
+    await assert.rejects(dir.accessKey(k.accessKeyId), (err: { code?: string }) => err.code === 'FT_ERR_IDENTITY_UNAVAILABLE', 'past staleIfErrorMs: refused, never let through');
+    state.down = false;
+    assert.equal((await dir.accessKey(k.accessKeyId))?.userId, k.user.id, 'back with the store');
+  });
+
+  it('passes a coded refusal of the store through as it is', async () => {
+    const { store } = flaky();
+    const dir = new Directory({ identity: store, sessions: new SqliteSessionStore(db) }, ring);
+    await assert.rejects(dir.updateUser('nobody-here', { disabled: true }), (err: { code?: string }) => err.code === 'FT_ERR_KEYS_UNKNOWN_USER');
   });
 });

@@ -101,6 +101,23 @@ function unavailable(err: unknown): Error {
   return err instanceof FlinkTrailError ? err : Object.assign(new FlinkTrailError('FT_ERR_IDENTITY_UNAVAILABLE'), { cause: err });
 }
 
+/** The store with every failure it did not code itself turned into FT_ERR_IDENTITY_UNAVAILABLE. */
+function unavailableAs503(store: IdentityStore): IdentityStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } catch (err) {
+          throw unavailable(err);
+        }
+      };
+    },
+  });
+}
+
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/;
 
 export class Directory {
@@ -123,7 +140,7 @@ export class Directory {
 
   /** `sealer` (the master key ring) is needed to make AccessKeys and to check request signatures; listing and Basic auth work without. */
   constructor(stores: DirectoryStores, sealer?: Sealer, opts: DirectoryOptions = {}) {
-    this.store = stores.identity;
+    this.store = unavailableAs503(stores.identity);
     this.sessions = stores.sessions;
     this.cacheMs = opts.cacheMs ?? DIRECTORY_CACHE_MS;
     this.staleIfErrorMs = opts.staleIfErrorMs ?? 600_000;
@@ -136,7 +153,7 @@ export class Directory {
    * found) is never cached.
    */
   private async cached<T>(key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
-    if (this.cacheMs <= 0) return this.unavailableAs(load);
+    if (this.cacheMs <= 0) return load();
     const hit = this.cache.get(key);
     if (hit && hit.until > this.now()) return hit.value as T;
     let value: T | undefined;
@@ -145,7 +162,7 @@ export class Directory {
     } catch (err) {
       // The store cannot be reached: what was read lately still stands, for a bounded time.
       if (hit && this.now() - hit.until < this.staleIfErrorMs) return hit.value as T;
-      throw unavailable(err);
+      throw err;
     }
     if (value === undefined) {
       this.cache.delete(key);
@@ -154,14 +171,6 @@ export class Directory {
     if (this.cache.size >= CACHE_ENTRIES) this.cache.clear();
     this.cache.set(key, { value: deepFreeze(value), until: this.now() + this.cacheMs });
     return value;
-  }
-
-  private async unavailableAs<T>(load: () => Promise<T>): Promise<T> {
-    try {
-      return await load();
-    } catch (err) {
-      throw unavailable(err);
-    }
   }
 
   /** Forgets every cached read: each change made through this directory calls it. */
