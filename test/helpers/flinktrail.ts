@@ -99,6 +99,8 @@ export interface ChildServer {
   /** Cluster name → URLs, as the child logged them once listening (ports bound as 0 are real here). */
   clusters: ListenInfo['clusters'];
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** The last error-level log lines (pino level ≥ 50) the child wrote after it started: for failure messages. */
+  errorLines(): string[];
 }
 
 /** Runs the built CLI (`bin/flinktrail.mjs serve`) and waits for its "listening" log line. */
@@ -119,6 +121,7 @@ async function child(flinkUrl: string | null, dataDir: string, args: string[]): 
   // with it the child), but only a tail is kept: a suite that makes it log for minutes must not
   // grow a buffer in the test process.
   let stderr = '';
+  const errors: string[] = [];
   proc.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-OUTPUT_TAIL)));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const running = () => proc.exitCode === null && proc.signalCode === null;
@@ -140,7 +143,12 @@ async function child(flinkUrl: string | null, dataDir: string, args: string[]): 
       // Only a guard against a hang: on a busy 2-core machine a cold start has taken over 20 s.
       const timer = setTimeout(() => reject(new Error(`FlinkTrail did not start in 120 s:\n${stderr}`)), 120_000);
       proc.stdout?.on('data', (d: Buffer) => {
-        if (ready) return; // drained, not kept
+        if (ready) {
+          // Drained; only error lines are kept, a few, for a failing test to show.
+          for (const l of d.toString().split('\n')) if (/"level":(5|6)0,/.test(l)) errors.push(l.slice(0, 2000));
+          errors.splice(0, Math.max(0, errors.length - 20));
+          return;
+        }
         const lines = (partial + d.toString()).split('\n');
         partial = lines.pop()!.slice(-OUTPUT_TAIL);
         const line = lines.find((l) => l.includes('FlinkTrail is listening'));
@@ -168,6 +176,7 @@ async function child(flinkUrl: string | null, dataDir: string, args: string[]): 
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       return exited;
     },
+    errorLines: () => [...errors],
   };
 }
 
