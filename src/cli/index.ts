@@ -12,6 +12,7 @@ import { ROLES, type Role } from '../identity/directory.js';
 import { directoryOf, openFeatureStores } from '../stores.js';
 import { LOOKUP_PARAMETERS } from '../query/lookup.js';
 import { openSecrets } from '../secrets/index.js';
+import type { Sealer } from '../secrets/envelope.js';
 import { openDatabase } from '../store/sqlite/database.js';
 import { hashPassword } from '../identity/secrets.js';
 import type { ActionTrailEvent } from '../event/types.js';
@@ -140,12 +141,11 @@ export function program(): Command {
     .addOption(output())
     .action(async (o: { dataDir: string; config?: string; output: string }) => {
       const config = loadConfig({ ...(o.config ? { file: o.config } : {}), env: process.env, overrides: { dataDir: o.dataDir } });
-      const secrets = openSecrets(config);
       const db = openDatabase(o.dataDir);
       let audit: LocalAudit | undefined;
       try {
         audit = await openLocalAudit(db, o.dataDir, config.store.url);
-        const keys = await directoryOf(await openFeatureStores(db, audit.events, secrets)).listAccessKeys();
+        const keys = await directoryOf(await openFeatureStores(db, audit.events, secretsWhenUsed(config))).listAccessKeys();
         const list = keys.map((k) => ({
           accessKeyId: k.id,
           userName: k.userName,
@@ -179,7 +179,7 @@ export function program(): Command {
       let audit: LocalAudit | undefined;
       try {
         audit = await openLocalAudit(db, o.dataDir, config.store.url);
-        const u = await directoryOf(await openFeatureStores(db, audit.events, openSecrets(config))).createUser(o.name, o.role, o.password ? await hashPassword(o.password) : undefined, o.update ?? false);
+        const u = await directoryOf(await openFeatureStores(db, audit.events, secretsWhenUsed(config))).createUser(o.name, o.role, o.password ? await hashPassword(o.password) : undefined, o.update ?? false);
         await audit.record(o.update ? 'UpdateUser' : 'CreateUser', { 'ACS::Actiontrail::User': [o.name] }, { userName: o.name, role: o.role, passwordSet: o.password !== undefined });
         const out = { principalId: u.id, userName: u.name, role: u.role, hasPassword: u.passwordHash !== null };
         process.stdout.write(o.output === 'json' ? `${JSON.stringify(out)}\n` : `${table(['PrincipalId', 'User', 'Role', 'Password'], [[out.principalId, out.userName, out.role, out.hasPassword ? 'set' : '-']])}\n`);
@@ -270,4 +270,14 @@ export async function run(argv: string[]): Promise<void> {
     process.stderr.write(`flinktrail: ${isFlinkTrailError(err) ? `${err.code}: ${err.message}` : e.message}\n`);
     process.exitCode = e.exitCode ?? (isFlinkTrailError(err) ? 2 : 1);
   }
+}
+
+/**
+ * The master key ring, opened only if something is sealed or opened: listing keys and making
+ * users need none, and keep working where the CLI's user cannot read the master key.
+ */
+function secretsWhenUsed(config: Parameters<typeof openSecrets>[0]): Sealer {
+  let ring: Sealer | undefined;
+  const get = () => (ring ??= openSecrets(config));
+  return { seal: (plaintext, context) => get().seal(plaintext, context), open: (sealed, context) => get().open(sealed, context) };
 }
