@@ -38,6 +38,9 @@ import { FlinkTrailError } from './errors/index.js';
 import { metaValue, type Db } from './store/sqlite/database.js';
 import { SqliteMetaStore } from './store/sqlite/meta.js';
 import type { EventStore } from './store/types.js';
+import type { TrailRepository } from './trails/repository.js';
+import { SqliteTrailRepository } from './trails/sqlite/repository.js';
+import { PostgresTrailRepository } from './trails/postgres/repository.js';
 
 export interface FeatureStores {
   /** `sqlite` (the data directory) or `postgres` (the event store's database). */
@@ -50,6 +53,8 @@ export interface FeatureStores {
   policyHash: PolicyHashState;
   nonces: NonceStore;
   objectStates: ObjectStates;
+  /** Trails: definitions, positions, delivered files, digest chains, jobs, dead letters and delivery leases; `localDir` is where `local` destinations write. */
+  trails(localDir: string): Promise<TrailRepository>;
 }
 
 /**
@@ -68,6 +73,7 @@ export async function openFeatureStores(db: Db, events: EventStore, sealer: Seal
       policyHash: await PostgresPolicyHashState.open(pool),
       nonces: await PostgresNonceStore.open(pool),
       objectStates: await PostgresObjectStates.open(pool),
+      trails: (localDir) => PostgresTrailRepository.open(pool, localDir, sealer),
     };
   }
   return {
@@ -79,6 +85,7 @@ export async function openFeatureStores(db: Db, events: EventStore, sealer: Seal
     policyHash: new SqlitePolicyHashState(db),
     nonces: new SqliteNonceStore(db),
     objectStates: new SqliteObjectStates(db),
+    trails: (localDir) => Promise.resolve(new SqliteTrailRepository(db, localDir, sealer)),
   };
 }
 

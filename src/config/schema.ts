@@ -526,6 +526,14 @@ export const configSchema = {
           default: 60,
           description: 'Smallest DigestInterval a trail may ask for.',
         },
+        leaseSeconds: {
+          type: 'integer',
+          unit: 's',
+          minimum: 3,
+          maximum: 600,
+          default: 15,
+          description: 'Each trail is delivered by one instance, the holder of its lease (renewed every third of it, at most every 2 s). When the holder dies, another instance takes the trail over within this time plus one renewal.',
+        },
         stopTimeoutMs: {
           type: 'integer',
           unit: 'ms',
@@ -861,6 +869,7 @@ export interface Config {
     retry: { initialBackoffMs: number; maxBackoffMs: number };
     digestIntervalSeconds: number;
     minDigestIntervalSeconds: number;
+    leaseSeconds: number;
     stopTimeoutMs: number;
     knownRegions: string[];
     localDir?: string;

@@ -17,7 +17,7 @@ import { DEAD_LETTER_EVENT, DeliveryEngine } from './engine.js';
 import { decodeFile } from './layout.js';
 import { createTrailMetrics } from './metrics.js';
 import { validateCreate } from './model.js';
-import { TrailRepository } from './repository.js';
+import { SqliteTrailRepository } from './sqlite/repository.js';
 import { FileObjectStore, type ObjectStore, type RecordSink } from './sinks/index.js';
 
 /** Stores the object, then (for the first `lose` log files) throws as if the answer was lost. */
@@ -61,7 +61,7 @@ async function setup(dest: string, sinks: { objects?: ObjectStore; records?: Rec
   const store = new SqliteEventStore(db, { flushIntervalMs: 5 });
   const config = buildConfig({ dataDir, trails: { windowSeconds: 1, pollIntervalMs: 10, streamBatchSize: 20, retry: { initialBackoffMs: 10, maxBackoffMs: 100 }, minDigestIntervalSeconds: 1 } });
   const secrets = testSecrets();
-  const repo = new TrailRepository(db, join(dataDir, 'trails'), secrets);
+  const repo = new SqliteTrailRepository(db, join(dataDir, 'trails'), secrets);
   const recorded: ActionTrailEvent[] = [];
   const engine = new DeliveryEngine({
     repo,
@@ -78,6 +78,7 @@ async function setup(dest: string, sinks: { objects?: ObjectStore; records?: Rec
       return Promise.resolve();
     },
     region: 'local',
+    holder: 'engine-test',
   });
   const spec = validateCreate({ Name: 'engine-trail', EventRW: 'All', Destinations: [dest], DigestInterval: 1 }, {
     knownRegions: new Set(['local']),
@@ -85,16 +86,16 @@ async function setup(dest: string, sinks: { objects?: ObjectStore; records?: Rec
     minDigestInterval: 1,
     localDir: dataDir,
   });
-  repo.create(spec, 'local', Date.now(), await store.lastSeq());
-  repo.start('engine-trail', Date.now() - 1, await store.lastSeq());
+  await repo.create(spec, 'local', Date.now(), await store.lastSeq());
+  await repo.start('engine-trail', Date.now() - 1, await store.lastSeq());
   engine.start();
   /** Waits until the live cursor has handled everything stored. */
   const drained = async () => {
     const deadline = Date.now() + 15_000;
-    let cursor = repo.allCursors()[0]!;
+    let cursor = (await repo.allCursors())[0]!;
     while ((cursor.position < (await store.lastSeq()) || cursor.plan) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
-      cursor = repo.allCursors()[0]!;
+      cursor = (await repo.allCursors())[0]!;
     }
     return cursor;
   };
@@ -146,7 +147,7 @@ describe('delivery engine', () => {
     const delivered = (await Promise.all(files.map(async (k) => decodeFile((await new FileObjectStore(out).get(k))!)))).flat();
     const badIds = [...bad.keys()].map((i) => events[i]!.eventId);
     assert.deepEqual(delivered.map((e) => e.eventId).sort(), events.map((e) => e.eventId).filter((id) => !badIds.includes(id)).sort());
-    const letters = t.repo.deadLetters('engine-trail', 10);
+    const letters = await t.repo.deadLetters('engine-trail', 10);
     assert.deepEqual(letters.map((l) => l.eventId).sort(), [...badIds].sort());
     assert.ok(letters.every((l) => l.code === 'FT_ERR_TRAIL_UNDELIVERABLE' && /acsRegion .* is not a valid region/.test(l.reason)));
     assert.equal(letters.find((l) => l.eventId === events[3]!.eventId)?.event.acsRegion, '..', 'the dead letter keeps a copy of the event');
@@ -170,7 +171,7 @@ describe('delivery engine', () => {
       events.filter((_, i) => i !== 7).map((e) => e.eventId),
       'every other event, in order, once',
     );
-    const letters = t.repo.deadLetters('engine-trail', 10);
+    const letters = await t.repo.deadLetters('engine-trail', 10);
     assert.deepEqual(letters.map((l) => [l.eventId, l.code]), [[events[7]!.eventId, 'MESSAGE_TOO_LARGE']]);
     await t.close();
   });

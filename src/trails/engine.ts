@@ -34,7 +34,8 @@ import { isObjectDestination } from './destination.js';
 import { buildFiles, digestKey, keyProblem, sha256Hex } from './layout.js';
 import type { TrailMetrics } from './metrics.js';
 import { JOB_STATUS, wants, type DeliveryFilter } from './model.js';
-import type { Chain, Cursor, Plan, StoredDestination, TrailRecord, TrailRepository } from './repository.js';
+import { FlinkTrailError } from '../errors/index.js';
+import type { Chain, Cursor, Fence, Lease, Plan, StoredDestination, TrailRecord, TrailRepository } from './repository.js';
 import { keyPrefix, type ObjectStore, type RecordSink } from './sinks/index.js';
 import { permanentCode } from './undeliverable.js';
 
@@ -50,6 +51,8 @@ export interface EngineDeps {
   openRecordSink(d: StoredDestination): RecordSink;
   /** Records FlinkTrail's own events (dead letters); absent in unit tests that do not look. */
   recordEvent?(e: ActionTrailEvent): Promise<void>;
+  /** Who this instance is in trail leases (`<host>:<pid>:<random>`). */
+  holder: string;
   /** `acsRegion` of FlinkTrail's own events. */
   region?: string;
   now?: () => number;
@@ -130,9 +133,15 @@ class Worker {
   }
 
   /** True when nothing gathered is waiting to go out. */
-  idle(): boolean {
-    const c = this.d.repo.cursor(this.cursorId);
-    return !this.open && !c?.plan;
+  async idle(): Promise<boolean> {
+    if (this.open) return false;
+    const c = await this.d.repo.cursor(this.cursorId).catch(() => undefined);
+    return !c?.plan;
+  }
+
+  /** The fence of this worker's trail: throws FT_ERR_TRAIL_LEASE_LOST once the engine no longer holds its lease. */
+  private fence(): Fence {
+    return this.e.fence(this.trail);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -157,10 +166,20 @@ class Worker {
         }
         this.failures = 0;
       } catch (err) {
-        if (!this.d.repo.cursor(this.cursorId)) break; // the trail or destination was deleted meanwhile
+        if (err instanceof FlinkTrailError && err.code === 'FT_ERR_TRAIL_LEASE_LOST') {
+          // Another instance delivers this trail now; it goes on from the last recorded position.
+          this.d.log.warn({ trail: this.trail, destination: this.kind }, 'The delivery lease of this trail was lost; this instance stops delivering it.');
+          this.e.leaseLost(this.trail);
+          break;
+        }
+        const gone = await this.d.repo.cursor(this.cursorId).then(
+          (c) => c === undefined,
+          () => false,
+        );
+        if (gone) break; // the trail or destination was deleted meanwhile
         this.failures++;
         const msg = describe(err);
-        this.d.repo.failed(this.cursorId, msg, this.now());
+        await this.d.repo.failed(this.cursorId, msg, this.now()).catch(() => undefined);
         this.d.metrics.failures.inc({ trail: this.trail, destination: this.kind });
         // The first failure and then at most one line a minute: a long outage must not flood the
         // log (every attempt is counted in metrics, the last error is in GetTrailStatus).
@@ -193,8 +212,8 @@ class Worker {
 
   /** One unit of work; true if it moved something (then the next runs at once). */
   private async step(): Promise<boolean> {
-    const t = this.d.repo.get(this.trail);
-    const c = this.d.repo.cursor(this.cursorId);
+    const t = await this.d.repo.get(this.trail);
+    const c = await this.d.repo.cursor(this.cursorId);
     const dest = t?.destinations.find((x) => x.id === c?.destId);
     if (!t || !c || !dest || c.done) {
       this.running = false;
@@ -216,7 +235,7 @@ class Worker {
 
   private async lag(c: Cursor): Promise<void> {
     if (c.jobId) return;
-    const cur = this.d.repo.cursor(c.id);
+    const cur = await this.d.repo.cursor(c.id);
     if (!cur) return;
     const last = await this.d.store.lastSeq();
     this.d.metrics.lag.set({ trail: this.trail, destination: this.kind }, Math.max(0, last - cur.position));
@@ -235,9 +254,9 @@ class Worker {
   }
 
   /** Which events this cursor delivers, now. */
-  private filter(t: TrailRecord, c: Cursor): DeliveryFilter {
+  private async filter(t: TrailRecord, c: Cursor): Promise<DeliveryFilter> {
     if (c.jobId) {
-      const job = this.d.repo.job(c.jobId);
+      const job = await this.d.repo.job(c.jobId);
       return { eventRW: t.eventRW, trailRegion: t.trailRegion, ...(job?.before !== undefined ? { until: job.before } : {}), off: [] };
     }
     return {
@@ -245,16 +264,15 @@ class Worker {
       trailRegion: t.trailRegion,
       ...(t.firstStartAt !== undefined ? { since: t.firstStartAt } : {}),
       ...(t.status === 'Disable' && t.stopLoggingAt !== undefined ? { until: t.stopLoggingAt } : {}),
-      off: this.d.repo.offTimes(t.name),
+      off: await this.d.repo.offTimes(t.name),
     };
   }
 
   private async finishIfDone(t: TrailRecord, c: Cursor, position: number): Promise<void> {
     if (c.endSeq === undefined || position < c.endSeq || c.plan) return;
-    this.d.repo.finish(c.id);
+    await this.d.repo.finish(c.id, this.fence());
     this.running = false;
-    if (c.jobId) this.e.jobCursorDone(c.jobId, t.name);
-    await Promise.resolve();
+    if (c.jobId) await this.e.jobCursorDone(c.jobId, t.name);
   }
 
   // --- buckets and directories ---
@@ -265,7 +283,7 @@ class Worker {
   }
 
   private async stepObjects(t: TrailRecord, c: Cursor, dest: StoredDestination): Promise<boolean> {
-    if (c.jobId) this.e.jobStarted(c.jobId);
+    if (c.jobId) await this.e.jobStarted(c.jobId);
     if (c.plan) {
       await this.deliverPlan(t, c, dest, c.plan);
       await this.finishIfDone(t, c, c.plan.to);
@@ -279,7 +297,7 @@ class Worker {
       return false;
     }
     const page = await this.d.store.scan(from, SCAN_PAGE);
-    const filter = this.filter(t, c);
+    const filter = await this.filter(t, c);
     const max = this.d.config;
     let scanned = from;
     for (const p of page) {
@@ -293,7 +311,7 @@ class Worker {
       if (this.open.count >= max.maxEventsPerFile || this.open.bytes >= max.maxFileBytes) return this.cut(t, c, dest);
     }
     if (!this.open) {
-      if (scanned > c.position) this.d.repo.advance(c.id, scanned);
+      if (scanned > c.position) await this.d.repo.advance(c.id, scanned, this.fence());
       return scanned > from;
     }
     this.open.scanned = scanned;
@@ -314,10 +332,10 @@ class Worker {
     const plan: Plan = {
       from: c.position,
       to: open.scanned,
-      cutAt: Math.max(this.now(), this.d.repo.minCutAt(dest.id)),
-      filter: this.filter(t, c),
+      cutAt: Math.max(this.now(), await this.d.repo.minCutAt(dest.id)),
+      filter: await this.filter(t, c),
     };
-    this.d.repo.setPlan(c.id, plan);
+    await this.d.repo.setPlan(c.id, plan, this.fence());
     await this.deliverPlan(t, c, dest, plan);
     await this.finishIfDone(t, c, plan.to);
     return true;
@@ -363,6 +381,7 @@ class Worker {
     const files: typeof built = [];
     for (const f of built) {
       try {
+        this.fence(); // never write a file for a trail another instance delivers now
         await store.put(f.key, f.body);
         files.push(f);
       } catch (err) {
@@ -372,16 +391,17 @@ class Worker {
         for (const i of f.members) letters.push({ ...(keyed[i] as Positioned), code, reason });
       }
     }
-    if (letters.length) this.setAside(t, c, dest, letters);
+    if (letters.length) await this.setAside(t, c, dest, letters);
     const events = files.flatMap((f) => f.members.map((i) => (keyed[i] as Positioned).event));
     const now = this.now();
-    this.d.repo.delivered(
+    await this.d.repo.delivered(
       c.id,
       dest.id,
       plan.to,
       events.length,
       files.map((f) => ({ key: f.key, region: f.region, cutAt: plan.cutAt, sha256: f.sha256, size: f.body.length, events: f.events, oldest: f.oldest, newest: f.newest })),
       now,
+      this.fence(),
     );
     const labels = { trail: t.name, destination: this.kind };
     this.d.metrics.events.inc(labels, events.length);
@@ -394,14 +414,14 @@ class Worker {
   // --- Kafka and syslog ---
 
   private async stepRecords(t: TrailRecord, c: Cursor, dest: StoredDestination): Promise<boolean> {
-    if (c.jobId) this.e.jobStarted(c.jobId);
+    if (c.jobId) await this.e.jobStarted(c.jobId);
     const upper = this.upper(t, c);
     if (c.position >= upper) {
       await this.finishIfDone(t, c, c.position);
       return false;
     }
     const page = await this.d.store.scan(c.position, this.d.config.streamBatchSize);
-    const filter = this.filter(t, c);
+    const filter = await this.filter(t, c);
     const selected: Positioned[] = [];
     let scanned = c.position;
     for (const p of page) {
@@ -413,24 +433,25 @@ class Worker {
     if (selected.length) {
       this.records ??= this.d.openRecordSink(dest);
       try {
+        this.fence();
         await this.records.send(selected.map((p) => p.event));
-        this.recordsDelivered(t, c, dest, scanned, selected);
+        await this.recordsDelivered(t, c, dest, scanned, selected);
       } catch (err) {
         if (!permanentCode(err)) throw err;
         // Some event of the batch can never be taken: find it, one event at a time.
         await this.isolate(t, c, dest, selected);
-        this.d.repo.advance(c.id, scanned);
+        await this.d.repo.advance(c.id, scanned, this.fence());
       }
     } else {
-      this.d.repo.advance(c.id, scanned);
+      await this.d.repo.advance(c.id, scanned, this.fence());
     }
     await this.finishIfDone(t, c, scanned);
     return true;
   }
 
-  private recordsDelivered(t: TrailRecord, c: Cursor, dest: StoredDestination, position: number, sent: readonly Positioned[]): void {
+  private async recordsDelivered(t: TrailRecord, c: Cursor, dest: StoredDestination, position: number, sent: readonly Positioned[]): Promise<void> {
     const now = this.now();
-    this.d.repo.delivered(c.id, dest.id, position, sent.length, [], now);
+    await this.d.repo.delivered(c.id, dest.id, position, sent.length, [], now, this.fence());
     this.d.metrics.events.inc({ trail: t.name, destination: this.kind }, sent.length);
     for (const p of sent) this.d.metrics.latency.observe({ destination: this.kind }, Math.max(0, now - Date.parse(p.event.eventTime)) / 1000);
   }
@@ -440,13 +461,14 @@ class Worker {
     for (const p of batch) {
       this.records ??= this.d.openRecordSink(dest);
       try {
+        this.fence();
         await this.records.send([p.event]);
-        this.recordsDelivered(t, c, dest, p.seq, [p]);
+        await this.recordsDelivered(t, c, dest, p.seq, [p]);
       } catch (err) {
         const code = permanentCode(err);
         if (!code) throw err;
-        this.setAside(t, c, dest, [{ ...p, code, reason: describe(err) }]);
-        this.d.repo.advance(c.id, p.seq);
+        await this.setAside(t, c, dest, [{ ...p, code, reason: describe(err) }]);
+        await this.d.repo.advance(c.id, p.seq, this.fence());
       }
     }
   }
@@ -454,8 +476,8 @@ class Worker {
   // --- dead letters ---
 
   /** Records events as dead letters: table, metrics, a log line and FlinkTrail's own event. */
-  private setAside(t: TrailRecord, c: Cursor, dest: StoredDestination, letters: readonly Letter[]): void {
-    const added = this.d.repo.deadLetter(c, t.name, letters, this.now());
+  private async setAside(t: TrailRecord, c: Cursor, dest: StoredDestination, letters: readonly Letter[]): Promise<void> {
+    const added = await this.d.repo.deadLetter(c, t.name, letters, this.now(), this.fence());
     if (added === 0) return; // a retried batch: already recorded
     const labels = { trail: t.name, destination: this.kind };
     this.d.metrics.deadLetters.inc(labels, added);
@@ -493,14 +515,15 @@ class Worker {
     const I = t.digestInterval * 1000;
     const now = this.now();
     const floorI = (ms: number) => Math.floor(ms / I) * I;
-    if (t.status !== 'Fresh') this.d.repo.startChain(dest.id, t.homeRegion, floorI(t.startLoggingAt ?? now));
-    for (const r of this.d.repo.regionsWithoutChain(dest.id)) this.d.repo.startChain(dest.id, r.region, floorI(r.firstCut));
-    for (const chain of this.d.repo.chains(dest.id)) {
+    if (t.status !== 'Fresh') await this.d.repo.startChain(dest.id, t.homeRegion, floorI(t.startLoggingAt ?? now), this.fence());
+    for (const r of await this.d.repo.regionsWithoutChain(dest.id)) await this.d.repo.startChain(dest.id, r.region, floorI(r.firstCut), this.fence());
+    for (const chain of await this.d.repo.chains(dest.id)) {
       try {
         await this.digestChain(t, dest, chain, I, now);
       } catch (err) {
+        if (err instanceof FlinkTrailError && err.code === 'FT_ERR_TRAIL_LEASE_LOST') throw err;
         const msg = describe(err);
-        this.d.repo.digestFailed(dest.id, msg);
+        await this.d.repo.digestFailed(dest.id, msg);
         this.d.metrics.failures.inc({ trail: t.name, destination: this.kind });
         this.d.log.warn({ trail: t.name, destination: this.kind, region: chain.region, err: msg }, 'Writing a trail digest failed; it will be retried.');
         return;
@@ -525,14 +548,14 @@ class Worker {
       const e = Math.floor(s / I) * I + I;
       if (now < e) return;
       // A batch cut before e but not yet stored belongs in this digest: wait for it.
-      if (this.d.repo.cursorsOf(dest.id).some((c) => c.plan && c.plan.cutAt < e)) return;
-      const files = this.d.repo.filesBetween(dest.id, chain.region, s, e);
+      if ((await this.d.repo.cursorsOf(dest.id)).some((c) => c.plan && c.plan.cutAt < e)) return;
+      const files = await this.d.repo.filesBetween(dest.id, chain.region, s, e);
       if (files.length === 0 && this.loggingOff(t, s, e)) {
         // Logging was off: no digest, the chain resumes (linked to its last digest) later.
         const target = t.status === 'Enable' ? Math.floor((t.startLoggingAt ?? now) / I) * I : Math.floor(now / I) * I;
-        const later = this.d.repo.filesBetween(dest.id, chain.region, s, Math.max(target, e));
+        const later = await this.d.repo.filesBetween(dest.id, chain.region, s, Math.max(target, e));
         const next = later.length ? Math.max(e, Math.floor((later[0] as { cutAt: number }).cutAt / I) * I) : Math.max(target, e);
-        this.d.repo.skipChain(dest.id, chain.region, next);
+        await this.d.repo.skipChain(dest.id, chain.region, next, this.fence());
         chain.nextStart = next;
         if (t.status !== 'Enable' && !later.length) return;
         continue;
@@ -575,34 +598,88 @@ class Worker {
         })),
       };
       const { bytes, signature } = writeDigest(body, signer.privateKey);
+      this.fence();
       await this.objectStore(dest).put(key, bytes);
       const sha = sha256Hex(bytes);
-      this.d.repo.digestWritten(chain, e, key, sha, signature, now);
+      await this.d.repo.digestWritten(chain, e, key, sha, signature, now, this.fence());
       this.d.metrics.digests.inc({ trail: t.name, destination: this.kind });
       Object.assign(chain, { nextStart: e, lastKey: key, lastSha256: sha, lastSignature: signature, lastEnd: e });
     }
   }
 }
 
+/** A lease this instance holds, and until when (this process's clock) it may act on it. */
+interface Held {
+  lease: Lease;
+  validUntil: number;
+}
+
+/**
+ * Runs the workers of the trails whose lease this instance holds. Every `renewMs` it lists the
+ * open cursors, takes or renews the lease of each trail that has one (`trails.leaseSeconds`),
+ * lets go of the others, and starts or stops workers to match. A lease is acted on only while
+ * more than a third of it is left by this process's clock, counted from before it was asked
+ * for: so a holder stops writing files and digests before the lease can run out in the
+ * database, and a successor that takes it over afterwards finds every position, plan and chain
+ * as the last fenced write left them.
+ */
 export class DeliveryEngine {
   private readonly workers = new Map<number, Worker>();
+  private readonly held = new Map<string, Held>();
   private syncTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private syncing: Promise<void> | undefined;
+  private again = false;
 
   constructor(private readonly d: EngineDeps) {}
 
+  private get ttlMs(): number {
+    return this.d.config.leaseSeconds * 1000;
+  }
+
+  /** How often leases are renewed and cursors listed: a third of the lease, at most every 2 s. */
+  get renewMs(): number {
+    return Math.min(2000, Math.floor(this.ttlMs / 3));
+  }
+
   start(): void {
-    this.sync();
-    // Picks up changes made outside the API (another process on the same data directory).
-    this.syncTimer = setInterval(() => this.sync(), 2000);
+    this.poke();
+    // Renews leases and picks up changes made elsewhere (another instance, another process).
+    this.syncTimer = setInterval(() => this.poke(), this.renewMs);
     this.syncTimer.unref();
   }
 
-  /** Starts a worker for every open cursor and stops workers whose cursor is gone. */
-  sync(): void {
+  /** Runs `sync` soon: one at a time, and once more after the running one if poked meanwhile. */
+  poke(): void {
     if (this.stopped) return;
-    const cursors = this.d.repo.allCursors().filter((c) => !c.done);
-    const live = new Set(cursors.map((c) => c.id));
+    if (this.syncing) {
+      this.again = true;
+      return;
+    }
+    this.syncing = this.sync()
+      .catch((err: unknown) => this.d.log.warn({ err: describe(err) }, 'Trail delivery could not read its trails; retrying.'))
+      .finally(() => {
+        this.syncing = undefined;
+        if (this.again) {
+          this.again = false;
+          this.poke();
+        }
+      });
+  }
+
+  /** Takes or renews the leases of trails with open cursors, then starts a worker for every open cursor of a held trail and stops the rest. */
+  async sync(): Promise<void> {
+    if (this.stopped) return;
+    const cursors = (await this.d.repo.allCursors()).filter((c) => !c.done);
+    const wanted = new Set(cursors.map((c) => c.trail));
+    for (const trail of wanted) await this.claim(trail);
+    for (const [trail, h] of this.held) {
+      if (wanted.has(trail)) continue;
+      this.held.delete(trail);
+      await this.d.repo.releaseLease(h.lease).catch(() => undefined);
+    }
+    if (this.stopped) return;
+    const live = new Set(cursors.filter((c) => this.held.has(c.trail)).map((c) => c.id));
     for (const [id, w] of this.workers) {
       if (!live.has(id)) {
         this.workers.delete(id);
@@ -611,14 +688,15 @@ export class DeliveryEngine {
     }
     const trails = new Map<string, TrailRecord | undefined>();
     for (const c of cursors) {
+      if (!live.has(c.id)) continue;
       const existing = this.workers.get(c.id);
       if (existing) {
         existing.wake();
         continue;
       }
-      if (!trails.has(c.trail)) trails.set(c.trail, this.d.repo.get(c.trail));
+      if (!trails.has(c.trail)) trails.set(c.trail, await this.d.repo.get(c.trail));
       const dest = trails.get(c.trail)?.destinations.find((x) => x.id === c.destId);
-      if (!dest) continue;
+      if (!dest || this.stopped || this.workers.has(c.id)) continue;
       const w = new Worker(this, this.d, c.id, c.trail, dest.kind);
       this.workers.set(c.id, w);
       void w.done.then(() => {
@@ -627,31 +705,74 @@ export class DeliveryEngine {
     }
   }
 
-  jobStarted(jobId: string): void {
-    const j = this.d.repo.job(jobId);
-    if (j?.status === JOB_STATUS.initializing) this.d.repo.setJobStatus(jobId, JOB_STATUS.delivering, Date.now());
+  /** Takes or renews one trail's lease. A failure to ask keeps what is held until it runs out by this process's clock. */
+  private async claim(trail: string): Promise<void> {
+    const asked = Date.now();
+    let lease: Lease | undefined;
+    try {
+      lease = await this.d.repo.acquireLease(trail, this.d.holder, this.ttlMs);
+    } catch (err) {
+      this.d.log.warn({ trail, err: describe(err) }, 'The delivery lease of a trail could not be renewed; retrying.');
+      return;
+    }
+    const before = this.held.get(trail);
+    if (!lease) {
+      if (before) this.d.log.warn({ trail }, 'Another instance holds the delivery lease of this trail now; this one stops delivering it.');
+      this.held.delete(trail);
+      return;
+    }
+    if (!before || before.lease.token !== lease.token) this.d.log.info({ trail, token: lease.token }, 'This instance took the delivery lease of a trail and delivers it.');
+    this.held.set(trail, { lease, validUntil: asked + this.ttlMs });
   }
 
-  jobCursorDone(jobId: string, trail: string): void {
-    const p = this.d.repo.jobProgress(jobId);
+  /** The fence of a held trail; FT_ERR_TRAIL_LEASE_LOST when not held or less than a third of it is left. */
+  fence(trail: string): Fence {
+    const h = this.held.get(trail);
+    if (!h || Date.now() > h.validUntil - Math.floor(this.ttlMs / 3)) throw new FlinkTrailError('FT_ERR_TRAIL_LEASE_LOST', trail);
+    return { trail, token: h.lease.token };
+  }
+
+  /** A worker found its trail's lease gone: forget it (the next sync asks again). */
+  leaseLost(trail: string): void {
+    this.held.delete(trail);
+    this.poke();
+  }
+
+  /** The trails this instance delivers now. */
+  heldTrails(): string[] {
+    return [...this.held.keys()].sort();
+  }
+
+  async jobStarted(jobId: string): Promise<void> {
+    const j = await this.d.repo.job(jobId);
+    if (j?.status === JOB_STATUS.initializing) await this.d.repo.setJobStatus(jobId, JOB_STATUS.delivering, Date.now());
+  }
+
+  async jobCursorDone(jobId: string, trail: string): Promise<void> {
+    const p = await this.d.repo.jobProgress(jobId);
     if (p.cursors > 0 && p.done >= p.cursors) {
-      this.d.repo.setJobStatus(jobId, JOB_STATUS.complete, Date.now());
+      await this.d.repo.setJobStatus(jobId, JOB_STATUS.complete, Date.now());
       this.d.log.info({ jobId, trail }, 'Delivery history job complete.');
     }
   }
 
-  /** Stops every worker; first gives gathered batches up to `stopTimeoutMs` to be delivered. */
+  /** Stops every worker (first gives gathered batches up to `stopTimeoutMs` to be delivered), then lets go of the leases. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.syncTimer) clearInterval(this.syncTimer);
+    await this.syncing;
     const workers = [...this.workers.values()];
     const deadline = Date.now() + this.d.config.stopTimeoutMs;
     for (const w of workers) {
       w.flushing = true;
       w.wake();
     }
-    while (Date.now() < deadline && workers.some((w) => !w.idle())) await new Promise((r) => setTimeout(r, 20));
+    const busy = async () => (await Promise.all(workers.map((w) => w.idle()))).some((idle) => !idle);
+    while (Date.now() < deadline && (await busy())) await new Promise((r) => setTimeout(r, 20));
     await Promise.all(workers.map((w) => w.halt()));
     this.workers.clear();
+    // Let another instance take over at once rather than after the lease runs out.
+    await Promise.all([...this.held.values()].map((h) => this.d.repo.releaseLease(h.lease).catch(() => undefined)));
+    this.held.clear();
   }
 }

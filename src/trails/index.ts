@@ -8,12 +8,14 @@
  * The CLI side is `addTrailCommands` (src/cli/trails.ts: the CLI composes features, never the
  * reverse); validation of delivered files is validate-logs/.
  */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AppModule, ModuleContext } from '../module.js';
 import { DigestKeys, type DigestKeyStore } from './digest/keys.js';
 import { DeliveryEngine } from './engine.js';
 import { createTrailMetrics } from './metrics.js';
-import { TrailRepository } from './repository.js';
+import type { TrailRepository } from './repository.js';
 import { registerTrailRoutes } from './routes.js';
 import { TrailService } from './service.js';
 import { resolveCredentials } from './destination.js';
@@ -34,18 +36,25 @@ export function knownRegions(ctx: Pick<ModuleContext, 'config'>): Set<string> {
   return new Set([c.region, ...c.clusters.flatMap((x) => (x.region ? [x.region] : [])), ...c.trails.knownRegions]);
 }
 
-/** What trails keep in a store the composition picks (the embedded ones: sqlite/). */
+/** What trails keep in a store the composition picks (src/stores.ts; the embedded ones: sqlite/). */
 export interface TrailsStores {
   digestKeys: DigestKeyStore;
+  /** The trail state, with `localDir` the directory of `local` destinations. */
+  trails(localDir: string): Promise<TrailRepository>;
 }
 
-export function createTrailsModule(ctx: ModuleContext, stores: TrailsStores): TrailsModule {
+/** This process's name in trail leases: host, pid and a random part (a restarted process is another holder). */
+export function leaseHolder(): string {
+  return `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+}
+
+export async function createTrailsModule(ctx: ModuleContext, stores: TrailsStores): Promise<TrailsModule> {
   const { config } = ctx;
   const localDir = resolve(config.trails.localDir ?? join(config.dataDir, 'trails'));
-  const repo = new TrailRepository(ctx.db, localDir, ctx.secrets);
+  const repo = await stores.trails(localDir);
   const keys = new DigestKeys(stores.digestKeys, config.dataDir, ctx.secrets);
   const log = ctx.log.child({ component: 'trails' });
-  const sealed = repo.sealStoredCredentials();
+  const sealed = await repo.sealStoredCredentials();
   if (sealed > 0) log.info({ destinations: sealed }, 'Destination credentials stored in clear by an earlier version were sealed with the master key.');
   const engine = new DeliveryEngine({
     repo,
@@ -59,6 +68,7 @@ export function createTrailsModule(ctx: ModuleContext, stores: TrailsStores): Tr
     openObjectStore: (d) => openObjectStore(resolveCredentials(d), { multipartThresholdBytes: config.trails.multipartThresholdBytes }),
     openRecordSink: (d) => openRecordSink(resolveCredentials(d)),
     recordEvent: (e) => ctx.recorder.record(e),
+    holder: leaseHolder(),
     region: config.region,
   });
   const service = new TrailService({

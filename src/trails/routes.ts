@@ -41,17 +41,17 @@ export function registerTrailRoutes(api: FastifyInstance, svc: TrailService, acc
     return { RequestId: req.id, ...describeTrail(t, accountId) };
   });
 
-  api.get('/api/v1/trails', audit('DescribeTrails', 'Read'), (req) => {
+  api.get('/api/v1/trails', audit('DescribeTrails', 'Read'), async (req) => {
     const q = req.query as Record<string, unknown>;
     for (const k of Object.keys(q)) if (k !== 'NameList') throw new FlinkTrailError('FT_ERR_TRAIL_INVALID_PARAMETER', k, 'unknown parameter; known: NameList');
-    const list = svc.list(typeof q['NameList'] === 'string' ? q['NameList'] : undefined);
+    const list = await svc.list(typeof q['NameList'] === 'string' ? q['NameList'] : undefined);
     if (list.length) req.auditResources = { [TRAIL_RESOURCE]: list.slice(0, 100).map((t) => t.name) };
-    return Promise.resolve({ RequestId: req.id, TrailList: list.map((t) => describeTrail(t, accountId)) });
+    return { RequestId: req.id, TrailList: list.map((t) => describeTrail(t, accountId)) };
   });
 
-  api.get('/api/v1/trails/:name', audit('DescribeTrails', 'Read'), (req: Named) => {
+  api.get('/api/v1/trails/:name', audit('DescribeTrails', 'Read'), async (req: Named) => {
     mark(req, req.params.name);
-    return Promise.resolve({ RequestId: req.id, TrailList: [describeTrail(svc.get(req.params.name), accountId)] });
+    return { RequestId: req.id, TrailList: [describeTrail(await svc.get(req.params.name), accountId)] };
   });
 
   api.patch('/api/v1/trails/:name', audit('UpdateTrail', 'Write'), async (req: Named) => {
@@ -60,10 +60,10 @@ export function registerTrailRoutes(api: FastifyInstance, svc: TrailService, acc
     return { RequestId: req.id, ...describeTrail(t, accountId) };
   });
 
-  api.delete('/api/v1/trails/:name', audit('DeleteTrail', 'Write', true), (req: Named) => {
+  api.delete('/api/v1/trails/:name', audit('DeleteTrail', 'Write', true), async (req: Named) => {
     mark(req, req.params.name);
-    svc.delete(req.params.name);
-    return Promise.resolve({ RequestId: req.id });
+    await svc.delete(req.params.name);
+    return { RequestId: req.id };
   });
 
   api.post('/api/v1/trails/:name/start', audit('StartLogging', 'Write'), async (req: Named) => {
@@ -78,16 +78,16 @@ export function registerTrailRoutes(api: FastifyInstance, svc: TrailService, acc
     return { RequestId: req.id };
   });
 
-  api.get('/api/v1/trails/:name/status', audit('GetTrailStatus', 'Read'), (req: Named) => {
+  api.get('/api/v1/trails/:name/status', audit('GetTrailStatus', 'Read'), async (req: Named) => {
     mark(req, req.params.name);
-    return Promise.resolve({ RequestId: req.id, ...svc.status(req.params.name) });
+    return { RequestId: req.id, ...(await svc.status(req.params.name)) };
   });
 
-  api.get('/api/v1/trails/:name/dead-letters', audit('ListTrailDeadLetters', 'Read'), (req: Named) => {
+  api.get('/api/v1/trails/:name/dead-letters', audit('ListTrailDeadLetters', 'Read'), async (req: Named) => {
     mark(req, req.params.name);
     const q = req.query as Record<string, unknown>;
     for (const k of Object.keys(q)) if (k !== 'MaxResults' && k !== 'NextToken') throw new FlinkTrailError('FT_ERR_TRAIL_INVALID_PARAMETER', k, 'unknown parameter; known: MaxResults, NextToken');
-    return Promise.resolve({ RequestId: req.id, ...svc.deadLetters(req.params.name, q['MaxResults'], q['NextToken']) });
+    return { RequestId: req.id, ...(await svc.deadLetters(req.params.name, q['MaxResults'], q['NextToken'])) };
   });
 
   api.post('/api/v1/trails/:name/history-jobs', audit('CreateDeliveryHistoryJob', 'Write'), async (req: Named) => {
@@ -96,15 +96,15 @@ export function registerTrailRoutes(api: FastifyInstance, svc: TrailService, acc
     return { RequestId: req.id, JobId: job.id };
   });
 
-  api.get('/api/v1/trails/:name/history-jobs', audit('ListDeliveryHistoryJobs', 'Read'), (req: Named) => {
+  api.get('/api/v1/trails/:name/history-jobs', audit('ListDeliveryHistoryJobs', 'Read'), async (req: Named) => {
     mark(req, req.params.name);
     const q = req.query as Record<string, unknown>;
-    return Promise.resolve({ RequestId: req.id, ...svc.listHistoryJobs(req.params.name, q['PageNumber'], q['PageSize']) });
+    return { RequestId: req.id, ...(await svc.listHistoryJobs(req.params.name, q['PageNumber'], q['PageSize'])) };
   });
 
   api.get('/api/v1/trails/:name/digest-public-keys', audit('ListPublicKeys', 'Read'), async (req: Named) => {
     mark(req, req.params.name);
-    svc.get(req.params.name);
+    await svc.get(req.params.name);
     return { RequestId: req.id, PublicKeyList: await svc.publicKeys() };
   });
 

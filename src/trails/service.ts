@@ -73,52 +73,49 @@ export class TrailService {
 
   async create(body: unknown): Promise<TrailRecord> {
     const spec = validateCreate(body, this.d.validation);
-    const t = this.d.repo.create(spec, this.d.homeRegion, this.now(), await this.d.store.lastSeq());
-    this.d.engine.sync();
+    const t = await this.d.repo.create(spec, this.d.homeRegion, this.now(), await this.d.store.lastSeq());
+    this.d.engine.poke();
     return t;
   }
 
   async update(name: string, body: unknown): Promise<TrailRecord> {
-    const current = this.d.repo.mustGet(validateName(name));
+    const current = await this.d.repo.mustGet(validateName(name));
     const spec = validateUpdate(current, body, this.d.validation);
-    const t = this.d.repo.update(spec, this.now(), await this.d.store.lastSeq());
-    this.d.engine.sync();
+    const t = await this.d.repo.update(spec, this.now(), await this.d.store.lastSeq());
+    this.d.engine.poke();
     return t;
   }
 
-  delete(name: string): void {
-    this.d.repo.delete(validateName(name), this.now());
-    this.d.engine.sync();
+  async delete(name: string): Promise<void> {
+    await this.d.repo.delete(validateName(name), this.now());
+    this.d.engine.poke();
   }
 
-  get(name: string): TrailRecord {
+  get(name: string): Promise<TrailRecord> {
     return this.d.repo.mustGet(this.checkName(name));
   }
 
-  list(nameList?: string): TrailRecord[] {
+  list(nameList?: string): Promise<TrailRecord[]> {
     const names = nameList ? nameList.split(',').map((n) => n.trim()).filter(Boolean) : undefined;
     return this.d.repo.list(names);
   }
 
   async start(name: string): Promise<TrailRecord> {
-    const t = this.d.repo.start(this.checkName(name), this.now(), await this.d.store.lastSeq());
-    this.d.engine.sync();
+    const t = await this.d.repo.start(this.checkName(name), this.now(), await this.d.store.lastSeq());
+    this.d.engine.poke();
     return t;
   }
 
   async stop(name: string): Promise<TrailRecord> {
-    const t = this.d.repo.stop(this.checkName(name), this.now());
-    await Promise.resolve();
-    this.d.engine.sync();
+    const t = await this.d.repo.stop(this.checkName(name), this.now());
+    this.d.engine.poke();
     return t;
   }
 
-  status(name: string) {
-    const t = this.get(name);
-    const rows = t.destinations.map((d) => {
-      const live = this.d.repo.cursorsOf(d.id).find((c) => !c.jobId);
-      return { d, live };
-    });
+  async status(name: string) {
+    const t = await this.get(name);
+    const rows = await Promise.all(t.destinations.map(async (d) => ({ d, live: (await this.d.repo.cursorsOf(d.id)).find((c) => !c.jobId) })));
+    const lease = (await this.d.repo.leases()).find((l) => l.trail === t.name);
     let latestDelivery: number | undefined;
     let latestError: { at: number; text: string } | undefined;
     for (const { d, live } of rows) {
@@ -130,7 +127,7 @@ export class TrailService {
     const digestDests = t.destinations.filter((d) => d.lastDigestAt !== undefined || d.lastDigestError);
     const lastDigest = digestDests.reduce<number | undefined>((m, d) => (d.lastDigestAt !== undefined && (m === undefined || d.lastDigestAt > m) ? d.lastDigestAt : m), undefined);
     const digestError = t.destinations.find((d) => d.lastDigestError);
-    const dead = new Map(t.destinations.map((d) => [d.id, this.d.repo.deadLetterSummary(d.id)]));
+    const dead = new Map(await Promise.all(t.destinations.map(async (d) => [d.id, await this.d.repo.deadLetterSummary(d.id)] as const)));
     const deadTotal = [...dead.values()].reduce((n, x) => n + x.count, 0);
     const deadLast = [...dead.values()].reduce<number | undefined>((m, x) => (x.lastAt !== undefined && (m === undefined || x.lastAt > m) ? x.lastAt : m), undefined);
     return {
@@ -145,6 +142,8 @@ export class TrailService {
       OssBucketStatus: !rows.some(({ d, live }) => (d.kind === 's3' || d.kind === 'file') && live?.lastError),
       DeadLetterCount: deadTotal,
       LatestDeadLetterTime: iso(deadLast),
+      // The instance that holds (or last held) the trail's delivery lease: `<host>:<pid>:<id>`.
+      DeliveryInstance: lease?.holder ?? '',
       Destinations: rows.map(({ d, live }) => ({
         Destination: d.display,
         Kind: d.kind,
@@ -161,13 +160,13 @@ export class TrailService {
   }
 
   /** ListTrailDeadLetters: events set aside because a destination can never take them, newest first. */
-  deadLetters(name: string, maxResults: unknown, nextToken: unknown) {
-    const t = this.get(name);
+  async deadLetters(name: string, maxResults: unknown, nextToken: unknown) {
+    const t = await this.get(name);
     const max = maxResults === undefined ? 50 : Number(maxResults);
     if (!Number.isInteger(max) || max < 1 || max > 500) throw new FlinkTrailError('FT_ERR_TRAIL_INVALID_PARAMETER', 'MaxResults', 'must be 1-500');
     const before = nextToken === undefined || nextToken === '' ? undefined : Number(nextToken);
     if (before !== undefined && (!Number.isInteger(before) || before < 1)) throw new FlinkTrailError('FT_ERR_TRAIL_INVALID_PARAMETER', 'NextToken', 'is not a token from a previous answer');
-    const list = this.d.repo.deadLetters(t.name, max, before);
+    const list = await this.d.repo.deadLetters(t.name, max, before);
     const display = new Map(t.destinations.map((d) => [d.id, d.display]));
     return {
       DeadLetters: list.map((l) => ({
@@ -185,25 +184,26 @@ export class TrailService {
   }
 
   async createHistoryJob(name: string): Promise<HistoryJob> {
-    const t = this.get(name);
+    const t = await this.get(name);
     const now = this.now();
     // Everything retained that happened before the trail first started logging (or before now,
     // for a trail never started): exactly what live delivery does not cover.
     const endSeq = await this.d.store.lastSeq();
-    const job = this.d.repo.createJob(t, endSeq, t.firstStartAt ?? now, now - this.d.retentionDays * 86_400_000, t.firstStartAt ?? now, now);
-    this.d.engine.sync();
+    const job = await this.d.repo.createJob(t, endSeq, t.firstStartAt ?? now, now - this.d.retentionDays * 86_400_000, t.firstStartAt ?? now, now);
+    this.d.engine.poke();
     return job;
   }
 
   /** One trail's jobs, or (no name) the account's, newest first. */
-  listHistoryJobs(name: string | undefined, pageNumber: unknown, pageSize: unknown) {
-    if (name !== undefined) this.get(name);
+  async listHistoryJobs(name: string | undefined, pageNumber: unknown, pageSize: unknown) {
+    if (name !== undefined) await this.get(name);
     const page = pageNumber === undefined ? 1 : Number(pageNumber);
     const size = pageSize === undefined ? 20 : Number(pageSize);
     if (!Number.isInteger(page) || page < 1 || page > 100_000) throw new FlinkTrailError('FT_ERR_TRAIL_INVALID_PARAMETER', 'PageNumber', 'must be a whole number from 1');
     if (!Number.isInteger(size) || size < 1 || size > 100) throw new FlinkTrailError('FT_ERR_TRAIL_INVALID_PARAMETER', 'PageSize', 'must be 1-100');
-    const { total, jobs } = this.d.repo.jobs(name, page, size);
-    return { PageNumber: page, PageSize: size, TotalCount: total, DeliveryHistoryJobs: jobs.map((j) => describeJob(j, this.d.repo.jobProgress(j.id))) };
+    const { total, jobs } = await this.d.repo.jobs(name, page, size);
+    const described = await Promise.all(jobs.map(async (j) => describeJob(j, await this.d.repo.jobProgress(j.id))));
+    return { PageNumber: page, PageSize: size, TotalCount: total, DeliveryHistoryJobs: described };
   }
 
   async publicKeys(): Promise<PublicKeyInfo[]> {

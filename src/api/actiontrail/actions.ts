@@ -220,8 +220,8 @@ export const ACTIONS: Record<string, ActionSpec> = {
     isGlobal: true,
     sensitive: true,
     params: ['Name'],
-    run(ctx) {
-      ctx.deps.trails.delete(named(ctx));
+    async run(ctx) {
+      await ctx.deps.trails.delete(named(ctx));
       return {};
     },
   },
@@ -229,12 +229,12 @@ export const ACTIONS: Record<string, ActionSpec> = {
     eventRW: 'Read',
     isGlobal: true,
     params: ['NameList', 'IncludeShadowTrails', 'IncludeOrganizationTrail'],
-    run(ctx) {
+    async run(ctx) {
       const p = ctx.params;
       // No shadow (other-region copies) or organization trails exist here: both flags are valid and change nothing.
       p.bool('IncludeShadowTrails', false);
       p.bool('IncludeOrganizationTrail', false);
-      const list = ctx.deps.trails.list(p.get('NameList'));
+      const list = await ctx.deps.trails.list(p.get('NameList'));
       if (list.length) ctx.resources({ [TRAIL_RESOURCE]: list.slice(0, 100).map((t) => t.name) });
       return { TrailList: list.map((t) => trailFields(t, ctx.deps.accountId)) };
     },

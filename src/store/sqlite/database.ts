@@ -18,7 +18,7 @@ import Database from 'better-sqlite3';
 import { isSealed, type Sealer } from '../../secrets/envelope.js';
 import { NONCES_V9 } from '../../api/actiontrail/sqlite/migrations.js';
 import { POLICIES_V3, SESSIONS_V3, SIGNING_V9, USERS_V2, USERS_V3 } from '../../identity/sqlite/migrations.js';
-import { DIGEST_KEYS_V4 } from '../../trails/sqlite/migrations.js';
+import { DIGEST_KEYS_V4, TRAIL_LEASES_V11 } from '../../trails/sqlite/migrations.js';
 import { K8S_OBJECTS_V5 } from '../../sources/k8s-audit/sqlite/migrations.js';
 
 export type Db = Database.Database;
@@ -222,6 +222,9 @@ const MIGRATIONS: readonly string[] = [
   DROP INDEX events_rw_time;
   CREATE INDEX events_write_time ON events (event_time) WHERE event_rw = 'Write';
   `,
+  // 11: trails — the delivery lease of each trail (trails/repository.ts: one holder delivers a
+  // trail; its fencing token guards every write that moves delivery state)
+  TRAIL_LEASES_V11,
 ];
 
 export interface OpenOptions {

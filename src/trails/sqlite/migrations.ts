@@ -13,3 +13,13 @@ export const DIGEST_KEYS_V4 = `
     valid_to INTEGER
   );
 `;
+
+/** Migration 11: the delivery lease of each trail (holder, fencing token, expiry in ms). */
+export const TRAIL_LEASES_V11 = `
+  CREATE TABLE trail_leases (
+    trail TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    token INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+`;
