@@ -323,6 +323,11 @@ export const ERRORS = {
     message: 'The event cannot be delivered to this destination: %s',
     doc: 'A delivery failed for a reason that retrying cannot fix (an event whose region cannot be part of an object key, a record the destination refuses as such). The event is set aside as a dead letter (GetTrailStatus `DeadLetters`, `flinktrail trails dead-letters`, event `TrailEventDeadLettered`) and delivery goes on with the next one. See docs/reference/trails.md.',
   },
+  FT_ERR_TRAIL_LEASE_LOST: {
+    status: 409,
+    message: 'This instance no longer holds the delivery lease of trail %s; another instance delivers it.',
+    doc: 'Trail delivery runs on exactly one instance per trail, the holder of its lease (`trails.leaseSeconds`). An instance that could not renew its lease in time (paused, cut off from the database) finds it taken and stops delivering that trail; nothing it had not recorded counts as delivered, and the new holder goes on from the last recorded position. Logged, never answered to a caller.',
+  },
   FT_ERR_INGEST_TOO_LARGE: {
     status: 413,
     message: 'The request body is larger than %s bytes.',

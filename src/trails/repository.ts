@@ -1,24 +1,33 @@
 /**
- * Trail state in the embedded database (migration 4): trails, their destinations, one cursor
- * per destination (live delivery) and per destination and history job (backfill), the gaps a
- * stop/start leaves, delivered files, digest chains and history jobs.
+ * Trail state behind one contract, so that a second database can stand behind it: trails, their
+ * destinations, one cursor per destination (live delivery) and per destination and history job
+ * (backfill), the off times a stop/start leaves, delivered files, digest chains, history jobs,
+ * dead letters, and the delivery lease of each trail. The embedded implementation is
+ * sqlite/repository.ts (the data directory), the shared one postgres/repository.ts (`store.url`:
+ * every instance sees the same trails).
  *
  * A cursor is a durable position in the store's append order (`seq`): everything at or before
  * it has been delivered or deliberately skipped. A batch cut for a bucket or directory is
- * written down (`plan_*`) before its first upload attempt, so a retry — even after a crash —
- * rebuilds the very same files.
+ * written down (the plan) before its first upload attempt, so a retry — even after a crash, even
+ * on another instance — rebuilds the very same files.
+ *
+ * **Leases and fencing.** Each trail is delivered by exactly one holder at a time: the holder of
+ * its lease (`acquireLease`). A lease lasts `ttlMs` from when it was taken or renewed (by the
+ * database's clock where there is one) and is renewed by its holder well before; one that ran out
+ * may be taken by anyone, and then its token grows. Every write that moves delivery state takes
+ * the holder's `Fence` and commits only while the lease still carries that token (in the same
+ * transaction, so a takeover waits for a fenced write in flight and the write after it fails):
+ * otherwise it throws FT_ERR_TRAIL_LEASE_LOST and writes nothing. A holder that lost its lease
+ * (paused, cut off) can therefore never move a position, a plan or a digest chain its successor
+ * relies on. Status writes (`failed`, `digestFailed`) are not fenced.
  *
  * Destination URLs that carry credentials are stored sealed with the master key (src/secrets/);
  * URLs without credentials (or with `env:`/`file:` references) are stored as they are. Events a
- * destination can never take are kept as dead letters (`trail_dead_letters`).
+ * destination can never take are kept as dead letters.
  */
-import { randomUUID } from 'node:crypto';
-import { FlinkTrailError } from '../errors/index.js';
 import type { ActionTrailEvent } from '../event/types.js';
-import { isSealed, type Sealer } from '../secrets/index.js';
-import type { Db } from '../store/sqlite/database.js';
-import { parseDestination, type Destination } from './destination.js';
-import { JOB_STATUS, type DeliveryFilter, type JobStatus, type TrailEventRW, type TrailSpec, type TrailStatus } from './model.js';
+import type { Destination } from './destination.js';
+import type { DeliveryFilter, JobStatus, TrailEventRW, TrailSpec, TrailStatus } from './model.js';
 
 export interface StoredDestination extends Destination {
   id: number;
@@ -112,475 +121,106 @@ export interface DeadLetter {
   event: ActionTrailEvent;
 }
 
-type Row = Record<string, string | number | null>;
 
-/** Sealed-value context of destination URLs. */
-const URL_CONTEXT = 'trail-destination';
-const num = (v: string | number | null | undefined): number | undefined => (v === null || v === undefined ? undefined : Number(v));
-const str = (v: string | number | null | undefined): string | undefined => (v === null || v === undefined ? undefined : String(v));
+/** The right to deliver one trail, until `expiresAt` (ms, the lease store's clock). */
+export interface Lease {
+  trail: string;
+  holder: string;
+  /** Grows each time the lease changes holder: the fencing token. */
+  token: number;
+  expiresAt: number;
+}
 
-export class TrailRepository {
-  constructor(
-    private readonly db: Db,
-    private readonly localDir: string,
-    private readonly secrets: Sealer,
-  ) {}
+/** What a fenced write checks: the lease of `trail` still carries `token`. */
+export type Fence = Pick<Lease, 'trail' | 'token'>;
 
-  /** The stored form of a destination URL: sealed if it carries credentials. */
-  private storedUrl(d: Destination): string {
-    return d.url === d.display ? d.url : this.secrets.seal(d.url, URL_CONTEXT);
-  }
+/** Where trail state is kept. Every method may reject (a database server behind it). */
+export interface TrailRepository {
+  /** Seals destination URLs an older version stored with credentials in clear (once, at start); returns how many. */
+  sealStoredCredentials(): Promise<number>;
 
-  /**
-   * Seals destination URLs an older version stored with credentials in clear (once, at start),
-   * then truncates the WAL so the clear copies do not linger there. Returns how many.
-   */
-  sealStoredCredentials(): number {
-    const rows = this.db.prepare('SELECT id, url FROM trail_destinations').all() as { id: number; url: string }[];
-    let n = 0;
-    this.db
-      .transaction(() => {
-        for (const r of rows) {
-          if (isSealed(r.url)) continue;
-          const d = parseDestination(r.url, { localDir: this.localDir });
-          if (d.url === d.display) continue;
-          this.db.prepare('UPDATE trail_destinations SET url = ? WHERE id = ?').run(this.storedUrl(d), r.id);
-          n++;
-        }
-      })
-      .immediate();
-    if (n > 0) this.db.pragma('wal_checkpoint(TRUNCATE)');
-    return n;
-  }
-
-  private destinationsOf(trail: string): StoredDestination[] {
-    const rows = this.db.prepare('SELECT * FROM trail_destinations WHERE trail = ? ORDER BY ord').all(trail) as Row[];
-    return rows.map((r) => {
-      const stored = String(r['url']);
-      const d = parseDestination(isSealed(stored) ? this.secrets.open(stored, URL_CONTEXT) : stored, { localDir: this.localDir });
-      return {
-        ...d,
-        id: Number(r['id']),
-        minCutAt: Number(r['min_cut_at']),
-        ...(r['last_digest_at'] !== null ? { lastDigestAt: Number(r['last_digest_at']) } : {}),
-        ...(r['last_digest_error'] !== null ? { lastDigestError: String(r['last_digest_error']) } : {}),
-      };
-    });
-  }
-
-  private toRecord(r: Row): TrailRecord {
-    const region = String(r['trail_region']);
-    const rec: TrailRecord = {
-      name: String(r['name']),
-      eventRW: r['event_rw'] as TrailEventRW,
-      trailRegion: region === 'All' ? 'All' : (JSON.parse(region) as string[]),
-      digestInterval: Number(r['digest_interval']),
-      status: r['status'] as TrailStatus,
-      homeRegion: String(r['home_region']),
-      createdAt: Number(r['created_at']),
-      updatedAt: Number(r['updated_at']),
-      destinations: this.destinationsOf(String(r['name'])),
-    };
-    const opt = { startLoggingAt: 'start_logging_at', stopLoggingAt: 'stop_logging_at', firstStartAt: 'first_start_at', firstStartSeq: 'first_start_seq' } as const;
-    for (const [k, col] of Object.entries(opt)) {
-      const v = num(r[col]);
-      if (v !== undefined) (rec as unknown as Record<string, number>)[k] = v;
-    }
-    return rec;
-  }
-
-  get(name: string): TrailRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM trails WHERE name = ?').get(name) as Row | undefined;
-    return r ? this.toRecord(r) : undefined;
-  }
-
-  mustGet(name: string): TrailRecord {
-    const t = this.get(name);
-    if (!t) throw new FlinkTrailError('FT_ERR_TRAIL_NOT_FOUND', name);
-    return t;
-  }
-
-  list(names?: readonly string[]): TrailRecord[] {
-    const rows = this.db.prepare('SELECT * FROM trails ORDER BY name').all() as Row[];
-    return rows.filter((r) => !names || names.includes(String(r['name']))).map((r) => this.toRecord(r));
-  }
-
-  private addDestination(trail: string, ord: number, d: Destination, position: number): void {
-    const info = this.db.prepare('INSERT INTO trail_destinations (trail, ord, url, kind) VALUES (?, ?, ?, ?)').run(trail, ord, this.storedUrl(d), d.kind);
-    this.db.prepare('INSERT INTO trail_cursors (dest_id, position) VALUES (?, ?)').run(Number(info.lastInsertRowid), position);
-  }
-
-  create(spec: TrailSpec, homeRegion: string, now: number, lastSeq: number): TrailRecord {
-    this.db
-      .transaction(() => {
-        if (this.db.prepare('SELECT 1 FROM trails WHERE name = ?').get(spec.name)) throw new FlinkTrailError('FT_ERR_TRAIL_ALREADY_EXISTS', spec.name);
-        this.db
-          .prepare(
-            `INSERT INTO trails (name, event_rw, trail_region, home_region, status, digest_interval, created_at, updated_at)
-             VALUES (?, ?, ?, ?, 'Fresh', ?, ?, ?)`,
-          )
-          .run(spec.name, spec.eventRW, spec.trailRegion === 'All' ? 'All' : JSON.stringify(spec.trailRegion), homeRegion, spec.digestInterval, now, now);
-        spec.destinations.forEach((d, i) => this.addDestination(spec.name, i, d, lastSeq));
-      })
-      .immediate();
-    return this.mustGet(spec.name);
-  }
-
+  get(name: string): Promise<TrailRecord | undefined>;
+  /** FT_ERR_TRAIL_NOT_FOUND when absent. */
+  mustGet(name: string): Promise<TrailRecord>;
+  /** Every trail (or those named), by name. */
+  list(names?: readonly string[]): Promise<TrailRecord[]>;
+  /** A Fresh trail; each destination's live cursor at `lastSeq`. FT_ERR_TRAIL_ALREADY_EXISTS. */
+  create(spec: TrailSpec, homeRegion: string, now: number, lastSeq: number): Promise<TrailRecord>;
   /** Applies an UpdateTrail. Destinations with an unchanged URL keep their positions and chains. */
-  update(spec: TrailSpec, now: number, lastSeq: number): TrailRecord {
-    this.db
-      .transaction(() => {
-        const current = this.mustGet(spec.name);
-        this.db
-          .prepare('UPDATE trails SET event_rw = ?, trail_region = ?, digest_interval = ?, updated_at = ? WHERE name = ?')
-          .run(spec.eventRW, spec.trailRegion === 'All' ? 'All' : JSON.stringify(spec.trailRegion), spec.digestInterval, now, spec.name);
-        const keep = new Set(spec.destinations.map((d) => d.url));
-        for (const d of current.destinations) if (!keep.has(d.url)) this.db.prepare('DELETE FROM trail_destinations WHERE id = ?').run(d.id);
-        spec.destinations.forEach((d, i) => {
-          const same = current.destinations.find((c) => c.url === d.url);
-          if (same) this.db.prepare('UPDATE trail_destinations SET ord = ? WHERE id = ?').run(i, same.id);
-          else this.addDestination(spec.name, i, d, lastSeq);
-        });
-      })
-      .immediate();
-    return this.mustGet(spec.name);
-  }
-
-  delete(name: string, now: number): void {
-    this.db
-      .transaction(() => {
-        const info = this.db.prepare('DELETE FROM trails WHERE name = ?').run(name);
-        if (info.changes === 0) throw new FlinkTrailError('FT_ERR_TRAIL_NOT_FOUND', name);
-        this.db
-          .prepare('UPDATE trail_history_jobs SET status = ?, error = ?, updated_at = ? WHERE trail = ? AND status IN (0, 1)')
-          .run(JOB_STATUS.failed, 'The trail was deleted.', now, name);
-      })
-      .immediate();
-  }
-
+  update(spec: TrailSpec, now: number, lastSeq: number): Promise<TrailRecord>;
+  /** Deletes the trail (its destinations, cursors, files, chains, lease); its running history jobs fail. */
+  delete(name: string, now: number): Promise<void>;
   /**
    * StartLogging. From Fresh: every live cursor starts at `lastSeq` (everything committed so far
    * happened before now) and events that happened from now on are delivered. From Disable: the
    * time between StopLogging and now becomes an off range that is never delivered.
    */
-  start(name: string, now: number, lastSeq: number): TrailRecord {
-    this.db
-      .transaction(() => {
-        const t = this.mustGet(name);
-        if (t.status === 'Enable') return;
-        if (t.status === 'Fresh') {
-          for (const d of t.destinations) {
-            this.db.prepare('UPDATE trail_cursors SET position = MAX(position, ?) WHERE dest_id = ? AND job_id IS NULL AND plan_from IS NULL').run(lastSeq, d.id);
-          }
-          this.db.prepare('UPDATE trails SET first_start_seq = COALESCE(first_start_seq, ?), first_start_at = COALESCE(first_start_at, ?) WHERE name = ?').run(lastSeq, now, name);
-        } else if (t.stopLoggingAt !== undefined && now > t.stopLoggingAt) {
-          this.db.prepare('INSERT INTO trail_off_times (trail, from_time, to_time) VALUES (?, ?, ?)').run(name, t.stopLoggingAt, now);
-        }
-        this.db.prepare("UPDATE trails SET status = 'Enable', start_logging_at = ?, updated_at = ? WHERE name = ?").run(now, now, name);
-      })
-      .immediate();
-    return this.mustGet(name);
-  }
-
+  start(name: string, now: number, lastSeq: number): Promise<TrailRecord>;
   /** StopLogging: events that happened from now on are not delivered (earlier ones still are). */
-  stop(name: string, now: number): TrailRecord {
-    this.db
-      .transaction(() => {
-        const t = this.mustGet(name);
-        if (t.status !== 'Enable') return;
-        this.db.prepare("UPDATE trails SET status = 'Disable', stop_logging_at = ?, updated_at = ? WHERE name = ?").run(now, now, name);
-      })
-      .immediate();
-    return this.mustGet(name);
-  }
+  stop(name: string, now: number): Promise<TrailRecord>;
+  /** The [from, to) event-time ranges logging was off, oldest first. */
+  offTimes(trail: string): Promise<[number, number][]>;
 
-  offTimes(trail: string): [number, number][] {
-    return (this.db.prepare('SELECT from_time, to_time FROM trail_off_times WHERE trail = ? ORDER BY from_time').all(trail) as Row[]).map((r) => [
-      Number(r['from_time']),
-      Number(r['to_time']),
-    ]);
-  }
-
-  // --- cursors ---
-
-  private toCursor(r: Row): Cursor {
-    const c: Cursor = {
-      id: Number(r['id']),
-      destId: Number(r['dest_id']),
-      position: Number(r['position']),
-      deliveredEvents: Number(r['delivered_events']),
-      done: Number(r['done']) === 1,
-    };
-    if (r['job_id'] !== null) c.jobId = String(r['job_id']);
-    if (r['end_seq'] !== null) c.endSeq = Number(r['end_seq']);
-    if (r['plan_from'] !== null) {
-      c.plan = {
-        from: Number(r['plan_from']),
-        to: Number(r['plan_to']),
-        cutAt: Number(r['plan_cut_at']),
-        filter: JSON.parse(String(r['plan_filter'])) as Plan['filter'],
-      };
-    }
-    const lda = num(r['last_delivery_at']);
-    if (lda !== undefined) c.lastDeliveryAt = lda;
-    const le = str(r['last_error']);
-    if (le !== undefined) c.lastError = le;
-    const lea = num(r['last_error_at']);
-    if (lea !== undefined) c.lastErrorAt = lea;
-    return c;
-  }
-
-  cursor(id: number): Cursor | undefined {
-    const r = this.db.prepare('SELECT * FROM trail_cursors WHERE id = ?').get(id) as Row | undefined;
-    return r ? this.toCursor(r) : undefined;
-  }
-
-  /** Every cursor of every trail, with its trail name. */
-  allCursors(): (Cursor & { trail: string })[] {
-    const rows = this.db
-      .prepare('SELECT c.*, d.trail AS trail FROM trail_cursors c JOIN trail_destinations d ON d.id = c.dest_id ORDER BY c.id')
-      .all() as Row[];
-    return rows.map((r) => ({ ...this.toCursor(r), trail: String(r['trail']) }));
-  }
-
-  cursorsOf(destId: number): Cursor[] {
-    return (this.db.prepare('SELECT * FROM trail_cursors WHERE dest_id = ? ORDER BY id').all(destId) as Row[]).map((r) => this.toCursor(r));
-  }
-
-  /** Moves a cursor forward over events that need no delivery. */
-  advance(id: number, position: number): void {
-    this.db.prepare('UPDATE trail_cursors SET position = MAX(position, ?) WHERE id = ? AND plan_from IS NULL').run(position, id);
-  }
-
-  setPlan(id: number, plan: Plan): void {
-    this.db
-      .prepare('UPDATE trail_cursors SET plan_from = ?, plan_to = ?, plan_cut_at = ?, plan_filter = ? WHERE id = ?')
-      .run(plan.from, plan.to, plan.cutAt, JSON.stringify(plan.filter), id);
-  }
-
-  /** Records a delivered batch: files, new position, plan cleared — one transaction. */
-  delivered(id: number, destId: number, position: number, events: number, files: readonly DeliveredFile[], now: number): void {
-    this.db
-      .transaction(() => {
-        const ins = this.db.prepare(
-          `INSERT OR REPLACE INTO trail_files (dest_id, key, region, cut_at, sha256, size, events, oldest, newest, delivered_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        );
-        for (const f of files) ins.run(destId, f.key, f.region, f.cutAt, f.sha256, f.size, f.events, f.oldest, f.newest, now);
-        this.db
-          .prepare(
-            `UPDATE trail_cursors SET position = MAX(position, ?), plan_from = NULL, plan_to = NULL, plan_cut_at = NULL, plan_filter = NULL,
-             delivered_events = delivered_events + ?, last_error = NULL, last_error_at = NULL,
-             last_delivery_at = CASE WHEN ? > 0 THEN ? ELSE last_delivery_at END WHERE id = ?`,
-          )
-          .run(position, events, events, now, id);
-      })
-      .immediate();
-  }
-
-  failed(id: number, message: string, now: number): void {
-    this.db.prepare('UPDATE trail_cursors SET last_error = ?, last_error_at = ? WHERE id = ?').run(message.slice(0, 2000), now, id);
-  }
-
+  cursor(id: number): Promise<Cursor | undefined>;
+  /** Every cursor of every trail, with its trail name, by id. */
+  allCursors(): Promise<(Cursor & { trail: string })[]>;
+  cursorsOf(destId: number): Promise<Cursor[]>;
+  /** Moves a cursor forward (never back) over events that need no delivery; not while it has a plan. */
+  advance(id: number, position: number, fence?: Fence): Promise<void>;
+  setPlan(id: number, plan: Plan, fence?: Fence): Promise<void>;
+  /** Records a delivered batch: files (by key, replacing), new position, plan cleared, count — one transaction. */
+  delivered(id: number, destId: number, position: number, events: number, files: readonly DeliveredFile[], now: number, fence?: Fence): Promise<void>;
+  failed(id: number, message: string, now: number): Promise<void>;
   /**
-   * Sets events aside as dead letters and moves the cursor past `position` — one transaction,
-   * so an event is either still to deliver or recorded as a dead letter, never neither.
-   * Returns the letters newly recorded (a retried batch does not record one twice).
+   * Sets events aside as dead letters — an event is either still to deliver or recorded, never
+   * neither. Returns the letters newly recorded (a retried batch does not record one twice:
+   * unique on destination, job and seq).
    */
   deadLetter(
     c: Pick<Cursor, 'id' | 'destId' | 'jobId'>,
     trail: string,
     letters: readonly { seq: number; event: ActionTrailEvent; code: string; reason: string }[],
     now: number,
-  ): number {
-    let added = 0;
-    this.db
-      .transaction(() => {
-        const ins = this.db.prepare(
-          `INSERT OR IGNORE INTO trail_dead_letters (dest_id, trail, job_id, seq, event_id, code, reason, body, at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        );
-        for (const l of letters) {
-          added += ins.run(c.destId, trail, c.jobId ?? null, l.seq, l.event.eventId, l.code, l.reason.slice(0, 2000), JSON.stringify(l.event), now).changes;
-        }
-      })
-      .immediate();
-    return added;
-  }
-
-  /** Dead letters of a trail, newest first. */
-  deadLetters(trail: string, limit: number, beforeId?: number): DeadLetter[] {
-    const rows = this.db
-      .prepare('SELECT * FROM trail_dead_letters WHERE trail = ? AND id < ? ORDER BY id DESC LIMIT ?')
-      .all(trail, beforeId ?? Number.MAX_SAFE_INTEGER, limit) as Row[];
-    return rows.map((r) => ({
-      id: Number(r['id']),
-      destId: Number(r['dest_id']),
-      trail: String(r['trail']),
-      ...(r['job_id'] !== null ? { jobId: String(r['job_id']) } : {}),
-      seq: Number(r['seq']),
-      eventId: String(r['event_id']),
-      code: String(r['code']),
-      reason: String(r['reason']),
-      at: Number(r['at']),
-      event: JSON.parse(String(r['body'])) as ActionTrailEvent,
-    }));
-  }
-
+    fence?: Fence,
+  ): Promise<number>;
+  /** Dead letters of a trail, newest first, with id below `beforeId`. */
+  deadLetters(trail: string, limit: number, beforeId?: number): Promise<DeadLetter[]>;
   /** How many dead letters a destination has, and when the last was set aside. */
-  deadLetterSummary(destId: number): { count: number; lastAt?: number } {
-    const r = this.db.prepare('SELECT COUNT(*) AS n, MAX(at) AS last FROM trail_dead_letters WHERE dest_id = ?').get(destId) as Row;
-    const last = num(r['last']);
-    return { count: Number(r['n'] ?? 0), ...(last !== undefined ? { lastAt: last } : {}) };
-  }
+  deadLetterSummary(destId: number): Promise<{ count: number; lastAt?: number }>;
+  finish(id: number, fence?: Fence): Promise<void>;
 
-  finish(id: number): void {
-    this.db.prepare('UPDATE trail_cursors SET done = 1 WHERE id = ?').run(id);
-  }
-
-  // --- files and digests ---
-
-  filesBetween(destId: number, region: string, from: number, to: number): DeliveredFile[] {
-    const rows = this.db
-      .prepare('SELECT * FROM trail_files WHERE dest_id = ? AND region = ? AND cut_at >= ? AND cut_at < ? ORDER BY cut_at, key')
-      .all(destId, region, from, to) as Row[];
-    return rows.map((r) => ({
-      key: String(r['key']),
-      region: String(r['region']),
-      cutAt: Number(r['cut_at']),
-      sha256: String(r['sha256']),
-      size: Number(r['size']),
-      events: Number(r['events']),
-      oldest: String(r['oldest']),
-      newest: String(r['newest']),
-    }));
-  }
-
-  /** Regions that have delivered files at or after `from` but no digest chain yet. */
-  regionsWithoutChain(destId: number): { region: string; firstCut: number }[] {
-    return (
-      this.db
-        .prepare(
-          `SELECT f.region AS region, MIN(f.cut_at) AS first_cut FROM trail_files f
-           WHERE f.dest_id = ? AND NOT EXISTS (SELECT 1 FROM trail_digest_chains c WHERE c.dest_id = f.dest_id AND c.region = f.region)
-           GROUP BY f.region`,
-        )
-        .all(destId) as Row[]
-    ).map((r) => ({ region: String(r['region']), firstCut: Number(r['first_cut']) }));
-  }
-
-  chains(destId: number): Chain[] {
-    return (this.db.prepare('SELECT * FROM trail_digest_chains WHERE dest_id = ? ORDER BY region').all(destId) as Row[]).map((r) => {
-      const c: Chain = { destId, region: String(r['region']), nextStart: Number(r['next_start']) };
-      const k = str(r['last_key']);
-      if (k !== undefined) {
-        c.lastKey = k;
-        c.lastSha256 = String(r['last_sha256']);
-        c.lastSignature = String(r['last_signature']);
-        c.lastEnd = Number(r['last_end']);
-      }
-      return c;
-    });
-  }
-
-  startChain(destId: number, region: string, start: number): void {
-    this.db.prepare('INSERT OR IGNORE INTO trail_digest_chains (dest_id, region, next_start) VALUES (?, ?, ?)').run(destId, region, start);
-  }
-
+  /** Files of a destination and region cut in [from, to), by cut time and key. */
+  filesBetween(destId: number, region: string, from: number, to: number): Promise<DeliveredFile[]>;
+  /** Regions that have delivered files but no digest chain yet, with their first cut. */
+  regionsWithoutChain(destId: number): Promise<{ region: string; firstCut: number }[]>;
+  chains(destId: number): Promise<Chain[]>;
+  /** Starts a chain at `start` unless the region has one. */
+  startChain(destId: number, region: string, start: number, fence?: Fence): Promise<void>;
   /** Moves a chain's next interval start without writing a digest (logging was off). */
-  skipChain(destId: number, region: string, nextStart: number): void {
-    this.db.prepare('UPDATE trail_digest_chains SET next_start = ? WHERE dest_id = ? AND region = ?').run(nextStart, destId, region);
-  }
+  skipChain(destId: number, region: string, nextStart: number, fence?: Fence): Promise<void>;
+  /** A digest was stored: the chain moves to `end` and links to it; the destination's files are cut at `end` or later from now on. */
+  digestWritten(c: Chain, end: number, key: string, sha256: string, signature: string, now: number, fence?: Fence): Promise<void>;
+  digestFailed(destId: number, message: string): Promise<void>;
+  /** The earliest cut time a new file of this destination may have (after its last digest). */
+  minCutAt(destId: number): Promise<number>;
 
-  digestWritten(c: Chain, end: number, key: string, sha256: string, signature: string, now: number): void {
-    this.db
-      .transaction(() => {
-        this.db
-          .prepare('UPDATE trail_digest_chains SET next_start = ?, last_key = ?, last_sha256 = ?, last_signature = ?, last_end = ? WHERE dest_id = ? AND region = ?')
-          .run(end, key, sha256, signature, end, c.destId, c.region);
-        this.db
-          .prepare('UPDATE trail_destinations SET min_cut_at = MAX(min_cut_at, ?), last_digest_at = ?, last_digest_error = NULL WHERE id = ?')
-          .run(end, now, c.destId);
-      })
-      .immediate();
-  }
-
-  digestFailed(destId: number, message: string): void {
-    this.db.prepare('UPDATE trail_destinations SET last_digest_error = ? WHERE id = ?').run(message.slice(0, 2000), destId);
-  }
-
-  minCutAt(destId: number): number {
-    const r = this.db.prepare('SELECT min_cut_at FROM trail_destinations WHERE id = ?').get(destId) as Row | undefined;
-    return r ? Number(r['min_cut_at']) : 0;
-  }
-
-  // --- history jobs ---
-
-  private toJob(r: Row): HistoryJob {
-    const j: HistoryJob = {
-      id: String(r['id']),
-      trail: String(r['trail']),
-      status: Number(r['status']) as JobStatus,
-      homeRegion: String(r['home_region']),
-      endSeq: Number(r['end_seq']),
-      createdAt: Number(r['created_at']),
-      updatedAt: Number(r['updated_at']),
-    };
-    const bt = num(r['before_time']);
-    if (bt !== undefined) j.before = bt;
-    const st = num(r['start_time']);
-    if (st !== undefined) j.startTime = st;
-    const et = num(r['end_time']);
-    if (et !== undefined) j.endTime = et;
-    const e = str(r['error']);
-    if (e !== undefined) j.error = e;
-    return j;
-  }
-
-  createJob(trail: TrailRecord, endSeq: number, before: number | undefined, startTime: number, endTime: number, now: number): HistoryJob {
-    const id = randomUUID();
-    this.db
-      .transaction(() => {
-        const running = this.db.prepare('SELECT id, trail FROM trail_history_jobs WHERE status IN (0, 1) LIMIT 1').get() as Row | undefined;
-        if (running) throw new FlinkTrailError('FT_ERR_TRAIL_HISTORY_JOB_RUNNING', String(running['id']), String(running['trail']));
-        this.db
-          .prepare(
-            `INSERT INTO trail_history_jobs (id, trail, status, home_region, end_seq, before_time, start_time, end_time, created_at, updated_at)
-             VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(id, trail.name, trail.homeRegion, endSeq, before ?? null, startTime, endTime, now, now);
-        for (const d of trail.destinations) {
-          this.db.prepare('INSERT INTO trail_cursors (dest_id, job_id, position, end_seq) VALUES (?, ?, 0, ?)').run(d.id, id, endSeq);
-        }
-      })
-      .immediate();
-    return this.job(id) as HistoryJob;
-  }
-
-  job(id: string): HistoryJob | undefined {
-    const r = this.db.prepare('SELECT * FROM trail_history_jobs WHERE id = ?').get(id) as Row | undefined;
-    return r ? this.toJob(r) : undefined;
-  }
-
-  /** A page of one trail's jobs, or of every job (`trail` undefined: ListDeliveryHistoryJobs is account-wide). */
-  jobs(trail: string | undefined, page: number, size: number): { total: number; jobs: HistoryJob[] } {
-    const t = trail ?? null;
-    const total = (this.db.prepare('SELECT COUNT(*) AS n FROM trail_history_jobs WHERE ? IS NULL OR trail = ?').get(t, t) as Row)['n'];
-    const rows = this.db
-      .prepare('SELECT * FROM trail_history_jobs WHERE ? IS NULL OR trail = ? ORDER BY created_at DESC, id LIMIT ? OFFSET ?')
-      .all(t, t, size, (page - 1) * size) as Row[];
-    return { total: Number(total), jobs: rows.map((r) => this.toJob(r)) };
-  }
-
+  /** A history job with one cursor per destination. FT_ERR_TRAIL_HISTORY_JOB_RUNNING while another job runs. */
+  createJob(trail: TrailRecord, endSeq: number, before: number | undefined, startTime: number, endTime: number, now: number): Promise<HistoryJob>;
+  job(id: string): Promise<HistoryJob | undefined>;
+  /** A page of one trail's jobs, or of every job (`trail` undefined: ListDeliveryHistoryJobs is account-wide), newest first. */
+  jobs(trail: string | undefined, page: number, size: number): Promise<{ total: number; jobs: HistoryJob[] }>;
   /** Job progress: events handled / to handle, over its cursors. */
-  jobProgress(id: string): { cursors: number; done: number; position: number; end: number } {
-    const r = this.db
-      .prepare('SELECT COUNT(*) AS n, SUM(done) AS done, SUM(position) AS pos, SUM(end_seq) AS end FROM trail_cursors WHERE job_id = ?')
-      .get(id) as Row;
-    return { cursors: Number(r['n'] ?? 0), done: Number(r['done'] ?? 0), position: Number(r['pos'] ?? 0), end: Number(r['end'] ?? 0) };
-  }
+  jobProgress(id: string): Promise<{ cursors: number; done: number; position: number; end: number }>;
+  /** Changes the status of a job that is still initializing or delivering. */
+  setJobStatus(id: string, status: JobStatus, now: number, error?: string): Promise<void>;
 
-  setJobStatus(id: string, status: JobStatus, now: number, error?: string): void {
-    this.db.prepare('UPDATE trail_history_jobs SET status = ?, updated_at = ?, error = ? WHERE id = ? AND status IN (0, 1)').run(status, now, error ?? null, id);
-  }
+  /**
+   * Takes the lease of `trail` for `holder` if it is free, ran out, or is `holder`'s already
+   * (then renews it, same token), for `ttlMs`. Undefined while another holder's lease runs.
+   */
+  acquireLease(trail: string, holder: string, ttlMs: number): Promise<Lease | undefined>;
+  /** Ends a lease early (a clean stop), so another holder may take it at once; only if it still carries the token. */
+  releaseLease(lease: Fence & { holder: string }): Promise<void>;
+  /** Every trail's lease, by trail. */
+  leases(): Promise<Lease[]>;
 }
