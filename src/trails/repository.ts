@@ -27,7 +27,7 @@
  */
 import type { ActionTrailEvent } from '../event/types.js';
 import type { Destination } from './destination.js';
-import type { DeliveryFilter, JobStatus, TrailEventRW, TrailSpec, TrailStatus } from './model.js';
+import type { DeliveryFilter, JobStatus, TrailSpec, TrailStatus } from './model.js';
 
 export interface StoredDestination extends Destination {
   id: number;
@@ -174,7 +174,7 @@ export interface TrailRepository {
   /**
    * Sets events aside as dead letters — an event is either still to deliver or recorded, never
    * neither. Returns the letters newly recorded (a retried batch does not record one twice:
-   * unique on destination, job and seq).
+   * unique on destination and seq, whichever cursor — live or a history job's — sets it aside).
    */
   deadLetter(
     c: Pick<Cursor, 'id' | 'destId' | 'jobId'>,
