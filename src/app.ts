@@ -60,7 +60,7 @@ export interface AppDeps {
 
 /** The feature modules, in start order. Add new features here. */
 async function createModules(ctx: ModuleContext, stores: FeatureStores): Promise<AppModule[]> {
-  const trails = await createTrailsModule(ctx, { digestKeys: new SqliteDigestKeyStore(ctx.db), trails: stores.trails });
+  const trails = await createTrailsModule(ctx, { digestKeys: new SqliteDigestKeyStore(ctx.db), trails: (dir) => stores.trails(dir) });
   const rpc = ctx.config.actiontrailApi.enabled ? [createActionTrailRpcModule(ctx, { trails: trails.service, regions: [...knownRegions(ctx)].sort(), nonces: stores.nonces })] : [];
   const k8s = await createK8sAuditModule({ ...ctx, states: stores.objectStates });
   return [trails, k8s, createIngestModule(ctx), ...rpc];
