@@ -44,7 +44,6 @@ import type { AppModule, ModuleContext } from './module.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { createTrailsModule, knownRegions } from './trails/index.js';
-import { SqliteDigestKeyStore } from './trails/sqlite/digest-keys.js';
 import { createActionTrailRpcModule } from './api/actiontrail/index.js';
 import { createIngestModule } from './sources/ingest/index.js';
 import { createK8sAuditModule } from './sources/k8s-audit/index.js';
@@ -60,7 +59,7 @@ export interface AppDeps {
 
 /** The feature modules, in start order. Add new features here. */
 async function createModules(ctx: ModuleContext, stores: FeatureStores): Promise<AppModule[]> {
-  const trails = createTrailsModule(ctx, { digestKeys: new SqliteDigestKeyStore(ctx.db) });
+  const trails = createTrailsModule(ctx, { digestKeys: stores.digestKeys });
   const rpc = ctx.config.actiontrailApi.enabled ? [createActionTrailRpcModule(ctx, { trails: trails.service, regions: [...knownRegions(ctx)].sort(), nonces: stores.nonces })] : [];
   const k8s = await createK8sAuditModule({ ...ctx, states: stores.objectStates });
   return [trails, k8s, createIngestModule(ctx), ...rpc];
