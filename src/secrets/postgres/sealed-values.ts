@@ -18,6 +18,8 @@ export const PG_SEALED_COLUMNS: readonly { table: string; column: string; key: s
   { table: 'meta', column: 'value', key: 'key' },
   // identity/postgres/directory.ts: AccessKey secrets kept for request signatures
   { table: 'access_key_signing', column: 'sealed', key: 'key_id' },
+  // trails/postgres/digest-keys.ts: the private halves of trail digest signing keys
+  { table: 'trail_digest_keys', column: 'sealed_private_key', key: 'fingerprint' },
 ];
 
 export class PostgresSealedValues implements SealedValueStore {
