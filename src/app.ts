@@ -44,7 +44,6 @@ import type { AppModule, ModuleContext } from './module.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { createTrailsModule, knownRegions } from './trails/index.js';
-import { SqliteDigestKeyStore } from './trails/sqlite/digest-keys.js';
 import { createActionTrailRpcModule } from './api/actiontrail/index.js';
 import { createIngestModule } from './sources/ingest/index.js';
 import { createK8sAuditModule } from './sources/k8s-audit/index.js';
@@ -60,7 +59,7 @@ export interface AppDeps {
 
 /** The feature modules, in start order. Add new features here. */
 async function createModules(ctx: ModuleContext, stores: FeatureStores): Promise<AppModule[]> {
-  const trails = await createTrailsModule(ctx, { digestKeys: new SqliteDigestKeyStore(ctx.db), trails: (dir) => stores.trails(dir) });
+  const trails = await createTrailsModule(ctx, { digestKeys: stores.digestKeys, trails: (dir) => stores.trails(dir) });
   const rpc = ctx.config.actiontrailApi.enabled ? [createActionTrailRpcModule(ctx, { trails: trails.service, regions: [...knownRegions(ctx)].sort(), nonces: stores.nonces })] : [];
   const k8s = await createK8sAuditModule({ ...ctx, states: stores.objectStates });
   return [trails, k8s, createIngestModule(ctx), ...rpc];
@@ -90,9 +89,8 @@ export interface App {
 
 /**
  * The event store: PostgreSQL with `store.url`, else the embedded SQLite store on its threads.
- * The features any instance must see alike follow it (src/stores.ts); trails stay in the data
- * directory's SQLite database either way, and the directory
- * records which event store its trail positions refer to (`event-store` in meta) and a start
+ * The features any instance must see alike follow it (src/stores.ts), trails too. The data
+ * directory records which event store its positions refer to (`event-store` in meta) and a start
  * with another one is refused (FT_ERR_STORE_MISMATCH) — the positions would skip or repeat.
  * The URL appears in logs only redacted.
  */
@@ -124,7 +122,7 @@ async function openEventStore(config: Readonly<Config>, db: Db, log: Logger, met
     await store.close();
     throw err;
   }
-  if (url && store instanceof PostgresEventStore) log.info({ store: redactUrl(url), id: store.id }, 'Events, identities, sessions and keys are stored in PostgreSQL; trails stay in the data directory.');
+  if (url && store instanceof PostgresEventStore) log.info({ store: redactUrl(url), id: store.id }, 'Events, identities, sessions, keys and trails are stored in PostgreSQL.');
   return store;
 }
 
@@ -264,7 +262,7 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
     servers.push(server);
     return server;
   };
-  const modules = await createModules({ config, db, secrets, meta: stores.meta, store, recorder, directory, authenticator, tokens, log, metrics }, stores);
+  const modules = await createModules({ config, secrets, meta: stores.meta, store, recorder, directory, authenticator, tokens, log, metrics }, stores);
   const api = buildApi({
     config,
     store,

@@ -12,7 +12,6 @@ import type { Directory } from './identity/directory.js';
 import type { Recorder } from './pipeline/recorder.js';
 import type { TokenCodec } from './query/lookup.js';
 import type { Secrets } from './secrets/index.js';
-import type { Db } from './store/sqlite/database.js';
 import type { MetaStore } from './store/meta.js';
 import type { EventStore } from './store/types.js';
 import type { Logger } from './telemetry/logger.js';
@@ -21,7 +20,6 @@ import type { Metrics } from './telemetry/metrics.js';
 /** What a feature module gets to build itself from. */
 export interface ModuleContext {
   config: Readonly<Config>;
-  db: Db;
   /** Seals secrets before they are stored (`seal`/`open`, see src/secrets/). */
   secrets: Secrets;
   /** FlinkTrail's own keys kept beside the events (HMAC keys shared by every process on the database). */

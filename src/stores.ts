@@ -5,12 +5,15 @@
  * same way live beside the events, on the event store's pool: users, AccessKeys with their sealed
  * signing secrets, policies, console sessions, FlinkTrail's own HMAC keys (page tokens, OIDC
  * state, Kubernetes spec digests), the audit policy last in force, ActionTrail RPC nonces,
- * Kubernetes object state and the sign-in throttle's counters. So a key disabled through one
- * instance is refused by every other within the directory's cache bound, a console session made
- * through one works through all, a page token one issued is read by another, and an address
- * guessing passwords through one waits at all. Without it they stay in the data directory's
- * SQLite database (the throttle's counters in this process's memory). Trails (definitions, positions, digest chains) stay in the data directory
- * either way, for now: one instance delivers them.
+ * Kubernetes object state, the sign-in throttle's counters and the trail digest signing keys
+ * (public and sealed private halves). So a key disabled through one instance is refused by every
+ * other within the directory's cache bound, a console session made through one works through all,
+ * a page token one issued is read by another, an address guessing passwords through one waits at
+ * all, and an instance taking over a trail's delivery signs its digests with the key the chain
+ * was signed with. Without it they stay in the data directory (its SQLite database, the digest
+ * keys' private halves as files beside it; the throttle's counters in this process's memory).
+ * Trails (definitions, positions, files, digest chains, jobs, dead letters, delivery leases)
+ * follow the same choice: on PostgreSQL any instance may deliver a trail, one at a time.
  */
 import type { NonceStore } from './api/actiontrail/nonces.js';
 import { SqliteNonceStore } from './api/actiontrail/sqlite/nonces.js';
@@ -31,6 +34,9 @@ import type { Sealer } from './secrets/envelope.js';
 import type { ObjectStates } from './sources/k8s-audit/state.js';
 import { SqliteObjectStates } from './sources/k8s-audit/sqlite/state.js';
 import { PostgresObjectStates } from './sources/k8s-audit/postgres/state.js';
+import type { DigestKeyStore } from './trails/digest/keys.js';
+import { SqliteDigestKeyStore } from './trails/sqlite/digest-keys.js';
+import { PostgresDigestKeyStore } from './trails/postgres/digest-keys.js';
 import type { MetaStore } from './store/meta.js';
 import { PostgresEventStore } from './store/postgres/events.js';
 import { PostgresMetaStore } from './store/postgres/meta.js';
@@ -55,6 +61,8 @@ export interface FeatureStores {
   objectStates: ObjectStates;
   /** Trails: definitions, positions, delivered files, digest chains, jobs, dead letters and delivery leases; `localDir` is where `local` destinations write. */
   trails(localDir: string): Promise<TrailRepository>;
+  /** Trail digest signing keys: on PostgreSQL with their sealed private halves; embedded, those stay files in the data directory. */
+  digestKeys: DigestKeyStore;
 }
 
 /**
@@ -74,6 +82,7 @@ export async function openFeatureStores(db: Db, events: EventStore, sealer: Seal
       nonces: await PostgresNonceStore.open(pool),
       objectStates: await PostgresObjectStates.open(pool),
       trails: (localDir) => PostgresTrailRepository.open(pool, localDir, sealer),
+      digestKeys: await PostgresDigestKeyStore.open(pool),
     };
   }
   return {
@@ -86,6 +95,7 @@ export async function openFeatureStores(db: Db, events: EventStore, sealer: Seal
     nonces: new SqliteNonceStore(db),
     objectStates: new SqliteObjectStates(db),
     trails: (localDir) => Promise.resolve(new SqliteTrailRepository(db, localDir, sealer)),
+    digestKeys: new SqliteDigestKeyStore(db),
   };
 }
 

@@ -1,12 +1,17 @@
 /**
  * `flinktrail migrate --from DIR --to postgres://…`: moves a data directory's events into a
  * PostgreSQL event store, keeping their positions, verifies the copy and switches the directory
- * (src/store/migrate.ts), then its users, AccessKeys, policies, sessions, Kubernetes object state
- * and `meta` keys (src/store/migrate-tables.ts), counted on both sides, before it switches.
+ * (src/store/migrate.ts), then its users, AccessKeys, policies, sessions, Kubernetes object state,
+ * `meta` keys and trail digest keys (src/store/migrate-tables.ts), counted on both sides, before
+ * it switches. The master key (`--config`, secrets.*) is opened only to seal a digest key file an
+ * older version wrote in clear.
  * Resumable: run the same command again after an interruption. Recorded
  * as FlinkTrail's own event `MigrateEventStore`, in the store the directory moved to.
  */
 import type { Command } from 'commander';
+import { loadConfig } from '../config/index.js';
+import { openSecrets } from '../secrets/index.js';
+import type { Sealer } from '../secrets/envelope.js';
 import { migrateEvents } from '../store/migrate.js';
 import { redactUrl } from '../store/postgres/url.js';
 import { localEvent } from './local-audit.js';
@@ -14,20 +19,26 @@ import { localEvent } from './local-audit.js';
 export function addMigrateCommand(cli: Command): void {
   cli
     .command('migrate')
-    .description("Move a data directory's events, users, keys, policies, sessions and meta keys to PostgreSQL (positions kept, verified, resumable); then serve with --store")
+    .description("Move a data directory's events, users, keys, policies, sessions, meta keys and trail digest keys to PostgreSQL (positions kept, verified, resumable); then serve with --store")
     .requiredOption('--from <dir>', 'the data directory (stop FlinkTrail on it before the last run)')
     .requiredOption('--to <url>', 'the PostgreSQL event store, postgres://… (empty, or an interrupted copy of this directory)')
     .option('--batch <n>', 'events per copying transaction', '2000')
+    .option('-c, --config <file>', 'YAML configuration file (for secrets.*: the master key that seals a digest key an older version wrote in clear)')
     .option('-o, --output <format>', 'output format: table or json', 'table')
-    .action(async (o: { from: string; to: string; batch: string; output: string }) => {
+    .action(async (o: { from: string; to: string; batch: string; config?: string; output: string }) => {
       const batch = Number(o.batch);
       if (!Number.isInteger(batch) || batch < 1 || batch > 100_000) throw new Error(`--batch must be a whole number from 1 to 100000, got '${o.batch}'`);
+      // Opened only if a value must be sealed: a directory of sealed files migrates without it.
+      let ring: Sealer | undefined;
+      const get = () => (ring ??= openSecrets(loadConfig({ ...(o.config ? { file: o.config } : {}), env: process.env, overrides: { dataDir: o.from } })));
+      const sealer: Sealer = { seal: (plaintext, context) => get().seal(plaintext, context), open: (sealed, context) => get().open(sealed, context) };
       const tty = process.stderr.isTTY;
       let shown = 0;
       const result = await migrateEvents({
         dataDir: o.from,
         url: o.to,
         batch,
+        sealer,
         onProgress: ({ copied, total }) => {
           // A line per tenth (every batch on a terminal): progress, not a log.
           if (tty || copied - shown >= total / 10 || copied === total) {

@@ -6,7 +6,7 @@
  * (docs/reference/secrets.md). Recorded as FlinkTrail's own event `RotateMasterKey`.
  *
  * With `store.url`, the sealed values kept in PostgreSQL (meta HMAC keys, AccessKey signing
- * secrets) are re-wrapped first, in one transaction there; then the data directory's (trail
+ * secrets, trail digest private keys) are re-wrapped first, in one transaction there; then the data directory's (trail
  * destinations stay in its SQLite database), in one transaction; then its key files. PostgreSQL
  * goes first because it is the part likely to fail (unreachable, locked): a failure there changes
  * nothing anywhere. A failure after it leaves PostgreSQL under the new key and the directory under

@@ -404,7 +404,7 @@ export const configSchema = {
           type: 'string',
           pattern: '^postgres(ql)?://',
           description:
-            'PostgreSQL for the events (`postgres://user@host:5432/db`; a unix socket as `postgres://user@/db?host=/run/postgresql`). Absent: everything stays in the embedded SQLite database. With it, PostgreSQL holds the events and what every instance on it must see alike: users, AccessKeys, policies, console sessions, FlinkTrail\'s own HMAC keys, RPC nonces and Kubernetes object state; trails stay in `dataDir` (one instance delivers them). `flinktrail migrate` moves an existing data directory. Put the password in `PGPASSWORD` or `~/.pgpass` rather than here; when it is here it is never logged (shown as `***`). A data directory remembers which event store its trail positions refer to and refuses another.',
+            'PostgreSQL for the events (`postgres://user@host:5432/db`; a unix socket as `postgres://user@/db?host=/run/postgresql`). Absent: everything stays in the embedded SQLite database. With it, PostgreSQL holds the events and what every instance on it must see alike: users, AccessKeys, policies, console sessions, FlinkTrail\'s own HMAC keys, RPC nonces, Kubernetes object state and trails (each delivered by one instance at a time, the holder of its lease). `flinktrail migrate` moves an existing data directory. Put the password in `PGPASSWORD` or `~/.pgpass` rather than here; when it is here it is never logged (shown as `***`). A data directory remembers which event store its trail positions refer to and refuses another.',
         },
         poolMax: {
           type: 'integer',

@@ -1,8 +1,9 @@
 /**
  * `flinktrail migrate`, second part: the feature tables a data directory keeps that FlinkTrail on
  * PostgreSQL keeps there too — users, AccessKeys with their sealed signing secrets, policies and
- * attachments, console sessions, Kubernetes object state and the `meta` keys (sealed HMAC keys,
- * the audit policy last in force) — copied after the events and before the directory is switched.
+ * attachments, console sessions, Kubernetes object state, the `meta` keys (sealed HMAC keys,
+ * the audit policy last in force) and the trail digest signing keys — copied after the events and
+ * before the directory is switched.
  *
  * - One transaction: every table is copied and its row count compared with the directory's, then
  *   committed; a refusal or a count that differs leaves the target's tables as they were.
@@ -22,12 +23,21 @@
  * - `rpc_nonces` are copied while unexpired, with DO NOTHING, and not counted: they live for the
  *   signature window (minutes), and copying them only closes a replay across the switch.
  * - `meta` keys that describe the directory itself (`DIRECTORY_META_KEYS`) stay in it.
+ * - Trail digest keys: the public halves from `trail_digest_keys`, each with its private half's
+ *   file (`<dataDir>/trail-digest-keys/<fingerprint>.pem`) as it is — sealed; one an older version
+ *   wrote in clear is sealed on the way (with `sealer`; the directory's file is left as it is).
+ *   A key the target holds that the directory does not (a FlinkTrail on the target made it) is
+ *   refused: two active keys cannot stand side by side there.
  */
+import { readFileSync } from 'node:fs';
 import type { Pool, PoolClient } from 'pg';
 import { PostgresNonceStore } from '../api/actiontrail/postgres/nonces.js';
 import { PostgresIdentityStore } from '../identity/postgres/directory.js';
 import { PostgresSessionStore } from '../identity/postgres/sessions.js';
 import { PostgresObjectStates } from '../sources/k8s-audit/postgres/state.js';
+import { isSealed, type Sealer } from '../secrets/envelope.js';
+import { DIGEST_KEY_CONTEXT, digestKeyFile } from '../trails/digest/keys.js';
+import { PostgresDigestKeyStore } from '../trails/postgres/digest-keys.js';
 import { FlinkTrailError } from '../errors/index.js';
 import { META_MIGRATIONS } from './postgres/meta.js';
 import { inTransaction, migrate } from './postgres/migrations.js';
@@ -37,7 +47,7 @@ import type { Db } from './sqlite/database.js';
 export const DIRECTORY_META_KEYS: readonly string[] = ['event-store'];
 
 /** The tables copied and verified, in the order they are written (references first). */
-export const COPIED_TABLES = ['users', 'policies', 'access_keys', 'access_key_signing', 'user_policies', 'sessions', 'k8s_objects', 'meta'] as const;
+export const COPIED_TABLES = ['users', 'policies', 'access_keys', 'access_key_signing', 'user_policies', 'sessions', 'k8s_objects', 'meta', 'trail_digest_keys'] as const;
 export type CopiedTable = (typeof COPIED_TABLES)[number];
 
 /** Per table: rows in both stores once verified, and rows this run inserted. */
@@ -56,6 +66,10 @@ interface TableSpec {
   unique?: string;
   /** Target rows the directory does not have are deleted (state that ends, not identity). */
   mirror?: boolean;
+  /** A target row the directory does not have is refused (FT_ERR_MIGRATE_CONFLICT) before anything is written. */
+  exclusive?: boolean;
+  /** The source rows, when not only the directory's database holds them (default: SELECT `columns`). */
+  read?: (from: Source) => Row[];
   /** The SQLite WHERE that selects the rows copied (default: all). */
   where?: string;
   /** SQLite value → PostgreSQL value, per column. */
@@ -117,9 +131,46 @@ const SPECS: Record<CopiedTable, TableSpec> = {
     where: `key NOT IN (${DIRECTORY_META_KEYS.map((k) => `'${k}'`).join(', ')})`,
     what: 'the meta key',
   },
+  // The fingerprint is a hash of the public key: another public key under it was not copied from here.
+  trail_digest_keys: {
+    columns: ['fingerprint', 'public_key', 'sealed_private_key', 'valid_from', 'valid_to'],
+    key: ['fingerprint'],
+    same: ['public_key'],
+    update: ['sealed_private_key', 'valid_to'],
+    exclusive: true,
+    read: digestKeyRows,
+    what: 'the trail digest key',
+  },
 };
 
 type Row = Record<string, unknown>;
+
+/** What a copy reads: the directory's database and files, and the ring that seals what an older version left in clear. */
+interface Source {
+  db: Db;
+  dataDir: string;
+  sealer?: Sealer;
+}
+
+/** Public halves from the database, each with its private half's file as it is (sealed), or null when the file is gone. */
+function digestKeyRows({ db, dataDir, sealer }: Source): Row[] {
+  const rows = db.prepare('SELECT fingerprint, public_key, valid_from, valid_to FROM trail_digest_keys ORDER BY valid_from').all() as Row[];
+  return rows.map((r) => {
+    const fingerprint = String(r['fingerprint']);
+    let text: string | null;
+    try {
+      text = readFileSync(digestKeyFile(dataDir, fingerprint), 'utf8').trim();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      text = null;
+    }
+    if (text !== null && !isSealed(text)) {
+      if (!sealer) throw new FlinkTrailError('FT_ERR_MIGRATE_SOURCE', dataDir, `its digest key ${fingerprint} was written in clear by an older version, and no master key was given to seal it`);
+      text = sealer.seal(text, DIGEST_KEY_CONTEXT);
+    }
+    return { ...r, sealed_private_key: text };
+  });
+}
 
 const keyOf = (spec: TableSpec, r: Row): string => JSON.stringify(spec.key.map((c) => String(r[c])));
 /** SQLite integers and PostgreSQL bigints (parsed to numbers) compare as text. */
@@ -133,6 +184,7 @@ export async function prepareTables(pool: Pool): Promise<void> {
   await PostgresObjectStates.open(pool);
   await PostgresNonceStore.open(pool);
   await migrate(pool, 'meta', META_MIGRATIONS);
+  await PostgresDigestKeyStore.open(pool);
 }
 
 /** INSERT of `rows` in statements of at most 500 rows. */
@@ -147,11 +199,16 @@ async function upsert(client: PoolClient, table: string, spec: TableSpec, rows: 
   }
 }
 
-async function copyTable(db: Db, client: PoolClient, table: CopiedTable): Promise<{ rows: number; copied: number; target: number }> {
+async function copyTable(from: Source, client: PoolClient, table: CopiedTable): Promise<{ rows: number; copied: number; target: number }> {
   const spec = SPECS[table];
-  const source = db.prepare(`SELECT ${spec.columns.join(', ')} FROM ${table}${spec.where ? ` WHERE ${spec.where}` : ''}`).all() as Row[];
+  const source = spec.read ? spec.read(from) : (from.db.prepare(`SELECT ${spec.columns.join(', ')} FROM ${table}${spec.where ? ` WHERE ${spec.where}` : ''}`).all() as Row[]);
   const present = (await client.query(`SELECT ${spec.columns.join(', ')} FROM ${table}${spec.where ? ` WHERE ${spec.where}` : ''}`)).rows as Row[];
   const byKey = new Map(present.map((r) => [keyOf(spec, r), r]));
+  if (spec.exclusive) {
+    const ours = new Set(source.map((r) => keyOf(spec, r)));
+    const foreign = present.find((r) => !ours.has(keyOf(spec, r)));
+    if (foreign) throw new FlinkTrailError('FT_ERR_MIGRATE_CONFLICT', `${spec.what} ${spec.key.map((c) => text(foreign[c])).join('/')} that the data directory does not have`, `table ${table}`);
+  }
   const byUnique = spec.unique ? new Map(present.map((r) => [text(r[spec.unique as string]), r])) : undefined;
   let copied = 0;
   for (const r of source) {
@@ -181,9 +238,11 @@ async function copyTable(db: Db, client: PoolClient, table: CopiedTable): Promis
 /**
  * Copies every table of COPIED_TABLES from the directory's database into the target, verifies
  * the counts and commits (all or nothing); then the unexpired RPC nonces. `where` (the target,
- * password redacted) and `dataDir` name the stores in a failed verification.
+ * password redacted) and `dataDir` name the stores in a failed verification; `sealer` seals a
+ * digest key file an older version wrote in clear (refused without it: FT_ERR_MIGRATE_SOURCE).
  */
-export async function copyTables(db: Db, pool: Pool, where: string, dataDir: string, now = Date.now()): Promise<TableCounts> {
+export async function copyTables(db: Db, pool: Pool, where: string, dataDir: string, opts: { now?: number; sealer?: Sealer } = {}): Promise<TableCounts> {
+  const now = opts.now ?? Date.now();
   await prepareTables(pool);
   const client = await pool.connect();
   try {
@@ -191,7 +250,7 @@ export async function copyTables(db: Db, pool: Pool, where: string, dataDir: str
       const out = {} as TableCounts;
       const differ: string[] = [];
       for (const table of COPIED_TABLES) {
-        const c = await copyTable(db, client, table);
+        const c = await copyTable({ db, dataDir, ...(opts.sealer ? { sealer: opts.sealer } : {}) }, client, table);
         if (c.rows !== c.target) differ.push(`the data directory has ${c.rows} rows in ${table}, the copy ${c.target}`);
         out[table] = { rows: c.rows, copied: c.copied };
       }

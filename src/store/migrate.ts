@@ -13,7 +13,8 @@
  *   order, each event in one canonical JSON form (keys sorted), must be equal. Only then does the
  *   directory's `event-store` record name the PostgreSQL store, which `serve --store` checks.
  * - Then the directory's users, AccessKeys (sealed signing secrets as they are), policies,
- *   sessions, Kubernetes object state and `meta` keys are copied in one transaction and counted
+ *   sessions, Kubernetes object state, `meta` keys and trail digest keys (with their sealed
+ *   private key files) are copied in one transaction and counted
  *   on both sides (migrate-tables.ts: resumable, and refusing to overwrite what it did not copy,
  *   FT_ERR_MIGRATE_CONFLICT). Once switched, PostgreSQL holds them: a later run copies none again
  *   (it would bring back what was deleted there since).
@@ -28,6 +29,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import stringify from 'safe-stable-stringify';
 import type { ActionTrailEvent } from '../event/types.js';
+import type { Sealer } from '../secrets/envelope.js';
 import { FlinkTrailError } from '../errors/index.js';
 import { copyTables, type TableCounts } from './migrate-tables.js';
 import { PostgresEventStore } from './postgres/events.js';
@@ -49,6 +51,8 @@ export interface MigrateOptions {
   stopAfter?: number;
   /** Recorded in the target once the directory is switched (the migration's own event). */
   record?: (migration: MigrateResult) => ActionTrailEvent;
+  /** The master key ring: seals a digest key file an older version wrote in clear (used only then). */
+  sealer?: Sealer;
 }
 
 export interface MigrateResult {
@@ -162,7 +166,7 @@ export async function migrateEvents(o: MigrateOptions): Promise<MigrateResult> {
       throw new FlinkTrailError('FT_ERR_MIGRATE_UNVERIFIED', where, o.dataDir, what);
     }
     // After the events, before the switch: a refusal or a count that differs switches nothing.
-    const tables = switched ? undefined : await copyTables(db, target.pool, where, o.dataDir);
+    const tables = switched ? undefined : await copyTables(db, target.pool, where, o.dataDir, o.sealer ? { sealer: o.sealer } : {});
     db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(META_KEY, target.id);
     const result: MigrateResult = {
       events: ours.count,

@@ -11,13 +11,16 @@ import { rewrapped, type SealedValueStore } from '../rotate.js';
 
 /**
  * Where sealed values are stored on PostgreSQL: table, column, and the key column of the row.
- * Trail destinations are not here: trails stay in the data directory (sqlite/sealed-values.ts).
  */
 export const PG_SEALED_COLUMNS: readonly { table: string; column: string; key: string }[] = [
   // store/postgres/meta.ts: HMAC keys (meta:<key>); plaintext rows (audit-policy-hash) are left alone
   { table: 'meta', column: 'value', key: 'key' },
   // identity/postgres/directory.ts: AccessKey secrets kept for request signatures
   { table: 'access_key_signing', column: 'sealed', key: 'key_id' },
+  // trails/postgres/digest-keys.ts: the private halves of trail digest signing keys
+  { table: 'trail_digest_keys', column: 'sealed_private_key', key: 'fingerprint' },
+  // trails/postgres/repository.ts: destination URLs that carry credentials (others stay in clear)
+  { table: 'trail_destinations', column: 'url', key: 'id' },
 ];
 
 export class PostgresSealedValues implements SealedValueStore {

@@ -1,8 +1,13 @@
-/** The embedded DigestKeyStore: table `trail_digest_keys` (sqlite/migrations.ts); the private halves are files (digest/keys.ts). */
+/**
+ * The embedded DigestKeyStore: table `trail_digest_keys` (sqlite/migrations.ts) holds the public
+ * halves and their validity; the private halves stay sealed files in the data directory, written
+ * and read by `DigestKeys` (`privateKeys: 'files'`), as every data directory has them.
+ */
 import type { Db } from '../../store/sqlite/database.js';
-import type { DigestKeyRecord, DigestKeyStore } from '../digest/keys.js';
+import type { DigestKeyRecord, DigestKeyStore, NewDigestKey } from '../digest/keys.js';
 
 export class SqliteDigestKeyStore implements DigestKeyStore {
+  readonly privateKeys = 'files';
   private readonly stmts;
 
   constructor(private readonly db: Db) {
@@ -18,13 +23,22 @@ export class SqliteDigestKeyStore implements DigestKeyStore {
     return (this.stmts.active.get() as { fingerprint: string } | undefined)?.fingerprint;
   }
 
-  async activate(key: { fingerprint: string; publicKey: string }, now: number): Promise<void> {
-    this.db
+  async activate(key: NewDigestKey, now: number, replaces: string | undefined): Promise<string> {
+    // IMMEDIATE: the write lock is taken before the active key is read, so another connection
+    // cannot activate one between the check and the insert.
+    return this.db
       .transaction(() => {
+        const current = (this.stmts.active.get() as { fingerprint: string } | undefined)?.fingerprint;
+        if (current !== undefined && current !== replaces) return current;
         this.stmts.close.run(now);
         this.stmts.insert.run(key.fingerprint, key.publicKey, now);
+        return key.fingerprint;
       })
       .immediate();
+  }
+
+  async sealedPrivateKey(): Promise<string | undefined> {
+    return undefined; // files, read by DigestKeys
   }
 
   async list(): Promise<DigestKeyRecord[]> {

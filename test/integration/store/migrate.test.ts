@@ -3,13 +3,14 @@
  * FLINKTRAIL_TEST_POSTGRES_URL, else a throwaway cluster from scripts/it/postgres.sh), each test
  * in a database of its own: positions kept, pending events brought up to date on resume, a
  * target that is not this directory's copy refused, a tampered copy never switched to, the
- * directory's users, AccessKeys, policies, sessions and meta keys readable through the PostgreSQL
- * stores (copied once, resumable, never overwriting another's), and the migrated directory served
- * from PostgreSQL.
+ * directory's users, AccessKeys, policies, sessions, meta keys and trail digest keys readable
+ * through the PostgreSQL stores (copied once, resumable, never overwriting another's), and the
+ * migrated directory served from PostgreSQL.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, sign, verify } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
@@ -17,6 +18,7 @@ import pg from 'pg';
 import { finishEvent } from '../../../src/event/build.js';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
 import { isFlinkTrailError } from '../../../src/errors/index.js';
+import { isSealed } from '../../../src/secrets/index.js';
 import { PostgresIdentityStore } from '../../../src/identity/postgres/directory.js';
 import { PostgresSessionStore } from '../../../src/identity/postgres/sessions.js';
 import { signingContext } from '../../../src/identity/signing-secrets.js';
@@ -32,6 +34,9 @@ import { PostgresMetaStore } from '../../../src/store/postgres/meta.js';
 import { openDatabase } from '../../../src/store/sqlite/database.js';
 import { SqliteMetaStore } from '../../../src/store/sqlite/meta.js';
 import { SqliteEventStore } from '../../../src/store/sqlite/events.js';
+import { DIGEST_KEY_CONTEXT, DigestKeys, digestKeyFile, importPublicKey } from '../../../src/trails/digest/keys.js';
+import { PostgresDigestKeyStore } from '../../../src/trails/postgres/digest-keys.js';
+import { SqliteDigestKeyStore } from '../../../src/trails/sqlite/digest-keys.js';
 import type { Positioned } from '../../../src/store/types.js';
 import { newEvents } from '../../helpers/events.js';
 import { basic, makeKey, REPO, startInProcess, tempDir } from '../../helpers/flinktrail.js';
@@ -113,6 +118,18 @@ async function targetEvents(url: string): Promise<Positioned[]> {
 }
 
 
+/** The tables copied once more over the copy already in `url` (a rerun before the switch). */
+async function copyTablesAgain(dir: string, url: string, secrets: Secrets): Promise<Awaited<ReturnType<typeof copyTables>>> {
+  const db = openDatabase(dir);
+  const store = await PostgresEventStore.open({ url, poolMax: 2 });
+  try {
+    return await copyTables(db, store.pool, 'target', dir, { sealer: secrets });
+  } finally {
+    await store.close();
+    db.close();
+  }
+}
+
 /** What `directoryWithIdentity` put in the data directory, to find again in PostgreSQL. */
 interface Planted {
   userId: string;
@@ -149,6 +166,25 @@ async function plantIdentity(dir: string, secrets: Secrets): Promise<Planted> {
   }
 }
 
+/**
+ * Digest keys made in the directory as a server on it makes them: a first key, then a rotation.
+ * The first key's file is put back in clear, as a version before sealing left it (a retired key
+ * is never read again, so it stays so).
+ */
+async function plantDigestKeys(dir: string, secrets: Secrets): Promise<{ retired: string; active: string; retiredPem: string }> {
+  const db = openDatabase(dir);
+  try {
+    const keys = new DigestKeys(new SqliteDigestKeyStore(db), dir, secrets);
+    const retired = (await keys.active(Date.now() - DAY)).fingerprint;
+    const active = (await keys.rotate()).fingerprint;
+    const retiredPem = secrets.open(readFileSync(digestKeyFile(dir, retired), 'utf8').trim(), DIGEST_KEY_CONTEXT);
+    writeFileSync(digestKeyFile(dir, retired), retiredPem);
+    return { retired, active, retiredPem };
+  } finally {
+    db.close();
+  }
+}
+
 describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout: 300_000 }, () => {
   it('copies every event at its position, verifies, switches the directory and records the migration (the CLI)', async () => {
     const { dir } = await dataDirWith(3000, 3);
@@ -158,7 +194,7 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
 
     const { stdout, stderr } = await run(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'migrate', '--from', dir, '--to', url, '--batch', '500', '-o', 'json'], { cwd: REPO });
     const answer = JSON.parse(stdout) as { Store: string; Events: number; Copied: number; LastPosition: number; Sha256: string; ResumedAfter: number; Tables?: Record<string, { Rows: number; Copied: number }> };
-    assert.deepEqual(Object.keys(answer.Tables ?? {}), ['users', 'policies', 'access_keys', 'access_key_signing', 'user_policies', 'sessions', 'k8s_objects', 'meta'], 'the feature tables, counted');
+    assert.deepEqual(Object.keys(answer.Tables ?? {}), ['users', 'policies', 'access_keys', 'access_key_signing', 'user_policies', 'sessions', 'k8s_objects', 'meta', 'trail_digest_keys'], 'the feature tables, counted');
     assert.equal(answer.Events, before.length);
     assert.equal(answer.Copied, before.length);
     assert.equal(answer.ResumedAfter, 0);
@@ -257,7 +293,8 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
     assert.equal(result.verified, true);
     const one = { rows: 1, copied: 1 };
     // meta: the two HMAC keys; `event-store` (this directory's own record) stays in the directory.
-    assert.deepEqual(result.tables, { users: one, policies: one, access_keys: one, access_key_signing: one, user_policies: one, sessions: one, k8s_objects: one, meta: { rows: 2, copied: 2 } });
+    const none = { rows: 0, copied: 0 };
+    assert.deepEqual(result.tables, { users: one, policies: one, access_keys: one, access_key_signing: one, user_policies: one, sessions: one, k8s_objects: one, meta: { rows: 2, copied: 2 }, trail_digest_keys: none });
 
     const db = openDatabase(dir);
     const sqlite = new SqliteIdentityStore(db);
@@ -299,7 +336,7 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
     const result = await migrateEvents({ dataDir: dir, url });
     assert.deepEqual(
       Object.values(result.tables ?? {}).map((c) => c.copied),
-      [0, 0, 0, 0, 0, 0, 0, 0],
+      [0, 0, 0, 0, 0, 0, 0, 0, 0],
       'nothing inserted twice',
     );
     assert.equal(result.tables?.users.rows, 1);
@@ -338,6 +375,72 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
     await (await PostgresIdentityStore.open(other.pool)).insertUser({ id: 'someone-else', name: 'carol', role: 'admin', passwordHash: null, createdAt: 1, disabled: false, email: null, source: 'local' });
     await other.close();
     await assert.rejects(migrateEvents({ dataDir: dir3, url: url3 }), (err) => isFlinkTrailError(err) && err.code === 'FT_ERR_MIGRATE_CONFLICT' && /user named 'carol'/.test(err.message));
+    assert.equal(recordedStore(dir3), undefined);
+  });
+
+  it("copies the directory's digest keys with their private halves sealed; an instance on another data directory signs with the active one", async () => {
+    const { dir } = await dataDirWith(20);
+    const keyFile = join(tempDir('ft-migrate-keys-'), 'master.key');
+    ensureKeyFile(keyFile);
+    const secrets = new Secrets(loadMasterKey(`file:${keyFile}`));
+    const k = await plantDigestKeys(dir, secrets);
+    const url = await newDatabase();
+    // A key in clear must be sealed on the way, which takes the master key.
+    await assert.rejects(migrateEvents({ dataDir: dir, url }), (err) => isFlinkTrailError(err) && err.code === 'FT_ERR_MIGRATE_SOURCE' && err.message.includes(k.retired));
+    assert.equal(recordedStore(dir), undefined, 'not switched');
+
+    // The CLI opens the configured master key for it.
+    const env = { ...process.env, FLINKTRAIL__SECRETS__MASTER_KEY: `file:${keyFile}` };
+    const { stdout } = await run(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'migrate', '--from', dir, '--to', url, '-o', 'json'], { cwd: REPO, env });
+    assert.deepEqual((JSON.parse(stdout) as { Tables: Record<string, unknown> }).Tables['trail_digest_keys'], { Rows: 2, Copied: 2 });
+    const again = await copyTablesAgain(dir, url, secrets);
+    assert.deepEqual(again.trail_digest_keys, { rows: 2, copied: 0 }, 'idempotent');
+
+    const db = openDatabase(dir);
+    const store = await PostgresEventStore.open({ url, poolMax: 2 });
+    try {
+      const pg = await PostgresDigestKeyStore.open(store.pool);
+      assert.deepEqual(await pg.list(), await new SqliteDigestKeyStore(db).list(), 'public halves and validity as they were');
+      const sealed = (await store.pool.query('SELECT fingerprint, sealed_private_key FROM trail_digest_keys')).rows as { fingerprint: string; sealed_private_key: string }[];
+      assert.ok(sealed.every((r) => isSealed(r.sealed_private_key)), 'no private half in clear, the one written in clear included');
+      assert.equal(secrets.open((await pg.sealedPrivateKey(k.retired)) ?? '', DIGEST_KEY_CONTEXT), k.retiredPem.trim());
+      assert.equal(readFileSync(digestKeyFile(dir, k.retired), 'utf8'), k.retiredPem, "the directory's files are left as they are");
+      // Another instance, its own data directory: signs with the directory's active key.
+      const keys = new DigestKeys(pg, tempDir('ft-migrate-other-'), secrets);
+      const signer = await keys.active();
+      assert.equal(signer.fingerprint, k.active);
+      const info = (await keys.publicKeys()).find((p) => p.Fingerprint === k.active);
+      assert.ok(info && verify(null, Buffer.from('digest'), importPublicKey(info), sign(null, Buffer.from('digest'), signer.privateKey)));
+    } finally {
+      await store.close();
+      db.close();
+    }
+
+    // A FlinkTrail already ran on the target and made its own key: refused, not switched.
+    const dir2 = (await dataDirWith(20)).dir;
+    await plantDigestKeys(dir2, secrets);
+    const url2 = await newDatabase();
+    const theirs = await PostgresEventStore.open({ url: url2, poolMax: 1 });
+    const made = (await new DigestKeys(await PostgresDigestKeyStore.open(theirs.pool), tempDir('ft-migrate-theirs-'), secrets).active()).fingerprint;
+    await theirs.close();
+    await assert.rejects(
+      migrateEvents({ dataDir: dir2, url: url2, sealer: secrets }),
+      (err) => isFlinkTrailError(err) && err.code === 'FT_ERR_MIGRATE_CONFLICT' && err.message.includes(made) && /trail digest key/.test(err.message),
+    );
+    assert.equal(recordedStore(dir2), undefined);
+
+    // Another public key under one of the directory's fingerprints.
+    const dir3 = (await dataDirWith(20)).dir;
+    const k3 = await plantDigestKeys(dir3, secrets);
+    const url3 = await newDatabase();
+    const forged = await PostgresEventStore.open({ url: url3, poolMax: 1 });
+    await PostgresDigestKeyStore.open(forged.pool);
+    await forged.pool.query('INSERT INTO trail_digest_keys (fingerprint, public_key, sealed_private_key, valid_from, valid_to) VALUES ($1, $2, NULL, 1, 2)', [k3.retired, 'another key']);
+    await forged.close();
+    await assert.rejects(
+      migrateEvents({ dataDir: dir3, url: url3, sealer: secrets }),
+      (err) => isFlinkTrailError(err) && err.code === 'FT_ERR_MIGRATE_CONFLICT' && err.message.includes(k3.retired) && /public_key/.test(err.message),
+    );
     assert.equal(recordedStore(dir3), undefined);
   });
 

@@ -2,8 +2,9 @@
  * `flinktrail secrets rotate` on PostgreSQL: the SealedValueStore contract (rotate.ts) of
  * PostgresSealedValues on a real PostgreSQL (FLINKTRAIL_TEST_POSTGRES_URL, else a throwaway
  * cluster started by scripts/it/postgres.sh), in a schema of this file's own, dropped at the end.
- * Values are put through the real stores (PostgresMetaStore, PostgresIdentityStore), so the test
- * covers every sealed column those stores write.
+ * Values are put through the real stores (PostgresMetaStore, PostgresIdentityStore,
+ * PostgresDigestKeyStore through DigestKeys), so the test covers every sealed column those stores
+ * write.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +17,8 @@ import { Secrets } from '../../../src/secrets/index.js';
 import { PostgresSealedValues } from '../../../src/secrets/postgres/sealed-values.js';
 import { rotateSecrets } from '../../../src/secrets/rotate.js';
 import { PostgresMetaStore } from '../../../src/store/postgres/meta.js';
+import { DigestKeys } from '../../../src/trails/digest/keys.js';
+import { PostgresDigestKeyStore } from '../../../src/trails/postgres/digest-keys.js';
 import { poolConfig } from '../../../src/store/postgres/url.js';
 import { tempDir } from '../../helpers/flinktrail.js';
 import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
@@ -46,11 +49,16 @@ function thePool(): pg.Pool {
 }
 
 /** Every row of the sealed columns, as stored. */
-async function rawRows(): Promise<{ meta: Record<string, string>; signing: Record<string, string> }> {
+async function rawRows(): Promise<{ meta: Record<string, string>; signing: Record<string, string>; digestKeys: Record<string, string> }> {
   const p = thePool();
   const meta = (await p.query('SELECT key, value FROM meta ORDER BY key')).rows as { key: string; value: string }[];
   const signing = (await p.query('SELECT key_id, sealed FROM access_key_signing ORDER BY key_id')).rows as { key_id: string; sealed: string }[];
-  return { meta: Object.fromEntries(meta.map((r) => [r.key, r.value])), signing: Object.fromEntries(signing.map((r) => [r.key_id, r.sealed])) };
+  const digestKeys = (await p.query('SELECT fingerprint, sealed_private_key FROM trail_digest_keys ORDER BY fingerprint')).rows as { fingerprint: string; sealed_private_key: string }[];
+  return {
+    meta: Object.fromEntries(meta.map((r) => [r.key, r.value])),
+    signing: Object.fromEntries(signing.map((r) => [r.key_id, r.sealed])),
+    digestKeys: Object.fromEntries(digestKeys.map((r) => [r.fingerprint, r.sealed_private_key])),
+  };
 }
 
 describe('PostgresSealedValues (secrets rotate on PostgreSQL)', () => {
@@ -59,8 +67,9 @@ describe('PostgresSealedValues (secrets rotate on PostgreSQL)', () => {
   const accessKeyId = `LTAI${randomBytes(8).toString('hex')}`;
   const accessKeySecret = randomBytes(20).toString('base64url');
   let hmac = '';
+  let digestKey = '';
 
-  it('re-wraps meta HMAC keys and AccessKey signing secrets, all under the new key, values unchanged', async () => {
+  it('re-wraps meta HMAC keys, AccessKey signing secrets and digest private keys, all under the new key, values unchanged', async () => {
     const p = thePool();
     const meta = await PostgresMetaStore.open(p, old);
     hmac = await meta.secret('pagination-token-key', () => randomBytes(32).toString('base64url'));
@@ -68,10 +77,12 @@ describe('PostgresSealedValues (secrets rotate on PostgreSQL)', () => {
     const identity = await PostgresIdentityStore.open(p);
     await identity.insertUser({ id: 'u-rotate', name: 'rotate-owner', role: 'admin', passwordHash: null, createdAt: Date.now(), disabled: false, email: null, source: 'local' });
     await identity.insertAccessKey({ id: accessKeyId, userId: 'u-rotate', secretHash: 'h', createdAt: Date.now() }, old.seal(accessKeySecret, signingContext(accessKeyId)));
+    const dataDir = tempDir('ft-rotate-pg-');
+    digestKey = (await new DigestKeys(await PostgresDigestKeyStore.open(p), dataDir, old).active()).fingerprint;
     const before = await rawRows();
 
-    const result = await rotateSecrets([new PostgresSealedValues(p)], tempDir('ft-rotate-pg-'), old.withActive(next));
-    assert.deepEqual(result, { values: 2, perStore: [2], files: 0, plaintext: 1 });
+    const result = await rotateSecrets([new PostgresSealedValues(p)], dataDir, old.withActive(next));
+    assert.deepEqual(result, { values: 3, perStore: [3], files: 0, plaintext: 1 });
 
     const now = await rawRows();
     assert.notEqual(now.meta['pagination-token-key'], before.meta['pagination-token-key']);
@@ -79,11 +90,14 @@ describe('PostgresSealedValues (secrets rotate on PostgreSQL)', () => {
     assert.equal(now.meta['audit-policy-hash'], 'policy-hash-in-clear', 'a value in clear is left as it is');
     assert.equal(Secrets.keyIdOf(now.meta['pagination-token-key'] ?? ''), next.id);
     assert.equal(Secrets.keyIdOf(now.signing[accessKeyId] ?? ''), next.id);
+    assert.notEqual(now.digestKeys[digestKey], before.digestKeys[digestKey]);
+    assert.equal(Secrets.keyIdOf(now.digestKeys[digestKey] ?? ''), next.id);
 
     // The new key alone opens everything, through the stores that read them.
     const fresh = new Secrets(next);
     assert.equal(await (await PostgresMetaStore.open(p, fresh)).secret('pagination-token-key', () => 'made again'), hmac);
     assert.equal(fresh.open((await identity.signingSecret(accessKeyId)) ?? '', signingContext(accessKeyId)), accessKeySecret);
+    assert.equal((await new DigestKeys(await PostgresDigestKeyStore.open(p), tempDir('ft-rotate-pg-'), fresh).active()).fingerprint, digestKey, 'another instance signs with the re-wrapped key');
 
     // Again with the same ring: nothing left to re-wrap.
     assert.deepEqual(await new PostgresSealedValues(p).rewrapAll((v) => old.withActive(next).rewrap(v)), { values: 0, plaintext: 1 });
@@ -92,7 +106,7 @@ describe('PostgresSealedValues (secrets rotate on PostgreSQL)', () => {
   it('changes nothing when the re-wrap throws part-way (one transaction)', async () => {
     const p = thePool();
     const before = await rawRows();
-    assert.ok(Object.keys(before.signing).length === 1 && before.meta['pagination-token-key'], 'the values of the first test are there');
+    assert.ok(Object.keys(before.signing).length === 1 && before.meta['pagination-token-key'] && before.digestKeys[digestKey], 'the values of the first test are there');
     const ring = new Secrets(next).withActive(testKey());
     let calls = 0;
     await assert.rejects(
