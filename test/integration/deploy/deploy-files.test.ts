@@ -31,9 +31,11 @@ async function modelOf(apiVersion: string, kind: string): Promise<new (o: Obj) =
   return model;
 }
 
-function manifests(): Obj[] {
-  return parseAllDocuments(read('deploy/kubernetes/flinktrail.yaml')).map((d) => d.toJS() as Obj);
+/** The one-instance embedded variant (default) or the several-replica one on PostgreSQL. */
+function manifests(file = 'deploy/kubernetes/flinktrail.yaml'): Obj[] {
+  return parseAllDocuments(read(file)).map((d) => d.toJS() as Obj);
 }
+const HA = 'deploy/kubernetes/flinktrail-ha.yaml';
 
 function podSpec(objs: Obj[]): Obj {
   const workload = objs.find((o) => o['kind'] === 'StatefulSet' || o['kind'] === 'Deployment') as { spec: { template: { spec: Obj } } };
@@ -44,7 +46,9 @@ describe('deployment files', () => {
   it('every Kubernetes object validates against the Kubernetes schemas, and a broken one does not', async () => {
     const objs = manifests();
     assert.deepEqual(objs.map((o) => o['kind']).sort(), ['ConfigMap', 'Namespace', 'Service', 'ServiceAccount', 'StatefulSet']);
-    for (const o of objs) {
+    const ha = manifests(HA);
+    assert.deepEqual(ha.map((o) => o['kind']).sort(), ['ConfigMap', 'Deployment', 'Namespace', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
+    for (const o of [...objs, ...ha]) {
       const Model = await modelOf(String(o['apiVersion']), String(o['kind']));
       assert.doesNotThrow(() => new Model(o).validate(), `${String(o['kind'])} is not valid`);
     }
@@ -55,14 +59,17 @@ describe('deployment files', () => {
     assert.throws(() => new Model(broken).validate(), /containerPort/);
   });
 
-  it('the pod runs FlinkTrail as configured: a valid configuration, real config keys in the environment, real probe routes and port', () => {
-    const objs = manifests();
+  for (const manifest of ['deploy/kubernetes/flinktrail.yaml', HA])
+  it(`the pod runs FlinkTrail as configured: a valid configuration, real config keys in the environment, real probe routes and port (${manifest})`, () => {
+    const objs = manifests(manifest);
     const config = (objs.find((o) => o['kind'] === 'ConfigMap') as { data: Record<string, string> }).data['flinktrail.yaml']!;
     const pod = podSpec(objs) as { containers: { args: string[]; env: { name: string; value?: string }[]; ports: { containerPort: number }[]; livenessProbe: Obj; readinessProbe: Obj }[]; securityContext: Obj };
     const c = pod.containers[0]!;
     // Variables given literally, plus placeholders of the right shape for those from the Secret.
     const env: Record<string, string> = {};
-    for (const e of c.env) if (e.name.startsWith('FLINKTRAIL__')) env[e.name] = e.value ?? (e.name.endsWith('BEARER_TOKENS') ? '[{name: apiserver, token: abcdefghijklmnopqrstuvwxyz}]' : 'x');
+    const fromSecret = (name: string) =>
+      name.endsWith('BEARER_TOKENS') ? '[{name: apiserver, token: abcdefghijklmnopqrstuvwxyz}]' : name === 'FLINKTRAIL__STORE__URL' ? 'postgres://flinktrail@postgres.db.svc:5432/flinktrail' : 'x';
+    for (const e of c.env) if (e.name.startsWith('FLINKTRAIL__')) env[e.name] = e.value ?? fromSecret(e.name);
     const file = join(ROOT, '.it', `deploy-config-${process.pid}.yaml`);
     mkdirSync(join(ROOT, '.it'), { recursive: true });
     writeFileSync(file, config);
@@ -80,9 +87,32 @@ describe('deployment files', () => {
     assert.equal((c.livenessProbe['httpGet'] as Obj)['path'], '/health');
     assert.equal((c.readinessProbe['httpGet'] as Obj)['path'], '/ready');
     assert.equal(pod.securityContext['runAsNonRoot'], true);
+    if (manifest === HA) assert.equal(loaded.store.url, 'postgres://flinktrail@postgres.db.svc:5432/flinktrail', 'the replicas share PostgreSQL');
     // A misspelt variable is refused, so the check above is a real one.
     assert.throws(() => loadConfig({ file, env: { ...env, FLINKTRAIL__API__PROT: '1' } }), /prot|unknown|additional/i);
     rmSync(file, { force: true });
+  });
+
+  it('the several-replica variant has no single point of failure: two or more replicas on PostgreSQL, a disruption budget over them, no state in the pod', () => {
+    const objs = manifests(HA);
+    const deployment = objs.find((o) => o['kind'] === 'Deployment') as {
+      spec: { replicas: number; selector: { matchLabels: Record<string, string> }; strategy: { rollingUpdate: { maxUnavailable: number } }; template: { metadata: { labels: Record<string, string> }; spec: { volumes: Obj[] } } };
+    };
+    assert.ok(deployment.spec.replicas >= 2, 'two or more replicas');
+    assert.equal(deployment.spec.strategy.rollingUpdate.maxUnavailable, 0, 'a rollout never takes a replica away first');
+    const pdb = objs.find((o) => o['kind'] === 'PodDisruptionBudget') as { spec: { maxUnavailable?: number; minAvailable?: number; selector: { matchLabels: Record<string, string> } } };
+    const labels = deployment.spec.template.metadata.labels;
+    // The budget covers exactly the Deployment's pods, and leaves at least one serving.
+    assert.ok(Object.entries(pdb.spec.selector.matchLabels).every(([k, v]) => labels[k] === v), 'the budget selects the replicas');
+    assert.deepEqual(pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels);
+    const available = pdb.spec.minAvailable ?? deployment.spec.replicas - (pdb.spec.maxUnavailable ?? 0);
+    assert.ok(available >= 1 && available < deployment.spec.replicas, `between 1 and replicas-1 must stay available (${available})`);
+    const service = objs.find((o) => o['kind'] === 'Service') as { spec: { selector: Record<string, string> } };
+    assert.ok(Object.entries(service.spec.selector).every(([k, v]) => labels[k] === v), 'the Service sends to every replica');
+    // Nothing that must outlive a pod is in it: no volume claim, the data directory is scratch.
+    assert.ok(!objs.some((o) => o['kind'] === 'StatefulSet' || o['kind'] === 'PersistentVolumeClaim'));
+    const data = deployment.spec.template.spec.volumes.find((v) => v['name'] === 'data');
+    assert.ok(data && 'emptyDir' in data, 'the data directory is an emptyDir');
   });
 
   it('the container image runs as a non-root user, copies only what exists, and exposes the default port with a health check', () => {
