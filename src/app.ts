@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/server.js';
 import { identityRoutes } from './api/identity-routes.js';
@@ -38,6 +39,8 @@ import { openSecrets, type Secrets } from './secrets/index.js';
 import { openDatabase, type Db } from './store/sqlite/database.js';
 import { WorkerEventStore } from './store/sqlite/worker-store.js';
 import { PostgresEventStore } from './store/postgres/events.js';
+import { SpoolingEventStore } from './store/spool/index.js';
+import { SqliteSpool } from './store/spool/sqlite.js';
 import { redactUrl } from './store/postgres/url.js';
 import type { EventStore } from './store/types.js';
 import type { AppModule, ModuleContext } from './module.js';
@@ -126,6 +129,26 @@ async function openEventStore(config: Readonly<Config>, db: Db, log: Logger, met
   return store;
 }
 
+/**
+ * The PostgreSQL store behind the local spool when `store.spool` is set (store/spool/): writes are
+ * journaled there while PostgreSQL cannot take them. The embedded store has no use for one.
+ */
+function spooled(events: EventStore, config: Readonly<Config>, log: Logger, metrics: Metrics): EventStore {
+  const o = config.store.spool;
+  if (!o) return events;
+  if (!(events instanceof PostgresEventStore)) {
+    log.warn({ dir: o.dir }, 'store.spool is set without store.url: the embedded store journals locally already; the spool is not used.');
+    return events;
+  }
+  return new SpoolingEventStore(events, new SqliteSpool(resolve(o.dir)), {
+    journalTimeoutMs: o.journalTimeoutMs,
+    maxEvents: o.maxEvents,
+    log: log.child({ component: 'spool' }),
+    onCount: (n) => metrics.spoolEvents.set(n),
+    onDrained: (n) => metrics.spoolDrained.inc(n),
+  });
+}
+
 const PREFIX = /^\/flink\/([a-z0-9][a-z0-9_-]{0,62})(\/.*)?$/;
 
 export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Promise<App> {
@@ -153,14 +176,16 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
   // This connection serves small lookups (keys, sessions, trails); the events store commits and
   // checkpoints on its own thread, so this one never runs a checkpoint on the request thread.
   db.pragma('wal_autocheckpoint = 0');
-  const store = await openEventStore(config, db, log, metrics);
-  opened.push(() => store.close());
-  const recovered = await store.resolvePending(
+  const events = await openEventStore(config, db, log, metrics);
+  opened.push(() => events.close());
+  const recovered = await events.resolvePending(
     'FlinkTrail stopped before the answer to this operation was recorded; the operation may or may not have taken effect.',
   );
   if (recovered > 0) log.warn({ events: recovered }, 'Journaled operations without a recorded outcome were marked unknown.');
 
-  const stores = await openFeatureStores(db, store, secrets);
+  const stores = await openFeatureStores(db, events, secrets);
+  const store = spooled(events, config, log, metrics);
+  opened.push(() => store.close());
   if (stores.engine === 'postgres') {
     // Users made in the data directory before it moved are not found in PostgreSQL: say how to bring them.
     const left = (db.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n;

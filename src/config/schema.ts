@@ -399,7 +399,7 @@ export const configSchema = {
       default: {},
       description: 'The event store: embedded SQLite in `dataDir`, or PostgreSQL with `url` (the events and everything instances must share).',
       properties: {
-        driver: { type: 'string', enum: ['sqlite'], default: 'sqlite', description: 'Where trails (definitions, positions, digest chains) are kept: the embedded SQLite database in `dataDir`, with or without `url`.' },
+        driver: { type: 'string', enum: ['sqlite'], default: 'sqlite', description: 'Kept so that configurations of earlier versions still load; `url` decides where everything is kept.' },
         url: {
           type: 'string',
           pattern: '^postgres(ql)?://',
@@ -412,6 +412,25 @@ export const configSchema = {
           maximum: 200,
           default: 10,
           description: 'With `store.url`: most connections to PostgreSQL.',
+        },
+        spool: {
+          type: 'object',
+          additionalProperties: false,
+          description:
+            'With `store.url`: a local durable spool for PostgreSQL outages. Without it writes are refused (503) while PostgreSQL cannot journal them (fail closed); with it they are journaled here, forwarded, and drained into PostgreSQL when it is back — idempotent on eventId (docs/reference/postgres.md, "When PostgreSQL is down").',
+          required: ['dir'],
+          properties: {
+            dir: { type: 'string', minLength: 1, description: 'Directory of the spool file (`spool.db`), on a local disk of this instance. Keep it across restarts: what is in it is drained at the next start.' },
+            maxEvents: { type: 'integer', minimum: 1000, default: 1000000, description: 'Most events the spool holds; beyond, new writes are refused (503) until it drains.' },
+            journalTimeoutMs: {
+              type: 'integer',
+              unit: 'ms',
+              minimum: 100,
+              maximum: 60000,
+              default: 2000,
+              description: 'How long a journal entry may take in PostgreSQL before the write is spooled instead.',
+            },
+          },
         },
         retentionDays: {
           type: 'integer',
@@ -841,6 +860,7 @@ export interface Config {
     driver: 'sqlite';
     url?: string;
     poolMax: number;
+    spool?: { dir: string; maxEvents: number; journalTimeoutMs: number };
     retentionDays: number;
     flushIntervalMs: number;
     synchronous: 'full' | 'normal';

@@ -2,7 +2,7 @@
  * Prometheus metrics. Every component reports received / recorded / dropped / errors with
  * low-cardinality labels (cluster names are configuration, so bounded).
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export function createMetrics() {
   const registry = new Registry();
@@ -49,6 +49,16 @@ export function createMetrics() {
     storeFlushErrors: new Counter({
       name: 'flinktrail_store_flush_errors_total',
       help: 'Failed batch commits of the event store (retried).',
+      registers: [registry],
+    }),
+    spoolEvents: new Gauge({
+      name: 'flinktrail_spool_events',
+      help: 'Events in the local spool (store.spool) waiting for PostgreSQL.',
+      registers: [registry],
+    }),
+    spoolDrained: new Counter({
+      name: 'flinktrail_spool_drained_total',
+      help: 'Events moved from the local spool into PostgreSQL.',
       registers: [registry],
     }),
   };

@@ -1,5 +1,5 @@
 /**
- * PostgreSQL outage (issue 15 item 3, the default fail mode): FlinkTrail (a real child process,
+ * PostgreSQL outage (issue 15 item 3, both fail modes): FlinkTrail (a real child process,
  * `serve --store postgres://…`) in front of a real Flink, with writes and reads flowing, while its
  * PostgreSQL (a cluster of this test's own, scripts/it/postgres.sh pause/resume) is stopped for
  * FLINKTRAIL_TEST_PG_OUTAGE_SECONDS (default 10; the acceptance run uses 60) and started again.
@@ -9,13 +9,18 @@
  * - keep serving reads, holding their events in memory and retrying;
  * - once PostgreSQL is back, store every event it held — each answered read and each write Flink
  *   answered has exactly one event (by X-Request-Id), none duplicated — and take writes again.
+ * With `store.spool` (the second mode) writes are not refused: they are journaled to the local
+ * spool, reach Flink, and drain into PostgreSQL after it returns — also across a SIGKILL of
+ * FlinkTrail during the outage (the restarted instance drains what the killed one spooled).
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
 import { PostgresEventStore } from '../../../src/store/postgres/events.js';
 import { startFlink, type FlinkCluster } from '../../helpers/flink.js';
-import { basic, makeKey, tempDir } from '../../helpers/flinktrail.js';
+import { basic, makeKey, tempDir, type Credentials } from '../../helpers/flinktrail.js';
 import { startOwnPostgres, type OwnPostgresServer } from '../../helpers/postgres.js';
 import { Client, groupBy, metric, serve, sleep, traffic, allAnsweredStored, type Call, type Phase } from './lib.js';
 
@@ -108,5 +113,83 @@ describe('PostgreSQL outage under traffic: writes fail closed, reads flow, nothi
       if (c.seen.status === 503) assert.equal(n, 0, 'a refused write never reached Flink and is not recorded as if it had');
       else assert.equal(n, 1, `one event for ${c.kind} ${c.seen.requestId} (${c.seen.status}, ${c.phase})`);
     }
+  });
+
+  it(`with store.spool: writes reach Flink while PostgreSQL is gone, and every answered call is stored once after — across a SIGKILL too`, async () => {
+    const url = postgres?.url ?? '';
+    const dataDir = tempDir('ft-pg-spool-');
+    const spoolDir = tempDir('ft-pg-spool-dir-');
+    const configFile = join(tempDir('ft-pg-spool-cfg-'), 'flinktrail.yaml');
+    writeFileSync(configFile, `store:\n  spool:\n    dir: ${spoolDir}\n    journalTimeoutMs: 1000\n`);
+    const cred: Credentials = await makeKey(dataDir, 'spool-admin', 'admin', undefined, undefined, { storeUrl: url });
+    const auth = basic(cred);
+    const args = ['--store', url, '--config', configFile];
+    const calls: Call[] = [];
+    const run = async (phases: (load: ReturnType<typeof traffic>, server: Awaited<ReturnType<typeof serve>>) => Promise<void>, end: 'stop' | 'kill') => {
+      const server = await serve(flink?.restUrl ?? '', dataDir, args);
+      const client = new Client(server.origin, auth);
+      const load = traffic(client, server.prefix, { readMs: 10, writeMs: 25 });
+      try {
+        await phases(load, server);
+      } finally {
+        await load.stop();
+        calls.push(...load.calls);
+        await client.close();
+        await server.stop(end === 'kill' ? 'SIGKILL' : 'SIGTERM');
+      }
+      return server;
+    };
+
+    // 1. An outage under traffic: nothing refused; drained once PostgreSQL is back.
+    let spooled = 0;
+    await run(async (load, server) => {
+      await sleep(2000);
+      await postgres?.pause();
+      load.phase = 'outage';
+      await sleep(OUTAGE_MS);
+      spooled = await metric(server.apiUrl, auth, 'flinktrail_spool_events');
+      await postgres?.resume();
+      load.phase = 'after';
+      await sleep(3000);
+      await load.stop();
+      await allAnsweredStored(calls.concat(load.calls), async () => (await allEvents(url)).map((e) => e.requestId), 30_000, 'PostgreSQL came back');
+      const drained = await metric(server.apiUrl, auth, 'flinktrail_spool_drained_total');
+      process.stdout.write(`# spool: ${spooled} events spooled during a ${OUTAGE_MS / 1000} s outage, ${drained} drained after\n`);
+      assert.ok(spooled > 0, 'the outage was spooled');
+      assert.equal(await metric(server.apiUrl, auth, 'flinktrail_spool_events'), 0, 'the spool is empty again');
+    }, 'stop');
+    const first = calls.length;
+    assert.deepEqual(
+      calls.filter((c) => c.kind === 'write' && c.phase === 'outage' && c.seen.status !== 404).map((c) => c.seen.status),
+      [],
+      'every write of the outage reached Flink (journaled in the spool), none was refused',
+    );
+    assert.ok(calls.filter((c) => c.kind === 'write' && c.phase === 'outage').length > 10, 'writes were made during the outage');
+
+    // 2. FlinkTrail killed while it spools; PostgreSQL back; the next start drains what it kept.
+    await run(async (load) => {
+      await sleep(1000);
+      await postgres?.pause();
+      load.phase = 'outage';
+      await sleep(Math.min(OUTAGE_MS, 5000));
+    }, 'kill');
+    const killedRun = calls.slice(first).filter((c) => c.phase === 'outage' && c.kind === 'write' && c.seen.status === 404);
+    assert.ok(killedRun.length > 5, `writes answered while spooling before the kill (${killedRun.length})`);
+    await postgres?.resume();
+    await run(async () => {
+      await allAnsweredStored(calls, async () => (await allEvents(url)).map((e) => e.requestId), 30_000, 'the restart after the kill');
+    }, 'stop');
+
+    // Every answered call has exactly one event; a write in flight at the kill has one at most.
+    const byRequest = groupBy(await allEvents(url), (e) => e.requestId);
+    for (const c of calls) {
+      const n = byRequest.get(c.seen.requestId ?? '')?.length ?? 0;
+      if (c.seen.status === 200 || c.seen.status === 404) assert.equal(n, 1, `one event for ${c.kind} ${c.seen.requestId} (${c.seen.status}, ${c.phase})`);
+      else assert.ok(n <= 1, `at most one event for a call not answered (${c.seen.requestId})`);
+    }
+    // Queries give spooled events in eventTime order like every other.
+    const outageWrites = killedRun.map((c) => byRequest.get(c.seen.requestId!)![0]!);
+    const times = outageWrites.map((e) => Date.parse(e.eventTime));
+    assert.deepEqual(times, [...times].sort((x, y) => x - y), 'the writes of the outage, in the order they were made');
   });
 });
