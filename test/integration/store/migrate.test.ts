@@ -37,6 +37,15 @@ import { SqliteEventStore } from '../../../src/store/sqlite/events.js';
 import { DIGEST_KEY_CONTEXT, DigestKeys, digestKeyFile, importPublicKey } from '../../../src/trails/digest/keys.js';
 import { PostgresDigestKeyStore } from '../../../src/trails/postgres/digest-keys.js';
 import { SqliteDigestKeyStore } from '../../../src/trails/sqlite/digest-keys.js';
+import { parseDestination } from '../../../src/trails/destination.js';
+import type { TrailRepository } from '../../../src/trails/repository.js';
+import { PostgresTrailRepository } from '../../../src/trails/postgres/repository.js';
+import { SqliteTrailRepository } from '../../../src/trails/sqlite/repository.js';
+import { claimEventStore } from '../../../src/stores.js';
+import { createLogger } from '../../../src/telemetry/logger.js';
+import { buildApp } from '../../../src/app.js';
+import { buildConfig } from '../../../src/config/index.js';
+import { Writable } from 'node:stream';
 import type { Positioned } from '../../../src/store/types.js';
 import { newEvents } from '../../helpers/events.js';
 import { basic, makeKey, REPO, startInProcess, tempDir } from '../../helpers/flinktrail.js';
@@ -129,6 +138,85 @@ async function copyTablesAgain(dir: string, url: string, secrets: Secrets): Prom
   } finally {
     await store.close();
     db.close();
+  }
+}
+
+const TRAIL = 'audit-trail';
+const T0 = 1_700_000_000_000;
+const S3_SECRET = 'wJalrXUtnFEMIK7MDENGbPxRfiCY';
+
+/**
+ * A trail in the data directory as delivery leaves it, through the embedded repository: two
+ * destinations (a directory, and S3 with a secret: sealed at rest), started, stopped and started
+ * again (an off time), a delivered batch, a written digest (a chain), a dead letter and a history
+ * job. A trail made and deleted first, so that ids do not start at 1. Returns the trail's name.
+ */
+async function plantTrail(dir: string, secrets: Secrets, lastSeq: number): Promise<void> {
+  const db = openDatabase(dir);
+  try {
+    const repo = new SqliteTrailRepository(db, join(dir, 'trails'), secrets);
+    const dest = (u: string) => parseDestination(u, { localDir: join(dir, 'trails') });
+    const spec = (name: string) => ({
+      name,
+      eventRW: 'All' as const,
+      trailRegion: 'All' as const,
+      digestInterval: 3600,
+      destinations: [dest(`file://${dir}/delivered`), dest(`s3://audit-bucket/trails?region=us-east-1&accessKeyId=AKIDEXAMPLE&secretAccessKey=${S3_SECRET}`)],
+    });
+    await repo.create(spec('gone-trail'), 'local', T0, 0);
+    await repo.delete('gone-trail', T0);
+    const t = await repo.create(spec(TRAIL), 'local', T0, lastSeq - 50);
+    await repo.start(TRAIL, T0 + 1000, lastSeq - 50);
+    await repo.stop(TRAIL, T0 + 2000);
+    const started = await repo.start(TRAIL, T0 + 3000, lastSeq - 40);
+    const d = t.destinations[0]!;
+    const [cursor] = await repo.cursorsOf(d.id);
+    const f = (key: string, cutAt: number) => ({ key, region: 'local', cutAt, sha256: 'a'.repeat(64), size: 123, events: 3, oldest: '2023-11-14T22:13:20Z', newest: '2023-11-14T22:13:21Z' });
+    await repo.delivered(cursor!.id, d.id, lastSeq - 20, 6, [f('AliyunLogs/local/a.json.gz', T0 + 60_000), f('AliyunLogs/local/b.json.gz', T0 + 120_000)], T0 + 130_000);
+    await repo.startChain(d.id, 'local', T0);
+    const [chain] = await repo.chains(d.id);
+    await repo.digestWritten(chain!, T0 + 3600_000, 'AliyunLogs/local/Digest/d1.json.gz', 'b'.repeat(64), 'sig-1', T0 + 3601_000);
+    const [ev] = newEvents(1);
+    await repo.deadLetter(cursor!, TRAIL, [{ seq: lastSeq - 10, event: ev!, code: 'InvalidKey', reason: 'no store accepts this key' }], T0 + 140_000);
+    await repo.createJob(started, lastSeq, undefined, T0 - DAY, T0, T0 + 150_000);
+  } finally {
+    db.close();
+  }
+}
+
+/** Everything a repository says about the trails: to compare the directory's and the copy's. */
+async function trailState(repo: TrailRepository): Promise<unknown> {
+  const trails = await repo.list();
+  const dests = trails.flatMap((t) => t.destinations);
+  return {
+    trails,
+    cursors: await repo.allCursors(),
+    offTimes: await Promise.all(trails.map((t) => repo.offTimes(t.name))),
+    files: await Promise.all(dests.map((d) => repo.filesBetween(d.id, 'local', 0, Number.MAX_SAFE_INTEGER))),
+    chains: await Promise.all(dests.map((d) => repo.chains(d.id))),
+    deadLetters: await Promise.all(trails.map((t) => repo.deadLetters(t.name, 100))),
+    jobs: await repo.jobs(undefined, 1, 100),
+    minCutAt: await Promise.all(dests.map((d) => repo.minCutAt(d.id))),
+  };
+}
+
+/** The directory's trails read through the embedded repository. */
+async function directoryTrails(dir: string, secrets: Secrets): Promise<unknown> {
+  const db = openDatabase(dir);
+  try {
+    return await trailState(new SqliteTrailRepository(db, join(dir, 'trails'), secrets));
+  } finally {
+    db.close();
+  }
+}
+
+/** `fn` with the PostgreSQL trail repository on `url` (the directory's master key). */
+async function withPgTrails<T>(url: string, dir: string, secrets: Secrets, fn: (repo: PostgresTrailRepository, pool: pg.Pool) => Promise<T>): Promise<T> {
+  const store = await PostgresEventStore.open({ url, poolMax: 2 });
+  try {
+    return await fn(await PostgresTrailRepository.open(store.pool, join(dir, 'trails'), secrets), store.pool);
+  } finally {
+    await store.close();
   }
 }
 
@@ -501,5 +589,153 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
     } finally {
       await app.close();
     }
+  });
+  it("copies the directory's trails with their ids, positions, files, digest chains, jobs and dead letters; a re-run brings them up to date; leases are not copied", async () => {
+    const { dir } = await dataDirWith(200);
+    const secrets = testSecrets();
+    const lastSeq = (sourceEvents(dir).at(-1) as Positioned).seq;
+    await plantTrail(dir, secrets, lastSeq);
+    const url = await newDatabase();
+    // An earlier run copied the tables and stopped before the switch; delivery went on since.
+    const first = await copyTablesAgain(dir, url, secrets);
+    assert.deepEqual(first.trails, { rows: 1, copied: 1 });
+    assert.deepEqual(first.trail_cursors, { rows: 4, copied: 4 }, 'two live cursors and two of the history job');
+    {
+      const db = openDatabase(dir);
+      try {
+        const repo = new SqliteTrailRepository(db, join(dir, 'trails'), secrets);
+        const d = (await repo.mustGet(TRAIL)).destinations[0]!;
+        const [cursor] = await repo.cursorsOf(d.id);
+        const f = { key: 'AliyunLogs/local/c.json.gz', region: 'local', cutAt: T0 + 180_000, sha256: 'c'.repeat(64), size: 99, events: 4, oldest: '2023-11-14T22:13:22Z', newest: '2023-11-14T22:13:23Z' };
+        await repo.delivered(cursor!.id, d.id, lastSeq - 5, 4, [f], T0 + 190_000);
+        const [chain] = await repo.chains(d.id);
+        await repo.digestWritten(chain!, T0 + 7200_000, 'AliyunLogs/local/Digest/d2.json.gz', 'd'.repeat(64), 'sig-2', T0 + 7201_000);
+        // A lease of the process delivering from the directory: not copied, a new holder starts fresh.
+        assert.ok(await repo.acquireLease(TRAIL, 'old-process', 60_000));
+      } finally {
+        db.close();
+      }
+    }
+    const expected = await directoryTrails(dir, secrets);
+
+    const result = await migrateEvents({ dataDir: dir, url, sealer: secrets });
+    assert.equal(result.verified, true);
+    assert.deepEqual(result.tables?.trails, { rows: 1, copied: 0 });
+    assert.deepEqual(result.tables?.trail_destinations, { rows: 2, copied: 0 });
+    assert.deepEqual(result.tables?.trail_files, { rows: 3, copied: 1 }, 'the file delivered since the earlier run');
+    assert.deepEqual(result.tables?.trail_off_times, { rows: 1, copied: 0 });
+    assert.deepEqual(result.tables?.trail_digest_chains, { rows: 1, copied: 0 });
+    assert.deepEqual(result.tables?.trail_history_jobs, { rows: 1, copied: 0 });
+    assert.deepEqual(result.tables?.trail_dead_letters, { rows: 1, copied: 0 });
+
+    await withPgTrails(url, dir, secrets, async (repo, pool) => {
+      assert.deepEqual(await trailState(repo), expected, 'the same trail, positions, plan, counts, files, chains, jobs and dead letters, under the same ids');
+      const trail = await repo.mustGet(TRAIL);
+      const [cursor] = await repo.cursorsOf(trail.destinations[0]!.id);
+      assert.equal(cursor?.position, lastSeq - 5, 'the position delivery reached after the earlier run');
+      assert.equal((await repo.chains(trail.destinations[0]!.id))[0]?.lastSignature, 'sig-2', 'the chain head written after the earlier run');
+      assert.deepEqual(await repo.leases(), [], 'no lease copied');
+      const stored = (await pool.query<{ id: string; url: string }>('SELECT id, url FROM trail_destinations ORDER BY id')).rows.map((r) => [Number(r.id), r.url]);
+      const db = openDatabase(dir);
+      try {
+        assert.deepEqual(stored, (db.prepare('SELECT id, url FROM trail_destinations ORDER BY id').all() as { id: number; url: string }[]).map((r) => [r.id, r.url]), 'URLs as they are');
+      } finally {
+        db.close();
+      }
+      assert.ok(isSealed(String(stored[1]?.[1])) && !String(stored[1]?.[1]).includes(S3_SECRET), 'the S3 credentials stay sealed');
+      assert.ok((stored[0]?.[0] as number) > 2, 'the deleted trail used the first ids: kept, not renumbered');
+      // New rows on PostgreSQL take ids after the copied ones.
+      const other = await repo.create({ name: 'new-trail', eventRW: 'All', trailRegion: 'All', digestInterval: 3600, destinations: [parseDestination('file:///srv/audit/x', { localDir: '/tmp' })] }, 'local', T0, lastSeq);
+      assert.ok((other.destinations[0]?.id ?? 0) > (stored[1]?.[0] as number));
+      const cursors = await repo.allCursors();
+      assert.equal(new Set(cursors.map((c) => c.id)).size, cursors.length);
+      await repo.delete('new-trail', T0);
+    });
+
+    // Once switched, a run copies nothing again (it would move positions back).
+    const again = await migrateEvents({ dataDir: dir, url, sealer: secrets });
+    assert.equal(again.tables, undefined);
+    assert.equal(again.groups, undefined);
+    await withPgTrails(url, dir, secrets, async (repo) => assert.deepEqual(await trailState(repo), expected));
+  });
+
+  it('refuses to copy a trail over one of the same name that PostgreSQL made (FT_ERR_MIGRATE_CONFLICT), switching nothing', async () => {
+    const { dir } = await dataDirWith(50);
+    const secrets = testSecrets();
+    await plantTrail(dir, secrets, 40);
+    const url = await newDatabase();
+    await withPgTrails(url, dir, secrets, (repo) =>
+      repo.create({ name: TRAIL, eventRW: 'Write', trailRegion: 'All', digestInterval: 3600, destinations: [parseDestination('file:///srv/audit/x', { localDir: '/tmp' })] }, 'local', T0 + 5, 0),
+    );
+    await assert.rejects(migrateEvents({ dataDir: dir, url, sealer: secrets }), (err: unknown) => isFlinkTrailError(err) && err.code === 'FT_ERR_MIGRATE_CONFLICT' && /the trail audit-trail with another created_at/.test(err.message));
+    assert.equal(recordedStore(dir), undefined, 'not switched');
+    await withPgTrails(url, dir, secrets, async (repo) => {
+      const t = await repo.mustGet(TRAIL);
+      assert.deepEqual([t.eventRW, t.createdAt, t.destinations.map((d) => d.url)], ['Write', T0 + 5, ['file:///srv/audit/x']], 'untouched');
+      assert.equal((await repo.jobs(undefined, 1, 10)).total, 0, 'nothing of the directory written');
+    });
+  });
+
+  it('upgrade: a directory an older version served with store.url keeps its trails in SQLite; serve warns, migrate copies them (and its users) once, into a store that has none', async () => {
+    const dir = tempDir('ft-migrate-');
+    const secrets = testSecrets();
+    const url = await newDatabase();
+    // The older version: events in PostgreSQL from the start (the directory names the store), trails and users in the directory.
+    const store = await PostgresEventStore.open({ url, poolMax: 2 });
+    const events = newEvents(30);
+    await store.importPositioned(events.map((event, i) => ({ seq: i + 1, event })), 0);
+    const db = openDatabase(dir);
+    claimEventStore(db, dir, store.id);
+    db.close();
+    await store.close();
+    await plantTrail(dir, secrets, 30);
+    await plantIdentity(dir, secrets);
+    const expected = await directoryTrails(dir, secrets);
+
+    /** The warnings buildApp logs on the directory with the store URL. */
+    const warnings = async (): Promise<string[]> => {
+      const lines: string[] = [];
+      const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(chunk.toString()), done()) });
+      const config = buildConfig({ dataDir: dir, api: { port: 0 }, clusters: [{ name: 'default', url: 'http://127.0.0.1:9' }], store: { url } });
+      const app = await buildApp(config, { log: createLogger('warn', sink), secrets });
+      await app.close();
+      return lines.map((l) => String((JSON.parse(l) as { msg: string }).msg));
+    };
+    const before = await warnings();
+    assert.ok(before.some((m) => /data directory has trails that PostgreSQL does not.*flinktrail migrate --from DIR --to URL/.test(m)), before.join('\n'));
+
+    const out = await run(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'migrate', '--from', dir, '--to', url, '-o', 'json'], { cwd: REPO });
+    const answer = JSON.parse(out.stdout) as { Events: number; CopiedAfterSwitch?: string[]; NotCopied?: string[]; Tables?: Record<string, { Rows: number; Copied: number }> };
+    assert.equal(answer.Events, 0, 'no events in the directory: nothing to verify but that');
+    assert.deepEqual(answer.CopiedAfterSwitch, ['identity', 'trails']);
+    assert.equal(answer.NotCopied, undefined);
+    assert.deepEqual(Object.keys(answer.Tables ?? {}), ['users', 'policies', 'access_keys', 'access_key_signing', 'user_policies', ...COPIED_TABLES.filter((t) => t.startsWith('trail') && t !== 'trail_digest_keys')]);
+    assert.deepEqual(answer.Tables?.['trails'], { Rows: 1, Copied: 1 });
+    await withPgTrails(url, dir, secrets, async (repo) => assert.deepEqual(await trailState(repo), expected, 'the trails as the directory had them'));
+    assert.deepEqual(await warnings(), [], 'no warning once copied');
+
+    // Settled: a later run copies nothing, even once the trails are deleted in PostgreSQL.
+    await withPgTrails(url, dir, secrets, (repo) => repo.delete(TRAIL, T0 + 10));
+    const again = await migrateEvents({ dataDir: dir, url, sealer: secrets });
+    assert.deepEqual([again.tables, again.groups, again.kept], [undefined, undefined, undefined]);
+    await withPgTrails(url, dir, secrets, async (repo) => assert.deepEqual(await repo.list(), []));
+  });
+
+  it('upgrade: trails PostgreSQL already holds its own of are not copied over (said, not merged)', async () => {
+    const dir = tempDir('ft-migrate-');
+    const secrets = testSecrets();
+    const url = await newDatabase();
+    const store = await PostgresEventStore.open({ url, poolMax: 2 });
+    const db = openDatabase(dir);
+    claimEventStore(db, dir, store.id);
+    db.close();
+    await store.close();
+    await plantTrail(dir, secrets, 30);
+    await withPgTrails(url, dir, secrets, (repo) =>
+      repo.create({ name: 'pg-made-trail', eventRW: 'All', trailRegion: 'All', digestInterval: 3600, destinations: [parseDestination('file:///srv/audit/x', { localDir: '/tmp' })] }, 'local', T0, 0),
+    );
+    const result = await migrateEvents({ dataDir: dir, url, sealer: secrets });
+    assert.deepEqual([result.groups, result.kept, result.tables], [undefined, ['trails'], undefined]);
+    await withPgTrails(url, dir, secrets, async (repo) => assert.deepEqual((await repo.list()).map((t) => t.name), ['pg-made-trail']));
   });
 });
