@@ -82,7 +82,7 @@ export function addMigrateCommand(cli: Command): void {
       const late = [
         ...(result.groups ? [`The directory had been switched by an older version that left ${result.groups.join(', ')} in it; copied now.`] : []),
         ...(result.kept
-          ? [`Not copied: ${result.kept.join(', ')} — PostgreSQL already holds its own (made there since the switch); the directory's stay in it, unused.`]
+          ? [`Not copied: ${result.kept.join(', ')} — PostgreSQL already holds its own (copied by the earlier switch, or made there since); the directory's stay in it, unused.`]
           : []),
       ];
       process.stdout.write(

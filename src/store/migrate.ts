@@ -84,7 +84,7 @@ export interface MigrateResult {
   tables?: TableCounts;
   /** The feature groups copied into a store the directory had been switched to already (an older version's switch). */
   groups?: FeatureGroup[];
-  /** Feature groups the directory has but that were not copied, since the store it had been switched to holds its own. */
+  /** Feature groups the directory has but that were not copied, since the store it had been switched to holds its own (copied by that switch, or made there since). */
   kept?: FeatureGroup[];
   verified: boolean;
 }

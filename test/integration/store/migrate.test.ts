@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes, sign, verify } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
@@ -46,6 +46,11 @@ import { createLogger } from '../../../src/telemetry/logger.js';
 import { buildApp } from '../../../src/app.js';
 import { buildConfig } from '../../../src/config/index.js';
 import { Writable } from 'node:stream';
+import type { PublicKeyInfo } from '../../../src/trails/digest/keys.js';
+import { FileObjectStore } from '../../../src/trails/sinks/index.js';
+import { validateLogs } from '../../../src/trails/validate-logs/index.js';
+import { readDigest } from '../../../src/trails/digest/format.js';
+import { readLogFiles, sleep, startTrailApp, until, type TrailApp } from '../trails/common.js';
 import type { Positioned } from '../../../src/store/types.js';
 import { newEvents } from '../../helpers/events.js';
 import { basic, makeKey, REPO, startInProcess, tempDir } from '../../helpers/flinktrail.js';
@@ -139,6 +144,17 @@ async function copyTablesAgain(dir: string, url: string, secrets: Secrets): Prom
     await store.close();
     db.close();
   }
+}
+
+/** Object keys of the digest files under a directory destination. */
+function digestKeysUnder(root: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(join(root, rel), { withFileTypes: true })) {
+    const p = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...digestKeysUnder(root, p));
+    else if (p.includes('/Actiontrail-Digest/')) out.push(p);
+  }
+  return out.sort();
 }
 
 const TRAIL = 'audit-trail';
@@ -737,5 +753,83 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
     const result = await migrateEvents({ dataDir: dir, url, sealer: secrets });
     assert.deepEqual([result.groups, result.kept, result.tables], [undefined, ['trails'], undefined]);
     await withPgTrails(url, dir, secrets, async (repo) => assert.deepEqual((await repo.list()).map((t) => t.name), ['pg-made-trail']));
+  });
+  it('end to end: a trail delivered from the data directory goes on after the move, from PostgreSQL, and validate-logs passes across the switch', async () => {
+    const live = tempDir('ft-live-');
+    const start = Date.now() - 60_000;
+    const traffic = async (t: TrailApp, ms: number) => {
+      const end = Date.now() + ms;
+      while (Date.now() < end) {
+        await t.call('GET', '/api/v1/whoami');
+        await sleep(60);
+      }
+    };
+    // Before: the embedded store, a trail with digests every second.
+    const first = await startTrailApp();
+    const dir = first.dataDir;
+    try {
+      const c = await first.call('POST', '/api/v1/trails', { Name: 'moving-trail', EventRW: 'All', Destinations: [`file://${live}`], DigestInterval: 1 });
+      assert.equal(c.status, 200, JSON.stringify(c.body));
+      await first.call('POST', '/api/v1/trails/moving-trail/start');
+      await traffic(first, 2500);
+      await until('a digest written from the directory', () => (first.app.db.prepare('SELECT MAX(last_end) FROM trail_digest_chains').pluck().get() ? true : undefined));
+    } finally {
+      await first.close();
+    }
+    const filesBefore = new Set(readLogFiles(live).keys());
+    assert.ok(filesBefore.size > 0);
+    const digestsBefore = new Set(digestKeysUnder(live));
+
+    const url = await newDatabase();
+    const result = await migrateEvents({ dataDir: dir, url });
+    assert.equal(result.tables?.trails?.rows, 1);
+    const switchedAt = Date.now();
+
+    // After: the same directory served from PostgreSQL goes on delivering the trail.
+    const second = await startTrailApp({ store: { url } }, dir, first.cred);
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    try {
+      await traffic(second, 2500);
+      await second.call('POST', '/api/v1/trails/moving-trail/stop');
+      const stoppedAt = Date.now();
+      const q = async (sql: string) => Number(((await pool.query(sql)).rows[0] as { n: string | number | null }).n ?? 0);
+      await until('every file covered by a digest, from PostgreSQL', async () => {
+        if (Date.now() < stoppedAt + 2500) return undefined;
+        const lastCut = await q('SELECT MAX(cut_at) AS n FROM trail_files');
+        const lastEnd = await q('SELECT MAX(last_end) AS n FROM trail_digest_chains');
+        const planned = await q('SELECT COUNT(*) AS n FROM trail_cursors WHERE plan_from IS NOT NULL');
+        return planned === 0 && lastCut < lastEnd ? true : undefined;
+      });
+      const files = readLogFiles(live);
+      const added = [...files.keys()].filter((k) => !filesBefore.has(k));
+      assert.ok(added.length > 0, 'files delivered after the switch');
+      const delivered = [...files.values()].flat();
+      assert.ok(
+        delivered.some((e) => Date.parse(e.eventTime) > switchedAt && e.eventName !== 'MigrateEventStore'),
+        'events recorded in PostgreSQL after the switch are delivered',
+      );
+      assert.equal(new Set(delivered.map((e) => e.eventId)).size, delivered.length, 'no event delivered twice across the switch');
+      const keys = await second.call<{ PublicKeyList: PublicKeyInfo[] }>('GET', '/api/v1/trails/moving-trail/digest-public-keys');
+      assert.equal(keys.status, 200);
+      const report = await validateLogs({ reader: new FileObjectStore(live), trail: 'moving-trail', publicKeys: keys.body.PublicKeyList, start, end: Date.now() });
+      assert.deepEqual(
+        report.findings.filter((f) => f.severity === 'error'),
+        [],
+        'the digest chain goes on across the switch',
+      );
+      assert.ok(report.ok && report.digests.valid > 1);
+      // The first digest written from PostgreSQL links to the last one written from the directory: one chain, not a new one.
+      const newDigests = digestKeysUnder(live).filter((k) => !digestsBefore.has(k));
+      assert.ok(newDigests.length > 0);
+      const linked = newDigests.map((k) => readDigest(readFileSync(join(live, k))).body.previousDigestObject);
+      assert.ok(
+        linked.some((prev) => prev !== null && digestsBefore.has(prev)),
+        `a digest after the switch names one from before as its previous (${JSON.stringify(linked)})`,
+      );
+      assert.ok(!linked.includes(null), 'no chain started anew');
+    } finally {
+      await pool.end();
+      await second.close();
+    }
   });
 });
