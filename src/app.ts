@@ -50,6 +50,7 @@ import { createTrailsModule, knownRegions } from './trails/index.js';
 import { createActionTrailRpcModule } from './api/actiontrail/index.js';
 import { createIngestModule } from './sources/ingest/index.js';
 import { createK8sAuditModule } from './sources/k8s-audit/index.js';
+import { copiedGroups } from './store/migrate-tables.js';
 import { claimEventStore, directoryOf, openFeatureStores, type FeatureStores } from './stores.js';
 
 export type { AppModule, ModuleContext } from './module.js';
@@ -188,9 +189,19 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
   opened.push(() => store.close());
   if (stores.engine === 'postgres') {
     // Users made in the data directory before it moved are not found in PostgreSQL: say how to bring them.
+    // (Not once `flinktrail migrate` has settled a feature: PostgreSQL holds it since, even when emptied there.)
+    const settled = copiedGroups(db);
     const left = (db.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n;
-    if (left > 0 && (await stores.identity.listUsers()).length === 0) {
+    if (left > 0 && !settled.includes('identity') && (await stores.identity.listUsers()).length === 0) {
       log.warn({ users: left, dataDir: config.dataDir }, 'The data directory has users and AccessKeys that PostgreSQL does not; `flinktrail migrate --from DIR --to URL` copies them.');
+    }
+    // Trails an older version kept in the data directory with store.url are no longer delivered from there.
+    const trailsLeft = (db.prepare('SELECT COUNT(*) AS n FROM trails').get() as { n: number }).n;
+    if (trailsLeft > 0 && !settled.includes('trails') && (await (await stores.trails(config.dataDir)).list()).length === 0) {
+      log.warn(
+        { trails: trailsLeft, dataDir: config.dataDir },
+        'The data directory has trails that PostgreSQL does not, and they are not delivered; stop FlinkTrail and run `flinktrail migrate --from DIR --to URL` with this store URL to copy them (positions, files and digest chains kept).',
+      );
     }
   }
   const directory = directoryOf(stores, secrets);

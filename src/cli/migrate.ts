@@ -2,8 +2,10 @@
  * `flinktrail migrate --from DIR --to postgres://…`: moves a data directory's events into a
  * PostgreSQL event store, keeping their positions, verifies the copy and switches the directory
  * (src/store/migrate.ts), then its users, AccessKeys, policies, sessions, Kubernetes object state,
- * `meta` keys and trail digest keys (src/store/migrate-tables.ts), counted on both sides, before
- * it switches. The master key (`--config`, secrets.*) is opened only to seal a digest key file an
+ * `meta` keys, trail digest keys and trails (src/store/migrate-tables.ts), counted on both sides,
+ * before it switches. Run on a directory an older version switched (or served with `store.url`),
+ * it copies what that version left in the directory — trails, digest keys, identities — into a
+ * store that has none of it. The master key (`--config`, secrets.*) is opened only to seal a digest key file an
  * older version wrote in clear.
  * Resumable: run the same command again after an interruption. Recorded
  * as FlinkTrail's own event `MigrateEventStore`, in the store the directory moved to.
@@ -19,7 +21,7 @@ import { localEvent } from './local-audit.js';
 export function addMigrateCommand(cli: Command): void {
   cli
     .command('migrate')
-    .description("Move a data directory's events, users, keys, policies, sessions, meta keys and trail digest keys to PostgreSQL (positions kept, verified, resumable); then serve with --store")
+    .description("Move a data directory's events, users, keys, policies, sessions, meta keys, trail digest keys and trails to PostgreSQL (positions kept, verified, resumable); then serve with --store")
     .requiredOption('--from <dir>', 'the data directory (stop FlinkTrail on it before the last run)')
     .requiredOption('--to <url>', 'the PostgreSQL event store, postgres://… (empty, or an interrupted copy of this directory)')
     .option('--batch <n>', 'events per copying transaction', '2000')
@@ -66,14 +68,23 @@ export function addMigrateCommand(cli: Command): void {
         Updated: result.updated,
         LastPosition: result.lastSeq,
         Sha256: result.sha256,
-        // Rows per table, equal in both stores; absent when the directory was switched by an earlier run.
+        // Rows per table, equal in both stores; absent when the directory was switched by an earlier run and nothing was left to copy.
         ...(result.tables ? { Tables: Object.fromEntries(Object.entries(result.tables).map(([t, c]) => [t, { Rows: c.rows, Copied: c.copied }])) } : {}),
+        // Switched by an older version: the features copied now, and those PostgreSQL holds its own of (not copied).
+        ...(result.groups ? { CopiedAfterSwitch: result.groups } : {}),
+        ...(result.kept ? { NotCopied: result.kept } : {}),
       };
       const tables = result.tables
         ? `Verified: ${Object.entries(result.tables)
             .map(([t, c]) => `${c.rows} ${t}`)
             .join(', ')} rows, the same in both stores (${Object.values(result.tables).reduce((n, c) => n + c.copied, 0)} copied by this run).`
-        : 'Users, keys, policies, sessions and meta keys were copied when the directory was switched; PostgreSQL holds them since (not copied again).';
+        : 'Users, keys, policies, sessions, meta keys and trails were copied when the directory was switched; PostgreSQL holds them since (not copied again).';
+      const late = [
+        ...(result.groups ? [`The directory had been switched by an older version that left ${result.groups.join(', ')} in it; copied now.`] : []),
+        ...(result.kept
+          ? [`Not copied: ${result.kept.join(', ')} — PostgreSQL already holds its own (copied by the earlier switch, or made there since); the directory's stay in it, unused.`]
+          : []),
+      ];
       process.stdout.write(
         o.output === 'json'
           ? `${JSON.stringify(answer)}\n`
@@ -81,6 +92,7 @@ export function addMigrateCommand(cli: Command): void {
               `Copied ${result.copied} events${result.resumedAfter ? ` (continuing after position ${result.resumedAfter})` : ''}; ${result.updated} copied earlier while pending were brought up to date.`,
               `Verified: ${result.events} events up to position ${result.lastSeq}, SHA-256 ${result.sha256}, the same in both stores.`,
               tables,
+              ...late,
               `The data directory now uses ${result.store}. Start FlinkTrail with --data-dir ${o.from} --store ${redactUrl(o.to)} (store.url).`,
             ].join('\n') + '\n',
       );

@@ -181,12 +181,12 @@ export const ERRORS = {
   FT_ERR_MIGRATE_UNVERIFIED: {
     status: 500,
     message: 'The copy in %s does not match the data directory %s: %s. The data directory still uses its own store.',
-    doc: '`flinktrail migrate` compared the copy with the source (events: count and a SHA-256 over every position and event; users, keys, policies, sessions, Kubernetes state, `meta` keys and trail digest keys: rows per table) and they differ, so the data directory was not switched to the new store. Usually FlinkTrail was still running on the data directory; stop it and run the same command again (it resumes).',
+    doc: '`flinktrail migrate` compared the copy with the source (events: count and a SHA-256 over every position and event; users, keys, policies, sessions, Kubernetes state, `meta` keys, trail digest keys and trail tables: rows per table) and they differ, so the data directory was not switched to the new store. Usually FlinkTrail was still running on the data directory; stop it and run the same command again (it resumes).',
   },
   FT_ERR_MIGRATE_CONFLICT: {
     status: 409,
     message: 'The target already holds %s, not the one of this data directory (%s); nothing was copied into its tables and the directory was not switched.',
-    doc: '`flinktrail migrate` copies users, AccessKeys, policies, sessions, Kubernetes object state, the `meta` HMAC keys and the trail digest signing keys after the events, and refuses to overwrite what it did not copy: a `meta` key with another value (e.g. a key a FlinkTrail already running on that database made), a user name that belongs to another user id, a policy of the same name made at another time, an AccessKey id with another owner or secret, a trail digest key the data directory does not have (a FlinkTrail on that database made it) or another public key under a fingerprint. Copy into an empty database or schema (stop every FlinkTrail on it first); running the same command again over its own earlier copy is fine.',
+    doc: '`flinktrail migrate` copies users, AccessKeys, policies, sessions, Kubernetes object state, the `meta` HMAC keys, the trail digest signing keys and the trails after the events, and refuses to overwrite what it did not copy: a `meta` key with another value (e.g. a key a FlinkTrail already running on that database made), a user name that belongs to another user id, a policy of the same name made at another time, an AccessKey id with another owner or secret, a trail digest key the data directory does not have (a FlinkTrail on that database made it) or another public key under a fingerprint, a trail of the same name made at another time (or a trail destination, cursor, history job or dead letter id that belongs to another trail). Copy into an empty database or schema (stop every FlinkTrail on it first); running the same command again over its own earlier copy is fine.',
   },
   FT_ERR_MIGRATE_SOURCE: {
     status: 400,

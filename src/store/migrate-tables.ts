@@ -28,6 +28,18 @@
  *   wrote in clear is sealed on the way (with `sealer`; the directory's file is left as it is).
  *   A key the target holds that the directory does not (a FlinkTrail on the target made it) is
  *   refused: two active keys cannot stand side by side there.
+ * - Trails: definitions, destinations (URLs sealed as they are, context `trail-destination`),
+ *   cursors with their positions and plans, off times, delivered files, digest chains, history
+ *   jobs and dead letters, with their ids (cursors, files and chains refer to destination ids; the
+ *   PostgreSQL identities are `BY DEFAULT` for this), each identity then moved past the highest
+ *   id copied. Positions, plans, counts and chain heads are state: a re-run brings them up to
+ *   date from the directory. A trail of the same name made at another time is refused. Leases
+ *   are not copied: they belong to running processes, and a new one starts fresh.
+ * - Feature groups (`FEATURE_GROUPS`): once a directory is switched, PostgreSQL holds its tables.
+ *   A directory switched by an older version that did not copy a group yet (trails kept in the
+ *   directory with `store.url` before this version) gets that group copied by a later run, but
+ *   only into a target that has none of it — never over what FlinkTrail on PostgreSQL made or
+ *   changed since. `COPIED_GROUPS_KEY` in the directory's meta lists the groups settled.
  */
 import { readFileSync } from 'node:fs';
 import type { Pool, PoolClient } from 'pg';
@@ -38,20 +50,59 @@ import { PostgresObjectStates } from '../sources/k8s-audit/postgres/state.js';
 import { isSealed, type Sealer } from '../secrets/envelope.js';
 import { DIGEST_KEY_CONTEXT, digestKeyFile } from '../trails/digest/keys.js';
 import { PostgresDigestKeyStore } from '../trails/postgres/digest-keys.js';
+import { TRAIL_MIGRATIONS } from '../trails/postgres/repository.js';
 import { FlinkTrailError } from '../errors/index.js';
 import { META_MIGRATIONS } from './postgres/meta.js';
 import { inTransaction, migrate } from './postgres/migrations.js';
 import type { Db } from './sqlite/database.js';
 
 /** `meta` keys about the data directory itself, never copied: which event store its positions refer to. */
-export const DIRECTORY_META_KEYS: readonly string[] = ['event-store'];
+export const DIRECTORY_META_KEYS: readonly string[] = ['event-store', 'event-store-groups'];
+
+/** The directory's `meta` key listing the feature groups PostgreSQL holds since the switch (JSON array; absent: switched by an older version, or not switched). */
+export const COPIED_GROUPS_KEY = 'event-store-groups';
 
 /** The tables copied and verified, in the order they are written (references first). */
-export const COPIED_TABLES = ['users', 'policies', 'access_keys', 'access_key_signing', 'user_policies', 'sessions', 'k8s_objects', 'meta', 'trail_digest_keys'] as const;
+export const COPIED_TABLES = [
+  'users',
+  'policies',
+  'access_keys',
+  'access_key_signing',
+  'user_policies',
+  'sessions',
+  'k8s_objects',
+  'meta',
+  'trail_digest_keys',
+  'trails',
+  'trail_destinations',
+  'trail_cursors',
+  'trail_off_times',
+  'trail_files',
+  'trail_digest_chains',
+  'trail_history_jobs',
+  'trail_dead_letters',
+] as const;
 export type CopiedTable = (typeof COPIED_TABLES)[number];
 
-/** Per table: rows in both stores once verified, and rows this run inserted. */
-export type TableCounts = Record<CopiedTable, { rows: number; copied: number }>;
+/** Per table copied by a run: rows in both stores once verified, and rows this run inserted. */
+export type TableCounts = Partial<Record<CopiedTable, { rows: number; copied: number }>>;
+
+/**
+ * Tables that can be copied into a store the directory was already switched to, by feature:
+ * `lead` is the table whose rows say the target has the feature already (then the group is left
+ * alone). Sessions, Kubernetes state and `meta` are not among them: FlinkTrail on PostgreSQL
+ * makes its own from its first start, and they are not worth overwriting.
+ */
+export const FEATURE_GROUPS = {
+  identity: { lead: 'users', tables: ['users', 'policies', 'access_keys', 'access_key_signing', 'user_policies'] },
+  'trail-digest-keys': { lead: 'trail_digest_keys', tables: ['trail_digest_keys'] },
+  trails: {
+    lead: 'trails',
+    tables: ['trails', 'trail_destinations', 'trail_cursors', 'trail_off_times', 'trail_files', 'trail_digest_chains', 'trail_history_jobs', 'trail_dead_letters'],
+  },
+} as const satisfies Record<string, { lead: CopiedTable; tables: readonly CopiedTable[] }>;
+export type FeatureGroup = keyof typeof FEATURE_GROUPS;
+export const GROUPS = Object.keys(FEATURE_GROUPS) as FeatureGroup[];
 
 interface TableSpec {
   /** Every column, in the order of the SQLite SELECT and the PostgreSQL INSERT. */
@@ -63,7 +114,11 @@ interface TableSpec {
   /** Columns brought up to date when the target has the key already. */
   update: readonly string[];
   /** A natural key other than the primary key that the target must not hold under another primary key. */
-  unique?: string;
+  unique?: readonly string[];
+  /** The key is no constraint of the table (rows only ever added): rows the target lacks are inserted, none updated. */
+  keyless?: boolean;
+  /** An identity column whose sequence is moved past the highest value copied (ids are kept). */
+  identity?: string;
   /** Target rows the directory does not have are deleted (state that ends, not identity). */
   mirror?: boolean;
   /** A target row the directory does not have is refused (FT_ERR_MIGRATE_CONFLICT) before anything is written. */
@@ -84,7 +139,7 @@ const SPECS: Record<CopiedTable, TableSpec> = {
     key: ['id'],
     same: ['name'],
     update: ['role', 'password_hash', 'disabled', 'email', 'source'],
-    unique: 'name',
+    unique: ['name'],
     convert: { disabled: (v) => v === 1 || v === true },
     what: 'the user',
   },
@@ -141,6 +196,86 @@ const SPECS: Record<CopiedTable, TableSpec> = {
     read: digestKeyRows,
     what: 'the trail digest key',
   },
+  // A trail made at another time under the name is another FlinkTrail's (the name may be reused after a delete).
+  // stop_seq (SQLite migration 4) is no longer read by any version: not a PostgreSQL column.
+  trails: {
+    columns: ['name', 'event_rw', 'trail_region', 'home_region', 'status', 'digest_interval', 'created_at', 'updated_at', 'start_logging_at', 'stop_logging_at', 'first_start_seq', 'first_start_at'],
+    key: ['name'],
+    same: ['created_at'],
+    update: ['event_rw', 'trail_region', 'home_region', 'status', 'digest_interval', 'updated_at', 'start_logging_at', 'stop_logging_at', 'first_start_seq', 'first_start_at'],
+    what: 'the trail',
+  },
+  // UpdateTrail deletes destinations it no longer names (their cursors, files and chains with them,
+  // by cascade): mirrored, so an update between two runs does not leave them in the copy. A
+  // destination of a trail that is not this directory's makes the trails' counts differ, and the
+  // transaction, deletes included, is rolled back.
+  trail_destinations: {
+    columns: ['id', 'trail', 'ord', 'url', 'kind', 'min_cut_at', 'last_digest_at', 'last_digest_error'],
+    key: ['id'],
+    same: ['trail', 'kind'],
+    update: ['ord', 'url', 'min_cut_at', 'last_digest_at', 'last_digest_error'],
+    mirror: true,
+    identity: 'id',
+    what: 'the trail destination',
+  },
+  trail_cursors: {
+    columns: [
+      'id',
+      'dest_id',
+      'job_id',
+      'position',
+      'end_seq',
+      'plan_from',
+      'plan_to',
+      'plan_cut_at',
+      'plan_filter',
+      'delivered_events',
+      'last_delivery_at',
+      'last_error',
+      'last_error_at',
+      'done',
+    ],
+    key: ['id'],
+    same: ['dest_id', 'job_id'],
+    update: ['position', 'end_seq', 'plan_from', 'plan_to', 'plan_cut_at', 'plan_filter', 'delivered_events', 'last_delivery_at', 'last_error', 'last_error_at', 'done'],
+    identity: 'id',
+    convert: { done: (v) => v === 1 || v === true },
+    what: 'the trail cursor',
+  },
+  // Added by StartLogging, never changed: no key in either schema, so the ones missing are added.
+  trail_off_times: { columns: ['trail', 'from_time', 'to_time'], key: ['trail', 'from_time', 'to_time'], same: [], update: [], keyless: true, what: 'the off time' },
+  // Written INSERT OR REPLACE by delivery: every column but the key may have changed.
+  trail_files: {
+    columns: ['dest_id', 'key', 'region', 'cut_at', 'sha256', 'size', 'events', 'oldest', 'newest', 'delivered_at'],
+    key: ['dest_id', 'key'],
+    same: [],
+    update: ['region', 'cut_at', 'sha256', 'size', 'events', 'oldest', 'newest', 'delivered_at'],
+    what: 'the delivered file',
+  },
+  trail_digest_chains: {
+    columns: ['dest_id', 'region', 'next_start', 'last_key', 'last_sha256', 'last_signature', 'last_end'],
+    key: ['dest_id', 'region'],
+    same: [],
+    update: ['next_start', 'last_key', 'last_sha256', 'last_signature', 'last_end'],
+    what: 'the digest chain',
+  },
+  trail_history_jobs: {
+    columns: ['id', 'trail', 'status', 'home_region', 'end_seq', 'before_time', 'start_time', 'end_time', 'created_at', 'updated_at', 'error'],
+    key: ['id'],
+    same: ['trail', 'created_at'],
+    update: ['status', 'home_region', 'end_seq', 'before_time', 'start_time', 'end_time', 'updated_at', 'error'],
+    what: 'the history job',
+  },
+  // A copy of the event kept as evidence: never changed once written.
+  trail_dead_letters: {
+    columns: ['id', 'dest_id', 'trail', 'job_id', 'seq', 'event_id', 'code', 'reason', 'body', 'at'],
+    key: ['id'],
+    same: ['dest_id', 'seq', 'event_id'],
+    update: [],
+    unique: ['dest_id', 'seq'],
+    identity: 'id',
+    what: 'the dead letter',
+  },
 };
 
 type Row = Record<string, unknown>;
@@ -172,7 +307,8 @@ function digestKeyRows({ db, dataDir, sealer }: Source): Row[] {
   });
 }
 
-const keyOf = (spec: TableSpec, r: Row): string => JSON.stringify(spec.key.map((c) => String(r[c])));
+const keyOf = (spec: TableSpec, r: Row): string => JSON.stringify(spec.key.map((c) => text(r[c])));
+const uniqueOf = (unique: readonly string[], r: Row): string => JSON.stringify(unique.map((c) => text(r[c])));
 /** SQLite integers and PostgreSQL bigints (parsed to numbers) compare as text. */
 const text = (v: unknown): string =>
   v === null || v === undefined ? '\u0000null' : typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : JSON.stringify(v);
@@ -185,17 +321,20 @@ export async function prepareTables(pool: Pool): Promise<void> {
   await PostgresNonceStore.open(pool);
   await migrate(pool, 'meta', META_MIGRATIONS);
   await PostgresDigestKeyStore.open(pool);
+  await migrate(pool, 'trails', TRAIL_MIGRATIONS);
 }
 
 /** INSERT of `rows` in statements of at most 500 rows. */
 async function upsert(client: PoolClient, table: string, spec: TableSpec, rows: Row[]): Promise<void> {
   const cols = spec.columns;
-  const onConflict = spec.update.length ? `DO UPDATE SET ${spec.update.map((c) => `${c} = excluded.${c}`).join(', ')}` : 'DO NOTHING';
+  const onConflict = spec.keyless
+    ? ''
+    : ` ON CONFLICT (${spec.key.join(', ')}) ${spec.update.length ? `DO UPDATE SET ${spec.update.map((c) => `${c} = excluded.${c}`).join(', ')}` : 'DO NOTHING'}`;
   for (let i = 0; i < rows.length; i += 500) {
     const chunk = rows.slice(i, i + 500);
     const params: unknown[] = [];
     const values = chunk.map((r) => `(${cols.map((c) => (params.push(spec.convert?.[c]?.(r[c]) ?? r[c]), `$${params.length}`)).join(', ')})`);
-    await client.query(`INSERT INTO ${table} (${cols.join(', ')}) VALUES ${values.join(', ')} ON CONFLICT (${spec.key.join(', ')}) ${onConflict}`, params);
+    await client.query(`INSERT INTO ${table} (${cols.join(', ')}) VALUES ${values.join(', ')}${onConflict}`, params);
   }
 }
 
@@ -209,9 +348,21 @@ async function copyTable(from: Source, client: PoolClient, table: CopiedTable): 
     const foreign = present.find((r) => !ours.has(keyOf(spec, r)));
     if (foreign) throw new FlinkTrailError('FT_ERR_MIGRATE_CONFLICT', `${spec.what} ${spec.key.map((c) => text(foreign[c])).join('/')} that the data directory does not have`, `table ${table}`);
   }
-  const byUnique = spec.unique ? new Map(present.map((r) => [text(r[spec.unique as string]), r])) : undefined;
+  const unique = spec.unique;
+  const byUnique = unique ? new Map(present.map((r) => [uniqueOf(unique, r), r])) : undefined;
   let copied = 0;
+  const missing: Row[] = [];
+  // Keyless tables: how many rows of a key the target has that no source row has matched yet.
+  const unmatched = new Map<string, number>();
+  if (spec.keyless) for (const r of present) unmatched.set(keyOf(spec, r), (unmatched.get(keyOf(spec, r)) ?? 0) + 1);
   for (const r of source) {
+    if (spec.keyless) {
+      const k = keyOf(spec, r);
+      const left = unmatched.get(k) ?? 0;
+      if (left > 0) unmatched.set(k, left - 1);
+      else missing.push(r);
+      continue;
+    }
     const theirs = byKey.get(keyOf(spec, r));
     const differs = theirs && spec.same.find((c) => text(theirs[c]) !== text(r[c]));
     if (differs) {
@@ -219,37 +370,84 @@ async function copyTable(from: Source, client: PoolClient, table: CopiedTable): 
       const shown = table === 'meta' ? `${spec.what} '${text(r['key'])}' with another value` : `${spec.what} ${spec.key.map((c) => text(r[c])).join('/')} with another ${differs}`;
       throw new FlinkTrailError('FT_ERR_MIGRATE_CONFLICT', shown, `table ${table}`);
     }
-    const sameName = spec.unique ? byUnique?.get(text(r[spec.unique])) : undefined;
-    if (sameName && keyOf(spec, sameName) !== keyOf(spec, r)) {
-      throw new FlinkTrailError('FT_ERR_MIGRATE_CONFLICT', `${spec.what} named '${text(r[spec.unique as string])}' under another id`, `table ${table}`);
+    const sameName = unique ? byUnique?.get(uniqueOf(unique, r)) : undefined;
+    if (unique && sameName && keyOf(spec, sameName) !== keyOf(spec, r)) {
+      throw new FlinkTrailError('FT_ERR_MIGRATE_CONFLICT', `${spec.what} ${unique.length === 1 ? 'named' : `of ${unique.join('/')}`} '${unique.map((c) => text(r[c])).join('/')}' under another ${spec.key.join('/')}`, `table ${table}`);
     }
     if (!theirs) copied++;
   }
-  await upsert(client, table, spec, source);
+  if (spec.keyless) copied = missing.length;
+  await upsert(client, table, spec, spec.keyless ? missing : source);
   if (spec.mirror) {
     const keep = new Set(source.map((r) => keyOf(spec, r)));
     const gone = present.filter((r) => !keep.has(keyOf(spec, r)));
     for (const r of gone) await client.query(`DELETE FROM ${table} WHERE ${spec.key.map((c, i) => `${c} = $${i + 1}`).join(' AND ')}`, spec.key.map((c) => r[c]));
+  }
+  if (spec.identity) {
+    // Ids were written as the directory had them; the next one made on PostgreSQL comes after them.
+    await client.query(
+      `SELECT setval(pg_get_serial_sequence($1, $2), COALESCE(MAX(${spec.identity}), 1), MAX(${spec.identity}) IS NOT NULL) FROM ${table}`,
+      [table, spec.identity],
+    );
   }
   const target = ((await client.query(`SELECT count(*)::int AS n FROM ${table}${spec.where ? ` WHERE ${spec.where}` : ''}`)).rows[0] as { n: number }).n;
   return { rows: source.length, copied, target };
 }
 
 /**
- * Copies every table of COPIED_TABLES from the directory's database into the target, verifies
- * the counts and commits (all or nothing); then the unexpired RPC nonces. `where` (the target,
- * password redacted) and `dataDir` name the stores in a failed verification; `sealer` seals a
- * digest key file an older version wrote in clear (refused without it: FT_ERR_MIGRATE_SOURCE).
+ * Of `groups`, those whose lead table has rows in the directory and none in the target (`missing`:
+ * never copied there) and those with rows in both (`both`: the target holds its own).
  */
-export async function copyTables(db: Db, pool: Pool, where: string, dataDir: string, opts: { now?: number; sealer?: Sealer } = {}): Promise<TableCounts> {
+export async function groupsToCopy(db: Db, pool: Pool, groups: readonly FeatureGroup[]): Promise<{ missing: FeatureGroup[]; both: FeatureGroup[] }> {
+  await prepareTables(pool);
+  const out = { missing: [] as FeatureGroup[], both: [] as FeatureGroup[] };
+  for (const g of groups) {
+    const lead = FEATURE_GROUPS[g].lead;
+    if ((db.prepare(`SELECT count(*) AS n FROM ${lead}`).get() as { n: number }).n === 0) continue;
+    const theirs = ((await pool.query(`SELECT count(*)::int AS n FROM ${lead}`)).rows[0] as { n: number }).n;
+    (theirs === 0 ? out.missing : out.both).push(g);
+  }
+  return out;
+}
+
+/** The groups the directory's meta says PostgreSQL holds since the switch (empty: none recorded). */
+export function copiedGroups(db: Db): FeatureGroup[] {
+  const v = (db.prepare('SELECT value FROM meta WHERE key = ?').get(COPIED_GROUPS_KEY) as { value: string } | undefined)?.value;
+  if (v === undefined) return [];
+  const list = JSON.parse(v) as unknown;
+  return Array.isArray(list) ? GROUPS.filter((g) => list.includes(g)) : [];
+}
+
+/** Records in the directory's meta that PostgreSQL holds `groups` (added to those recorded). */
+export function recordCopiedGroups(db: Db, groups: readonly FeatureGroup[]): void {
+  const all = GROUPS.filter((g) => groups.includes(g) || copiedGroups(db).includes(g));
+  db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(COPIED_GROUPS_KEY, JSON.stringify(all));
+}
+
+/**
+ * Copies the tables of COPIED_TABLES (or of `groups` only: a directory already switched) from
+ * the directory's database into the target, verifies the counts and commits (all or nothing);
+ * then, for a whole copy, the unexpired RPC nonces. `where` (the target, password redacted) and
+ * `dataDir` name the stores in a failed verification; `sealer` seals a digest key file an older
+ * version wrote in clear (refused without it: FT_ERR_MIGRATE_SOURCE).
+ */
+export async function copyTables(
+  db: Db,
+  pool: Pool,
+  where: string,
+  dataDir: string,
+  opts: { now?: number; sealer?: Sealer; groups?: readonly FeatureGroup[] } = {},
+): Promise<TableCounts> {
   const now = opts.now ?? Date.now();
+  const groups = opts.groups;
+  const tables = groups ? COPIED_TABLES.filter((t) => groups.some((g) => (FEATURE_GROUPS[g].tables as readonly CopiedTable[]).includes(t))) : COPIED_TABLES;
   await prepareTables(pool);
   const client = await pool.connect();
   try {
     const counts = await inTransaction(client, async () => {
-      const out = {} as TableCounts;
+      const out: TableCounts = {};
       const differ: string[] = [];
-      for (const table of COPIED_TABLES) {
+      for (const table of tables) {
         const c = await copyTable({ db, dataDir, ...(opts.sealer ? { sealer: opts.sealer } : {}) }, client, table);
         if (c.rows !== c.target) differ.push(`the data directory has ${c.rows} rows in ${table}, the copy ${c.target}`);
         out[table] = { rows: c.rows, copied: c.copied };
@@ -257,8 +455,10 @@ export async function copyTables(db: Db, pool: Pool, where: string, dataDir: str
       if (differ.length) throw new FlinkTrailError('FT_ERR_MIGRATE_UNVERIFIED', where, dataDir, `${differ.join('; ')} (rows the directory does not have: deleted there since an earlier run, or not this directory's)`);
       return out;
     });
-    const nonces = db.prepare('SELECT access_key_id, nonce, expires_at FROM rpc_nonces WHERE expires_at >= ?').all(now) as Row[];
-    await upsert(client, 'rpc_nonces', { columns: ['access_key_id', 'nonce', 'expires_at'], key: ['access_key_id', 'nonce'], same: [], update: [], what: 'the nonce' }, nonces);
+    if (!groups) {
+      const nonces = db.prepare('SELECT access_key_id, nonce, expires_at FROM rpc_nonces WHERE expires_at >= ?').all(now) as Row[];
+      await upsert(client, 'rpc_nonces', { columns: ['access_key_id', 'nonce', 'expires_at'], key: ['access_key_id', 'nonce'], same: [], update: [], what: 'the nonce' }, nonces);
+    }
     return counts;
   } finally {
     client.release();

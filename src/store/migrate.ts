@@ -13,11 +13,17 @@
  *   order, each event in one canonical JSON form (keys sorted), must be equal. Only then does the
  *   directory's `event-store` record name the PostgreSQL store, which `serve --store` checks.
  * - Then the directory's users, AccessKeys (sealed signing secrets as they are), policies,
- *   sessions, Kubernetes object state, `meta` keys and trail digest keys (with their sealed
- *   private key files) are copied in one transaction and counted
- *   on both sides (migrate-tables.ts: resumable, and refusing to overwrite what it did not copy,
+ *   sessions, Kubernetes object state, `meta` keys, trail digest keys (with their sealed
+ *   private key files) and trails (definitions, destinations, positions, files, digest chains,
+ *   jobs, dead letters; ids kept) are copied in one transaction and counted on both sides
+ *   (migrate-tables.ts: resumable, and refusing to overwrite what it did not copy,
  *   FT_ERR_MIGRATE_CONFLICT). Once switched, PostgreSQL holds them: a later run copies none again
- *   (it would bring back what was deleted there since).
+ *   (it would bring back what was deleted there since, and move trail positions back).
+ * - Except what an older version left behind: a directory switched (or served with `store.url`)
+ *   by a version that kept trails, digest keys or identities in the directory has them copied
+ *   by a later run — events are only verified then — feature by feature, each only into a
+ *   target that has none of it (FEATURE_GROUPS). The directory's meta then records every
+ *   feature as settled, so this happens once.
  * - The SQLite copy stays in the directory (a backup); a server started on the directory without
  *   that store URL is refused (FT_ERR_STORE_MISMATCH) rather than recording into the old one.
  *
@@ -31,7 +37,7 @@ import stringify from 'safe-stable-stringify';
 import type { ActionTrailEvent } from '../event/types.js';
 import type { Sealer } from '../secrets/envelope.js';
 import { FlinkTrailError } from '../errors/index.js';
-import { copyTables, type TableCounts } from './migrate-tables.js';
+import { copiedGroups, copyTables, GROUPS, groupsToCopy, recordCopiedGroups, type FeatureGroup, type TableCounts } from './migrate-tables.js';
 import { PostgresEventStore } from './postgres/events.js';
 import { redactUrl } from './postgres/url.js';
 import { DB_FILE, openDatabase, type Db } from './sqlite/database.js';
@@ -72,9 +78,14 @@ export interface MigrateResult {
   store?: string;
   /**
    * Per feature table: rows in both stores (verified equal) and rows this run inserted. Absent
-   * when stopped early, and when the directory had been switched already (nothing copied again).
+   * when stopped early, and when the directory had been switched already and nothing was left to
+   * copy; only the tables of `groups` when it had been switched by an older version.
    */
   tables?: TableCounts;
+  /** The feature groups copied into a store the directory had been switched to already (an older version's switch). */
+  groups?: FeatureGroup[];
+  /** Feature groups the directory has but that were not copied, since the store it had been switched to holds its own (copied by that switch, or made there since). */
+  kept?: FeatureGroup[];
   verified: boolean;
 }
 
@@ -165,9 +176,24 @@ export async function migrateEvents(o: MigrateOptions): Promise<MigrateResult> {
           : `the same ${ours.count} positions hold different events (SHA-256 ${ours.sha256.slice(0, 12)}… against ${theirs.sha256.slice(0, 12)}…)`;
       throw new FlinkTrailError('FT_ERR_MIGRATE_UNVERIFIED', where, o.dataDir, what);
     }
-    // After the events, before the switch: a refusal or a count that differs switches nothing.
-    const tables = switched ? undefined : await copyTables(db, target.pool, where, o.dataDir, o.sealer ? { sealer: o.sealer } : {});
+    const sealer = o.sealer ? { sealer: o.sealer } : {};
+    let tables: TableCounts | undefined;
+    let groups: FeatureGroup[] | undefined;
+    let kept: FeatureGroup[] | undefined;
+    if (!switched) {
+      // After the events, before the switch: a refusal or a count that differs switches nothing.
+      tables = await copyTables(db, target.pool, where, o.dataDir, sealer);
+    } else {
+      // Switched before: only what an older version left in the directory and the store lacks altogether.
+      const settled = copiedGroups(db);
+      const open = GROUPS.filter((g) => !settled.includes(g));
+      const state = open.length ? await groupsToCopy(db, target.pool, open) : { missing: [], both: [] };
+      groups = state.missing;
+      kept = state.both;
+      if (groups.length) tables = await copyTables(db, target.pool, where, o.dataDir, { ...sealer, groups });
+    }
     db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(META_KEY, target.id);
+    recordCopiedGroups(db, GROUPS);
     const result: MigrateResult = {
       events: ours.count,
       copied,
@@ -177,12 +203,15 @@ export async function migrateEvents(o: MigrateOptions): Promise<MigrateResult> {
       sha256: ours.sha256,
       store: target.id,
       ...(tables ? { tables } : {}),
+      ...(groups?.length ? { groups } : {}),
+      ...(kept?.length ? { kept } : {}),
       verified: true,
     };
-    if (o.record && !switched) await target.journal(o.record(result));
+    if (o.record && (!switched || tables)) await target.journal(o.record(result));
     return result;
   } finally {
     await target?.close();
     db.close();
   }
 }
+

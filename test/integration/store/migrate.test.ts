@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes, sign, verify } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
@@ -28,7 +28,7 @@ import type { SessionRecord } from '../../../src/identity/sessions.js';
 import { loadMasterKey, Secrets } from '../../../src/secrets/index.js';
 import { ensureKeyFile } from '../../../src/secrets/master-key.js';
 import { migrateEvents } from '../../../src/store/migrate.js';
-import { copyTables } from '../../../src/store/migrate-tables.js';
+import { COPIED_TABLES, copyTables } from '../../../src/store/migrate-tables.js';
 import { PostgresEventStore } from '../../../src/store/postgres/events.js';
 import { PostgresMetaStore } from '../../../src/store/postgres/meta.js';
 import { openDatabase } from '../../../src/store/sqlite/database.js';
@@ -37,6 +37,20 @@ import { SqliteEventStore } from '../../../src/store/sqlite/events.js';
 import { DIGEST_KEY_CONTEXT, DigestKeys, digestKeyFile, importPublicKey } from '../../../src/trails/digest/keys.js';
 import { PostgresDigestKeyStore } from '../../../src/trails/postgres/digest-keys.js';
 import { SqliteDigestKeyStore } from '../../../src/trails/sqlite/digest-keys.js';
+import { parseDestination } from '../../../src/trails/destination.js';
+import type { TrailRepository } from '../../../src/trails/repository.js';
+import { PostgresTrailRepository } from '../../../src/trails/postgres/repository.js';
+import { SqliteTrailRepository } from '../../../src/trails/sqlite/repository.js';
+import { claimEventStore } from '../../../src/stores.js';
+import { createLogger } from '../../../src/telemetry/logger.js';
+import { buildApp } from '../../../src/app.js';
+import { buildConfig } from '../../../src/config/index.js';
+import { Writable } from 'node:stream';
+import type { PublicKeyInfo } from '../../../src/trails/digest/keys.js';
+import { FileObjectStore } from '../../../src/trails/sinks/index.js';
+import { validateLogs } from '../../../src/trails/validate-logs/index.js';
+import { readDigest } from '../../../src/trails/digest/format.js';
+import { readLogFiles, sleep, startTrailApp, until, type TrailApp } from '../trails/common.js';
 import type { Positioned } from '../../../src/store/types.js';
 import { newEvents } from '../../helpers/events.js';
 import { basic, makeKey, REPO, startInProcess, tempDir } from '../../helpers/flinktrail.js';
@@ -44,6 +58,8 @@ import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
 import { testSecrets } from '../../helpers/secrets.js';
 
 const run = promisify(execFile);
+/** The trail tables' counts of a directory without trails. */
+const noTrails = Object.fromEntries(COPIED_TABLES.filter((t) => t.startsWith('trail') && t !== 'trail_digest_keys').map((t) => [t, { rows: 0, copied: 0 }]));
 const DAY = 24 * 3600_000;
 
 let server: PostgresServer | undefined;
@@ -130,6 +146,96 @@ async function copyTablesAgain(dir: string, url: string, secrets: Secrets): Prom
   }
 }
 
+/** Object keys of the digest files under a directory destination. */
+function digestKeysUnder(root: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(join(root, rel), { withFileTypes: true })) {
+    const p = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...digestKeysUnder(root, p));
+    else if (p.includes('/Actiontrail-Digest/')) out.push(p);
+  }
+  return out.sort();
+}
+
+const TRAIL = 'audit-trail';
+const T0 = 1_700_000_000_000;
+const S3_SECRET = 'wJalrXUtnFEMIK7MDENGbPxRfiCY';
+
+/**
+ * A trail in the data directory as delivery leaves it, through the embedded repository: two
+ * destinations (a directory, and S3 with a secret: sealed at rest), started, stopped and started
+ * again (an off time), a delivered batch, a written digest (a chain), a dead letter and a history
+ * job. A trail made and deleted first, so that ids do not start at 1. Returns the trail's name.
+ */
+async function plantTrail(dir: string, secrets: Secrets, lastSeq: number): Promise<void> {
+  const db = openDatabase(dir);
+  try {
+    const repo = new SqliteTrailRepository(db, join(dir, 'trails'), secrets);
+    const dest = (u: string) => parseDestination(u, { localDir: join(dir, 'trails') });
+    const spec = (name: string) => ({
+      name,
+      eventRW: 'All' as const,
+      trailRegion: 'All' as const,
+      digestInterval: 3600,
+      destinations: [dest(`file://${dir}/delivered`), dest(`s3://audit-bucket/trails?region=us-east-1&accessKeyId=AKIDEXAMPLE&secretAccessKey=${S3_SECRET}`)],
+    });
+    await repo.create(spec('gone-trail'), 'local', T0, 0);
+    await repo.delete('gone-trail', T0);
+    const t = await repo.create(spec(TRAIL), 'local', T0, lastSeq - 50);
+    await repo.start(TRAIL, T0 + 1000, lastSeq - 50);
+    await repo.stop(TRAIL, T0 + 2000);
+    const started = await repo.start(TRAIL, T0 + 3000, lastSeq - 40);
+    const d = t.destinations[0]!;
+    const [cursor] = await repo.cursorsOf(d.id);
+    const f = (key: string, cutAt: number) => ({ key, region: 'local', cutAt, sha256: 'a'.repeat(64), size: 123, events: 3, oldest: '2023-11-14T22:13:20Z', newest: '2023-11-14T22:13:21Z' });
+    await repo.delivered(cursor!.id, d.id, lastSeq - 20, 6, [f('AliyunLogs/local/a.json.gz', T0 + 60_000), f('AliyunLogs/local/b.json.gz', T0 + 120_000)], T0 + 130_000);
+    await repo.startChain(d.id, 'local', T0);
+    const [chain] = await repo.chains(d.id);
+    await repo.digestWritten(chain!, T0 + 3600_000, 'AliyunLogs/local/Digest/d1.json.gz', 'b'.repeat(64), 'sig-1', T0 + 3601_000);
+    const [ev] = newEvents(1);
+    await repo.deadLetter(cursor!, TRAIL, [{ seq: lastSeq - 10, event: ev!, code: 'InvalidKey', reason: 'no store accepts this key' }], T0 + 140_000);
+    await repo.createJob(started, lastSeq, undefined, T0 - DAY, T0, T0 + 150_000);
+  } finally {
+    db.close();
+  }
+}
+
+/** Everything a repository says about the trails: to compare the directory's and the copy's. */
+async function trailState(repo: TrailRepository): Promise<unknown> {
+  const trails = await repo.list();
+  const dests = trails.flatMap((t) => t.destinations);
+  return {
+    trails,
+    cursors: await repo.allCursors(),
+    offTimes: await Promise.all(trails.map((t) => repo.offTimes(t.name))),
+    files: await Promise.all(dests.map((d) => repo.filesBetween(d.id, 'local', 0, Number.MAX_SAFE_INTEGER))),
+    chains: await Promise.all(dests.map((d) => repo.chains(d.id))),
+    deadLetters: await Promise.all(trails.map((t) => repo.deadLetters(t.name, 100))),
+    jobs: await repo.jobs(undefined, 1, 100),
+    minCutAt: await Promise.all(dests.map((d) => repo.minCutAt(d.id))),
+  };
+}
+
+/** The directory's trails read through the embedded repository. */
+async function directoryTrails(dir: string, secrets: Secrets): Promise<unknown> {
+  const db = openDatabase(dir);
+  try {
+    return await trailState(new SqliteTrailRepository(db, join(dir, 'trails'), secrets));
+  } finally {
+    db.close();
+  }
+}
+
+/** `fn` with the PostgreSQL trail repository on `url` (the directory's master key). */
+async function withPgTrails<T>(url: string, dir: string, secrets: Secrets, fn: (repo: PostgresTrailRepository, pool: pg.Pool) => Promise<T>): Promise<T> {
+  const store = await PostgresEventStore.open({ url, poolMax: 2 });
+  try {
+    return await fn(await PostgresTrailRepository.open(store.pool, join(dir, 'trails'), secrets), store.pool);
+  } finally {
+    await store.close();
+  }
+}
+
 /** What `directoryWithIdentity` put in the data directory, to find again in PostgreSQL. */
 interface Planted {
   userId: string;
@@ -194,7 +300,8 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
 
     const { stdout, stderr } = await run(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'migrate', '--from', dir, '--to', url, '--batch', '500', '-o', 'json'], { cwd: REPO });
     const answer = JSON.parse(stdout) as { Store: string; Events: number; Copied: number; LastPosition: number; Sha256: string; ResumedAfter: number; Tables?: Record<string, { Rows: number; Copied: number }> };
-    assert.deepEqual(Object.keys(answer.Tables ?? {}), ['users', 'policies', 'access_keys', 'access_key_signing', 'user_policies', 'sessions', 'k8s_objects', 'meta', 'trail_digest_keys'], 'the feature tables, counted');
+    assert.deepEqual(Object.keys(answer.Tables ?? {}), [...COPIED_TABLES], 'the feature tables, counted');
+    assert.ok(COPIED_TABLES.includes('trail_cursors') && !(COPIED_TABLES as readonly string[]).includes('trail_leases'), 'trails copied, leases not');
     assert.equal(answer.Events, before.length);
     assert.equal(answer.Copied, before.length);
     assert.equal(answer.ResumedAfter, 0);
@@ -294,7 +401,7 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
     const one = { rows: 1, copied: 1 };
     // meta: the two HMAC keys; `event-store` (this directory's own record) stays in the directory.
     const none = { rows: 0, copied: 0 };
-    assert.deepEqual(result.tables, { users: one, policies: one, access_keys: one, access_key_signing: one, user_policies: one, sessions: one, k8s_objects: one, meta: { rows: 2, copied: 2 }, trail_digest_keys: none });
+    assert.deepEqual(result.tables, { users: one, policies: one, access_keys: one, access_key_signing: one, user_policies: one, sessions: one, k8s_objects: one, meta: { rows: 2, copied: 2 }, trail_digest_keys: none, ...noTrails });
 
     const db = openDatabase(dir);
     const sqlite = new SqliteIdentityStore(db);
@@ -336,10 +443,10 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
     const result = await migrateEvents({ dataDir: dir, url });
     assert.deepEqual(
       Object.values(result.tables ?? {}).map((c) => c.copied),
-      [0, 0, 0, 0, 0, 0, 0, 0, 0],
+      COPIED_TABLES.map(() => 0),
       'nothing inserted twice',
     );
-    assert.equal(result.tables?.users.rows, 1);
+    assert.equal(result.tables?.users?.rows, 1);
     const after = await PostgresEventStore.open({ url, poolMax: 1 });
     try {
       assert.equal((await (await PostgresIdentityStore.open(after.pool)).accessKey(p.accessKeyId))?.status, 'Inactive', 'the deactivation reached the copy');
@@ -497,6 +604,232 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
       );
     } finally {
       await app.close();
+    }
+  });
+  it("copies the directory's trails with their ids, positions, files, digest chains, jobs and dead letters; a re-run brings them up to date; leases are not copied", async () => {
+    const { dir } = await dataDirWith(200);
+    const secrets = testSecrets();
+    const lastSeq = (sourceEvents(dir).at(-1) as Positioned).seq;
+    await plantTrail(dir, secrets, lastSeq);
+    const url = await newDatabase();
+    // An earlier run copied the tables and stopped before the switch; delivery went on since.
+    const first = await copyTablesAgain(dir, url, secrets);
+    assert.deepEqual(first.trails, { rows: 1, copied: 1 });
+    assert.deepEqual(first.trail_cursors, { rows: 4, copied: 4 }, 'two live cursors and two of the history job');
+    {
+      const db = openDatabase(dir);
+      try {
+        const repo = new SqliteTrailRepository(db, join(dir, 'trails'), secrets);
+        const d = (await repo.mustGet(TRAIL)).destinations[0]!;
+        const [cursor] = await repo.cursorsOf(d.id);
+        const f = { key: 'AliyunLogs/local/c.json.gz', region: 'local', cutAt: T0 + 180_000, sha256: 'c'.repeat(64), size: 99, events: 4, oldest: '2023-11-14T22:13:22Z', newest: '2023-11-14T22:13:23Z' };
+        await repo.delivered(cursor!.id, d.id, lastSeq - 5, 4, [f], T0 + 190_000);
+        const [chain] = await repo.chains(d.id);
+        await repo.digestWritten(chain!, T0 + 7200_000, 'AliyunLogs/local/Digest/d2.json.gz', 'd'.repeat(64), 'sig-2', T0 + 7201_000);
+        // A lease of the process delivering from the directory: not copied, a new holder starts fresh.
+        assert.ok(await repo.acquireLease(TRAIL, 'old-process', 60_000));
+      } finally {
+        db.close();
+      }
+    }
+    const expected = await directoryTrails(dir, secrets);
+
+    const result = await migrateEvents({ dataDir: dir, url, sealer: secrets });
+    assert.equal(result.verified, true);
+    assert.deepEqual(result.tables?.trails, { rows: 1, copied: 0 });
+    assert.deepEqual(result.tables?.trail_destinations, { rows: 2, copied: 0 });
+    assert.deepEqual(result.tables?.trail_files, { rows: 3, copied: 1 }, 'the file delivered since the earlier run');
+    assert.deepEqual(result.tables?.trail_off_times, { rows: 1, copied: 0 });
+    assert.deepEqual(result.tables?.trail_digest_chains, { rows: 1, copied: 0 });
+    assert.deepEqual(result.tables?.trail_history_jobs, { rows: 1, copied: 0 });
+    assert.deepEqual(result.tables?.trail_dead_letters, { rows: 1, copied: 0 });
+
+    await withPgTrails(url, dir, secrets, async (repo, pool) => {
+      assert.deepEqual(await trailState(repo), expected, 'the same trail, positions, plan, counts, files, chains, jobs and dead letters, under the same ids');
+      const trail = await repo.mustGet(TRAIL);
+      const [cursor] = await repo.cursorsOf(trail.destinations[0]!.id);
+      assert.equal(cursor?.position, lastSeq - 5, 'the position delivery reached after the earlier run');
+      assert.equal((await repo.chains(trail.destinations[0]!.id))[0]?.lastSignature, 'sig-2', 'the chain head written after the earlier run');
+      assert.deepEqual(await repo.leases(), [], 'no lease copied');
+      const stored = (await pool.query<{ id: string; url: string }>('SELECT id, url FROM trail_destinations ORDER BY id')).rows.map((r) => [Number(r.id), r.url]);
+      const db = openDatabase(dir);
+      try {
+        assert.deepEqual(stored, (db.prepare('SELECT id, url FROM trail_destinations ORDER BY id').all() as { id: number; url: string }[]).map((r) => [r.id, r.url]), 'URLs as they are');
+      } finally {
+        db.close();
+      }
+      assert.ok(isSealed(String(stored[1]?.[1])) && !String(stored[1]?.[1]).includes(S3_SECRET), 'the S3 credentials stay sealed');
+      assert.ok((stored[0]?.[0] as number) > 2, 'the deleted trail used the first ids: kept, not renumbered');
+      // New rows on PostgreSQL take ids after the copied ones.
+      const other = await repo.create({ name: 'new-trail', eventRW: 'All', trailRegion: 'All', digestInterval: 3600, destinations: [parseDestination('file:///srv/audit/x', { localDir: '/tmp' })] }, 'local', T0, lastSeq);
+      assert.ok((other.destinations[0]?.id ?? 0) > (stored[1]?.[0] as number));
+      const cursors = await repo.allCursors();
+      assert.equal(new Set(cursors.map((c) => c.id)).size, cursors.length);
+      await repo.delete('new-trail', T0);
+    });
+
+    // Once switched, a run copies nothing again (it would move positions back).
+    const again = await migrateEvents({ dataDir: dir, url, sealer: secrets });
+    assert.equal(again.tables, undefined);
+    assert.equal(again.groups, undefined);
+    await withPgTrails(url, dir, secrets, async (repo) => assert.deepEqual(await trailState(repo), expected));
+  });
+
+  it('refuses to copy a trail over one of the same name that PostgreSQL made (FT_ERR_MIGRATE_CONFLICT), switching nothing', async () => {
+    const { dir } = await dataDirWith(50);
+    const secrets = testSecrets();
+    await plantTrail(dir, secrets, 40);
+    const url = await newDatabase();
+    await withPgTrails(url, dir, secrets, (repo) =>
+      repo.create({ name: TRAIL, eventRW: 'Write', trailRegion: 'All', digestInterval: 3600, destinations: [parseDestination('file:///srv/audit/x', { localDir: '/tmp' })] }, 'local', T0 + 5, 0),
+    );
+    await assert.rejects(migrateEvents({ dataDir: dir, url, sealer: secrets }), (err: unknown) => isFlinkTrailError(err) && err.code === 'FT_ERR_MIGRATE_CONFLICT' && /the trail audit-trail with another created_at/.test(err.message));
+    assert.equal(recordedStore(dir), undefined, 'not switched');
+    await withPgTrails(url, dir, secrets, async (repo) => {
+      const t = await repo.mustGet(TRAIL);
+      assert.deepEqual([t.eventRW, t.createdAt, t.destinations.map((d) => d.url)], ['Write', T0 + 5, ['file:///srv/audit/x']], 'untouched');
+      assert.equal((await repo.jobs(undefined, 1, 10)).total, 0, 'nothing of the directory written');
+    });
+  });
+
+  it('upgrade: a directory an older version served with store.url keeps its trails in SQLite; serve warns, migrate copies them (and its users) once, into a store that has none', async () => {
+    const dir = tempDir('ft-migrate-');
+    const secrets = testSecrets();
+    const url = await newDatabase();
+    // The older version: events in PostgreSQL from the start (the directory names the store), trails and users in the directory.
+    const store = await PostgresEventStore.open({ url, poolMax: 2 });
+    const events = newEvents(30);
+    await store.importPositioned(events.map((event, i) => ({ seq: i + 1, event })), 0);
+    const db = openDatabase(dir);
+    claimEventStore(db, dir, store.id);
+    db.close();
+    await store.close();
+    await plantTrail(dir, secrets, 30);
+    await plantIdentity(dir, secrets);
+    const expected = await directoryTrails(dir, secrets);
+
+    /** The warnings buildApp logs on the directory with the store URL. */
+    const warnings = async (): Promise<string[]> => {
+      const lines: string[] = [];
+      const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(chunk.toString()), done()) });
+      const config = buildConfig({ dataDir: dir, api: { port: 0 }, clusters: [{ name: 'default', url: 'http://127.0.0.1:9' }], store: { url } });
+      const app = await buildApp(config, { log: createLogger('warn', sink), secrets });
+      await app.close();
+      return lines.map((l) => String((JSON.parse(l) as { msg: string }).msg));
+    };
+    const before = await warnings();
+    assert.ok(before.some((m) => /data directory has trails that PostgreSQL does not.*flinktrail migrate --from DIR --to URL/.test(m)), before.join('\n'));
+
+    const out = await run(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'migrate', '--from', dir, '--to', url, '-o', 'json'], { cwd: REPO });
+    const answer = JSON.parse(out.stdout) as { Events: number; CopiedAfterSwitch?: string[]; NotCopied?: string[]; Tables?: Record<string, { Rows: number; Copied: number }> };
+    assert.equal(answer.Events, 0, 'no events in the directory: nothing to verify but that');
+    assert.deepEqual(answer.CopiedAfterSwitch, ['identity', 'trails']);
+    assert.equal(answer.NotCopied, undefined);
+    assert.deepEqual(Object.keys(answer.Tables ?? {}), ['users', 'policies', 'access_keys', 'access_key_signing', 'user_policies', ...COPIED_TABLES.filter((t) => t.startsWith('trail') && t !== 'trail_digest_keys')]);
+    assert.deepEqual(answer.Tables?.['trails'], { Rows: 1, Copied: 1 });
+    await withPgTrails(url, dir, secrets, async (repo) => assert.deepEqual(await trailState(repo), expected, 'the trails as the directory had them'));
+    assert.deepEqual(await warnings(), [], 'no warning once copied');
+
+    // Settled: a later run copies nothing, even once the trails are deleted in PostgreSQL.
+    await withPgTrails(url, dir, secrets, (repo) => repo.delete(TRAIL, T0 + 10));
+    const again = await migrateEvents({ dataDir: dir, url, sealer: secrets });
+    assert.deepEqual([again.tables, again.groups, again.kept], [undefined, undefined, undefined]);
+    await withPgTrails(url, dir, secrets, async (repo) => assert.deepEqual(await repo.list(), []));
+  });
+
+  it('upgrade: trails PostgreSQL already holds its own of are not copied over (said, not merged)', async () => {
+    const dir = tempDir('ft-migrate-');
+    const secrets = testSecrets();
+    const url = await newDatabase();
+    const store = await PostgresEventStore.open({ url, poolMax: 2 });
+    const db = openDatabase(dir);
+    claimEventStore(db, dir, store.id);
+    db.close();
+    await store.close();
+    await plantTrail(dir, secrets, 30);
+    await withPgTrails(url, dir, secrets, (repo) =>
+      repo.create({ name: 'pg-made-trail', eventRW: 'All', trailRegion: 'All', digestInterval: 3600, destinations: [parseDestination('file:///srv/audit/x', { localDir: '/tmp' })] }, 'local', T0, 0),
+    );
+    const result = await migrateEvents({ dataDir: dir, url, sealer: secrets });
+    assert.deepEqual([result.groups, result.kept, result.tables], [undefined, ['trails'], undefined]);
+    await withPgTrails(url, dir, secrets, async (repo) => assert.deepEqual((await repo.list()).map((t) => t.name), ['pg-made-trail']));
+  });
+  it('end to end: a trail delivered from the data directory goes on after the move, from PostgreSQL, and validate-logs passes across the switch', async () => {
+    const live = tempDir('ft-live-');
+    const start = Date.now() - 60_000;
+    const traffic = async (t: TrailApp, ms: number) => {
+      const end = Date.now() + ms;
+      while (Date.now() < end) {
+        await t.call('GET', '/api/v1/whoami');
+        await sleep(60);
+      }
+    };
+    // Before: the embedded store, a trail with digests every second.
+    const first = await startTrailApp();
+    const dir = first.dataDir;
+    try {
+      const c = await first.call('POST', '/api/v1/trails', { Name: 'moving-trail', EventRW: 'All', Destinations: [`file://${live}`], DigestInterval: 1 });
+      assert.equal(c.status, 200, JSON.stringify(c.body));
+      await first.call('POST', '/api/v1/trails/moving-trail/start');
+      await traffic(first, 2500);
+      await until('a digest written from the directory', () => (first.app.db.prepare('SELECT MAX(last_end) FROM trail_digest_chains').pluck().get() ? true : undefined));
+    } finally {
+      await first.close();
+    }
+    const filesBefore = new Set(readLogFiles(live).keys());
+    assert.ok(filesBefore.size > 0);
+    const digestsBefore = new Set(digestKeysUnder(live));
+
+    const url = await newDatabase();
+    const result = await migrateEvents({ dataDir: dir, url });
+    assert.equal(result.tables?.trails?.rows, 1);
+    const switchedAt = Date.now();
+
+    // After: the same directory served from PostgreSQL goes on delivering the trail.
+    const second = await startTrailApp({ store: { url } }, dir, first.cred);
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    try {
+      await traffic(second, 2500);
+      await second.call('POST', '/api/v1/trails/moving-trail/stop');
+      const stoppedAt = Date.now();
+      const q = async (sql: string) => Number(((await pool.query(sql)).rows[0] as { n: string | number | null }).n ?? 0);
+      await until('every file covered by a digest, from PostgreSQL', async () => {
+        if (Date.now() < stoppedAt + 2500) return undefined;
+        const lastCut = await q('SELECT MAX(cut_at) AS n FROM trail_files');
+        const lastEnd = await q('SELECT MAX(last_end) AS n FROM trail_digest_chains');
+        const planned = await q('SELECT COUNT(*) AS n FROM trail_cursors WHERE plan_from IS NOT NULL');
+        return planned === 0 && lastCut < lastEnd ? true : undefined;
+      });
+      const files = readLogFiles(live);
+      const added = [...files.keys()].filter((k) => !filesBefore.has(k));
+      assert.ok(added.length > 0, 'files delivered after the switch');
+      const delivered = [...files.values()].flat();
+      assert.ok(
+        delivered.some((e) => Date.parse(e.eventTime) > switchedAt && e.eventName !== 'MigrateEventStore'),
+        'events recorded in PostgreSQL after the switch are delivered',
+      );
+      assert.equal(new Set(delivered.map((e) => e.eventId)).size, delivered.length, 'no event delivered twice across the switch');
+      const keys = await second.call<{ PublicKeyList: PublicKeyInfo[] }>('GET', '/api/v1/trails/moving-trail/digest-public-keys');
+      assert.equal(keys.status, 200);
+      const report = await validateLogs({ reader: new FileObjectStore(live), trail: 'moving-trail', publicKeys: keys.body.PublicKeyList, start, end: Date.now() });
+      assert.deepEqual(
+        report.findings.filter((f) => f.severity === 'error'),
+        [],
+        'the digest chain goes on across the switch',
+      );
+      assert.ok(report.ok && report.digests.valid > 1);
+      // The first digest written from PostgreSQL links to the last one written from the directory: one chain, not a new one.
+      const newDigests = digestKeysUnder(live).filter((k) => !digestsBefore.has(k));
+      assert.ok(newDigests.length > 0);
+      const linked = newDigests.map((k) => readDigest(readFileSync(join(live, k))).body.previousDigestObject);
+      assert.ok(
+        linked.some((prev) => prev !== null && digestsBefore.has(prev)),
+        `a digest after the switch names one from before as its previous (${JSON.stringify(linked)})`,
+      );
+      assert.ok(!linked.includes(null), 'no chain started anew');
+    } finally {
+      await pool.end();
+      await second.close();
     }
   });
 });

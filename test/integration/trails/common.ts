@@ -17,8 +17,9 @@ export interface TrailApp {
   close(): Promise<void>;
 }
 
-export async function startTrailApp(extra: Record<string, unknown> = {}, dataDir = tempDir('ft-trails-')): Promise<TrailApp> {
-  const cred = await makeKey(dataDir, 'alice', 'admin');
+/** `cred`: a key the data directory's store has already (a restart on it); default: a new admin key made in the directory. */
+export async function startTrailApp(extra: Record<string, unknown> = {}, dataDir = tempDir('ft-trails-'), existing?: Credentials): Promise<TrailApp> {
+  const cred = existing ?? (await makeKey(dataDir, 'alice', 'admin'));
   const { trails, ...rest } = extra as { trails?: Record<string, unknown> };
   const config = buildConfig({
     dataDir,
