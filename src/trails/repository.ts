@@ -106,6 +106,14 @@ export interface HistoryJob {
   error?: string;
 }
 
+/** An event to set aside, at its position, with the code and reason of the refusal. */
+export interface NewDeadLetter {
+  seq: number;
+  event: ActionTrailEvent;
+  code: string;
+  reason: string;
+}
+
 /** An event set aside because a destination can never take it. */
 export interface DeadLetter {
   id: number;
@@ -179,7 +187,7 @@ export interface TrailRepository {
   deadLetter(
     c: Pick<Cursor, 'id' | 'destId' | 'jobId'>,
     trail: string,
-    letters: readonly { seq: number; event: ActionTrailEvent; code: string; reason: string }[],
+    letters: readonly NewDeadLetter[],
     now: number,
     fence?: Fence,
   ): Promise<number>;

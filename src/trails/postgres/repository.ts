@@ -23,12 +23,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { FlinkTrailError } from '../../errors/index.js';
-import type { ActionTrailEvent } from '../../event/types.js';
 import { isSealed, type Sealer } from '../../secrets/index.js';
 import { inTransaction, migrate, type Migration } from '../../store/postgres/migrations.js';
 import { parseDestination, type Destination } from '../destination.js';
-import { JOB_STATUS, type JobStatus, type TrailEventRW, type TrailSpec, type TrailStatus } from '../model.js';
-import type { Chain, Cursor, DeadLetter, DeliveredFile, Fence, HistoryJob, Lease, Plan, StoredDestination, TrailRecord, TrailRepository } from '../repository.js';
+import { JOB_STATUS, type JobStatus, type TrailSpec } from '../model.js';
+import type { Chain, Cursor, DeadLetter, DeliveredFile, Fence, HistoryJob, Lease, NewDeadLetter, Plan, StoredDestination, TrailRecord, TrailRepository } from '../repository.js';
+import { num, toChain, toCursor, toDeadLetter, toDestination, toFile, toJob, toLease, toRecord, URL_CONTEXT, type Row } from '../rows.js';
 
 /**
  * Times and positions are bigint (epoch ms, store `seq`). Plan filters and dead-letter bodies are
@@ -154,17 +154,11 @@ export const TRAIL_MIGRATIONS: readonly Migration[] = [
 
 /** A client in a transaction, or the pool for a single statement. */
 type Queryable = Pick<Pool, 'query'>;
-/** bigint may come back as a string (pg's default) or a number (poolConfig's parser); SUM is numeric, a string. */
-type Row = Record<string, string | number | boolean | null>;
 
-/** Sealed-value context of destination URLs (as in the embedded repository: a value moves between them). */
-const URL_CONTEXT = 'trail-destination';
 /** The database's clock in epoch milliseconds, read when the statement runs (not when its transaction began). */
 const DB_NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 const UNIQUE_VIOLATION = '23505';
 
-const num = (v: Row[string] | undefined): number | undefined => (v === null || v === undefined ? undefined : Number(v));
-const str = (v: Row[string] | undefined): string | undefined => (v === null || v === undefined ? undefined : String(v));
 const regionText = (r: TrailSpec['trailRegion']): string => (r === 'All' ? 'All' : JSON.stringify(r));
 
 async function rows(q: Queryable, sql: string, params: unknown[] = []): Promise<Row[]> {
@@ -173,10 +167,6 @@ async function rows(q: Queryable, sql: string, params: unknown[] = []): Promise<
 
 async function changes(q: Queryable, sql: string, params: unknown[] = []): Promise<number> {
   return (await q.query(sql, params)).rowCount ?? 0;
-}
-
-function toLease(r: Row): Lease {
-  return { trail: String(r['trail']), holder: String(r['holder']), token: Number(r['token']), expiresAt: Number(r['expires_at']) };
 }
 
 export class PostgresTrailRepository implements TrailRepository {
@@ -243,48 +233,15 @@ export class PostgresTrailRepository implements TrailRepository {
     });
   }
 
-  private toDestination(r: Row): StoredDestination {
-    const stored = String(r['url']);
-    const d = parseDestination(isSealed(stored) ? this.secrets.open(stored, URL_CONTEXT) : stored, { localDir: this.localDir });
-    const lastDigestAt = num(r['last_digest_at']);
-    const lastDigestError = str(r['last_digest_error']);
-    return {
-      ...d,
-      id: Number(r['id']),
-      minCutAt: Number(r['min_cut_at']),
-      ...(lastDigestAt !== undefined ? { lastDigestAt } : {}),
-      ...(lastDigestError !== undefined ? { lastDigestError } : {}),
-    };
-  }
-
   /** The records of trail rows, with their destinations (one query for all of them), in the order of `trails`. */
   private async records(q: Queryable, trails: Row[]): Promise<TrailRecord[]> {
     if (trails.length === 0) return [];
     const names = trails.map((r) => String(r['name']));
     const byTrail = new Map<string, StoredDestination[]>(names.map((n) => [n, []]));
     for (const r of await rows(q, 'SELECT * FROM trail_destinations WHERE trail = ANY($1::text[]) ORDER BY trail, ord, id', [names])) {
-      byTrail.get(String(r['trail']))?.push(this.toDestination(r));
+      byTrail.get(String(r['trail']))?.push(toDestination(r, this.secrets, this.localDir));
     }
-    return trails.map((r) => {
-      const region = String(r['trail_region']);
-      const rec: TrailRecord = {
-        name: String(r['name']),
-        eventRW: r['event_rw'] as TrailEventRW,
-        trailRegion: region === 'All' ? 'All' : (JSON.parse(region) as string[]),
-        digestInterval: Number(r['digest_interval']),
-        status: r['status'] as TrailStatus,
-        homeRegion: String(r['home_region']),
-        createdAt: Number(r['created_at']),
-        updatedAt: Number(r['updated_at']),
-        destinations: byTrail.get(String(r['name'])) ?? [],
-      };
-      const opt = { startLoggingAt: 'start_logging_at', stopLoggingAt: 'stop_logging_at', firstStartAt: 'first_start_at', firstStartSeq: 'first_start_seq' } as const;
-      for (const [k, col] of Object.entries(opt)) {
-        const v = num(r[col]);
-        if (v !== undefined) (rec as unknown as Record<string, number>)[k] = v;
-      }
-      return rec;
-    });
+    return trails.map((r) => toRecord(r, byTrail.get(String(r['name'])) ?? []));
   }
 
   /** The trail, read on `q`; `lock` takes its row FOR UPDATE (a write that reads first). */
@@ -408,47 +365,18 @@ export class PostgresTrailRepository implements TrailRepository {
 
   // --- cursors ---
 
-  private toCursor(r: Row): Cursor {
-    const c: Cursor = {
-      id: Number(r['id']),
-      destId: Number(r['dest_id']),
-      position: Number(r['position']),
-      deliveredEvents: Number(r['delivered_events']),
-      done: r['done'] === true,
-    };
-    const jobId = str(r['job_id']);
-    if (jobId !== undefined) c.jobId = jobId;
-    const endSeq = num(r['end_seq']);
-    if (endSeq !== undefined) c.endSeq = endSeq;
-    if (r['plan_from'] !== null) {
-      c.plan = {
-        from: Number(r['plan_from']),
-        to: Number(r['plan_to']),
-        cutAt: Number(r['plan_cut_at']),
-        filter: JSON.parse(String(r['plan_filter'])) as Plan['filter'],
-      };
-    }
-    const lda = num(r['last_delivery_at']);
-    if (lda !== undefined) c.lastDeliveryAt = lda;
-    const le = str(r['last_error']);
-    if (le !== undefined) c.lastError = le;
-    const lea = num(r['last_error_at']);
-    if (lea !== undefined) c.lastErrorAt = lea;
-    return c;
-  }
-
   async cursor(id: number): Promise<Cursor | undefined> {
     const [r] = await rows(this.pool, 'SELECT * FROM trail_cursors WHERE id = $1', [id]);
-    return r && this.toCursor(r);
+    return r && toCursor(r);
   }
 
   async allCursors(): Promise<(Cursor & { trail: string })[]> {
     const rs = await rows(this.pool, 'SELECT c.*, d.trail AS trail FROM trail_cursors c JOIN trail_destinations d ON d.id = c.dest_id ORDER BY c.id');
-    return rs.map((r) => ({ ...this.toCursor(r), trail: String(r['trail']) }));
+    return rs.map((r) => ({ ...toCursor(r), trail: String(r['trail']) }));
   }
 
   async cursorsOf(destId: number): Promise<Cursor[]> {
-    return (await rows(this.pool, 'SELECT * FROM trail_cursors WHERE dest_id = $1 ORDER BY id', [destId])).map((r) => this.toCursor(r));
+    return (await rows(this.pool, 'SELECT * FROM trail_cursors WHERE dest_id = $1 ORDER BY id', [destId])).map((r) => toCursor(r));
   }
 
   async advance(id: number, position: number, fence?: Fence): Promise<void> {
@@ -490,13 +418,7 @@ export class PostgresTrailRepository implements TrailRepository {
     await this.pool.query('UPDATE trail_cursors SET last_error = $1, last_error_at = $2 WHERE id = $3', [message.slice(0, 2000), now, id]);
   }
 
-  async deadLetter(
-    c: Pick<Cursor, 'id' | 'destId' | 'jobId'>,
-    trail: string,
-    letters: readonly { seq: number; event: ActionTrailEvent; code: string; reason: string }[],
-    now: number,
-    fence?: Fence,
-  ): Promise<number> {
+  async deadLetter(c: Pick<Cursor, 'id' | 'destId' | 'jobId'>, trail: string, letters: readonly NewDeadLetter[], now: number, fence?: Fence): Promise<number> {
     if (letters.length === 0 && !fence) return 0;
     // One statement for the batch; rows go in in the batch's order (ids, hence paging, follow it).
     return this.fenced(fence, (q) =>
@@ -528,21 +450,7 @@ export class PostgresTrailRepository implements TrailRepository {
       beforeId ?? Number.MAX_SAFE_INTEGER,
       limit,
     ]);
-    return rs.map((r) => {
-      const jobId = str(r['job_id']);
-      return {
-        id: Number(r['id']),
-        destId: Number(r['dest_id']),
-        trail: String(r['trail']),
-        ...(jobId !== undefined ? { jobId } : {}),
-        seq: Number(r['seq']),
-        eventId: String(r['event_id']),
-        code: String(r['code']),
-        reason: String(r['reason']),
-        at: Number(r['at']),
-        event: JSON.parse(String(r['body'])) as ActionTrailEvent,
-      };
-    });
+    return rs.map(toDeadLetter);
   }
 
   async deadLetterSummary(destId: number): Promise<{ count: number; lastAt?: number }> {
@@ -564,16 +472,7 @@ export class PostgresTrailRepository implements TrailRepository {
       from,
       to,
     ]);
-    return rs.map((r) => ({
-      key: String(r['key']),
-      region: String(r['region']),
-      cutAt: Number(r['cut_at']),
-      sha256: String(r['sha256']),
-      size: Number(r['size']),
-      events: Number(r['events']),
-      oldest: String(r['oldest']),
-      newest: String(r['newest']),
-    }));
+    return rs.map(toFile);
   }
 
   async regionsWithoutChain(destId: number): Promise<{ region: string; firstCut: number }[]> {
@@ -588,17 +487,7 @@ export class PostgresTrailRepository implements TrailRepository {
   }
 
   async chains(destId: number): Promise<Chain[]> {
-    return (await rows(this.pool, 'SELECT * FROM trail_digest_chains WHERE dest_id = $1 ORDER BY region', [destId])).map((r) => {
-      const c: Chain = { destId, region: String(r['region']), nextStart: Number(r['next_start']) };
-      const k = str(r['last_key']);
-      if (k !== undefined) {
-        c.lastKey = k;
-        c.lastSha256 = String(r['last_sha256']);
-        c.lastSignature = String(r['last_signature']);
-        c.lastEnd = Number(r['last_end']);
-      }
-      return c;
-    });
+    return (await rows(this.pool, 'SELECT * FROM trail_digest_chains WHERE dest_id = $1 ORDER BY region', [destId])).map((r) => toChain(destId, r));
   }
 
   async startChain(destId: number, region: string, start: number, fence?: Fence): Promise<void> {
@@ -640,27 +529,6 @@ export class PostgresTrailRepository implements TrailRepository {
 
   // --- history jobs ---
 
-  private toJob(r: Row): HistoryJob {
-    const j: HistoryJob = {
-      id: String(r['id']),
-      trail: String(r['trail']),
-      status: Number(r['status']) as JobStatus,
-      homeRegion: String(r['home_region']),
-      endSeq: Number(r['end_seq']),
-      createdAt: Number(r['created_at']),
-      updatedAt: Number(r['updated_at']),
-    };
-    const bt = num(r['before_time']);
-    if (bt !== undefined) j.before = bt;
-    const st = num(r['start_time']);
-    if (st !== undefined) j.startTime = st;
-    const et = num(r['end_time']);
-    if (et !== undefined) j.endTime = et;
-    const e = str(r['error']);
-    if (e !== undefined) j.error = e;
-    return j;
-  }
-
   async createJob(trail: TrailRecord, endSeq: number, before: number | undefined, startTime: number, endTime: number, now: number): Promise<HistoryJob> {
     const id = randomUUID();
     return this.tx(async (c) => {
@@ -678,13 +546,13 @@ export class PostgresTrailRepository implements TrailRepository {
       for (const d of trail.destinations) {
         await c.query('INSERT INTO trail_cursors (dest_id, job_id, position, end_seq) VALUES ($1, $2, 0, $3)', [d.id, id, endSeq]);
       }
-      return this.toJob(r as Row);
+      return toJob(r as Row);
     });
   }
 
   async job(id: string): Promise<HistoryJob | undefined> {
     const [r] = await rows(this.pool, 'SELECT * FROM trail_history_jobs WHERE id = $1', [id]);
-    return r && this.toJob(r);
+    return r && toJob(r);
   }
 
   async jobs(trail: string | undefined, page: number, size: number): Promise<{ total: number; jobs: HistoryJob[] }> {
@@ -695,7 +563,7 @@ export class PostgresTrailRepository implements TrailRepository {
       size,
       (page - 1) * size,
     ]);
-    return { total: Number(n?.['n'] ?? 0), jobs: rs.map((r) => this.toJob(r)) };
+    return { total: Number(n?.['n'] ?? 0), jobs: rs.map((r) => toJob(r)) };
   }
 
   async jobProgress(id: string): Promise<{ cursors: number; done: number; position: number; end: number }> {

@@ -5,19 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { FlinkTrailError } from '../../errors/index.js';
-import type { ActionTrailEvent } from '../../event/types.js';
 import { isSealed, type Sealer } from '../../secrets/index.js';
 import type { Db } from '../../store/sqlite/database.js';
 import { parseDestination, type Destination } from '../destination.js';
-import { JOB_STATUS, type JobStatus, type TrailEventRW, type TrailSpec, type TrailStatus } from '../model.js';
-import type { Chain, Cursor, DeadLetter, DeliveredFile, Fence, HistoryJob, Lease, Plan, StoredDestination, TrailRecord, TrailRepository } from '../repository.js';
+import { JOB_STATUS, type JobStatus, type TrailSpec } from '../model.js';
+import type { Chain, Cursor, DeadLetter, DeliveredFile, Fence, HistoryJob, Lease, NewDeadLetter, Plan, StoredDestination, TrailRecord, TrailRepository } from '../repository.js';
+import { num, toChain, toCursor, toDeadLetter, toDestination, toFile, toJob, toLease, toRecord, URL_CONTEXT, type Row } from '../rows.js';
 
-type Row = Record<string, string | number | null>;
-
-/** Sealed-value context of destination URLs. */
-const URL_CONTEXT = 'trail-destination';
-const num = (v: string | number | null | undefined): number | undefined => (v === null || v === undefined ? undefined : Number(v));
-const str = (v: string | number | null | undefined): string | undefined => (v === null || v === undefined ? undefined : String(v));
 
 export class SqliteTrailRepository implements TrailRepository {
   constructor(
@@ -55,38 +49,11 @@ export class SqliteTrailRepository implements TrailRepository {
 
   private destinationsOf(trail: string): StoredDestination[] {
     const rows = this.db.prepare('SELECT * FROM trail_destinations WHERE trail = ? ORDER BY ord').all(trail) as Row[];
-    return rows.map((r) => {
-      const stored = String(r['url']);
-      const d = parseDestination(isSealed(stored) ? this.secrets.open(stored, URL_CONTEXT) : stored, { localDir: this.localDir });
-      return {
-        ...d,
-        id: Number(r['id']),
-        minCutAt: Number(r['min_cut_at']),
-        ...(r['last_digest_at'] !== null ? { lastDigestAt: Number(r['last_digest_at']) } : {}),
-        ...(r['last_digest_error'] !== null ? { lastDigestError: String(r['last_digest_error']) } : {}),
-      };
-    });
+    return rows.map((r) => toDestination(r, this.secrets, this.localDir));
   }
 
   private toRecord(r: Row): TrailRecord {
-    const region = String(r['trail_region']);
-    const rec: TrailRecord = {
-      name: String(r['name']),
-      eventRW: r['event_rw'] as TrailEventRW,
-      trailRegion: region === 'All' ? 'All' : (JSON.parse(region) as string[]),
-      digestInterval: Number(r['digest_interval']),
-      status: r['status'] as TrailStatus,
-      homeRegion: String(r['home_region']),
-      createdAt: Number(r['created_at']),
-      updatedAt: Number(r['updated_at']),
-      destinations: this.destinationsOf(String(r['name'])),
-    };
-    const opt = { startLoggingAt: 'start_logging_at', stopLoggingAt: 'stop_logging_at', firstStartAt: 'first_start_at', firstStartSeq: 'first_start_seq' } as const;
-    for (const [k, col] of Object.entries(opt)) {
-      const v = num(r[col]);
-      if (v !== undefined) (rec as unknown as Record<string, number>)[k] = v;
-    }
-    return rec;
+    return toRecord(r, this.destinationsOf(String(r['name'])));
   }
 
   async get(name: string): Promise<TrailRecord | undefined> {
@@ -212,36 +179,9 @@ export class SqliteTrailRepository implements TrailRepository {
 
   // --- cursors ---
 
-  private toCursor(r: Row): Cursor {
-    const c: Cursor = {
-      id: Number(r['id']),
-      destId: Number(r['dest_id']),
-      position: Number(r['position']),
-      deliveredEvents: Number(r['delivered_events']),
-      done: Number(r['done']) === 1,
-    };
-    if (r['job_id'] !== null) c.jobId = String(r['job_id']);
-    if (r['end_seq'] !== null) c.endSeq = Number(r['end_seq']);
-    if (r['plan_from'] !== null) {
-      c.plan = {
-        from: Number(r['plan_from']),
-        to: Number(r['plan_to']),
-        cutAt: Number(r['plan_cut_at']),
-        filter: JSON.parse(String(r['plan_filter'])) as Plan['filter'],
-      };
-    }
-    const lda = num(r['last_delivery_at']);
-    if (lda !== undefined) c.lastDeliveryAt = lda;
-    const le = str(r['last_error']);
-    if (le !== undefined) c.lastError = le;
-    const lea = num(r['last_error_at']);
-    if (lea !== undefined) c.lastErrorAt = lea;
-    return c;
-  }
-
   async cursor(id: number): Promise<Cursor | undefined> {
     const r = this.db.prepare('SELECT * FROM trail_cursors WHERE id = ?').get(id) as Row | undefined;
-    return r ? this.toCursor(r) : undefined;
+    return r ? toCursor(r) : undefined;
   }
 
   /** Every cursor of every trail, with its trail name. */
@@ -249,11 +189,11 @@ export class SqliteTrailRepository implements TrailRepository {
     const rows = this.db
       .prepare('SELECT c.*, d.trail AS trail FROM trail_cursors c JOIN trail_destinations d ON d.id = c.dest_id ORDER BY c.id')
       .all() as Row[];
-    return rows.map((r) => ({ ...this.toCursor(r), trail: String(r['trail']) }));
+    return rows.map((r) => ({ ...toCursor(r), trail: String(r['trail']) }));
   }
 
   async cursorsOf(destId: number): Promise<Cursor[]> {
-    return (this.db.prepare('SELECT * FROM trail_cursors WHERE dest_id = ? ORDER BY id').all(destId) as Row[]).map((r) => this.toCursor(r));
+    return (this.db.prepare('SELECT * FROM trail_cursors WHERE dest_id = ? ORDER BY id').all(destId) as Row[]).map((r) => toCursor(r));
   }
 
   /** Moves a cursor forward over events that need no delivery. */
@@ -298,13 +238,7 @@ export class SqliteTrailRepository implements TrailRepository {
    * so an event is either still to deliver or recorded as a dead letter, never neither.
    * Returns the letters newly recorded (a retried batch does not record one twice).
    */
-  async deadLetter(
-    c: Pick<Cursor, 'id' | 'destId' | 'jobId'>,
-    trail: string,
-    letters: readonly { seq: number; event: ActionTrailEvent; code: string; reason: string }[],
-    now: number,
-    fence?: Fence,
-  ): Promise<number> {
+  async deadLetter(c: Pick<Cursor, 'id' | 'destId' | 'jobId'>, trail: string, letters: readonly NewDeadLetter[], now: number, fence?: Fence): Promise<number> {
     let added = 0;
     this.fenced(fence, () => {
         const ins = this.db.prepare(
@@ -323,18 +257,7 @@ export class SqliteTrailRepository implements TrailRepository {
     const rows = this.db
       .prepare('SELECT * FROM trail_dead_letters WHERE trail = ? AND id < ? ORDER BY id DESC LIMIT ?')
       .all(trail, beforeId ?? Number.MAX_SAFE_INTEGER, limit) as Row[];
-    return rows.map((r) => ({
-      id: Number(r['id']),
-      destId: Number(r['dest_id']),
-      trail: String(r['trail']),
-      ...(r['job_id'] !== null ? { jobId: String(r['job_id']) } : {}),
-      seq: Number(r['seq']),
-      eventId: String(r['event_id']),
-      code: String(r['code']),
-      reason: String(r['reason']),
-      at: Number(r['at']),
-      event: JSON.parse(String(r['body'])) as ActionTrailEvent,
-    }));
+    return rows.map(toDeadLetter);
   }
 
   /** How many dead letters a destination has, and when the last was set aside. */
@@ -356,16 +279,7 @@ export class SqliteTrailRepository implements TrailRepository {
     const rows = this.db
       .prepare('SELECT * FROM trail_files WHERE dest_id = ? AND region = ? AND cut_at >= ? AND cut_at < ? ORDER BY cut_at, key')
       .all(destId, region, from, to) as Row[];
-    return rows.map((r) => ({
-      key: String(r['key']),
-      region: String(r['region']),
-      cutAt: Number(r['cut_at']),
-      sha256: String(r['sha256']),
-      size: Number(r['size']),
-      events: Number(r['events']),
-      oldest: String(r['oldest']),
-      newest: String(r['newest']),
-    }));
+    return rows.map(toFile);
   }
 
   /** Regions that have delivered files at or after `from` but no digest chain yet. */
@@ -382,17 +296,7 @@ export class SqliteTrailRepository implements TrailRepository {
   }
 
   async chains(destId: number): Promise<Chain[]> {
-    return (this.db.prepare('SELECT * FROM trail_digest_chains WHERE dest_id = ? ORDER BY region').all(destId) as Row[]).map((r) => {
-      const c: Chain = { destId, region: String(r['region']), nextStart: Number(r['next_start']) };
-      const k = str(r['last_key']);
-      if (k !== undefined) {
-        c.lastKey = k;
-        c.lastSha256 = String(r['last_sha256']);
-        c.lastSignature = String(r['last_signature']);
-        c.lastEnd = Number(r['last_end']);
-      }
-      return c;
-    });
+    return (this.db.prepare('SELECT * FROM trail_digest_chains WHERE dest_id = ? ORDER BY region').all(destId) as Row[]).map((r) => toChain(destId, r));
   }
 
   async startChain(destId: number, region: string, start: number, fence?: Fence): Promise<void> {
@@ -430,27 +334,6 @@ export class SqliteTrailRepository implements TrailRepository {
 
   // --- history jobs ---
 
-  private toJob(r: Row): HistoryJob {
-    const j: HistoryJob = {
-      id: String(r['id']),
-      trail: String(r['trail']),
-      status: Number(r['status']) as JobStatus,
-      homeRegion: String(r['home_region']),
-      endSeq: Number(r['end_seq']),
-      createdAt: Number(r['created_at']),
-      updatedAt: Number(r['updated_at']),
-    };
-    const bt = num(r['before_time']);
-    if (bt !== undefined) j.before = bt;
-    const st = num(r['start_time']);
-    if (st !== undefined) j.startTime = st;
-    const et = num(r['end_time']);
-    if (et !== undefined) j.endTime = et;
-    const e = str(r['error']);
-    if (e !== undefined) j.error = e;
-    return j;
-  }
-
   async createJob(trail: TrailRecord, endSeq: number, before: number | undefined, startTime: number, endTime: number, now: number): Promise<HistoryJob> {
     const id = randomUUID();
     this.db
@@ -473,7 +356,7 @@ export class SqliteTrailRepository implements TrailRepository {
 
   async job(id: string): Promise<HistoryJob | undefined> {
     const r = this.db.prepare('SELECT * FROM trail_history_jobs WHERE id = ?').get(id) as Row | undefined;
-    return r ? this.toJob(r) : undefined;
+    return r ? toJob(r) : undefined;
   }
 
   /** A page of one trail's jobs, or of every job (`trail` undefined: ListDeliveryHistoryJobs is account-wide). */
@@ -483,7 +366,7 @@ export class SqliteTrailRepository implements TrailRepository {
     const rows = this.db
       .prepare('SELECT * FROM trail_history_jobs WHERE ? IS NULL OR trail = ? ORDER BY created_at DESC, id LIMIT ? OFFSET ?')
       .all(t, t, size, (page - 1) * size) as Row[];
-    return { total: Number(total), jobs: rows.map((r) => this.toJob(r)) };
+    return { total: Number(total), jobs: rows.map((r) => toJob(r)) };
   }
 
   /** Job progress: events handled / to handle, over its cursors. */
@@ -534,6 +417,6 @@ export class SqliteTrailRepository implements TrailRepository {
 
   async leases(): Promise<Lease[]> {
     const rows = this.db.prepare('SELECT trail, holder, token, expires_at FROM trail_leases ORDER BY trail').all() as { trail: string; holder: string; token: number; expires_at: number }[];
-    return rows.map((r) => ({ trail: r.trail, holder: r.holder, token: r.token, expiresAt: r.expires_at }));
+    return rows.map((r) => toLease(r));
   }
 }
