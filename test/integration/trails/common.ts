@@ -48,27 +48,39 @@ export interface TrailApp {
 async function ownDatabase(): Promise<{ url: string; pool: pg.Pool; drop(): Promise<void> }> {
   const server: PostgresServer = await startPostgres();
   const name = `ft_trails_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: server.url });
+  // One short connection per statement: nothing idles on the server for the whole suite.
+  const onServer = async (sql: string) => {
+    const admin = new pg.Client({ connectionString: server.url });
+    admin.on('error', () => undefined);
+    try {
+      await admin.connect();
+      await admin.query(sql);
+    } finally {
+      await admin.end().catch(() => undefined);
+    }
+  };
   try {
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
+    await onServer(`CREATE DATABASE ${name}`);
   } catch (err) {
-    await admin.end().catch(() => undefined);
     await server.stop();
     throw err;
   }
   const url = server.url.replace(/^postgres:\/\/postgres@\/[^?]+/, `postgres://postgres@/${name}`);
   if (url === server.url) throw new Error(`cannot name a database in ${server.url}`);
   // The product's own pool settings: bigint comes back as a number, as from SQLite.
-  const pool = openPool(url, { max: 1, applicationName: 'flinktrail-test' }, (err) => process.stderr.write(`# trailRows connection: ${err.message}\n`));
+  let dropping = false;
+  const pool = openPool(url, { max: 1, applicationName: 'flinktrail-test' }, (err) => {
+    // pg's pool.end() resolves before its connection has gone; DROP … FORCE may end that one.
+    if (!dropping) process.stderr.write(`# trailRows connection: ${err.message}\n`);
+  });
   return {
     url,
     pool,
     async drop() {
+      dropping = true;
       await pool.end().catch(() => undefined);
       // FORCE: a connection the app failed to close must not keep the database (PostgreSQL 13+).
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch((err: Error) => process.stderr.write(`# dropping ${name}: ${err.message}\n`));
-      await admin.end().catch(() => undefined);
+      await onServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch((err: Error) => process.stderr.write(`# dropping ${name}: ${err.message}\n`));
       await server.stop();
     },
   };
