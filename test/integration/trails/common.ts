@@ -1,40 +1,124 @@
-/** Shared pieces of the trails suites: an in-process FlinkTrail with an admin key, API calls, reading delivered files. */
+/**
+ * Shared pieces of the trails suites: an in-process FlinkTrail with an admin key, API calls,
+ * reading delivered files, and the trail tables read the same way on either store.
+ *
+ * With FLINKTRAIL_TEST_TRAILS_STORE=postgres every app keeps its events, identities and trails in
+ * a database of its own on the PostgreSQL at FLINKTRAIL_TEST_POSTGRES_URL (or a throwaway cluster
+ * started for it), dropped on close; otherwise in its data directory's SQLite database.
+ */
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 import { buildApp, type App, type ListenInfo } from '../../../src/app.js';
 import { buildConfig } from '../../../src/config/index.js';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
+import { openPool } from '../../../src/store/postgres/url.js';
 import { createLogger } from '../../../src/telemetry/logger.js';
 import { decodeFile } from '../../../src/trails/layout.js';
 import { basic, makeKey, tempDir, type Credentials } from '../../helpers/flinktrail.js';
+import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
+
+/** Where the trails suites keep trails: FLINKTRAIL_TEST_TRAILS_STORE (`sqlite`, the default, or `postgres`). */
+export const TRAILS_STORE: 'sqlite' | 'postgres' = (() => {
+  const v = process.env['FLINKTRAIL_TEST_TRAILS_STORE'] ?? 'sqlite';
+  if (v !== 'sqlite' && v !== 'postgres') throw new Error(`FLINKTRAIL_TEST_TRAILS_STORE must be sqlite or postgres, not ${v}`);
+  return v;
+})();
 
 export interface TrailApp {
   app: App;
   info: ListenInfo;
   dataDir: string;
   cred: Credentials;
+  /** Where this app keeps its trails. */
+  store: 'sqlite' | 'postgres';
   call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /**
+   * Rows of a query on the app's trail tables (`trail_files`, `trail_digest_chains`, …), for what
+   * no API shows (cut times, chain ends, a job's end seq, a URL as stored). The SQL must read the
+   * same on SQLite and PostgreSQL; `?` placeholders, lower-case column aliases. Integers come back
+   * as numbers on both (PostgreSQL's bigint, COUNT and MAX included; not numeric: no SUM).
+   */
+  trailRows<R extends Record<string, unknown>>(sql: string, ...params: unknown[]): Promise<R[]>;
   close(): Promise<void>;
 }
 
-/** `cred`: a key the data directory's store has already (a restart on it); default: a new admin key made in the directory. */
-export async function startTrailApp(extra: Record<string, unknown> = {}, dataDir = tempDir('ft-trails-'), existing?: Credentials): Promise<TrailApp> {
-  const cred = existing ?? (await makeKey(dataDir, 'alice', 'admin'));
-  const { trails, ...rest } = extra as { trails?: Record<string, unknown> };
-  const config = buildConfig({
-    dataDir,
-    api: { port: 0 },
-    log: { level: 'warn' },
-    trails: { windowSeconds: 1, pollIntervalMs: 50, minDigestIntervalSeconds: 1, stopTimeoutMs: 2000, retry: { initialBackoffMs: 100, maxBackoffMs: 1000 }, ...trails },
-    ...rest,
+/** A database of its own on the test PostgreSQL: its URL, a pool on it for trailRows, and the drop. */
+async function ownDatabase(): Promise<{ url: string; pool: pg.Pool; drop(): Promise<void> }> {
+  const server: PostgresServer = await startPostgres();
+  const name = `ft_trails_${randomBytes(5).toString('hex')}`;
+  // One short connection per statement: nothing idles on the server for the whole suite.
+  const onServer = async (sql: string) => {
+    const admin = new pg.Client({ connectionString: server.url });
+    admin.on('error', () => undefined);
+    try {
+      await admin.connect();
+      await admin.query(sql);
+    } finally {
+      await admin.end().catch(() => undefined);
+    }
+  };
+  try {
+    await onServer(`CREATE DATABASE ${name}`);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  const url = server.url.replace(/^postgres:\/\/postgres@\/[^?]+/, `postgres://postgres@/${name}`);
+  if (url === server.url) throw new Error(`cannot name a database in ${server.url}`);
+  // The product's own pool settings: bigint comes back as a number, as from SQLite.
+  let dropping = false;
+  const pool = openPool(url, { max: 1, applicationName: 'flinktrail-test' }, (err) => {
+    // pg's pool.end() resolves before its connection has gone; DROP … FORCE may end that one.
+    if (!dropping) process.stderr.write(`# trailRows connection: ${err.message}\n`);
   });
-  const app = await buildApp(config, { log: createLogger('warn') });
-  const info = await app.listen();
+  return {
+    url,
+    pool,
+    async drop() {
+      dropping = true;
+      await pool.end().catch(() => undefined);
+      // FORCE: a connection the app failed to close must not keep the database (PostgreSQL 13+).
+      await onServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch((err: Error) => process.stderr.write(`# dropping ${name}: ${err.message}\n`));
+      await server.stop();
+    },
+  };
+}
+
+/** `existing`: a key the data directory's store has already (a restart on it); default: a new admin key made where the app reads keys. */
+export async function startTrailApp(extra: Record<string, unknown> = {}, dataDir = tempDir('ft-trails-'), existing?: Credentials): Promise<TrailApp> {
+  const pgDb = TRAILS_STORE === 'postgres' ? await ownDatabase() : undefined;
+  let app: App | undefined;
+  try {
+    const cred = existing ?? (await makeKey(dataDir, 'alice', 'admin', undefined, undefined, pgDb ? { storeUrl: pgDb.url } : {}));
+    const { trails, ...rest } = extra as { trails?: Record<string, unknown> };
+    const config = buildConfig({
+      dataDir,
+      api: { port: 0 },
+      log: { level: 'warn' },
+      trails: { windowSeconds: 1, pollIntervalMs: 50, minDigestIntervalSeconds: 1, stopTimeoutMs: 2000, retry: { initialBackoffMs: 100, maxBackoffMs: 1000 }, ...trails },
+      ...(pgDb ? { store: { url: pgDb.url } } : {}),
+      ...rest,
+    });
+    app = await buildApp(config, { log: createLogger('warn') });
+    const info = await app.listen();
+    return trailApp(app, info, dataDir, cred, pgDb);
+  } catch (err) {
+    await app?.close().catch(() => undefined);
+    await pgDb?.drop();
+    throw err;
+  }
+}
+
+function trailApp(app: App, info: ListenInfo, dataDir: string, cred: Credentials, pgDb: Awaited<ReturnType<typeof ownDatabase>> | undefined): TrailApp {
+  let closed: Promise<void> | undefined;
   return {
     app,
     info,
     dataDir,
     cred,
+    store: pgDb ? 'postgres' : 'sqlite',
     async call<T>(method: string, path: string, body?: unknown) {
       const res = await fetch(`${info.apiUrl}${path}`, {
         method,
@@ -43,7 +127,19 @@ export async function startTrailApp(extra: Record<string, unknown> = {}, dataDir
       });
       return { status: res.status, body: (await res.json()) as T };
     },
-    close: () => app.close(),
+    async trailRows<R extends Record<string, unknown>>(sql: string, ...params: unknown[]) {
+      if (!pgDb) return app.db.prepare(sql).all(...params) as R[];
+      let n = 0;
+      return (await pgDb.pool.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows as R[];
+    },
+    close: () =>
+      (closed ??= (async () => {
+        try {
+          await app.close();
+        } finally {
+          await pgDb?.drop();
+        }
+      })()),
   };
 }
 

@@ -215,7 +215,9 @@ describe('trails deliver to a directory, S3, Kafka and syslog', { timeout: 600_0
     await check('all-trail syslog tls', syslogEvents(syslog.messages('tls')), wantAll, () => true);
     await check('region-trail file', [...readLogFiles(dirs.region).values()].flat(), wantRegion, isHz);
 
-    const windows = (await t.app.db.prepare("SELECT COUNT(DISTINCT cut_at) FROM trail_files f JOIN trail_destinations d ON d.id = f.dest_id WHERE d.trail = 'all-trail' AND d.kind = 's3'").pluck().get()) as number;
+    const [{ windows } = { windows: 0 }] = await t.trailRows<{ windows: number }>(
+      "SELECT COUNT(DISTINCT f.cut_at) AS windows FROM trail_files f JOIN trail_destinations d ON d.id = f.dest_id WHERE d.trail = 'all-trail' AND d.kind = 's3'",
+    );
     console.log(
       `files: all-trail s3 ${s3A.files} files in ${windows} windows (${(s3A.files / windows).toFixed(2)} per window: one per region), ` +
         `${s3A.events.length} events, ${(s3A.bytes / s3A.events.length).toFixed(0)} gzip bytes per event`,

@@ -91,9 +91,14 @@ describe('trails to Kafka over SASL_SSL', { timeout: 900_000 }, () => {
     const trails = t!.app.modules.find((m) => m.name === 'trails') as TrailsModule;
     assert.ok((await trails.service.get('plain-trail')).destinations[0]!.url.includes(PLAIN_PASSWORD), 'the stored URL kept the password');
     // At rest the inline password is sealed with the master key; a reference is no secret and stays readable.
-    const stored = (trail: string) => t!.app.db.prepare('SELECT url FROM trail_destinations WHERE trail = ?').pluck().get(trail) as string;
-    assert.ok(isSealed(stored('plain-trail')) && !stored('plain-trail').includes(PLAIN_PASSWORD), 'the inline password is sealed at rest');
-    assert.match(stored('scram-trail'), /password=env%3AFT_TEST_KAFKA_PASSWORD/, 'a reference is stored as it is');
+    const stored = async (trail: string) => {
+      const rows = await t!.trailRows<{ url: string }>('SELECT url FROM trail_destinations WHERE trail = ?', trail);
+      assert.equal(rows.length, 1, `one destination of ${trail}`);
+      return rows[0]!.url;
+    };
+    const plainStored = await stored('plain-trail');
+    assert.ok(isSealed(plainStored) && !plainStored.includes(PLAIN_PASSWORD), 'the inline password is sealed at rest');
+    assert.match(await stored('scram-trail'), /password=env%3AFT_TEST_KAFKA_PASSWORD/, 'a reference is stored as it is');
 
     const audit = await until('the trail management events', async () => {
       const r = await lookup(t!.info.apiUrl, t!.cred, { serviceName: 'Actiontrail', resourceName: 'plain-trail', maxResults: '200' });

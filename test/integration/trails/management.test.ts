@@ -164,7 +164,10 @@ describe('trail management', () => {
     await t.call('DELETE', '/api/v1/trails/stuck-backfill');
     const failed = await t.call<{ DeliveryHistoryJobs: { JobId: string; JobStatus: number; ErrorMessage?: string }[] }>('GET', '/api/v1/trails/history-trail/history-jobs');
     assert.equal(failed.status, 200);
-    assert.equal(t.app.db.prepare('SELECT status FROM trail_history_jobs WHERE id = ?').pluck().get(stuck.body.JobId), 3);
+    // The trail is gone, so its own ListDeliveryHistoryJobs answers 404: the account-wide list still has the job.
+    const trails = t.app.modules.find((m) => m.name === 'trails') as TrailsModule;
+    const accountJobs = await trails.service.listHistoryJobs(undefined, 1, 100);
+    assert.equal(accountJobs.DeliveryHistoryJobs.find((j) => j.JobId === stuck.body.JobId)?.JobStatus, 3);
 
     const run = await cli(['trails', 'backfill', 'history-trail', '--wait'], env());
     assert.equal(run.code, 0, run.stderr);
@@ -180,7 +183,10 @@ describe('trail management', () => {
     assert.ok([...countIds(delivered).values()].every((n) => n === 1), '[...countIds(delivered).values()].every((n) => n === 1)');
     const ids = new Set(delivered.map((e) => e.requestId));
     for (const r of history) assert.ok(ids.has(r), `history event ${r} backfilled`);
-    const endSeq = t.app.db.prepare("SELECT end_seq FROM trail_history_jobs WHERE trail = 'history-trail'").pluck().get() as number;
+    const jobRows = await t.trailRows<{ end_seq: number }>("SELECT end_seq FROM trail_history_jobs WHERE trail = 'history-trail'");
+    assert.equal(jobRows.length, 1);
+    const endSeq = jobRows[0]!.end_seq;
+    assert.ok(Number.isInteger(endSeq) && endSeq > 0, `end_seq ${endSeq}`);
     const expected = (await t.app.store.scan(0, 100_000)).filter((p) => p.seq <= endSeq);
     assert.equal(delivered.length, expected.length);
   });

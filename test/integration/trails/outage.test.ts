@@ -98,8 +98,8 @@ describe('a bucket down for a while under steady traffic', { timeout: 300_000 },
     // Events keep arriving after lastSeq (the status calls above are recorded too), so the trail
     // may deliver while the bucket is listed: what was recorded before the listing must be in
     // it, and what is in it must be recorded once the delivery in flight has finished.
-    const recordedFiles = () => t.app.db.prepare("SELECT key FROM trail_files f JOIN trail_destinations d ON d.id = f.dest_id WHERE d.trail = 'outage-trail'").pluck().all() as string[];
-    const recordedBefore = recordedFiles();
+    const recordedFiles = async () => (await t.trailRows<{ key: string }>("SELECT f.key AS key FROM trail_files f JOIN trail_destinations d ON d.id = f.dest_id WHERE d.trail = 'outage-trail'")).map((r) => r.key);
+    const recordedBefore = await recordedFiles();
     const c = s3.client();
     const keys: string[] = [];
     let token: string | undefined;
@@ -115,12 +115,12 @@ describe('a bucket down for a while under steady traffic', { timeout: 300_000 },
     assert.deepEqual([...counts].filter(([, n]) => n > 1), [], 'no event twice');
     assert.deepEqual(want.filter((id) => !counts.has(id)), [], 'no event missing');
     assert.deepEqual(recordedBefore.filter((k) => !keys.includes(k)), [], 'every recorded file is in the bucket');
-    const stray = () => {
-      const recorded = new Set(recordedFiles());
+    const stray = async () => {
+      const recorded = new Set(await recordedFiles());
       return keys.filter((k) => !recorded.has(k));
     };
-    await until('the files in flight during the listing to be recorded', () => (stray().length === 0 ? true : undefined), 30_000).catch(() => undefined);
-    assert.deepEqual(stray(), [], 'every file in the bucket is recorded: no duplicate or stray file');
+    await until('the files in flight during the listing to be recorded', async () => ((await stray()).length === 0 ? true : undefined), 30_000).catch(() => undefined);
+    assert.deepEqual(await stray(), [], 'every file in the bucket is recorded: no duplicate or stray file');
     // The backlog was split at maxEventsPerFile.
     const sizes = keys.map((k) => Number(/_1002_(\d+)_/.exec(k)![1]));
     assert.ok(sizes.every((n) => n <= 200), `file sizes ${sizes.join(',')}`);

@@ -58,12 +58,12 @@ describe('validate-logs', () => {
     const stoppedAt = Date.now();
     // Wait until the last file (events of before the stop may still be cut a window later) is
     // listed in a digest; after that the chain rests while logging is off.
-    await until('every file covered by a digest', () => {
+    await until('every file covered by a digest', async () => {
       if (Date.now() < stoppedAt + 2500) return undefined;
-      const q = (sql: string) => t.app.db.prepare(sql).pluck().get() as number | null;
-      const lastCut = q('SELECT MAX(cut_at) FROM trail_files') ?? 0;
-      const lastEnd = q('SELECT MAX(last_end) FROM trail_digest_chains') ?? 0;
-      const planned = q('SELECT COUNT(*) FROM trail_cursors WHERE plan_from IS NOT NULL') ?? 0;
+      const q = async (sql: string) => (await t.trailRows<{ v: number | null }>(sql))[0]?.v ?? 0;
+      const lastCut = await q('SELECT MAX(cut_at) AS v FROM trail_files');
+      const lastEnd = await q('SELECT MAX(last_end) AS v FROM trail_digest_chains');
+      const planned = await q('SELECT COUNT(*) AS v FROM trail_cursors WHERE plan_from IS NOT NULL');
       return planned === 0 && lastCut < lastEnd ? true : undefined;
     });
     baseline = tempDir('ft-copy-');
