@@ -151,35 +151,42 @@ export class SpoolingEventStore implements EventStore {
     return this.inner.append(event);
   }
 
-  /** Moves finished events into the store; stops spooling once it is empty and the store answers. */
+  /** Moves finished events into the store; stops spooling once it is empty and the store answers. One at a time. */
   drain(): Promise<void> {
-    if (this.draining || this.closed) return this.draining ?? Promise.resolve();
-    this.draining = (async () => {
-      try {
-        let drained = 0;
-        for (;;) {
-          const rows = this.spool.finals(DRAIN_BATCH);
-          if (rows.length === 0) break;
-          // `complete`: the row journaled in the store is replaced, or inserted when there is none.
-          await Promise.all(rows.map((r) => this.inner.complete(r.event)));
-          this.spool.remove(rows.map((r) => r.id));
-          drained += rows.length;
-          this.o.onDrained?.(rows.length);
-          this.o.onCount?.(this.spool.count());
-          if (this.closed) return;
-        }
-        if (!this.spooling || this.spool.count() > 0) return;
-        await withTimeout(this.inner.lastSeq(), this.o.journalTimeoutMs, 'The event store');
-        if (this.spool.count() > 0) return; // a write came in meanwhile: the next drain
-        this.spooling = false;
-        this.o.log.info({ drained, spooledMs: Date.now() - this.spooledSince }, 'The event store takes writes again; the spool is drained.');
-      } catch (err) {
-        this.o.log.debug({ err: (err as Error).message }, 'The spool could not drain yet; retrying.');
-      } finally {
-        this.draining = undefined;
+    if (this.closed) return Promise.resolve();
+    if (this.draining) return this.draining;
+    const run = this.drainOnce();
+    this.draining = run;
+    // Cleared after the assignment: a drain with nothing to do settles at once, and a `finally`
+    // inside it would run before `draining` is set, leaving a settled drain there for good.
+    void run.finally(() => {
+      if (this.draining === run) this.draining = undefined;
+    });
+    return run;
+  }
+
+  private async drainOnce(): Promise<void> {
+    try {
+      let drained = 0;
+      for (;;) {
+        const rows = this.spool.finals(DRAIN_BATCH);
+        if (rows.length === 0) break;
+        // `complete`: the row journaled in the store is replaced, or inserted when there is none.
+        await Promise.all(rows.map((r) => this.inner.complete(r.event)));
+        this.spool.remove(rows.map((r) => r.id));
+        drained += rows.length;
+        this.o.onDrained?.(rows.length);
+        this.o.onCount?.(this.spool.count());
+        if (this.closed) return;
       }
-    })();
-    return this.draining;
+      if (!this.spooling || this.spool.count() > 0) return;
+      await withTimeout(this.inner.lastSeq(), this.o.journalTimeoutMs, 'The event store');
+      if (this.spool.count() > 0) return; // a write came in meanwhile: the next drain
+      this.spooling = false;
+      this.o.log.info({ drained, spooledMs: Date.now() - this.spooledSince }, 'The event store takes writes again; the spool is drained.');
+    } catch (err) {
+      this.o.log.debug({ err: (err as Error).message }, 'The spool could not drain yet; retrying.');
+    }
   }
 
   appendSerialized(eventsJson: string): Promise<number[]> {

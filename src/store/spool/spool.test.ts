@@ -91,6 +91,7 @@ describe('SpoolingEventStore', () => {
     const [w] = newEvents(1);
     await store.journal(w!); // resolves after the 200 ms timeout, from the spool
     assert.equal(store.isSpooling, true);
+    await store.drain(); // nothing final yet: settles at once, and must not block the next drain
     inner.hang = false;
     await store.complete(write(w!, 'success'));
     await store.drain();

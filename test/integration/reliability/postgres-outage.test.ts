@@ -173,20 +173,30 @@ describe('PostgreSQL outage under traffic: writes fail closed, reads flow, nothi
       load.phase = 'outage';
       await sleep(Math.min(OUTAGE_MS, 5000));
     }, 'kill');
+    const killed = new Set(calls.slice(first));
     const killedRun = calls.slice(first).filter((c) => c.phase === 'outage' && c.kind === 'write' && c.seen.status === 404);
     assert.ok(killedRun.length > 5, `writes answered while spooling before the kill (${killedRun.length})`);
     await postgres?.resume();
+    // A read's event is recorded after its answer (reads are never journaled first), so the reads
+    // answered in the last moments before a SIGKILL may have none; every write has its record.
+    const promised = calls.filter((c) => c.kind === 'write' || !killed.has(c));
     await run(async () => {
-      await allAnsweredStored(calls, async () => (await allEvents(url)).map((e) => e.requestId), 30_000, 'the restart after the kill');
+      await allAnsweredStored(promised, async () => (await allEvents(url)).map((e) => e.requestId), 30_000, 'the restart after the kill');
     }, 'stop');
 
-    // Every answered call has exactly one event; a write in flight at the kill has one at most.
+    // Every answered write and every read answered outside the killed run has exactly one event;
+    // anything else has one at most (never two).
     const byRequest = groupBy(await allEvents(url), (e) => e.requestId);
+    const mustHave = new Set(promised);
+    let readsLost = 0;
     for (const c of calls) {
       const n = byRequest.get(c.seen.requestId ?? '')?.length ?? 0;
-      if (c.seen.status === 200 || c.seen.status === 404) assert.equal(n, 1, `one event for ${c.kind} ${c.seen.requestId} (${c.seen.status}, ${c.phase})`);
-      else assert.ok(n <= 1, `at most one event for a call not answered (${c.seen.requestId})`);
+      if ((c.seen.status === 200 || c.seen.status === 404) && mustHave.has(c)) assert.equal(n, 1, `one event for ${c.kind} ${c.seen.requestId} (${c.seen.status}, ${c.phase})`);
+      else assert.ok(n <= 1, `at most one event for ${c.kind} ${c.seen.requestId} (${c.seen.status})`);
+      if (c.kind === 'read' && c.seen.status === 200 && n === 0) readsLost++;
     }
+    const unknown = killedRun.filter((c) => byRequest.get(c.seen.requestId!)![0]!.additionalEventData.outcome === 'unknown').length;
+    process.stdout.write(`# SIGKILL while spooling: ${killedRun.length} answered writes all stored (${unknown} with outcome unknown: killed before their outcome was kept); ${readsLost} reads answered just before the kill without an event\n`);
     // Queries give spooled events in eventTime order like every other.
     const outageWrites = killedRun.map((c) => byRequest.get(c.seen.requestId!)![0]!);
     const times = outageWrites.map((e) => Date.parse(e.eventTime));
