@@ -165,6 +165,10 @@ export class KafkaStoreWriter {
   private async consume(stream: MessagesStream<string, string, string, string>): Promise<void> {
     let error: Error | undefined;
     stream.on('error', (err: Error) => (error = err));
+    // Pull mode for good: the stream fetches only while `readableFlowing` is not null, and Node
+    // sets it back to null whenever the last 'readable' listener goes (the waits below add and
+    // remove theirs) — the fetch loop then stops for ever.
+    stream.on('readable', () => undefined);
     while (!this.closed) {
       if (error) throw error;
       const batch: StringMessage[] = [];
