@@ -41,6 +41,8 @@ import { WorkerEventStore } from './store/sqlite/worker-store.js';
 import { PostgresEventStore } from './store/postgres/events.js';
 import { SpoolingEventStore } from './store/spool/index.js';
 import { SqliteSpool } from './store/spool/sqlite.js';
+import { KafkaJournalEventStore, StoreWriter } from './store/kafka-journal/index.js';
+import { KafkaJournalProducer, KafkaStoreWriter } from './store/kafka-journal/kafka.js';
 import { redactUrl } from './store/postgres/url.js';
 import type { EventStore } from './store/types.js';
 import type { AppModule, ModuleContext } from './module.js';
@@ -150,6 +152,39 @@ function spooled(events: EventStore, config: Readonly<Config>, log: Logger, metr
   });
 }
 
+/**
+ * The PostgreSQL store behind the Kafka journal when `journal.kafka` is set (store/kafka-journal/):
+ * events go to the topic first; this instance also writes the topic into PostgreSQL when it
+ * `consume`s. Refused without `store.url`: the embedded store is this process's own, there is
+ * nothing for store writers to write into, and a gateway-only instance would journal into a
+ * topic no one drains.
+ */
+function kafkaJournaled(events: EventStore, config: Readonly<Config>, log: Logger, metrics: Metrics): EventStore {
+  const k = config.journal.kafka;
+  if (!k) return events;
+  if (!(events instanceof PostgresEventStore)) throw new FlinkTrailError('FT_ERR_CONFIG_INVALID', 'journal.kafka: needs store.url (the Kafka journal is written into PostgreSQL)');
+  const connection = { brokers: k.brokers, topic: k.topic, clientId: k.clientId, ...(k.tls ? { tls: k.tls } : {}), ...(k.sasl ? { sasl: k.sasl } : {}) };
+  const jlog = log.child({ component: 'kafka-journal' });
+  const store = new KafkaJournalEventStore(events, new KafkaJournalProducer(connection, k.journalTimeoutMs), {
+    journalTimeoutMs: k.journalTimeoutMs,
+    log: jlog,
+    onProduced: (kind, n) => metrics.journalProduced.inc({ kind }, n),
+    onProduceError: () => metrics.journalProduceErrors.inc(),
+  });
+  if (k.consume) {
+    const writer = new KafkaStoreWriter(
+      connection,
+      new StoreWriter(events, { log: jlog, onWritten: (n) => metrics.journalWritten.inc(n), onWriteError: () => metrics.journalWriteErrors.inc() }),
+      { groupId: k.groupId, batchSize: k.batchSize, log: jlog, onLag: (n) => metrics.journalLag.set(n) },
+    );
+    writer.start();
+    store.writer = writer;
+  } else {
+    jlog.info({ topic: k.topic }, 'Events are journaled to Kafka; other instances (journal.kafka.consume) write them into PostgreSQL.');
+  }
+  return store;
+}
+
 const PREFIX = /^\/flink\/([a-z0-9][a-z0-9_-]{0,62})(\/.*)?$/;
 
 export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Promise<App> {
@@ -185,7 +220,7 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
   if (recovered > 0) log.warn({ events: recovered }, 'Journaled operations without a recorded outcome were marked unknown.');
 
   const stores = await openFeatureStores(db, events, secrets);
-  const store = spooled(events, config, log, metrics);
+  const store = config.journal.kafka ? kafkaJournaled(events, config, log, metrics) : spooled(events, config, log, metrics);
   opened.push(() => store.close());
   if (stores.engine === 'postgres') {
     // Users made in the data directory before it moved are not found in PostgreSQL: say how to bring them.

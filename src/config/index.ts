@@ -141,6 +141,13 @@ export function buildConfig(input: Plain): Readonly<Config> {
     if (names.has(c.name)) problems.push(`clusters.${i}.name: duplicate cluster name '${c.name}'`);
     names.add(c.name);
   });
+  const kafka = config.journal.kafka;
+  if (kafka) {
+    // Without store.url it is refused when the app starts (app.ts): CLI commands load this file
+    // too, some of them without the --store that serve is given.
+    if (config.store.spool) problems.push('journal.kafka: not with store.spool (both keep writes flowing while PostgreSQL is gone; use one)');
+    if (kafka.sasl && !kafka.tls) problems.push('journal.kafka.sasl: needs journal.kafka.tls (SASL is sent over TLS only)');
+  }
   if (problems.length) throw new FlinkTrailError('FT_ERR_CONFIG_INVALID', problems.join('; '));
   return deepFreeze(config);
 }

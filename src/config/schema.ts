@@ -735,6 +735,54 @@ export const configSchema = {
         },
       },
     },
+    journal: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Where write operations are journaled before they are forwarded. By default in the event store itself (fail closed: a write it cannot journal is refused).',
+      properties: {
+        kafka: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['brokers'],
+          description:
+            'A Kafka journal in front of the PostgreSQL event store (needs `store.url`; not with `store.spool`), for the largest platforms: every event — a write\'s journal entry and its outcome, read events too — is produced to `topic` (idempotent producer, acks=all, keyed by eventId) and a write is forwarded once Kafka has it; store writers (`consume`) read the topic as one consumer group and write into PostgreSQL, idempotently by eventId, committing offsets only after PostgreSQL did. A PostgreSQL outage then never blocks Flink operations (docs/reference/postgres.md, "A Kafka journal").',
+          properties: {
+            brokers: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[^\\s/]+:\\d+$' }, description: 'Bootstrap brokers, `host:port`.' },
+            topic: { type: 'string', minLength: 1, maxLength: 249, pattern: '^[A-Za-z0-9._-]+$', default: 'flinktrail-journal', description: 'The journal topic. Create it with enough partitions for the store writers (one writer per partition at most) and a replication factor ≥ 3 with `min.insync.replicas` ≥ 2 in production; it is created with the broker\'s defaults if missing.' },
+            clientId: { type: 'string', minLength: 1, default: 'flinktrail', description: 'Kafka client id.' },
+            consume: { type: 'boolean', default: true, description: 'This instance is also a store writer (a member of `groupId`). Set false on gateway-only instances; at least one instance must consume, or nothing reaches PostgreSQL.' },
+            groupId: { type: 'string', minLength: 1, default: 'flinktrail-store-writers', description: 'The store writers\' consumer group. Offsets are committed after PostgreSQL committed the batch; a writer that dies before leaves its batch to be written again (idempotent by eventId).' },
+            journalTimeoutMs: {
+              type: 'integer',
+              unit: 'ms',
+              minimum: 100,
+              maximum: 60000,
+              default: 5000,
+              description: 'How long a write waits for Kafka to acknowledge its journal record; beyond, it is refused (503 FT_ERR_JOURNAL_UNAVAILABLE, fail closed).',
+            },
+            batchSize: { type: 'integer', minimum: 1, maximum: 10000, default: 500, description: 'Most records a store writer writes to PostgreSQL (and commits) at a time.' },
+            tls: {
+              type: 'object',
+              additionalProperties: false,
+              description: 'Connect over TLS (as a trails `kafka+ssl` destination): brokers are verified against the default trust store plus `ca`.',
+              properties: { ca: { type: 'string', minLength: 1, description: 'PEM CA file trusted besides the default store.' } },
+            },
+            sasl: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['username', 'password'],
+              description: 'SASL authentication over TLS (as a trails `kafka+sasl_ssl` destination; needs `tls`).',
+              properties: {
+                mechanism: { type: 'string', enum: ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'], default: 'SCRAM-SHA-512', description: 'SASL mechanism.' },
+                username: { type: 'string', minLength: 1, description: 'SASL user.' },
+                password: { type: 'string', minLength: 1, description: 'SASL password, or a reference `env:NAME` / `file:/path` resolved at each connection.' },
+              },
+            },
+          },
+        },
+      },
+    },
     log: {
       type: 'object',
       additionalProperties: false,
@@ -787,6 +835,19 @@ export interface ClusterConfig {
     port: number;
     tls?: ListenerTlsConfig;
   };
+}
+
+/** `journal.kafka`: the Kafka journal in front of the PostgreSQL event store. */
+export interface KafkaJournalConfig {
+  brokers: string[];
+  topic: string;
+  clientId: string;
+  consume: boolean;
+  groupId: string;
+  journalTimeoutMs: number;
+  batchSize: number;
+  tls?: { ca?: string };
+  sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
 }
 
 export interface Config {
@@ -867,6 +928,7 @@ export interface Config {
     readers: number;
     cacheMb: number;
   };
+  journal: { kafka?: KafkaJournalConfig };
   auditPolicy: AuditPolicyConfig;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   k8sAudit: {

@@ -61,6 +61,32 @@ export function createMetrics() {
       help: 'Events moved from the local spool into PostgreSQL.',
       registers: [registry],
     }),
+    journalProduced: new Counter({
+      name: 'flinktrail_journal_kafka_produced_total',
+      help: 'Records the Kafka journal (journal.kafka) acknowledged, by kind (journal, append, complete).',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    journalProduceErrors: new Counter({
+      name: 'flinktrail_journal_kafka_produce_errors_total',
+      help: 'Sends to the Kafka journal that failed (journal entries then refused, finished records sent again).',
+      registers: [registry],
+    }),
+    journalWritten: new Counter({
+      name: 'flinktrail_journal_kafka_written_total',
+      help: 'Events this store writer wrote from the Kafka journal into PostgreSQL (after deduplication within a batch).',
+      registers: [registry],
+    }),
+    journalWriteErrors: new Counter({
+      name: 'flinktrail_journal_kafka_write_errors_total',
+      help: 'Batches of the Kafka journal PostgreSQL did not take (retried; offsets committed only after).',
+      registers: [registry],
+    }),
+    journalLag: new Gauge({
+      name: 'flinktrail_journal_kafka_lag',
+      help: 'Records of the Kafka journal not yet written by the store writers\' group, over the partitions this instance reads (every 5 s).',
+      registers: [registry],
+    }),
   };
 }
 

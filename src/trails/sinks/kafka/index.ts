@@ -39,6 +39,23 @@ export function explainKafkaError(err: unknown): Error {
   return new Error(seen.length ? `${seen.join(': ')}.` : String(err), { cause: err });
 }
 
+/**
+ * TLS and SASL options for kafka+ssl / kafka+sasl_ssl (nothing for kafka://). Shared with the
+ * Kafka journal (store/kafka-journal/), which connects to brokers the same way.
+ */
+export function kafkaSecurity(o: Pick<KafkaOptions, 'brokers' | 'tls' | 'sasl'>): Pick<ConnectionOptions, 'tls' | 'tlsServerName' | 'sasl'> {
+  const { tls, sasl } = o;
+  if (!tls) return {};
+  const host = o.brokers[0]?.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') ?? '';
+  const { servername, ...trust } = trustOptions(host, tls.ca);
+  return {
+    tls: trust,
+    // Each broker is verified under its own host name (SNI only for names, not addresses).
+    tlsServerName: servername !== '',
+    ...(sasl ? { sasl: { mechanism: sasl.mechanism, username: sasl.username, password: () => resolveSecret(sasl.password) } } : {}),
+  };
+}
+
 function closeQuietly(p: Producer<string, string, string, string>): Promise<void> {
   return new Promise((resolve) => p.close(true, () => resolve()));
 }
@@ -62,23 +79,9 @@ export class KafkaSink implements RecordSink {
       retries: 2,
       retryDelay: 200,
       autocreateTopics: true,
-      ...this.security(),
+      ...kafkaSecurity(this.o),
     });
     return this.producer;
-  }
-
-  /** TLS and SASL options for kafka+ssl / kafka+sasl_ssl (nothing for kafka://). */
-  private security(): Pick<ConnectionOptions, 'tls' | 'tlsServerName' | 'sasl'> {
-    const { tls, sasl } = this.o;
-    if (!tls) return {};
-    const host = this.o.brokers[0]?.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') ?? '';
-    const { servername, ...trust } = trustOptions(host, tls.ca);
-    return {
-      tls: trust,
-      // Each broker is verified under its own host name (SNI only for names, not addresses).
-      tlsServerName: servername !== '',
-      ...(sasl ? { sasl: { mechanism: sasl.mechanism, username: sasl.username, password: () => resolveSecret(sasl.password) } } : {}),
-    };
   }
 
   async send(events: readonly ActionTrailEvent[]): Promise<void> {
