@@ -214,10 +214,17 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
   db.pragma('wal_autocheckpoint = 0');
   const events = await openEventStore(config, db, log, metrics);
   opened.push(() => events.close());
-  const recovered = await events.resolvePending(
-    'FlinkTrail stopped before the answer to this operation was recorded; the operation may or may not have taken effect.',
-  );
-  if (recovered > 0) log.warn({ events: recovered }, 'Journaled operations without a recorded outcome were marked unknown.');
+  // Writes journaled without an outcome: their process stopped before the answer was recorded. On
+  // a store several instances share, only those older than store.pendingTimeoutSeconds — a
+  // younger one may be another instance's write in flight — and again every minute, so one an
+  // instance left behind when it died does not hold trail delivery (scans stop at pending events).
+  const shared = events instanceof PostgresEventStore;
+  const resolvePending = async () => {
+    const before = shared ? Date.now() - config.store.pendingTimeoutSeconds * 1000 : undefined;
+    const n = await events.resolvePending('FlinkTrail stopped before the answer to this operation was recorded; the operation may or may not have taken effect.', before);
+    if (n > 0) log.warn({ events: n }, 'Journaled operations without a recorded outcome were marked unknown.');
+  };
+  await resolvePending();
 
   const stores = await openFeatureStores(db, events, secrets);
   const store = config.journal.kafka ? kafkaJournaled(events, config, log, metrics) : spooled(events, config, log, metrics);
@@ -356,6 +363,7 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
     if (n > 0) log.info({ events: n, retentionDays: config.store.retentionDays }, 'Purged events older than the retention period.');
   };
   let purgeTimer: NodeJS.Timeout | undefined;
+  let pendingTimer: NodeJS.Timeout | undefined;
   const dedicated: Server[] = [];
 
   const app: App = {
@@ -372,6 +380,10 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
       await purge();
       purgeTimer = setInterval(() => void purge().catch((err: unknown) => log.error({ err: (err as Error).message }, 'Purging old events failed.')), 3600_000);
       purgeTimer.unref();
+      if (shared) {
+        pendingTimer = setInterval(() => void resolvePending().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'Resolving stale pending writes failed; retrying.')), 60_000);
+        pendingTimer.unref();
+      }
       await api.listen({ host: config.api.host, port: config.api.port });
       const addr = api.server.address() as AddressInfo;
       const hostOf = (h: string) => (h.includes(':') ? `[${h}]` : h);
@@ -419,6 +431,7 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
       ready = false;
       reloader.close();
       if (purgeTimer) clearInterval(purgeTimer);
+      if (pendingTimer) clearInterval(pendingTimer);
       await Promise.all(
         dedicated.map(
           (s) =>

@@ -413,6 +413,15 @@ export const configSchema = {
           default: 10,
           description: 'With `store.url`: most connections to PostgreSQL.',
         },
+        pendingTimeoutSeconds: {
+          type: 'integer',
+          unit: 's',
+          minimum: 60,
+          maximum: 86400,
+          default: 900,
+          description:
+            'With `store.url`: a journaled write still without an outcome this long after it happened is recorded with outcome `unknown` (the instance forwarding it died), checked every minute by every instance. Younger ones may be in flight through another instance and are left alone (the embedded store, one process, resolves all of them at start). Longer than any upload through the gateway should take.',
+        },
         spool: {
           type: 'object',
           additionalProperties: false,
@@ -921,6 +930,7 @@ export interface Config {
     driver: 'sqlite';
     url?: string;
     poolMax: number;
+    pendingTimeoutSeconds: number;
     spool?: { dir: string; maxEvents: number; journalTimeoutMs: number };
     retentionDays: number;
     flushIntervalMs: number;

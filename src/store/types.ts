@@ -87,8 +87,12 @@ export interface EventStore {
   scan(afterSeq: number, limit: number): Promise<Positioned[]>;
   /** The position of the newest committed event (0 when empty). */
   lastSeq(): Promise<number>;
-  /** Marks events still `pending` as `unknown` (after a crash); returns how many. */
-  resolvePending(message: string): Promise<number>;
+  /**
+   * Marks events still `pending` as `unknown` (after a crash); returns how many. With `before`
+   * (epoch ms) only those that happened before it: on a store several instances share, a younger
+   * pending event may be another instance's write still in flight.
+   */
+  resolvePending(message: string, before?: number): Promise<number>;
   /** Deletes events older than `before` (epoch ms); returns how many. */
   purge(before: number): Promise<number>;
   close(): Promise<void>;

@@ -370,6 +370,19 @@ export function eventStoreContract(name: string, backend: StoreBackend): void {
         assert.equal(await store.resolvePending('again'), 0);
       }));
 
+    it('resolvePending with a time resolves only what happened before it (a younger one may be in flight on another instance)', () =>
+      withStore(async (store) => {
+        const old = oneEvent('Old', T0);
+        const young = oneEvent('Young', T0 + 60_000);
+        await store.journal(pendingOf(old));
+        await store.journal(pendingOf(young));
+        assert.equal(await store.resolvePending('lost', T0 + 30_000), 1);
+        assert.equal((await store.get(old.eventId))?.additionalEventData.outcome, 'unknown');
+        assert.equal((await store.get(young.eventId))?.additionalEventData.outcome, 'pending', 'the younger write keeps waiting for its outcome');
+        await store.complete(young);
+        assert.equal((await store.get(young.eventId))?.additionalEventData.outcome, young.additionalEventData.outcome);
+      }));
+
     it('close flushes every accepted event; a closed store refuses more', () =>
       withStore(async (store, space) => {
         const events = newEvents(50, { start: T0 });

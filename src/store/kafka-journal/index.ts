@@ -198,8 +198,8 @@ export class KafkaJournalEventStore implements EventStore {
   lastSeq(): Promise<number> {
     return this.inner.lastSeq();
   }
-  resolvePending(message: string): Promise<number> {
-    return this.inner.resolvePending(message);
+  resolvePending(message: string, before?: number): Promise<number> {
+    return this.inner.resolvePending(message, before);
   }
   purge(before: number): Promise<number> {
     return this.inner.purge(before);

@@ -627,8 +627,8 @@ export class PostgresEventStore implements EventStore {
     return row?.seq ?? 0;
   }
 
-  async resolvePending(message: string): Promise<number> {
-    const rows = await this.query<BodyRow>(`SELECT ${BODY_COLUMNS} FROM events e WHERE e.outcome = 'pending'`);
+  async resolvePending(message: string, before = Number.MAX_SAFE_INTEGER): Promise<number> {
+    const rows = await this.query<BodyRow>(`SELECT ${BODY_COLUMNS} FROM events e WHERE e.outcome = 'pending' AND e.event_time < $1`, [before]);
     const resolved = (await this.codec.decode(rows)).map((e) => {
       e.additionalEventData = { ...e.additionalEventData, outcome: 'unknown' };
       e.errorCode = 'OutcomeUnknown';

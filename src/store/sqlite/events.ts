@@ -463,8 +463,8 @@ export class SqliteEventStore implements EventStore {
     return Promise.resolve(r.seq);
   }
 
-  resolvePending(message: string): Promise<number> {
-    const rows = this.db.prepare(`SELECT ${BODY_COLUMNS} FROM events e WHERE e.outcome = 'pending'`).all() as BodyRow[];
+  resolvePending(message: string, before = Number.MAX_SAFE_INTEGER): Promise<number> {
+    const rows = this.db.prepare(`SELECT ${BODY_COLUMNS} FROM events e WHERE e.outcome = 'pending' AND e.event_time < ?`).all(before) as BodyRow[];
     try {
       this.db
         .transaction(() => {

@@ -68,7 +68,7 @@ async function answer(call: StoreCall): Promise<unknown> {
       hold();
       return eventHistogram(db, call.query as HistogramQuery);
     case 'resolvePending':
-      return store.resolvePending(call.message);
+      return store.resolvePending(call.message, call.before);
     case 'purge':
       return store.purge(call.before);
     case 'close':

@@ -23,7 +23,7 @@ export type StoreCall =
   | { op: 'scan'; afterSeq: number; limit: number }
   | { op: 'lastSeq' }
   | { op: 'histogram'; query: unknown }
-  | { op: 'resolvePending'; message: string }
+  | { op: 'resolvePending'; message: string; before?: number }
   | { op: 'purge'; before: number }
   | { op: 'close' };
 

@@ -163,8 +163,8 @@ export class WorkerEventStore implements EventStore {
     return this.reader().call({ op: 'histogram', query: q });
   }
 
-  resolvePending(message: string): Promise<number> {
-    return this.writer.call({ op: 'resolvePending', message });
+  resolvePending(message: string, before?: number): Promise<number> {
+    return this.writer.call({ op: 'resolvePending', message, ...(before !== undefined ? { before } : {}) });
   }
 
   purge(before: number): Promise<number> {
