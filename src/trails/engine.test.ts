@@ -175,4 +175,89 @@ describe('delivery engine', () => {
     assert.deepEqual(letters.map((l) => [l.eventId, l.code]), [[events[7]!.eventId, 'MESSAGE_TOO_LARGE']]);
     await t.close();
   });
+
+  it('two engines on one store: exactly one delivers a trail (its lease holder); when it stops the other takes over, nothing delivered twice', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ft-engine-lease-'));
+    const out = mkdtempSync(join(tmpdir(), 'ft-engine-lease-out-'));
+    const db = openDatabase(dataDir, { synchronous: 'normal' });
+    const store = new SqliteEventStore(db, { flushIntervalMs: 5 });
+    const config = buildConfig({ dataDir, trails: { windowSeconds: 1, pollIntervalMs: 10, leaseSeconds: 3, retry: { initialBackoffMs: 10, maxBackoffMs: 100 }, minDigestIntervalSeconds: 1 } });
+    const secrets = testSecrets();
+    const repo = new SqliteTrailRepository(db, join(dataDir, 'trails'), secrets);
+    const puts: string[] = [];
+    const engine = (holder: string) =>
+      new DeliveryEngine({
+        repo,
+        store,
+        keys: new DigestKeys(new SqliteDigestKeyStore(db), dataDir, secrets),
+        config: config.trails,
+        accountId: '1',
+        log: createLogger('silent'),
+        metrics: createTrailMetrics(new Registry()),
+        openObjectStore: () => {
+          const files = new FileObjectStore(out);
+          return Object.assign(Object.create(files) as FileObjectStore, {
+            put: async (key: string, body: Buffer) => {
+              if (key.includes('/Actiontrail/')) puts.push(`${holder} ${key}`);
+              await files.put(key, body);
+            },
+          });
+        },
+        openRecordSink: () => assert.fail('no record sink here'),
+        holder,
+      });
+    const spec = validateCreate({ Name: 'lease-trail', EventRW: 'All', Destinations: [`file://${out}`], DigestInterval: 1 }, {
+      knownRegions: new Set(['local']),
+      defaultDigestInterval: 1,
+      minDigestInterval: 1,
+      localDir: dataDir,
+    });
+    await repo.create(spec, 'local', Date.now(), await store.lastSeq());
+    await repo.start('lease-trail', Date.now() - 1, await store.lastSeq());
+    const a = engine('a');
+    const b = engine('b');
+    const drained = async () => {
+      for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+        const c = (await repo.allCursors())[0]!;
+        if (c.position >= (await store.lastSeq()) && !c.plan) return;
+      }
+      assert.fail('not delivered in 15 s');
+    };
+    let first: ActionTrailEvent[] = [];
+    let second: ActionTrailEvent[] = [];
+    try {
+      a.start();
+      await a.sync(); // a asks first: a holds the lease
+      b.start();
+      first = newEvents(40, { start: Date.now(), stepMs: 1 });
+      for (const e of first) await store.append(e);
+      await drained();
+      assert.deepEqual(a.heldTrails(), ['lease-trail']);
+      assert.deepEqual(b.heldTrails(), [], 'the other engine does not deliver it');
+      assert.ok(puts.length > 0 && puts.every((p) => p.startsWith('a ')), 'only the holder put files');
+      const token = (await repo.leases())[0]!.token;
+
+      await a.stop(); // a clean stop releases the lease: b takes it at its next renewal
+      await b.sync();
+      assert.deepEqual(b.heldTrails(), ['lease-trail']);
+      assert.equal((await repo.leases())[0]!.token, token + 1, 'a new holder, a new token');
+      // a's fence is stale now: a write with it changes nothing.
+      const cursor = (await repo.allCursors())[0]!;
+      await assert.rejects(repo.advance(cursor.id, cursor.position + 1000, { trail: 'lease-trail', token }), /FT_ERR_TRAIL_LEASE_LOST|no longer holds/);
+      assert.equal((await repo.cursor(cursor.id))?.position, cursor.position);
+
+      second = newEvents(40, { start: Date.now(), stepMs: 1 });
+      for (const e of second) await store.append(e);
+      await drained();
+      assert.ok(puts.some((p) => p.startsWith('b ')), 'the new holder delivers');
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+    const files = await new FileObjectStore(out).list('AliyunLogs/Actiontrail/');
+    const delivered = (await Promise.all(files.map(async (k) => decodeFile((await new FileObjectStore(out).get(k))!)))).flat();
+    assert.deepEqual(delivered.map((e) => e.eventId).sort(), [...first, ...second].map((e) => e.eventId).sort(), 'every event once');
+    await store.close();
+    db.close();
+  });
 });

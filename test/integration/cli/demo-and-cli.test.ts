@@ -7,13 +7,17 @@
  * SIGTERM stops both.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
+import pg from 'pg';
+import { openDatabase } from '../../../src/store/sqlite/database.js';
 import { basic, REPO, tempDir } from '../../helpers/flinktrail.js';
+import { startPostgres } from '../../helpers/postgres.js';
 
 const exec = promisify(execFile);
 const BIN = join(REPO, 'bin/flinktrail.mjs');
@@ -44,6 +48,53 @@ async function occupy8081(): Promise<Server | undefined> {
   });
 }
 
+interface Demo {
+  proc: ChildProcess;
+  info: DemoInfo;
+  exited: Promise<number | null>;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** `flinktrail demo --json --port 0` with `args`, once it printed its JSON line; stopped again if it never does. */
+async function startDemo(args: string[]): Promise<Demo> {
+  const proc = spawn(process.execPath, [BIN, 'demo', '--json', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = { stdout: '', stderr: '' };
+  proc.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
+  proc.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  // If the demo never becomes ready it must still go, or this test file (and the CI run) never ends.
+  const ready = new Promise<DemoInfo>((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`demo not ready in 240 s:\n${out.stderr}`)), 240_000);
+    proc.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const line = buf.split('\n').find((l) => l.startsWith('{'));
+      if (line && buf.includes('\n')) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line) as DemoInfo);
+      }
+    });
+    void exited.then((code) => reject(new Error(`demo exited with ${String(code)}:\n${out.stderr}`)));
+  });
+  const info = await ready.catch(async (err: unknown) => {
+    proc.kill('SIGTERM');
+    await exited;
+    throw err;
+  });
+  return {
+    proc,
+    info,
+    exited,
+    get stdout() {
+      return out.stdout;
+    },
+    get stderr() {
+      return out.stderr;
+    },
+  };
+}
+
 describe('flinktrail demo and the CLI', { timeout: 300_000 }, () => {
   it('refuses a --flink-port that is taken, saying so', async () => {
     const blocker = await occupy8081();
@@ -60,35 +111,12 @@ describe('flinktrail demo and the CLI', { timeout: 300_000 }, () => {
   it('runs the demo beside a busy 8081 with the example job running, answers the CLI, and stops Flink on SIGTERM', async () => {
     const dataDir = tempDir();
     const blocker = await occupy8081();
-    const proc = spawn(process.execPath, [BIN, 'demo', '--json', '--port', '0', '--data-dir', dataDir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    let stdout = '';
-    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-    // If the demo never becomes ready, the port blocker and the demo must still go, or this test
-    // file (and the CI run) never ends.
-    const ready = new Promise<DemoInfo>((resolve, reject) => {
-      let buf = '';
-      const timer = setTimeout(() => reject(new Error(`demo not ready in 240 s:\n${stderr}`)), 240_000);
-      proc.stdout.on('data', (d: Buffer) => {
-        buf += d.toString();
-        const line = buf.split('\n').find((l) => l.startsWith('{'));
-        if (line && buf.includes('\n')) {
-          clearTimeout(timer);
-          resolve(JSON.parse(line) as DemoInfo);
-        }
-      });
-      void exited.then((code) => reject(new Error(`demo exited with ${String(code)}:\n${stderr}`)));
-    });
-    const info = await ready.catch(async (err: unknown) => {
-      proc.kill('SIGTERM');
-      await exited;
+    const demo = await startDemo(['--data-dir', dataDir]).catch((err: unknown) => {
       blocker?.close();
       throw err;
     });
+    const { proc, info, exited } = demo;
+    const stderr = () => demo.stderr;
     try {
       for (const k of ['consoleUrl', 'apiUrl', 'gatewayUrl', 'flinkUrl', 'dataDir', 'logFile', 'user', 'password', 'accessKeyId', 'accessKeySecret', 'jobId'] as const) {
         assert.ok(info[k], `${k} is printed`);
@@ -154,11 +182,61 @@ describe('flinktrail demo and the CLI', { timeout: 300_000 }, () => {
       assert.match((badDuration as { stderr: string }).stderr, /'soon' is not a duration/);
     } finally {
       proc.kill('SIGTERM');
-      assert.equal(await exited, 0, stderr);
+      assert.equal(await exited, 0, stderr());
       blocker?.close();
     }
-    assert.equal(stdout, `${JSON.stringify(info)}\n`, 'stdout is exactly the one JSON line, also after shutdown');
+    assert.equal(demo.stdout, `${JSON.stringify(info)}\n`, 'stdout is exactly the one JSON line, also after shutdown');
     assert.match(readFileSync(info.logFile, 'utf8'), /FlinkTrail stopped; every accepted event was flushed/, 'logs went to the log file');
     await assert.rejects(fetch(`${info.flinkUrl}/overview`), 'Flink was stopped with the demo');
+  });
+
+  it('demo --store postgres://… prints the same JSON line and keeps events, users and trails in PostgreSQL', async () => {
+    const postgres = await startPostgres();
+    const admin = new pg.Client({ connectionString: postgres.url });
+    const database = `ft_demo_${randomBytes(5).toString('hex')}`;
+    let demo: Demo | undefined;
+    try {
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${database}`);
+      const storeUrl = postgres.url.replace(/^postgres:\/\/postgres@\/[^?]+/, `postgres://postgres@/${database}`);
+      const dataDir = tempDir();
+      demo = await startDemo(['--data-dir', dataDir, '--store', storeUrl]);
+      const { info } = demo;
+      assert.deepEqual(Object.keys(info).sort(), ['accessKeyId', 'accessKeySecret', 'apiUrl', 'consoleUrl', 'dataDir', 'flinkUrl', 'gatewayUrl', 'jobId', 'logFile', 'password', 'user'], 'the same JSON line as the embedded demo');
+      const job = await fetch(`${info.gatewayUrl}jobs/${info.jobId}`, { headers: { authorization: basic(info) } });
+      assert.equal(((await job.json()) as { state: string }).state, 'RUNNING');
+      const env = { ...process.env, FLINKTRAIL_ENDPOINT: info.apiUrl, FLINKTRAIL_ACCESS_KEY_ID: info.accessKeyId, FLINKTRAIL_ACCESS_KEY_SECRET: info.accessKeySecret };
+      await exec(process.execPath, [BIN, 'trails', 'create', '--name', 'pg-demo-trail', '--destination', 'local', '--output', 'json'], { env });
+
+      // Where it all went: PostgreSQL, not the data directory.
+      const db = new pg.Client({ connectionString: storeUrl });
+      await db.connect();
+      try {
+        const one = async (sql: string, ...params: unknown[]) => Number(((await db.query(sql, params)).rows[0] as { n: string }).n);
+        assert.ok((await one("SELECT count(*) AS n FROM events WHERE event_name = 'RunJar'")) >= 1, 'the job start is an event in PostgreSQL');
+        assert.equal(await one('SELECT count(*) AS n FROM users WHERE name = $1', info.user), 1, 'the demo user is in PostgreSQL');
+        assert.equal(await one('SELECT count(*) AS n FROM access_keys WHERE id = $1', info.accessKeyId), 1);
+        assert.equal(await one("SELECT count(*) AS n FROM trails WHERE name = 'pg-demo-trail'"), 1, 'the trail is in PostgreSQL');
+      } finally {
+        await db.end();
+      }
+      const local = openDatabase(dataDir, { readonly: true });
+      try {
+        assert.equal((local.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n, 0, 'no user in the data directory');
+        assert.equal((local.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, 0, 'no event in the data directory');
+        assert.equal((local.prepare('SELECT count(*) AS n FROM trails').get() as { n: number }).n, 0, 'no trail in the data directory');
+      } finally {
+        local.close();
+      }
+    } finally {
+      if (demo) {
+        demo.proc.kill('SIGTERM');
+        assert.equal(await demo.exited, 0, demo.stderr);
+      }
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
+      await admin.end().catch(() => undefined);
+      await postgres.stop();
+    }
+    assert.equal(demo.stdout, `${JSON.stringify(demo.info)}\n`, 'stdout is exactly the one JSON line');
   });
 });
