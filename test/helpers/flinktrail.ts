@@ -1,9 +1,14 @@
 /**
  * Starting FlinkTrail for tests: in-process (buildApp on port 0) or as a real child process
  * (for crash and memory tests), with a fresh data directory, an admin user and an AccessKey.
+ *
+ * With FLINKTRAIL_TEST_STORE=postgres, `makeKey` and `startInProcess` put a data directory's
+ * events, identities, Kubernetes state and trails in a PostgreSQL database of its own
+ * (`testStoreFor`), dropped when the test file ends; `storedContents` reads back whatever either
+ * store holds, for the tests that look for what must never be stored.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +24,7 @@ import { openDatabase } from '../../src/store/sqlite/database.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import type { ActionTrailEvent } from '../../src/event/types.js';
 import { register, starting } from './lifecycle.js';
+import { ownDatabase, type OwnDatabase } from './postgres.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -37,11 +43,106 @@ export function tempDir(prefix = 'ft-test-'): string {
 }
 
 /**
+ * Where apps under test keep what `store.url` would move: FLINKTRAIL_TEST_STORE, `sqlite` (the
+ * default: the data directory's embedded database) or `postgres` (a database of each data
+ * directory's own on the test PostgreSQL). FLINKTRAIL_TEST_TRAILS_STORE, its older name from when
+ * only the trails suites honoured it, is still read when the new one is unset.
+ */
+export const TEST_STORE: 'sqlite' | 'postgres' = (() => {
+  const name = process.env['FLINKTRAIL_TEST_STORE'] !== undefined ? 'FLINKTRAIL_TEST_STORE' : 'FLINKTRAIL_TEST_TRAILS_STORE';
+  const v = process.env[name] || 'sqlite';
+  if (v !== 'sqlite' && v !== 'postgres') throw new Error(`${name} must be sqlite or postgres, not ${v}`);
+  return v;
+})();
+
+const testStores = new Map<string, Promise<OwnDatabase>>();
+/** Apps started on each data directory's test store: closed before it is dropped. */
+const storeUsers = new Map<string, (() => Promise<void>)[]>();
+
+/**
+ * The PostgreSQL database `dataDir`'s apps and keys use under FLINKTRAIL_TEST_STORE=postgres;
+ * undefined on SQLite. Made on first use (by `makeKey` or `startInProcess`, whichever comes
+ * first), the same for every later app on that directory (a restart sees its events and keys),
+ * and dropped when the test file ends, after those apps have closed.
+ */
+export async function testStoreFor(dataDir: string): Promise<OwnDatabase | undefined> {
+  if (TEST_STORE !== 'postgres') return undefined;
+  let db = testStores.get(dataDir);
+  if (!db) {
+    db = starting(ownDatabase('ft_test'));
+    testStores.set(dataDir, db);
+    db.then(
+      (d) =>
+        register({
+          name: `PostgreSQL database of ${dataDir}`,
+          stop: async () => {
+            await Promise.allSettled((storeUsers.get(dataDir) ?? []).map((close) => close()));
+            await d.drop();
+          },
+        }),
+      () => testStores.delete(dataDir),
+    );
+  }
+  return db;
+}
+
+/** One place a test looked for what must not be stored, and what it found there. */
+export interface Stored {
+  /** A file of the data directory, or `postgres:<table>`. */
+  where: string;
+  /** Its bytes; a table's rows as PostgreSQL's text form, one per line. */
+  bytes: Buffer;
+}
+
+/**
+ * Everything `dataDir` keeps: its files (the embedded database and its WAL, keys, a spool), and
+ * on the test PostgreSQL every row of every table of its database as text. For tests that assert
+ * a secret was never stored: on PostgreSQL a needle in a bytea column shows as hex, so such a
+ * test looks for `hexOf(needle)` in `postgres:` entries as well.
+ */
+export async function storedContents(dataDir: string): Promise<Stored[]> {
+  const out: Stored[] = [];
+  const walk = (dir: string) => {
+    for (const n of readdirSync(dir)) {
+      const p = join(dir, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.push({ where: p.slice(dataDir.length + 1), bytes: readFileSync(p) });
+    }
+  };
+  walk(dataDir);
+  const db = TEST_STORE === 'postgres' ? await testStores.get(dataDir) : undefined;
+  if (db) {
+    const tables = await db.pool.query<{ s: string; t: string }>(
+      `SELECT table_schema AS s, table_name AS t FROM information_schema.tables
+        WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')`,
+    );
+    for (const { s, t } of tables.rows) {
+      const rows = await db.pool.query<{ r: string }>(`SELECT x::text AS r FROM "${s}"."${t}" x`);
+      out.push({ where: `postgres:${s}.${t}`, bytes: Buffer.from(rows.rows.map((r) => r.r).join('\n')) });
+    }
+  }
+  return out;
+}
+
+/** Where in `stored` any of `needles` is (its text, or on PostgreSQL its bytea hex form): `needle in where` lines. */
+export function foundIn(stored: Stored[], needles: string[]): string[] {
+  const found: string[] = [];
+  for (const { where, bytes } of stored) {
+    for (const needle of needles) {
+      const hex = Buffer.from(needle).toString('hex');
+      if (bytes.includes(needle) || (where.startsWith('postgres:') && bytes.includes(hex))) found.push(`${needle} in ${where}`);
+    }
+  }
+  return found;
+}
+
+/**
  * Creates a user with a key in `dataDir` (as `flinktrail keys create` does). Its signing secret is
  * sealed with `secrets`: by default the key ring of a default configuration (the per-user key),
  * which is what a server started without `secrets.masterKey` opens it with. With `storeUrl` the
  * user and key are made in that PostgreSQL store, as `keys create` does with `store.url` (the
- * directory is then claimed for it).
+ * directory is then claimed for it); under FLINKTRAIL_TEST_STORE=postgres that is the directory's
+ * test store unless `storeUrl` names another.
  */
 export async function makeKey(
   dataDir: string,
@@ -51,8 +152,9 @@ export async function makeKey(
   secrets: Sealer = openSecrets(buildConfig({ dataDir })),
   opts: { storeUrl?: string } = {},
 ): Promise<Credentials & { principalId: string }> {
+  const storeUrl = opts.storeUrl ?? (await testStoreFor(dataDir))?.url;
   const db = openDatabase(dataDir);
-  const events = opts.storeUrl ? await PostgresEventStore.open({ url: opts.storeUrl, poolMax: 2 }) : undefined;
+  const events = storeUrl ? await PostgresEventStore.open({ url: storeUrl, poolMax: 2 }) : undefined;
   try {
     let dir = sqliteDirectory(db, secrets);
     if (events) {
@@ -75,21 +177,29 @@ export interface InProcess {
   close(): Promise<void>;
 }
 
+/**
+ * FlinkTrail built and listening in this process. Under FLINKTRAIL_TEST_STORE=postgres its store is
+ * `dataDir`'s test store (`testStoreFor`) unless `extra` has a `store` of its own.
+ */
 export function startInProcess(flinkUrl: string, extra: Record<string, unknown> = {}, dataDir = tempDir()): Promise<InProcess> {
   return starting(inProcess(flinkUrl, extra, dataDir));
 }
 
 async function inProcess(flinkUrl: string, extra: Record<string, unknown>, dataDir: string): Promise<InProcess> {
+  const testStore = 'store' in extra ? undefined : await testStoreFor(dataDir);
   const config = buildConfig({
     dataDir,
     api: { port: 0 },
     clusters: [{ name: 'default', url: flinkUrl, listen: { port: 0 } }],
     log: { level: 'warn' },
+    ...(testStore ? { store: { url: testStore.url } } : {}),
     ...extra,
   });
   const app = await buildApp(config, { log: createLogger('warn') });
   const info = await app.listen();
-  return { app, info, dataDir, close: register({ name: 'FlinkTrail (in process)', stop: () => app.close() }) };
+  const close = register({ name: 'FlinkTrail (in process)', stop: () => app.close() });
+  if (testStore) storeUsers.set(dataDir, [...(storeUsers.get(dataDir) ?? []), close]);
+  return { app, info, dataDir, close };
 }
 
 export interface ChildServer {

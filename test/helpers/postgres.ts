@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { after, before } from 'node:test';
 import pg from 'pg';
+import { openPool } from '../../src/store/postgres/url.js';
 import { register, starting } from './lifecycle.js';
 import { itScript } from './servers.js';
 
@@ -104,5 +105,67 @@ export function postgresForFile(): PostgresForFile {
       await started().admin.query(`CREATE SCHEMA ${schema}`);
       return schema;
     },
+  };
+}
+
+export interface OwnDatabase {
+  /** Its URL: the test server's with the database name replaced. */
+  readonly url: string;
+  /**
+   * A one-connection pool on it made by the product's `openPool`, so bigint (COUNT, MAX, a seq)
+   * comes back as a number, as from SQLite.
+   */
+  readonly pool: pg.Pool;
+  /** Ends the pool, drops the database (FORCE: whatever is still connected) and releases the server. */
+  drop(): Promise<void>;
+}
+
+/**
+ * A database of its own on the test PostgreSQL (FLINKTRAIL_TEST_POSTGRES_URL or a throwaway
+ * cluster): what an app under test with `store: { url }` keeps its events, identities and trails
+ * in, so apps of one run never see each other's rows. `prefix` names it in `\l` (`ft_trails`, …).
+ */
+export async function ownDatabase(prefix = 'ft_test'): Promise<OwnDatabase> {
+  const server = await startPostgres();
+  const name = `${prefix}_${randomBytes(5).toString('hex')}`;
+  // One short connection per statement: nothing idles on the server for the whole suite.
+  const onServer = async (sql: string) => {
+    const admin = new pg.Client({ connectionString: server.url });
+    admin.on('error', () => undefined);
+    try {
+      await admin.connect();
+      await admin.query(sql);
+    } finally {
+      await admin.end().catch(() => undefined);
+    }
+  };
+  try {
+    await onServer(`CREATE DATABASE ${name}`);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  const url = server.url.replace(/^postgres:\/\/postgres@\/[^?]+/, `postgres://postgres@/${name}`);
+  if (url === server.url) {
+    await server.stop();
+    throw new Error(`cannot name a database in ${server.url}`);
+  }
+  let dropping = false;
+  const pool = openPool(url, { max: 1, applicationName: 'flinktrail-test' }, (err) => {
+    // pg's pool.end() resolves before its connection has gone; DROP … FORCE may end that one.
+    if (!dropping) process.stderr.write(`# ${name} test connection: ${err.message}\n`);
+  });
+  let dropped: Promise<void> | undefined;
+  return {
+    url,
+    pool,
+    drop: () =>
+      (dropped ??= (async () => {
+        dropping = true;
+        await pool.end().catch(() => undefined);
+        // FORCE: a connection the app failed to close must not keep the database (PostgreSQL 13+).
+        await onServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch((err: Error) => process.stderr.write(`# dropping ${name}: ${err.message}\n`));
+        await server.stop();
+      })()),
   };
 }

@@ -2,29 +2,19 @@
  * Shared pieces of the trails suites: an in-process FlinkTrail with an admin key, API calls,
  * reading delivered files, and the trail tables read the same way on either store.
  *
- * With FLINKTRAIL_TEST_TRAILS_STORE=postgres every app keeps its events, identities and trails in
+ * With FLINKTRAIL_TEST_STORE=postgres every app keeps its events, identities and trails in
  * a database of its own on the PostgreSQL at FLINKTRAIL_TEST_POSTGRES_URL (or a throwaway cluster
  * started for it), dropped on close; otherwise in its data directory's SQLite database.
  */
-import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { buildApp, type App, type ListenInfo } from '../../../src/app.js';
 import { buildConfig } from '../../../src/config/index.js';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
-import { openPool } from '../../../src/store/postgres/url.js';
 import { createLogger } from '../../../src/telemetry/logger.js';
 import { decodeFile } from '../../../src/trails/layout.js';
-import { basic, makeKey, tempDir, type Credentials } from '../../helpers/flinktrail.js';
-import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
-
-/** Where the trails suites keep trails: FLINKTRAIL_TEST_TRAILS_STORE (`sqlite`, the default, or `postgres`). */
-export const TRAILS_STORE: 'sqlite' | 'postgres' = (() => {
-  const v = process.env['FLINKTRAIL_TEST_TRAILS_STORE'] ?? 'sqlite';
-  if (v !== 'sqlite' && v !== 'postgres') throw new Error(`FLINKTRAIL_TEST_TRAILS_STORE must be sqlite or postgres, not ${v}`);
-  return v;
-})();
+import { basic, makeKey, tempDir, TEST_STORE, type Credentials } from '../../helpers/flinktrail.js';
+import { ownDatabase, type OwnDatabase } from '../../helpers/postgres.js';
 
 export interface TrailApp {
   app: App;
@@ -44,51 +34,9 @@ export interface TrailApp {
   close(): Promise<void>;
 }
 
-/** A database of its own on the test PostgreSQL: its URL, a pool on it for trailRows, and the drop. */
-async function ownDatabase(): Promise<{ url: string; pool: pg.Pool; drop(): Promise<void> }> {
-  const server: PostgresServer = await startPostgres();
-  const name = `ft_trails_${randomBytes(5).toString('hex')}`;
-  // One short connection per statement: nothing idles on the server for the whole suite.
-  const onServer = async (sql: string) => {
-    const admin = new pg.Client({ connectionString: server.url });
-    admin.on('error', () => undefined);
-    try {
-      await admin.connect();
-      await admin.query(sql);
-    } finally {
-      await admin.end().catch(() => undefined);
-    }
-  };
-  try {
-    await onServer(`CREATE DATABASE ${name}`);
-  } catch (err) {
-    await server.stop();
-    throw err;
-  }
-  const url = server.url.replace(/^postgres:\/\/postgres@\/[^?]+/, `postgres://postgres@/${name}`);
-  if (url === server.url) throw new Error(`cannot name a database in ${server.url}`);
-  // The product's own pool settings: bigint comes back as a number, as from SQLite.
-  let dropping = false;
-  const pool = openPool(url, { max: 1, applicationName: 'flinktrail-test' }, (err) => {
-    // pg's pool.end() resolves before its connection has gone; DROP … FORCE may end that one.
-    if (!dropping) process.stderr.write(`# trailRows connection: ${err.message}\n`);
-  });
-  return {
-    url,
-    pool,
-    async drop() {
-      dropping = true;
-      await pool.end().catch(() => undefined);
-      // FORCE: a connection the app failed to close must not keep the database (PostgreSQL 13+).
-      await onServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch((err: Error) => process.stderr.write(`# dropping ${name}: ${err.message}\n`));
-      await server.stop();
-    },
-  };
-}
-
 /** `existing`: a key the data directory's store has already (a restart on it); default: a new admin key made where the app reads keys. */
 export async function startTrailApp(extra: Record<string, unknown> = {}, dataDir = tempDir('ft-trails-'), existing?: Credentials): Promise<TrailApp> {
-  const pgDb = TRAILS_STORE === 'postgres' ? await ownDatabase() : undefined;
+  const pgDb = TEST_STORE === 'postgres' ? await ownDatabase('ft_trails') : undefined;
   let app: App | undefined;
   try {
     const cred = existing ?? (await makeKey(dataDir, 'alice', 'admin', undefined, undefined, pgDb ? { storeUrl: pgDb.url } : {}));
@@ -111,7 +59,7 @@ export async function startTrailApp(extra: Record<string, unknown> = {}, dataDir
   }
 }
 
-function trailApp(app: App, info: ListenInfo, dataDir: string, cred: Credentials, pgDb: Awaited<ReturnType<typeof ownDatabase>> | undefined): TrailApp {
+function trailApp(app: App, info: ListenInfo, dataDir: string, cred: Credentials, pgDb: OwnDatabase | undefined): TrailApp {
   let closed: Promise<void> | undefined;
   return {
     app,
