@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: build, typecheck, lint, unit tests, then integration tests against real
 # servers started here (a real Flink session cluster from Maven Central jars and a throwaway
-# PostgreSQL cluster on a unix socket, each shared by all suites), then the trails suites once more
-# with trails on that PostgreSQL, then the core gateway suite against a Flink 1.20 cluster of its own.
+# PostgreSQL cluster on a unix socket, each shared by all suites), then the trails, core gateway,
+# identity, Kubernetes, SQL gateway, ingest and lookup suites once more with everything on that
+# PostgreSQL, then the core gateway suite against a Flink 1.20 cluster of its own.
 #
 # First, what the tests need: Debian packages (scripts/install-test-deps.sh: a JDK, Maven, curl,
 # rsyslog, Swift, Chromium, …; needs root or sudo, says so otherwise), npm packages if missing,
@@ -109,16 +110,22 @@ fi
 step "integration tests (Flink $FLINK_VERSION, shared cluster)"
 FLINKTRAIL_TEST_REPORT=$(report integration) bash scripts/run-tests.sh integration
 
-# The trails suites again with trails (and events, identities) on the shared PostgreSQL, a
-# database of each app's own (test/integration/trails/common.ts): the trail repository has two
-# implementations and these suites are what say they behave alike — positions, plans, files,
-# digest chains, history jobs, dead letters, an outage and every sink kind (delivery: about 50 s
-# more, measured). kafka-sasl and relp test the sinks' transports more than the store and would
-# add over a minute; they pass on PostgreSQL too (FLINKTRAIL_TEST_TRAILS_STORE=postgres).
-step "trails suites on PostgreSQL"
-FLINKTRAIL_TEST_TRAILS_STORE=postgres FLINKTRAIL_TEST_REPORT=$(report trails-postgres) \
+# Suites again with events, identities, Kubernetes state and trails on the shared PostgreSQL, a
+# database of each data directory's own (FLINKTRAIL_TEST_STORE=postgres: test/helpers/flinktrail.ts,
+# test/integration/trails/common.ts): every repository has two implementations and these suites are
+# what say they behave alike. Trails: positions, plans, files, digest chains, history jobs, dead
+# letters, an outage and every sink kind (delivery: about 50 s more, measured); kafka-sasl and relp
+# test the sinks' transports more than the store and would add over a minute; they pass on
+# PostgreSQL too. Then the core slice through the gateway, access keys, roles and sessions, the
+# Kubernetes webhook, the SQL gateway, ingest and the lookup API: about 80 s more, measured (each
+# within a few seconds of its SQLite run).
+step "suites on PostgreSQL"
+FLINKTRAIL_TEST_STORE=postgres FLINKTRAIL_TEST_REPORT=$(report suites-postgres) \
   bash scripts/run-tests.sh integration test/integration/trails/management.test.ts test/integration/trails/dead-letters.test.ts \
-  test/integration/trails/validate-logs.test.ts test/integration/trails/outage.test.ts test/integration/trails/delivery.test.ts
+  test/integration/trails/validate-logs.test.ts test/integration/trails/outage.test.ts test/integration/trails/delivery.test.ts \
+  test/integration/gateway/flink-operations.test.ts test/integration/identity/access.test.ts \
+  test/integration/k8s-audit/webhook.test.ts test/integration/sql-gateway/sql-gateway.test.ts \
+  test/integration/ingest/ingest.test.ts test/integration/api/lookup-api.test.ts
 
 # The LTS line too: the core gateway suite against a Flink 1.20 cluster of its own.
 step "gateway suite against Flink 1.20.3"
