@@ -48,6 +48,9 @@ async function occupy8081(): Promise<Server | undefined> {
   });
 }
 
+/** The fields of the demo's JSON line, whichever store it runs on. */
+const DEMO_KEYS = ['accessKeyId', 'accessKeySecret', 'apiUrl', 'consoleUrl', 'dataDir', 'exampleJobJar', 'flinkUrl', 'gatewayUrl', 'jobId', 'logFile', 'password', 'user'];
+
 interface Demo {
   proc: ChildProcess;
   info: DemoInfo;
@@ -121,6 +124,7 @@ describe('flinktrail demo and the CLI', { timeout: 300_000 }, () => {
       for (const k of ['consoleUrl', 'apiUrl', 'gatewayUrl', 'flinkUrl', 'dataDir', 'logFile', 'user', 'password', 'accessKeyId', 'accessKeySecret', 'jobId'] as const) {
         assert.ok(info[k], `${k} is printed`);
       }
+      assert.deepEqual(Object.keys(info).sort(), DEMO_KEYS);
       assert.notEqual(new URL(info.flinkUrl).port, '8081', 'Flink went to another port because 8081 was taken');
       // The example job was submitted through FlinkTrail and runs: there is something to cancel.
       const job = await fetch(`${info.gatewayUrl}jobs/${info.jobId}`, { headers: { authorization: basic(info) } });
@@ -202,7 +206,7 @@ describe('flinktrail demo and the CLI', { timeout: 300_000 }, () => {
       const dataDir = tempDir();
       demo = await startDemo(['--data-dir', dataDir, '--store', storeUrl]);
       const { info } = demo;
-      assert.deepEqual(Object.keys(info).sort(), ['accessKeyId', 'accessKeySecret', 'apiUrl', 'consoleUrl', 'dataDir', 'flinkUrl', 'gatewayUrl', 'jobId', 'logFile', 'password', 'user'], 'the same JSON line as the embedded demo');
+      assert.deepEqual(Object.keys(info).sort(), DEMO_KEYS, 'the same JSON line as the embedded demo');
       const job = await fetch(`${info.gatewayUrl}jobs/${info.jobId}`, { headers: { authorization: basic(info) } });
       assert.equal(((await job.json()) as { state: string }).state, 'RUNNING');
       const env = { ...process.env, FLINKTRAIL_ENDPOINT: info.apiUrl, FLINKTRAIL_ACCESS_KEY_ID: info.accessKeyId, FLINKTRAIL_ACCESS_KEY_SECRET: info.accessKeySecret };
