@@ -13,7 +13,7 @@ import { SqliteEventStore } from '../store/sqlite/events.js';
 import { createLogger } from '../telemetry/logger.js';
 import { DigestKeys } from './digest/keys.js';
 import { SqliteDigestKeyStore } from './sqlite/digest-keys.js';
-import { DEAD_LETTER_EVENT, DeliveryEngine } from './engine.js';
+import { DEAD_LETTER_EVENT, DeliveryEngine, type EngineDeps } from './engine.js';
 import { decodeFile } from './layout.js';
 import { createTrailMetrics } from './metrics.js';
 import { validateCreate } from './model.js';
@@ -55,15 +55,15 @@ class RefusesMarked implements RecordSink {
   close = () => Promise.resolve();
 }
 
-async function setup(dest: string, sinks: { objects?: ObjectStore; records?: RecordSink }) {
+/** A store, a trail repository and what an engine needs beside them, in a new data directory. */
+function parts(trails: Record<string, unknown>) {
   const dataDir = mkdtempSync(join(tmpdir(), 'ft-engine-'));
   const db = openDatabase(dataDir, { synchronous: 'normal' });
   const store = new SqliteEventStore(db, { flushIntervalMs: 5 });
-  const config = buildConfig({ dataDir, trails: { windowSeconds: 1, pollIntervalMs: 10, streamBatchSize: 20, retry: { initialBackoffMs: 10, maxBackoffMs: 100 }, minDigestIntervalSeconds: 1 } });
+  const config = buildConfig({ dataDir, trails: { windowSeconds: 1, pollIntervalMs: 10, retry: { initialBackoffMs: 10, maxBackoffMs: 100 }, minDigestIntervalSeconds: 1, ...trails } });
   const secrets = testSecrets();
   const repo = new SqliteTrailRepository(db, join(dataDir, 'trails'), secrets);
-  const recorded: ActionTrailEvent[] = [];
-  const engine = new DeliveryEngine({
+  const deps = (holder: string, sinks: Pick<EngineDeps, 'openObjectStore' | 'openRecordSink'>): EngineDeps => ({
     repo,
     store,
     keys: new DigestKeys(new SqliteDigestKeyStore(db), dataDir, secrets),
@@ -71,24 +71,21 @@ async function setup(dest: string, sinks: { objects?: ObjectStore; records?: Rec
     accountId: '1',
     log: createLogger('silent'),
     metrics: createTrailMetrics(new Registry()),
-    openObjectStore: () => sinks.objects ?? assert.fail('no object store here'),
-    openRecordSink: () => sinks.records ?? assert.fail('no record sink here'),
-    recordEvent: (e) => {
-      recorded.push(e);
-      return Promise.resolve();
-    },
     region: 'local',
-    holder: 'engine-test',
+    holder,
+    ...sinks,
   });
-  const spec = validateCreate({ Name: 'engine-trail', EventRW: 'All', Destinations: [dest], DigestInterval: 1 }, {
-    knownRegions: new Set(['local']),
-    defaultDigestInterval: 1,
-    minDigestInterval: 1,
-    localDir: dataDir,
-  });
-  await repo.create(spec, 'local', Date.now(), await store.lastSeq());
-  await repo.start('engine-trail', Date.now() - 1, await store.lastSeq());
-  engine.start();
+  /** A started trail `engine-trail` delivering everything to `dest`. */
+  const startTrail = async (dest: string) => {
+    const spec = validateCreate({ Name: 'engine-trail', EventRW: 'All', Destinations: [dest], DigestInterval: 1 }, {
+      knownRegions: new Set(['local']),
+      defaultDigestInterval: 1,
+      minDigestInterval: 1,
+      localDir: dataDir,
+    });
+    await repo.create(spec, 'local', Date.now(), await store.lastSeq());
+    await repo.start('engine-trail', Date.now() - 1, await store.lastSeq());
+  };
   /** Waits until the live cursor has handled everything stored. */
   const drained = async () => {
     const deadline = Date.now() + 15_000;
@@ -99,12 +96,29 @@ async function setup(dest: string, sinks: { objects?: ObjectStore; records?: Rec
     }
     return cursor;
   };
-  const stop = () => engine.stop();
   const close = async () => {
     await store.close();
     db.close();
   };
-  return { store, repo, recorded, drained, stop, close };
+  return { dataDir, db, store, repo, deps, startTrail, drained, close };
+}
+
+async function setup(dest: string, sinks: { objects?: ObjectStore; records?: RecordSink }) {
+  const p = parts({ streamBatchSize: 20 });
+  const recorded: ActionTrailEvent[] = [];
+  const engine = new DeliveryEngine({
+    ...p.deps('engine-test', {
+      openObjectStore: () => sinks.objects ?? assert.fail('no object store here'),
+      openRecordSink: () => sinks.records ?? assert.fail('no record sink here'),
+    }),
+    recordEvent: (e) => {
+      recorded.push(e);
+      return Promise.resolve();
+    },
+  });
+  await p.startTrail(dest);
+  engine.start();
+  return { store: p.store, repo: p.repo, recorded, drained: p.drained, stop: () => engine.stop(), close: p.close };
 }
 
 describe('delivery engine', () => {
@@ -177,51 +191,31 @@ describe('delivery engine', () => {
   });
 
   it('two engines on one store: exactly one delivers a trail (its lease holder); when it stops the other takes over, nothing delivered twice', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'ft-engine-lease-'));
+    const p = parts({ leaseSeconds: 3 });
+    const { repo, store } = p;
     const out = mkdtempSync(join(tmpdir(), 'ft-engine-lease-out-'));
-    const db = openDatabase(dataDir, { synchronous: 'normal' });
-    const store = new SqliteEventStore(db, { flushIntervalMs: 5 });
-    const config = buildConfig({ dataDir, trails: { windowSeconds: 1, pollIntervalMs: 10, leaseSeconds: 3, retry: { initialBackoffMs: 10, maxBackoffMs: 100 }, minDigestIntervalSeconds: 1 } });
-    const secrets = testSecrets();
-    const repo = new SqliteTrailRepository(db, join(dataDir, 'trails'), secrets);
     const puts: string[] = [];
     const engine = (holder: string) =>
-      new DeliveryEngine({
-        repo,
-        store,
-        keys: new DigestKeys(new SqliteDigestKeyStore(db), dataDir, secrets),
-        config: config.trails,
-        accountId: '1',
-        log: createLogger('silent'),
-        metrics: createTrailMetrics(new Registry()),
-        openObjectStore: () => {
-          const files = new FileObjectStore(out);
-          return Object.assign(Object.create(files) as FileObjectStore, {
-            put: async (key: string, body: Buffer) => {
-              if (key.includes('/Actiontrail/')) puts.push(`${holder} ${key}`);
-              await files.put(key, body);
-            },
-          });
-        },
-        openRecordSink: () => assert.fail('no record sink here'),
-        holder,
-      });
-    const spec = validateCreate({ Name: 'lease-trail', EventRW: 'All', Destinations: [`file://${out}`], DigestInterval: 1 }, {
-      knownRegions: new Set(['local']),
-      defaultDigestInterval: 1,
-      minDigestInterval: 1,
-      localDir: dataDir,
-    });
-    await repo.create(spec, 'local', Date.now(), await store.lastSeq());
-    await repo.start('lease-trail', Date.now() - 1, await store.lastSeq());
+      new DeliveryEngine(
+        p.deps(holder, {
+          openObjectStore: () => {
+            const files = new FileObjectStore(out);
+            return Object.assign(Object.create(files) as FileObjectStore, {
+              put: async (key: string, body: Buffer) => {
+                if (key.includes('/Actiontrail/')) puts.push(`${holder} ${key}`);
+                await files.put(key, body);
+              },
+            });
+          },
+          openRecordSink: () => assert.fail('no record sink here'),
+        }),
+      );
+    await p.startTrail(`file://${out}`);
     const a = engine('a');
     const b = engine('b');
     const drained = async () => {
-      for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-        const c = (await repo.allCursors())[0]!;
-        if (c.position >= (await store.lastSeq()) && !c.plan) return;
-      }
-      assert.fail('not delivered in 15 s');
+      const c = await p.drained();
+      assert.ok(c.position >= (await store.lastSeq()) && !c.plan, 'delivered in 15 s');
     };
     let first: ActionTrailEvent[] = [];
     let second: ActionTrailEvent[] = [];
@@ -232,18 +226,18 @@ describe('delivery engine', () => {
       first = newEvents(40, { start: Date.now(), stepMs: 1 });
       for (const e of first) await store.append(e);
       await drained();
-      assert.deepEqual(a.heldTrails(), ['lease-trail']);
+      assert.deepEqual(a.heldTrails(), ['engine-trail']);
       assert.deepEqual(b.heldTrails(), [], 'the other engine does not deliver it');
       assert.ok(puts.length > 0 && puts.every((p) => p.startsWith('a ')), 'only the holder put files');
       const token = (await repo.leases())[0]!.token;
 
       await a.stop(); // a clean stop releases the lease: b takes it at its next renewal
       await b.sync();
-      assert.deepEqual(b.heldTrails(), ['lease-trail']);
+      assert.deepEqual(b.heldTrails(), ['engine-trail']);
       assert.equal((await repo.leases())[0]!.token, token + 1, 'a new holder, a new token');
       // a's fence is stale now: a write with it changes nothing.
       const cursor = (await repo.allCursors())[0]!;
-      await assert.rejects(repo.advance(cursor.id, cursor.position + 1000, { trail: 'lease-trail', token }), /FT_ERR_TRAIL_LEASE_LOST|no longer holds/);
+      await assert.rejects(repo.advance(cursor.id, cursor.position + 1000, { trail: 'engine-trail', token }), /FT_ERR_TRAIL_LEASE_LOST|no longer holds/);
       assert.equal((await repo.cursor(cursor.id))?.position, cursor.position);
 
       second = newEvents(40, { start: Date.now(), stepMs: 1 });
@@ -257,7 +251,6 @@ describe('delivery engine', () => {
     const files = await new FileObjectStore(out).list('AliyunLogs/Actiontrail/');
     const delivered = (await Promise.all(files.map(async (k) => decodeFile((await new FileObjectStore(out).get(k))!)))).flat();
     assert.deepEqual(delivered.map((e) => e.eventId).sort(), [...first, ...second].map((e) => e.eventId).sort(), 'every event once');
-    await store.close();
-    db.close();
+    await p.close();
   });
 });

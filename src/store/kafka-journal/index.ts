@@ -31,9 +31,9 @@
  * hands to `StoreWriter.write`); kafka.ts implements them with @platformatic/kafka.
  */
 import type { ActionTrailEvent } from '../../event/types.js';
-import type { Histogram, HistogramQuery } from '../../query/histogram.js';
 import type { Logger } from '../../telemetry/logger.js';
-import type { EventStore, LookupPage, LookupRequest, Positioned } from '../types.js';
+import { DelegatingEventStore } from '../delegating.js';
+import type { EventStore } from '../types.js';
 
 /** What a journal record asks of the store writer. */
 export type JournalKind =
@@ -84,7 +84,7 @@ interface Queued {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export class KafkaJournalEventStore implements EventStore {
+export class KafkaJournalEventStore extends DelegatingEventStore {
   private queue: Queued[] = [];
   private pumping: Promise<void> | undefined;
   private failures = 0;
@@ -95,10 +95,11 @@ export class KafkaJournalEventStore implements EventStore {
   writer: Closable | undefined;
 
   constructor(
-    readonly inner: EventStore,
+    inner: EventStore,
     private readonly producer: JournalProducer,
     private readonly o: KafkaJournalOptions,
   ) {
+    super(inner);
     this.maxPending = o.maxPending ?? 100_000;
     this.maxBatch = o.maxBatch ?? 500;
   }
@@ -155,7 +156,7 @@ export class KafkaJournalEventStore implements EventStore {
     })();
   }
 
-  async journal(event: ActionTrailEvent): Promise<void> {
+  override async journal(event: ActionTrailEvent): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const sent = this.produce('journal', event);
     const timeout = new Promise<never>((_, reject) => {
@@ -169,47 +170,20 @@ export class KafkaJournalEventStore implements EventStore {
     }
   }
 
-  complete(event: ActionTrailEvent): Promise<void> {
+  override complete(event: ActionTrailEvent): Promise<void> {
     return this.produce('complete', event);
   }
 
-  append(event: ActionTrailEvent): Promise<void> {
+  override append(event: ActionTrailEvent): Promise<void> {
     return this.produce('append', event);
   }
 
-  appendSerialized(eventsJson: string): Promise<number[]> {
-    return this.inner.appendSerialized(eventsJson);
-  }
-  lookup(req: LookupRequest): Promise<LookupPage> {
-    return this.inner.lookup(req);
-  }
-  histogram(q: HistogramQuery): Promise<Histogram> {
-    return this.inner.histogram(q);
-  }
-  get(eventId: string): Promise<ActionTrailEvent | undefined> {
-    return this.inner.get(eventId);
-  }
-  existing(eventIds: readonly string[]): Promise<Set<string>> {
-    return this.inner.existing(eventIds);
-  }
-  scan(afterSeq: number, limit: number): Promise<Positioned[]> {
-    return this.inner.scan(afterSeq, limit);
-  }
-  lastSeq(): Promise<number> {
-    return this.inner.lastSeq();
-  }
-  resolvePending(message: string, before?: number): Promise<number> {
-    return this.inner.resolvePending(message, before);
-  }
-  purge(before: number): Promise<number> {
-    return this.inner.purge(before);
-  }
 
   /**
    * Sends what is queued (for at most `journalTimeoutMs` while the producer fails: what is left
    * is logged with its count), stops the store writer, then closes the store.
    */
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     if (this.closed) return;
     const deadline = Date.now() + this.o.journalTimeoutMs;
     while ((this.pumping || this.queue.length) && Date.now() < deadline) await (this.pumping ?? sleep(10));

@@ -25,9 +25,9 @@
  * gone); afterwards every spooled event is found, in eventTime order like every other.
  */
 import type { ActionTrailEvent } from '../../event/types.js';
-import type { Histogram, HistogramQuery } from '../../query/histogram.js';
 import type { Logger } from '../../telemetry/logger.js';
-import type { EventStore, LookupPage, LookupRequest, Positioned } from '../types.js';
+import { DelegatingEventStore } from '../delegating.js';
+import type { EventStore } from '../types.js';
 
 /** One kept event: a journaled write (`final` false) or a finished event. */
 export interface SpoolRow {
@@ -77,7 +77,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-export class SpoolingEventStore implements EventStore {
+export class SpoolingEventStore extends DelegatingEventStore {
   private spooling = false;
   private spooledSince = 0;
   private draining: Promise<void> | undefined;
@@ -85,10 +85,11 @@ export class SpoolingEventStore implements EventStore {
   private closed = false;
 
   constructor(
-    readonly inner: EventStore,
+    inner: EventStore,
     private readonly spool: Spool,
     private readonly o: SpoolOptions,
   ) {
+    super(inner);
     const left = spool.journaled();
     for (const r of left) {
       r.event.additionalEventData = { ...r.event.additionalEventData, outcome: 'unknown' };
@@ -128,7 +129,7 @@ export class SpoolingEventStore implements EventStore {
     this.o.onCount?.(this.spool.count());
   }
 
-  async journal(event: ActionTrailEvent): Promise<void> {
+  override async journal(event: ActionTrailEvent): Promise<void> {
     if (this.closed) throw new Error('The event store is closed.');
     if (!this.spooling) {
       try {
@@ -141,12 +142,12 @@ export class SpoolingEventStore implements EventStore {
     this.keep(event, false);
   }
 
-  async complete(event: ActionTrailEvent): Promise<void> {
+  override async complete(event: ActionTrailEvent): Promise<void> {
     if (this.spooling || this.spool.has(event.eventId)) return this.keep(event, true);
     return this.inner.complete(event);
   }
 
-  async append(event: ActionTrailEvent): Promise<void> {
+  override async append(event: ActionTrailEvent): Promise<void> {
     if (this.spooling) return this.keep(event, true);
     return this.inner.append(event);
   }
@@ -189,36 +190,9 @@ export class SpoolingEventStore implements EventStore {
     }
   }
 
-  appendSerialized(eventsJson: string): Promise<number[]> {
-    return this.inner.appendSerialized(eventsJson);
-  }
-  lookup(req: LookupRequest): Promise<LookupPage> {
-    return this.inner.lookup(req);
-  }
-  histogram(q: HistogramQuery): Promise<Histogram> {
-    return this.inner.histogram(q);
-  }
-  get(eventId: string): Promise<ActionTrailEvent | undefined> {
-    return this.inner.get(eventId);
-  }
-  existing(eventIds: readonly string[]): Promise<Set<string>> {
-    return this.inner.existing(eventIds);
-  }
-  scan(afterSeq: number, limit: number): Promise<Positioned[]> {
-    return this.inner.scan(afterSeq, limit);
-  }
-  lastSeq(): Promise<number> {
-    return this.inner.lastSeq();
-  }
-  resolvePending(message: string, before?: number): Promise<number> {
-    return this.inner.resolvePending(message, before);
-  }
-  purge(before: number): Promise<number> {
-    return this.inner.purge(before);
-  }
 
   /** One last drain if the store answers quickly; what is left stays in the spool for the next start. */
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     if (this.closed) return;
     clearInterval(this.timer);
     const t = this.o.journalTimeoutMs;

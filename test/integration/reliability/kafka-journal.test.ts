@@ -18,30 +18,13 @@ import { after, before, describe, it } from 'node:test';
 import { Consumer } from '@platformatic/kafka';
 import pg from 'pg';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
-import { PostgresEventStore } from '../../../src/store/postgres/events.js';
 import { startFlink, type FlinkCluster } from '../../helpers/flink.js';
 import { basic, makeKey, tempDir } from '../../helpers/flinktrail.js';
 import { startKafka, type KafkaServer } from '../../helpers/kafka.js';
 import { startOwnPostgres, type OwnPostgresServer } from '../../helpers/postgres.js';
-import { Client, groupBy, metric, serve, sleep, traffic, allAnsweredStored, type Call, type Phase } from './lib.js';
+import { Client, allAnsweredStored, allPostgresEvents as allEvents, groupBy, metric, serve, sleep, traffic, type Call, type Phase } from './lib.js';
 
 const OUTAGE_MS = Number(process.env['FLINKTRAIL_TEST_PG_OUTAGE_SECONDS'] ?? 10) * 1000;
-
-/** Every event of the store, read through the store contract. */
-async function allEvents(url: string): Promise<ActionTrailEvent[]> {
-  const store = await PostgresEventStore.open({ url, poolMax: 2 });
-  try {
-    const out: ActionTrailEvent[] = [];
-    for (let after = 0; ; ) {
-      const page = await store.scan(after, 1000);
-      if (page.length === 0) return out;
-      for (const p of page) out.push(p.event);
-      after = page[page.length - 1]?.seq ?? after;
-    }
-  } finally {
-    await store.close();
-  }
-}
 
 /** The offset the store writers' group committed on partition 0 of `topic` (-1: none). */
 async function committedOffset(bootstrap: string, topic: string): Promise<number> {

@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { Pool } from 'undici';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
 import { BODY_COLUMNS, BodyCodec, type BodyRow } from '../../../src/store/sqlite/body-codec.js';
+import { PostgresEventStore } from '../../../src/store/postgres/events.js';
 import { startChild, type ChildServer } from '../../helpers/flinktrail.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -165,5 +166,21 @@ export async function allAnsweredStored(calls: readonly Call[], stored: () => Pr
     if (wanted.every((rid) => have.has(rid))) return Date.now() - t;
     if (Date.now() - t > timeoutMs) assert.fail(`${wanted.filter((rid) => !have.has(rid)).length} of ${wanted.length} answered calls still have no event ${timeoutMs / 1000} s after ${since}`);
     await sleep(Math.min(500, timeoutMs / 50));
+  }
+}
+
+/** Every event of a PostgreSQL store, in position order, read through the store contract (bodies decoded however they are kept). */
+export async function allPostgresEvents(url: string): Promise<ActionTrailEvent[]> {
+  const store = await PostgresEventStore.open({ url, poolMax: 2 });
+  try {
+    const out: ActionTrailEvent[] = [];
+    for (let after = 0; ; ) {
+      const page = await store.scan(after, 1000);
+      if (page.length === 0) return out;
+      for (const p of page) out.push(p.event);
+      after = page[page.length - 1]?.seq ?? after;
+    }
+  } finally {
+    await store.close();
   }
 }

@@ -17,30 +17,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { ActionTrailEvent } from '../../../src/event/types.js';
-import { PostgresEventStore } from '../../../src/store/postgres/events.js';
 import { startFlink, type FlinkCluster } from '../../helpers/flink.js';
 import { basic, makeKey, tempDir, type Credentials } from '../../helpers/flinktrail.js';
 import { startOwnPostgres, type OwnPostgresServer } from '../../helpers/postgres.js';
-import { Client, groupBy, metric, serve, sleep, traffic, allAnsweredStored, type Call, type Phase } from './lib.js';
+import { Client, allAnsweredStored, allPostgresEvents as allEvents, groupBy, metric, serve, sleep, traffic, type Call, type Phase } from './lib.js';
 
 const OUTAGE_MS = Number(process.env['FLINKTRAIL_TEST_PG_OUTAGE_SECONDS'] ?? 10) * 1000;
-
-/** Every event of the store, read through the store contract (bodies decoded however they are kept). */
-async function allEvents(url: string): Promise<ActionTrailEvent[]> {
-  const store = await PostgresEventStore.open({ url, poolMax: 2 });
-  try {
-    const out: ActionTrailEvent[] = [];
-    for (let after = 0; ; ) {
-      const page = await store.scan(after, 1000);
-      if (page.length === 0) return out;
-      for (const p of page) out.push(p.event);
-      after = page[page.length - 1]?.seq ?? after;
-    }
-  } finally {
-    await store.close();
-  }
-}
 
 describe('PostgreSQL outage under traffic: writes fail closed, reads flow, nothing lost or doubled', { timeout: 150_000 + OUTAGE_MS * 2 }, () => {
   let flink: FlinkCluster | undefined;
