@@ -9,7 +9,9 @@
  * - `journal` asks PostgreSQL, for at most `journalTimeoutMs`; when that fails (refused, timed
  *   out, any error) the instance **spools**: this write and every write, completion and read
  *   event after it are kept in the spool (fsynced) until it has drained, so none waits on a
- *   database that is not there.
+ *   database that is not there. An outcome or read event PostgreSQL does not commit within
+ *   `journalTimeoutMs` is kept in the spool as well (and the instance spools from then on): the
+ *   store's own retry holds it only in memory, which a crash would lose.
  * - A drain runs every `drainIntervalMs`: finished events, oldest first, are handed to the
  *   store's `complete` — an update of the row journaled in PostgreSQL, or an insert when there is
  *   none, keyed by eventId — and removed from the spool once committed. A crash at any point
@@ -144,12 +146,28 @@ export class SpoolingEventStore extends DelegatingEventStore {
 
   override async complete(event: ActionTrailEvent): Promise<void> {
     if (this.spooling || this.spool.has(event.eventId)) return this.keep(event, true);
-    return this.inner.complete(event);
+    return this.committedOrKept(this.inner.complete(event), event);
   }
 
   override async append(event: ActionTrailEvent): Promise<void> {
     if (this.spooling) return this.keep(event, true);
-    return this.inner.append(event);
+    return this.committedOrKept(this.inner.append(event), event);
+  }
+
+  /**
+   * Waits for the store to commit a finished event, for at most `journalTimeoutMs`; then keeps it
+   * in the spool too (and spools from now on). The store holds what it could not commit in
+   * memory and retries, but a process killed meanwhile loses that copy: an outcome lost so would
+   * leave its write `pending` in the store, holding every trail behind it. Both copies are the
+   * same event, written by eventId: whichever lands second changes nothing.
+   */
+  private async committedOrKept(commit: Promise<void>, event: ActionTrailEvent): Promise<void> {
+    try {
+      await withTimeout(commit, this.o.journalTimeoutMs, 'Writing to the event store');
+    } catch (err) {
+      this.enter((err as Error).message);
+      this.keep(event, true);
+    }
   }
 
   /** Moves finished events into the store; stops spooling once it is empty and the store answers. One at a time. */

@@ -100,6 +100,21 @@ describe('SpoolingEventStore', () => {
     await store.close();
   });
 
+  it('keeps an outcome the store does not commit in time in the spool too (a crash would lose the store\'s in-memory retry)', async () => {
+    const { store, inner, dir } = open();
+    const [w] = newEvents(1);
+    await store.journal(w!); // journaled in the store while it answers
+    inner.hang = true; // then it stops answering: the outcome is only in its retry queue
+    await store.complete(write(w!, 'success')); // resolves after the 200 ms timeout, from the spool
+    assert.equal(store.isSpooling, true);
+    // A process killed now: the spool file alone brings the outcome to the store at the next start.
+    const again = open(dir);
+    await again.store.drain();
+    assert.equal((again.inner.rows.get(w!.eventId)?.additionalEventData as { outcome: string }).outcome, 'success');
+    assert.equal(again.store.isSpooling, false);
+    inner.hang = false;
+  });
+
   it('after a crash: drains what was spooled, and records writes spooled without an outcome as unknown', async () => {
     const first = open();
     first.inner.down = true;
