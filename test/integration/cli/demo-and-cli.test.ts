@@ -8,16 +8,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
-import pg from 'pg';
 import { openDatabase } from '../../../src/store/sqlite/database.js';
 import { basic, REPO, tempDir } from '../../helpers/flinktrail.js';
-import { startPostgres } from '../../helpers/postgres.js';
+import { ownDatabase } from '../../helpers/postgres.js';
 
 const exec = promisify(execFile);
 const BIN = join(REPO, 'bin/flinktrail.mjs');
@@ -195,14 +193,10 @@ describe('flinktrail demo and the CLI', { timeout: 300_000 }, () => {
   });
 
   it('demo --store postgres://… prints the same JSON line and keeps events, users and trails in PostgreSQL', async () => {
-    const postgres = await startPostgres();
-    const admin = new pg.Client({ connectionString: postgres.url });
-    const database = `ft_demo_${randomBytes(5).toString('hex')}`;
+    const database = await ownDatabase('ft_demo');
     let demo: Demo | undefined;
     try {
-      await admin.connect();
-      await admin.query(`CREATE DATABASE ${database}`);
-      const storeUrl = postgres.url.replace(/^postgres:\/\/postgres@\/[^?]+/, `postgres://postgres@/${database}`);
+      const storeUrl = database.url;
       const dataDir = tempDir();
       demo = await startDemo(['--data-dir', dataDir, '--store', storeUrl]);
       const { info } = demo;
@@ -213,16 +207,12 @@ describe('flinktrail demo and the CLI', { timeout: 300_000 }, () => {
       await exec(process.execPath, [BIN, 'trails', 'create', '--name', 'pg-demo-trail', '--destination', 'local', '--output', 'json'], { env });
 
       // Where it all went: PostgreSQL, not the data directory.
-      const db = new pg.Client({ connectionString: storeUrl });
-      await db.connect();
-      try {
-        const one = async (sql: string, ...params: unknown[]) => Number(((await db.query(sql, params)).rows[0] as { n: string }).n);
+      {
+        const one = async (sql: string, ...params: unknown[]) => Number(((await database.pool.query(sql, params)).rows[0] as { n: string }).n);
         assert.ok((await one("SELECT count(*) AS n FROM events WHERE event_name = 'RunJar'")) >= 1, 'the job start is an event in PostgreSQL');
         assert.equal(await one('SELECT count(*) AS n FROM users WHERE name = $1', info.user), 1, 'the demo user is in PostgreSQL');
         assert.equal(await one('SELECT count(*) AS n FROM access_keys WHERE id = $1', info.accessKeyId), 1);
         assert.equal(await one("SELECT count(*) AS n FROM trails WHERE name = 'pg-demo-trail'"), 1, 'the trail is in PostgreSQL');
-      } finally {
-        await db.end();
       }
       const local = openDatabase(dataDir, { readonly: true });
       try {
@@ -237,9 +227,7 @@ describe('flinktrail demo and the CLI', { timeout: 300_000 }, () => {
         demo.proc.kill('SIGTERM');
         assert.equal(await demo.exited, 0, demo.stderr);
       }
-      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
-      await admin.end().catch(() => undefined);
-      await postgres.stop();
+      await database.drop();
     }
     assert.equal(demo.stdout, `${JSON.stringify(demo.info)}\n`, 'stdout is exactly the one JSON line');
   });

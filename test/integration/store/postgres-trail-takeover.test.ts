@@ -16,24 +16,26 @@
  *   every instance reads from PostgreSQL.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
 import { parseDestination } from '../../../src/trails/destination.js';
 import { decodeFile } from '../../../src/trails/layout.js';
 import { S3ObjectStore } from '../../../src/trails/sinks/index.js';
 import { startFlink, type FlinkCluster } from '../../helpers/flink.js';
 import { basic, lookup, makeKey, startChild, tempDir, type ChildServer, type Credentials } from '../../helpers/flinktrail.js';
-import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
+import { ownDatabase, type OwnDatabase } from '../../helpers/postgres.js';
 import { startS3, type S3Server } from '../../helpers/s3.js';
 import { cli, countIds, sleep, until } from '../trails/common.js';
 
-const LEASE_SECONDS = 3;
-/** Renewal period of a 3 s lease: a third of it (trails/engine.ts). */
-const RENEW_MS = 1000;
+/**
+ * Short, so the takeover is quick, but not so short that a holder stalled a few seconds by a busy
+ * machine loses its lease before the kill: it acts on a lease while two thirds of it are left.
+ */
+const LEASE_SECONDS = 6;
+/** Renewal period of a 6 s lease: a third of it (trails/engine.ts). */
+const RENEW_MS = 2000;
 const TRAIL = 'takeover-trail';
 
 interface Answered {
@@ -42,29 +44,22 @@ interface Answered {
 }
 
 describe('trail delivery on PostgreSQL: one instance delivers, another takes over after SIGKILL', { timeout: 300_000 }, () => {
-  let postgres: PostgresServer | undefined;
+  let database: OwnDatabase | undefined;
   let flink: FlinkCluster | undefined;
   let s3: S3Server | undefined;
-  let admin: pg.Client | undefined;
-  const database = `ft_takeover_${randomBytes(5).toString('hex')}`;
   let storeUrl = '';
   let root: Credentials;
   const servers: ChildServer[] = [];
 
   before(async () => {
-    [postgres, flink, s3] = await Promise.all([startPostgres(), startFlink(), startS3()]);
-    admin = new pg.Client({ connectionString: postgres.url });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${database}`);
-    storeUrl = postgres.url.replace(/^postgres:\/\/postgres@\/[^?]+/, `postgres://postgres@/${database}`);
+    [database, flink, s3] = await Promise.all([ownDatabase('ft_takeover'), startFlink(), startS3()]);
+    storeUrl = database.url;
   });
   after(async () => {
     await Promise.all(servers.map((s) => s.stop().catch(() => undefined)));
-    await admin?.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
-    await admin?.end();
+    await database?.drop();
     await s3?.stop();
     await flink?.stop();
-    await postgres?.stop();
   });
 
   const configFile = () => {
@@ -185,10 +180,7 @@ describe('trail delivery on PostgreSQL: one instance delivers, another takes ove
       await c.stop('SIGKILL');
       killedAt = Date.now();
       // Whether the holder died with a batch cut and not yet recorded as delivered (said, not required: a kill cannot be timed to it).
-      const db = new pg.Client({ connectionString: storeUrl });
-      await db.connect();
-      pendingAtKill = ((await db.query('SELECT count(*)::int AS n FROM trail_cursors WHERE plan_from IS NOT NULL')).rows[0] as { n: number }).n > 0;
-      await db.end();
+      pendingAtKill = ((await database!.pool.query('SELECT count(*)::int AS n FROM trail_cursors WHERE plan_from IS NOT NULL')).rows[0] as { n: number }).n > 0;
       second = await until(
         'another instance took the lease over',
         async () => {
