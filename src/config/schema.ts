@@ -50,7 +50,7 @@ export const configSchema = {
       type: 'string',
       pattern: NAME_RULES.accountId.pattern,
       default: '1000000000000001',
-      description: 'The account every event belongs to (`userIdentity.accountId`, `recipientAccountId`).',
+      description: 'The management account (docs/reference/accounts.md): it owns what names no other account, sees every account\'s events and alone creates member accounts and multi-account trails.',
     },
     region: {
       type: 'string',
@@ -123,6 +123,11 @@ export const configSchema = {
             type: 'string',
             pattern: NAME_RULES.region.pattern,
             description: "The cluster's region (`acsRegion`); defaults to the top-level `region`.",
+          },
+          account: {
+            type: 'string',
+            pattern: NAME_RULES.accountId.pattern,
+            description: "The account that owns the cluster (`recipientAccountId` of its events; docs/reference/accounts.md); defaults to the top-level `accountId`, the management account.",
           },
           listen: {
             type: 'object',
@@ -839,6 +844,8 @@ export interface ClusterConfig {
   url: string;
   kind: ClusterKind;
   region?: string;
+  /** The owning account; absent: the management account (`Config.accountId`). */
+  account?: string;
   listen?: {
     host: string;
     port: number;

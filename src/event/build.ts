@@ -20,6 +20,8 @@ export interface NewEventInit {
   serviceName: string;
   acsRegion: string;
   isGlobal?: boolean;
+  /** The account the event belongs to; default: the caller's (`userIdentity.accountId`). */
+  recipientAccountId?: string;
   sourceIpAddress: string;
   userAgent: string;
   userIdentity: UserIdentity;
@@ -45,6 +47,7 @@ export function newEvent(init: NewEventInit): ActionTrailEvent {
     eventTime: (init.time ?? new Date()).toISOString(),
     acsRegion: init.acsRegion,
     isGlobal: init.isGlobal ?? false,
+    recipientAccountId: init.recipientAccountId ?? init.userIdentity.accountId,
     sourceIpAddress: init.sourceIpAddress,
     userAgent: init.userAgent,
     userIdentity: init.userIdentity,

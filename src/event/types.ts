@@ -118,6 +118,12 @@ export interface ActionTrailEvent {
   eventTime: string;
   acsRegion: string;
   isGlobal: boolean;
+  /**
+   * The account the event belongs to: the owner of what was acted on (a cluster's account, the
+   * caller's for FlinkTrail's own API). Absent in events recorded before accounts existed: they
+   * belong to the management account (`eventAccount`).
+   */
+  recipientAccountId?: string;
   sourceIpAddress: string;
   userAgent: string;
   userIdentity: UserIdentity;

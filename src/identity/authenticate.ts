@@ -33,6 +33,8 @@ export interface Principal {
   principalId: string;
   userName: string;
   role: Role | 'anonymous';
+  /** The caller's account; absent: the management account (`Config.accountId`). */
+  accountId?: string;
   accessKeyId?: string;
   /** How the caller proved who they are. */
   method: AuthMethod;

@@ -31,6 +31,12 @@ export interface EventFilter {
   errorCode?: string;
   sourceIpAddress?: string;
   cluster?: string;
+  /**
+   * Events of this account only (`recipientAccountId`; events without one belong to the
+   * management account). Set by the query layer from the caller: a member account's principal
+   * never sees another account's events.
+   */
+  accountId?: string;
 }
 
 /** Where a page ended: the sort key of its last event. */
