@@ -14,7 +14,7 @@ import type { EventRW } from '../../event/types.js';
 import { lookupEvents, parseTime, type TokenCodec } from '../../query/lookup.js';
 import type { EventStore } from '../../store/types.js';
 import { redactUrl } from '../../trails/destination.js';
-import type { TrailService } from '../../trails/service.js';
+import type { Caller, TrailService } from '../../trails/service.js';
 import { describeTrail } from '../../trails/service.js';
 import type { RpcParams } from './params.js';
 
@@ -33,6 +33,8 @@ export interface ActionDeps {
 export interface ActionContext {
   params: RpcParams;
   deps: ActionDeps;
+  /** Who signed the request: its account decides which trails it reaches. */
+  caller: Caller;
   /** The Host the client used: DescribeRegions' endpoint. */
   host: string;
   /** Names the resources of the call for its record. */
@@ -119,8 +121,9 @@ function trailBody(p: RpcParams, create: boolean): Record<string, unknown> {
   for (const k of UNSUPPORTED_TRAIL_PARAMS) {
     if (p.get(k)) throw invalid(k, 'FlinkTrail has no RAM roles, Log Service or MaxCompute; deliver with Destinations.N (s3://, kafka://, syslog+tcp://, syslog+tls://, file://, local)');
   }
-  if (create && p.bool('IsOrganizationTrail', false)) throw invalid('IsOrganizationTrail', 'FlinkTrail has one account: multi-account trails do not exist');
   const b: Record<string, unknown> = { Name: p.required('Name') };
+  // A multi-account trail; only the management account may make one (the trail service decides).
+  if (create && p.bool('IsOrganizationTrail', false)) b['IsOrganizationTrail'] = true;
   for (const k of ['EventRW', 'TrailRegion', 'DigestInterval']) {
     const v = p.get(k);
     if (v !== undefined && v !== '') b[k] = v;
@@ -152,7 +155,6 @@ const trailFields = (t: Parameters<typeof describeTrail>[0], accountId: string) 
   OssWriteRoleArn: '',
   SlsProjectArn: '',
   SlsWriteRoleArn: '',
-  OrganizationId: '',
 });
 
 function createOrUpdateAnswer(t: Parameters<typeof describeTrail>[0], accountId: string) {
@@ -200,7 +202,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     lists: ['Destinations'],
     async run(ctx) {
       named(ctx);
-      const t = await ctx.deps.trails.create(trailBody(ctx.params, true));
+      const t = await ctx.deps.trails.create(trailBody(ctx.params, true), ctx.caller);
       return createOrUpdateAnswer(t, ctx.deps.accountId);
     },
   },
@@ -211,7 +213,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     lists: ['Destinations'],
     async run(ctx) {
       const name = named(ctx);
-      const t = await ctx.deps.trails.update(name, trailBody(ctx.params, false));
+      const t = await ctx.deps.trails.update(name, trailBody(ctx.params, false), ctx.caller);
       return createOrUpdateAnswer(t, ctx.deps.accountId);
     },
   },
@@ -221,7 +223,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     sensitive: true,
     params: ['Name'],
     async run(ctx) {
-      await ctx.deps.trails.delete(named(ctx));
+      await ctx.deps.trails.delete(named(ctx), ctx.caller);
       return {};
     },
   },
@@ -231,10 +233,12 @@ export const ACTIONS: Record<string, ActionSpec> = {
     params: ['NameList', 'IncludeShadowTrails', 'IncludeOrganizationTrail'],
     async run(ctx) {
       const p = ctx.params;
-      // No shadow (other-region copies) or organization trails exist here: both flags are valid and change nothing.
+      // No shadow (other-region copies) exist here. Multi-account trails are the management
+      // account's own and always listed to it; a member sees none (not its account's): both flags
+      // are valid and change nothing.
       p.bool('IncludeShadowTrails', false);
       p.bool('IncludeOrganizationTrail', false);
-      const list = await ctx.deps.trails.list(p.get('NameList'));
+      const list = await ctx.deps.trails.list(p.get('NameList'), ctx.caller);
       if (list.length) ctx.resources({ [TRAIL_RESOURCE]: list.slice(0, 100).map((t) => t.name) });
       return { TrailList: list.map((t) => trailFields(t, ctx.deps.accountId)) };
     },
@@ -243,10 +247,12 @@ export const ACTIONS: Record<string, ActionSpec> = {
     eventRW: 'Read',
     isGlobal: true,
     params: ['Name', 'IsOrganizationTrail'],
-    run(ctx) {
+    async run(ctx) {
       const name = named(ctx);
-      if (ctx.params.bool('IsOrganizationTrail', false)) throw new FlinkTrailError('FT_ERR_TRAIL_NOT_FOUND', name);
-      return ctx.deps.trails.status(name);
+      const status = await ctx.deps.trails.status(name, ctx.caller);
+      // As ActionTrail: IsOrganizationTrail=true asks for a multi-account trail of that name.
+      if (ctx.params.bool('IsOrganizationTrail', false) && !status.IsOrganizationTrail) throw new FlinkTrailError('FT_ERR_TRAIL_NOT_FOUND', name);
+      return status;
     },
   },
   StartLogging: {
@@ -254,7 +260,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     isGlobal: true,
     params: ['Name'],
     async run(ctx) {
-      await ctx.deps.trails.start(named(ctx));
+      await ctx.deps.trails.start(named(ctx), ctx.caller);
       return {};
     },
   },
@@ -264,7 +270,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     sensitive: true,
     params: ['Name'],
     async run(ctx) {
-      await ctx.deps.trails.stop(named(ctx));
+      await ctx.deps.trails.stop(named(ctx), ctx.caller);
       return {};
     },
   },
@@ -274,7 +280,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     params: ['TrailName', 'ClientToken'],
     async run(ctx) {
       if ((ctx.params.get('ClientToken') ?? '').length > 64) throw invalid('ClientToken', 'at most 64 characters');
-      const job = await ctx.deps.trails.createHistoryJob(named(ctx, 'TrailName'));
+      const job = await ctx.deps.trails.createHistoryJob(named(ctx, 'TrailName'), ctx.caller);
       return { JobId: job.id };
     },
   },
@@ -286,7 +292,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
       const p = ctx.params;
       const trail = p.get('TrailName') || undefined;
       if (trail) ctx.resources({ [TRAIL_RESOURCE]: [trail.slice(0, 64)] });
-      return ctx.deps.trails.listHistoryJobs(trail, String(p.int('PageNumber', 1, 100_000, 1)), String(p.int('PageSize', 1, 100, 20)));
+      return ctx.deps.trails.listHistoryJobs(trail, String(p.int('PageNumber', 1, 100_000, 1)), String(p.int('PageSize', 1, 100, 20)), ctx.caller);
     },
   },
   DescribeRegions: {

@@ -145,6 +145,7 @@ export function createActionTrailRpcModule(ctx: ModuleContext, opts: RpcModuleOp
       const result = await spec.run({
         params,
         deps,
+        caller: signed.principal,
         host: (header(req.raw, 'host') ?? '').slice(0, 256),
         resources: (r) => {
           req.auditResources = r;

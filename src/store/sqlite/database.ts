@@ -18,7 +18,7 @@ import Database from 'better-sqlite3';
 import { isSealed, type Sealer } from '../../secrets/envelope.js';
 import { NONCES_V9 } from '../../api/actiontrail/sqlite/migrations.js';
 import { POLICIES_V3, SESSIONS_V3, SIGNING_V9, USERS_V2, USERS_V3 } from '../../identity/sqlite/migrations.js';
-import { DIGEST_KEYS_V4, TRAIL_LEASES_V11 } from '../../trails/sqlite/migrations.js';
+import { DIGEST_KEYS_V4, TRAIL_ACCOUNTS_V13, TRAIL_LEASES_V11 } from '../../trails/sqlite/migrations.js';
 import { K8S_OBJECTS_V5 } from '../../sources/k8s-audit/sqlite/migrations.js';
 
 export type Db = Database.Database;
@@ -225,6 +225,11 @@ const MIGRATIONS: readonly string[] = [
   // 11: trails — the delivery lease of each trail (trails/repository.ts: one holder delivers a
   // trail; its fencing token guards every write that moves delivery state)
   TRAIL_LEASES_V11,
+  // 12: accounts — the events' account column (the lead's branch fills this in; empty here so
+  // that 13 keeps its number)
+  '',
+  // 13: trails belong to accounts; multi-account trails (trails/sqlite/migrations.ts)
+  TRAIL_ACCOUNTS_V13,
 ];
 
 export interface OpenOptions {
