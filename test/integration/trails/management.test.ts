@@ -200,8 +200,8 @@ describe('trail management', () => {
     assert.equal(out.Destinations.length, 2);
     assert.ok(out.Destinations[1]!.startsWith(`file://${t.dataDir}`), 'out.Destinations[1]!.startsWith(`file://${t.dataDir}`)');
     const table = await cli(['trails', 'describe'], env());
-    assert.match(table.stdout, /Name\s+Status\s+EventRW/);
-    assert.match(table.stdout, /cli-trail-1\s+Enable\s+All/);
+    assert.match(table.stdout, /Name\s+Account\s+Status\s+EventRW/);
+    assert.match(table.stdout, /cli-trail-1\s+1\s+Enable\s+All/);
     const bad = await cli(['trails', 'create', '--name', 'cli-trail-2'], env());
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /FT_ERR_TRAIL_NO_DESTINATION/);
