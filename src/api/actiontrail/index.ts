@@ -147,6 +147,7 @@ export function createActionTrailRpcModule(ctx: ModuleContext, opts: RpcModuleOp
         deps,
         caller: signed.principal,
         host: (header(req.raw, 'host') ?? '').slice(0, 256),
+        principal: signed.principal,
         resources: (r) => {
           req.auditResources = r;
         },
