@@ -355,7 +355,21 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
     ready: () => ready,
     serverFactory: route,
     sessions,
-    routes: [identityRoutes({ config, directory, authenticator, sessions, resolveIp, ...(oidc ? { signOut: oidcSignOut({ config, oidc, sessions }) } : {}) }), ...(oidc ? [oidcRoutes({ config, oidc, sessions })] : []), consoleRoutes({ config, store, ...(oidc ? { ssoProviders: oidc.all.map((p) => p.settings) } : {}) }), ...modules.flatMap((m) => (m.routes ? [(a: FastifyInstance) => m.routes?.(a)] : []))],
+    routes: [
+      identityRoutes({
+        config,
+        directory,
+        authenticator,
+        sessions,
+        resolveIp,
+        // What the features own (trails): an account that owns anything is not deleted.
+        ownedBy: async (id) => (await Promise.all(modules.map((m) => (m.ownedBy ? m.ownedBy(id) : Promise.resolve([]))))).flat(),
+        ...(oidc ? { signOut: oidcSignOut({ config, oidc, sessions }) } : {}),
+      }),
+      ...(oidc ? [oidcRoutes({ config, oidc, sessions })] : []),
+      consoleRoutes({ config, store, ...(oidc ? { ssoProviders: oidc.all.map((p) => p.settings) } : {}) }),
+      ...modules.flatMap((m) => (m.routes ? [(a: FastifyInstance) => m.routes?.(a)] : [])),
+    ],
   });
 
   const purge = async () => {

@@ -145,6 +145,11 @@ export class TrailService {
     return (await this.d.repo.list(names)).filter((t) => this.visible(t, caller));
   }
 
+  /** The names of the trails an account owns (an account that owns one is not deleted). */
+  async ownedBy(accountId: string): Promise<string[]> {
+    return (await this.d.repo.list()).filter((t) => trailAccount(t, this.d.accountId) === accountId).map((t) => t.name);
+  }
+
   async start(name: string, caller: Caller): Promise<TrailRecord> {
     await this.mustSee(name, caller);
     const t = await this.d.repo.start(name, this.now(), await this.d.store.lastSeq());

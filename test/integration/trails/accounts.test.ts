@@ -1,42 +1,69 @@
 /**
- * Trails and accounts against the real S3 server (Swift s3api): two member accounts and the
- * management account, events of each ingested by the management account's admin. Each member's
- * trail holds its own account's events only, the management account's ordinary trail only the
- * management account's, and a multi-account trail every account's, each under
- * `<rd_id>/<accountId>/<region>/` with its own digest chain; validate-logs (the CLI, online)
- * passes account by account. A member sees, changes and deletes only its own trails.
- *
- * Member principals act through the trail service in process (a caller with `accountId`), as the
- * API's routes call it; the HTTP routes with member keys come with the accounts' identities.
+ * Trails and accounts against the real S3 server (Swift s3api): two member accounts (made through
+ * the API, each with its admin's AccessKey) and the management account, events of each ingested by
+ * the management account's admin. Each member's trail (made by the member's admin) holds its own
+ * account's events only, the management account's ordinary trail only the management account's,
+ * and a multi-account trail every account's, each under `<rd_id>/<accountId>/<region>/` with its
+ * own digest chain; validate-logs (the CLI, online) passes account by account. A member sees,
+ * changes and deletes only its own trails — REST, ActionTrail RPC and CLI — and another
+ * account's trail answers exactly as one that does not exist.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import OpenApiUtilModule from '@alicloud/openapi-util';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { FlinkTrailError } from '../../../src/errors/index.js';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
-import type { TrailsModule } from '../../../src/trails/index.js';
 import { decodeFile } from '../../../src/trails/layout.js';
 import { newEvents } from '../../helpers/events.js';
+import { basic, type Credentials } from '../../helpers/flinktrail.js';
 import { startS3, type S3Server } from '../../helpers/s3.js';
 import { cli, startTrailApp, until, type TrailApp } from './common.js';
 
+// A CommonJS package compiled from TypeScript: its `default` export is a property of the module.
+const OpenApiUtil = OpenApiUtilModule.default;
 const MGMT = '1000000000000001';
-const A = '2000000000000001';
-const B = '2000000000000002';
 const RD = `rd-${MGMT}`;
-const ACCOUNTS = [MGMT, A, B];
 
-/** Rejects with a FlinkTrailError of `code`. */
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
-  await assert.rejects(p, (err: unknown) => err instanceof FlinkTrailError && err.code === code, code);
-}
+type Answer = { status: number; body: Record<string, unknown> & { Code?: string } };
 
 describe('trails and accounts', { timeout: 300_000 }, () => {
   let s3: S3Server;
   let t: TrailApp;
-  let trails: TrailsModule;
+  /** The member accounts' ids (made through the API) and their admins' keys. */
+  let A = '';
+  let B = '';
+  let ACCOUNTS: string[] = [];
+  const admins = new Map<string, Credentials>();
   /** Ingested events by account. */
   const ingested = new Map<string, ActionTrailEvent[]>();
+
+  const callAs = async (cred: Credentials, method: string, path: string, body?: unknown): Promise<Answer> => {
+    const res = await fetch(`${t.info.apiUrl}${path}`, {
+      method,
+      headers: { authorization: basic(cred), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as Answer['body'] };
+  };
+  /** An ActionTrail RPC call, V1-signed with Alibaba's own signer. */
+  const rpcAs = async (cred: Credentials, action: string, params: Record<string, string>): Promise<Answer> => {
+    const all: Record<string, string> = {
+      Format: 'JSON',
+      Version: '2020-07-06',
+      AccessKeyId: cred.accessKeyId,
+      SignatureMethod: 'HMAC-SHA1',
+      SignatureVersion: '1.0',
+      SignatureNonce: `n${Math.random().toString(16).slice(2)}${Date.now()}`,
+      Timestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      Action: action,
+      ...params,
+    };
+    all['Signature'] = OpenApiUtil.getRPCSignature(all, 'GET', cred.accessKeySecret);
+    const res = await fetch(`${t.info.apiUrl}/?${new URLSearchParams(all).toString()}`);
+    return { status: res.status, body: (await res.json()) as Answer['body'] };
+  };
+  const cliEnv = (cred: Credentials) => ({ FLINKTRAIL_ENDPOINT: t.info.apiUrl, FLINKTRAIL_ACCESS_KEY_ID: cred.accessKeyId, FLINKTRAIL_ACCESS_KEY_SECRET: cred.accessKeySecret });
 
   /** Every log file of a bucket: key → events. */
   const bucketFiles = async (bucket: string): Promise<Map<string, ActionTrailEvent[]>> => {
@@ -63,22 +90,32 @@ describe('trails and accounts', { timeout: 300_000 }, () => {
   before(async () => {
     s3 = await startS3();
     t = await startTrailApp({ accountId: MGMT, trails: { knownRegions: ['cn-hangzhou'] } });
-    trails = t.app.modules.find((m) => m.name === 'trails') as TrailsModule;
-    const make = async (name: string, bucket: string, as: { accountId?: string }, extra: Record<string, unknown> = {}) => {
+    // Two member accounts, each with an admin and its AccessKey, made by the management account's admin.
+    for (const team of ['team-a', 'team-b']) {
+      const acct = await t.call<{ accountId: string }>('POST', '/api/v1/accounts', { name: team });
+      assert.equal(acct.status, 201, JSON.stringify(acct.body));
+      const id = acct.body.accountId;
+      assert.equal((await t.call('POST', '/api/v1/users', { userName: `${team}-admin`, role: 'admin', accountId: id })).status, 201);
+      const key = await t.call<{ accessKeyId: string; accessKeySecret: string }>('POST', '/api/v1/keys', { userName: `${team}-admin` });
+      assert.equal(key.status, 201, JSON.stringify(key.body));
+      admins.set(id, { accessKeyId: key.body.accessKeyId, accessKeySecret: key.body.accessKeySecret });
+    }
+    [A, B] = [...admins.keys()] as [string, string];
+    ACCOUNTS = [MGMT, A, B];
+    admins.set(MGMT, t.cred);
+
+    const make = async (name: string, bucket: string, owner: string, extra: Record<string, unknown> = {}) => {
+      const cred = admins.get(owner)!;
       const body = { Name: name, EventRW: 'All', DigestInterval: 1, Destinations: [await s3.destination(bucket)], ...extra };
-      if (as.accountId === undefined) {
-        const r = await t.call('POST', '/api/v1/trails', body);
-        assert.equal(r.status, 200, JSON.stringify(r.body));
-        assert.equal((await t.call('POST', `/api/v1/trails/${name}/start`)).status, 200);
-      } else {
-        await trails.service.create(body, as);
-        await trails.service.start(name, as);
-      }
+      const r = await callAs(cred, 'POST', '/api/v1/trails', body);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body['AccountId'], owner, 'the trail belongs to its creator\'s account');
+      assert.equal((await callAs(cred, 'POST', `/api/v1/trails/${name}/start`)).status, 200);
     };
-    await make('org-trail', 'acct-org', {}, { IsOrganizationTrail: true });
-    await make('mgmt-trail', 'acct-mgmt', {});
-    await make('member-a-trail', 'acct-a', { accountId: A });
-    await make('member-b-trail', 'acct-b', { accountId: B });
+    await make('org-trail', 'acct-org', MGMT, { IsOrganizationTrail: true });
+    await make('mgmt-trail', 'acct-mgmt', MGMT);
+    await make('member-a-trail', 'acct-a', A);
+    await make('member-b-trail', 'acct-b', B);
 
     // The management account's admin ingests every account's events (both regions).
     const batch = newEvents(60, { start: Date.now(), stepMs: 1 }).map((e, i) => ({ ...e, recipientAccountId: ACCOUNTS[i % 3]! }));
@@ -120,7 +157,10 @@ describe('trails and accounts', { timeout: 300_000 }, () => {
     for (const [bucket, acct] of [['acct-a', A], ['acct-b', B]] as const) {
       const events = [...(await bucketFiles(bucket)).values()].flat();
       assert.deepEqual(events.filter((e) => account(e) !== acct).map((e) => [e.eventName, account(e)]), [], `${bucket}: another account's events`);
-      assert.deepEqual(events.map((e) => e.eventId).sort(), ingested.get(acct)!.map((e) => e.eventId).sort());
+      const ids = new Set(events.map((e) => e.eventId));
+      assert.deepEqual(ingested.get(acct)!.filter((e) => !ids.has(e.eventId)), [], `${bucket}: every ingested event of its account`);
+      // Besides those: the member's own API calls after its StartLogging (FlinkTrail's events of its account).
+      assert.ok(events.every((e) => ingested.get(acct)!.some((i) => i.eventId === e.eventId) || e.eventSource !== 'flink-jobmanager'), 'nothing else');
     }
   });
 
@@ -150,7 +190,7 @@ describe('trails and accounts', { timeout: 300_000 }, () => {
   });
 
   it('validate-logs (online, the CLI) passes for the multi-account trail account by account', async () => {
-    const env = { FLINKTRAIL_ENDPOINT: t.info.apiUrl, FLINKTRAIL_ACCESS_KEY_ID: t.cred.accessKeyId, FLINKTRAIL_ACCESS_KEY_SECRET: t.cred.accessKeySecret };
+    const env = cliEnv(t.cred);
     const args = ['validate-logs', '--trail', 'org-trail', '--start-time', new Date(Date.now() - 3_600_000).toISOString(), '--s3-access-key-id', s3.accessKeyId, '--s3-secret-access-key', s3.secretAccessKey];
     const all = await cli([...args, '--output', 'json'], env);
     assert.equal(all.code, 0, all.stdout + all.stderr);
@@ -181,39 +221,103 @@ describe('trails and accounts', { timeout: 300_000 }, () => {
     assert.ok(r.body.TrailList.find((x) => x.Name === 'member-a-trail')!.TrailArn.includes(`:${A}:trail/`));
     assert.equal((await t.call<{ IsOrganizationTrail: boolean }>('GET', '/api/v1/trails/org-trail/status')).body.IsOrganizationTrail, true);
     assert.equal((await t.call<{ IsOrganizationTrail: boolean }>('GET', '/api/v1/trails/member-a-trail/status')).body.IsOrganizationTrail, false);
+    const rpc = await rpcAs(t.cred, 'GetTrailStatus', { Name: 'org-trail', IsOrganizationTrail: 'true' });
+    assert.equal(rpc.status, 200, JSON.stringify(rpc.body));
+    assert.equal(rpc.body['IsOrganizationTrail'], true);
   });
 
-  it("a member account sees, changes and deletes only its own trails; another account's trail is not found", async () => {
-    const svc = trails.service;
-    const asA = { accountId: A };
-    assert.deepEqual((await svc.list(undefined, asA)).map((x) => x.name), ['member-a-trail']);
-    assert.deepEqual((await svc.list('member-b-trail,org-trail,member-a-trail', asA)).map((x) => x.name), ['member-a-trail']);
+  it("a member account sees, changes and deletes only its own trails: another account's answers exactly as none (REST, RPC, CLI)", async () => {
+    const a = admins.get(A)!;
+    const names = async (cred: Credentials) => ((await callAs(cred, 'GET', '/api/v1/trails')).body['TrailList'] as { Name: string }[]).map((x) => x.Name);
+    assert.deepEqual(await names(a), ['member-a-trail']);
+    assert.deepEqual(await names(admins.get(B)!), ['member-b-trail']);
+    const some = await callAs(a, 'GET', '/api/v1/trails?NameList=member-b-trail,org-trail,member-a-trail');
+    assert.deepEqual((some.body['TrailList'] as { Name: string }[]).map((x) => x.Name), ['member-a-trail']);
+    let routes = 0;
     for (const other of ['member-b-trail', 'org-trail', 'mgmt-trail']) {
-      await rejectsWith(svc.get(other, asA), 'FT_ERR_TRAIL_NOT_FOUND');
-      await rejectsWith(svc.status(other, asA), 'FT_ERR_TRAIL_NOT_FOUND');
-      await rejectsWith(svc.update(other, { EventRW: 'Write' }, asA), 'FT_ERR_TRAIL_NOT_FOUND');
-      await rejectsWith(svc.stop(other, asA), 'FT_ERR_TRAIL_NOT_FOUND');
-      await rejectsWith(svc.start(other, asA), 'FT_ERR_TRAIL_NOT_FOUND');
-      await rejectsWith(svc.deadLetters(other, undefined, undefined, asA), 'FT_ERR_TRAIL_NOT_FOUND');
-      await rejectsWith(svc.createHistoryJob(other, asA), 'FT_ERR_TRAIL_NOT_FOUND');
-      await rejectsWith(svc.listHistoryJobs(other, undefined, undefined, asA), 'FT_ERR_TRAIL_NOT_FOUND');
-      await rejectsWith(svc.delete(other, asA), 'FT_ERR_TRAIL_NOT_FOUND');
+      for (const [method, path, body] of [
+        ['GET', '/api/v1/trails/NAME', undefined],
+        ['GET', '/api/v1/trails/NAME/status', undefined],
+        ['PATCH', '/api/v1/trails/NAME', { EventRW: 'Write' }],
+        ['POST', '/api/v1/trails/NAME/stop', undefined],
+        ['POST', '/api/v1/trails/NAME/start', undefined],
+        ['GET', '/api/v1/trails/NAME/dead-letters', undefined],
+        ['POST', '/api/v1/trails/NAME/history-jobs', undefined],
+        ['GET', '/api/v1/trails/NAME/history-jobs', undefined],
+        ['GET', '/api/v1/trails/NAME/digest-public-keys', undefined],
+        ['DELETE', '/api/v1/trails/NAME', undefined],
+      ] as const) {
+        const r = await callAs(a, method, path.replace('NAME', other), body);
+        const none = await callAs(a, method, path.replace('NAME', 'no-such-trail'), body);
+        assert.deepEqual([r.status, r.body.Code], [404, 'FT_ERR_TRAIL_NOT_FOUND'], `${method} ${path} on ${other}: ${JSON.stringify(r.body)}`);
+        assert.equal(r.body['Message'], String(none.body['Message']).replace('no-such-trail', other), 'the same answer as for no trail at all');
+        routes++;
+      }
+      for (const [action, param] of [
+        ['GetTrailStatus', 'Name'],
+        ['StopLogging', 'Name'],
+        ['UpdateTrail', 'Name'],
+        ['DeleteTrail', 'Name'],
+        ['CreateDeliveryHistoryJob', 'TrailName'],
+      ] as const) {
+        const r = await rpcAs(a, action, { [param]: other });
+        const none = await rpcAs(a, action, { [param]: 'no-such-trail' });
+        assert.deepEqual([r.status, r.body.Code], [none.status, none.body.Code], `RPC ${action} on ${other}: as for no trail (${JSON.stringify(r.body)})`);
+        assert.equal(r.status, 404);
+        routes++;
+      }
     }
-    assert.equal((await svc.get('member-b-trail', {})).status, 'Enable', "B's trail is untouched");
+    const described = await rpcAs(a, 'DescribeTrails', {});
+    assert.deepEqual((described.body['TrailList'] as { Name: string }[]).map((x) => x.Name), ['member-a-trail']);
+    const status = await cli(['trails', 'status', 'member-b-trail'], cliEnv(a));
+    assert.notEqual(status.code, 0);
+    assert.match(status.stderr, /FT_ERR_TRAIL_NOT_FOUND/);
+    const validate = await cli(['validate-logs', '--trail', 'org-trail', '--start-time', new Date(Date.now() - 3_600_000).toISOString()], cliEnv(a));
+    assert.notEqual(validate.code, 0);
+    assert.match(validate.stderr, /FT_ERR_TRAIL_NOT_FOUND/, 'validate-logs of another account\'s trail: not found');
+    console.log(`member account A was refused ${routes} REST and RPC calls on other accounts' trails`);
+    // Nothing changed: B's trail is still logging, every trail still there.
+    assert.equal((await t.call<{ IsLogging: boolean }>('GET', '/api/v1/trails/member-b-trail/status')).body.IsLogging, true);
+    assert.equal(((await t.call('GET', '/api/v1/trails')).body['TrailList'] as unknown[]).length, 4);
+
     // Its own trail: yes. A multi-account trail or a key rotation: the management account's only.
-    assert.equal((await svc.status('member-a-trail', asA)).IsLogging, true);
-    await rejectsWith(svc.create({ Name: 'member-a-org', Destinations: ['local'], IsOrganizationTrail: true }, asA), 'FT_ERR_TRAIL_MANAGEMENT_ONLY');
-    await rejectsWith(svc.rotateKey(asA), 'FT_ERR_TRAIL_MANAGEMENT_ONLY');
+    assert.equal((await callAs(a, 'GET', '/api/v1/trails/member-a-trail/status')).body['IsLogging'], true);
+    // FT_ERR_TRAIL_MANAGEMENT_ONLY, answered with ActionTrail's code.
+    const org = await callAs(a, 'POST', '/api/v1/trails', { Name: 'member-a-org', Destinations: ['local'], IsOrganizationTrail: true });
+    assert.deepEqual([org.status, org.body.Code], [403, 'NoPermission']);
+    assert.match(String(org.body['Message']), /Only a principal of the management account may create a multi-account trail/);
+    const orgRpc = await rpcAs(a, 'CreateTrail', { Name: 'member-a-org', 'Destinations.1': 'local', IsOrganizationTrail: 'true' });
+    assert.deepEqual([orgRpc.status, orgRpc.body.Code], [403, 'NoPermission'], JSON.stringify(orgRpc.body));
+    const orgCli = await cli(['trails', 'create', '--name', 'member-a-org', '--destination', 'local', '--multi-account'], cliEnv(a));
+    assert.notEqual(orgCli.code, 0);
+    assert.match(orgCli.stderr, /management account/);
+    const rotate = await callAs(a, 'POST', '/api/v1/trail-digest-keys/rotate');
+    assert.deepEqual([rotate.status, rotate.body.Code], [403, 'NoPermission']);
+    assert.match(String(rotate.body['Message']), /management account may rotate the digest signing key/);
     // Names are unique across accounts.
-    await rejectsWith(svc.create({ Name: 'member-b-trail', Destinations: ['local'] }, asA), 'FT_ERR_TRAIL_ALREADY_EXISTS');
-    // A member's history jobs: its own; the management account lists every account's.
-    const job = await svc.createHistoryJob('member-a-trail', asA);
-    assert.deepEqual((await svc.listHistoryJobs(undefined, 1, 10, asA)).DeliveryHistoryJobs.map((j) => j.JobId), [job.id]);
-    assert.deepEqual((await svc.listHistoryJobs(undefined, 1, 10, { accountId: B })).DeliveryHistoryJobs, []);
-    assert.ok((await svc.listHistoryJobs(undefined, 1, 10, {})).DeliveryHistoryJobs.some((j) => j.JobId === job.id));
-    const created = await svc.create({ Name: 'member-a-extra', Destinations: ['local'] }, asA);
-    assert.equal(created.accountId, A);
-    await svc.delete('member-a-extra', asA);
-    assert.deepEqual((await svc.list(undefined, asA)).map((x) => x.name), ['member-a-trail']);
+    const taken = await callAs(a, 'POST', '/api/v1/trails', { Name: 'member-b-trail', Destinations: ['local'] });
+    assert.deepEqual([taken.status, taken.body.Code], [409, 'FT_ERR_TRAIL_ALREADY_EXISTS']);
+    // History jobs: a member sees its own account's; the management account every account's.
+    const job = await callAs(a, 'POST', '/api/v1/trails/member-a-trail/history-jobs');
+    assert.equal(job.status, 200, JSON.stringify(job.body));
+    const jobsOf = async (cred: Credentials) => ((await rpcAs(cred, 'ListDeliveryHistoryJobs', {})).body['DeliveryHistoryJobs'] as { JobId: string }[]).map((j) => j.JobId);
+    assert.deepEqual(await jobsOf(a), [job.body['JobId']]);
+    assert.deepEqual(await jobsOf(admins.get(B)!), []);
+    assert.ok((await jobsOf(t.cred)).includes(String(job.body['JobId'])));
+    // A trail made, changed and deleted by its own account.
+    assert.equal((await callAs(a, 'POST', '/api/v1/trails', { Name: 'member-a-extra', Destinations: ['local'] })).status, 200);
+    assert.equal((await callAs(a, 'PATCH', '/api/v1/trails/member-a-extra', { EventRW: 'Write' })).status, 200);
+    assert.equal((await callAs(a, 'DELETE', '/api/v1/trails/member-a-extra')).status, 200);
+    assert.deepEqual(await names(a), ['member-a-trail']);
+  });
+
+  it('an account that owns a trail is not deleted; once its trail is gone, it is', async () => {
+    const a = admins.get(A)!;
+    const refused = await t.call('DELETE', `/api/v1/accounts/${A}`);
+    assert.equal(refused.status, 409, JSON.stringify(refused.body));
+    assert.match(String(refused.body['Message']), /trail member-a-trail/);
+    assert.equal((await callAs(a, 'DELETE', '/api/v1/trails/member-a-trail')).status, 200);
+    const still = await t.call('DELETE', `/api/v1/accounts/${A}`);
+    assert.doesNotMatch(String(still.body['Message']), /trail /, 'no trail left to name');
   });
 });
