@@ -159,13 +159,13 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     });
 
     api.get('/api/v1/events/histogram', { config: { audit: { eventName: 'GetEventHistogram', eventRW: 'Read' } } }, async (req) => {
-      const h = await store.histogram(parseHistogram(req.query as Record<string, unknown>));
+      const h = await store.histogram(parseHistogram(req.query as Record<string, unknown>, Date.now(), { homeRegion: config.region }));
       return { RequestId: req.id, ...h };
     });
 
     api.get('/api/v1/events/export', { config: { audit: { eventName: 'ExportEvents', eventRW: 'Read' } } }, async (req, reply) => {
       // Validated before the first byte, so bad input is a coded 400, not a broken download.
-      const x = parseExport(req.query as Record<string, unknown>);
+      const x = parseExport(req.query as Record<string, unknown>, Date.now(), { homeRegion: config.region });
       const ext = x.format;
       void reply
         .type(x.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8')

@@ -211,7 +211,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   app.get('/api/v1/events', { config: { audit: { eventName: 'LookupEvents', eventRW: 'Read' } } }, async (req) => {
-    const r = await lookupEvents(store, tokens, req.query as Record<string, unknown>);
+    const r = await lookupEvents(store, tokens, req.query as Record<string, unknown>, { homeRegion: config.region });
     return {
       RequestId: req.id,
       StartTime: r.startTime,

@@ -11,6 +11,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { FlinkTrailError } from '../errors/index.js';
 import { EVENT_RW, EVENT_TYPES, type ActionTrailEvent, type EventRW, type EventType } from '../event/types.js';
 import type { Cursor, EventFilter, EventStore, LookupRequest } from '../store/types.js';
+import { queryRegion } from '../regions/index.js';
 
 /** Query parameter → what it filters. Documented in docs/reference/api.md. */
 export const LOOKUP_PARAMETERS = [
@@ -35,6 +36,7 @@ export const LOOKUP_PARAMETERS = [
   'direction',
 ] as const;
 
+/** `region` is not among them: it defaults to the home region and takes `*` (regions/). */
 const STRING_FILTERS = [
   'user',
   'serviceName',
@@ -43,11 +45,19 @@ const STRING_FILTERS = [
   'resourceName',
   'accessKeyId',
   'eventId',
-  'region',
   'errorCode',
   'sourceIpAddress',
   'cluster',
 ] as const;
+
+/** What a query is scoped to besides its parameters. */
+export interface QueryScope {
+  /**
+   * The instance's home region (`config.region`): the region of a query without `region`. None
+   * (unit tests): a query without `region` asks every region.
+   */
+  homeRegion?: string;
+}
 
 export const DEFAULT_MAX_RESULTS = 50;
 export const MAX_MAX_RESULTS = 200;
@@ -73,7 +83,7 @@ export function parseTime(name: string, value: string): number {
 }
 
 /** Parses and validates LookupEvents parameters (one value each). */
-export function parseLookup(params: Record<string, unknown>, now = Date.now()): LookupQuery & { token?: string } {
+export function parseLookup(params: Record<string, unknown>, now = Date.now(), scope: QueryScope = {}): LookupQuery & { token?: string } {
   for (const key of Object.keys(params)) {
     if (!(LOOKUP_PARAMETERS as readonly string[]).includes(key)) {
       throw new FlinkTrailError('FT_ERR_QUERY_UNKNOWN_PARAMETER', key.slice(0, 64), LOOKUP_PARAMETERS.join(', '));
@@ -98,6 +108,9 @@ export function parseLookup(params: Record<string, unknown>, now = Date.now()): 
       filter[key] = v;
     }
   }
+  // One region (default: the home region) and the global events, or `*`: every region.
+  const region = queryRegion(one('region'), scope.homeRegion);
+  if (region !== undefined) filter.region = region;
   const rw = one('eventRW');
   if (rw !== undefined) {
     if (!(EVENT_RW as readonly string[]).includes(rw)) throw bad('eventRW', `must be one of ${EVENT_RW.join(', ')}`);
@@ -126,6 +139,8 @@ export function parseLookup(params: Record<string, unknown>, now = Date.now()): 
   // The fingerprint leaves out endTime/startTime defaults' drift: a token binds the filters as given.
   const given: Record<string, unknown> = {};
   for (const k of Object.keys(params).sort()) if (k !== 'nextToken' && k !== 'maxResults') given[k] = params[k];
+  // A token binds the region queried, defaulted or not (instances may differ in home region).
+  given['region'] = region ?? '*';
   const fingerprint = JSON.stringify(given);
   const token = one('nextToken');
   return { filter, direction: dir, limit, fingerprint, ...(token !== undefined ? { token } : {}) };
@@ -170,8 +185,8 @@ export interface LookupResult {
   endTime: string;
 }
 
-export async function lookupEvents(store: EventStore, tokens: TokenCodec, params: Record<string, unknown>): Promise<LookupResult> {
-  const q = parseLookup(params);
+export async function lookupEvents(store: EventStore, tokens: TokenCodec, params: Record<string, unknown>, scope: QueryScope = {}): Promise<LookupResult> {
+  const q = parseLookup(params, Date.now(), scope);
   if (q.token !== undefined) {
     const d = tokens.decode(q.token, q.fingerprint);
     q.after = d.cursor;

@@ -4,6 +4,10 @@
  * response fields. Nothing here stores or decides anything of its own, so an RPC page and a
  * REST page of the same query are the same events, and a trail made either way is one trail.
  *
+ * LookupEvents asks one region, as ActionTrail's endpoint of a region does: `RegionId` (default:
+ * the home region), global events included; a `Region` LookupAttribute overrides it, `*` asks
+ * every region. The storage region of global events is shared with the REST API (regions/).
+ *
  * FlinkTrail extensions, all optional: LookupEvents takes several LookupAttribute entries
  * (ANDed) and more keys (EventType, Sensitive, Region, ErrorCode, SourceIpAddress, Cluster);
  * trails take `Destinations.N` (any FlinkTrail destination URL) and `DigestInterval`;
@@ -11,6 +15,10 @@
  */
 import { FlinkTrailError } from '../../errors/index.js';
 import type { EventRW } from '../../event/types.js';
+import { callerAccount } from '../../event/account.js';
+import type { Principal } from '../../identity/authenticate.js';
+import { checkStorageRegion, knownRegionList, type StorageRegion } from '../../regions/index.js';
+import type { Config } from '../../config/index.js';
 import { lookupEvents, parseTime, type TokenCodec } from '../../query/lookup.js';
 import type { EventStore } from '../../store/types.js';
 import { redactUrl } from '../../trails/destination.js';
@@ -26,8 +34,10 @@ export interface ActionDeps {
   tokens: TokenCodec;
   trails: TrailService;
   accountId: string;
-  /** Regions trails may name (DescribeRegions). */
-  regions: readonly string[];
+  /** The home region, the clusters' and trails.knownRegions (DescribeRegions, UpdateGlobalEventsStorageRegion). */
+  config: Pick<Config, 'region' | 'clusters' | 'trails'>;
+  /** The global events storage region. */
+  storageRegion: StorageRegion;
 }
 
 export interface ActionContext {
@@ -35,6 +45,8 @@ export interface ActionContext {
   deps: ActionDeps;
   /** The Host the client used: DescribeRegions' endpoint. */
   host: string;
+  /** Who signed the call. */
+  principal?: Principal;
   /** Names the resources of the call for its record. */
   resources(r: Record<string, string[]>): void;
 }
@@ -80,7 +92,11 @@ function actionTrailTime(iso: string): string {
   return iso.replace(/\.000Z$/, 'Z');
 }
 
-/** RPC LookupEvents parameters → the REST query parameters (validated with RPC names). */
+/**
+ * RPC LookupEvents parameters → the REST query parameters (validated with RPC names). The region
+ * is the `Region` attribute's, else `RegionId`'s (the region of the endpoint the SDK was given),
+ * else the home region (the REST default).
+ */
 export function lookupQuery(p: RpcParams): Record<string, string> {
   const q: Record<string, string> = {};
   for (const { Key: key, Value: value } of p.list('LookupAttribute', ['Key', 'Value'], MAX_LOOKUP_ATTRIBUTES)) {
@@ -108,6 +124,8 @@ export function lookupQuery(p: RpcParams): Record<string, string> {
   q['maxResults'] = String(p.int('MaxResults', 1, MAX_RESULTS, MAX_RESULTS));
   const token = p.get('NextToken');
   if (token !== undefined && token !== '') q['nextToken'] = token;
+  const regionId = p.get('RegionId');
+  if (q['region'] === undefined && regionId !== undefined && regionId !== '') q['region'] = regionId;
   return q;
 }
 
@@ -184,7 +202,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     params: ['MaxResults', 'NextToken', 'StartTime', 'EndTime', 'Direction'],
     lists: ['LookupAttribute'],
     async run({ params, deps }) {
-      const r = await lookupEvents(deps.store, deps.tokens, lookupQuery(params));
+      const r = await lookupEvents(deps.store, deps.tokens, lookupQuery(params), { homeRegion: deps.config.region });
       return {
         StartTime: actionTrailTime(r.startTime),
         EndTime: actionTrailTime(r.endTime),
@@ -292,9 +310,29 @@ export const ACTIONS: Record<string, ActionSpec> = {
   DescribeRegions: {
     eventRW: 'Read',
     params: ['AcceptLanguage'],
-    run(ctx) {
-      const region = ctx.deps.regions.map((r) => ({ RegionId: r, LocalName: r, RegionEndpoint: ctx.host }));
-      return { Regions: { Region: region } };
+    async run(ctx) {
+      const regions = await knownRegionList(ctx.deps.config, ctx.deps.storageRegion);
+      return { Regions: { Region: regions.map((r) => ({ RegionId: r, LocalName: r, RegionEndpoint: ctx.host })) } };
+    },
+  },
+  GetGlobalEventsStorageRegion: {
+    eventRW: 'Read',
+    params: [],
+    async run(ctx) {
+      return { StorageRegion: await ctx.deps.storageRegion.get() };
+    },
+  },
+  UpdateGlobalEventsStorageRegion: {
+    eventRW: 'Write',
+    isGlobal: true,
+    sensitive: true,
+    params: ['StorageRegion'],
+    async run(ctx) {
+      const { accountId } = ctx.deps;
+      if (callerAccount(ctx.principal, accountId) !== accountId) throw new FlinkTrailError('FT_ERR_REGION_MANAGEMENT_ONLY', accountId);
+      const region = checkStorageRegion(ctx.deps.config, ctx.params.required('StorageRegion'));
+      await ctx.deps.storageRegion.set(region);
+      return {};
     },
   },
 };
