@@ -9,10 +9,16 @@
  * with their failure, which is all a region needs.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
 import { closedPort, type ClosedPort } from '../../helpers/ports.js';
-import { basic, lookup, makeKey, startInProcess, tempDir, waitForEvents, type Credentials, type InProcess } from '../../helpers/flinktrail.js';
+import { basic, lookup, makeKey, REPO, startInProcess, tempDir, waitForEvents, type Credentials, type InProcess } from '../../helpers/flinktrail.js';
+
+const exec = promisify(execFile);
+const BIN = join(REPO, 'bin/flinktrail.mjs');
 
 const PASSWORD = 'regions-password-1';
 
@@ -156,5 +162,29 @@ describe('regions: Event Query per region, global events in every region', () =>
     const done = updates.find((e) => e.additionalEventData.outcome === 'success');
     assert.equal(done?.requestParameters['StorageRegion'], 'region-b');
     assert.equal(done?.acsRegion, 'region-b', 'the change is recorded once it took effect: in the new region');
+  });
+
+  it('the CLI: lookup-events asks the home region, --all-regions every region; regions list, storage and set-storage', async () => {
+    const env = { ...process.env, FLINKTRAIL_ENDPOINT: api, FLINKTRAIL_ACCESS_KEY_ID: admin.accessKeyId, FLINKTRAIL_ACCESS_KEY_SECRET: admin.accessKeySecret };
+    const cli = async (...args: string[]) => exec(process.execPath, [BIN, ...args], { env });
+    const cancels = async (...args: string[]) =>
+      (JSON.parse((await cli('lookup-events', '--event-name', 'CancelJob', '--start-time', since, '--output', 'json', ...args)).stdout) as { Events: ActionTrailEvent[] }).Events.map((e) => e.acsRegion);
+    assert.ok((await cancels()).every((r) => r === 'region-a'), 'the home region');
+    assert.ok((await cancels('--region', 'region-b')).every((r) => r === 'region-b'));
+    assert.deepEqual(new Set(await cancels('--all-regions')), new Set(['region-a', 'region-b']));
+    const table = (await cli('lookup-events', '--event-name', 'ConsoleSignin', '--start-time', since, '--region', 'region-c')).stdout;
+    assert.match(table.split('\n')[0] ?? '', /Time\s+User\s+Event.*Region/);
+    assert.match(table, /region-a \(global\)/, 'global events are marked');
+    const both = await cli('lookup-events', '--all-regions', '--region', 'region-a').catch((e: { code: number; stderr: string }) => e);
+    assert.notEqual((both as { code: number }).code, 0);
+    assert.match((both as { stderr: string }).stderr, /cannot be used with/);
+
+    const listed = JSON.parse((await cli('regions', 'list', '--output', 'json')).stdout) as { Regions: string[]; HomeRegion: string };
+    assert.deepEqual([listed.Regions, listed.HomeRegion], [['region-a', 'region-b', 'region-c'], 'region-a']);
+    assert.match((await cli('regions', 'set-storage', 'region-c')).stdout, /region-c from now on/);
+    assert.equal((await cli('regions', 'storage')).stdout.trim(), 'region-c');
+    const unknown = await cli('regions', 'set-storage', 'mars-1').catch((e: { code: number; stderr: string }) => e);
+    assert.equal((unknown as { code: number }).code, 2);
+    assert.match((unknown as { stderr: string }).stderr, /FT_ERR_REGION_UNKNOWN/);
   });
 });
