@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { isFlinkTrailError } from '../errors/index.js';
 import { lookupQuery } from '../api/actiontrail/actions.js';
 import { RpcParams } from '../api/actiontrail/params.js';
-import { checkStorageRegion, configuredRegions, knownRegionList, queryRegion, StorageRegion, STORAGE_REGION_KEY } from './index.js';
+import { checkManagementAccount, checkStorageRegion, configuredRegions, knownRegionList, queryRegion, StorageRegion, STORAGE_REGION_KEY } from './index.js';
 
 const codeOf = async (fn: () => unknown): Promise<string | undefined> => {
   try {
@@ -70,6 +70,14 @@ describe('regions', () => {
   it('a new storage region must be a configured region', async () => {
     assert.equal(checkStorageRegion(config, 'eu-west-1'), 'eu-west-1');
     for (const bad of ['us-east-1', '', '*', 42, undefined]) assert.equal(await codeOf(() => checkStorageRegion(config, bad)), 'FT_ERR_REGION_UNKNOWN', String(bad));
+  });
+
+  it('only the management account may change it: a caller without an account is the management account', async () => {
+    const mgmt = '1000000000000001';
+    checkManagementAccount(undefined, mgmt);
+    checkManagementAccount({}, mgmt);
+    checkManagementAccount({ accountId: mgmt }, mgmt);
+    assert.equal(await codeOf(() => checkManagementAccount({ accountId: '2000000000000002' }, mgmt)), 'FT_ERR_REGION_MANAGEMENT_ONLY');
   });
 
   it('StorageRegion: the home region until one is set; read again once older than the cache bound', async () => {

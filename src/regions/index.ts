@@ -11,6 +11,7 @@
  */
 import type { Config } from '../config/index.js';
 import { FlinkTrailError } from '../errors/index.js';
+import { callerAccount } from '../event/account.js';
 import { isValidName, nameProblem } from '../event/names.js';
 import type { MetaStore } from '../store/meta.js';
 
@@ -126,4 +127,13 @@ export function checkStorageRegion(config: Pick<Config, 'region' | 'clusters' | 
     throw new FlinkTrailError('FT_ERR_REGION_UNKNOWN', typeof region === 'string' ? JSON.stringify(region.slice(0, 64)) : String(typeof region), known.join(', '));
   }
   return region;
+}
+
+/**
+ * Only the management account may change the storage region (it is the whole instance's): a
+ * caller of a member account (`accountId` set to another) is refused, FT_ERR_REGION_MANAGEMENT_ONLY.
+ * Its role was checked before (admin only).
+ */
+export function checkManagementAccount(caller: { accountId?: string } | undefined, managementAccountId: string): void {
+  if (callerAccount(caller, managementAccountId) !== managementAccountId) throw new FlinkTrailError('FT_ERR_REGION_MANAGEMENT_ONLY', managementAccountId);
 }

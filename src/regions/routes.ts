@@ -10,9 +10,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
-import { callerAccount } from '../event/account.js';
 import { FlinkTrailError } from '../errors/index.js';
-import { checkStorageRegion, knownRegionList, type StorageRegion } from './index.js';
+import { checkManagementAccount, checkStorageRegion, knownRegionList, type StorageRegion } from './index.js';
 
 export interface RegionRouteDeps {
   config: Readonly<Config>;
@@ -44,7 +43,7 @@ export function regionRoutes(deps: RegionRouteDeps) {
         if (extra.length) throw new FlinkTrailError('FT_ERR_REQUEST_INVALID', `unknown field ${extra[0]?.slice(0, 64) ?? ''}; the body is {"StorageRegion": "<region>"}`);
         const given = (b as Record<string, unknown>)['StorageRegion'];
         req.auditParameters = { StorageRegion: typeof given === 'string' ? given.slice(0, 64) : given === undefined ? null : typeof given };
-        if (callerAccount(req.principal, config.accountId) !== config.accountId) throw new FlinkTrailError('FT_ERR_REGION_MANAGEMENT_ONLY', config.accountId);
+        checkManagementAccount(req.principal, config.accountId);
         const region = checkStorageRegion(config, given);
         await storage.set(region);
         return { RequestId: req.id, StorageRegion: region };

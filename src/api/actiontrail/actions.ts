@@ -15,9 +15,8 @@
  */
 import { FlinkTrailError } from '../../errors/index.js';
 import type { EventRW } from '../../event/types.js';
-import { callerAccount } from '../../event/account.js';
 import type { Principal } from '../../identity/authenticate.js';
-import { checkStorageRegion, knownRegionList, type StorageRegion } from '../../regions/index.js';
+import { checkManagementAccount, checkStorageRegion, knownRegionList, type StorageRegion } from '../../regions/index.js';
 import type { Config } from '../../config/index.js';
 import { lookupEvents, parseTime, type TokenCodec } from '../../query/lookup.js';
 import type { EventStore } from '../../store/types.js';
@@ -328,8 +327,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     sensitive: true,
     params: ['StorageRegion'],
     async run(ctx) {
-      const { accountId } = ctx.deps;
-      if (callerAccount(ctx.principal, accountId) !== accountId) throw new FlinkTrailError('FT_ERR_REGION_MANAGEMENT_ONLY', accountId);
+      checkManagementAccount(ctx.principal, ctx.deps.accountId);
       const region = checkStorageRegion(ctx.deps.config, ctx.params.required('StorageRegion'));
       await ctx.deps.storageRegion.set(region);
       return {};
