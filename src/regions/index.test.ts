@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isFlinkTrailError } from '../errors/index.js';
-import { lookupQuery } from '../api/actiontrail/actions.js';
+import { endpointRegion, lookupQuery } from '../api/actiontrail/actions.js';
 import { RpcParams } from '../api/actiontrail/params.js';
 import { checkManagementAccount, checkStorageRegion, configuredRegions, knownRegionList, queryRegion, StorageRegion, STORAGE_REGION_KEY } from './index.js';
 
@@ -112,5 +112,13 @@ describe('regions', () => {
     assert.equal(p({ RegionId: 'cn-hangzhou' })['region'], 'cn-hangzhou');
     assert.equal(p({ RegionId: 'cn-hangzhou', 'LookupAttribute.1.Key': 'Region', 'LookupAttribute.1.Value': '*' })['region'], '*');
     assert.equal(p({ RegionId: '' })['region'], undefined);
+    // The endpoint's region (actiontrail.<region>.…) when RegionId is absent.
+    assert.equal(endpointRegion('actiontrail.cn-hangzhou.aliyuncs.com'), 'cn-hangzhou');
+    assert.equal(endpointRegion('ActionTrail.eu-west-1.example.com:8443'), 'eu-west-1');
+    for (const h of ['127.0.0.1:8080', 'flinktrail.example.com', 'actiontrail.aliyuncs.com', 'actiontrail..x']) assert.equal(endpointRegion(h), undefined, h);
+    const q = (o: Record<string, string>, host: string) => lookupQuery(new RpcParams(Object.entries(o)), endpointRegion(host))['region'];
+    assert.equal(q({}, 'actiontrail.eu-west-1.example.com'), 'eu-west-1');
+    assert.equal(q({ RegionId: 'cn-hangzhou' }, 'actiontrail.eu-west-1.example.com'), 'cn-hangzhou', 'RegionId first');
+    assert.equal(q({ 'LookupAttribute.1.Key': 'Region', 'LookupAttribute.1.Value': '*' }, 'actiontrail.eu-west-1.example.com'), '*');
   });
 });

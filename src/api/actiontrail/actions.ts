@@ -4,9 +4,9 @@
  * response fields. Nothing here stores or decides anything of its own, so an RPC page and a
  * REST page of the same query are the same events, and a trail made either way is one trail.
  *
- * LookupEvents asks one region, as ActionTrail's endpoint of a region does: `RegionId` (default:
- * the home region), global events included; a `Region` LookupAttribute overrides it, `*` asks
- * every region. The storage region of global events is shared with the REST API (regions/).
+ * LookupEvents asks one region, as ActionTrail's endpoint of a region does: `RegionId`, else the
+ * region of an `actiontrail.<region>.…` endpoint host, else the home region — global events
+ * included; a `Region` LookupAttribute overrides them, `*` asks every region. The storage region of global events is shared with the REST API (regions/).
  *
  * FlinkTrail extensions, all optional: LookupEvents takes several LookupAttribute entries
  * (ANDed) and more keys (EventType, Sensitive, Region, ErrorCode, SourceIpAddress, Cluster);
@@ -91,12 +91,19 @@ function actionTrailTime(iso: string): string {
   return iso.replace(/\.000Z$/, 'Z');
 }
 
+/** The region of an ActionTrail-style endpoint host (`actiontrail.cn-hangzhou.aliyuncs.com[:port]`), if it is one. */
+export function endpointRegion(host: string): string | undefined {
+  // Two labels at least after the region: `actiontrail.aliyuncs.com` (the central endpoint) names none.
+  const m = /^actiontrail\.([a-z][a-z0-9-]{1,40})\.[^.:]+\.[^.:]/.exec(host.toLowerCase());
+  return m?.[1];
+}
+
 /**
  * RPC LookupEvents parameters → the REST query parameters (validated with RPC names). The region
- * is the `Region` attribute's, else `RegionId`'s (the region of the endpoint the SDK was given),
+ * is the `Region` attribute's, else `RegionId`'s, else the endpoint host's (`endpointRegion`),
  * else the home region (the REST default).
  */
-export function lookupQuery(p: RpcParams): Record<string, string> {
+export function lookupQuery(p: RpcParams, hostRegion?: string): Record<string, string> {
   const q: Record<string, string> = {};
   for (const { Key: key, Value: value } of p.list('LookupAttribute', ['Key', 'Value'], MAX_LOOKUP_ATTRIBUTES)) {
     const name = Object.hasOwn(LOOKUP_KEYS, key as string) ? LOOKUP_KEYS[key as keyof typeof LOOKUP_KEYS] : undefined;
@@ -125,6 +132,7 @@ export function lookupQuery(p: RpcParams): Record<string, string> {
   if (token !== undefined && token !== '') q['nextToken'] = token;
   const regionId = p.get('RegionId');
   if (q['region'] === undefined && regionId !== undefined && regionId !== '') q['region'] = regionId;
+  if (q['region'] === undefined && hostRegion !== undefined) q['region'] = hostRegion;
   return q;
 }
 
@@ -200,8 +208,8 @@ export const ACTIONS: Record<string, ActionSpec> = {
     eventRW: 'Read',
     params: ['MaxResults', 'NextToken', 'StartTime', 'EndTime', 'Direction'],
     lists: ['LookupAttribute'],
-    async run({ params, deps }) {
-      const r = await lookupEvents(deps.store, deps.tokens, lookupQuery(params), { homeRegion: deps.config.region });
+    async run({ params, deps, host }) {
+      const r = await lookupEvents(deps.store, deps.tokens, lookupQuery(params, endpointRegion(host)), { homeRegion: deps.config.region });
       return {
         StartTime: actionTrailTime(r.startTime),
         EndTime: actionTrailTime(r.endTime),
