@@ -318,6 +318,17 @@ export const ERRORS = {
     message: 'Unknown region %s in TrailRegion. Known regions: %s',
     doc: 'TrailRegion names a region that is neither the default region, a cluster region nor listed in trails.knownRegions.',
   },
+  FT_ERR_REGION_UNKNOWN: {
+    status: 400,
+    message: 'Unknown region %s for the global events storage region. Known regions: %s',
+    doc: 'UpdateGlobalEventsStorageRegion names a region that is neither the home region (`region`), a cluster region nor listed in trails.knownRegions (docs/reference/accounts.md#regions).',
+  },
+  FT_ERR_REGION_MANAGEMENT_ONLY: {
+    status: 403,
+    apiCode: 'NoPermission',
+    message: 'Only the management account (%s) may change the global events storage region.',
+    doc: "UpdateGlobalEventsStorageRegion was called by an admin of a member account: the setting is the whole instance's. Answered and recorded with ActionTrail's code `NoPermission`.",
+  },
   FT_ERR_TRAIL_ALREADY_EXISTS: {
     status: 409,
     message: 'A trail named %s already exists.',

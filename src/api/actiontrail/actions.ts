@@ -4,6 +4,10 @@
  * response fields. Nothing here stores or decides anything of its own, so an RPC page and a
  * REST page of the same query are the same events, and a trail made either way is one trail.
  *
+ * LookupEvents asks one region, as ActionTrail's endpoint of a region does: `RegionId`, else the
+ * region of an `actiontrail.<region>.…` endpoint host, else the home region — global events
+ * included; a `Region` LookupAttribute overrides them, `*` asks every region. The storage region of global events is shared with the REST API (regions/).
+ *
  * FlinkTrail extensions, all optional: LookupEvents takes several LookupAttribute entries
  * (ANDed) and more keys (EventType, Sensitive, Region, ErrorCode, SourceIpAddress, Cluster);
  * trails take `Destinations.N` (any FlinkTrail destination URL) and `DigestInterval`;
@@ -11,9 +15,10 @@
  */
 import { FlinkTrailError } from '../../errors/index.js';
 import type { EventRW } from '../../event/types.js';
-import { accountScope, lookupEvents, parseTime, type TokenCodec } from '../../query/lookup.js';
-import { callerAccount } from '../../event/account.js';
 import type { Principal } from '../../identity/authenticate.js';
+import { checkManagementAccount, checkStorageRegion, knownRegionList, type StorageRegion } from '../../regions/index.js';
+import type { Config } from '../../config/index.js';
+import { lookupEvents, parseTime, queryScope, type TokenCodec } from '../../query/lookup.js';
 import type { EventStore } from '../../store/types.js';
 import { redactUrl } from '../../trails/destination.js';
 import type { TrailService } from '../../trails/service.js';
@@ -28,8 +33,10 @@ export interface ActionDeps {
   tokens: TokenCodec;
   trails: TrailService;
   accountId: string;
-  /** Regions trails may name (DescribeRegions). */
-  regions: readonly string[];
+  /** The home region, the clusters' and trails.knownRegions (DescribeRegions, UpdateGlobalEventsStorageRegion). */
+  config: Pick<Config, 'region' | 'clusters' | 'trails'>;
+  /** The global events storage region. */
+  storageRegion: StorageRegion;
 }
 
 export interface ActionContext {
@@ -84,8 +91,19 @@ function actionTrailTime(iso: string): string {
   return iso.replace(/\.000Z$/, 'Z');
 }
 
-/** RPC LookupEvents parameters → the REST query parameters (validated with RPC names). */
-export function lookupQuery(p: RpcParams): Record<string, string> {
+/** The region of an ActionTrail-style endpoint host (`actiontrail.cn-hangzhou.aliyuncs.com[:port]`), if it is one. */
+export function endpointRegion(host: string): string | undefined {
+  // Two labels at least after the region: `actiontrail.aliyuncs.com` (the central endpoint) names none.
+  const m = /^actiontrail\.([a-z][a-z0-9-]{1,40})\.[^.:]+\.[^.:]/.exec(host.toLowerCase());
+  return m?.[1];
+}
+
+/**
+ * RPC LookupEvents parameters → the REST query parameters (validated with RPC names). The region
+ * is the `Region` attribute's, else `RegionId`'s, else the endpoint host's (`endpointRegion`),
+ * else the home region (the REST default).
+ */
+export function lookupQuery(p: RpcParams, hostRegion?: string): Record<string, string> {
   const q: Record<string, string> = {};
   for (const { Key: key, Value: value } of p.list('LookupAttribute', ['Key', 'Value'], MAX_LOOKUP_ATTRIBUTES)) {
     const name = Object.hasOwn(LOOKUP_KEYS, key as string) ? LOOKUP_KEYS[key as keyof typeof LOOKUP_KEYS] : undefined;
@@ -112,6 +130,9 @@ export function lookupQuery(p: RpcParams): Record<string, string> {
   q['maxResults'] = String(p.int('MaxResults', 1, MAX_RESULTS, MAX_RESULTS));
   const token = p.get('NextToken');
   if (token !== undefined && token !== '') q['nextToken'] = token;
+  const regionId = p.get('RegionId');
+  if (q['region'] === undefined && regionId !== undefined && regionId !== '') q['region'] = regionId;
+  if (q['region'] === undefined && hostRegion !== undefined) q['region'] = hostRegion;
   return q;
 }
 
@@ -187,8 +208,8 @@ export const ACTIONS: Record<string, ActionSpec> = {
     eventRW: 'Read',
     params: ['MaxResults', 'NextToken', 'StartTime', 'EndTime', 'Direction'],
     lists: ['LookupAttribute'],
-    async run({ params, deps, principal }) {
-      const r = await lookupEvents(deps.store, deps.tokens, lookupQuery(params), accountScope(callerAccount(principal, deps.accountId), deps.accountId));
+    async run({ params, deps, host, principal }) {
+      const r = await lookupEvents(deps.store, deps.tokens, lookupQuery(params, endpointRegion(host)), queryScope(principal, { region: deps.config.region, accountId: deps.accountId }));
       return {
         StartTime: actionTrailTime(r.startTime),
         EndTime: actionTrailTime(r.endTime),
@@ -296,9 +317,28 @@ export const ACTIONS: Record<string, ActionSpec> = {
   DescribeRegions: {
     eventRW: 'Read',
     params: ['AcceptLanguage'],
-    run(ctx) {
-      const region = ctx.deps.regions.map((r) => ({ RegionId: r, LocalName: r, RegionEndpoint: ctx.host }));
-      return { Regions: { Region: region } };
+    async run(ctx) {
+      const regions = await knownRegionList(ctx.deps.config, ctx.deps.storageRegion);
+      return { Regions: { Region: regions.map((r) => ({ RegionId: r, LocalName: r, RegionEndpoint: ctx.host })) } };
+    },
+  },
+  GetGlobalEventsStorageRegion: {
+    eventRW: 'Read',
+    params: [],
+    async run(ctx) {
+      return { StorageRegion: await ctx.deps.storageRegion.get() };
+    },
+  },
+  UpdateGlobalEventsStorageRegion: {
+    eventRW: 'Write',
+    isGlobal: true,
+    sensitive: true,
+    params: ['StorageRegion'],
+    async run(ctx) {
+      checkManagementAccount(ctx.principal, ctx.deps.accountId);
+      const region = checkStorageRegion(ctx.deps.config, ctx.params.required('StorageRegion'));
+      await ctx.deps.storageRegion.set(region);
+      return {};
     },
   },
 };
