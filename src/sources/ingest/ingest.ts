@@ -55,6 +55,7 @@ export class Ingester {
     const ingestedBy = {
       principalId: caller.identity.principalId,
       userName: caller.identity.userName,
+      accountId: caller.account.accountId,
       ...(caller.identity.accessKeyId ? { keyId: caller.identity.accessKeyId } : {}),
       requestId: caller.requestId,
     };

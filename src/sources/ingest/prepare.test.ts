@@ -8,7 +8,7 @@ import { compileRedactor, REDACTED } from '../../pipeline/redact.js';
 import { PreparePool } from './pool.js';
 import { CHUNK, prepareBatch, type IngestAccount, type PreparedChunk, type PrepareRequest } from './prepare.js';
 
-const ingestedBy = { principalId: 'p-ci', userName: 'ci', keyId: 'FTAKCI', requestId: 'r-1' };
+const ingestedBy = { principalId: 'p-ci', userName: 'ci', accountId: '1000000000000001', keyId: 'FTAKCI', requestId: 'r-1' };
 const quietReads = buildConfig({ clusters: [], auditPolicy: { rules: [{ level: 'None', sources: ['ingest'], eventRW: 'Read' }] } }).auditPolicy;
 
 const MGMT = '1000000000000001';

@@ -24,6 +24,8 @@ import { checkRecord, invalid } from './check.js';
 export interface IngestedBy {
   principalId: string;
   userName: string;
+  /** The caller's account (a management account's key may deliver into another account). */
+  accountId: string;
   /** `keyId`, not `accessKeyId`: the redactor hides every key named like access-key. */
   keyId?: string;
   requestId: string;
