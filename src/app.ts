@@ -111,6 +111,7 @@ async function openEventStore(config: Readonly<Config>, db: Db, log: Logger, met
         url,
         flushIntervalMs: config.store.flushIntervalMs,
         poolMax: config.store.poolMax,
+        managementAccountId: config.accountId,
         onFlushError,
         onPoolError: (err) => log.warn({ err: err.message, store: redactUrl(url) }, 'A PostgreSQL connection failed; the pool replaces it.'),
       })
@@ -120,6 +121,7 @@ async function openEventStore(config: Readonly<Config>, db: Db, log: Logger, met
         flushIntervalMs: config.store.flushIntervalMs,
         readers: config.store.readers,
         cacheMb: config.store.cacheMb,
+        managementAccountId: config.accountId,
         onFlushError,
       });
   try {

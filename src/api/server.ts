@@ -14,7 +14,8 @@ import { finishEvent, newEvent } from '../event/build.js';
 import { EVENT_SOURCES, type EventType } from '../event/types.js';
 import { AuthError, challengeFor, type Authenticator, type Principal } from '../identity/authenticate.js';
 import type { Recorder } from '../pipeline/recorder.js';
-import { lookupEvents, type TokenCodec } from '../query/lookup.js';
+import { accountScope, lookupEvents, type TokenCodec } from '../query/lookup.js';
+import { callerAccount, eventAccount } from '../event/account.js';
 import { authContextOf, recordedIdentity, userIdentityOf } from '../identity/caller.js';
 import { SESSION_COOKIE, type Sessions } from '../identity/sessions.js';
 import { decide } from '../policy/index.js';
@@ -163,7 +164,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     const audit = req.auditOverride ?? req.routeOptions.config.audit;
     if (!audit) return;
     const ip = deps.resolveIp(req.raw.socket.remoteAddress, req.headers['x-forwarded-for']);
-    const identity = recordedIdentity(config.accountId, req.principal, req.authError);
+    const identity = recordedIdentity(callerAccount(req.principal, config.accountId), req.principal, req.authError);
     const query = { ...(req.query as Record<string, unknown>) };
     delete query['nextToken'];
     const e = newEvent({
@@ -207,11 +208,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.get('/api/v1/whoami', { config: { audit: { eventName: 'GetCallerIdentity', eventRW: 'Read' } } }, (req) => {
     const p = req.principal as Principal;
-    return Promise.resolve({ ...userIdentityOf(p, config.accountId), role: p.role });
+    return Promise.resolve({ ...userIdentityOf(p, callerAccount(p, config.accountId)), role: p.role, managementAccount: callerAccount(p, config.accountId) === config.accountId });
   });
 
   app.get('/api/v1/events', { config: { audit: { eventName: 'LookupEvents', eventRW: 'Read' } } }, async (req) => {
-    const r = await lookupEvents(store, tokens, req.query as Record<string, unknown>);
+    const r = await lookupEvents(store, tokens, req.query as Record<string, unknown>, accountScope(callerAccount(req.principal, config.accountId), config.accountId));
     return {
       RequestId: req.id,
       StartTime: r.startTime,
@@ -228,7 +229,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       const id = req.params.eventId;
       if (id.length > 64) throw new FlinkTrailError('FT_ERR_QUERY_INVALID_PARAMETER', 'eventId', 'longer than 64 characters');
       const e = await store.get(id);
-      if (!e) throw new FlinkTrailError('FT_ERR_EVENT_NOT_FOUND', id);
+      // Another account's event is not found, never refused: a member does not learn it exists.
+      const caller = callerAccount(req.principal, config.accountId);
+      if (!e || (caller !== config.accountId && eventAccount(e, config.accountId) !== caller)) throw new FlinkTrailError('FT_ERR_EVENT_NOT_FOUND', id);
       return e;
     },
   );

@@ -11,8 +11,7 @@ import { isFlinkTrailError } from '../errors/index.js';
 import { ROLES, type Role } from '../identity/directory.js';
 import { directoryOf, openFeatureStores } from '../stores.js';
 import { LOOKUP_PARAMETERS } from '../query/lookup.js';
-import { openSecrets } from '../secrets/index.js';
-import type { Sealer } from '../secrets/envelope.js';
+import { openSecrets, secretsWhenUsed } from '../secrets/index.js';
 import { openDatabase } from '../store/sqlite/database.js';
 import { hashPassword } from '../identity/secrets.js';
 import type { ActionTrailEvent } from '../event/types.js';
@@ -25,6 +24,7 @@ import { addTrailCommands } from './trails.js';
 import { addAuthCommands } from './auth.js';
 import { addSecretsCommands } from './secrets.js';
 import { addMigrateCommand } from './migrate.js';
+import { addAccountCommands } from './accounts.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 const output = () => new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
@@ -109,24 +109,29 @@ export function program(): Command {
     .description('Create an AccessKey pair; the secret is printed once')
     .requiredOption('--user <name>', 'owner; created if missing')
     .addOption(new Option('--role <role>', 'role of a user created now').choices([...ROLES]).default('viewer'))
+    .option('--account <accountId>', 'member account of a user created now (default: the management account)')
     .addOption(dataDirOption())
     .option('-c, --config <file>', 'YAML configuration file (for secrets.*: the master key that seals the secret for request signatures)')
     .addOption(output())
-    .action(async (o: { user: string; role: Role; dataDir: string; config?: string; output: string }) => {
+    .action(async (o: { user: string; role: Role; account?: string; dataDir: string; config?: string; output: string }) => {
       // The same master key and event store as the server's (config file, FLINKTRAIL__* or the defaults).
       const config = loadConfig({ ...(o.config ? { file: o.config } : {}), env: process.env, overrides: { dataDir: o.dataDir } });
       const secrets = openSecrets(config);
       const db = openDatabase(o.dataDir);
       let audit: LocalAudit | undefined;
       try {
-        audit = await openLocalAudit(db, o.dataDir, config.store.url);
+        audit = await openLocalAudit(db, o.dataDir, config.store.url, config.accountId);
         const dir = directoryOf(await openFeatureStores(db, audit.events, secrets), secrets);
-        const existed = (await dir.userByName(o.user)) !== undefined;
-        await dir.createUser(o.user, o.role);
-        if (!existed) await audit.record('CreateUser', { 'ACS::Actiontrail::User': [o.user] }, { userName: o.user, role: o.role });
+        const existing = await dir.userByName(o.user);
+        const accountId = o.account === undefined || o.account === config.accountId ? null : o.account;
+        if (existing && o.account !== undefined && existing.accountId !== accountId) {
+          throw new Error(`user ${o.user} exists in account ${existing.accountId ?? config.accountId}, not ${o.account}`);
+        }
+        await dir.createUser(o.user, o.role, undefined, false, { accountId });
+        if (!existing) await audit.record('CreateUser', { 'ACS::Actiontrail::User': [o.user] }, { userName: o.user, role: o.role, ...(accountId ? { accountId } : {}) });
         const k = await dir.createAccessKey(o.user);
         await audit.record('CreateAccessKey', { 'ACS::Actiontrail::User': [o.user], 'ACS::Actiontrail::AccessKey': [k.accessKeyId] }, { userName: o.user });
-        if (o.output === 'json') process.stdout.write(`${JSON.stringify({ accessKeyId: k.accessKeyId, accessKeySecret: k.accessKeySecret, userName: k.user.name, role: k.user.role })}\n`);
+        if (o.output === 'json') process.stdout.write(`${JSON.stringify({ accessKeyId: k.accessKeyId, accessKeySecret: k.accessKeySecret, userName: k.user.name, role: k.user.role, accountId: k.user.accountId ?? config.accountId })}\n`);
         else process.stdout.write(`${table(['AccessKeyId', 'AccessKeySecret', 'User', 'Role'], [[k.accessKeyId, k.accessKeySecret, k.user.name, k.user.role]])}\nThe secret is shown only now; store it safely.\n`);
       } finally {
         await audit?.close();
@@ -144,8 +149,8 @@ export function program(): Command {
       const db = openDatabase(o.dataDir);
       let audit: LocalAudit | undefined;
       try {
-        audit = await openLocalAudit(db, o.dataDir, config.store.url);
-        const keys = await directoryOf(await openFeatureStores(db, audit.events, secretsWhenUsed(config))).listAccessKeys();
+        audit = await openLocalAudit(db, o.dataDir, config.store.url, config.accountId);
+        const keys = await directoryOf(await openFeatureStores(db, audit.events, secretsWhenUsed(() => config))).listAccessKeys();
         const list = keys.map((k) => ({
           accessKeyId: k.id,
           userName: k.userName,
@@ -170,18 +175,20 @@ export function program(): Command {
     .addOption(new Option('--role <role>', 'role').choices([...ROLES]).default('viewer'))
     .addOption(new Option('--password <password>', 'password (or FLINKTRAIL_PASSWORD)').env('FLINKTRAIL_PASSWORD'))
     .option('--update', 'update an existing user')
+    .option('--account <accountId>', 'member account of a new user (default: the management account)')
     .addOption(dataDirOption())
     .option('-c, --config <file>', 'YAML configuration file (for store.url: where the change is recorded)')
     .addOption(output())
-    .action(async (o: { name: string; role: Role; password?: string; update?: boolean; dataDir: string; config?: string; output: string }) => {
+    .action(async (o: { name: string; role: Role; password?: string; update?: boolean; account?: string; dataDir: string; config?: string; output: string }) => {
       const config = loadConfig({ ...(o.config ? { file: o.config } : {}), env: process.env, overrides: { dataDir: o.dataDir } });
       const db = openDatabase(o.dataDir);
       let audit: LocalAudit | undefined;
       try {
-        audit = await openLocalAudit(db, o.dataDir, config.store.url);
-        const u = await directoryOf(await openFeatureStores(db, audit.events, secretsWhenUsed(config))).createUser(o.name, o.role, o.password ? await hashPassword(o.password) : undefined, o.update ?? false);
+        audit = await openLocalAudit(db, o.dataDir, config.store.url, config.accountId);
+        const accountId = o.account === undefined || o.account === config.accountId ? null : o.account;
+        const u = await directoryOf(await openFeatureStores(db, audit.events, secretsWhenUsed(() => config))).createUser(o.name, o.role, o.password ? await hashPassword(o.password) : undefined, o.update ?? false, { accountId });
         await audit.record(o.update ? 'UpdateUser' : 'CreateUser', { 'ACS::Actiontrail::User': [o.name] }, { userName: o.name, role: o.role, passwordSet: o.password !== undefined });
-        const out = { principalId: u.id, userName: u.name, role: u.role, hasPassword: u.passwordHash !== null };
+        const out = { principalId: u.id, userName: u.name, role: u.role, hasPassword: u.passwordHash !== null, accountId: u.accountId ?? config.accountId };
         process.stdout.write(o.output === 'json' ? `${JSON.stringify(out)}\n` : `${table(['PrincipalId', 'User', 'Role', 'Password'], [[out.principalId, out.userName, out.role, out.hasPassword ? 'set' : '-']])}\n`);
       } finally {
         await audit?.close();
@@ -258,6 +265,7 @@ export function program(): Command {
   addTrailCommands(cli);
   addAuthCommands(cli);
   addSecretsCommands(cli);
+  addAccountCommands(cli, { dataDir: dataDirOption, output });
   addMigrateCommand(cli);
   return cli;
 }
@@ -270,14 +278,4 @@ export async function run(argv: string[]): Promise<void> {
     process.stderr.write(`flinktrail: ${isFlinkTrailError(err) ? `${err.code}: ${err.message}` : e.message}\n`);
     process.exitCode = e.exitCode ?? (isFlinkTrailError(err) ? 2 : 1);
   }
-}
-
-/**
- * The master key ring, opened only if something is sealed or opened: listing keys and making
- * users need none, and keep working where the CLI's user cannot read the master key.
- */
-function secretsWhenUsed(config: Parameters<typeof openSecrets>[0]): Sealer {
-  let ring: Sealer | undefined;
-  const get = () => (ring ??= openSecrets(config));
-  return { seal: (plaintext, context) => get().seal(plaintext, context), open: (sealed, context) => get().open(sealed, context) };
 }

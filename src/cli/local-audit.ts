@@ -31,10 +31,10 @@ export interface LocalAudit {
  * without `store.url` (config file or FLINKTRAIL__STORE__URL) the command is refused rather than
  * recording where no query would find it (FT_ERR_STORE_MISMATCH).
  */
-export async function openLocalAudit(db: Db, dataDir: string, storeUrl?: string): Promise<LocalAudit> {
+export async function openLocalAudit(db: Db, dataDir: string, storeUrl: string | undefined, managementAccountId: string): Promise<LocalAudit> {
   let store: EventStore;
   if (storeUrl) {
-    const pg = await PostgresEventStore.open({ url: storeUrl, poolMax: 2, flushIntervalMs: 1 });
+    const pg = await PostgresEventStore.open({ url: storeUrl, poolMax: 2, flushIntervalMs: 1, managementAccountId });
     try {
       claimEventStore(db, dataDir, pg.id);
     } catch (err) {
@@ -44,7 +44,7 @@ export async function openLocalAudit(db: Db, dataDir: string, storeUrl?: string)
     store = pg;
   } else {
     claimEventStore(db, dataDir, 'sqlite');
-    store = new SqliteEventStore(db, { flushIntervalMs: 1 });
+    store = new SqliteEventStore(db, { flushIntervalMs: 1, managementAccountId });
   }
   return {
     record: (eventName, resources, params) => store.journal(localEvent(eventName, resources, params)),

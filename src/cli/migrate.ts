@@ -12,8 +12,7 @@
  */
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
-import { openSecrets } from '../secrets/index.js';
-import type { Sealer } from '../secrets/envelope.js';
+import { secretsWhenUsed } from '../secrets/index.js';
 import { migrateEvents } from '../store/migrate.js';
 import { redactUrl } from '../store/postgres/url.js';
 import { localEvent } from './local-audit.js';
@@ -31,14 +30,14 @@ export function addMigrateCommand(cli: Command): void {
       const batch = Number(o.batch);
       if (!Number.isInteger(batch) || batch < 1 || batch > 100_000) throw new Error(`--batch must be a whole number from 1 to 100000, got '${o.batch}'`);
       // Opened only if a value must be sealed: a directory of sealed files migrates without it.
-      let ring: Sealer | undefined;
-      const get = () => (ring ??= openSecrets(loadConfig({ ...(o.config ? { file: o.config } : {}), env: process.env, overrides: { dataDir: o.from } })));
-      const sealer: Sealer = { seal: (plaintext, context) => get().seal(plaintext, context), open: (sealed, context) => get().open(sealed, context) };
+      const config = () => loadConfig({ ...(o.config ? { file: o.config } : {}), env: process.env, overrides: { dataDir: o.from } });
+      const sealer = secretsWhenUsed(config);
       const tty = process.stderr.isTTY;
       let shown = 0;
       const result = await migrateEvents({
         dataDir: o.from,
         url: o.to,
+        managementAccountId: config().accountId,
         batch,
         sealer,
         onProgress: ({ copied, total }) => {

@@ -49,7 +49,7 @@ export function addSecretsCommands(cli: Command): void {
       const url = config.store.url;
       const pool = url ? openPool(url, { max: 1, applicationName: 'flinktrail-secrets-rotate' }) : undefined;
       try {
-        audit = await openLocalAudit(db, config.dataDir, url);
+        audit = await openLocalAudit(db, config.dataDir, url, config.accountId);
         // PostgreSQL first: see the module comment.
         const stores: SealedValueStore[] = [...(pool ? [new PostgresSealedValues(pool)] : []), new SqliteSealedValues(db)];
         const result = await rotateSecrets(stores, config.dataDir, current.withActive(next));

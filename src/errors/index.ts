@@ -123,6 +123,26 @@ export const ERRORS = {
     message: 'Not found: %s',
     doc: 'The user, AccessKey or policy does not exist.',
   },
+  FT_ERR_ACCOUNT_NOT_FOUND: {
+    status: 404,
+    message: 'No member account %s',
+    doc: 'No member account has this id (or it belongs to another account than the caller may see). List them with `flinktrail accounts list`.',
+  },
+  FT_ERR_ACCOUNT_EXISTS: {
+    status: 409,
+    message: "An account named '%s' already exists",
+    doc: 'Account names are unique; pick another name or use the existing account.',
+  },
+  FT_ERR_ACCOUNT_IN_USE: {
+    status: 409,
+    message: 'Account %s still owns %s',
+    doc: 'An account is deleted only once it owns nothing: delete or move its users, remove it from `clusters[].account`, and delete its trails first. Its events stay, readable by the management account.',
+  },
+  FT_ERR_ACCOUNT_DENIED: {
+    status: 403,
+    message: '%s',
+    doc: "Only the management account may do this (manage accounts, change what every account shares), or the caller's account does not own what was named.",
+  },
   FT_ERR_POLICY_INVALID: {
     status: 400,
     message: 'The policy document is invalid: %s',

@@ -20,7 +20,7 @@ import type { PeerCertificate } from 'node:tls';
 import { FlinkTrailError, type ErrorCode } from '../errors/index.js';
 import type { IdentityType } from '../event/types.js';
 import type { PolicyDocument } from '../policy/index.js';
-import type { Directory, Role } from './directory.js';
+import { memberOf, type Directory, type Role } from './directory.js';
 import { SignInThrottle, type ThrottleNotice, type ThrottleOptions, type ThrottleSubject } from './rate-limit.js';
 import type { ThrottleStore } from './throttle-store.js';
 import { verifyKeySecret, verifyNothing, verifyPassword } from './secrets.js';
@@ -187,7 +187,10 @@ export class Authenticator {
       if (!s) throw new AuthError('FT_ERR_AUTH_INVALID', {}, 'expired or unknown session');
       const user = await this.directory.userById(s.principal.principalId);
       if (!user || user.disabled) throw new AuthError('FT_ERR_AUTH_INVALID', { userName: s.principal.userName }, 'user disabled or deleted');
-      return { ...s.principal, role: user.role, method: 'session' };
+      // The account is the user's now, not what the session recorded (never a stale one).
+      const principal: Principal = { ...s.principal, role: user.role, method: 'session' };
+      delete principal.accountId;
+      return { ...principal, ...memberOf(user) };
     }
     if (this.opts.anonymous) return ANONYMOUS;
     throw new AuthError('FT_ERR_AUTH_MISSING', {}, 'no credentials');
@@ -202,6 +205,7 @@ export class Authenticator {
       principalId: user.id,
       userName: user.name,
       role: user.role,
+      ...memberOf(user),
       method: 'trusted-proxy',
       mfaAuthenticated: false,
       ...(email ? { email } : {}),
@@ -240,7 +244,7 @@ export class Authenticator {
       // Last-used tracking is best effort; it must never refuse or hold up a valid caller.
       this.directory.touchAccessKey(id, now, sourceIp).catch(() => undefined);
     }
-    return { type: 'ram-user', principalId: user.id, userName: user.name, role: user.role, accessKeyId: id, method: 'access-key', mfaAuthenticated: false };
+    return { type: 'ram-user', principalId: user.id, userName: user.name, role: user.role, ...memberOf(user), accessKeyId: id, method: 'access-key', mfaAuthenticated: false };
   }
 
   /** The console sign-in: a password check under the sign-in throttle. */
@@ -270,7 +274,7 @@ export class Authenticator {
       if (this.passwordCache.size > 10_000) this.passwordCache.clear();
       this.passwordCache.set(cacheKey, Date.now() + (this.opts.passwordCacheMs ?? 60_000));
     }
-    return { type: 'ram-user', principalId: user.id, userName: user.name, role: user.role, method: 'password', mfaAuthenticated: false };
+    return { type: 'ram-user', principalId: user.id, userName: user.name, role: user.role, ...memberOf(user), method: 'password', mfaAuthenticated: false };
   }
 }
 

@@ -27,7 +27,7 @@ import type { ListenerTlsConfig } from '../config/schema.js';
 import { FlinkTrailError } from '../errors/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { AuthError, type AuthMethodPlugin, type Principal } from './authenticate.js';
-import type { Directory, Role } from './directory.js';
+import { memberOf, type Directory, type Role } from './directory.js';
 
 /** Where the user name comes from; `subject` accepts only subjects listed in `users`. */
 export type UserFrom = 'CN' | 'emailAddress' | 'subject';
@@ -397,6 +397,7 @@ export function clientCertificatePlugin(directory: Directory, opts: ClientCertif
         principalId: user.id,
         userName: user.name,
         role: user.role,
+        ...memberOf(user),
         method: 'client-certificate',
         mfaAuthenticated: false,
         ...(email ? { email } : {}),

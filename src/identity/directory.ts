@@ -18,7 +18,7 @@ import { FlinkTrailError } from '../errors/index.js';
 import { hashKeySecret, newAccessKeyId, newAccessKeySecret } from './secrets.js';
 import type { Sealer } from '../secrets/envelope.js';
 import { SigningSecrets } from './signing-secrets.js';
-import type { IdentityStore, StoredPolicy } from './store.js';
+import type { AccountRow, IdentityStore, StoredPolicy } from './store.js';
 import type { SessionStore } from './sessions.js';
 
 export interface PolicyRecord {
@@ -45,6 +45,8 @@ export interface User {
   email: string | null;
   /** `local`, or `oidc` / `proxy` for users first seen through federation. */
   source: string;
+  /** The member account the user belongs to; null: the management account. */
+  accountId: string | null;
 }
 
 export interface AccessKeyRecord {
@@ -55,6 +57,11 @@ export interface AccessKeyRecord {
   createdAt: number;
   lastUsedAt: number | null;
   lastUsedIp: string | null;
+}
+
+/** What a Principal says of the account of `user`: nothing for the management account. */
+export function memberOf(user: Pick<User, 'accountId'>): { accountId?: string } {
+  return user.accountId ? { accountId: user.accountId } : {};
 }
 
 /** Principal ids look like ActionTrail's numeric RAM user ids. */
@@ -119,6 +126,7 @@ function unavailableAs503(store: IdentityStore): IdentityStore {
 }
 
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/;
+const ACCOUNT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export class Directory {
   private readonly store: IdentityStore;
@@ -208,7 +216,7 @@ export class Directory {
    * Creates a user, or updates role and password of an existing one when `upsert`.
    * Passwords are hashed with argon2id (`hashPassword`), which is async: pass the hash.
    */
-  async createUser(name: string, role: Role, passwordHash?: string, upsert = false, extra: { email?: string; source?: string } = {}): Promise<User> {
+  async createUser(name: string, role: Role, passwordHash?: string, upsert = false, extra: { email?: string; source?: string; accountId?: string | null } = {}): Promise<User> {
     this.changed();
     if (!USER_NAME.test(name)) throw new FlinkTrailError('FT_ERR_IDENTITY_INVALID', `user name '${name.slice(0, 64)}' must be 1-128 letters, digits and . _ @ + -`);
     const existing = await this.store.userByName(name);
@@ -227,7 +235,9 @@ export class Directory {
       disabled: false,
       email: extra.email ?? null,
       source: extra.source ?? 'local',
+      accountId: extra.accountId ?? null,
     };
+    if (user.accountId !== null && !(await this.store.accountById(user.accountId))) throw new FlinkTrailError('FT_ERR_ACCOUNT_NOT_FOUND', user.accountId);
     try {
       await this.store.insertUser(user);
     } catch (err) {
@@ -243,6 +253,49 @@ export class Directory {
 
   listUsers(): Promise<User[]> {
     return this.store.listUsers();
+  }
+
+  // --- member accounts (the management account is configuration: `Config.accountId`)
+
+  /** A new member account with a fresh 16-digit id (ActionTrail's account ids); names are unique. */
+  async createAccount(name: string, managementAccountId: string): Promise<AccountRow> {
+    if (!ACCOUNT_NAME.test(name)) throw new FlinkTrailError('FT_ERR_IDENTITY_INVALID', `account name '${name.slice(0, 64)}' must be 1-64 letters, digits and . _ -`);
+    if ((await this.store.listAccounts()).some((a) => a.name === name)) throw new FlinkTrailError('FT_ERR_ACCOUNT_EXISTS', name);
+    for (;;) {
+      const account: AccountRow = { id: newPrincipalId(), name, createdAt: Date.now() };
+      if (account.id === managementAccountId || (await this.store.accountById(account.id))) continue;
+      try {
+        await this.store.insertAccount(account);
+      } catch (err) {
+        // Another process made the same name first.
+        if ((await this.store.listAccounts()).some((a) => a.name === name)) throw new FlinkTrailError('FT_ERR_ACCOUNT_EXISTS', name);
+        throw err;
+      }
+      this.changed();
+      return account;
+    }
+  }
+
+  listAccounts(): Promise<AccountRow[]> {
+    return this.cached('accounts', () => this.store.listAccounts()) as Promise<AccountRow[]>;
+  }
+
+  account(id: string): Promise<AccountRow | undefined> {
+    return this.cached(`account:${id}`, () => this.store.accountById(id));
+  }
+
+  /**
+   * Deletes a member account. Refused (FT_ERR_ACCOUNT_IN_USE) while it owns users or what
+   * `owned` names (clusters, trails: the caller asks the features that keep them); its events
+   * stay, readable by the management account.
+   */
+  async deleteAccount(id: string, owned: readonly string[] = []): Promise<void> {
+    if (!(await this.store.accountById(id))) throw new FlinkTrailError('FT_ERR_ACCOUNT_NOT_FOUND', id);
+    const users = (await this.store.listUsers()).filter((u) => u.accountId === id).map((u) => `user ${u.name}`);
+    const blocking = [...users, ...owned];
+    if (blocking.length) throw new FlinkTrailError('FT_ERR_ACCOUNT_IN_USE', id, blocking.slice(0, 5).join(', ') + (blocking.length > 5 ? `, and ${blocking.length - 5} more` : ''));
+    await this.store.deleteAccount(id);
+    this.changed();
   }
 
   async updateUser(name: string, change: { role?: Role; passwordHash?: string; disabled?: boolean }): Promise<User> {

@@ -25,7 +25,7 @@ import { FlinkTrailError, type ErrorCode } from '../errors/index.js';
 import { resolveSecret } from '../secrets/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { AuthError, type AuthContext, type AuthMethodPlugin, type Principal } from './authenticate.js';
-import { ROLES, type Directory, type Role } from './directory.js';
+import { memberOf, ROLES, type Directory, type Role } from './directory.js';
 import { IntrospectionCache, judgeIntrospection } from './oidc-introspection.js';
 
 /** When bearer tokens of an issuer are checked at its introspection endpoint (RFC 7662). */
@@ -478,6 +478,7 @@ export class OidcIdentity {
       principalId: user.id,
       userName: user.name,
       role,
+      ...memberOf(user),
       method: 'oidc',
       mfaAuthenticated: mfaFromAmr(claims['amr']),
       ...(when !== undefined ? { sessionCreatedAt: when * 1000 } : {}),

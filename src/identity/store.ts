@@ -10,6 +10,13 @@
  */
 import type { AccessKeyRecord, Role, User } from './directory.js';
 
+/** A member account as stored (the management account is configuration, not a row). */
+export interface AccountRow {
+  id: string;
+  name: string;
+  createdAt: number;
+}
+
 /** A policy as stored: its document as JSON text (directory.ts parses each text once). */
 export interface StoredPolicy {
   name: string;
@@ -35,6 +42,14 @@ export interface UserChange {
 }
 
 export interface IdentityStore {
+  /** Member accounts, by name. */
+  listAccounts(): Promise<AccountRow[]>;
+  accountById(id: string): Promise<AccountRow | undefined>;
+  /** Throws when the id or the name is taken. */
+  insertAccount(account: AccountRow): Promise<void>;
+  /** False when no such account. */
+  deleteAccount(id: string): Promise<boolean>;
+
   userById(id: string): Promise<User | undefined>;
   userByName(name: string): Promise<User | undefined>;
   /** By name. */

@@ -11,6 +11,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { FlinkTrailError } from '../errors/index.js';
 import { EVENT_RW, EVENT_TYPES, type ActionTrailEvent, type EventRW, type EventType } from '../event/types.js';
 import type { Cursor, EventFilter, EventStore, LookupRequest } from '../store/types.js';
+import { isValidName, NAME_RULES } from '../event/names.js';
 
 /** Query parameter → what it filters. Documented in docs/reference/api.md. */
 export const LOOKUP_PARAMETERS = [
@@ -28,6 +29,7 @@ export const LOOKUP_PARAMETERS = [
   'errorCode',
   'sourceIpAddress',
   'cluster',
+  'accountId',
   'startTime',
   'endTime',
   'maxResults',
@@ -47,6 +49,7 @@ const STRING_FILTERS = [
   'errorCode',
   'sourceIpAddress',
   'cluster',
+  'accountId',
 ] as const;
 
 export const DEFAULT_MAX_RESULTS = 50;
@@ -95,6 +98,7 @@ export function parseLookup(params: Record<string, unknown>, now = Date.now()): 
     const v = one(key);
     if (v !== undefined) {
       if (v === '') throw bad(key, 'must not be empty');
+      if (key === 'accountId' && !isValidName('accountId', v)) throw bad(key, NAME_RULES.accountId.what);
       filter[key] = v;
     }
   }
@@ -170,8 +174,30 @@ export interface LookupResult {
   endTime: string;
 }
 
-export async function lookupEvents(store: EventStore, tokens: TokenCodec, params: Record<string, unknown>): Promise<LookupResult> {
+/**
+ * Narrows a parsed filter to what the caller may see (`accountScope`): applied after parsing,
+ * so a member account's query never reaches another account's events whatever it asks for.
+ */
+export type Scope = (filter: EventFilter) => void;
+
+/**
+ * The scope of a caller of account `caller`: the management account may query any account's
+ * events (all by default, one with `accountId`); a member account only its own — naming
+ * another is refused (FT_ERR_ACCOUNT_DENIED), naming none means its own.
+ */
+export function accountScope(caller: string, management: string): Scope {
+  return (filter) => {
+    if (caller === management) return;
+    if (filter.accountId !== undefined && filter.accountId !== caller) {
+      throw new FlinkTrailError('FT_ERR_ACCOUNT_DENIED', `account ${caller} may query its own events only, not account ${String(filter.accountId)}'s`);
+    }
+    filter.accountId = caller;
+  };
+}
+
+export async function lookupEvents(store: EventStore, tokens: TokenCodec, params: Record<string, unknown>, scope: Scope = () => {}): Promise<LookupResult> {
   const q = parseLookup(params);
+  scope(q.filter);
   if (q.token !== undefined) {
     const d = tokens.decode(q.token, q.fingerprint);
     q.after = d.cursor;

@@ -11,7 +11,7 @@
  */
 import type { Config } from '../config/index.js';
 import { FlinkTrailError } from '../errors/index.js';
-import { Secrets } from './envelope.js';
+import { Secrets, type Sealer } from './envelope.js';
 import { defaultKeyFile, ensureKeyFile, loadMasterKey, readReference } from './master-key.js';
 
 export { Secrets, isSealed, SEALED_PREFIX, type Sealer } from './envelope.js';
@@ -53,4 +53,14 @@ export function openSecrets(config: Pick<Readonly<Config>, 'dataDir' | 'secrets'
     throw new FlinkTrailError('FT_ERR_SECRETS_MASTER_KEY', ref, 'secrets.previousKeys lists the active key again');
   }
   return new Secrets(active, others);
+}
+
+/**
+ * The key ring of a configuration, opened only if something is sealed or opened: listing keys
+ * and making users need none, and keep working where the CLI's user cannot read the master key.
+ */
+export function secretsWhenUsed(config: () => Pick<Readonly<Config>, 'dataDir' | 'secrets'>): Sealer {
+  let ring: Sealer | undefined;
+  const get = () => (ring ??= openSecrets(config()));
+  return { seal: (plaintext, context) => get().seal(plaintext, context), open: (sealed, context) => get().open(sealed, context) };
 }

@@ -64,6 +64,7 @@ export const COPIED_GROUPS_KEY = 'event-store-groups';
 
 /** The tables copied and verified, in the order they are written (references first). */
 export const COPIED_TABLES = [
+  'accounts',
   'users',
   'policies',
   'access_keys',
@@ -94,7 +95,7 @@ export type TableCounts = Partial<Record<CopiedTable, { rows: number; copied: nu
  * makes its own from its first start, and they are not worth overwriting.
  */
 export const FEATURE_GROUPS = {
-  identity: { lead: 'users', tables: ['users', 'policies', 'access_keys', 'access_key_signing', 'user_policies'] },
+  identity: { lead: 'users', tables: ['accounts', 'users', 'policies', 'access_keys', 'access_key_signing', 'user_policies'] },
   'trail-digest-keys': { lead: 'trail_digest_keys', tables: ['trail_digest_keys'] },
   trails: {
     lead: 'trails',
@@ -134,10 +135,18 @@ interface TableSpec {
 }
 
 const SPECS: Record<CopiedTable, TableSpec> = {
-  users: {
-    columns: ['id', 'name', 'role', 'password_hash', 'created_at', 'disabled', 'email', 'source'],
+  accounts: {
+    columns: ['id', 'name', 'created_at'],
     key: ['id'],
-    same: ['name'],
+    same: ['name', 'created_at'],
+    update: [],
+    unique: ['name'],
+    what: 'the account',
+  },
+  users: {
+    columns: ['id', 'name', 'role', 'password_hash', 'created_at', 'disabled', 'email', 'source', 'account_id'],
+    key: ['id'],
+    same: ['name', 'account_id'],
     update: ['role', 'password_hash', 'disabled', 'email', 'source'],
     unique: ['name'],
     convert: { disabled: (v) => v === 1 || v === true },

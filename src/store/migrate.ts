@@ -49,6 +49,8 @@ export interface MigrateOptions {
   url: string;
   /** The PostgreSQL schema (tests); default: the database's search_path. */
   schema?: string;
+  /** The management account (`Config.accountId`): its events are stored without an account on both sides. */
+  managementAccountId?: string;
   /** Events per copying transaction (default 2,000). */
   batch?: number;
   /** Called after each copied batch. */
@@ -116,8 +118,9 @@ export async function migrateEvents(o: MigrateOptions): Promise<MigrateResult> {
   const db = openDatabase(o.dataDir);
   let target: PostgresEventStore | undefined;
   try {
-    const source = new SqliteEventStore(db, { flushIntervalMs: 20 });
-    target = await PostgresEventStore.open({ url: o.url, flushIntervalMs: 5, poolMax: 2, ...(o.schema ? { schema: o.schema } : {}) });
+    const management = o.managementAccountId !== undefined ? { managementAccountId: o.managementAccountId } : {};
+    const source = new SqliteEventStore(db, { flushIntervalMs: 20, ...management });
+    target = await PostgresEventStore.open({ url: o.url, flushIntervalMs: 5, poolMax: 2, ...management, ...(o.schema ? { schema: o.schema } : {}) });
     const recorded = recordedStore(db);
     if (recorded !== undefined && recorded !== 'sqlite' && recorded !== target.id) {
       throw new FlinkTrailError('FT_ERR_MIGRATE_SOURCE', o.dataDir, `its events are in the store ${recorded}, not in the data directory`);

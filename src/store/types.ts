@@ -36,7 +36,7 @@ export interface EventFilter {
    * management account). Set by the query layer from the caller: a member account's principal
    * never sees another account's events.
    */
-  accountId?: string;
+  accountId?: string | null;
 }
 
 /** Where a page ended: the sort key of its last event. */

@@ -17,6 +17,11 @@ export interface StoreOptions {
   scanBudget?: number;
 }
 
+/** The management account every store of the contract is opened with (`managementAccountId`). */
+export const MANAGEMENT = '1000000000000001';
+const MEMBER_A = '5000000000000005';
+const MEMBER_B = '6000000000000006';
+
 /** Where one test's stores live: `open` may be called again after `close` and sees the same data. */
 export interface StoreSpace {
   open(opts?: StoreOptions): Promise<EventStore>;
@@ -44,6 +49,13 @@ function dataset(): ActionTrailEvent[] {
     if (i % 15 === 7) out = { ...out, eventType: 'AliyunServiceEvent', serviceName: 'Kubernetes' };
     if (i % 12 === 5) out = { ...out, referencedResources: { ...out.referencedResources, 'ACS::RealtimeCompute::Savepoint': [`sp-${i % 3}`] } };
     if (i % 13 === 6) out = { ...out, userIdentity: { ...out.userIdentity, accessKeyId: 'FTAKROTATED' } };
+    // Accounts: two members, the management account named, and events from before accounts (none).
+    if (i % 7 === 2) out = { ...out, recipientAccountId: MEMBER_A };
+    else if (i % 7 === 5) out = { ...out, recipientAccountId: MEMBER_B };
+    else if (i % 11 === 1) {
+      out = { ...out };
+      delete out.recipientAccountId;
+    } else out = { ...out, recipientAccountId: MANAGEMENT };
     return out;
   });
 }
@@ -67,6 +79,7 @@ function matches(e: ActionTrailEvent, f: EventFilter): boolean {
     [f.sensitive, e.additionalEventData.sensitive === true],
   ];
   if (checks.some(([want, got]) => want !== undefined && want !== got)) return false;
+  if (f.accountId != null && (e.recipientAccountId ?? MANAGEMENT) !== f.accountId) return false;
   if (f.resourceType !== undefined || f.resourceName !== undefined) {
     return res.some(([type, names]) => (f.resourceType === undefined || type === f.resourceType) && (f.resourceName === undefined || names.includes(f.resourceName)));
   }
@@ -238,6 +251,12 @@ export function eventStoreContract(name: string, backend: StoreBackend): void {
           { user: 'alice', region: 'local', eventType: 'ApiCall' },
           { errorCode: 'NotFound', sourceIpAddress: '10.0.0.4' },
           { user: 'nobody' },
+          { accountId: MEMBER_A },
+          { accountId: MEMBER_B, eventRW: 'Write' },
+          { accountId: MANAGEMENT },
+          { accountId: MANAGEMENT, user: 'carol', cluster: 'staging' },
+          { accountId: MEMBER_A, user: 'bob' },
+          { accountId: '7000000000000007' },
         ];
         for (const f of filters) {
           for (const direction of ['FORWARD', 'BACKWARD'] as const) {
@@ -249,6 +268,7 @@ export function eventStoreContract(name: string, backend: StoreBackend): void {
         }
         assert.ok(expected(events, { ...ALL, errorCode: 'NoPermission' }, 'FORWARD').length > 0, 'the dataset has every kind');
         assert.ok(expected(events, { ...ALL, resourceType: 'ACS::RealtimeCompute::Savepoint' }, 'FORWARD').length > 0);
+        assert.ok(events.some((e) => e.recipientAccountId === undefined) && expected(events, { ...ALL, accountId: MEMBER_A, user: 'bob' }, 'FORWARD').length > 0, 'every kind of account');
       }));
 
     it('time range bounds are inclusive; a page says when more follow', () =>
@@ -300,6 +320,10 @@ export function eventStoreContract(name: string, backend: StoreBackend): void {
         assert.deepEqual([...(byName.series ?? [])].sort(), ['CancelJob', 'GetJobDetails', 'ListJobs', 'RunJar', 'TriggerSavepoint', 'UploadJar']);
         const cancel = byName.buckets.reduce((n, b) => n + (b.names?.['CancelJob'] ?? 0), 0);
         assert.equal(cancel, events.filter((e) => e.eventName === 'CancelJob').length);
+        for (const accountId of [MEMBER_A, MANAGEMENT]) {
+          const own = await store.histogram({ filter: { ...ALL, accountId, startTime: T0, endTime: T0 + 3 * DAY - 1 }, buckets: 3, groupBy: 'eventRW' });
+          assert.equal(own.total, events.filter((e) => matches(e, { ...ALL, accountId })).length, `histogram of account ${accountId}`);
+        }
         const none = await store.histogram({ filter: { ...ALL, eventId: 'no-such-event', startTime: T0, endTime: T0 + DAY }, buckets: 2, groupBy: 'eventRW' });
         assert.equal(none.total, 0);
       }));

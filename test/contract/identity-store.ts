@@ -28,6 +28,7 @@ const user = (id: string, name: string, extra: Partial<User> = {}): User => ({
   disabled: false,
   email: null,
   source: 'local',
+  accountId: null,
   ...extra,
 });
 
@@ -73,6 +74,30 @@ export function identityStoreContract(name: string, backend: IdentityBackend): v
         assert.equal(await s.accessKey('LTAIzed'), undefined);
         assert.equal(await s.signingSecret('LTAIzed'), undefined);
         assert.deepEqual(await s.policyNamesOf('2000000000000002'), []);
+      }));
+
+    it('keeps member accounts: unique ids and names, listed by name; a user keeps its account; an account a user names cannot be deleted', () =>
+      withStore(async (s) => {
+        await s.insertAccount({ id: '5000000000000005', name: 'team-b', createdAt: 2 });
+        await s.insertAccount({ id: '6000000000000006', name: 'team-a', createdAt: 3 });
+        assert.deepEqual(await s.listAccounts(), [
+          { id: '6000000000000006', name: 'team-a', createdAt: 3 },
+          { id: '5000000000000005', name: 'team-b', createdAt: 2 },
+        ]);
+        assert.deepEqual(await s.accountById('5000000000000005'), { id: '5000000000000005', name: 'team-b', createdAt: 2 });
+        assert.equal(await s.accountById('7000000000000007'), undefined);
+        await assert.rejects(s.insertAccount({ id: '7000000000000007', name: 'team-a', createdAt: 4 }), 'a name is unique');
+        await assert.rejects(s.insertAccount({ id: '5000000000000005', name: 'team-c', createdAt: 4 }), 'an id is unique');
+
+        await s.insertUser(user('2000000000000002', 'bob', { accountId: '5000000000000005' }));
+        await s.insertUser(user('3000000000000003', 'mgmt'));
+        assert.equal((await s.userByName('bob'))?.accountId, '5000000000000005');
+        assert.equal((await s.userByName('mgmt'))?.accountId, null, 'no account: the management account');
+        await assert.rejects(s.insertUser(user('4000000000000004', 'ghost', { accountId: '9000000000000009' })), 'a user names an existing account');
+        await assert.rejects(s.deleteAccount('5000000000000005'), 'an account a user names stays');
+        assert.equal(await s.deleteAccount('6000000000000006'), true);
+        assert.equal(await s.deleteAccount('6000000000000006'), false);
+        assert.deepEqual((await s.listAccounts()).map((a) => a.name), ['team-b']);
       }));
 
     it('keeps AccessKeys: status, last used, listed oldest first with their user name, deleted with their signing secret', () =>

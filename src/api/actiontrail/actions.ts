@@ -11,7 +11,9 @@
  */
 import { FlinkTrailError } from '../../errors/index.js';
 import type { EventRW } from '../../event/types.js';
-import { lookupEvents, parseTime, type TokenCodec } from '../../query/lookup.js';
+import { accountScope, lookupEvents, parseTime, type TokenCodec } from '../../query/lookup.js';
+import { callerAccount } from '../../event/account.js';
+import type { Principal } from '../../identity/authenticate.js';
 import type { EventStore } from '../../store/types.js';
 import { redactUrl } from '../../trails/destination.js';
 import type { TrailService } from '../../trails/service.js';
@@ -35,6 +37,8 @@ export interface ActionContext {
   deps: ActionDeps;
   /** The Host the client used: DescribeRegions' endpoint. */
   host: string;
+  /** The signed caller. */
+  principal: Principal;
   /** Names the resources of the call for its record. */
   resources(r: Record<string, string[]>): void;
 }
@@ -183,8 +187,8 @@ export const ACTIONS: Record<string, ActionSpec> = {
     eventRW: 'Read',
     params: ['MaxResults', 'NextToken', 'StartTime', 'EndTime', 'Direction'],
     lists: ['LookupAttribute'],
-    async run({ params, deps }) {
-      const r = await lookupEvents(deps.store, deps.tokens, lookupQuery(params));
+    async run({ params, deps, principal }) {
+      const r = await lookupEvents(deps.store, deps.tokens, lookupQuery(params), accountScope(callerAccount(principal, deps.accountId), deps.accountId));
       return {
         StartTime: actionTrailTime(r.startTime),
         EndTime: actionTrailTime(r.endTime),

@@ -146,6 +146,7 @@ export function createActionTrailRpcModule(ctx: ModuleContext, opts: RpcModuleOp
         params,
         deps,
         host: (header(req.raw, 'host') ?? '').slice(0, 256),
+        principal: signed.principal,
         resources: (r) => {
           req.auditResources = r;
         },

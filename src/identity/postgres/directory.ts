@@ -6,7 +6,7 @@
 import type { Pool } from 'pg';
 import { inTransaction, migrate } from '../../store/postgres/migrations.js';
 import type { AccessKeyRecord, Role, User } from '../directory.js';
-import type { IdentityStore, NewAccessKey, StoredPolicy, UserChange } from '../store.js';
+import type { AccountRow, IdentityStore, NewAccessKey, StoredPolicy, UserChange } from '../store.js';
 import { IDENTITY_MIGRATIONS } from './migrations.js';
 
 type Queryable = Pick<Pool, 'query'>;
@@ -20,6 +20,7 @@ interface UserRow {
   disabled: boolean;
   email: string | null;
   source: string;
+  account_id: string | null;
 }
 
 interface KeyRow {
@@ -50,6 +51,7 @@ const toUser = (r: UserRow): User => ({
   disabled: r.disabled,
   email: r.email,
   source: r.source,
+  accountId: r.account_id,
 });
 
 const toKey = (r: KeyRow): AccessKeyRecord => ({
@@ -94,6 +96,24 @@ export class PostgresIdentityStore implements IdentityStore {
     return (await this.pool.query(sql, params)).rowCount ?? 0;
   }
 
+  async listAccounts(): Promise<AccountRow[]> {
+    const rows = await this.rows<{ id: string; name: string; created_at: string }>('SELECT * FROM accounts ORDER BY name COLLATE "C"');
+    return rows.map((r) => ({ id: r.id, name: r.name, createdAt: Number(r.created_at) }));
+  }
+
+  async accountById(id: string): Promise<AccountRow | undefined> {
+    const [r] = await this.rows<{ id: string; name: string; created_at: string }>('SELECT * FROM accounts WHERE id = $1', [id]);
+    return r && { id: r.id, name: r.name, createdAt: Number(r.created_at) };
+  }
+
+  async insertAccount(a: AccountRow): Promise<void> {
+    await this.pool.query('INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)', [a.id, a.name, a.createdAt]);
+  }
+
+  async deleteAccount(id: string): Promise<boolean> {
+    return (await this.changes('DELETE FROM accounts WHERE id = $1', [id])) === 1;
+  }
+
   async userById(id: string): Promise<User | undefined> {
     const [r] = await this.rows<UserRow>('SELECT * FROM users WHERE id = $1', [id]);
     return r && toUser(r);
@@ -109,7 +129,7 @@ export class PostgresIdentityStore implements IdentityStore {
   }
 
   async insertUser(u: User): Promise<void> {
-    await this.pool.query('INSERT INTO users (id, name, role, password_hash, created_at, disabled, email, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+    await this.pool.query('INSERT INTO users (id, name, role, password_hash, created_at, disabled, email, source, account_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
       u.id,
       u.name,
       u.role,
@@ -118,6 +138,7 @@ export class PostgresIdentityStore implements IdentityStore {
       u.disabled,
       u.email,
       u.source,
+      u.accountId,
     ]);
   }
 

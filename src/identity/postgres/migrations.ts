@@ -45,4 +45,17 @@ export const IDENTITY_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX user_policies_policy ON user_policies (policy_name);
     `,
   },
+  {
+    version: 2,
+    name: 'member accounts; the account of each user',
+    sql: `
+      CREATE TABLE accounts (
+        id text PRIMARY KEY,
+        name text NOT NULL UNIQUE,
+        created_at bigint NOT NULL
+      );
+      ALTER TABLE users ADD COLUMN account_id text REFERENCES accounts (id);
+      CREATE INDEX users_account ON users (account_id) WHERE account_id IS NOT NULL;
+    `,
+  },
 ];

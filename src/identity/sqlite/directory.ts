@@ -3,7 +3,7 @@ import type { Db } from '../../store/sqlite/database.js';
 import type { Sealer } from '../../secrets/envelope.js';
 import { Directory, type AccessKeyRecord, type DirectoryOptions, type Role, type User } from '../directory.js';
 import { SqliteSessionStore } from './sessions.js';
-import type { IdentityStore, NewAccessKey, StoredPolicy, UserChange } from '../store.js';
+import type { AccountRow, IdentityStore, NewAccessKey, StoredPolicy, UserChange } from '../store.js';
 
 /** A `users` row as SQLite returns it. */
 interface UserRow {
@@ -15,6 +15,7 @@ interface UserRow {
   disabled: number;
   email?: string | null;
   source?: string;
+  account_id?: string | null;
 }
 
 /** An `access_keys` row as SQLite returns it. */
@@ -37,6 +38,7 @@ const toUser = (r: UserRow): User => ({
   disabled: r.disabled === 1,
   email: r.email ?? null,
   source: r.source ?? 'local',
+  accountId: r.account_id ?? null,
 });
 
 const toKey = (r: KeyRow): AccessKeyRecord => ({
@@ -71,12 +73,16 @@ export class SqliteIdentityStore implements IdentityStore {
       userByName: db.prepare('SELECT * FROM users WHERE name = ?'),
       listUsers: db.prepare('SELECT * FROM users ORDER BY name'),
       insertUser: db.prepare(
-        'INSERT INTO users (id, name, role, password_hash, created_at, disabled, email, source) VALUES (@id, @name, @role, @passwordHash, @createdAt, @disabled, @email, @source)',
+        'INSERT INTO users (id, name, role, password_hash, created_at, disabled, email, source, account_id) VALUES (@id, @name, @role, @passwordHash, @createdAt, @disabled, @email, @source, @accountId)',
       ),
       updateUser: db.prepare(
         'UPDATE users SET role = COALESCE(?, role), password_hash = COALESCE(?, password_hash), disabled = COALESCE(?, disabled), email = COALESCE(?, email) WHERE id = ?',
       ),
       deleteUser: db.prepare('DELETE FROM users WHERE id = ?'),
+      listAccounts: db.prepare('SELECT id, name, created_at AS createdAt FROM accounts ORDER BY name'),
+      accountById: db.prepare('SELECT id, name, created_at AS createdAt FROM accounts WHERE id = ?'),
+      insertAccount: db.prepare('INSERT INTO accounts (id, name, created_at) VALUES (@id, @name, @createdAt)'),
+      deleteAccount: db.prepare('DELETE FROM accounts WHERE id = ?'),
       keyById: db.prepare('SELECT * FROM access_keys WHERE id = ?'),
       listKeys: db.prepare('SELECT k.*, u.name AS user_name FROM access_keys k JOIN users u ON u.id = k.user_id ORDER BY k.created_at, k.id'),
       insertKey: db.prepare('INSERT INTO access_keys (id, user_id, secret_hash, created_at) VALUES (@id, @userId, @secretHash, @createdAt)'),
@@ -108,6 +114,22 @@ export class SqliteIdentityStore implements IdentityStore {
       return true;
     });
     this.rotateTx = (fresh, sealed, previousId) => rotateTx.immediate(fresh, sealed, previousId);
+  }
+
+  async listAccounts(): Promise<AccountRow[]> {
+    return this.stmts.listAccounts.all() as AccountRow[];
+  }
+
+  async accountById(id: string): Promise<AccountRow | undefined> {
+    return this.stmts.accountById.get(id) as AccountRow | undefined;
+  }
+
+  async insertAccount(a: AccountRow): Promise<void> {
+    this.stmts.insertAccount.run(a);
+  }
+
+  async deleteAccount(id: string): Promise<boolean> {
+    return this.stmts.deleteAccount.run(id).changes === 1;
   }
 
   async userById(id: string): Promise<User | undefined> {

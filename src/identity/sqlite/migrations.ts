@@ -67,3 +67,18 @@ export const SESSIONS_V3 = `
     expires_at INTEGER NOT NULL
   );
 `;
+
+/**
+ * Migration 12 (with the events' account column): member accounts, and the account each user
+ * belongs to (NULL: the management account, `accountId` in the configuration). A user keeps its
+ * account for life; an account cannot be deleted while a user names it.
+ */
+export const ACCOUNTS_V12 = `
+  CREATE TABLE accounts (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+  );
+  ALTER TABLE users ADD COLUMN account_id TEXT REFERENCES accounts (id);
+  CREATE INDEX users_account ON users (account_id) WHERE account_id IS NOT NULL;
+`;

@@ -87,4 +87,12 @@ export const EVENTS_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE events ADD COLUMN body_z bytea, ALTER COLUMN body DROP NOT NULL;
     `,
   },
+  {
+    version: 3,
+    name: 'the member account of each event (NULL: the management account), indexed for member accounts only',
+    sql: `
+      ALTER TABLE events ADD COLUMN account_id text;
+      CREATE INDEX events_account_time ON events (account_id, event_time, seq) WHERE account_id IS NOT NULL;
+    `,
+  },
 ];

@@ -53,7 +53,7 @@ const SERIALIZED_CHUNK = 2000;
 /** The advisory lock every inserting transaction holds until it commits (seq order = commit order). */
 const SEQ_LOCK = 'flinktrail:event-seq';
 /** Filters with a (column, event_time, seq) index, which can drive a lookup in time order. */
-const INDEXED: ReadonlySet<keyof EventFilter> = new Set(['user', 'eventName', 'accessKeyId', 'sourceIpAddress', 'errorCode', 'cluster', 'serviceName', 'eventRW']);
+const INDEXED: ReadonlySet<keyof EventFilter> = new Set(['user', 'eventName', 'accessKeyId', 'sourceIpAddress', 'errorCode', 'cluster', 'serviceName', 'eventRW', 'accountId']);
 const DRIVERS = FILTER_COLUMNS.filter((c) => INDEXED.has(c.filter));
 
 export interface PostgresEventStoreOptions {
@@ -68,6 +68,12 @@ export interface PostgresEventStoreOptions {
   schema?: string;
   /** Most index entries one page of a lookup walks before it returns short (default 10,000). */
   scanBudget?: number;
+  /**
+   * The management account (`Config.accountId`): its events are stored with no `account_id`, so
+   * an installation with one account pays for no account index entry. Without it, every
+   * event's account is stored as it is.
+   */
+  managementAccountId?: string;
   onFlushError?: (err: Error, queued: number) => void;
   /** An idle connection failed (the pool replaces it); the message is already redacted. */
   onPoolError?: (err: Error) => void;
@@ -91,8 +97,8 @@ interface Pending {
 /** Columns of a row as jsonb_to_recordset reads them (one JSON parameter per statement; body_z in base64). */
 const RECORD = `ord int, event_id text, event_time bigint, region text, event_rw text, event_name text,
   event_type text, service_name text, user_name text, access_key_id text, sensitive boolean, outcome text,
-  error_code text, source_ip text, cluster text, resources text[], body_z text`;
-const COLUMNS = 'region, event_rw, event_name, event_type, service_name, user_name, access_key_id, sensitive, outcome, error_code, source_ip, cluster, resources, body_z';
+  error_code text, source_ip text, cluster text, account_id text, resources text[], body_z text`;
+const COLUMNS = 'region, event_rw, event_name, event_type, service_name, user_name, access_key_id, sensitive, outcome, error_code, source_ip, cluster, account_id, resources, body_z';
 /** The values of COLUMNS from `input i`. */
 const VALUES = COLUMNS.split(', ')
   .map((c) => (c === 'body_z' ? "decode(i.body_z, 'base64')" : `i.${c}`))
@@ -130,7 +136,15 @@ const UPDATE_SQL = `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) A
 /** Rows per statement: a flush after an outage may hold many thousands (one transaction, several statements). */
 const CHUNK = 2000;
 
-function record(e: ActionTrailEvent, ord: number, codec: PostgresBodyCodec) {
+/**
+ * `f` as the rows store it: the management account's events have no `account_id`, so a filter
+ * for that account becomes `accountId: null` (`account_id IS NULL` in filter.ts).
+ */
+function storedAccount<F extends EventFilter>(f: F, management: string | undefined): F {
+  return f.accountId !== undefined && f.accountId === management ? { ...f, accountId: null } : f;
+}
+
+function record(e: ActionTrailEvent, ord: number, codec: PostgresBodyCodec, management: string | undefined) {
   const t = pgText;
   return {
     ord,
@@ -148,6 +162,7 @@ function record(e: ActionTrailEvent, ord: number, codec: PostgresBodyCodec) {
     error_code: t(e.errorCode ?? null),
     source_ip: t(e.sourceIpAddress || null),
     cluster: typeof e.additionalEventData.cluster === 'string' ? t(e.additionalEventData.cluster) : null,
+    account_id: e.recipientAccountId === undefined || e.recipientAccountId === management ? null : t(e.recipientAccountId),
     resources: resourceKeys(e.referencedResources).map(t),
     body_z: codec.encode(e).toString('base64'),
   };
@@ -279,7 +294,7 @@ export class PostgresEventStore implements EventStore {
 
   async journal(event: ActionTrailEvent): Promise<void> {
     if (this.closed) throw new Error('The event store is closed.');
-    await this.write([record(event, 0, this.codec)], []);
+    await this.write([record(event, 0, this.codec, this.opts.managementAccountId)], []);
   }
 
   /**
@@ -289,7 +304,7 @@ export class PostgresEventStore implements EventStore {
    */
   async appendSerialized(eventsJson: string): Promise<number[]> {
     if (this.closed) throw new Error('The event store is closed.');
-    const rows = (JSON.parse(eventsJson) as ActionTrailEvent[]).map((e, i) => record(e, i, this.codec));
+    const rows = (JSON.parse(eventsJson) as ActionTrailEvent[]).map((e, i) => record(e, i, this.codec, this.opts.managementAccountId));
     const inserted = new Set<string>();
     for (let from = 0; from < rows.length; from += SERIALIZED_CHUNK) {
       for (const id of await this.write(rows.slice(from, from + SERIALIZED_CHUNK), [])) inserted.add(id);
@@ -318,7 +333,7 @@ export class PostgresEventStore implements EventStore {
     }
     return new Promise((resolve, reject) => {
       // The row is the store's copy: callers may reuse the object once the call returns.
-      this.queue.push({ kind, row: record(event, 0, this.codec), resolve, reject });
+      this.queue.push({ kind, row: record(event, 0, this.codec, this.opts.managementAccountId), resolve, reject });
       this.schedule();
     });
   }
@@ -359,7 +374,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   async lookup(req: LookupRequest): Promise<LookupPage> {
-    const { filter: f } = req;
+    const f = storedAccount(req.filter, this.opts.managementAccountId);
     const { lo, hi, desc } = pageRange(req);
     if (lo > hi) return { events: [] };
     if (f.eventId !== undefined) {
@@ -467,11 +482,11 @@ export class PostgresEventStore implements EventStore {
    * partitions only.
    */
   private async walkEnd(f: EventFilter, lo: number, hi: number, desc: boolean, budget: number, after?: Cursor): Promise<{ stop?: Cursor; used: number }> {
-    const drivers = DRIVERS.filter((d) => f[d.filter] !== undefined);
+    const drivers = DRIVERS.filter((d) => f[d.filter] !== undefined && f[d.filter] !== null);
     const sensitive = f.sensitive === true;
     const resource = resourceFilterKey(f);
     const conditions =
-      (['eventRW', 'user', 'serviceName', 'eventName', 'eventType', 'accessKeyId', 'region', 'errorCode', 'sourceIpAddress', 'cluster', 'sensitive'] as const).filter((k) => f[k] !== undefined).length +
+      (['eventRW', 'user', 'serviceName', 'eventName', 'eventType', 'accessKeyId', 'region', 'errorCode', 'sourceIpAddress', 'cluster', 'accountId', 'sensitive'] as const).filter((k) => f[k] !== undefined).length +
       (resource !== undefined ? 1 : 0);
     const indexed = drivers.length + (sensitive ? 1 : 0);
     if (conditions === 0 || (conditions === 1 && indexed === 1)) return { used: 0 };
@@ -513,7 +528,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   async histogram(q: HistogramQuery): Promise<Histogram> {
-    const { filter } = q;
+    const filter = storedAccount(q.filter, this.opts.managementAccountId);
     const bucketMs = histogramBucketMs(filter, q.buckets);
     const where = async () => {
       const p = new Params();
@@ -595,7 +610,7 @@ export class PostgresEventStore implements EventStore {
     if (rows.length === 0) return;
     const last = (rows[rows.length - 1] as Positioned).seq;
     if ((rows[0] as Positioned).seq <= after) throw new FlinkTrailError('FT_ERR_MIGRATE_DIVERGED', String(after), `the first copied position is ${(rows[0] as Positioned).seq}`);
-    const records = rows.map((r, i) => ({ ...record(r.event, i, this.codec), seq: r.seq }));
+    const records = rows.map((r, i) => ({ ...record(r.event, i, this.codec, this.opts.managementAccountId), seq: r.seq }));
     try {
       await this.withClient(async (c) => {
         await this.partitions.ensure(
@@ -635,7 +650,7 @@ export class PostgresEventStore implements EventStore {
       e.errorMessage = message;
       return e;
     });
-    if (resolved.length) await this.write([], resolved.map((e) => record(e, 0, this.codec)));
+    if (resolved.length) await this.write([], resolved.map((e) => record(e, 0, this.codec, this.opts.managementAccountId)));
     return resolved.length;
   }
 

@@ -37,6 +37,8 @@ export const FILTER_COLUMNS: readonly { filter: keyof EventFilter; column: strin
   { filter: 'errorCode', column: 'error_code' },
   { filter: 'sourceIpAddress', column: 'source_ip' },
   { filter: 'cluster', column: 'cluster' },
+  // null: the management account, whose events are stored without one (events.ts `record`).
+  { filter: 'accountId', column: 'account_id' },
 ];
 
 /** The resource keys an event is filed under (see events-schema.ts). */
@@ -70,7 +72,8 @@ export function filterConditions(f: EventFilter, p: Params, lo = f.startTime, hi
   const where = [`e.event_time >= ${p.add(lo)}`, `e.event_time <= ${p.add(hi)}`];
   for (const { filter, column } of FILTER_COLUMNS) {
     const v = f[filter];
-    if (v !== undefined) where.push(`e.${column} = ${p.add(typeof v === 'string' ? pgText(v) : v)}`);
+    if (v === null) where.push(`e.${column} IS NULL`);
+    else if (v !== undefined) where.push(`e.${column} = ${p.add(typeof v === 'string' ? pgText(v) : v)}`);
   }
   // A literal, so that the partial index events_sensitive_time (WHERE sensitive) applies.
   if (f.sensitive !== undefined) where.push(f.sensitive ? 'e.sensitive' : 'NOT e.sensitive');

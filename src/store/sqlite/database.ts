@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { isSealed, type Sealer } from '../../secrets/envelope.js';
 import { NONCES_V9 } from '../../api/actiontrail/sqlite/migrations.js';
-import { POLICIES_V3, SESSIONS_V3, SIGNING_V9, USERS_V2, USERS_V3 } from '../../identity/sqlite/migrations.js';
+import { ACCOUNTS_V12, POLICIES_V3, SESSIONS_V3, SIGNING_V9, USERS_V2, USERS_V3 } from '../../identity/sqlite/migrations.js';
 import { DIGEST_KEYS_V4, TRAIL_LEASES_V11 } from '../../trails/sqlite/migrations.js';
 import { K8S_OBJECTS_V5 } from '../../sources/k8s-audit/sqlite/migrations.js';
 
@@ -225,6 +225,16 @@ const MIGRATIONS: readonly string[] = [
   // 11: trails — the delivery lease of each trail (trails/repository.ts: one holder delivers a
   // trail; its fencing token guards every write that moves delivery state)
   TRAIL_LEASES_V11,
+  // 12: accounts (docs/reference/accounts.md) — member accounts and their users
+  // (identity/sqlite/migrations.ts), and the member account each event belongs to. NULL is the
+  // management account: events recorded before accounts existed, and every event of a
+  // single-account installation, which therefore pays for no index entry; the partial index
+  // holds member accounts' events only and drives a member's lookups.
+  ACCOUNTS_V12 +
+    `
+  ALTER TABLE events ADD COLUMN account_id TEXT;
+  CREATE INDEX events_account_time ON events (account_id, event_time) WHERE account_id IS NOT NULL;
+  `,
 ];
 
 export interface OpenOptions {

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventStoreContract } from '../../../test/contract/event-store.js';
+import { eventStoreContract, MANAGEMENT } from '../../../test/contract/event-store.js';
 import { openDatabase } from './database.js';
 import { WorkerEventStore } from './worker-store.js';
 
@@ -21,6 +21,7 @@ eventStoreContract('SQLite', {
           synchronous: 'normal',
           flushIntervalMs: 2,
           readers: 1,
+          managementAccountId: MANAGEMENT,
           ...(opts.scanBudget ? { scanBudget: opts.scanBudget, planProbe: opts.scanBudget } : {}),
         }),
       dispose() {

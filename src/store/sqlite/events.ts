@@ -43,14 +43,24 @@ const DRIVERS: readonly Driver[] = [
   { filter: 'errorCode', column: 'error_code', index: 'events_error_time' },
   { filter: 'sensitive', column: 'sensitive', index: 'events_sensitive_time', only: { value: true, sql: '1' } },
   { filter: 'cluster', column: 'cluster', index: 'events_cluster_time' },
+  // A member account's events (the management account's have no account_id: see `row`).
+  { filter: 'accountId', column: 'account_id', index: 'events_account_time' },
   { filter: 'serviceName', column: 'service_name', index: 'events_service_time' },
   // Reads are nearly every event: walking time order finds them as fast as an index would.
   { filter: 'eventRW', column: 'event_rw', index: 'events_write_time', only: { value: 'Write', sql: "'Write'" } },
 ];
 
+/**
+ * `f` as the rows store it: the management account's events have no `account_id`, so a filter
+ * for that account becomes `accountId: null` (`account_id IS NULL` in filter.ts).
+ */
+function storedAccount<F extends EventFilter>(f: F, management: string | undefined): F {
+  return f.accountId !== undefined && f.accountId === management ? { ...f, accountId: null } : f;
+}
+
 /** Whether `d` can drive a lookup with filter `f`. */
 function drives(d: Driver, f: EventFilter): boolean {
-  return d.only ? f[d.filter] === d.only.value : f[d.filter] !== undefined;
+  return d.only ? f[d.filter] === d.only.value : f[d.filter] !== undefined && f[d.filter] !== null;
 }
 
 /** `d`'s condition on an unaliased `events`, and its arguments. */
@@ -77,10 +87,17 @@ export interface SqliteEventStoreOptions {
   planProbe?: number;
   /** Most index entries one page of a lookup walks before it returns short (default 10,000). */
   scanBudget?: number;
+  /**
+   * The management account (`Config.accountId`): its events are stored with no `account_id`
+   * (as are events from before accounts), so an installation with one account pays for no
+   * account index entry. Without it, every event's account is stored as it is.
+   */
+  managementAccountId?: string;
 }
 
-function row(e: ActionTrailEvent, codec: BodyCodec) {
+function row(e: ActionTrailEvent, codec: BodyCodec, management: string | undefined) {
   return {
+    account_id: e.recipientAccountId === undefined || e.recipientAccountId === management ? null : e.recipientAccountId,
     event_id: e.eventId,
     event_time: Date.parse(e.eventTime),
     region: e.acsRegion,
@@ -107,7 +124,7 @@ const EXISTING_CHUNK = 500;
 
 export class SqliteEventStore implements EventStore {
   private readonly db: Db;
-  private readonly opts: Required<Omit<SqliteEventStoreOptions, 'onFlushError' | 'planProbe' | 'scanBudget'>> & { planProbe: number; scanBudget: number } & SqliteEventStoreOptions;
+  private readonly opts: Required<Omit<SqliteEventStoreOptions, 'onFlushError' | 'planProbe' | 'scanBudget' | 'managementAccountId'>> & { planProbe: number; scanBudget: number } & SqliteEventStoreOptions;
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -131,14 +148,14 @@ export class SqliteEventStore implements EventStore {
     this.opts = { maxQueue: 100_000, planProbe: PLAN_PROBE, scanBudget: SCAN_BUDGET, ...opts };
     this.insertStmt = db.prepare(`INSERT INTO events
       (event_id, event_time, region, event_rw, event_name, event_type, service_name, user_name,
-       access_key_id, sensitive, outcome, error_code, source_ip, cluster, body)
+       access_key_id, sensitive, outcome, error_code, source_ip, cluster, account_id, body)
       VALUES (@event_id, @event_time, @region, @event_rw, @event_name, @event_type, @service_name,
-       @user_name, @access_key_id, @sensitive, @outcome, @error_code, @source_ip, @cluster, @body)
+       @user_name, @access_key_id, @sensitive, @outcome, @error_code, @source_ip, @cluster, @account_id, @body)
       ON CONFLICT (event_id) DO NOTHING`);
     this.updateStmt = db.prepare(`UPDATE events SET event_rw=@event_rw, event_name=@event_name,
       event_type=@event_type, service_name=@service_name, user_name=@user_name,
       access_key_id=@access_key_id, sensitive=@sensitive, outcome=@outcome, error_code=@error_code,
-      source_ip=@source_ip, cluster=@cluster, body=@body WHERE event_id=@event_id`);
+      source_ip=@source_ip, cluster=@cluster, account_id=@account_id, body=@body WHERE event_id=@event_id`);
     this.deleteResources = db.prepare('DELETE FROM event_resources WHERE seq = ?');
     this.insertResource = db.prepare('INSERT OR IGNORE INTO event_resources (rid, seq) VALUES (?, ?)');
     this.resourceId = db.prepare('SELECT id FROM resource_names WHERE name = ? AND type = ?').pluck();
@@ -174,14 +191,14 @@ export class SqliteEventStore implements EventStore {
 
   /** Inserts the event unless its eventId is stored; returns whether it was inserted. */
   private insertOne(e: ActionTrailEvent): boolean {
-    const info = this.insertStmt.run(row(e, this.codec));
+    const info = this.insertStmt.run(row(e, this.codec, this.opts.managementAccountId));
     if (info.changes !== 1) return false;
     this.writeResources(Number(info.lastInsertRowid), e);
     return true;
   }
 
   private completeOne(e: ActionTrailEvent): void {
-    const info = this.updateStmt.run(row(e, this.codec));
+    const info = this.updateStmt.run(row(e, this.codec, this.opts.managementAccountId));
     if (info.changes === 0) {
       // The journal entry is gone (purged, or journaling was off): keep the event anyway.
       this.insertOne(e);
@@ -296,7 +313,7 @@ export class SqliteEventStore implements EventStore {
    * own choice stands. Results are the same whichever index drives; only the cost differs.
    */
   lookup(req: LookupRequest): Promise<LookupPage> {
-    const { filter: f } = req;
+    const f = storedAccount(req.filter, this.opts.managementAccountId);
     const { lo, hi, desc } = pageRange(req);
     const { where, params, resources: sub } = filterSql(f, lo, hi);
     params['limit'] = req.limit + 1;
@@ -420,7 +437,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   histogram(q: HistogramQuery): Promise<Histogram> {
-    return Promise.resolve(eventHistogram(this.db, q));
+    return Promise.resolve(eventHistogram(this.db, { ...q, filter: storedAccount(q.filter, this.opts.managementAccountId) }));
   }
 
   get(eventId: string): Promise<ActionTrailEvent | undefined> {

@@ -36,6 +36,9 @@ export function filterSql(f: EventFilter, lo = f.startTime, hi = f.endTime): Fil
   eq('error_code', 'errorCode', f.errorCode);
   eq('source_ip', 'sourceIp', f.sourceIpAddress);
   eq('cluster', 'cluster', f.cluster);
+  // null: the management account, whose events the store keeps without an account (events.ts `row`).
+  if (f.accountId === null) where.push('e.account_id IS NULL');
+  else eq('account_id', 'accountId', f.accountId);
   // A literal, so that the partial index `events_sensitive_time` (WHERE sensitive = 1) applies.
   if (f.sensitive !== undefined) where.push(`e.sensitive = ${f.sensitive ? 1 : 0}`);
   // Resource names are stored once each (resource_names) and referenced by id.

@@ -8,7 +8,6 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { HistogramQuery } from '../../query/histogram.js';
-import { eventHistogram } from './histogram.js';
 import type { ActionTrailEvent } from '../../event/types.js';
 import { openDatabase } from './database.js';
 import { SqliteEventStore } from './events.js';
@@ -26,6 +25,7 @@ const store = new SqliteEventStore(db, {
   maxQueue: data.maxQueue,
   ...(data.planProbe !== undefined ? { planProbe: data.planProbe } : {}),
   ...(data.scanBudget !== undefined ? { scanBudget: data.scanBudget } : {}),
+  ...(data.managementAccountId !== undefined ? { managementAccountId: data.managementAccountId } : {}),
   onFlushError: (err, queued) => port.postMessage({ notice: 'flushError', message: err.message, queued } satisfies WorkerNotice),
 });
 
@@ -66,7 +66,7 @@ async function answer(call: StoreCall): Promise<unknown> {
       return store.lastSeq();
     case 'histogram':
       hold();
-      return eventHistogram(db, call.query as HistogramQuery);
+      return store.histogram(call.query as HistogramQuery);
     case 'resolvePending':
       return store.resolvePending(call.message, call.before);
     case 'purge':

@@ -11,6 +11,7 @@ export interface StoreWorkerData {
   maxQueue: number;
   planProbe?: number;
   scanBudget?: number;
+  managementAccountId?: string;
 }
 
 export type StoreCall =

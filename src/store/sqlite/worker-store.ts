@@ -33,6 +33,8 @@ export interface WorkerEventStoreOptions {
   maxQueue?: number;
   planProbe?: number;
   scanBudget?: number;
+  /** The management account (see SqliteEventStoreOptions). */
+  managementAccountId?: string;
   onFlushError?: (err: Error, queued: number) => void;
 }
 
@@ -71,6 +73,7 @@ export class WorkerEventStore implements EventStore {
       maxQueue: opts.maxQueue ?? 100_000,
       ...(opts.planProbe !== undefined ? { planProbe: opts.planProbe } : {}),
       ...(opts.scanBudget !== undefined ? { scanBudget: opts.scanBudget } : {}),
+      ...(opts.managementAccountId !== undefined ? { managementAccountId: opts.managementAccountId } : {}),
     };
     this.writer = thread({ ...base, role: 'writer' }, opts.onFlushError);
     this.readers = Array.from({ length: Math.max(1, opts.readers) }, () => thread({ ...base, role: 'reader' }));

@@ -253,7 +253,9 @@ async function plantIdentity(dir: string, secrets: Secrets): Promise<Planted> {
     const ids = new SqliteIdentityStore(db);
     const now = Date.now();
     const userId = `u-${randomBytes(4).toString('hex')}`;
-    await ids.insertUser({ id: userId, name: 'carol', role: 'viewer', passwordHash: 'scrypt$x', createdAt: now, disabled: false, email: 'carol@example.com', source: 'local' });
+    // carol belongs to a member account: the account and her membership move with her.
+    await ids.insertAccount({ id: '4000000000000004', name: 'team-carol', createdAt: now });
+    await ids.insertUser({ id: userId, name: 'carol', role: 'viewer', passwordHash: 'scrypt$x', createdAt: now, disabled: false, email: 'carol@example.com', source: 'local', accountId: '4000000000000004' });
     const accessKeyId = `LTAI${randomBytes(8).toString('hex')}`;
     const accessKeySecret = randomBytes(20).toString('base64url');
     await ids.insertAccessKey({ id: accessKeyId, userId, secretHash: 'hash-of-secret', createdAt: now }, secrets.seal(accessKeySecret, signingContext(accessKeyId)));
@@ -409,6 +411,8 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
     try {
       const ids = await PostgresIdentityStore.open(store.pool);
       assert.deepEqual(await ids.userByName('carol'), await sqlite.userByName('carol'));
+      assert.equal((await ids.userByName('carol'))?.accountId, '4000000000000004');
+      assert.deepEqual(await ids.listAccounts(), await sqlite.listAccounts());
       assert.deepEqual(await ids.accessKey(p.accessKeyId), await sqlite.accessKey(p.accessKeyId));
       assert.equal(secrets.open((await ids.signingSecret(p.accessKeyId)) ?? '', signingContext(p.accessKeyId)), p.accessKeySecret, 'the sealed signing secret opens with the same ring');
       assert.deepEqual(await ids.policyNamesOf(p.userId), ['flink-readers']);
@@ -479,7 +483,7 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
     await plantIdentity(dir3, secrets);
     const url3 = await newDatabase();
     const other = await PostgresEventStore.open({ url: url3, poolMax: 1 });
-    await (await PostgresIdentityStore.open(other.pool)).insertUser({ id: 'someone-else', name: 'carol', role: 'admin', passwordHash: null, createdAt: 1, disabled: false, email: null, source: 'local' });
+    await (await PostgresIdentityStore.open(other.pool)).insertUser({ id: 'someone-else', name: 'carol', role: 'admin', passwordHash: null, createdAt: 1, disabled: false, email: null, source: 'local', accountId: null });
     await other.close();
     await assert.rejects(migrateEvents({ dataDir: dir3, url: url3 }), (err) => isFlinkTrailError(err) && err.code === 'FT_ERR_MIGRATE_CONFLICT' && /user named 'carol'/.test(err.message));
     assert.equal(recordedStore(dir3), undefined);

@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pg from 'pg';
-import { eventStoreContract } from '../../contract/event-store.js';
+import { eventStoreContract, MANAGEMENT } from '../../contract/event-store.js';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
 import { PostgresEventStore } from '../../../src/store/postgres/events.js';
 import { EVENTS_COMPONENT, EVENTS_MIGRATIONS } from '../../../src/store/postgres/events-schema.js';
@@ -69,7 +69,7 @@ eventStoreContract('PostgreSQL', {
   async space() {
     const schema = await newSchema();
     return {
-      open: (opts = {}) => PostgresEventStore.open({ url: url(), schema, flushIntervalMs: 5, poolMax: 4, ...(opts.scanBudget ? { scanBudget: opts.scanBudget } : {}) }),
+      open: (opts = {}) => PostgresEventStore.open({ url: url(), schema, flushIntervalMs: 5, poolMax: 4, managementAccountId: MANAGEMENT, ...(opts.scanBudget ? { scanBudget: opts.scanBudget } : {}) }),
       dispose: async () => {
         await postgres.admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       },
@@ -83,7 +83,7 @@ describe('PostgresEventStore', () => {
     const stores = await Promise.all([1, 2, 3, 4].map(() => PostgresEventStore.open({ url: url(), schema, poolMax: 2 })));
     try {
       const rows = (await postgres.admin.query(`SELECT component, version FROM ${schema}.flinktrail_migrations ORDER BY version`))?.rows;
-      assert.deepEqual(rows, [{ component: 'events', version: 1 }, { component: 'events', version: 2 }]);
+      assert.deepEqual(rows, [{ component: 'events', version: 1 }, { component: 'events', version: 2 }, { component: 'events', version: 3 }]);
     } finally {
       for (const s of stores) await s.close();
       await postgres.admin.query(`DROP SCHEMA ${schema} CASCADE`);

@@ -75,7 +75,7 @@ describe('PostgresSealedValues (secrets rotate on PostgreSQL)', () => {
     hmac = await meta.secret('pagination-token-key', () => randomBytes(32).toString('base64url'));
     await (await PostgresPolicyHashState.open(p)).set('policy-hash-in-clear');
     const identity = await PostgresIdentityStore.open(p);
-    await identity.insertUser({ id: 'u-rotate', name: 'rotate-owner', role: 'admin', passwordHash: null, createdAt: Date.now(), disabled: false, email: null, source: 'local' });
+    await identity.insertUser({ id: 'u-rotate', name: 'rotate-owner', role: 'admin', passwordHash: null, createdAt: Date.now(), disabled: false, email: null, source: 'local', accountId: null });
     await identity.insertAccessKey({ id: accessKeyId, userId: 'u-rotate', secretHash: 'h', createdAt: Date.now() }, old.seal(accessKeySecret, signingContext(accessKeyId)));
     const dataDir = tempDir('ft-rotate-pg-');
     digestKey = (await new DigestKeys(await PostgresDigestKeyStore.open(p), dataDir, old).active()).fingerprint;
