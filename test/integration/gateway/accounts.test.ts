@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
 import { startFlink, uploadAndRunJob, waitForJobState, type FlinkCluster } from '../../helpers/flink.js';
-import { basic, lookup, makeKey, REPO, startInProcess, tempDir, type Credentials, type InProcess } from '../../helpers/flinktrail.js';
+import { basic, lookup, makeKey, REPO, startInProcess, tempDir, testStoreFor, type Credentials, type InProcess } from '../../helpers/flinktrail.js';
 
 const exec = promisify(execFile);
 const MANAGEMENT = '1000000000000001';
@@ -31,7 +31,11 @@ describe("a member account reaches only its own account's clusters", { timeout: 
 
   /** `flinktrail accounts create`, as an operator onboarding a team runs it. */
   async function createAccount(dataDir: string, name: string): Promise<string> {
-    const { stdout } = await exec(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'accounts', 'create', '--name', name, '--output', 'json', '--data-dir', dataDir]);
+    const store = await testStoreFor(dataDir);
+    const { stdout } = await exec(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'accounts', 'create', '--name', name, '--output', 'json', '--data-dir', dataDir], {
+      // The store the server uses (FLINKTRAIL_TEST_STORE=postgres: a database of this data directory's).
+      env: { ...process.env, ...(store ? { FLINKTRAIL__STORE__URL: store.url } : {}) },
+    });
     const made = JSON.parse(stdout) as { accountId: string; name: string };
     assert.match(made.accountId, /^[0-9]{16}$/);
     assert.equal(made.name, name);

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
 import { newEvents } from '../../helpers/events.js';
-import { basic, makeKey, REPO, startInProcess, tempDir, type Credentials, type InProcess } from '../../helpers/flinktrail.js';
+import { basic, makeKey, REPO, startInProcess, tempDir, testStoreFor, type Credentials, type InProcess } from '../../helpers/flinktrail.js';
 
 const exec = promisify(execFile);
 const MANAGEMENT = '1000000000000001';
@@ -24,7 +24,11 @@ let root: Credentials;
 const team: Record<'a' | 'b', { accountId: string; admin: Credentials }> = {} as never;
 
 async function createAccount(dataDir: string, name: string): Promise<string> {
-  const { stdout } = await exec(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'accounts', 'create', '--name', name, '--output', 'json', '--data-dir', dataDir]);
+  const store = await testStoreFor(dataDir);
+  const { stdout } = await exec(process.execPath, [join(REPO, 'bin/flinktrail.mjs'), 'accounts', 'create', '--name', name, '--output', 'json', '--data-dir', dataDir], {
+    // The store the server uses (FLINKTRAIL_TEST_STORE=postgres: a database of this data directory's).
+    env: { ...process.env, ...(store ? { FLINKTRAIL__STORE__URL: store.url } : {}) },
+  });
   return (JSON.parse(stdout) as { accountId: string }).accountId;
 }
 
