@@ -384,6 +384,11 @@ export const ERRORS = {
     message: 'Record %s is invalid: %s',
     doc: 'One record of an ingest batch does not match schema/actiontrail-event.schema.json (or has outcome `pending`). Reported per record in `rejected`; the valid records of the batch are still recorded.',
   },
+  FT_ERR_INGEST_FOREIGN_ACCOUNT: {
+    status: 403,
+    message: 'Record %s is refused: it names account %s, and your key may ingest only into account %s.',
+    doc: "An ingested record's `recipientAccountId` names another account than the caller's, and the caller belongs to a member account (a member's key ingests only into its own account; the management account's into any). Reported per record in `rejected`; the rest of the batch is recorded. Leave `recipientAccountId` out to ingest into your own account.",
+  },
   FT_ERR_INGEST_INVALID_NAME: {
     status: 400,
     message: 'Record %s is invalid: %s %s',
