@@ -332,8 +332,10 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
       const m = PREFIX.exec((req.url ?? '/').split('?')[0] as string);
       if (m) {
         const cluster = m[1] as string;
-        if (m[2] === undefined && gateway.hasCluster(cluster)) {
-          // The Web UI's relative URLs need the trailing slash.
+        if (m[2] === undefined) {
+          // The Web UI's relative URLs need the trailing slash. Any name is redirected, known or
+          // not: whether a cluster exists is told only to an authenticated caller (the gateway
+          // answers the slashed URL after authentication; another account's cluster is 403).
           res.writeHead(308, { location: `/flink/${cluster}/${(req.url ?? '').slice(m[0].length)}` });
           res.end();
           return;
