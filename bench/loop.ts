@@ -73,6 +73,8 @@ async function heavyLoad(ft: FlinkTrailChild, f: Facts, stop: Promise<void>, bat
     eventName: f.commonEventName,
     resourceName: f.commonJob,
     maxResults: '50',
+    // Every region: the generated events are in four, none of them the home region.
+    region: '*',
   }).toString();
   const querier = async () => {
     while (!done) {

@@ -48,7 +48,9 @@ import type { EventStore } from './store/types.js';
 import type { AppModule, ModuleContext } from './module.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
-import { createTrailsModule, knownRegions } from './trails/index.js';
+import { createTrailsModule } from './trails/index.js';
+import { StorageRegion } from './regions/index.js';
+import { regionRoutes } from './regions/routes.js';
 import { createActionTrailRpcModule } from './api/actiontrail/index.js';
 import { createIngestModule } from './sources/ingest/index.js';
 import { createK8sAuditModule } from './sources/k8s-audit/index.js';
@@ -64,9 +66,9 @@ export interface AppDeps {
 }
 
 /** The feature modules, in start order. Add new features here. */
-async function createModules(ctx: ModuleContext, stores: FeatureStores): Promise<AppModule[]> {
+async function createModules(ctx: ModuleContext, stores: FeatureStores, storageRegion: StorageRegion): Promise<AppModule[]> {
   const trails = await createTrailsModule(ctx, { digestKeys: stores.digestKeys, trails: (dir) => stores.trails(dir) });
-  const rpc = ctx.config.actiontrailApi.enabled ? [createActionTrailRpcModule(ctx, { trails: trails.service, regions: [...knownRegions(ctx)].sort(), nonces: stores.nonces })] : [];
+  const rpc = ctx.config.actiontrailApi.enabled ? [createActionTrailRpcModule(ctx, { trails: trails.service, storageRegion, nonces: stores.nonces })] : [];
   const k8s = await createK8sAuditModule({ ...ctx, states: stores.objectStates });
   return [trails, k8s, createIngestModule(ctx), ...rpc];
 }
@@ -255,8 +257,17 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
   const oidc = config.auth.oidc.enabled
     ? new OidcProviders(config.auth.oidc, { directory, stateKey: await stores.meta.secret('oidc-state-key', () => randomBytes(32).toString('base64url')), log: log.child({ component: 'oidc' }) })
     : undefined;
+  // Global events are recorded in the storage region every instance on the store shares (read ≤ 5 s late).
+  const storageRegion = new StorageRegion(stores.meta, config.region, {
+    onError: (err) => log.warn({ err: err.message }, 'Reading the global events storage region failed; the last value read stays in use.'),
+  });
+  await storageRegion.load();
   const { coalesce } = config.auditPolicy;
-  const recorder = createRecorder(store, compileRedactor(), log, metrics, { policy, ...(coalesce.enabled ? { coalesce: { windowMs: coalesce.windowSeconds * 1000, maxKeys: coalesce.maxKeys } } : {}) });
+  const recorder = createRecorder(store, compileRedactor(), log, metrics, {
+    policy,
+    globalRegion: () => storageRegion.current(),
+    ...(coalesce.enabled ? { coalesce: { windowMs: coalesce.windowSeconds * 1000, maxKeys: coalesce.maxKeys } } : {}),
+  });
   // A policy that differs from the last one in force is recorded before anything else is (UpdateAuditPolicy).
   opened.push(() => recorder.close());
   if (await auditPolicyChange(config.auditPolicy, stores.policyHash, (e) => recorder.recordOrThrow(e), config)) {
@@ -321,8 +332,10 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
       const m = PREFIX.exec((req.url ?? '/').split('?')[0] as string);
       if (m) {
         const cluster = m[1] as string;
-        if (m[2] === undefined && gateway.hasCluster(cluster)) {
-          // The Web UI's relative URLs need the trailing slash.
+        if (m[2] === undefined) {
+          // The Web UI's relative URLs need the trailing slash. Any name is redirected, known or
+          // not: whether a cluster exists is told only to an authenticated caller (the gateway
+          // answers the slashed URL after authentication; another account's cluster is 403).
           res.writeHead(308, { location: `/flink/${cluster}/${(req.url ?? '').slice(m[0].length)}` });
           res.end();
           return;
@@ -342,7 +355,7 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
     servers.push(server);
     return server;
   };
-  const modules = await createModules({ config, secrets, meta: stores.meta, store, recorder, directory, authenticator, tokens, log, metrics }, stores);
+  const modules = await createModules({ config, secrets, meta: stores.meta, store, recorder, directory, authenticator, tokens, log, metrics }, stores, storageRegion);
   const api = buildApi({
     config,
     store,
@@ -368,6 +381,7 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
       }),
       ...(oidc ? [oidcRoutes({ config, oidc, sessions })] : []),
       consoleRoutes({ config, store, ...(oidc ? { ssoProviders: oidc.all.map((p) => p.settings) } : {}) }),
+      regionRoutes({ config, storage: storageRegion }),
       ...modules.flatMap((m) => (m.routes ? [(a: FastifyInstance) => m.routes?.(a)] : [])),
     ],
   });

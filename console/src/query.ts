@@ -80,7 +80,7 @@ export interface Condition {
 
 export interface QueryState {
   conditions: Condition[];
-  /** '' = all regions. */
+  /** '' = the home region (the API's default), '*' = every region, else one region. */
   region: string;
   /** A preset id, or 'custom' with startTime/endTime. */
   range: string;

@@ -14,7 +14,7 @@ import { finishEvent, newEvent } from '../event/build.js';
 import { EVENT_SOURCES, type EventType } from '../event/types.js';
 import { AuthError, challengeFor, type Authenticator, type Principal } from '../identity/authenticate.js';
 import type { Recorder } from '../pipeline/recorder.js';
-import { accountScope, lookupEvents, type TokenCodec } from '../query/lookup.js';
+import { lookupEvents, queryScope, type TokenCodec } from '../query/lookup.js';
 import { callerAccount, eventAccount } from '../event/account.js';
 import { authContextOf, recordedIdentity, userIdentityOf } from '../identity/caller.js';
 import { SESSION_COOKIE, type Sessions } from '../identity/sessions.js';
@@ -212,7 +212,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   app.get('/api/v1/events', { config: { audit: { eventName: 'LookupEvents', eventRW: 'Read' } } }, async (req) => {
-    const r = await lookupEvents(store, tokens, req.query as Record<string, unknown>, accountScope(callerAccount(req.principal, config.accountId), config.accountId));
+    const r = await lookupEvents(store, tokens, req.query as Record<string, unknown>, queryScope(req.principal, config));
     return {
       RequestId: req.id,
       StartTime: r.startTime,

@@ -27,6 +27,7 @@ export interface Client {
   get(path: string, query?: URLSearchParams): Promise<unknown>;
   post(path: string, body?: unknown): Promise<unknown>;
   patch(path: string, body?: unknown): Promise<unknown>;
+  put(path: string, body?: unknown): Promise<unknown>;
   delete(path: string): Promise<unknown>;
 }
 
@@ -72,6 +73,7 @@ export function resolveClient(opts: ClientOptions, env: NodeJS.ProcessEnv = proc
     get: (path, query) => send('GET', path, query),
     post: (path, body) => send('POST', path, undefined, body),
     patch: (path, body) => send('PATCH', path, undefined, body),
+    put: (path, body) => send('PUT', path, undefined, body),
     delete: (path) => send('DELETE', path),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * The `flinktrail` command: serve, demo, keys, users, lookup-events, auth, trails, secrets, migrate.
+ * The `flinktrail` command: serve, demo, keys, users, lookup-events, auth, trails, regions, secrets, migrate.
  * Human tables by default, `--output json` for scripts. Exit codes: 0 ok, 1 unexpected,
  * 2 bad input or server error, 3 authentication failed.
  */
@@ -11,6 +11,8 @@ import { isFlinkTrailError } from '../errors/index.js';
 import { ROLES, type Role } from '../identity/directory.js';
 import { directoryOf, openFeatureStores } from '../stores.js';
 import { LOOKUP_PARAMETERS } from '../query/lookup.js';
+import { ALL_REGIONS } from '../regions/index.js';
+import { addRegionCommands } from './regions.js';
 import { openSecrets, secretsWhenUsed } from '../secrets/index.js';
 import { openDatabase } from '../store/sqlite/database.js';
 import { hashPassword } from '../identity/secrets.js';
@@ -209,7 +211,8 @@ export function program(): Command {
     .option('--access-key-id <id>', 'the AccessKey ID used by the caller (filter)')
     .option('--sensitive <bool>', 'true or false')
     .option('--event-id <id>', 'one event')
-    .option('--region <region>', 'region')
+    .option('--region <region>', 'the region asked (default: the home region; global events are in every region); * for every region')
+    .addOption(new Option('--all-regions', 'every region (region=*)').conflicts('region'))
     .option('--error-code <code>', 'error code')
     .option('--source-ip-address <ip>', 'source IP')
     .option('--cluster <name>', 'cluster')
@@ -236,6 +239,7 @@ export function program(): Command {
       const v = o[p];
       if (typeof v === 'string') query.set(p, v);
     }
+    if (o['allRegions']) query.set('region', ALL_REGIONS);
     const events: ActionTrailEvent[] = [];
     let nextToken: string | undefined;
     for (;;) {
@@ -257,12 +261,14 @@ export function program(): Command {
       Object.values(e.referencedResources).flat().slice(0, 2).join(' ') || '-',
       e.sourceIpAddress,
       e.errorCode ?? e.additionalEventData.outcome,
+      e.isGlobal ? `${e.acsRegion} (global)` : e.acsRegion,
     ]);
-    process.stdout.write(`${table(['Time', 'User', 'Event', 'RW', 'Resource', 'SourceIp', 'Outcome'], rows)}\n`);
+    process.stdout.write(`${table(['Time', 'User', 'Event', 'RW', 'Resource', 'SourceIp', 'Outcome', 'Region'], rows)}\n`);
     if (nextToken && !o['all']) process.stdout.write(`More events: --next-token ${nextToken}\n`);
   });
 
   addTrailCommands(cli);
+  addRegionCommands(cli);
   addAuthCommands(cli);
   addSecretsCommands(cli);
   addAccountCommands(cli, { dataDir: dataDirOption, output });

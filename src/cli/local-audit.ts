@@ -16,6 +16,8 @@ import { SqliteEventStore } from '../store/sqlite/events.js';
 import { PostgresEventStore } from '../store/postgres/events.js';
 import type { EventStore } from '../store/types.js';
 import { claimEventStore } from '../stores.js';
+import { isValidName } from '../event/names.js';
+import { STORAGE_REGION_KEY } from '../regions/index.js';
 
 /** Where the CLI records what it does to a data directory: the event store the directory uses. */
 export interface LocalAudit {
@@ -46,15 +48,24 @@ export async function openLocalAudit(db: Db, dataDir: string, storeUrl: string |
     claimEventStore(db, dataDir, 'sqlite');
     store = new SqliteEventStore(db, { flushIntervalMs: 1, managementAccountId });
   }
+  // Global events: recorded in the global events storage region the store keeps (regions/), as `serve` does.
+  let storageRegion: string | undefined;
+  try {
+    storageRegion = storeUrl
+      ? ((await (store as PostgresEventStore).pool.query('SELECT value FROM meta WHERE key = $1', [STORAGE_REGION_KEY])).rows[0] as { value: string } | undefined)?.value
+      : (db.prepare('SELECT value FROM meta WHERE key = ?').get(STORAGE_REGION_KEY) as { value: string } | undefined)?.value;
+  } catch {
+    /* no meta table yet (a store never served): the home region */
+  }
   return {
-    record: (eventName, resources, params) => store.journal(localEvent(eventName, resources, params)),
+    record: (eventName, resources, params) => store.journal(localEvent(eventName, resources, params, storageRegion)),
     events: store,
     close: () => store.close(),
   };
 }
 
 /** The event of an operation made from the shell by the local operating-system user (succeeded). */
-export function localEvent(eventName: string, resources: Record<string, string[]>, params: Record<string, unknown>): ActionTrailEvent {
+export function localEvent(eventName: string, resources: Record<string, string[]>, params: Record<string, unknown>, storageRegion?: string): ActionTrailEvent {
   const config = loadConfig({ env: process.env });
   let os = 'unknown';
   try {
@@ -68,7 +79,7 @@ export function localEvent(eventName: string, resources: Record<string, string[]
     eventType: 'ApiCall',
     eventSource: `${EVENT_SOURCES.flinkTrail}-cli`,
     serviceName: 'Actiontrail',
-    acsRegion: config.region,
+    acsRegion: storageRegion !== undefined && isValidName('region', storageRegion) ? storageRegion : config.region,
     isGlobal: true,
     sourceIpAddress: '127.0.0.1',
     userAgent: `flinktrail-cli/${process.version}`,

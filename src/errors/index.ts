@@ -318,6 +318,17 @@ export const ERRORS = {
     message: 'Unknown region %s in TrailRegion. Known regions: %s',
     doc: 'TrailRegion names a region that is neither the default region, a cluster region nor listed in trails.knownRegions.',
   },
+  FT_ERR_REGION_UNKNOWN: {
+    status: 400,
+    message: 'Unknown region %s for the global events storage region. Known regions: %s',
+    doc: 'UpdateGlobalEventsStorageRegion names a region that is neither the home region (`region`), a cluster region nor listed in trails.knownRegions (docs/reference/accounts.md#regions).',
+  },
+  FT_ERR_REGION_MANAGEMENT_ONLY: {
+    status: 403,
+    apiCode: 'NoPermission',
+    message: 'Only the management account (%s) may change the global events storage region.',
+    doc: "UpdateGlobalEventsStorageRegion was called by an admin of a member account: the setting is the whole instance's. Answered and recorded with ActionTrail's code `NoPermission`.",
+  },
   FT_ERR_TRAIL_ALREADY_EXISTS: {
     status: 409,
     message: 'A trail named %s already exists.',
@@ -378,6 +389,11 @@ export const ERRORS = {
     status: 400,
     message: 'Record %s is invalid: %s',
     doc: 'One record of an ingest batch does not match schema/actiontrail-event.schema.json (or has outcome `pending`). Reported per record in `rejected`; the valid records of the batch are still recorded.',
+  },
+  FT_ERR_INGEST_FOREIGN_ACCOUNT: {
+    status: 403,
+    message: 'Record %s is refused: it names account %s, and your key may ingest only into account %s.',
+    doc: "An ingested record's `recipientAccountId` names another account than the caller's, and the caller belongs to a member account (a member's key ingests only into its own account; the management account's into any). Reported per record in `rejected`; the rest of the batch is recorded. Leave `recipientAccountId` out to ingest into your own account.",
   },
   FT_ERR_INGEST_INVALID_NAME: {
     status: 400,

@@ -114,3 +114,29 @@ describe('recorder with an audit policy', () => {
     assert.deepEqual(coalesced[0]?.additionalEventData['coalesced'], { count: 9, firstTime: new Date(1).toISOString(), lastTime: new Date(9).toISOString() });
   });
 });
+
+describe('recorder: global events in the global events storage region', () => {
+  it('records a global event with the storage region as acsRegion, a regional one as it is', async () => {
+    const db = openDatabase(mkdtempSync(join(tmpdir(), 'ft-recorder-')));
+    const store = new SqliteEventStore(db, { flushIntervalMs: 1 });
+    try {
+      let region = 'ap-southeast-1';
+      const r = createRecorder(store, compileRedactor(), createLogger('silent'), createMetrics(), { globalRegion: () => region });
+      const signIn = { ...gatewayCall({ name: 'ConsoleSignin', rw: 'Write' }), acsRegion: 'eu-west-1', isGlobal: true };
+      await r.record(signIn);
+      await r.record({ ...gatewayCall({ name: 'CancelJob', rw: 'Write' }), acsRegion: 'eu-west-1' });
+      const pending = { ...signIn, eventId: 'journaled', additionalEventData: { ...signIn.additionalEventData, outcome: 'pending' as const } };
+      await r.journal(pending);
+      await r.complete(finishEvent(pending, { outcome: 'success' }));
+      region = 'cn-hangzhou';
+      await r.recordOrThrow({ ...signIn, eventId: 'later' });
+      await r.close();
+      const got = (await store.scan(0, 10)).map((p) => `${p.event.eventName}@${p.event.acsRegion}`);
+      assert.deepEqual(got, ['ConsoleSignin@ap-southeast-1', 'CancelJob@eu-west-1', 'ConsoleSignin@ap-southeast-1', 'ConsoleSignin@cn-hangzhou']);
+      assert.equal(signIn.acsRegion, 'eu-west-1', "the caller's event is not changed");
+    } finally {
+      await store.close();
+      db.close();
+    }
+  });
+});

@@ -5,7 +5,8 @@
  * how much of the event is kept — `None` drops a successful read, lower levels empty
  * `requestParameters`/`responseElements` and say so in `additionalEventData.auditLevel`, and
  * writes, refusals and failures are never below `Metadata` — then redaction runs on every field
- * that holds text a caller or Flink supplied, so nothing secret is stored. With coalescing on,
+ * that holds text a caller or Flink supplied, so nothing secret is stored. A global event
+ * (`isGlobal`) is recorded in the global events storage region (`acsRegion`, src/regions/). With coalescing on,
  * `record` hands successful reads to the coalescer, which keeps repeats in memory and records one
  * event for them when their window ends or at `close()`. An event left out by policy or folded
  * into a coalesced one is counted (`flinktrail_events_omitted_total`), never silently gone.
@@ -52,6 +53,12 @@ export interface PreparedEvents {
 }
 
 export interface RecorderOptions {
+  /**
+   * The global events storage region (regions/): a global event (`isGlobal`) is recorded with it
+   * as `acsRegion`, wherever it happened. None: events keep their region. Not applied to
+   * `recordPrepared` (ingested records keep the region their sender gave).
+   */
+  globalRegion?: () => string;
   /** The compiled audit policy; none: every event whole. */
   policy?: AuditPolicy;
   /** Coalescing of repeated identical reads; none: off. */
@@ -59,7 +66,9 @@ export interface RecorderOptions {
 }
 
 export function createRecorder(store: EventStore, redactor: Redactor, log: Logger, metrics: Metrics, opts: RecorderOptions = {}): Recorder {
-  const clean = (e: ActionTrailEvent): ActionTrailEvent => redactEvent(redactor, e);
+  const { globalRegion } = opts;
+  const placed = (e: ActionTrailEvent): ActionTrailEvent => (e.isGlobal && globalRegion ? { ...e, acsRegion: globalRegion() } : e);
+  const clean = (e: ActionTrailEvent): ActionTrailEvent => redactEvent(redactor, placed(e));
   const lost = (e: ActionTrailEvent, err: unknown) => {
     metrics.eventsDropped.inc({ source: e.eventSource });
     log.error(

@@ -31,7 +31,7 @@ export const ROLE_FLINK_LEVEL: Record<RoleName, Level | null> = {
 /** FlinkTrail's own API actions, by who may call them. */
 export const FLINKTRAIL_ACTIONS = {
   /** Anyone signed in. */
-  self: ['GetCallerIdentity', 'ConsoleSignout', 'GetDigestPublicKeys', 'DescribeRegions'],
+  self: ['GetCallerIdentity', 'ConsoleSignout', 'GetDigestPublicKeys', 'DescribeRegions', 'GetGlobalEventsStorageRegion'],
   /** Reading the audit trail: auditor and admin. */
   audit: ['LookupEvents', 'GetEvent', 'GetEventHistogram', 'ExportEvents', 'DescribeTrails', 'GetTrailStatus', 'ListDeliveryHistoryJobs', 'GetMetrics'],
   /** Everything else (keys, users, policies, trails, ingest, Kubernetes audit): admin only. */
@@ -46,6 +46,7 @@ export const MANAGEMENT_ACTIONS = [
   'ListPolicies', 'CreatePolicy', 'DeletePolicy', 'AttachPolicyToUser', 'DetachPolicyFromUser', 'ListSignInThrottles', 'UnlockSignIn',
   'CreateTrail', 'UpdateTrail', 'DeleteTrail', 'StartLogging', 'StopLogging', 'CreateDeliveryHistoryJob', 'IngestEvents',
   'ListAccounts', 'CreateAccount', 'DeleteAccount',
+  'UpdateGlobalEventsStorageRegion',
 ] as const;
 
 export interface PolicyStatement {

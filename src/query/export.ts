@@ -14,7 +14,7 @@
 import { FlinkTrailError } from '../errors/index.js';
 import type { ActionTrailEvent } from '../event/types.js';
 import type { Cursor, EventStore } from '../store/types.js';
-import { parseLookup, type LookupQuery } from './lookup.js';
+import { parseLookup, type LookupQuery, type QueryScope } from './lookup.js';
 
 /** The export formats. `csv`: one row per event, `CSV_COLUMNS`; `json`: a JSON array of full records. */
 export const EXPORT_FORMATS = ['csv', 'json'] as const;
@@ -46,7 +46,7 @@ export interface ExportQuery {
 }
 
 /** Validates an export request: LookupEvents' filters (and `direction`) plus `format`. */
-export function parseExport(params: Record<string, unknown>, now = Date.now()): ExportQuery {
+export function parseExport(params: Record<string, unknown>, now = Date.now(), scope: QueryScope = {}): ExportQuery {
   const rest: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(params)) {
     if (k === 'format') continue;
@@ -59,7 +59,7 @@ export function parseExport(params: Record<string, unknown>, now = Date.now()): 
   if (typeof f !== 'string' || !(EXPORT_FORMATS as readonly string[]).includes(f)) {
     throw new FlinkTrailError('FT_ERR_QUERY_INVALID_PARAMETER', 'format', `must be one of ${EXPORT_FORMATS.join(', ')}`);
   }
-  const query = parseLookup(rest, now);
+  const query = parseLookup(rest, now, scope);
   return { query, format: f as ExportFormat };
 }
 

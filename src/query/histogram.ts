@@ -12,7 +12,7 @@
  */
 import { FlinkTrailError } from '../errors/index.js';
 import type { EventFilter } from '../store/types.js';
-import { parseLookup } from './lookup.js';
+import { parseLookup, type QueryScope } from './lookup.js';
 
 /** Parameters the histogram takes besides LookupEvents' filters. */
 export const HISTOGRAM_PARAMETERS = ['buckets', 'groupBy'] as const;
@@ -63,7 +63,7 @@ export interface HistogramQuery {
 }
 
 /** Validates histogram parameters (LookupEvents' filters + `buckets`, `groupBy`). */
-export function parseHistogram(params: Record<string, unknown>, now = Date.now()): HistogramQuery {
+export function parseHistogram(params: Record<string, unknown>, now = Date.now(), scope: QueryScope = {}): HistogramQuery {
   const rest: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(params)) {
     if ((HISTOGRAM_PARAMETERS as readonly string[]).includes(k)) continue;
@@ -72,7 +72,7 @@ export function parseHistogram(params: Record<string, unknown>, now = Date.now()
     }
     rest[k] = v;
   }
-  const { filter } = parseLookup(rest, now);
+  const { filter } = parseLookup(rest, now, scope);
   let buckets = DEFAULT_BUCKETS;
   const b = params['buckets'];
   if (b !== undefined) {

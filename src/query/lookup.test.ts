@@ -48,13 +48,29 @@ describe('parseLookup', () => {
     assert.equal(codeOf(() => parseLookup({ user: ['a', 'b'] })), 'FT_ERR_QUERY_INVALID_PARAMETER');
   });
 
+  it('asks the home region by default, another region when told, every region with region=*', () => {
+    const home = { homeRegion: 'eu-west-1' };
+    assert.equal(parseLookup({}, 0, home).filter.region, 'eu-west-1');
+    assert.equal(parseLookup({ region: 'cn-hangzhou' }, 0, home).filter.region, 'cn-hangzhou');
+    assert.equal(parseLookup({ region: '*' }, 0, home).filter.region, undefined);
+    assert.equal(parseLookup({}, 0).filter.region, undefined, 'no home region (unit tests): every region');
+    for (const bad of ['', 'CN-Hangzhou', '..', 'a', 'all', '**', 'x'.repeat(50)]) {
+      assert.equal(codeOf(() => parseLookup({ region: bad }, 0, home)), bad === 'all' ? undefined : 'FT_ERR_QUERY_INVALID_PARAMETER', JSON.stringify(bad));
+    }
+    // A page token binds the region asked: a defaulted one too (instances may differ in home region).
+    const fp = (p: Record<string, unknown>, h = home) => parseLookup(p, 0, h).fingerprint;
+    assert.equal(fp({}), fp({ region: 'eu-west-1' }));
+    assert.notEqual(fp({}), fp({}, { homeRegion: 'us-east-1' }));
+    assert.notEqual(fp({}), fp({ region: '*' }));
+  });
+
   it('never throws anything but a coded error, whatever the input', () => {
-    const keys = fc.constantFrom('eventRW', 'startTime', 'endTime', 'maxResults', 'direction', 'sensitive', 'user', 'bogus', 'nextToken');
+    const keys = fc.constantFrom('eventRW', 'startTime', 'endTime', 'maxResults', 'direction', 'sensitive', 'user', 'bogus', 'nextToken', 'region');
     const values = fc.oneof(fc.string(), fc.array(fc.string(), { maxLength: 3 }), fc.constant(undefined));
     fc.assert(
       fc.property(fc.dictionary(keys, values), (params) => {
         try {
-          parseLookup(params);
+          parseLookup(params, Date.now(), { homeRegion: 'local' });
         } catch (err) {
           return isFlinkTrailError(err) && err.status === 400;
         }

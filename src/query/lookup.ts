@@ -12,6 +12,8 @@ import { FlinkTrailError } from '../errors/index.js';
 import { EVENT_RW, EVENT_TYPES, type ActionTrailEvent, type EventRW, type EventType } from '../event/types.js';
 import type { Cursor, EventFilter, EventStore, LookupRequest } from '../store/types.js';
 import { isValidName, NAME_RULES } from '../event/names.js';
+import { queryRegion } from '../regions/index.js';
+import { callerAccount } from '../event/account.js';
 
 /** Query parameter → what it filters. Documented in docs/reference/api.md. */
 export const LOOKUP_PARAMETERS = [
@@ -37,6 +39,7 @@ export const LOOKUP_PARAMETERS = [
   'direction',
 ] as const;
 
+/** `region` is not among them: it defaults to the home region and takes `*` (regions/). */
 const STRING_FILTERS = [
   'user',
   'serviceName',
@@ -45,12 +48,32 @@ const STRING_FILTERS = [
   'resourceName',
   'accessKeyId',
   'eventId',
-  'region',
   'errorCode',
   'sourceIpAddress',
   'cluster',
   'accountId',
 ] as const;
+
+/** What a query is scoped to besides its parameters. */
+export interface QueryScope {
+  /**
+   * The instance's home region (`config.region`): the region of a query without `region`. None
+   * (unit tests): a query without `region` asks every region.
+   */
+  homeRegion?: string;
+  /**
+   * The caller's account and the management account: the management account may query any
+   * account's events (all by default, one with `accountId`); a member account only its own —
+   * naming another is refused (FT_ERR_ACCOUNT_DENIED), naming none means its own. None (unit
+   * tests, the CLI on a data directory): every account.
+   */
+  account?: { caller: string; management: string };
+}
+
+/** The scope of a query by `principal` on an instance configured with `config` (its home region, its account rule). */
+export function queryScope(principal: { accountId?: string } | undefined, config: { region: string; accountId: string }): QueryScope {
+  return { homeRegion: config.region, account: { caller: callerAccount(principal, config.accountId), management: config.accountId } };
+}
 
 export const DEFAULT_MAX_RESULTS = 50;
 export const MAX_MAX_RESULTS = 200;
@@ -76,7 +99,7 @@ export function parseTime(name: string, value: string): number {
 }
 
 /** Parses and validates LookupEvents parameters (one value each). */
-export function parseLookup(params: Record<string, unknown>, now = Date.now()): LookupQuery & { token?: string } {
+export function parseLookup(params: Record<string, unknown>, now = Date.now(), scope: QueryScope = {}): LookupQuery & { token?: string } {
   for (const key of Object.keys(params)) {
     if (!(LOOKUP_PARAMETERS as readonly string[]).includes(key)) {
       throw new FlinkTrailError('FT_ERR_QUERY_UNKNOWN_PARAMETER', key.slice(0, 64), LOOKUP_PARAMETERS.join(', '));
@@ -102,6 +125,17 @@ export function parseLookup(params: Record<string, unknown>, now = Date.now()): 
       filter[key] = v;
     }
   }
+  // A member account's query never reaches another account's events, whatever it asks for.
+  if (scope.account && scope.account.caller !== scope.account.management) {
+    const { caller } = scope.account;
+    if (filter.accountId !== undefined && filter.accountId !== caller) {
+      throw new FlinkTrailError('FT_ERR_ACCOUNT_DENIED', `account ${caller} may query its own events only, not account ${String(filter.accountId)}'s`);
+    }
+    filter.accountId = caller;
+  }
+  // One region (default: the home region) and the global events, or `*`: every region.
+  const region = queryRegion(one('region'), scope.homeRegion);
+  if (region !== undefined) filter.region = region;
   const rw = one('eventRW');
   if (rw !== undefined) {
     if (!(EVENT_RW as readonly string[]).includes(rw)) throw bad('eventRW', `must be one of ${EVENT_RW.join(', ')}`);
@@ -130,6 +164,8 @@ export function parseLookup(params: Record<string, unknown>, now = Date.now()): 
   // The fingerprint leaves out endTime/startTime defaults' drift: a token binds the filters as given.
   const given: Record<string, unknown> = {};
   for (const k of Object.keys(params).sort()) if (k !== 'nextToken' && k !== 'maxResults') given[k] = params[k];
+  // A token binds the region queried, defaulted or not (instances may differ in home region).
+  given['region'] = region ?? '*';
   const fingerprint = JSON.stringify(given);
   const token = one('nextToken');
   return { filter, direction: dir, limit, fingerprint, ...(token !== undefined ? { token } : {}) };
@@ -174,30 +210,8 @@ export interface LookupResult {
   endTime: string;
 }
 
-/**
- * Narrows a parsed filter to what the caller may see (`accountScope`): applied after parsing,
- * so a member account's query never reaches another account's events whatever it asks for.
- */
-export type Scope = (filter: EventFilter) => void;
-
-/**
- * The scope of a caller of account `caller`: the management account may query any account's
- * events (all by default, one with `accountId`); a member account only its own — naming
- * another is refused (FT_ERR_ACCOUNT_DENIED), naming none means its own.
- */
-export function accountScope(caller: string, management: string): Scope {
-  return (filter) => {
-    if (caller === management) return;
-    if (filter.accountId !== undefined && filter.accountId !== caller) {
-      throw new FlinkTrailError('FT_ERR_ACCOUNT_DENIED', `account ${caller} may query its own events only, not account ${String(filter.accountId)}'s`);
-    }
-    filter.accountId = caller;
-  };
-}
-
-export async function lookupEvents(store: EventStore, tokens: TokenCodec, params: Record<string, unknown>, scope: Scope = () => {}): Promise<LookupResult> {
-  const q = parseLookup(params);
-  scope(q.filter);
+export async function lookupEvents(store: EventStore, tokens: TokenCodec, params: Record<string, unknown>, scope: QueryScope = {}): Promise<LookupResult> {
+  const q = parseLookup(params, Date.now(), scope);
   if (q.token !== undefined) {
     const d = tokens.decode(q.token, q.fingerprint);
     q.after = d.cursor;

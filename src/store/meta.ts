@@ -12,4 +12,8 @@ export interface MetaStore {
    * one value wins and all of them get it). Sealed with the master key at rest.
    */
   secret(key: string, make: () => string): Promise<string>;
+  /** The plain (unsealed) value under `key`, undefined when none was set. Not for secrets. */
+  get(key: string): Promise<string | undefined>;
+  /** Sets the plain value under `key` (the last writer wins); every instance reads it next. */
+  set(key: string, value: string): Promise<void>;
 }

@@ -13,6 +13,19 @@ import type { Histogram, HistogramQuery } from '../query/histogram.js';
 
 export type Direction = 'FORWARD' | 'BACKWARD';
 
+/**
+ * What a store keeps in its filterable region column for a global event (`isGlobal`), instead
+ * of its `acsRegion` (which the record keeps): no region name can be it (NAME_RULES.region), and
+ * a region filter matches it too (`region IN (<r>, '*')`), so a global event is stored once and
+ * seen from every region. Rows stored before regions existed keep their own region.
+ */
+export const GLOBAL_REGION_COLUMN = '*';
+
+/** The region column of `e` (the same in every store). */
+export function regionColumn(e: { acsRegion: string; isGlobal: boolean }): string {
+  return e.isGlobal ? GLOBAL_REGION_COLUMN : e.acsRegion;
+}
+
 /** Filters of LookupEvents; every one given must match (AND). */
 export interface EventFilter {
   startTime: number; // epoch ms, inclusive
@@ -27,6 +40,10 @@ export interface EventFilter {
   accessKeyId?: string;
   sensitive?: boolean;
   eventId?: string;
+  /**
+   * Events of this region (`acsRegion`) and every global event (`isGlobal`: stored once, seen
+   * from every region). Absent: every region.
+   */
   region?: string;
   errorCode?: string;
   sourceIpAddress?: string;

@@ -39,7 +39,7 @@ const T0 = Date.parse('2026-03-01T00:00:00Z');
 const ALL: EventFilter = { startTime: 0, endTime: Date.parse('2030-01-01T00:00:00Z') };
 const JOB = 'ACS::RealtimeCompute::Job';
 
-/** 120 events over three days with failures, a second cluster, service events and a resource of another type. */
+/** 120 events over three days with failures, a second cluster, service events, global events and a resource of another type. */
 function dataset(): ActionTrailEvent[] {
   const events = newEvents(120, { start: T0, stepMs: 36 * 60_000 + 7, users: ['alice', 'bob', 'carol', 'dave'] });
   return events.map((e, i) => {
@@ -56,6 +56,8 @@ function dataset(): ActionTrailEvent[] {
       out = { ...out };
       delete out.recipientAccountId;
     } else out = { ...out, recipientAccountId: MANAGEMENT };
+    // Global (stored once, seen from every region), in either region of the dataset.
+    if (i % 11 === 2) out = { ...out, isGlobal: true };
     return out;
   });
 }
@@ -72,7 +74,8 @@ function matches(e: ActionTrailEvent, f: EventFilter): boolean {
     [f.eventType, e.eventType],
     [f.accessKeyId, e.userIdentity.accessKeyId],
     [f.eventId, e.eventId],
-    [f.region, e.acsRegion],
+    // A global event is stored once and seen from every region.
+    [f.region, e.isGlobal && f.region !== undefined ? f.region : e.acsRegion],
     [f.errorCode, e.errorCode],
     [f.sourceIpAddress, e.sourceIpAddress],
     [f.cluster, e.additionalEventData.cluster],
@@ -269,6 +272,31 @@ export function eventStoreContract(name: string, backend: StoreBackend): void {
         assert.ok(expected(events, { ...ALL, errorCode: 'NoPermission' }, 'FORWARD').length > 0, 'the dataset has every kind');
         assert.ok(expected(events, { ...ALL, resourceType: 'ACS::RealtimeCompute::Savepoint' }, 'FORWARD').length > 0);
         assert.ok(events.some((e) => e.recipientAccountId === undefined) && expected(events, { ...ALL, accountId: MEMBER_A, user: 'bob' }, 'FORWARD').length > 0, 'every kind of account');
+      }));
+
+    it('regions: a global event is in the lookup of every region, a regional one only in its own and in the all-regions lookup', () =>
+      withStore(async (store) => {
+        const at = (i: number) => T0 + i * 1000;
+        const inA = { ...oneEvent('CancelJob', at(1)), acsRegion: 'region-a' };
+        const inB = { ...oneEvent('CancelJob', at(2)), acsRegion: 'region-b' };
+        // Recorded in the global events storage region (region-a), visible from region-b and any other.
+        const signIn = { ...oneEvent('ConsoleSignin', at(3)), acsRegion: 'region-a', isGlobal: true };
+        for (const e of [inA, inB]) await store.append(e);
+        await store.journal({ ...signIn, additionalEventData: { ...signIn.additionalEventData, outcome: 'pending' } });
+        await store.complete(signIn);
+        const ids = async (region?: string) =>
+          (await store.lookup({ filter: { ...ALL, ...(region ? { region } : {}) }, direction: 'FORWARD', limit: 50 })).events.map((e) => e.eventName + '@' + e.acsRegion);
+        assert.deepEqual(await ids('region-a'), ['CancelJob@region-a', 'ConsoleSignin@region-a']);
+        assert.deepEqual(await ids('region-b'), ['CancelJob@region-b', 'ConsoleSignin@region-a'], 'the record keeps the real acsRegion');
+        assert.deepEqual(await ids('region-c'), ['ConsoleSignin@region-a']);
+        assert.deepEqual(await ids(), ['CancelJob@region-a', 'CancelJob@region-b', 'ConsoleSignin@region-a'], 'stored once');
+        // Appended through the serialized path as well (ingest).
+        const ingested = { ...oneEvent('CreateAccessKey', at(4)), acsRegion: 'region-b', isGlobal: true };
+        assert.deepEqual(await store.appendSerialized(JSON.stringify([ingested])), []);
+        assert.deepEqual(await ids('region-c'), ['ConsoleSignin@region-a', 'CreateAccessKey@region-b']);
+        const h = await store.histogram({ filter: { ...ALL, region: 'region-b' }, buckets: 1, groupBy: 'eventRW' });
+        assert.equal(h.total, 3, 'the histogram counts what the lookup finds');
+        assert.equal((await store.get(signIn.eventId))?.acsRegion, 'region-a');
       }));
 
     it('time range bounds are inclusive; a page says when more follow', () =>

@@ -162,6 +162,19 @@ export function metaStoreContract(name: string, backend: FeatureBackend): void {
         assert.equal(await (await space.instance()).meta.secret('k1', () => 'other'), 'value-1', 'another instance reads the same value');
       }));
 
+    it('keeps plain values: none at first, then the one set last, in every instance', () =>
+      withSpace(backend, async (space) => {
+        const a = await space.instance();
+        const b = await space.instance();
+        assert.equal(await a.meta.get('global-events-storage-region'), undefined);
+        await a.meta.set('global-events-storage-region', 'cn-hangzhou');
+        assert.equal(await b.meta.get('global-events-storage-region'), 'cn-hangzhou', 'another instance reads it');
+        await b.meta.set('global-events-storage-region', 'ap-southeast-1');
+        assert.equal(await a.meta.get('global-events-storage-region'), 'ap-southeast-1', 'the last writer wins');
+        assert.equal(await a.meta.secret('k1', () => 'secret'), 'secret', 'secrets live beside them');
+        assert.equal(await a.meta.get('other'), undefined);
+      }));
+
     it('gives every racing instance the one value that won', () =>
       withSpace(backend, async (space) => {
         const instances = [await space.instance(), await space.instance()];

@@ -204,6 +204,9 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
     clusters: clusterNames,
   };
   const regions = meta.clusters?.Regions ?? [];
+  // No region in the URL: the API asks the home region (global events are in every region's answer).
+  const homeRegion = meta.clusters?.DefaultRegion ?? '';
+  const shownRegion = q.region === '*' ? 'all regions' : `region ${q.region || homeRegion || 'home'}`;
   const sortLabel = q.direction === 'BACKWARD' ? 'newest first' : 'oldest first';
   const total = hist?.total;
 
@@ -213,14 +216,21 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
         <h1 id="events-title">Event Query</h1>
         <div class="region-picker">
           <label for="region">Region</label>
-          <select id="region" value={q.region} onChange={(e) => go({ ...q, region: (e.currentTarget).value, event: undefined })}>
-            <option value="">All regions</option>
+          <select
+            id="region"
+            value={q.region || homeRegion}
+            onChange={(e) => {
+              const r = e.currentTarget.value;
+              go({ ...q, region: r === homeRegion ? '' : r, event: undefined });
+            }}
+          >
             {regions.map((r) => (
               <option key={r} value={r}>
-                {r}
+                {r === homeRegion ? `${r} (home)` : r}
               </option>
             ))}
-            {q.region && !regions.includes(q.region) ? <option value={q.region}>{q.region}</option> : null}
+            {q.region && q.region !== '*' && !regions.includes(q.region) ? <option value={q.region}>{q.region}</option> : null}
+            <option value="*">All regions</option>
           </select>
         </div>
       </div>
@@ -309,7 +319,7 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
           <p class="muted small results-summary" aria-live="polite">
             {results ? (
               <>
-                {results.events.length} shown{total !== undefined ? ` of ${total}` : ''} · {sortLabel} · {formatTime(results.range.startTime)} to {formatTime(results.range.endTime)} ({zoneLabel()})
+                {results.events.length} shown{total !== undefined ? ` of ${total}` : ''} · {shownRegion} · {sortLabel} · {formatTime(results.range.startTime)} to {formatTime(results.range.endTime)} ({zoneLabel()})
               </>
             ) : null}
           </p>
@@ -331,7 +341,7 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
             <p>
               Nothing was recorded between {formatTime(results.range.startTime)} and {formatTime(results.range.endTime)}
               {q.conditions.length ? ' that meets every condition' : ''}
-              {q.region ? ` in region ${q.region}` : ''}.
+              {` in ${shownRegion}`}.
             </p>
             <p class="empty-actions">
               {q.range !== '90d' && (
@@ -344,8 +354,8 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
                   Remove all conditions
                 </button>
               )}
-              {q.region && (
-                <button type="button" class="btn" onClick={() => go({ ...q, region: '', event: undefined })}>
+              {q.region !== '*' && (
+                <button type="button" class="btn" onClick={() => go({ ...q, region: '*', event: undefined })}>
                   Search all regions
                 </button>
               )}

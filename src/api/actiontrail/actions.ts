@@ -4,6 +4,10 @@
  * response fields. Nothing here stores or decides anything of its own, so an RPC page and a
  * REST page of the same query are the same events, and a trail made either way is one trail.
  *
+ * LookupEvents asks one region, as ActionTrail's endpoint of a region does: `RegionId`, else the
+ * region of an `actiontrail.<region>.…` endpoint host, else the home region — global events
+ * included; a `Region` LookupAttribute overrides them, `*` asks every region. The storage region of global events is shared with the REST API (regions/).
+ *
  * FlinkTrail extensions, all optional: LookupEvents takes several LookupAttribute entries
  * (ANDed) and more keys (EventType, Sensitive, Region, ErrorCode, SourceIpAddress, Cluster);
  * trails take `Destinations.N` (any FlinkTrail destination URL) and `DigestInterval`;
@@ -11,12 +15,13 @@
  */
 import { FlinkTrailError } from '../../errors/index.js';
 import type { EventRW } from '../../event/types.js';
-import { accountScope, lookupEvents, parseTime, type TokenCodec } from '../../query/lookup.js';
-import { callerAccount } from '../../event/account.js';
 import type { Principal } from '../../identity/authenticate.js';
+import { checkManagementAccount, checkStorageRegion, knownRegionList, type StorageRegion } from '../../regions/index.js';
+import type { Config } from '../../config/index.js';
+import { lookupEvents, parseTime, queryScope, type TokenCodec } from '../../query/lookup.js';
 import type { EventStore } from '../../store/types.js';
 import { redactUrl } from '../../trails/destination.js';
-import type { Caller, TrailService } from '../../trails/service.js';
+import type { TrailService } from '../../trails/service.js';
 import { describeTrail } from '../../trails/service.js';
 import type { RpcParams } from './params.js';
 
@@ -28,18 +33,18 @@ export interface ActionDeps {
   tokens: TokenCodec;
   trails: TrailService;
   accountId: string;
-  /** Regions trails may name (DescribeRegions). */
-  regions: readonly string[];
+  /** The home region, the clusters' and trails.knownRegions (DescribeRegions, UpdateGlobalEventsStorageRegion). */
+  config: Pick<Config, 'region' | 'clusters' | 'trails'>;
+  /** The global events storage region. */
+  storageRegion: StorageRegion;
 }
 
 export interface ActionContext {
   params: RpcParams;
   deps: ActionDeps;
-  /** Who signed the request: its account decides which trails it reaches. */
-  caller: Caller;
   /** The Host the client used: DescribeRegions' endpoint. */
   host: string;
-  /** The signed caller. */
+  /** The signed caller: its account decides which events and trails it reaches. */
   principal: Principal;
   /** Names the resources of the call for its record. */
   resources(r: Record<string, string[]>): void;
@@ -86,8 +91,19 @@ function actionTrailTime(iso: string): string {
   return iso.replace(/\.000Z$/, 'Z');
 }
 
-/** RPC LookupEvents parameters → the REST query parameters (validated with RPC names). */
-export function lookupQuery(p: RpcParams): Record<string, string> {
+/** The region of an ActionTrail-style endpoint host (`actiontrail.cn-hangzhou.aliyuncs.com[:port]`), if it is one. */
+export function endpointRegion(host: string): string | undefined {
+  // Two labels at least after the region: `actiontrail.aliyuncs.com` (the central endpoint) names none.
+  const m = /^actiontrail\.([a-z][a-z0-9-]{1,40})\.[^.:]+\.[^.:]/.exec(host.toLowerCase());
+  return m?.[1];
+}
+
+/**
+ * RPC LookupEvents parameters → the REST query parameters (validated with RPC names). The region
+ * is the `Region` attribute's, else `RegionId`'s, else the endpoint host's (`endpointRegion`),
+ * else the home region (the REST default).
+ */
+export function lookupQuery(p: RpcParams, hostRegion?: string): Record<string, string> {
   const q: Record<string, string> = {};
   for (const { Key: key, Value: value } of p.list('LookupAttribute', ['Key', 'Value'], MAX_LOOKUP_ATTRIBUTES)) {
     const name = Object.hasOwn(LOOKUP_KEYS, key as string) ? LOOKUP_KEYS[key as keyof typeof LOOKUP_KEYS] : undefined;
@@ -114,6 +130,9 @@ export function lookupQuery(p: RpcParams): Record<string, string> {
   q['maxResults'] = String(p.int('MaxResults', 1, MAX_RESULTS, MAX_RESULTS));
   const token = p.get('NextToken');
   if (token !== undefined && token !== '') q['nextToken'] = token;
+  const regionId = p.get('RegionId');
+  if (q['region'] === undefined && regionId !== undefined && regionId !== '') q['region'] = regionId;
+  if (q['region'] === undefined && hostRegion !== undefined) q['region'] = hostRegion;
   return q;
 }
 
@@ -189,8 +208,8 @@ export const ACTIONS: Record<string, ActionSpec> = {
     eventRW: 'Read',
     params: ['MaxResults', 'NextToken', 'StartTime', 'EndTime', 'Direction'],
     lists: ['LookupAttribute'],
-    async run({ params, deps, principal }) {
-      const r = await lookupEvents(deps.store, deps.tokens, lookupQuery(params), accountScope(callerAccount(principal, deps.accountId), deps.accountId));
+    async run({ params, deps, host, principal }) {
+      const r = await lookupEvents(deps.store, deps.tokens, lookupQuery(params, endpointRegion(host)), queryScope(principal, { region: deps.config.region, accountId: deps.accountId }));
       return {
         StartTime: actionTrailTime(r.startTime),
         EndTime: actionTrailTime(r.endTime),
@@ -206,7 +225,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     lists: ['Destinations'],
     async run(ctx) {
       named(ctx);
-      const t = await ctx.deps.trails.create(trailBody(ctx.params, true), ctx.caller);
+      const t = await ctx.deps.trails.create(trailBody(ctx.params, true), ctx.principal);
       return createOrUpdateAnswer(t, ctx.deps.accountId);
     },
   },
@@ -217,7 +236,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     lists: ['Destinations'],
     async run(ctx) {
       const name = named(ctx);
-      const t = await ctx.deps.trails.update(name, trailBody(ctx.params, false), ctx.caller);
+      const t = await ctx.deps.trails.update(name, trailBody(ctx.params, false), ctx.principal);
       return createOrUpdateAnswer(t, ctx.deps.accountId);
     },
   },
@@ -227,7 +246,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     sensitive: true,
     params: ['Name'],
     async run(ctx) {
-      await ctx.deps.trails.delete(named(ctx), ctx.caller);
+      await ctx.deps.trails.delete(named(ctx), ctx.principal);
       return {};
     },
   },
@@ -242,7 +261,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
       // are valid and change nothing.
       p.bool('IncludeShadowTrails', false);
       p.bool('IncludeOrganizationTrail', false);
-      const list = await ctx.deps.trails.list(p.get('NameList'), ctx.caller);
+      const list = await ctx.deps.trails.list(p.get('NameList'), ctx.principal);
       if (list.length) ctx.resources({ [TRAIL_RESOURCE]: list.slice(0, 100).map((t) => t.name) });
       return { TrailList: list.map((t) => trailFields(t, ctx.deps.accountId)) };
     },
@@ -253,7 +272,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     params: ['Name', 'IsOrganizationTrail'],
     async run(ctx) {
       const name = named(ctx);
-      const status = await ctx.deps.trails.status(name, ctx.caller);
+      const status = await ctx.deps.trails.status(name, ctx.principal);
       // As ActionTrail: IsOrganizationTrail=true asks for a multi-account trail of that name.
       if (ctx.params.bool('IsOrganizationTrail', false) && !status.IsOrganizationTrail) throw new FlinkTrailError('FT_ERR_TRAIL_NOT_FOUND', name);
       return status;
@@ -264,7 +283,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     isGlobal: true,
     params: ['Name'],
     async run(ctx) {
-      await ctx.deps.trails.start(named(ctx), ctx.caller);
+      await ctx.deps.trails.start(named(ctx), ctx.principal);
       return {};
     },
   },
@@ -274,7 +293,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     sensitive: true,
     params: ['Name'],
     async run(ctx) {
-      await ctx.deps.trails.stop(named(ctx), ctx.caller);
+      await ctx.deps.trails.stop(named(ctx), ctx.principal);
       return {};
     },
   },
@@ -284,7 +303,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     params: ['TrailName', 'ClientToken'],
     async run(ctx) {
       if ((ctx.params.get('ClientToken') ?? '').length > 64) throw invalid('ClientToken', 'at most 64 characters');
-      const job = await ctx.deps.trails.createHistoryJob(named(ctx, 'TrailName'), ctx.caller);
+      const job = await ctx.deps.trails.createHistoryJob(named(ctx, 'TrailName'), ctx.principal);
       return { JobId: job.id };
     },
   },
@@ -296,15 +315,34 @@ export const ACTIONS: Record<string, ActionSpec> = {
       const p = ctx.params;
       const trail = p.get('TrailName') || undefined;
       if (trail) ctx.resources({ [TRAIL_RESOURCE]: [trail.slice(0, 64)] });
-      return ctx.deps.trails.listHistoryJobs(trail, String(p.int('PageNumber', 1, 100_000, 1)), String(p.int('PageSize', 1, 100, 20)), ctx.caller);
+      return ctx.deps.trails.listHistoryJobs(trail, String(p.int('PageNumber', 1, 100_000, 1)), String(p.int('PageSize', 1, 100, 20)), ctx.principal);
     },
   },
   DescribeRegions: {
     eventRW: 'Read',
     params: ['AcceptLanguage'],
-    run(ctx) {
-      const region = ctx.deps.regions.map((r) => ({ RegionId: r, LocalName: r, RegionEndpoint: ctx.host }));
-      return { Regions: { Region: region } };
+    async run(ctx) {
+      const regions = await knownRegionList(ctx.deps.config, ctx.deps.storageRegion);
+      return { Regions: { Region: regions.map((r) => ({ RegionId: r, LocalName: r, RegionEndpoint: ctx.host })) } };
+    },
+  },
+  GetGlobalEventsStorageRegion: {
+    eventRW: 'Read',
+    params: [],
+    async run(ctx) {
+      return { StorageRegion: await ctx.deps.storageRegion.get() };
+    },
+  },
+  UpdateGlobalEventsStorageRegion: {
+    eventRW: 'Write',
+    isGlobal: true,
+    sensitive: true,
+    params: ['StorageRegion'],
+    async run(ctx) {
+      checkManagementAccount(ctx.principal, ctx.deps.accountId);
+      const region = checkStorageRegion(ctx.deps.config, ctx.params.required('StorageRegion'));
+      await ctx.deps.storageRegion.set(region);
+      return {};
     },
   },
 };

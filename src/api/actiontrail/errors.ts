@@ -26,6 +26,7 @@ export const RPC_CODES: Partial<Record<ErrorCode, { code: string; status: number
   FT_ERR_TRAIL_NO_DESTINATION: { code: 'InvalidParameter', status: 400 },
   FT_ERR_TRAIL_INVALID_DESTINATION: { code: 'InvalidParameter', status: 400 },
   FT_ERR_TRAIL_UNKNOWN_REGION: { code: 'InvalidParameter', status: 400 },
+  FT_ERR_REGION_UNKNOWN: { code: 'InvalidStorageRegion', status: 400 },
   FT_ERR_QUERY_INVALID_PARAMETER: { code: 'InvalidParameter', status: 400 },
   FT_ERR_QUERY_UNKNOWN_PARAMETER: { code: 'InvalidParameter', status: 400 },
   FT_ERR_QUERY_TIME_RANGE: { code: 'InvalidParameter', status: 400 },

@@ -26,6 +26,7 @@ import { AuthError } from '../../identity/authenticate.js';
 import { decide } from '../../policy/index.js';
 import { sourceIpResolver } from '../../identity/source-ip.js';
 import type { TrailService } from '../../trails/service.js';
+import type { StorageRegion } from '../../regions/index.js';
 import { ACTIONS, recordedParameters, RPC_VERSION, type ActionDeps } from './actions.js';
 import { isV3, verifyRequest } from './auth.js';
 import { rpcCode, rpcErrorBody } from './errors.js';
@@ -60,7 +61,8 @@ export interface RpcModuleOptions {
   trails: TrailService;
   /** Where signature nonces are remembered (the composition picks the store: sqlite/nonces.ts). */
   nonces: NonceStore;
-  regions: readonly string[];
+  /** The global events storage region (regions/), shared with the REST routes. */
+  storageRegion: StorageRegion;
 }
 
 /** The RPC endpoint as an app module (routes only; its state is in the database). */
@@ -69,7 +71,7 @@ export function createActionTrailRpcModule(ctx: ModuleContext, opts: RpcModuleOp
   const { nonces } = opts;
   const throttle = new Throttle(config.actiontrailApi.rateLimit);
   const resolveIp = sourceIpResolver(config.gateway.trustedProxies);
-  const deps: ActionDeps = { store: ctx.store, tokens: ctx.tokens, trails: opts.trails, accountId: config.accountId, regions: opts.regions };
+  const deps: ActionDeps = { store: ctx.store, tokens: ctx.tokens, trails: opts.trails, accountId: config.accountId, config, storageRegion: opts.storageRegion };
   const log = ctx.log.child({ component: 'actiontrail-rpc' });
 
   const fail = (req: FastifyRequest, reply: FastifyReply, err: unknown) => {
@@ -145,7 +147,6 @@ export function createActionTrailRpcModule(ctx: ModuleContext, opts: RpcModuleOp
       const result = await spec.run({
         params,
         deps,
-        caller: signed.principal,
         host: (header(req.raw, 'host') ?? '').slice(0, 256),
         principal: signed.principal,
         resources: (r) => {

@@ -21,6 +21,8 @@ export interface Upstream {
   config: ClusterConfig;
   pool: Pool;
   region: string;
+  /** The account that owns the cluster (`clusters[].account`, else the management account): its events' `recipientAccountId`. */
+  account: string;
   jobNames: NameCache;
 }
 
@@ -51,6 +53,11 @@ export interface RequestContext {
 
   // Set by admit.
   principal?: Principal;
+  /**
+   * The caller's account when it is not the cluster's and the call is refused for that: the
+   * refusal is recorded in both accounts (cross-account.ts).
+   */
+  foreignAccount?: string;
   /** Who is recorded: the caller, or for a failed sign-in who was claimed (anonymous until admit). */
   identity: UserIdentity;
 

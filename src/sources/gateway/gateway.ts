@@ -2,7 +2,9 @@
  * The gateway: an authenticating reverse proxy in front of Flink that records every call.
  *
  * A request goes through named steps over one per-request context (context.ts):
- *  1. admit     — who is calling (identity/), which cluster; console-cookie CSRF;
+ *  1. admit     — who is calling (identity/), which cluster, and whether the caller's account
+ *                 may reach it (a member account only its own clusters: cross-account.ts);
+ *                 console-cookie CSRF;
  *  2. describe  — what Flink will read: the query, the ids in the path (anything Flink could
  *                 read otherwise is refused);
  *  3. authorize — role and policies, deny wins;
@@ -24,6 +26,7 @@ import { classify, refineByBody } from '../../catalog/index.js';
 import type { FlinkApi } from '../../catalog/types.js';
 import type { ClusterConfig, Config } from '../../config/index.js';
 import { errorBody, FlinkTrailError, isFlinkTrailError } from '../../errors/index.js';
+import { callerAccount } from '../../event/account.js';
 import { addResource, finishEvent, newEvent } from '../../event/build.js';
 import { EVENT_SOURCES, RESOURCE_TYPE_PREFIX, type ActionTrailEvent, type ReferencedResources } from '../../event/types.js';
 import { AuthError, challengeFor, type Authenticator } from '../../identity/authenticate.js';
@@ -37,6 +40,7 @@ import * as sql from './sql-gateway/index.js';
 import { prepareBody } from './body.js';
 import { bodyStillArriving, closeAfterAnswer, watchBodyRate } from './body-edges.js';
 import { elapsedMs, type RequestContext, type Upstream } from './context.js';
+import { inEachAccount, mayReach } from './cross-account.js';
 import { NameCache } from './names.js';
 import { flinkErrorCode, flinkErrorMessage, jobNamesIn, responseElements } from './response.js';
 import { canonicalIds, checkRepeated, multipartTailGuard, readBody, readQuery } from './request-model.js';
@@ -162,6 +166,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       config: c,
       pool: new Pool(new URL(c.url).origin, UPSTREAM_POOL),
       region: c.region ?? config.region,
+      account: c.account ?? config.accountId,
       jobNames: new NameCache(),
     });
   }
@@ -195,6 +200,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       // Never used: the request is answered before anything is forwarded.
       pool: undefined as unknown as Pool,
       region: config.region,
+      account: config.accountId,
       jobNames: new NameCache(1),
     };
   }
@@ -228,6 +234,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       eventSource: SOURCE_OF[up.config.kind],
       serviceName: config.serviceName,
       acsRegion: up.region,
+      // The cluster's account, whoever called: the call concerns what that account owns.
+      recipientAccountId: up.account,
       sourceIpAddress: ctx.sourceIp,
       userAgent: String(req.headers['user-agent'] ?? '').slice(0, 1024),
       userIdentity: ctx.identity,
@@ -252,16 +260,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
     ctx.forwardSource?.destroy();
     req.resume();
     sendGatewayError(req, res, ctx.requestId, err, headers);
-    void recorder.record(
-      finishEvent(eventOf(ctx), {
-        outcome: 'failure',
-        httpStatus: err.status,
-        latencyMs: elapsedMs(ctx),
-        errorCode: err.apiCode,
-        errorMessage: err.message,
-        additionalEventData: extra,
-      }),
-    );
+    const done = finishEvent(eventOf(ctx), {
+      outcome: 'failure',
+      httpStatus: err.status,
+      latencyMs: elapsedMs(ctx),
+      errorCode: err.apiCode,
+      errorMessage: err.message,
+      additionalEventData: extra,
+    });
+    for (const e of inEachAccount(done, ctx.foreignAccount)) void recorder.record(e);
     metrics.gatewayRequests.inc({ cluster: ctx.up.config.name, status: `${Math.floor(err.status / 100)}xx` });
   }
 
@@ -307,8 +314,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       queryRead,
       cls: classify({ api, method, path: url.pathname, query: queryRead.ok ? queryRead.value.query.search : new URLSearchParams() }),
       parameters: queryRead.ok ? queryRead.value.query.recorded : { query: url.search.slice(0, 2048) },
-      // Until admit says who it is: a caller who offered nothing yet.
-      identity: recordedIdentity(config.accountId, undefined, undefined),
+      // Until admit says who it is: a caller who offered nothing yet, of the cluster's account.
+      identity: recordedIdentity(up.account, undefined, undefined),
       onTooSlow: () => undefined,
       slowBody: new Promise<FlinkTrailError>((resolve) => (resolveSlow = resolve)),
       recordIt: true,
@@ -327,7 +334,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
   /**
    * 1. Admit: who is calling. A failure is answered 401 (429 when rate-limited) and recorded as a
-   * failed sign-in; an unknown cluster is 404 to an authenticated caller; a console cookie must
+   * failed sign-in (in the cluster's account); an unknown cluster is 404 to an authenticated
+   * caller; a member account's principal asking for another account's cluster is refused 403
+   * NoPermission and recorded in both accounts, before anything reaches Flink; a console cookie must
    * not be usable from another site, and changes state only from the console's own origin (or
    * with its CSRF token): Flink's Web UI cancels with a plain GET.
    */
@@ -337,7 +346,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       ctx.principal = await authenticator.authenticate(authContextOf(req, ctx.sourceIp));
     } catch (err) {
       if (!(err instanceof AuthError)) throw err;
-      ctx.identity = failedIdentity(err, config.accountId);
+      // Nobody proved an account: the failed sign-in is the cluster's account's to see.
+      ctx.identity = failedIdentity(err, ctx.up.account);
       refuse(ctx, err, { authFailure: true, authFailureReason: err.reason }, err.status === 401 ? { 'www-authenticate': challengeFor(req.headers.authorization) } : {});
       return false;
     }
@@ -346,7 +356,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
       sendGatewayError(req, res, ctx.requestId, new FlinkTrailError('FT_ERR_GATEWAY_UNKNOWN_CLUSTER', ctx.clusterName));
       return false;
     }
-    ctx.identity = userIdentityOf(ctx.principal, config.accountId);
+    const caller = callerAccount(ctx.principal, config.accountId);
+    // An anonymous caller (auth.anonymous) proved no account: recorded as of the cluster's.
+    ctx.identity = userIdentityOf(ctx.principal, ctx.principal.method === 'anonymous' ? ctx.up.account : caller);
+    if (!mayReach(caller, ctx.up.account, config.accountId)) {
+      ctx.foreignAccount = caller;
+      refuse(ctx, new FlinkTrailError('FT_ERR_AUTHZ_DENIED', `the cluster ${ctx.up.config.name} is not in your account (${caller})`), { crossAccount: true });
+      return false;
+    }
     if (ctx.principal.method === 'session') {
       const changesState = ctx.cls.eventRW === 'Write' || !READ_METHODS.has(ctx.method);
       if (req.headers['sec-fetch-site'] === 'cross-site' || (changesState && !(await consoleWriteAllowed(req)))) {

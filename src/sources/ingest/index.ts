@@ -7,7 +7,8 @@
  * message}]}` once the accepted records are committed; a body that cannot be parsed at all is a
  * coded 4xx and nothing of it is stored. The call itself is recorded as `IngestEvents`
  * (FlinkTrail's own event, with the counts), and needs the action `Actiontrail:IngestEvents`
- * (admin, or a policy allowing it). See docs/reference/ingest.md.
+ * (admin, or a policy allowing it). A member account's key ingests into its own account only
+ * (a record naming another is refused, `FT_ERR_INGEST_FOREIGN_ACCOUNT`). See docs/reference/ingest.md.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config/index.js';
@@ -16,6 +17,7 @@ import type { Principal } from '../../identity/authenticate.js';
 import type { Recorder } from '../../pipeline/recorder.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import { userIdentityOf } from '../../identity/caller.js';
+import { callerAccount } from '../../event/account.js';
 import { acceptRawBodies, bodyFormat } from '../../http/body.js';
 import { Ingester } from './ingest.js';
 import { PreparePool } from './pool.js';
@@ -54,7 +56,13 @@ export function createIngestModule(deps: IngestDeps) {
           }
           const format = bodyFormat(req.headers['content-type'], req.headers['content-encoding'], query['format']);
           const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-          const { records, ...result } = await ingester.ingest(body, format, { identity: userIdentityOf(req.principal as Principal, config.accountId), requestId: req.id });
+          const principal = req.principal as Principal;
+          const account = callerAccount(principal, config.accountId);
+          const { records, ...result } = await ingester.ingest(body, format, {
+            identity: userIdentityOf(principal, account),
+            account: { accountId: account, anyAccount: account === config.accountId },
+            requestId: req.id,
+          });
           req.auditParameters = { format, records, accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected.length };
           return result;
         });

@@ -91,7 +91,7 @@ async function ingesterOnly(events: ActionTrailEvent[]): Promise<number> {
   const ingester = new Ingester(pool, createRecorder(store, compileRedactor(), log, metrics), metrics, 100_000);
   const body = Buffer.from(JSON.stringify(events));
   const t = performance.now();
-  const r = await ingester.ingest(body, 'json', { identity: { type: 'ram-user', principalId: 'p', accountId: '1', userName: 'bench' }, requestId: 'bench' });
+  const r = await ingester.ingest(body, 'json', { identity: { type: 'ram-user', principalId: 'p', accountId: '1', userName: 'bench' }, account: { accountId: '1', anyAccount: true }, requestId: 'bench' });
   const ms = performance.now() - t;
   if (r.accepted !== events.length) throw new Error(`ingester accepted ${r.accepted}`);
   await pool.close();

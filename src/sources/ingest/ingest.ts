@@ -8,7 +8,8 @@
  * stored again — the store decides, at insert time, so concurrent batches carrying the same
  * record store it once. Valid records are recorded as given — their own eventSource, identity
  * and times — plus `additionalEventData.ingestedBy`: who delivered them, which no record can
- * forge. The answer is given once the accepted records are committed.
+ * forge. Each goes to the account it names (`recipientAccountId`), or the caller's: a member
+ * account's key may name only its own, the management account's any. The answer is given once the accepted records are committed.
  */
 import { Counter } from 'prom-client';
 import { FlinkTrailError } from '../../errors/index.js';
@@ -17,7 +18,7 @@ import type { Recorder } from '../../pipeline/recorder.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import type { BodyFormat, Rejected } from '../../http/body.js';
 import type { PreparePool } from './pool.js';
-import type { PreparedChunk } from './prepare.js';
+import type { IngestAccount, PreparedChunk } from './prepare.js';
 
 export interface IngestResult {
   accepted: number;
@@ -27,6 +28,8 @@ export interface IngestResult {
 
 export interface IngestCaller {
   identity: UserIdentity;
+  /** The accounts the caller may ingest into (see prepare.ts). */
+  account: IngestAccount;
   requestId: string;
 }
 
@@ -52,6 +55,7 @@ export class Ingester {
     const ingestedBy = {
       principalId: caller.identity.principalId,
       userName: caller.identity.userName,
+      accountId: caller.account.accountId,
       ...(caller.identity.accessKeyId ? { keyId: caller.identity.accessKeyId } : {}),
       requestId: caller.requestId,
     };
@@ -62,7 +66,7 @@ export class Ingester {
       kept += chunk.sources.length;
       writes.push(this.recorder.recordPrepared({ json: chunk.json, sources: chunk.sources, omitted }));
     };
-    const prepared = await this.pool.prepare({ body, format, ingestedBy, maxEvents: this.maxEvents }, write);
+    const prepared = await this.pool.prepare({ body, format, ingestedBy, account: caller.account, maxEvents: this.maxEvents }, write);
     if (!prepared.ok) throw new FlinkTrailError(prepared.code, ...prepared.args);
     write(prepared, prepared.omitted);
     const duplicates = (await Promise.all(writes)).reduce((n, d) => n + d.length, 0);

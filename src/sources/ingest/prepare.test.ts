@@ -6,14 +6,29 @@ import type { ActionTrailEvent } from '../../event/types.js';
 import { compileAuditPolicy } from '../../pipeline/audit-policy/index.js';
 import { compileRedactor, REDACTED } from '../../pipeline/redact.js';
 import { PreparePool } from './pool.js';
-import { CHUNK, prepareBatch, type PreparedChunk, type PrepareRequest } from './prepare.js';
+import { CHUNK, prepareBatch, type IngestAccount, type PreparedChunk, type PrepareRequest } from './prepare.js';
 
-const ingestedBy = { principalId: 'p-ci', userName: 'ci', keyId: 'FTAKCI', requestId: 'r-1' };
+const ingestedBy = { principalId: 'p-ci', userName: 'ci', accountId: '1000000000000001', keyId: 'FTAKCI', requestId: 'r-1' };
 const quietReads = buildConfig({ clusters: [], auditPolicy: { rules: [{ level: 'None', sources: ['ingest'], eventRW: 'Read' }] } }).auditPolicy;
 
-function request(records: unknown, format: 'json' | 'jsonl' = 'json', maxEvents = 100): PrepareRequest {
+const MGMT = '1000000000000001';
+const MEMBER = '2000000000000001';
+const OTHER = '3000000000000001';
+const management: IngestAccount = { accountId: MGMT, anyAccount: true };
+const member: IngestAccount = { accountId: MEMBER, anyAccount: false };
+
+function request(records: unknown, format: 'json' | 'jsonl' = 'json', maxEvents = 100, account = management): PrepareRequest {
   const text = format === 'json' ? JSON.stringify(records) : (records as unknown[]).map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n');
-  return { body: Buffer.from(text), format, ingestedBy, maxEvents };
+  return { body: Buffer.from(text), format, ingestedBy, account, maxEvents };
+}
+
+/** `n` records in `account` (`recipientAccountId`), or naming none. */
+function inAccount(n: number, account: string | undefined): ActionTrailEvent[] {
+  return newEvents(n).map((e) => {
+    const out = { ...e };
+    delete out.recipientAccountId;
+    return account === undefined ? out : { ...out, recipientAccountId: account };
+  });
 }
 
 describe('prepareBatch', () => {
@@ -78,6 +93,52 @@ describe('prepareBatch', () => {
   });
 });
 
+describe('prepareBatch keeps each record to an account the caller may ingest into', () => {
+  const policy = compileAuditPolicy(buildConfig({ clusters: [] }).auditPolicy);
+  const redactor = compileRedactor();
+
+  it("refuses a member's record naming another account, per record, and stamps one naming none with the member's", () => {
+    const [own, foreign, none, mgmt] = [inAccount(1, MEMBER), inAccount(1, OTHER), inAccount(1, undefined), inAccount(1, MGMT)];
+    const out = prepareBatch(request([...own, ...foreign, ...none, ...mgmt], 'json', 100, member), policy, redactor);
+    assert.ok(out.ok);
+    assert.deepEqual(
+      out.rejected.map((r) => [r.index, r.code, r.message]),
+      [
+        [1, 'FT_ERR_INGEST_FOREIGN_ACCOUNT', `Record 1 is refused: it names account ${OTHER}, and your key may ingest only into account ${MEMBER}.`],
+        [3, 'FT_ERR_INGEST_FOREIGN_ACCOUNT', `Record 3 is refused: it names account ${MGMT}, and your key may ingest only into account ${MEMBER}.`],
+      ],
+    );
+    const kept = JSON.parse(out.json) as ActionTrailEvent[];
+    assert.deepEqual(
+      kept.map((e) => [e.eventId, e.recipientAccountId]),
+      [
+        [own[0]!.eventId, MEMBER],
+        [none[0]!.eventId, MEMBER],
+      ],
+    );
+  });
+
+  it("lets the management account ingest into any account, and stamps a record naming none with the management account's", () => {
+    const [a, b, none] = [inAccount(1, MEMBER), inAccount(1, OTHER), inAccount(1, undefined)];
+    const out = prepareBatch(request([...a, ...b, ...none], 'json', 100, management), policy, redactor);
+    assert.ok(out.ok);
+    assert.deepEqual(out.rejected, []);
+    assert.deepEqual(
+      (JSON.parse(out.json) as ActionTrailEvent[]).map((e) => e.recipientAccountId),
+      [MEMBER, OTHER, MGMT],
+    );
+  });
+
+  it('refuses a recipientAccountId that is no account id as an invalid record', () => {
+    const out = prepareBatch(request([{ ...inAccount(1, undefined)[0], recipientAccountId: '../x' }], 'json', 100, management), policy, redactor);
+    assert.ok(out.ok);
+    assert.deepEqual(
+      out.rejected.map((r) => r.code),
+      ['FT_ERR_INGEST_INVALID_EVENT'],
+    );
+  });
+});
+
 describe('prepareBatch in chunks', () => {
   it('hands over every CHUNK prepared records as they are ready, and answers with the rest', () => {
     const events = newEvents(CHUNK * 2 + 10);
@@ -112,6 +173,13 @@ describe('PreparePool', () => {
       const here = prepareBatch(req, compileAuditPolicy(quietReads), compileRedactor());
       assert.deepEqual(a, here);
       assert.deepEqual(b, here);
+      // The caller's account crosses into the thread: a member's foreign record is refused there.
+      const foreign = await pool.prepare(request(inAccount(3, OTHER), 'json', 100, member));
+      assert.ok(foreign.ok);
+      assert.deepEqual(
+        foreign.rejected.map((r) => r.code),
+        Array(3).fill('FT_ERR_INGEST_FOREIGN_ACCOUNT'),
+      );
     } finally {
       await pool.close();
     }

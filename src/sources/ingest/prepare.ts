@@ -3,8 +3,10 @@
  * (prepare-worker.ts) so that it never runs on the thread that proxies Flink.
  *
  * From the raw body to what the store inserts: parse (JSON array or JSON lines), check each
- * record (check.ts), stamp it with who delivered it (`additionalEventData.ingestedBy`, which no
- * record can forge) and `eventCategory: Management`, apply the audit policy's level (source
+ * record (check.ts), keep it to the accounts the caller may ingest into (a member account's key:
+ * its own; the management account's: any) and stamp it with the caller's account when it names
+ * none, stamp it with who delivered it (`additionalEventData.ingestedBy`, which no record can
+ * forge) and `eventCategory: Management`, apply the audit policy's level (source
  * `ingest`; a record at `None` is left out and counted), redact it as the recorder redacts every
  * event, and serialize the prepared records as one JSON array text. The main thread passes that
  * text through to the store without parsing it. A body that cannot be read at all is a coded
@@ -22,15 +24,26 @@ import { checkRecord, invalid } from './check.js';
 export interface IngestedBy {
   principalId: string;
   userName: string;
+  /** The caller's account (a management account's key may deliver into another account). */
+  accountId: string;
   /** `keyId`, not `accessKeyId`: the redactor hides every key named like access-key. */
   keyId?: string;
   requestId: string;
+}
+
+/** Which accounts a batch's records may belong to (`recipientAccountId`). */
+export interface IngestAccount {
+  /** The caller's account: where a record that names none is stored. */
+  accountId: string;
+  /** The caller is of the management account: its records may name any account. */
+  anyAccount: boolean;
 }
 
 export interface PrepareRequest {
   body: Uint8Array;
   format: BodyFormat;
   ingestedBy: IngestedBy;
+  account: IngestAccount;
   maxEvents: number;
 }
 
@@ -94,7 +107,18 @@ export function prepareBatch(req: PrepareRequest, policy: AuditPolicy, redactor:
       rejected.push(checked.rejected);
       continue;
     }
-    const e: ActionTrailEvent = { ...checked.event, eventCategory: 'Management', additionalEventData: { ...checked.event.additionalEventData, ingestedBy: req.ingestedBy } };
+    const named = checked.event.recipientAccountId;
+    if (named !== undefined && named !== req.account.accountId && !req.account.anyAccount) {
+      const err = new FlinkTrailError('FT_ERR_INGEST_FOREIGN_ACCOUNT', r.index, named, req.account.accountId);
+      rejected.push({ index: r.index, code: err.code, message: err.message });
+      continue;
+    }
+    const e: ActionTrailEvent = {
+      ...checked.event,
+      recipientAccountId: named ?? req.account.accountId,
+      eventCategory: 'Management',
+      additionalEventData: { ...checked.event.additionalEventData, ingestedBy: req.ingestedBy },
+    };
     const level = policy.levelOf(e);
     if (level === 'None') omitted++;
     else kept.push(redactEvent(redactor, applyLevel(e, level)));

@@ -10,7 +10,9 @@
  * Authentication: as every route (AccessKey pair, user, certificate, ...), or a static bearer
  * token from `k8sAudit.bearerTokens` (what a kubeconfig's `users[].user.token` sends), compared
  * in constant time and valid on this route only. Authorization: action
- * `Actiontrail:PutKubernetesAuditEvents` (admin, or a policy allowing it). Bodies are read with
+ * `Actiontrail:PutKubernetesAuditEvents` (admin, or a policy allowing it); a member account's
+ * principal delivers only for its own account's clusters (events belong to the account of the
+ * cluster they come from: receiver.ts `clusterAccount`). Bodies are read with
  * their own limit (`k8sAudit.maxBodyBytes`) after authentication. Every failure is a coded 4xx
  * and is recorded as a failed `PutKubernetesAuditEvents` (successful deliveries are not: the
  * events they carry are the record, and the API server calls several times a minute).
@@ -34,7 +36,8 @@ import { sourceIpResolver } from '../../identity/source-ip.js';
 import { acceptRawBodies, bodyFormat, parseJson, parseJsonLines } from '../../http/body.js';
 import { SpecDigester } from './diff.js';
 import { parseEventLines, parseEventList } from './parse.js';
-import { K8sAuditReceiver } from './receiver.js';
+import { callerAccount } from '../../event/account.js';
+import { clusterAccount, K8sAuditReceiver } from './receiver.js';
 import type { ObjectStates } from './state.js';
 
 export { FLINK_CRDS, FLINK_API_GROUP } from './crd.js';
@@ -64,6 +67,8 @@ interface Caller {
   identity: UserIdentity;
   /** A token bound to one cluster. */
   cluster?: string;
+  /** A principal's account (a configured token has none: the operator's, it may deliver for any cluster). */
+  account?: string;
 }
 
 const QUERY_KEYS = new Set(['cluster', 'region', 'format']);
@@ -122,7 +127,8 @@ export async function createK8sAuditModule(deps: K8sAuditDeps) {
     // Everything else as on every route (and refused there if it is nothing FlinkTrail knows).
     try {
       const principal = await authenticator.authenticate(authContextOf(req.raw, ip));
-      callers.set(req, { identity: userIdentityOf(principal, config.accountId) });
+      const account = callerAccount(principal, config.accountId);
+      callers.set(req, { identity: userIdentityOf(principal, account), account });
       const decision = decide({ role: principal.role, policies: principal.policies ?? [] }, { service: 'Actiontrail', eventName: K8S_AUDIT_ACTION });
       if (!decision.allowed) throw new FlinkTrailError('FT_ERR_AUTHZ_DENIED', decision.reason);
     } catch (err) {
@@ -185,9 +191,15 @@ export async function createK8sAuditModule(deps: K8sAuditDeps) {
     if (clusterProblem) throw new FlinkTrailError('FT_ERR_KUBERNETES_INVALID_PARAMETER', 'cluster', clusterProblem);
     const regionProblem = region === undefined ? undefined : nameProblem('region', region);
     if (regionProblem) throw new FlinkTrailError('FT_ERR_KUBERNETES_INVALID_PARAMETER', 'region', regionProblem);
-    const bound = callers.get(req)?.cluster;
+    const caller = callers.get(req);
+    const bound = caller?.cluster;
     if (bound && cluster !== undefined && cluster !== bound) throw new FlinkTrailError('FT_ERR_KUBERNETES_CLUSTER_MISMATCH', bound);
-    return { cluster: cluster ?? bound ?? config.k8sAudit.cluster, region: region ?? config.k8sAudit.region ?? config.region };
+    const where = { cluster: cluster ?? bound ?? config.k8sAudit.cluster, region: region ?? config.k8sAudit.region ?? config.region };
+    // A member account writes only into its own account: events go to the cluster's.
+    if (caller?.account !== undefined && caller.account !== config.accountId && caller.account !== clusterAccount(config, where.cluster)) {
+      throw new FlinkTrailError('FT_ERR_AUTHZ_DENIED', `the cluster ${where.cluster} is not in your account (${caller.account})`);
+    }
+    return where;
   }
 
   return {

@@ -5,7 +5,7 @@ import { buildScript, mismatches, SECRET_MARKER } from '../../../test/integratio
 import { SpecDigester } from './diff.js';
 import { auditEventId, mapAuditEvent, type MapContext, type ObjectState } from './map.js';
 import { parseEventLines, parseEventList, type AuditEvent } from './parse.js';
-import { userMatcher } from './receiver.js';
+import { clusterAccount, userMatcher } from './receiver.js';
 
 const samples = new URL('../../../test/integration/k8s-audit/samples/', import.meta.url);
 const sample = (name: string): unknown => JSON.parse(readFileSync(new URL(name, samples), 'utf8'));
@@ -83,6 +83,36 @@ describe('Kubernetes audit mapping: real samples', () => {
     for (const b of [received, complete, falco]) assert.equal(b.rejected.length, 0, JSON.stringify(b.rejected));
     const results = run([...received.events, ...complete.events, ...falco.events].map((e) => e.event));
     assert.deepEqual(results, [{ skip: 'stage' }, { skip: 'not-flink' }, { skip: 'not-flink' }]);
+  });
+});
+
+describe("Kubernetes audit events belong to their cluster's account", () => {
+  it("maps every event into the context's account, as recipient and as the Kubernetes users' account", () => {
+    const batch = parseEventList(sample('SYNTHETIC-flinkdeployment-eventlist.json'));
+    const ctx = { ...context(), accountId: '2000000000000001' };
+    const mapped = run(
+      batch.events.map((e) => e.event),
+      ctx,
+    );
+    assert.equal(mapped.length, 2);
+    for (const r of mapped) {
+      assert.ok('event' in r);
+      assert.equal(r.event.recipientAccountId, '2000000000000001');
+      assert.equal(r.event.userIdentity.accountId, '2000000000000001');
+    }
+  });
+
+  it("finds a cluster's account in the configuration, the management account when it names none or is not configured", () => {
+    const config = {
+      accountId: '1000000000000001',
+      clusters: [
+        { name: 'team-a', url: 'http://a', kind: 'jobmanager' as const, account: '2000000000000001' },
+        { name: 'platform', url: 'http://p', kind: 'jobmanager' as const },
+      ],
+    };
+    assert.equal(clusterAccount(config, 'team-a'), '2000000000000001');
+    assert.equal(clusterAccount(config, 'platform'), '1000000000000001');
+    assert.equal(clusterAccount(config, 'eks-prod'), '1000000000000001');
   });
 });
 

@@ -48,6 +48,11 @@ export interface ObjectKey {
 }
 
 export interface MapContext {
+  /**
+   * The account that owns the cluster the events come from (`clusters[].account` of the
+   * configured cluster of that name, else the management account): the events'
+   * `recipientAccountId`, and the account of the Kubernetes users in them.
+   */
   accountId: string;
   serviceName: string;
   region: string;
@@ -410,6 +415,7 @@ export function mapAuditEvent(ev: AuditEvent, ctx: MapContext): MapResult {
     eventSource: EVENT_SOURCES.kubernetes,
     serviceName: ctx.serviceName,
     acsRegion: ctx.region,
+    recipientAccountId: ctx.accountId,
     sourceIpAddress: ev.sourceIPs?.[0] ?? '',
     userAgent: (ev.userAgent ?? '').slice(0, 1024),
     userIdentity: {

@@ -41,6 +41,15 @@ export interface ReceiverDeps {
   metrics: Metrics;
 }
 
+/**
+ * The account that owns the cluster named `cluster`: the configured cluster's `account`, or the
+ * management account when it names none or no configured cluster has that name (a Kubernetes
+ * cluster need not be one the gateway fronts).
+ */
+export function clusterAccount(config: Pick<Config, 'accountId' | 'clusters'>, cluster: string): string {
+  return config.clusters.find((c) => c.name === cluster)?.account ?? config.accountId;
+}
+
 /** `system:serviceaccount:*:flink-operator` → a matcher; `*` stays within one `:` segment. */
 export function userMatcher(patterns: readonly string[]): (user: string) => boolean {
   const res = patterns.map((p) => new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^:]*')}$`));
@@ -81,7 +90,7 @@ export class K8sAuditReceiver {
   async receive(batch: ParsedBatch, where: { cluster: string; region: string }): Promise<ReceiveResult> {
     const { config, recorder, store, states, digester } = this.deps;
     const ctx: MapContext = {
-      accountId: config.accountId,
+      accountId: clusterAccount(config, where.cluster),
       serviceName: config.serviceName,
       region: where.region,
       cluster: where.cluster,

@@ -37,6 +37,7 @@ import type pg from 'pg';
 import type { ActionTrailEvent } from '../../event/types.js';
 import { assembleHistogram, histogramBucketMs, TOP_NAMES, type Histogram, type HistogramQuery } from '../../query/histogram.js';
 import type { Cursor, EventFilter, EventStore, LookupPage, LookupRequest, Positioned } from '../types.js';
+import { regionColumn } from '../types.js';
 import { pageRange } from '../page-range.js';
 import { FlinkTrailError } from '../../errors/index.js';
 import { BODY_COLUMNS, PostgresBodyCodec, type BodyRow } from './body-codec.js';
@@ -150,7 +151,7 @@ function record(e: ActionTrailEvent, ord: number, codec: PostgresBodyCodec, mana
     ord,
     event_id: t(e.eventId),
     event_time: Date.parse(e.eventTime),
-    region: t(e.acsRegion),
+    region: t(regionColumn(e)),
     event_rw: t(e.eventRW),
     event_name: t(e.eventName),
     event_type: t(e.eventType),

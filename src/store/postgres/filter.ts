@@ -4,7 +4,7 @@
  * histogram (the same mapping as the SQLite store's filter.ts, so both stores mean the same
  * thing by the same filter).
  */
-import type { EventFilter } from '../types.js';
+import { GLOBAL_REGION_COLUMN, type EventFilter } from '../types.js';
 
 /**
  * PostgreSQL text cannot hold U+0000, which an event's strings may (a request parameter): the
@@ -25,7 +25,10 @@ export class Params {
   }
 }
 
-/** Columns of the exact-match filters (sensitive and resources are handled on their own). */
+/**
+ * Columns of the exact-match filters (sensitive and resources are handled on their own; region
+ * also matches the global events' GLOBAL_REGION_COLUMN).
+ */
 export const FILTER_COLUMNS: readonly { filter: keyof EventFilter; column: string }[] = [
   { filter: 'eventRW', column: 'event_rw' },
   { filter: 'user', column: 'user_name' },
@@ -72,8 +75,14 @@ export function filterConditions(f: EventFilter, p: Params, lo = f.startTime, hi
   const where = [`e.event_time >= ${p.add(lo)}`, `e.event_time <= ${p.add(hi)}`];
   for (const { filter, column } of FILTER_COLUMNS) {
     const v = f[filter];
-    if (v === null) where.push(`e.${column} IS NULL`);
-    else if (v !== undefined) where.push(`e.${column} = ${p.add(typeof v === 'string' ? pgText(v) : v)}`);
+    if (v === null) {
+      where.push(`e.${column} IS NULL`);
+      continue;
+    }
+    if (v === undefined) continue;
+    const value = p.add(typeof v === 'string' ? pgText(v) : v);
+    // A region's events and the global ones (stored once, seen from every region).
+    where.push(filter === 'region' ? `e.region IN (${value}, '${GLOBAL_REGION_COLUMN}')` : `e.${column} = ${value}`);
   }
   // A literal, so that the partial index events_sensitive_time (WHERE sensitive) applies.
   if (f.sensitive !== undefined) where.push(f.sensitive ? 'e.sensitive' : 'NOT e.sensitive');

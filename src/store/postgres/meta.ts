@@ -36,6 +36,14 @@ export class PostgresMetaStore implements MetaStore {
     return this.sealer.open(won, context);
   }
 
+  async get(key: string): Promise<string | undefined> {
+    return this.read(key);
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    await this.pool.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
+  }
+
   private async read(key: string): Promise<string | undefined> {
     return ((await this.pool.query('SELECT value FROM meta WHERE key = $1', [key])).rows[0] as { value: string } | undefined)?.value;
   }

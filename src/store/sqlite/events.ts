@@ -9,6 +9,7 @@
  */
 import type { ActionTrailEvent } from '../../event/types.js';
 import type { Cursor, EventFilter, EventStore, LookupPage, LookupRequest, Positioned } from '../types.js';
+import { regionColumn } from '../types.js';
 import { pageRange } from '../page-range.js';
 import type Database from 'better-sqlite3';
 import type { Db } from './database.js';
@@ -100,7 +101,7 @@ function row(e: ActionTrailEvent, codec: BodyCodec, management: string | undefin
     account_id: e.recipientAccountId === undefined || e.recipientAccountId === management ? null : e.recipientAccountId,
     event_id: e.eventId,
     event_time: Date.parse(e.eventTime),
-    region: e.acsRegion,
+    region: regionColumn(e),
     event_rw: e.eventRW,
     event_name: e.eventName,
     event_type: e.eventType,

@@ -3,7 +3,7 @@
  * its column, shared by the store's lookup and the console's histogram, so both always mean the
  * same thing by the same filter.
  */
-import type { EventFilter } from '../types.js';
+import { GLOBAL_REGION_COLUMN, type EventFilter } from '../types.js';
 
 export interface FilterSql {
   /** Conditions on `events e`, ANDed. */
@@ -32,7 +32,11 @@ export function filterSql(f: EventFilter, lo = f.startTime, hi = f.endTime): Fil
   eq('event_type', 'eventType', f.eventType);
   eq('access_key_id', 'accessKeyId', f.accessKeyId);
   eq('event_id', 'eventId', f.eventId);
-  eq('region', 'region', f.region);
+  // A region's events and the global ones (stored once, seen from every region: GLOBAL_REGION_COLUMN).
+  if (f.region !== undefined) {
+    where.push(`e.region IN (@region, '${GLOBAL_REGION_COLUMN}')`);
+    params['region'] = f.region;
+  }
   eq('error_code', 'errorCode', f.errorCode);
   eq('source_ip', 'sourceIp', f.sourceIpAddress);
   eq('cluster', 'cluster', f.cluster);

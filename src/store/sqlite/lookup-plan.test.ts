@@ -54,6 +54,8 @@ function makeEvents(n: number): ActionTrailEvent[] {
       referencedResources: { 'ACS::RealtimeCompute::Cluster': [cluster], ...(rnd() < 0.7 ? { 'ACS::RealtimeCompute::Job': [job] } : {}) },
       additionalEventData: { sensitive: rw === 'Write', cluster },
     });
+    // FlinkTrail's own events are global here: stored once, matched by every region filter.
+    if (e.serviceName === 'Actiontrail') e.isGlobal = true;
     const fail = rnd() < 0.1;
     out.push(finishEvent(e, fail ? { outcome: 'failure', errorCode: skewed(['Flink.NotFound', 'Flink.BadRequest'], rnd()), errorMessage: 'x' } : { outcome: 'success' }));
   }
@@ -73,7 +75,7 @@ function matches(e: ActionTrailEvent, f: EventFilter): boolean {
     (f.serviceName === undefined || e.serviceName === f.serviceName) &&
     (f.accessKeyId === undefined || e.userIdentity.accessKeyId === f.accessKeyId) &&
     (f.sourceIpAddress === undefined || e.sourceIpAddress === f.sourceIpAddress) &&
-    (f.region === undefined || e.acsRegion === f.region) &&
+    (f.region === undefined || e.isGlobal || e.acsRegion === f.region) &&
     (f.cluster === undefined || e.additionalEventData['cluster'] === f.cluster) &&
     (f.errorCode === undefined || e.errorCode === f.errorCode) &&
     (f.sensitive === undefined || e.additionalEventData.sensitive === f.sensitive) &&

@@ -119,7 +119,8 @@ describe('ActionTrail RPC endpoint (2020-07-06) with Alibaba Cloud SDKs', () => 
     api = ft.info.apiUrl;
     const res = await fetch(`${api}/api/v1/events`, { method: 'POST', headers: { authorization: basic(admin), 'content-type': 'application/json' }, body: JSON.stringify(events) });
     assert.equal(res.status, 200, await res.text());
-    await waitForEvents(api, admin, { serviceName: 'RealtimeCompute', startTime: START }, (e) => e.length === 137);
+    // Half of them in cn-hangzhou, half in the home region (local): every region's.
+    await waitForEvents(api, admin, { serviceName: 'RealtimeCompute', startTime: START, region: '*' }, (e) => e.length === 137);
   });
   after(async () => {
     await ft?.close();
@@ -149,8 +150,9 @@ describe('ActionTrail RPC endpoint (2020-07-06) with Alibaba Cloud SDKs', () => 
     assert.equal(status['IsLogging'], true);
     assert.ok(status['StartLoggingTime'], 'StartLoggingTime set');
 
-    // Page by page until NextToken is absent; each page is the REST API's page for the same filters.
-    const rest = await restPages({ serviceName: 'RealtimeCompute', eventRW: 'Write', startTime: START, endTime: END, maxResults: '20' });
+    // Page by page until NextToken is absent; each page is the REST API's page for the same filters
+    // (every region: the events are in two).
+    const rest = await restPages({ serviceName: 'RealtimeCompute', eventRW: 'Write', region: '*', startTime: START, endTime: END, maxResults: '20' });
     const pages: string[][] = [];
     let token: string | undefined;
     do {
@@ -158,6 +160,7 @@ describe('ActionTrail RPC endpoint (2020-07-06) with Alibaba Cloud SDKs', () => 
         LookupAttribute: [
           { Key: 'ServiceName', Value: 'RealtimeCompute' },
           { Key: 'EventRW', Value: 'Write' },
+          { Key: 'Region', Value: '*' },
         ],
         StartTime: START,
         EndTime: END,
@@ -219,6 +222,33 @@ describe('ActionTrail RPC endpoint (2020-07-06) with Alibaba Cloud SDKs', () => 
     assert.equal(Date.parse(String(page['EndTime'])) - Date.parse(String(page['StartTime'])), 7 * 86_400_000);
     assert.ok(evs[0]!.eventTime >= evs[49]!.eventTime, 'newest first');
     assert.ok(page['NextToken'], 'more than one page');
+  });
+
+  it('asks the region of RegionId (global events included), every region with Region *, and keeps the storage region', async () => {
+    const call = openApi(api, admin, 'v3');
+    const ofRegion = async (params: Record<string, string>) => {
+      const a = await raw(signedV1(admin, { Action: 'LookupEvents', Version: VERSION, MaxResults: '50', StartTime: START, EndTime: END, 'LookupAttribute.1.Key': 'ServiceName', 'LookupAttribute.1.Value': 'RealtimeCompute', ...params }));
+      assert.equal(a.status, 200, JSON.stringify(a.body));
+      return (a.body as unknown as { Events: { acsRegion: string; eventId: string }[] }).Events;
+    };
+    const hz = events.filter((e) => e.acsRegion === 'cn-hangzhou' && Date.parse(e.eventTime) >= Date.parse(START));
+    const got = await ofRegion({ RegionId: 'cn-hangzhou' });
+    assert.ok(got.length === 50 && got.every((e) => e.acsRegion === 'cn-hangzhou'), 'RegionId: that region only');
+    assert.ok(got.every((e) => hz.some((h) => h.eventId === e.eventId)), 'the ingested events of cn-hangzhou');
+    assert.ok((await ofRegion({})).every((e) => e.acsRegion === 'local'), 'no RegionId: the home region');
+    const all = await ofRegion({ RegionId: 'local', 'LookupAttribute.2.Key': 'Region', 'LookupAttribute.2.Value': '*' });
+    assert.deepEqual(new Set(all.map((e) => e.acsRegion)), new Set(['local', 'cn-hangzhou']), 'Region * overrides RegionId: every region');
+    assertError(await raw(signedV1(admin, { Action: 'LookupEvents', RegionId: 'Not_A_Region' })), 400, 'InvalidParameter');
+
+    assert.equal((await call('GetGlobalEventsStorageRegion', {}))['StorageRegion'], 'local');
+    assertError(await raw(signedV1(admin, { Action: 'UpdateGlobalEventsStorageRegion', StorageRegion: 'us-east-1' })), 400, 'InvalidStorageRegion');
+    assertError(await raw(signedV1(viewer, { Action: 'UpdateGlobalEventsStorageRegion', StorageRegion: 'local' })), 403, 'NoPermission');
+    assertError(await raw(signedV1(admin, { Action: 'UpdateGlobalEventsStorageRegion' })), 400, 'MissingParameter');
+    const updated = await call('UpdateGlobalEventsStorageRegion', { StorageRegion: 'local' });
+    assert.deepEqual(Object.keys(updated), ['RequestId'], "ActionTrail's answer: RequestId only");
+    const recorded = await waitForEvents(api, admin, { eventName: 'UpdateGlobalEventsStorageRegion', region: '*' }, (e) => e.length >= 4);
+    assert.ok(recorded.every((e) => e.isGlobal && e.acsRegion === 'local'), 'recorded as global events, in the storage region');
+    assert.ok(recorded.some((e) => e.errorCode === 'NoPermission' && e.userIdentity.userName === 'victor'), "the viewer's refusal is recorded");
   });
 
   async function raw(query: string, init: RequestInit = {}): Promise<ErrorAnswer> {

@@ -85,12 +85,19 @@ describe('console routes', () => {
   });
 
   it('counts the same events as LookupEvents in the histogram, for auditors and admins only', async () => {
-    const q = new URLSearchParams({ ...range, user: 'carol', eventRW: 'Write', buckets: '12' });
+    // The seeded events are in two regions (local, the home region, and cn-hangzhou): every region's.
+    const q = new URLSearchParams({ ...range, user: 'carol', eventRW: 'Write', buckets: '12', region: '*' });
     const res = await get(`/api/v1/events/histogram?${q.toString()}`, auditor);
     assert.equal(res.status, 200);
     const h = (await res.json()) as { total: number; buckets: { Read: number; Write: number }[] };
     const expected = seeded.filter((e) => e.userIdentity.userName === 'carol' && e.eventRW === 'Write').length;
     assert.equal(h.total, expected);
+    // Without region: the home region's only; with one: that region's.
+    for (const region of [undefined, 'local', 'cn-hangzhou']) {
+      const one = new URLSearchParams({ ...range, user: 'carol', eventRW: 'Write', buckets: '12', ...(region ? { region } : {}) });
+      const total = ((await (await get(`/api/v1/events/histogram?${one.toString()}`, auditor)).json()) as { total: number }).total;
+      assert.equal(total, seeded.filter((e) => e.userIdentity.userName === 'carol' && e.eventRW === 'Write' && e.acsRegion === (region ?? 'local')).length, String(region));
+    }
     assert.equal(h.buckets.length, 12);
     assert.equal(
       h.buckets.reduce((n, b) => n + b.Write, 0),
@@ -105,7 +112,7 @@ describe('console routes', () => {
   });
 
   it('streams every matching event as CSV and JSON (more than a page, no cap), recorded as ExportEvents', async () => {
-    const csvRes = await get(`/api/v1/events/export?${new URLSearchParams({ ...range, format: 'csv' }).toString()}`, auditor);
+    const csvRes = await get(`/api/v1/events/export?${new URLSearchParams({ ...range, format: 'csv', region: '*' }).toString()}`, auditor);
     assert.equal(csvRes.status, 200);
     assert.match(csvRes.headers.get('content-type') ?? '', /^text\/csv/);
     assert.match(csvRes.headers.get('content-disposition') ?? '', /^attachment; filename="flinktrail-events-\d{8}T\d{6}Z\.csv"$/);
@@ -114,16 +121,18 @@ describe('console routes', () => {
     // Newest first, as LookupEvents.
     assert.ok(lines[1]?.startsWith(`${seeded[seeded.length - 1]?.eventTime},${seeded[seeded.length - 1]?.eventId},`));
 
+    // Without region: the home region's, as LookupEvents.
     const jsonRes = await get(`/api/v1/events/export?${new URLSearchParams({ ...range, format: 'json', user: 'alice', direction: 'FORWARD' }).toString()}`, admin);
     const records = (await jsonRes.json()) as { eventId: string }[];
     const api200 = await lookup(api, admin, { ...range, user: 'alice', direction: 'FORWARD', maxResults: '200' });
-    assert.equal(records.length, seeded.filter((e) => e.userIdentity.userName === 'alice').length);
+    assert.equal(records.length, seeded.filter((e) => e.userIdentity.userName === 'alice' && e.acsRegion === 'local').length);
     assert.deepEqual(
       records.slice(0, 200).map((r) => r.eventId),
       api200.Events.map((e) => e.eventId),
     );
 
     assert.equal((await get(`/api/v1/events/export?format=xml`, admin)).status, 400);
+    assert.equal((await get(`/api/v1/events/export?region=EU_WEST`, admin)).status, 400);
     assert.equal((await get(`/api/v1/events/export`, viewer)).status, 403);
 
     const recorded = await waitForEvents(api, admin, { eventName: 'ExportEvents', user: 'audrey' }, (es) => es.length === 1);

@@ -100,6 +100,7 @@ describe('web console in a real browser', { timeout: 180_000 }, () => {
   let bob: Credentials;
   let apiUrl: string;
   const jobsToCancel: string[] = [];
+  let history: ActionTrailEvent[] = [];
 
   before(async () => {
     const dataDir = tempDir('ft-console-');
@@ -121,7 +122,7 @@ describe('web console in a real browser', { timeout: 180_000 }, () => {
     // A day of history from other users (stored as the gateway stores events), so the volume
     // chart and paging have something to show: a quiet night, a busy morning, a steady afternoon.
     const now = Date.now();
-    const history = [
+    history = [
       ...newEvents(120, { start: now - 23 * 3600_000, stepMs: 300_000, users: ['alice', 'carol'] }),
       ...newEvents(260, { start: now - 7 * 3600_000, stepMs: 25_000, users: ['alice', 'carol', 'dave'] }),
       ...newEvents(90, { start: now - 3 * 3600_000, stepMs: 100_000, users: ['dave'] }),
@@ -238,6 +239,20 @@ describe('web console in a real browser', { timeout: 180_000 }, () => {
     await page.locator('.events-table tbody tr').nth(99).waitFor();
     const ids = await attrs(page.locator('.events-table tbody tr'), 'data-event-id');
     assert.equal(new Set(ids).size, 100);
+
+    // Regions: the home region by default (marked in the picker, named in the summary); All
+    // regions (region=*) adds the day's history in cn-hangzhou.
+    const totalOf = async () => Number(/ of (\d+)/.exec((await page.locator('.results-summary').textContent()) ?? '')?.[1]);
+    await page.goto(`${apiUrl}/events?cluster=default`);
+    await page.locator('.results-summary').filter({ hasText: / of \d+ · region local · / }).waitFor();
+    assert.equal(await page.locator('#region').inputValue(), 'local');
+    assert.equal(await page.locator('#region option[value=local]').textContent(), 'local (home)');
+    const home = await totalOf();
+    await page.locator('#region').selectOption('*');
+    await page.waitForURL(/region=(\*|%2A)/);
+    await page.locator('.results-summary').filter({ hasText: / of \d+ · all regions · / }).waitFor();
+    const everywhere = await totalOf();
+    assert.equal(everywhere - home, history.filter((e) => e.acsRegion === 'cn-hangzhou').length, `home ${home}, all ${everywhere}`);
 
     // An empty result says what to do.
     await page.goto(`${apiUrl}/events?user=nobody-at-all&range=15m`);

@@ -67,7 +67,7 @@ describe('ingest API', () => {
     assert.equal(one.eventName, batch[0]!.eventName);
     assert.equal(one.eventTime, batch[0]!.eventTime);
     assert.deepEqual(one.userIdentity, batch[0]!.userIdentity);
-    assert.deepEqual(one.additionalEventData['ingestedBy'], { principalId: admin.principalId, userName: 'ci-bot', keyId: admin.accessKeyId, requestId: one.additionalEventData['ingestedBy'] && (one.additionalEventData['ingestedBy'] as { requestId: string }).requestId });
+    assert.deepEqual(one.additionalEventData['ingestedBy'], { principalId: admin.principalId, userName: 'ci-bot', accountId: '1000000000000001', keyId: admin.accessKeyId, requestId: one.additionalEventData['ingestedBy'] && (one.additionalEventData['ingestedBy'] as { requestId: string }).requestId });
     assert.equal(one.requestParameters['password'], '******');
     assert.equal(one.requestParameters['deployToken'], '******');
   });

@@ -15,6 +15,8 @@ import { buildScript, mismatches, SECRET_MARKER } from './scripted.js';
 const SAMPLES = new URL('./samples/', import.meta.url);
 const sample = (name: string) => readFileSync(new URL(name, SAMPLES), 'utf8');
 const TOKEN = 'k8s-audit-token-0123456789abcdef';
+const MANAGEMENT = '1000000000000001';
+const TEAM_A = '2000000000000001';
 const PROD_TOKEN = 'prod-only-token-0123456789abcdef';
 
 let ft: InProcess;
@@ -27,7 +29,9 @@ async function start(): Promise<void> {
   ft = await startInProcess(
     'http://127.0.0.1:9',
     {
-      clusters: [],
+      accountId: MANAGEMENT,
+      // A cluster the gateway also fronts (never called here), owned by a member account.
+      clusters: [{ name: 'team-a', url: 'http://127.0.0.1:9', account: TEAM_A }],
       k8sAudit: {
         maxBodyBytes: 16 * 1024 * 1024,
         bearerTokens: [
@@ -194,6 +198,28 @@ describe('who may deliver', () => {
     assert.ok(failures.some((e) => e.userIdentity.userName === 'prod-apiserver' && e.errorCode === 'FT_ERR_KUBERNETES_CLUSTER_MISMATCH'));
     assert.ok(failures.some((e) => e.userIdentity.userName === 'vic'));
     assert.ok(failures.every((e) => e.serviceName === 'Actiontrail' && e.additionalEventData.outcome === 'failure'));
+  });
+});
+
+describe("events belong to their cluster's account", () => {
+  /** The stored events of one cluster, as the store holds them (no query-side scoping). */
+  async function stored(cluster: string): Promise<ActionTrailEvent[]> {
+    const page = await ft.app.store.lookup({ filter: { startTime: 0, endTime: Date.now() + 60_000, cluster }, direction: 'FORWARD', limit: 100 });
+    return page.events;
+  }
+  it("a configured cluster's events go to its account; a cluster the configuration does not name, to the management account", async () => {
+    // Fresh audit ids: the sample itself was delivered above.
+    const forA = sample('SYNTHETIC-flinkdeployment-eventlist.json').replaceAll('0b3f6c52', '3b3f6c52').replaceAll('7c1a9d3e', 'ac1a9d3e');
+    assert.equal((await post(forA, { query: 'cluster=team-a' })).body['accepted'], 2);
+    const a = await stored('team-a');
+    assert.equal(a.length, 2);
+    for (const e of a) {
+      assert.equal(e.recipientAccountId, TEAM_A);
+      assert.equal(e.userIdentity.accountId, TEAM_A, "the Kubernetes users are the cluster's account's");
+    }
+    const elsewhere = await stored('scripted');
+    assert.ok(elsewhere.length > 0);
+    for (const e of elsewhere) assert.equal(e.recipientAccountId, MANAGEMENT);
   });
 });
 

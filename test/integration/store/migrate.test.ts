@@ -403,7 +403,7 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
     const one = { rows: 1, copied: 1 };
     // meta: the two HMAC keys; `event-store` (this directory's own record) stays in the directory.
     const none = { rows: 0, copied: 0 };
-    assert.deepEqual(result.tables, { users: one, policies: one, access_keys: one, access_key_signing: one, user_policies: one, sessions: one, k8s_objects: one, meta: { rows: 2, copied: 2 }, trail_digest_keys: none, ...noTrails });
+    assert.deepEqual(result.tables, { accounts: one, users: one, policies: one, access_keys: one, access_key_signing: one, user_policies: one, sessions: one, k8s_objects: one, meta: { rows: 2, copied: 2 }, trail_digest_keys: none, ...noTrails });
 
     const db = openDatabase(dir);
     const sqlite = new SqliteIdentityStore(db);
@@ -765,7 +765,7 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
     assert.equal(answer.Events, 0, 'no events in the directory: nothing to verify but that');
     assert.deepEqual(answer.CopiedAfterSwitch, ['identity', 'trails']);
     assert.equal(answer.NotCopied, undefined);
-    assert.deepEqual(Object.keys(answer.Tables ?? {}), ['users', 'policies', 'access_keys', 'access_key_signing', 'user_policies', ...COPIED_TABLES.filter((t) => t.startsWith('trail') && t !== 'trail_digest_keys')]);
+    assert.deepEqual(Object.keys(answer.Tables ?? {}), ['accounts', 'users', 'policies', 'access_keys', 'access_key_signing', 'user_policies', ...COPIED_TABLES.filter((t) => t.startsWith('trail') && t !== 'trail_digest_keys')]);
     assert.deepEqual(answer.Tables?.['trails'], { Rows: 1, Copied: 1 });
     await withPgTrails(url, dir, secrets, async (repo) => assert.deepEqual(await trailState(repo), expected, 'the trails as the directory had them'));
     assert.deepEqual(await warnings(), [], 'no warning once copied');

@@ -8,7 +8,9 @@
  * the other once the directory's cache bound (DIRECTORY_CACHE_MS) has passed; a page token one
  * issued is read by the other (one HMAC key, in PostgreSQL's meta); both answer the same query
  * with the same events; an address guessing a password through one waits at the other (shared
- * sign-in throttle); the data directories hold no users, keys or sessions.
+ * sign-in throttle); the global events storage region changed through one is the other's within
+ * its cache bound (STORAGE_REGION_CACHE_MS), and its global events go there; the data directories
+ * hold no users, keys or sessions.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +18,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
 import { DIRECTORY_CACHE_MS } from '../../../src/identity/directory.js';
+import { STORAGE_REGION_CACHE_MS } from '../../../src/regions/index.js';
 import { openDatabase } from '../../../src/store/sqlite/database.js';
 import { newEvents } from '../../helpers/events.js';
 import { basic, lookup, makeKey, startInProcess, tempDir, waitForEvents, type Credentials, type InProcess } from '../../helpers/flinktrail.js';
@@ -40,7 +43,7 @@ describe('two instances on one PostgreSQL: one directory, one set of sessions, o
     // The CLI's way (`keys create` with store.url): made in PostgreSQL, not in the directory.
     root = await makeKey(dirA, 'root', 'admin', undefined, undefined, { storeUrl });
     // A long first wait: the test looks at a wait begun through one instance from the other.
-    const extra = { clusters: [], store: { url: storeUrl }, auth: { rateLimit: { maxFailures: 3, baseDelaySeconds: 300 } } };
+    const extra = { clusters: [], store: { url: storeUrl }, auth: { rateLimit: { maxFailures: 3, baseDelaySeconds: 300 } }, trails: { knownRegions: ['eu-west-1'] } };
     a = await startInProcess('http://127.0.0.1:9', extra, dirA);
     b = await startInProcess('http://127.0.0.1:9', extra, tempDir('ft-inst-b-'));
   });
@@ -76,6 +79,23 @@ describe('two instances on one PostgreSQL: one directory, one set of sessions, o
     assert.equal(((await refused.json()) as { Code: string }).Code, 'FT_ERR_AUTH_INVALID');
   });
 
+  it('the global events storage region changed through one instance is the other\'s within the cache bound, and its global events go there', async () => {
+    const put = await call(a, '/api/v1/regions/global-events-storage', { method: 'PUT', cred: root, body: JSON.stringify({ StorageRegion: 'eu-west-1' }) });
+    assert.equal(put.status, 200, await put.text());
+    await new Promise((r) => setTimeout(r, STORAGE_REGION_CACHE_MS + 100));
+    const got = await call(b, '/api/v1/regions/global-events-storage', { cred: root });
+    assert.equal(((await got.json()) as { StorageRegion: string }).StorageRegion, 'eu-west-1');
+    // A global event recorded by the other instance: listing users (identity is account-wide).
+    const listed = await call(b, '/api/v1/users', { cred: root });
+    assert.equal(listed.status, 200);
+    const requestId = listed.headers.get('x-request-id') as string;
+    // Seen from the home region (local) too: global events are in every region's answer.
+    const seen = await waitForEvents(api(a), root, { eventName: 'ListUsers', region: 'local' }, (es) => es.some((x) => x.requestId === requestId));
+    assert.equal(seen.find((x) => x.requestId === requestId)?.acsRegion, 'eu-west-1');
+    const back = await call(a, '/api/v1/regions/global-events-storage', { method: 'PUT', cred: root, body: JSON.stringify({ StorageRegion: 'local' }) });
+    assert.equal(back.status, 200);
+  });
+
   it('a console session made through one instance is served by the other, and ends everywhere when the user is disabled through the other', async () => {
     const created = await call(b, '/api/v1/users', { method: 'POST', cred: root, body: JSON.stringify({ userName: 'carol', role: 'viewer', password: 'carol-password-1' }) });
     assert.equal(created.status, 201);
@@ -105,7 +125,8 @@ describe('two instances on one PostgreSQL: one directory, one set of sessions, o
     const again = await call(b, '/api/v1/events', { method: 'POST', cred: root, body: JSON.stringify(batch) });
     assert.deepEqual(await again.json(), { accepted: 0, duplicates: 30, rejected: [] }, 'each event is written once, whichever instance is asked');
 
-    const q = { cluster: 'shared', startTime: new Date(Date.now() - 3600_000).toISOString() };
+    // Every region: the batch is in two (local and cn-hangzhou).
+    const q = { cluster: 'shared', startTime: new Date(Date.now() - 3600_000).toISOString(), region: '*' };
     const viaA = await waitForEvents(api(a), root, q, (es) => es.length === 30);
     const viaB = (await lookup(api(b), root, { ...q, maxResults: '200' })).Events;
     assert.deepEqual(viaB, viaA);

@@ -70,8 +70,8 @@ describe('the console through nginx round-robin over two instances on one Postgr
     [a, b] = await Promise.all([startInProcess(flink.restUrl, extra, dirA), startInProcess(flink.restUrl, extra, tempDir('ft-nginx-b-'))]);
     nginx = await startNginx([a.info.apiUrl, b.info.apiUrl]);
 
-    // Something for the Event Query to list, over more than one page.
-    const batch = newEvents(INGESTED, { start: Date.now() - 30_000, stepMs: 100 }).map((e) => ({ ...e, additionalEventData: { ...e.additionalEventData, cluster: CLUSTER } }));
+    // Something for the Event Query to list, over more than one page (in the home region, which it shows).
+    const batch = newEvents(INGESTED, { start: Date.now() - 30_000, stepMs: 100 }).map((e) => ({ ...e, acsRegion: 'local', additionalEventData: { ...e.additionalEventData, cluster: CLUSTER } }));
     const ingested = await fetch(`${a.info.apiUrl}/api/v1/events`, { method: 'POST', headers: { authorization: basic(root), 'content-type': 'application/json' }, body: JSON.stringify(batch) });
     assert.deepEqual(await ingested.json(), { accepted: INGESTED, duplicates: 0, rejected: [] });
     await waitForEvents(b.info.apiUrl, root, { cluster: CLUSTER, startTime: since }, (es) => es.length === INGESTED);
