@@ -20,6 +20,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { catalogEntries, RESOURCE_TYPES, resourceTypeKey } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import { FlinkTrailError } from '../errors/index.js';
+import { callerAccount } from '../event/account.js';
 import { EVENT_TYPES } from '../event/types.js';
 import { FLINKTRAIL_ACTIONS, MANAGEMENT_ACTIONS } from '../policy/index.js';
 import { exportChunks, parseExport } from '../query/export.js';
@@ -148,13 +149,17 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
 
     // Cluster names for the console's cluster pickers and "Open Flink UI" links. Any signed-in
     // user may list them (as GetCallerIdentity); upstream URLs are never returned — they can
-    // carry credentials and say where Flink is reachable around FlinkTrail.
+    // carry credentials and say where Flink is reachable around FlinkTrail. A member account's
+    // caller gets its own account's clusters only (the management account's, every one); the
+    // regions are the instance's, as DescribeRegions lists them to everyone.
     api.get('/api/v1/clusters', { config: { action: 'GetCallerIdentity' } }, async (req) => {
       const regions = new Set<string>([config.region, ...config.trails.knownRegions]);
-      const clusters = config.clusters.map((c) => {
+      const caller = callerAccount(req.principal, config.accountId);
+      const clusters = config.clusters.flatMap((c) => {
         const region = c.region ?? config.region;
         regions.add(region);
-        return { name: c.name, kind: c.kind, region, path: `/flink/${c.name}/` };
+        if (caller !== config.accountId && (c.account ?? config.accountId) !== caller) return [];
+        return [{ name: c.name, kind: c.kind, region, path: `/flink/${c.name}/` }];
       });
       return { RequestId: req.id, Clusters: clusters, Regions: [...regions].sort(), DefaultRegion: config.region };
     });

@@ -201,7 +201,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return { status: 'ready' };
   });
 
-  app.get('/metrics', { config: { action: 'GetMetrics' } }, async (_req, reply) => {
+  app.get('/metrics', { config: { action: 'GetMetrics' } }, async (req, reply) => {
+    // The instance's metrics are labelled with every account's cluster and trail names: the
+    // management account's to read, as the instance is.
+    if (callerAccount(req.principal, config.accountId) !== config.accountId) {
+      throw new FlinkTrailError('FT_ERR_ACCOUNT_DENIED', "Only the management account may read the instance's metrics.");
+    }
     void reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
