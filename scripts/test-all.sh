@@ -119,8 +119,9 @@ FLINKTRAIL_TEST_REPORT=$(report integration) bash scripts/run-tests.sh integrati
 # PostgreSQL too. Then the core slice through the gateway, access keys, roles and sessions, the
 # Kubernetes webhook, the SQL gateway, ingest, the lookup API and regions (the region filter and
 # the global events storage region in meta), and accounts (the account column and its filter,
-# users and keys of member accounts, cross-account refusals through the gateway and ingest):
-# about 85 s more, measured (each within a few seconds of its SQLite run).
+# users and keys of member accounts, cross-account refusals through the gateway and ingest) and
+# the isolation table (every route, RPC action, CLI command and gateway path as every account, about
+# 15 s): about 100 s more, measured (each within a few seconds of its SQLite run).
 step "suites on PostgreSQL"
 FLINKTRAIL_TEST_STORE=postgres FLINKTRAIL_TEST_REPORT=$(report suites-postgres) \
   bash scripts/run-tests.sh integration test/integration/trails/management.test.ts test/integration/trails/dead-letters.test.ts \
@@ -129,7 +130,7 @@ FLINKTRAIL_TEST_STORE=postgres FLINKTRAIL_TEST_REPORT=$(report suites-postgres) 
   test/integration/k8s-audit/webhook.test.ts test/integration/sql-gateway/sql-gateway.test.ts \
   test/integration/ingest/ingest.test.ts test/integration/api/lookup-api.test.ts test/integration/query/regions.test.ts \
   test/integration/identity/accounts.test.ts test/integration/gateway/accounts.test.ts test/integration/ingest/accounts.test.ts \
-  test/integration/trails/accounts.test.ts
+  test/integration/trails/accounts.test.ts test/integration/identity/isolation-table.test.ts
 
 # The LTS line too: the core gateway suite against a Flink 1.20 cluster of its own.
 step "gateway suite against Flink 1.20.3"
