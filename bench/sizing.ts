@@ -64,7 +64,7 @@ async function sizingBench(o: BenchOptions): Promise<Section> {
   for (const n of sizes) {
     process.stderr.write(`sizing: ${countLabel(n)} events…\n`);
     const { dir, meta } = await cachedStore(STORE_ROOT, n);
-    const copy = await copyToPostgres(server, dir, `bench_sizing_${n}`);
+    const copy = await copyToPostgres(server, dir, `bench_sizing_${n}`, { indexesAfter: false });
     rows.push({ n, sqliteBytes: meta.bytes, copySeconds: copy.seconds, pg: await breakdown(copy.url) });
   }
   const [small, large] = rows as [SizeRow, SizeRow];
