@@ -396,9 +396,15 @@ export class PostgresEventStore implements EventStore {
     try {
       return await this.withGenericPlans(async (c) => {
         const range: Range = { lo, hi, desc, ...(req.after ? { after: req.after } : {}) };
-        // eventId is unique: event_ids knows its partition and position, one row at most, no walk.
-        const walk = f.eventId !== undefined ? { driver: 'any' as const } : await this.walkEnd(c, f, range);
-        const rows = await this.pageRows(c, f, walk.stop ? { ...range, stop: walk.stop } : range, walk.driver, req.limit + 1, walk.days);
+        let id: { event_time: number; seq: number } | undefined;
+        if (f.eventId !== undefined) {
+          // Unique: event_ids knows its partition and position, one row at most, no walk. A value
+          // for event_time (not a subquery) prunes every other partition as the plan starts.
+          [id] = await this.prepared<{ event_time: number; seq: number }>(c, 'SELECT event_time, seq FROM event_ids WHERE event_id = $1', [pgText(f.eventId)]);
+          if (!id) return { events: [] };
+        }
+        const walk = id ? { driver: 'any' as const } : await this.walkEnd(c, f, range);
+        const rows = await this.pageRows(c, f, walk.stop ? { ...range, stop: walk.stop } : range, walk.driver, req.limit + 1, walk.days, id);
         const more = rows.length > req.limit;
         const page = more ? rows.slice(0, req.limit) : rows;
         const last = page[page.length - 1];
@@ -456,7 +462,15 @@ export class PostgresEventStore implements EventStore {
    * nothing else. `any`: at most one condition can use an index, the planner's choice is right.
    * The GIN index (resource) yields no time order: its rows are sorted (≤ the budget of them).
    */
-  private async pageRows(c: pg.PoolClient, f: EventFilter, r: Range & { stop?: Cursor }, driver: Driver, limit: number, days?: readonly number[]): Promise<PageRow[]> {
+  private async pageRows(
+    c: pg.PoolClient,
+    f: EventFilter,
+    r: Range & { stop?: Cursor },
+    driver: Driver,
+    limit: number,
+    days?: readonly number[],
+    id?: { event_time: number; seq: number },
+  ): Promise<PageRow[]> {
     const p = new Params();
     const order = r.desc ? 'DESC' : 'ASC';
     if (driver === 'resource') {
@@ -467,10 +481,7 @@ export class PostgresEventStore implements EventStore {
       return this.prepared<PageRow>(c, `SELECT * FROM (${union}) e ORDER BY e.event_time + 0 ${order}, e.seq ${order} LIMIT ${p.add(limit)}`, p.values);
     }
     const where = this.conditions(f, p, r, driver);
-    if (f.eventId !== undefined) {
-      const id = p.add(pgText(f.eventId));
-      where.push(`e.event_time = (SELECT event_time FROM event_ids WHERE event_id = ${id})`, `e.seq = (SELECT seq FROM event_ids WHERE event_id = ${id})`);
-    }
+    if (id) where.push(`e.event_time = ${p.add(id.event_time)}`, `e.seq = ${p.add(id.seq)}`);
     if (r.stop) {
       // The page covers the walk up to and including `stop`.
       where.push(r.desc ? `e.event_time >= ${p.add(r.stop.time)}` : `e.event_time <= ${p.add(r.stop.time)}`);
