@@ -248,7 +248,15 @@ ${table(
 All rounds (seconds): store ${times.store.map((s) => s.toFixed(2)).join(' / ')};${pgServer ? ` PostgreSQL store ${times.pg.map((s) => s.toFixed(2)).join(' / ')};` : ''} raw ${times.raw.map((s) => s.toFixed(2)).join(' / ')}; raw, 20,000 per transaction ${times.raw20k.map((s) => s.toFixed(2)).join(' / ')}; no indexes ${times.plain.map((s) => s.toFixed(2)).join(' / ')}.
 The store beats the 1,000-row baseline because its 20 ms flush commits whatever has queued —
 larger transactions, fewer fsyncs; the gap to the no-index reference is what the
-indexes behind fast LookupEvents cost at write time.
+indexes behind fast LookupEvents cost at write time.${
+    pgServer
+      ? `
+The PostgreSQL row writes to a local throwaway cluster with fsync and synchronous_commit off
+(scripts/it/postgres.sh), the SQLite rows with \`synchronous: full\`: not the same durability. It
+shows what the store itself costs (row mapping, compression, one multi-row INSERT per flush,
+14 indexes per day partition), not what a durable PostgreSQL server would take.`
+      : ''
+  }
 
 ### Event-to-queryable latency (a probe every 100 ms for ${probeSeconds} s; from the answer to the first LookupEvents that returns it)
 
@@ -284,6 +292,7 @@ Notes:
     body,
     goals: [
       { area: 'Ingest', goal: '≥ 50,000 events/s embedded', measured: `${int(storeEps)} events/s through the store (raw SQLite baseline ${int(eps('raw'))})`, met: storeEps >= 50_000 },
+      { area: 'Ingest', goal: 'event-to-queryable p99 ≤ 1 s', measured: `${ms(p99)} under load (${ms(idle.latencies.p99)} idle)${loaded.missing ? `, ${loaded.missing} never visible` : ''}`, met: p99 <= 1000 && loaded.missing === 0 },
       ...(pgProbes
         ? [
             {
@@ -294,7 +303,6 @@ Notes:
             },
           ]
         : []),
-      { area: 'Ingest', goal: 'event-to-queryable p99 ≤ 1 s', measured: `${ms(p99)} under load (${ms(idle.latencies.p99)} idle)${loaded.missing ? `, ${loaded.missing} never visible` : ''}`, met: p99 <= 1000 && loaded.missing === 0 },
     ],
   };
 }
