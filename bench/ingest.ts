@@ -27,6 +27,7 @@ import { openDatabase } from '../src/store/sqlite/database.js';
 import { SqliteEventStore } from '../src/store/sqlite/events.js';
 import { seedDictionary } from '../src/store/sqlite/body-codec.js';
 import { PostgresEventStore } from '../src/store/postgres/events.js';
+import type { EventStore } from '../src/store/types.js';
 import { Generator, makeWorld, SPAN_MS } from './lib/generate.js';
 import { benchPostgres, freshDatabase } from './lib/postgres.js';
 import { sleep } from './lib/procs.js';
@@ -94,9 +95,8 @@ function rawInsert(db: Database.Database, events: ActionTrailEvent[], batch = BA
   return (performance.now() - t0) / 1000;
 }
 
-async function viaStore(dir: string, events: ActionTrailEvent[]): Promise<number> {
-  const db = openDatabase(dir);
-  const store = new SqliteEventStore(db, { flushIntervalMs: 20, maxQueue: events.length + 1 });
+/** Seconds to append `events` through `store` as a server does (batches, yielding between them), then close it. */
+async function timedAppends(store: EventStore, events: ActionTrailEvent[]): Promise<number> {
   const t0 = performance.now();
   const pending: Promise<void>[] = [];
   for (let i = 0; i < events.length; i += BATCH) {
@@ -107,23 +107,21 @@ async function viaStore(dir: string, events: ActionTrailEvent[]): Promise<number
   await Promise.all(pending);
   const s = (performance.now() - t0) / 1000;
   await store.close();
-  db.close();
   return s;
+}
+
+async function viaStore(dir: string, events: ActionTrailEvent[]): Promise<number> {
+  const db = openDatabase(dir);
+  try {
+    return await timedAppends(new SqliteEventStore(db, { flushIntervalMs: 20, maxQueue: events.length + 1 }), events);
+  } finally {
+    db.close();
+  }
 }
 
 /** `viaStore` on PostgreSQL: the same calls into a fresh database. */
 async function viaPostgres(url: string, events: ActionTrailEvent[]): Promise<number> {
-  const store = await PostgresEventStore.open({ url, flushIntervalMs: 20, maxQueue: events.length + 1 });
-  const t0 = performance.now();
-  const pending: Promise<void>[] = [];
-  for (let i = 0; i < events.length; i += BATCH) {
-    for (const e of events.slice(i, i + BATCH)) pending.push(store.append(e));
-    await new Promise((r) => setImmediate(r));
-  }
-  await Promise.all(pending);
-  const s = (performance.now() - t0) / 1000;
-  await store.close();
-  return s;
+  return timedAppends(await PostgresEventStore.open({ url, flushIntervalMs: 20, maxQueue: events.length + 1 }), events);
 }
 
 function plainTable(dir: string, events: ActionTrailEvent[]): number {
