@@ -95,8 +95,19 @@ export interface Session {
   userName: string;
   role: string;
   method: string;
+  /** The caller's account (16 digits for a member account) and whether it is the management account. */
+  accountId?: string;
+  managementAccount?: boolean;
   csrfToken?: string;
   expiresAt?: string;
+}
+
+/** GET /api/v1/accounts: what the caller may see (the management account lists itself first). */
+export interface Account {
+  accountId: string;
+  name: string;
+  management: boolean;
+  createdAt?: string;
 }
 
 export interface ConsoleSettings {
@@ -134,6 +145,8 @@ export interface TrailEvent {
   eventTime: string;
   acsRegion: string;
   isGlobal: boolean;
+  /** The account the event belongs to; absent on events recorded before accounts (the management account's). */
+  recipientAccountId?: string;
   sourceIpAddress: string;
   userAgent: string;
   userIdentity: { type: string; principalId: string; accountId: string; userName: string; accessKeyId?: string };

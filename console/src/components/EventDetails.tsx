@@ -58,9 +58,13 @@ export interface EventDetailsProps {
   event: TrailEvent;
   knownClusters: string[];
   onFilter: (key: FilterKey, value: string) => void;
+  /** The name of the event's account (`recipientAccountId`) when known, else its id. */
+  account: string;
+  /** Narrows the query to one account (only where the caller may pick accounts). */
+  onAccount?: (accountId: string) => void;
 }
 
-export function EventDetails({ event: e, knownClusters, onFilter }: EventDetailsProps) {
+export function EventDetails({ event: e, knownClusters, onFilter, account, onAccount }: EventDetailsProps) {
   const [copied, setCopied] = useState<'' | 'yes' | 'no'>('');
   const json = JSON.stringify(e, null, 2);
   const cluster = e.additionalEventData.cluster;
@@ -107,6 +111,22 @@ export function EventDetails({ event: e, knownClusters, onFilter }: EventDetails
           {e.serviceName} · {e.eventSource}
         </Field>
         <Field label="Region">{e.acsRegion}</Field>
+        <Field label="Account">
+          <span data-testid="event-account">
+            {account}
+            {e.recipientAccountId && account !== e.recipientAccountId ? (
+              <>
+                {' '}
+                <code class="small">{e.recipientAccountId}</code>
+              </>
+            ) : null}
+          </span>{' '}
+          {onAccount && e.recipientAccountId ? (
+            <button type="button" class="link-btn" onClick={() => onAccount(e.recipientAccountId as string)} title={`Only account ${e.recipientAccountId}'s events`}>
+              events of this account
+            </button>
+          ) : null}
+        </Field>
         {cluster ? (
           <Field label="Cluster">
             {cluster} <FilterBtn k="cluster" v={cluster} label="events on this cluster" />

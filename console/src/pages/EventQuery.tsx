@@ -1,5 +1,6 @@
 /**
- * Event Query: region, time range and any number of conditions → the volume chart, a table of
+ * Event Query: region, account (the management account's callers), time range and any number of
+ * conditions → the volume chart, a table of
  * matching events (newest or oldest first, page by page), the details drawer, CSV/JSON export.
  * Everything the page shows is in its URL (see query.ts), so a query is a shareable link.
  */
@@ -10,7 +11,7 @@ import { Conditions } from '../components/Conditions';
 import { Drawer } from '../components/Drawer';
 import { EventDetails, OutcomeBadge } from '../components/EventDetails';
 import { Empty, ErrorNote, Loading } from '../components/States';
-import type { Meta } from '../meta';
+import { accountLabel, type Meta } from '../meta';
 import {
   apiFilters,
   formatTime,
@@ -207,6 +208,11 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
   // No region in the URL: the API asks the home region (global events are in every region's answer).
   const homeRegion = meta.clusters?.DefaultRegion ?? '';
   const shownRegion = q.region === '*' ? 'all regions' : `region ${q.region || homeRegion || 'home'}`;
+  // Accounts: a member account's queries are its own account's (no picker); the management
+  // account sees every account's events unless one is picked (accountId=<id>).
+  const pickAccount = meta.session.managementAccount === true;
+  const accounts = meta.accounts ?? [];
+  const shownAccount = q.accountId ? ` · account ${accountLabel(meta, q.accountId)}` : '';
   const sortLabel = q.direction === 'BACKWARD' ? 'newest first' : 'oldest first';
   const total = hist?.total;
 
@@ -232,6 +238,20 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
             {q.region && q.region !== '*' && !regions.includes(q.region) ? <option value={q.region}>{q.region}</option> : null}
             <option value="*">All regions</option>
           </select>
+          {pickAccount && (
+            <>
+              <label for="account">Account</label>
+              <select id="account" value={q.accountId} onChange={(e) => go({ ...q, accountId: e.currentTarget.value, event: undefined })}>
+                <option value="">All accounts</option>
+                {accounts.map((a) => (
+                  <option key={a.accountId} value={a.accountId}>
+                    {a.name} ({a.accountId})
+                  </option>
+                ))}
+                {q.accountId && !accounts.some((a) => a.accountId === q.accountId) ? <option value={q.accountId}>{q.accountId}</option> : null}
+              </select>
+            </>
+          )}
         </div>
       </div>
 
@@ -319,7 +339,8 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
           <p class="muted small results-summary" aria-live="polite">
             {results ? (
               <>
-                {results.events.length} shown{total !== undefined ? ` of ${total}` : ''} · {shownRegion} · {sortLabel} · {formatTime(results.range.startTime)} to {formatTime(results.range.endTime)} ({zoneLabel()})
+                {results.events.length} shown{total !== undefined ? ` of ${total}` : ''} · {shownRegion}
+                {shownAccount} · {sortLabel} · {formatTime(results.range.startTime)} to {formatTime(results.range.endTime)} ({zoneLabel()})
               </>
             ) : null}
           </p>
@@ -341,7 +362,8 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
             <p>
               Nothing was recorded between {formatTime(results.range.startTime)} and {formatTime(results.range.endTime)}
               {q.conditions.length ? ' that meets every condition' : ''}
-              {` in ${shownRegion}`}.
+              {` in ${shownRegion}`}
+              {q.accountId ? ` of account ${accountLabel(meta, q.accountId)}` : ''}.
             </p>
             <p class="empty-actions">
               {q.range !== '90d' && (
@@ -357,6 +379,11 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
               {q.region !== '*' && (
                 <button type="button" class="btn" onClick={() => go({ ...q, region: '*', event: undefined })}>
                   Search all regions
+                </button>
+              )}
+              {q.accountId && (
+                <button type="button" class="btn" onClick={() => go({ ...q, accountId: '', event: undefined })}>
+                  Search all accounts
                 </button>
               )}
             </p>
@@ -433,7 +460,13 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
       {q.event && (
         <Drawer title={opened?.event ? `${opened.event.eventName} event` : 'Event details'} onClose={() => go({ ...q, event: undefined })} id="event-drawer">
           {opened?.event ? (
-            <EventDetails event={opened.event} knownClusters={clusterNames} onFilter={addCondition} />
+            <EventDetails
+              event={opened.event}
+              knownClusters={clusterNames}
+              onFilter={addCondition}
+              account={accountLabel(meta, opened.event.recipientAccountId)}
+              {...(pickAccount ? { onAccount: (id: string) => go({ ...q, accountId: id, event: undefined }) } : {})}
+            />
           ) : opened?.error ? (
             <ErrorNote error={opened.error} what="event" />
           ) : (
