@@ -159,6 +159,18 @@ export interface TrailEvent {
   errorMessage?: string;
 }
 
+/**
+ * An event's resources as lists of names. Records stored before FlinkTrail kept every list hold
+ * a single string where redaction replaced a list (`"ACS::Actiontrail::AccessKey": "******"`);
+ * the console shows them rather than failing on them.
+ */
+export function resourcesOf(e: TrailEvent): [string, string[]][] {
+  return Object.entries(e.referencedResources as Record<string, unknown>).map(([type, v]) => [
+    type,
+    Array.isArray(v) ? v.filter((n): n is string => typeof n === 'string') : typeof v === 'string' ? [v] : [],
+  ]);
+}
+
 export interface LookupAnswer {
   RequestId: string;
   StartTime: string;

@@ -5,7 +5,7 @@
  */
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import type { TrailEvent } from '../api';
+import { resourcesOf, type TrailEvent } from '../api';
 import type { FilterKey } from '../query';
 import { formatTime } from '../query';
 
@@ -68,7 +68,8 @@ export function EventDetails({ event: e, knownClusters, onFilter, account, onAcc
   const [copied, setCopied] = useState<'' | 'yes' | 'no'>('');
   const json = JSON.stringify(e, null, 2);
   const cluster = e.additionalEventData.cluster;
-  const jobs = e.referencedResources['ACS::RealtimeCompute::Job'] ?? [];
+  const resources = resourcesOf(e);
+  const jobs = resources.find(([t]) => t === 'ACS::RealtimeCompute::Job')?.[1] ?? [];
   const jobId = jobs.find((j) => /^[0-9a-f]{32}$/.test(j));
   const flinkBase = cluster && knownClusters.includes(cluster) ? `/flink/${cluster}/` : undefined;
   const FilterBtn = ({ k, v, label }: { k: FilterKey; v: string; label: string }) => (
@@ -143,11 +144,11 @@ export function EventDetails({ event: e, knownClusters, onFilter, account, onAcc
         </Field>
       </dl>
 
-      {Object.keys(e.referencedResources).length > 0 && (
+      {resources.length > 0 && (
         <section>
           <h3>Resources</h3>
           <ul class="resources">
-            {Object.entries(e.referencedResources).flatMap(([type, names]) =>
+            {resources.flatMap(([type, names]) =>
               names.map((n) => (
                 <li key={`${type}=${n}`}>
                   <span class="muted small">{type}</span> <code>{n}</code> <FilterBtn k="resourceName" v={n} label="events on this resource" />

@@ -5,7 +5,7 @@
  * Everything the page shows is in its URL (see query.ts), so a query is a shareable link.
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, ApiError, qs, type HistogramAnswer, type LookupAnswer, type TrailEvent } from '../api';
+import { api, ApiError, qs, resourcesOf, type HistogramAnswer, type LookupAnswer, type TrailEvent } from '../api';
 import { Chart } from '../components/Chart';
 import { Conditions } from '../components/Conditions';
 import { Drawer } from '../components/Drawer';
@@ -37,8 +37,8 @@ const LIVE_CHART_EVERY = 10;
 const LIVE_MAX_MS = 15 * 60_000;
 
 function resourceSummary(e: TrailEvent): string {
-  const entries = Object.entries(e.referencedResources);
-  const job = e.referencedResources['ACS::RealtimeCompute::Job'];
+  const entries = resourcesOf(e);
+  const job = entries.find(([t]) => t === 'ACS::RealtimeCompute::Job')?.[1];
   const pick = job ?? entries.find(([t]) => !t.endsWith('::Cluster'))?.[1] ?? entries[0]?.[1] ?? [];
   const names = pick.filter(Boolean);
   if (names.length === 0) return e.additionalEventData.cluster ?? '';
@@ -49,6 +49,9 @@ interface Results {
   events: TrailEvent[];
   nextToken?: string;
   range: { startTime: string; endTime: string };
+  /** The query these events answer (the summary describes it, not the URL that may be newer). */
+  query: QueryState;
+  key: string;
 }
 
 export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
@@ -64,6 +67,7 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
   const [error, setError] = useState<unknown>();
   const [more, setMore] = useState<{ loading: boolean; error?: unknown }>({ loading: false });
   const [hist, setHist] = useState<HistogramAnswer | undefined>();
+  const [histKey, setHistKey] = useState<string | undefined>();
   const [histError, setHistError] = useState<unknown>();
   const [opened, setOpened] = useState<{ event?: TrailEvent; error?: unknown } | undefined>();
   const [reload, setReload] = useState(0);
@@ -101,7 +105,7 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
             const seen = new Set(p.Events.map((e) => e.eventId));
             return { ...prev, events: [...p.Events, ...prev.events.filter((e) => !seen.has(e.eventId))] };
           }
-          return { events: p.Events, ...(p.NextToken ? { nextToken: p.NextToken } : {}), range };
+          return { events: p.Events, ...(p.NextToken ? { nextToken: p.NextToken } : {}), range, query: q, key: searchKey };
         });
         setError(undefined);
       } catch (err) {
@@ -116,6 +120,7 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
         const h = await histogram;
         if (gen !== generation.current) return;
         setHist(h);
+        setHistKey(searchKey);
         setHistError(undefined);
       } catch (err) {
         if ((err as Error).name === 'AbortError' || gen !== generation.current) return;
@@ -187,7 +192,7 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
     try {
       const filters = apiFilters(q, results.range);
       const p = await api<LookupAnswer>(`/api/v1/events${qs({ ...filters, direction: q.direction, maxResults: String(PAGE_SIZE), nextToken: results.nextToken })}`);
-      setResults({ events: [...results.events, ...p.Events], ...(p.NextToken ? { nextToken: p.NextToken } : {}), range: results.range });
+      setResults({ events: [...results.events, ...p.Events], ...(p.NextToken ? { nextToken: p.NextToken } : {}), range: results.range, query: results.query, key: results.key });
       setMore({ loading: false });
     } catch (err) {
       setMore({ loading: false, error: err });
@@ -207,14 +212,17 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
   const regions = meta.clusters?.Regions ?? [];
   // No region in the URL: the API asks the home region (global events are in every region's answer).
   const homeRegion = meta.clusters?.DefaultRegion ?? '';
-  const shownRegion = q.region === '*' ? 'all regions' : `region ${q.region || homeRegion || 'home'}`;
+  // The summary and the empty state describe the query the shown events answer.
+  const asked = results?.query ?? q;
+  const shownRegion = asked.region === '*' ? 'all regions' : `region ${asked.region || homeRegion || 'home'}`;
   // Accounts: a member account's queries are its own account's (no picker); the management
   // account sees every account's events unless one is picked (accountId=<id>).
   const pickAccount = meta.session.managementAccount === true;
   const accounts = meta.accounts ?? [];
-  const shownAccount = q.accountId ? ` · account ${accountLabel(meta, q.accountId)}` : '';
+  const shownAccount = asked.accountId ? ` · account ${accountLabel(meta, asked.accountId)}` : '';
   const sortLabel = q.direction === 'BACKWARD' ? 'newest first' : 'oldest first';
-  const total = hist?.total;
+  // The histogram's total counts the shown query's matches only once both answered it.
+  const total = results && histKey === results.key ? hist?.total : undefined;
 
   return (
     <section class="page page-events" aria-labelledby="events-title">
@@ -363,7 +371,7 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
               Nothing was recorded between {formatTime(results.range.startTime)} and {formatTime(results.range.endTime)}
               {q.conditions.length ? ' that meets every condition' : ''}
               {` in ${shownRegion}`}
-              {q.accountId ? ` of account ${accountLabel(meta, q.accountId)}` : ''}.
+              {asked.accountId ? ` of account ${accountLabel(meta, asked.accountId)}` : ''}.
             </p>
             <p class="empty-actions">
               {q.range !== '90d' && (
