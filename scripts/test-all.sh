@@ -128,7 +128,8 @@ FLINKTRAIL_TEST_STORE=postgres FLINKTRAIL_TEST_REPORT=$(report suites-postgres) 
   test/integration/gateway/flink-operations.test.ts test/integration/identity/access.test.ts \
   test/integration/k8s-audit/webhook.test.ts test/integration/sql-gateway/sql-gateway.test.ts \
   test/integration/ingest/ingest.test.ts test/integration/api/lookup-api.test.ts test/integration/query/regions.test.ts \
-  test/integration/identity/accounts.test.ts test/integration/gateway/accounts.test.ts test/integration/ingest/accounts.test.ts
+  test/integration/identity/accounts.test.ts test/integration/gateway/accounts.test.ts test/integration/ingest/accounts.test.ts \
+  test/integration/trails/accounts.test.ts
 
 # The LTS line too: the core gateway suite against a Flink 1.20 cluster of its own.
 step "gateway suite against Flink 1.20.3"

@@ -332,8 +332,10 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
       const m = PREFIX.exec((req.url ?? '/').split('?')[0] as string);
       if (m) {
         const cluster = m[1] as string;
-        if (m[2] === undefined && gateway.hasCluster(cluster)) {
-          // The Web UI's relative URLs need the trailing slash.
+        if (m[2] === undefined) {
+          // The Web UI's relative URLs need the trailing slash. Any name is redirected, known or
+          // not: whether a cluster exists is told only to an authenticated caller (the gateway
+          // answers the slashed URL after authentication; another account's cluster is 403).
           res.writeHead(308, { location: `/flink/${cluster}/${(req.url ?? '').slice(m[0].length)}` });
           res.end();
           return;
@@ -366,7 +368,22 @@ async function build(config: Readonly<Config>, deps: AppDeps, opened: (() => unk
     ready: () => ready,
     serverFactory: route,
     sessions,
-    routes: [identityRoutes({ config, directory, authenticator, sessions, resolveIp, ...(oidc ? { signOut: oidcSignOut({ config, oidc, sessions }) } : {}) }), ...(oidc ? [oidcRoutes({ config, oidc, sessions })] : []), consoleRoutes({ config, store, ...(oidc ? { ssoProviders: oidc.all.map((p) => p.settings) } : {}) }), regionRoutes({ config, storage: storageRegion }), ...modules.flatMap((m) => (m.routes ? [(a: FastifyInstance) => m.routes?.(a)] : []))],
+    routes: [
+      identityRoutes({
+        config,
+        directory,
+        authenticator,
+        sessions,
+        resolveIp,
+        // What the features own (trails): an account that owns anything is not deleted.
+        ownedBy: async (id) => (await Promise.all(modules.map((m) => (m.ownedBy ? m.ownedBy(id) : Promise.resolve([]))))).flat(),
+        ...(oidc ? { signOut: oidcSignOut({ config, oidc, sessions }) } : {}),
+      }),
+      ...(oidc ? [oidcRoutes({ config, oidc, sessions })] : []),
+      consoleRoutes({ config, store, ...(oidc ? { ssoProviders: oidc.all.map((p) => p.settings) } : {}) }),
+      regionRoutes({ config, storage: storageRegion }),
+      ...modules.flatMap((m) => (m.routes ? [(a: FastifyInstance) => m.routes?.(a)] : [])),
+    ],
   });
 
   const purge = async () => {

@@ -44,4 +44,6 @@ export interface AppModule {
   routes?(api: FastifyInstance): void;
   start?(): Promise<void>;
   stop?(): Promise<void>;
+  /** What of this feature a member account owns (`trail audit-a`, …): an account that owns anything is not deleted. */
+  ownedBy?(accountId: string): Promise<string[]>;
 }

@@ -3,7 +3,7 @@
  * public-keys|rotate-key` (through a running server's API) and `flinktrail validate-logs` (online through
  * the API and the destination, or offline on a downloaded copy with a public keys file).
  * Human tables by default, `--output json` for scripts. validate-logs exits 4 when it finds a
- * problem.
+ * problem (in any account, for a multi-account trail, each of which it reports on its own).
  */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
@@ -14,7 +14,7 @@ import { FlinkTrailError } from '../errors/index.js';
 import type { PublicKeyInfo } from '../trails/digest/keys.js';
 import { isObjectDestination, parseDestination, REDACTED, resolveCredentials } from '../trails/destination.js';
 import { FileObjectStore, openObjectStore } from '../trails/sinks/index.js';
-import { formatReport, prefixed, validateLogs, type Reader } from '../trails/validate-logs/index.js';
+import { findResourceDirectories, formatReport, prefixed, validateLogs, type Reader, type ValidateOptions } from '../trails/validate-logs/index.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 const output = () => new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
@@ -23,13 +23,23 @@ function print(o: { output: string }, json: unknown, human: () => string): void 
   process.stdout.write(o.output === 'json' ? `${JSON.stringify(json)}\n` : `${human()}\n`);
 }
 
-type TrailOut = { Name: string; Status: string; EventRW: string; TrailRegion: string; Destinations: string[]; DigestInterval: number };
+type TrailOut = {
+  Name: string;
+  Status: string;
+  EventRW: string;
+  TrailRegion: string;
+  Destinations: string[];
+  DigestInterval: number;
+  AccountId: string;
+  IsOrganizationTrail: boolean;
+  OrganizationId: string;
+};
 const path = (name: string, rest = '') => `/api/v1/trails/${encodeURIComponent(name)}${rest}`;
 
 function trailTable(list: TrailOut[]): string {
   return table(
-    ['Name', 'Status', 'EventRW', 'TrailRegion', 'Digest(s)', 'Destinations'],
-    list.map((t) => [t.Name, t.Status, t.EventRW, t.TrailRegion, String(t.DigestInterval), t.Destinations.join(' ')]),
+    ['Name', 'Account', 'Status', 'EventRW', 'TrailRegion', 'Digest(s)', 'Destinations'],
+    list.map((t) => [t.Name, `${t.AccountId}${t.IsOrganizationTrail ? ' (multi-account)' : ''}`, t.Status, t.EventRW, t.TrailRegion, String(t.DigestInterval), t.Destinations.join(' ')]),
   );
 }
 
@@ -78,17 +88,20 @@ export function addTrailCommands(cli: Command): void {
       .addOption(new Option('--event-rw <rw>', 'which events').choices(['Write', 'Read', 'All']))
       .option('--trail-region <regions>', 'All (default) or a comma-separated list of regions')
       .addOption(durationOption('--digest-interval <duration>', 'time between signed digest files; default from the server config, 1h', 's'))
+      .option('--multi-account', "deliver every account's events, each under <rd_id>/<accountId>/ (ActionTrail IsOrganizationTrail; management account only)")
       .option('--start', 'start logging right away (StartLogging)')
       .addOption(output()),
-  ).action(async (o: ClientFlags & { name: string; destination: string[]; eventRw?: string; trailRegion?: string; digestInterval?: number; start?: boolean; output: string }) => {
-    const c = client(o);
-    const t = (await c.post('/api/v1/trails', { Name: o.name, ...specBody(o) })) as TrailOut;
-    if (o.start) {
-      await c.post(path(o.name, '/start'));
-      t.Status = 'Enable';
-    }
-    print(o, t, () => trailTable([t]));
-  });
+  ).action(
+    async (o: ClientFlags & { name: string; destination: string[]; eventRw?: string; trailRegion?: string; digestInterval?: number; multiAccount?: boolean; start?: boolean; output: string }) => {
+      const c = client(o);
+      const t = (await c.post('/api/v1/trails', { Name: o.name, ...specBody(o), ...(o.multiAccount ? { IsOrganizationTrail: true } : {}) })) as TrailOut;
+      if (o.start) {
+        await c.post(path(o.name, '/start'));
+        t.Status = 'Enable';
+      }
+      print(o, t, () => trailTable([t]));
+    },
+  );
 
   withClient(
     trails
@@ -248,6 +261,8 @@ export function addTrailCommands(cli: Command): void {
       .option('--s3-access-key-id <id>', 'online: credentials for the bucket (or AWS_ACCESS_KEY_ID)')
       .option('--s3-secret-access-key <secret>', 'online: credentials for the bucket (or AWS_SECRET_ACCESS_KEY)')
       .option('--region <region>', 'only this region (default: every region found)')
+      .option('--account <id>', 'multi-account trails: only this account (repeatable; default: every account found)', collect, [])
+      .option('--multi-account', 'offline: the copy is of a multi-account trail (online, the trail says so)')
       .addOption(output()),
   ).action(
     async (
@@ -262,6 +277,8 @@ export function addTrailCommands(cli: Command): void {
         s3AccessKeyId?: string;
         s3SecretAccessKey?: string;
         region?: string;
+        account: string[];
+        multiAccount?: boolean;
         output: string;
       },
     ) => {
@@ -271,17 +288,29 @@ export function addTrailCommands(cli: Command): void {
       let keys: PublicKeyInfo[];
       let where: string;
       let close = () => Promise.resolve();
+      // A multi-account trail: its resource directory, and the accounts asked for.
+      let accounts: ValidateOptions['accounts'];
+      const only = o.account.length ? { only: o.account } : {};
       if (o.localDir) {
         if (!o.publicKeys) throw new FlinkTrailError('FT_ERR_TRAIL_VALIDATION_INPUT', 'offline validation (--local-dir) needs --public-keys');
         reader = new FileObjectStore(o.localDir);
         keys = readKeys(o.publicKeys);
         where = `offline copy ${o.localDir}`;
+        if (o.multiAccount || o.account.length) {
+          const rds = await findResourceDirectories(reader);
+          if (rds.length !== 1) {
+            throw new FlinkTrailError('FT_ERR_TRAIL_VALIDATION_INPUT', `a multi-account copy has one resource directory under AliyunLogs/Actiontrail-Digest/; found ${rds.length ? rds.join(', ') : 'none'}`);
+          }
+          accounts = { rdId: rds[0] as string, ...only };
+        }
       } else {
         const c = client(o);
         keys = o.publicKeys ? readKeys(o.publicKeys) : ((await c.get(path(o.trail, '/digest-public-keys'))) as { PublicKeyList: PublicKeyInfo[] }).PublicKeyList;
+        const t = ((await c.get(path(o.trail))) as { TrailList: TrailOut[] }).TrailList[0];
+        if (t?.IsOrganizationTrail) accounts = { rdId: t.OrganizationId, ...only };
+        else if (o.account.length) throw new FlinkTrailError('FT_ERR_TRAIL_VALIDATION_INPUT', `trail ${o.trail} is not a multi-account trail: --account does not apply`);
         let url = o.destination;
         if (!url) {
-          const t = ((await c.get(path(o.trail))) as { TrailList: TrailOut[] }).TrailList[0];
           url = t?.Destinations.find((d) => d.startsWith('s3://') || d.startsWith('file://'));
           if (!url) throw new FlinkTrailError('FT_ERR_TRAIL_VALIDATION_INPUT', `trail ${o.trail} has no bucket or directory destination`);
           const id = o.s3AccessKeyId ?? process.env['AWS_ACCESS_KEY_ID'];
@@ -298,7 +327,7 @@ export function addTrailCommands(cli: Command): void {
         where = dest.display;
       }
       try {
-        const report = await validateLogs({ reader, trail: o.trail, publicKeys: keys, start, end, ...(o.region ? { regions: [o.region] } : {}) });
+        const report = await validateLogs({ reader, trail: o.trail, publicKeys: keys, start, end, ...(o.region ? { regions: [o.region] } : {}), ...(accounts ? { accounts } : {}) });
         print(o, report, () => formatReport(report, { trail: o.trail, start, end, verbose: o.verbose ?? false, where }));
         if (!report.ok) process.exitCode = 4;
       } finally {

@@ -332,7 +332,7 @@ export const ERRORS = {
   FT_ERR_TRAIL_ALREADY_EXISTS: {
     status: 409,
     message: 'A trail named %s already exists.',
-    doc: 'Trail names are unique in the account.',
+    doc: 'Trail names are unique across all accounts of a FlinkTrail (as bucket names are): pick another name.',
   },
   FT_ERR_TRAIL_NOT_FOUND: {
     status: 404,
@@ -343,6 +343,12 @@ export const ERRORS = {
     status: 409,
     message: 'Delivery history job %s (trail %s) is still running; only one job at a time per account.',
     doc: 'CreateDeliveryHistoryJob while another job is initializing or delivering, as in ActionTrail. Wait for it to finish (ListDeliveryHistoryJobs).',
+  },
+  FT_ERR_TRAIL_MANAGEMENT_ONLY: {
+    status: 403,
+    apiCode: 'NoPermission',
+    message: 'Only a principal of the management account may %s.',
+    doc: 'A member account asked for what reaches every account: a multi-account trail (`IsOrganizationTrail`) or a new digest signing key. Ask an administrator of the management account (docs/reference/trails.md#accounts). Answered with ActionTrail\'s code `NoPermission`.',
   },
   FT_ERR_TRAIL_VALIDATION_INPUT: {
     status: 400,

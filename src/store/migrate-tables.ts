@@ -33,7 +33,8 @@
  *   jobs and dead letters, with their ids (cursors, files and chains refer to destination ids; the
  *   PostgreSQL identities are `BY DEFAULT` for this), each identity then moved past the highest
  *   id copied. Positions, plans, counts and chain heads are state: a re-run brings them up to
- *   date from the directory. A trail of the same name made at another time is refused. Leases
+ *   date from the directory. A trail of the same name made at another time, or by another
+ *   account, is refused; owners and multi-account flags are copied with their trails. Leases
  *   are not copied: they belong to running processes, and a new one starts fresh.
  * - Feature groups (`FEATURE_GROUPS`): once a directory is switched, PostgreSQL holds its tables.
  *   A directory switched by an older version that did not copy a group yet (trails kept in the
@@ -208,10 +209,27 @@ const SPECS: Record<CopiedTable, TableSpec> = {
   // A trail made at another time under the name is another FlinkTrail's (the name may be reused after a delete).
   // stop_seq (SQLite migration 4) is no longer read by any version: not a PostgreSQL column.
   trails: {
-    columns: ['name', 'event_rw', 'trail_region', 'home_region', 'status', 'digest_interval', 'created_at', 'updated_at', 'start_logging_at', 'stop_logging_at', 'first_start_seq', 'first_start_at'],
+    columns: [
+      'name',
+      'event_rw',
+      'trail_region',
+      'home_region',
+      'status',
+      'digest_interval',
+      'created_at',
+      'updated_at',
+      'start_logging_at',
+      'stop_logging_at',
+      'first_start_seq',
+      'first_start_at',
+      'account_id',
+      'is_organization_trail',
+    ],
     key: ['name'],
-    same: ['created_at'],
+    // The owner never changes: another one is another FlinkTrail's trail of that name.
+    same: ['created_at', 'account_id'],
     update: ['event_rw', 'trail_region', 'home_region', 'status', 'digest_interval', 'updated_at', 'start_logging_at', 'stop_logging_at', 'first_start_seq', 'first_start_at'],
+    convert: { is_organization_trail: (v) => v === 1 || v === true },
     what: 'the trail',
   },
   // UpdateTrail deletes destinations it no longer names (their cursors, files and chains with them,
@@ -269,9 +287,9 @@ const SPECS: Record<CopiedTable, TableSpec> = {
     what: 'the digest chain',
   },
   trail_history_jobs: {
-    columns: ['id', 'trail', 'status', 'home_region', 'end_seq', 'before_time', 'start_time', 'end_time', 'created_at', 'updated_at', 'error'],
+    columns: ['id', 'trail', 'status', 'home_region', 'end_seq', 'before_time', 'start_time', 'end_time', 'created_at', 'updated_at', 'error', 'account_id'],
     key: ['id'],
-    same: ['trail', 'created_at'],
+    same: ['trail', 'created_at', 'account_id'],
     update: ['status', 'home_region', 'end_seq', 'before_time', 'start_time', 'end_time', 'updated_at', 'error'],
     what: 'the history job',
   },

@@ -31,9 +31,9 @@ import type { Logger } from '../telemetry/logger.js';
 import { writeDigest, type DigestBody } from './digest/format.js';
 import type { DigestKeys } from './digest/keys.js';
 import { isObjectDestination } from './destination.js';
-import { buildFiles, digestKey, keyProblem, sha256Hex } from './layout.js';
+import { buildFiles, digestKey, keyProblem, logPath, pathAccount, pathRegion, sha256Hex, type AccountLayout } from './layout.js';
 import type { TrailMetrics } from './metrics.js';
-import { JOB_STATUS, wants, type DeliveryFilter } from './model.js';
+import { JOB_STATUS, resourceDirectoryId, trailAccount, wants, type DeliveryFilter } from './model.js';
 import { FlinkTrailError } from '../errors/index.js';
 import type { Chain, Cursor, Fence, Lease, Plan, StoredDestination, TrailRecord, TrailRepository } from './repository.js';
 import { keyPrefix, type ObjectStore, type RecordSink } from './sinks/index.js';
@@ -44,6 +44,7 @@ export interface EngineDeps {
   store: EventStore;
   keys: DigestKeys;
   config: Readonly<Config['trails']>;
+  /** The management account (`Config.accountId`). */
   accountId: string;
   log: Logger;
   metrics: TrailMetrics;
@@ -253,15 +254,28 @@ class Worker {
     }
   }
 
+  /**
+   * Whose events a trail delivers: an ordinary trail its own account's (the management
+   * account's trail: the management account's, not its members'), a multi-account trail every
+   * account's. The management account is written down either way: it names the account of
+   * events that carry none, and the multi-account paths.
+   */
+  private accounts(t: TrailRecord): Pick<DeliveryFilter, 'account' | 'managementAccount'> {
+    const managementAccount = this.d.accountId;
+    return t.isOrganizationTrail ? { managementAccount } : { account: trailAccount(t, managementAccount), managementAccount };
+  }
+
   /** Which events this cursor delivers, now. */
   private async filter(t: TrailRecord, c: Cursor): Promise<DeliveryFilter> {
     if (c.jobId) {
+      // A history job obeys the same account rule as live delivery.
       const job = await this.d.repo.job(c.jobId);
-      return { eventRW: t.eventRW, trailRegion: t.trailRegion, ...(job?.before !== undefined ? { until: job.before } : {}), off: [] };
+      return { eventRW: t.eventRW, trailRegion: t.trailRegion, ...this.accounts(t), ...(job?.before !== undefined ? { until: job.before } : {}), off: [] };
     }
     return {
       eventRW: t.eventRW,
       trailRegion: t.trailRegion,
+      ...this.accounts(t),
       ...(t.firstStartAt !== undefined ? { since: t.firstStartAt } : {}),
       ...(t.status === 'Disable' && t.stopLoggingAt !== undefined ? { until: t.stopLoggingAt } : {}),
       off: await this.d.repo.offTimes(t.name),
@@ -362,13 +376,21 @@ class Worker {
     return out;
   }
 
+  /** The multi-account layout of a trail's files, or undefined for an ordinary trail; by the plan's management account, so a retry builds the same keys. */
+  private layout(t: TrailRecord, plan?: Plan): AccountLayout | undefined {
+    if (!t.isOrganizationTrail) return undefined;
+    const managementAccountId = plan?.filter.managementAccount ?? this.d.accountId;
+    return { rdId: resourceDirectoryId(managementAccountId), managementAccountId };
+  }
+
   private async deliverPlan(t: TrailRecord, c: Cursor, dest: StoredDestination, plan: Plan): Promise<void> {
     const planned = await this.planEvents(t, plan);
+    const layout = this.layout(t, plan);
     // Events that cannot be part of a key (stored before the naming rule was enforced at ingest).
     const letters: Letter[] = [];
     const keyed: Positioned[] = [];
     for (const p of planned) {
-      const problem = keyProblem(p.event);
+      const problem = keyProblem(p.event, layout);
       if (problem) letters.push({ ...p, code: 'FT_ERR_TRAIL_UNDELIVERABLE', reason: problem });
       else keyed.push(p);
     }
@@ -376,6 +398,7 @@ class Worker {
       keyPrefix(dest),
       plan.cutAt,
       keyed.map((p) => p.event),
+      layout,
     );
     const store = this.objectStore(dest);
     const files: typeof built = [];
@@ -399,7 +422,7 @@ class Worker {
       dest.id,
       plan.to,
       events.length,
-      files.map((f) => ({ key: f.key, region: f.region, cutAt: plan.cutAt, sha256: f.sha256, size: f.body.length, events: f.events, oldest: f.oldest, newest: f.newest })),
+      files.map((f) => ({ key: f.key, region: f.path, cutAt: plan.cutAt, sha256: f.sha256, size: f.body.length, events: f.events, oldest: f.oldest, newest: f.newest })),
       now,
       this.fence(),
     );
@@ -494,6 +517,8 @@ class Worker {
       userAgent: 'flinktrail-trails',
       userIdentity: { type: 'assumed-role', principalId: 'flinktrail/trail-delivery', accountId: this.d.accountId, userName: 'flinktrail-trails' },
       requestId: `dead-letter-${c.id}-${first.seq}`,
+      // The trail's account's record (a multi-account trail's: the management account's).
+      recipientAccountId: trailAccount(t, this.d.accountId),
       requestParameters: { trail: t.name, destination: dest.display, ...(c.jobId ? { jobId: c.jobId } : {}) },
       referencedResources: { 'ACS::ActionTrail::Trail': [t.name] },
       additionalEventData: { sensitive: false },
@@ -515,7 +540,11 @@ class Worker {
     const I = t.digestInterval * 1000;
     const now = this.now();
     const floorI = (ms: number) => Math.floor(ms / I) * I;
-    if (t.status !== 'Fresh') await this.d.repo.startChain(dest.id, t.homeRegion, floorI(t.startLoggingAt ?? now), this.fence());
+    // The home region's chain runs from the start, files or not (a multi-account trail's: the
+    // management account's path); other paths' chains start with their first file.
+    const layout = this.layout(t);
+    const home = logPath(t.homeRegion, layout && { rdId: layout.rdId, accountId: layout.managementAccountId });
+    if (t.status !== 'Fresh') await this.d.repo.startChain(dest.id, home, floorI(t.startLoggingAt ?? now), this.fence());
     for (const r of await this.d.repo.regionsWithoutChain(dest.id)) await this.d.repo.startChain(dest.id, r.region, floorI(r.firstCut), this.fence());
     for (const chain of await this.d.repo.chains(dest.id)) {
       try {
@@ -571,8 +600,9 @@ class Worker {
       const body: DigestBody = {
         digestVersion: 1,
         trailName: t.name,
-        accountId: this.d.accountId,
-        region: chain.region,
+        // The account whose files the digest lists: of its path (multi-account), else the trail's.
+        accountId: pathAccount(chain.region) ?? trailAccount(t, this.d.accountId),
+        region: pathRegion(chain.region),
         destination: dest.display,
         digestStartTime: new Date(s).toISOString(),
         digestEndTime: new Date(e).toISOString(),

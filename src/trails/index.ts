@@ -92,6 +92,7 @@ export async function createTrailsModule(ctx: ModuleContext, stores: TrailsStore
     engine,
     keys,
     routes: (api) => registerTrailRoutes(api, service, config.accountId),
+    ownedBy: async (accountId) => (await service.ownedBy(accountId)).map((name) => `trail ${name}`),
     start: () => {
       engine.start();
       return Promise.resolve();

@@ -4,7 +4,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { newEvents } from '../../test/helpers/events.js';
 import { readDigest, verifyDigest, writeDigest, type DigestBody } from './digest/format.js';
-import { buildFiles, decodeFile, digestKey, parseDigestKey, parseLogKey } from './layout.js';
+import { buildFiles, decodeFile, digestKey, keyProblem, logPath, parseDigestKey, parseLogKey, pathAccount, pathRegion } from './layout.js';
 import { formatRfc5424, frame } from './sinks/syslog/index.js';
 
 describe('file layout', () => {
@@ -26,10 +26,43 @@ describe('file layout', () => {
     assert.match(buildFiles('', cut, [insight])[0]!.key, /^AliyunLogs\/Actiontrail-Insight\//);
   });
 
+  it("puts a multi-account trail's files under <rd_id>/<accountId>/<region>/, one per account and region", () => {
+    const MGMT = '1000000000000001';
+    const accounts = { rdId: `rd-${MGMT}`, managementAccountId: MGMT };
+    const events = newEvents(12).map((e, i) => {
+      // Thirds: account A, account B, and no account named (the management account's).
+      const copy = { ...e, recipientAccountId: i % 3 ? '2000000000000002' : '2000000000000001' };
+      if (i % 3 === 2) delete (copy as Partial<typeof copy>).recipientAccountId;
+      return copy;
+    });
+    const files = buildFiles('audit', cut, events, accounts);
+    assert.equal(files.length, 6, '3 accounts × 2 regions');
+    for (const f of files) {
+      const m = new RegExp(`^audit/AliyunLogs/Actiontrail/rd-${MGMT}/(\\d+)/(${f.region})/2026/11/25/Actiontrail_${f.region}_20261125110910_1002_2_`).exec(f.key);
+      assert.ok(m, f.key);
+      assert.equal(f.path, `rd-${MGMT}/${m[1]}/${f.region}`);
+      assert.equal(parseLogKey(f.key)?.region, f.region);
+      for (const e of decodeFile(f.body)) assert.equal(e.recipientAccountId ?? MGMT, m[1]);
+    }
+    assert.deepEqual(new Set(files.map((f) => f.path.split('/')[1])), new Set([MGMT, '2000000000000001', '2000000000000002']));
+    assert.deepEqual(buildFiles('audit', cut, events, accounts).map((f) => f.key), files.map((f) => f.key), 'deterministic');
+    // Ordinary trails: the single-account layout, whatever the events' accounts.
+    assert.ok(buildFiles('audit', cut, events).every((f) => f.path === f.region && f.key.startsWith(`audit/AliyunLogs/Actiontrail/${f.region}/`)));
+    // An account id that cannot be a path segment has no key in the multi-account layout only.
+    const odd = { ...events[0]!, recipientAccountId: '../x' };
+    assert.match(keyProblem(odd, accounts) ?? '', /recipientAccountId .* is not a valid account id/);
+    assert.equal(keyProblem(odd), undefined);
+    assert.equal(logPath('local', { rdId: 'rd-1', accountId: '22' }), 'rd-1/22/local');
+    assert.deepEqual([pathRegion('rd-1/22/local'), pathAccount('rd-1/22/local'), pathRegion('local'), pathAccount('local')], ['local', '22', 'local', undefined]);
+  });
+
   it('names digests by trail, region and end time', () => {
     const k = digestKey('p', 'cn-hangzhou', 'my_trail-1', Date.UTC(2026, 0, 2, 3, 4, 5));
     assert.equal(k, 'p/AliyunLogs/Actiontrail-Digest/cn-hangzhou/2026/01/02/Actiontrail-Digest_cn-hangzhou_my_trail-1_20260102T030405Z.json.gz');
     assert.deepEqual(parseDigestKey(k), { region: 'cn-hangzhou', trail: 'my_trail-1', endMs: Date.UTC(2026, 0, 2, 3, 4, 5) });
+    const multi = digestKey('p', 'rd-1/22/cn-hangzhou', 'my_trail-1', Date.UTC(2026, 0, 2, 3, 4, 5));
+    assert.equal(multi, 'p/AliyunLogs/Actiontrail-Digest/rd-1/22/cn-hangzhou/2026/01/02/Actiontrail-Digest_cn-hangzhou_my_trail-1_20260102T030405Z.json.gz');
+    assert.deepEqual(parseDigestKey(multi), parseDigestKey(k));
   });
 
   it('signs digests so that any change, or another key, fails verification', () => {

@@ -1,9 +1,15 @@
 /**
  * ActionTrail's OSS layout and the bytes of a delivered file.
  *
- *     <prefix>/AliyunLogs/Actiontrail/<region>/YYYY/MM/DD/Actiontrail_<region>_<YYYYMMDDHHMMSS>_1002_<count>_<size>_<md5>.gz
- *     <prefix>/AliyunLogs/Actiontrail-Insight/<region>/…                    (insight events)
- *     <prefix>/AliyunLogs/Actiontrail-Digest/<region>/YYYY/MM/DD/Actiontrail-Digest_<region>_<trail>_<YYYYMMDDTHHMMSSZ>.json.gz
+ *     <prefix>/AliyunLogs/Actiontrail/<path>/YYYY/MM/DD/Actiontrail_<region>_<YYYYMMDDHHMMSS>_1002_<count>_<size>_<md5>.gz
+ *     <prefix>/AliyunLogs/Actiontrail-Insight/<path>/…                      (insight events)
+ *     <prefix>/AliyunLogs/Actiontrail-Digest/<path>/YYYY/MM/DD/Actiontrail-Digest_<region>_<trail>_<YYYYMMDDTHHMMSSZ>.json.gz
+ *
+ * `<path>` is `<region>` for an ordinary (single-account) trail and `<rd_id>/<accountId>/<region>`
+ * for a multi-account trail (ActionTrail's multi-account layout; `<rd_id>` is the resource
+ * directory, model.ts `resourceDirectoryId`): one file per account and region per batch. The log
+ * files and digests of one path form one digest chain, so each account's files validate on their
+ * own. Delivered files and digest chains record the path (as their `region`).
  *
  * Delivery is at-least-once, so a retried file must land on the same key: the content is a
  * pure function of the events (a JSON array, one event per line, gzip with a zero mtime), and
@@ -17,6 +23,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { FlinkTrailError } from '../errors/index.js';
+import { eventAccount } from '../event/account.js';
 import { nameProblem, namePatternBody } from '../event/names.js';
 import type { ActionTrailEvent } from '../event/types.js';
 
@@ -37,10 +44,10 @@ export function joinKey(...parts: string[]): string {
   return parts.filter((p) => p !== '').join('/');
 }
 
-/** The directory (key prefix) of one day of log files, digests or insight files. */
-export function dayPrefix(prefix: string, dir: string, region: string, dayMs: number): string {
+/** The directory (key prefix) of one day of log files, digests or insight files of a `<path>`. */
+export function dayPrefix(prefix: string, dir: string, path: string, dayMs: number): string {
   const { y, m, d } = utcParts(dayMs);
-  return `${joinKey(prefix, 'AliyunLogs', dir, region, y, m, d)}/`;
+  return `${joinKey(prefix, 'AliyunLogs', dir, path, y, m, d)}/`;
 }
 
 /** Whether an event goes to the insight directory. */
@@ -48,15 +55,46 @@ export function isInsight(e: ActionTrailEvent): boolean {
   return (e as { eventCategory?: string }).eventCategory === 'Insight';
 }
 
-/** Why an event cannot be part of an object key (its region breaks the naming rule), or undefined. */
-export function keyProblem(e: Pick<ActionTrailEvent, 'acsRegion'>): string | undefined {
+/** Where a multi-account trail's files go: each account's under `<rdId>/<accountId>/`. */
+export interface AccountLayout {
+  rdId: string;
+  /** The account of events that name none (`recipientAccountId` absent). */
+  managementAccountId: string;
+}
+
+/** The `<path>` of a region's files: `<region>`, or `<rdId>/<accountId>/<region>` (multi-account). */
+export function logPath(region: string, account?: { rdId: string; accountId: string }): string {
+  return account ? `${account.rdId}/${account.accountId}/${region}` : region;
+}
+
+/** The region of a `<path>` (its last part). */
+export function pathRegion(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+/** The account of a multi-account `<path>`, or undefined for a single-account one. */
+export function pathAccount(path: string): string | undefined {
+  const parts = path.split('/');
+  return parts.length === 3 ? parts[1] : undefined;
+}
+
+/**
+ * Why an event cannot be part of an object key (its region — or, in the multi-account layout,
+ * its account — breaks the naming rule), or undefined.
+ */
+export function keyProblem(e: Pick<ActionTrailEvent, 'acsRegion' | 'recipientAccountId'>, accounts?: AccountLayout): string | undefined {
   const p = nameProblem('region', e.acsRegion);
-  return p ? `acsRegion ${p}` : undefined;
+  if (p) return `acsRegion ${p}`;
+  if (!accounts || e.recipientAccountId === undefined) return undefined;
+  const a = nameProblem('accountId', e.recipientAccountId);
+  return a ? `recipientAccountId ${a}` : undefined;
 }
 
 export interface EncodedFile {
   key: string;
   region: string;
+  /** The file's `<path>`: its digest chain. */
+  path: string;
   /** Indexes (into the events given to buildFiles) of the events in this file. */
   members: number[];
   body: Buffer;
@@ -80,15 +118,17 @@ export function sha256Hex(b: Buffer | string): string {
 }
 
 /**
- * The files of one batch: one per region (and insight/not), events in store order.
+ * The files of one batch: one per region (and insight/not) — with `accounts`, the multi-account
+ * layout, one per account and region — events in store order.
  * Deterministic: the same events and cut time give the same keys and bytes.
  */
-export function buildFiles(prefix: string, cutAt: number, events: readonly ActionTrailEvent[]): EncodedFile[] {
+export function buildFiles(prefix: string, cutAt: number, events: readonly ActionTrailEvent[], accounts?: AccountLayout): EncodedFile[] {
   const groups = new Map<string, number[]>();
   events.forEach((e, i) => {
-    const problem = keyProblem(e);
+    const problem = keyProblem(e, accounts);
     if (problem) throw new FlinkTrailError('FT_ERR_TRAIL_UNDELIVERABLE', problem);
-    const g = `${isInsight(e) ? INSIGHT_DIR : LOG_DIR}\u0000${e.acsRegion}`;
+    const path = logPath(e.acsRegion, accounts && { rdId: accounts.rdId, accountId: eventAccount(e, accounts.managementAccountId) });
+    const g = `${isInsight(e) ? INSIGHT_DIR : LOG_DIR}\u0000${path}`;
     let members = groups.get(g);
     if (!members) groups.set(g, (members = []));
     members.push(i);
@@ -97,7 +137,8 @@ export function buildFiles(prefix: string, cutAt: number, events: readonly Actio
   const out: EncodedFile[] = [];
   for (const [g, members] of groups) {
     const list = members.map((i) => events[i] as ActionTrailEvent);
-    const [dir = LOG_DIR, region = ''] = g.split('\u0000');
+    const [dir = LOG_DIR, path = ''] = g.split('\u0000');
+    const region = pathRegion(path);
     const body = gzipSync(encodeEvents(list), { level: 6 });
     const md5 = createHash('md5').update(body).digest('hex');
     const name = `Actiontrail_${region}_${stamp}_1002_${list.length}_${body.length}_${md5}.gz`;
@@ -107,7 +148,7 @@ export function buildFiles(prefix: string, cutAt: number, events: readonly Actio
       if (e.eventTime < oldest) oldest = e.eventTime;
       if (e.eventTime > newest) newest = e.eventTime;
     }
-    out.push({ key: joinKey(prefix, 'AliyunLogs', dir, region, y, m, d, name), region, members, body, sha256: sha256Hex(body), events: list.length, oldest, newest });
+    out.push({ key: joinKey(prefix, 'AliyunLogs', dir, path, y, m, d, name), region, path, members, body, sha256: sha256Hex(body), events: list.length, oldest, newest });
   }
   return out.sort((a, b) => (a.key < b.key ? -1 : 1));
 }
@@ -125,10 +166,11 @@ export function parseLogKey(key: string): { region: string; cutAt: number; event
   return { region: m[1] as string, cutAt, events: Number(m[3]) };
 }
 
-export function digestKey(prefix: string, region: string, trail: string, endMs: number): string {
+/** The key of the digest of `path` (a region, or `<rdId>/<accountId>/<region>`) that ends at `endMs`. */
+export function digestKey(prefix: string, path: string, trail: string, endMs: number): string {
   const { y, m, d, iso } = utcParts(endMs);
   const stamp = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
-  return joinKey(prefix, 'AliyunLogs', DIGEST_DIR, region, y, m, d, `Actiontrail-Digest_${region}_${trail}_${stamp}.json.gz`);
+  return joinKey(prefix, 'AliyunLogs', DIGEST_DIR, path, y, m, d, `Actiontrail-Digest_${pathRegion(path)}_${trail}_${stamp}.json.gz`);
 }
 
 const DIGEST_NAME = new RegExp(`^Actiontrail-Digest_(${REGION})_([a-z][a-z0-9_-]{5,35})_(\\d{8})T(\\d{6})Z\\.json\\.gz$`);

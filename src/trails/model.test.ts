@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isFlinkTrailError } from '../errors/index.js';
 import { parseDestination, redactUrl } from './destination.js';
-import { TRAIL_NAME, validateCreate, validateUpdate, wants, type ValidationContext } from './model.js';
+import { resourceDirectoryId, TRAIL_NAME, trailAccount, validateCreate, validateUpdate, wants, type DeliveryFilter, type ValidationContext } from './model.js';
 
 const ctx: ValidationContext = { knownRegions: new Set(['local', 'cn-hangzhou']), defaultDigestInterval: 3600, minDigestInterval: 60, localDir: '/var/lib/ft/trails' };
 const code = (f: () => unknown) => {
@@ -60,6 +60,42 @@ describe('trail model', () => {
     assert.equal(wants(f, e('Write', 'local', 4001)), true);
     assert.equal(wants(f, e('Write', 'local', 9000)), true);
     assert.equal(wants(f, e('Write', 'local', 9001)), false);
+  });
+
+  it("decides delivery by account: an ordinary trail its account's events, a multi-account trail every account's", () => {
+    const MGMT = '1000000000000001';
+    const A = '2000000000000001';
+    const e = (recipientAccountId?: string) => ({ eventRW: 'Write', acsRegion: 'local', eventTime: new Date(5000).toISOString(), ...(recipientAccountId ? { recipientAccountId } : {}) });
+    const base: DeliveryFilter = { eventRW: 'All', trailRegion: 'All', off: [] };
+    const member = { ...base, account: A, managementAccount: MGMT };
+    assert.equal(wants(member, e(A)), true);
+    assert.equal(wants(member, e(MGMT)), false);
+    assert.equal(wants(member, e()), false, "an event that names no account is the management account's");
+    assert.equal(wants(member, e('2000000000000002')), false);
+    const management = { ...base, account: MGMT, managementAccount: MGMT };
+    assert.equal(wants(management, e(MGMT)), true);
+    assert.equal(wants(management, e()), true);
+    assert.equal(wants(management, e(A)), false, "the management account's ordinary trail is not a multi-account trail");
+    const multi = { ...base, managementAccount: MGMT };
+    for (const a of [MGMT, A, undefined]) assert.equal(wants(multi, e(a)), true);
+    assert.equal(wants(base, e(A)), true, 'a plan cut before trails had owners selects every account, as it did');
+    assert.equal(wants({ ...member, eventRW: 'Read' }, e(A)), false, 'the account comes on top of the other rules');
+    assert.equal(trailAccount({}, MGMT), MGMT);
+    assert.equal(trailAccount({ accountId: A }, MGMT), A);
+    assert.equal(resourceDirectoryId(MGMT), `rd-${MGMT}`);
+  });
+
+  it('takes IsOrganizationTrail at creation only', () => {
+    assert.equal(validateCreate({ Name: 'my-trail', Destinations: ['local'] }, ctx).isOrganizationTrail, undefined);
+    for (const yes of [true, 'true']) assert.equal(validateCreate({ Name: 'my-trail', Destinations: ['local'], IsOrganizationTrail: yes }, ctx).isOrganizationTrail, true);
+    assert.equal(validateCreate({ Name: 'my-trail', Destinations: ['local'], IsOrganizationTrail: false }, ctx).isOrganizationTrail, undefined);
+    assert.equal(code(() => validateCreate({ Name: 'my-trail', Destinations: ['local'], IsOrganizationTrail: 'yes' }, ctx)), 'FT_ERR_TRAIL_INVALID_PARAMETER');
+    const multi = validateCreate({ Name: 'my-trail', Destinations: ['local'], IsOrganizationTrail: true }, ctx);
+    assert.equal(validateUpdate(multi, { EventRW: 'All' }, ctx).isOrganizationTrail, true, 'an update keeps it');
+    assert.equal(validateUpdate(multi, { IsOrganizationTrail: true }, ctx).isOrganizationTrail, true, 'the same value may be sent back');
+    assert.equal(code(() => validateUpdate(multi, { IsOrganizationTrail: false }, ctx)), 'FT_ERR_TRAIL_INVALID_PARAMETER');
+    const single = validateCreate({ Name: 'my-trail', Destinations: ['local'] }, ctx);
+    assert.equal(code(() => validateUpdate(single, { IsOrganizationTrail: true }, ctx)), 'FT_ERR_TRAIL_INVALID_PARAMETER');
   });
 });
 

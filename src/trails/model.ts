@@ -1,10 +1,13 @@
 /**
  * The trail model, as ActionTrail defines it: a named selection of events (Read, Write or All;
  * all or some regions) delivered to one or more destinations, with a status that goes
- * Fresh → Enable ⇄ Disable. This module validates requests against ActionTrail's rules and
- * turns them into a `TrailSpec`; it does no I/O.
+ * Fresh → Enable ⇄ Disable. Every trail belongs to one account, the account of its creator: an
+ * ordinary trail delivers that account's events only, a multi-account trail (ActionTrail's
+ * `IsOrganizationTrail`, made by the management account alone) every account's. This module
+ * validates requests against ActionTrail's rules and turns them into a `TrailSpec`; it does no I/O.
  */
 import { FlinkTrailError } from '../errors/index.js';
+import { eventAccount } from '../event/account.js';
 import { parseDestination, type Destination } from './destination.js';
 
 /**
@@ -41,6 +44,11 @@ export interface TrailSpec {
   destinations: Destination[];
   /** Seconds between digest files. */
   digestInterval: number;
+  /**
+   * A multi-account trail (ActionTrail's `IsOrganizationTrail`): delivers every account's events,
+   * each account under its own path. Set at creation only; absent: false.
+   */
+  isOrganizationTrail?: boolean;
 }
 
 /** ActionTrail's rule: 6–36 characters, starting with a lowercase letter; lowercase letters, digits, `-` and `_`. */
@@ -56,7 +64,7 @@ export interface ValidationContext {
   existing?: readonly Destination[];
 }
 
-const CREATE_FIELDS = new Set(['Name', 'EventRW', 'TrailRegion', 'Destinations', 'DigestInterval']);
+const CREATE_FIELDS = new Set(['Name', 'EventRW', 'TrailRegion', 'Destinations', 'DigestInterval', 'IsOrganizationTrail']);
 
 function param(field: string, why: string): FlinkTrailError {
   return new FlinkTrailError('FT_ERR_TRAIL_INVALID_PARAMETER', field, why);
@@ -113,22 +121,33 @@ function destinations(v: unknown, ctx: ValidationContext): Destination[] {
   return out;
 }
 
+function flag(field: string, v: unknown): boolean {
+  if (v === undefined || v === false || v === 'false') return false;
+  if (v === true || v === 'true') return true;
+  throw param(field, 'must be true or false');
+}
+
 function body(input: unknown): Record<string, unknown> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw param('(body)', 'must be a JSON object');
   return input as Record<string, unknown>;
 }
 
-/** Validates a CreateTrail request body (`{Name, EventRW?, TrailRegion?, Destinations, DigestInterval?}`). */
+/**
+ * Validates a CreateTrail request body (`{Name, EventRW?, TrailRegion?, Destinations, DigestInterval?,
+ * IsOrganizationTrail?}`). Who may make a multi-account trail is the service's to decide.
+ */
 export function validateCreate(input: unknown, ctx: ValidationContext): TrailSpec {
   const b = body(input);
   for (const k of Object.keys(b)) if (!CREATE_FIELDS.has(k)) throw param(k, `unknown field; known: ${[...CREATE_FIELDS].join(', ')}`);
-  return {
+  const spec: TrailSpec = {
     name: validateName(b['Name']),
     eventRW: eventRW(b['EventRW']),
     trailRegion: trailRegion(b['TrailRegion'], ctx.knownRegions),
     destinations: destinations(b['Destinations'], ctx),
     digestInterval: digestInterval(b['DigestInterval'], ctx),
   };
+  if (flag('IsOrganizationTrail', b['IsOrganizationTrail'])) spec.isOrganizationTrail = true;
+  return spec;
 }
 
 /** Validates an UpdateTrail body against the current spec; absent fields keep their values. */
@@ -139,6 +158,11 @@ export function validateUpdate(current: TrailSpec, input: unknown, ctx: Validati
       if (b[k] !== current.name) throw param('Name', 'a trail cannot be renamed');
       continue;
     }
+    if (k === 'IsOrganizationTrail') {
+      // As in ActionTrail, whose UpdateTrail has no such parameter: a trail's reach is fixed at creation.
+      if (flag(k, b[k]) !== (current.isOrganizationTrail ?? false)) throw param(k, 'cannot be changed; create another trail');
+      continue;
+    }
     if (!CREATE_FIELDS.has(k)) throw param(k, `unknown field; known: ${[...CREATE_FIELDS].join(', ')}`);
   }
   return {
@@ -147,6 +171,7 @@ export function validateUpdate(current: TrailSpec, input: unknown, ctx: Validati
     trailRegion: b['TrailRegion'] === undefined ? current.trailRegion : trailRegion(b['TrailRegion'], ctx.knownRegions),
     destinations: b['Destinations'] === undefined ? current.destinations : destinations(b['Destinations'], { ...ctx, existing: current.destinations }),
     digestInterval: b['DigestInterval'] === undefined ? current.digestInterval : digestInterval(b['DigestInterval'], ctx),
+    ...(current.isOrganizationTrail ? { isOrganizationTrail: true } : {}),
   };
 }
 
@@ -159,9 +184,17 @@ export function selects(trail: Pick<TrailSpec, 'eventRW' | 'trailRegion'>, e: { 
 /**
  * Everything that decides whether a cursor delivers an event. Logging on and off is by event
  * time (when the operation happened), not by store position: an operation that happened just
- * before StopLogging is delivered even if it was committed just after.
+ * before StopLogging is delivered even if it was committed just after. The account is decided
+ * when a batch is cut and written down with it, so a retry selects the same events.
  */
 export interface DeliveryFilter extends Pick<TrailSpec, 'eventRW' | 'trailRegion'> {
+  /**
+   * Only events of this account (an ordinary trail: its owner's). Absent: every account's — a
+   * multi-account trail, or a plan cut before trails had owners.
+   */
+  account?: string;
+  /** The management account when the filter was made: the account of events that name none. */
+  managementAccount?: string;
   /** Only events that happened after this (epoch ms; the first StartLogging) are delivered. */
   since?: number;
   /** Events that happened after this (StopLogging, or a history job's end) are not. */
@@ -174,11 +207,26 @@ export interface DeliveryFilter extends Pick<TrailSpec, 'eventRW' | 'trailRegion
  * The bounds are chosen so that the StopLogging call itself (its event time is its arrival, at
  * or before the stop) is delivered and the StartLogging call is not — whatever the millisecond.
  */
-export function wants(f: DeliveryFilter, e: { eventRW: string; acsRegion: string; eventTime: string }): boolean {
+export function wants(f: DeliveryFilter, e: { eventRW: string; acsRegion: string; eventTime: string; recipientAccountId?: string }): boolean {
   if (!selects(f, e)) return false;
+  if (f.account !== undefined && eventAccount(e, f.managementAccount ?? '') !== f.account) return false;
   const t = Date.parse(e.eventTime);
   if (f.since !== undefined && t <= f.since) return false;
   if (f.until !== undefined && t > f.until) return false;
   for (const [from, to] of f.off) if (t > from && t <= to) return false;
   return true;
+}
+
+/** The account a trail belongs to: its creator's; trails made before accounts existed (none stored) belong to the management account. */
+export function trailAccount(t: { accountId?: string }, managementAccountId: string): string {
+  return t.accountId ?? managementAccountId;
+}
+
+/**
+ * The resource directory id of multi-account paths (`<rd_id>` in ActionTrail's layout): one
+ * resource directory per FlinkTrail, named after its management account so it never changes
+ * while the management account does not. Also DescribeTrails' `OrganizationId`.
+ */
+export function resourceDirectoryId(managementAccountId: string): string {
+  return `rd-${managementAccountId}`;
 }

@@ -21,6 +21,12 @@
  * (paused, cut off) can therefore never move a position, a plan or a digest chain its successor
  * relies on. Status writes (`failed`, `digestFailed`) are not fenced.
  *
+ * **Accounts.** A trail belongs to the account that created it (`accountId`; none stored: the
+ * management account — trails made before accounts existed, and every trail the management
+ * account makes, so that they stay its own whatever `accountId` is configured). Names are unique
+ * across accounts. History jobs carry their trail's account; one runs at a time per account.
+ * The repository stores owners; who may see which trail is the service's to decide.
+ *
  * Destination URLs that carry credentials are stored sealed with the master key (src/secrets/);
  * URLs without credentials (or with `env:`/`file:` references) are stored as they are. Events a
  * destination can never take are kept as dead letters.
@@ -36,7 +42,11 @@ export interface StoredDestination extends Destination {
   lastDigestError?: string;
 }
 
-export interface TrailRecord extends Omit<TrailSpec, 'destinations'> {
+export interface TrailRecord extends Omit<TrailSpec, 'destinations' | 'isOrganizationTrail'> {
+  /** The owning account; absent: the management account. */
+  accountId?: string;
+  /** A multi-account trail (every account's events, each under its own path). */
+  isOrganizationTrail: boolean;
   status: TrailStatus;
   homeRegion: string;
   createdAt: number;
@@ -72,6 +82,7 @@ export interface Cursor {
 
 export interface DeliveredFile {
   key: string;
+  /** The file's digest chain: its `<path>` (layout.ts) — the region, or `<rd_id>/<accountId>/<region>` for a multi-account trail. */
   region: string;
   cutAt: number;
   sha256: string;
@@ -83,6 +94,7 @@ export interface DeliveredFile {
 
 export interface Chain {
   destId: number;
+  /** The `<path>` the chain covers (as `DeliveredFile.region`). */
   region: string;
   nextStart: number;
   lastKey?: string;
@@ -94,6 +106,8 @@ export interface Chain {
 export interface HistoryJob {
   id: string;
   trail: string;
+  /** The account of its trail; absent: the management account. */
+  accountId?: string;
   status: JobStatus;
   homeRegion: string;
   endSeq: number;
@@ -152,9 +166,12 @@ export interface TrailRepository {
   mustGet(name: string): Promise<TrailRecord>;
   /** Every trail (or those named), by name. */
   list(names?: readonly string[]): Promise<TrailRecord[]>;
-  /** A Fresh trail; each destination's live cursor at `lastSeq`. FT_ERR_TRAIL_ALREADY_EXISTS. */
-  create(spec: TrailSpec, homeRegion: string, now: number, lastSeq: number): Promise<TrailRecord>;
-  /** Applies an UpdateTrail. Destinations with an unchanged URL keep their positions and chains. */
+  /**
+   * A Fresh trail of `accountId` (absent: the management account); each destination's live
+   * cursor at `lastSeq`. FT_ERR_TRAIL_ALREADY_EXISTS when the name is taken, in any account.
+   */
+  create(spec: TrailSpec, homeRegion: string, now: number, lastSeq: number, accountId?: string): Promise<TrailRecord>;
+  /** Applies an UpdateTrail (owner and multi-account never change). Destinations with an unchanged URL keep their positions and chains. */
   update(spec: TrailSpec, now: number, lastSeq: number): Promise<TrailRecord>;
   /** Deletes the trail (its destinations, cursors, files, chains, lease); its running history jobs fail. */
   delete(name: string, now: number): Promise<void>;
@@ -212,11 +229,14 @@ export interface TrailRepository {
   /** The earliest cut time a new file of this destination may have (after its last digest). */
   minCutAt(destId: number): Promise<number>;
 
-  /** A history job with one cursor per destination. FT_ERR_TRAIL_HISTORY_JOB_RUNNING while another job runs. */
+  /** A history job of the trail's account, with one cursor per destination. FT_ERR_TRAIL_HISTORY_JOB_RUNNING while another job of that account runs. */
   createJob(trail: TrailRecord, endSeq: number, before: number | undefined, startTime: number, endTime: number, now: number): Promise<HistoryJob>;
   job(id: string): Promise<HistoryJob | undefined>;
-  /** A page of one trail's jobs, or of every job (`trail` undefined: ListDeliveryHistoryJobs is account-wide), newest first. */
-  jobs(trail: string | undefined, page: number, size: number): Promise<{ total: number; jobs: HistoryJob[] }>;
+  /**
+   * A page of one trail's jobs, or of every job (`trail` undefined: ListDeliveryHistoryJobs is
+   * account-wide), newest first; with `accountId` (a member account), only that account's jobs.
+   */
+  jobs(trail: string | undefined, page: number, size: number, accountId?: string): Promise<{ total: number; jobs: HistoryJob[] }>;
   /** Job progress: events handled / to handle, over its cursors. */
   jobProgress(id: string): Promise<{ cursors: number; done: number; position: number; end: number }>;
   /** Changes the status of a job that is still initializing or delivering. */

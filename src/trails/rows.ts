@@ -40,10 +40,13 @@ export function toRecord(r: Row, destinations: StoredDestination[]): TrailRecord
     digestInterval: Number(r['digest_interval']),
     status: r['status'] as TrailStatus,
     homeRegion: String(r['home_region']),
+    isOrganizationTrail: r['is_organization_trail'] === true || Number(r['is_organization_trail']) === 1,
     createdAt: Number(r['created_at']),
     updatedAt: Number(r['updated_at']),
     destinations,
   };
+  const account = str(r['account_id']);
+  if (account !== undefined) rec.accountId = account;
   const opt = { startLoggingAt: 'start_logging_at', stopLoggingAt: 'stop_logging_at', firstStartAt: 'first_start_at', firstStartSeq: 'first_start_seq' } as const;
   for (const [k, col] of Object.entries(opt)) {
     const v = num(r[col]);
@@ -132,6 +135,8 @@ export function toJob(r: Row): HistoryJob {
     createdAt: Number(r['created_at']),
     updatedAt: Number(r['updated_at']),
   };
+  const account = str(r['account_id']);
+  if (account !== undefined) j.accountId = account;
   const bt = num(r['before_time']);
   if (bt !== undefined) j.before = bt;
   const st = num(r['start_time']);

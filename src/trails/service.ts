@@ -4,19 +4,32 @@
  * StartLogging, StopLogging, CreateDeliveryHistoryJob, ListDeliveryHistoryJobs, and the
  * digest public keys. Answers use ActionTrail's field names; destination URLs only ever
  * appear redacted.
+ *
+ * Every operation is asked by a caller, whose account decides what it sees: a trail belongs to
+ * the account that created it; a member account's principals see, change and delete only their
+ * own account's trails (another's answers FT_ERR_TRAIL_NOT_FOUND, as if it did not exist), the
+ * management account's see every trail. Only the management account makes multi-account trails
+ * and rotates the digest signing key (both reach every account).
  */
 import type { EventStore } from '../store/types.js';
 import { FlinkTrailError } from '../errors/index.js';
+import { callerAccount } from '../event/account.js';
 import type { DigestKeys, PublicKeyInfo } from './digest/keys.js';
 import type { DeliveryEngine } from './engine.js';
-import { validateCreate, validateName, validateUpdate, type ValidationContext } from './model.js';
+import { resourceDirectoryId, trailAccount, validateCreate, validateName, validateUpdate, type ValidationContext } from './model.js';
 import type { HistoryJob, TrailRecord, TrailRepository } from './repository.js';
+
+/** Who asks: a principal's account (absent: the management account). */
+export interface Caller {
+  accountId?: string;
+}
 
 export interface ServiceDeps {
   repo: TrailRepository;
   store: EventStore;
   engine: DeliveryEngine;
   keys: DigestKeys;
+  /** The management account (`Config.accountId`). */
   accountId: string;
   homeRegion: string;
   retentionDays: number;
@@ -26,17 +39,23 @@ export interface ServiceDeps {
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 
-export function describeTrail(t: TrailRecord, accountId: string) {
+/** A trail in ActionTrail's fields; `managementAccountId` is `Config.accountId`. */
+export function describeTrail(t: TrailRecord, managementAccountId: string) {
   const oss = t.destinations.find((d) => d.s3);
+  const account = trailAccount(t, managementAccountId);
   return {
     Name: t.name,
-    TrailArn: `acs:actiontrail:${t.homeRegion}:${accountId}:trail/${t.name}`,
+    TrailArn: `acs:actiontrail:${t.homeRegion}:${account}:trail/${t.name}`,
     HomeRegion: t.homeRegion,
     Region: t.homeRegion,
     EventRW: t.eventRW,
     TrailRegion: t.trailRegion === 'All' ? 'All' : t.trailRegion.join(','),
     Status: t.status,
-    IsOrganizationTrail: false,
+    IsOrganizationTrail: t.isOrganizationTrail,
+    // The resource directory of a multi-account trail's paths (`<rd_id>`), as ActionTrail names it.
+    OrganizationId: t.isOrganizationTrail ? resourceDirectoryId(managementAccountId) : '',
+    // FlinkTrail's: the owning account.
+    AccountId: account,
     DigestInterval: t.digestInterval,
     Destinations: t.destinations.map((d) => d.display),
     OssBucketName: oss?.s3?.bucket ?? '',
@@ -71,49 +90,82 @@ export class TrailService {
     return this.d.now?.() ?? Date.now();
   }
 
-  async create(body: unknown): Promise<TrailRecord> {
+  /** The caller's account. */
+  private account(c: Caller): string {
+    return callerAccount(c, this.d.accountId);
+  }
+
+  private isManagement(c: Caller): boolean {
+    return this.account(c) === this.d.accountId;
+  }
+
+  private visible(t: TrailRecord, c: Caller): boolean {
+    return this.isManagement(c) || trailAccount(t, this.d.accountId) === this.account(c);
+  }
+
+  /** The trail if the caller may see it; FT_ERR_TRAIL_NOT_FOUND otherwise — never telling another account's trail from none. */
+  private async mustSee(name: string, c: Caller): Promise<TrailRecord> {
+    const t = await this.d.repo.get(this.checkName(name));
+    if (!t || !this.visible(t, c)) throw new FlinkTrailError('FT_ERR_TRAIL_NOT_FOUND', name);
+    return t;
+  }
+
+  /** CreateTrail: the trail belongs to the caller's account. A multi-account trail only for the management account. */
+  async create(body: unknown, caller: Caller): Promise<TrailRecord> {
     const spec = validateCreate(body, this.d.validation);
-    const t = await this.d.repo.create(spec, this.d.homeRegion, this.now(), await this.d.store.lastSeq());
+    const management = this.isManagement(caller);
+    if (spec.isOrganizationTrail && !management) throw new FlinkTrailError('FT_ERR_TRAIL_MANAGEMENT_ONLY', 'create a multi-account trail (IsOrganizationTrail)');
+    // The management account's trails are stored with no owner: they stay its own whatever accountId is configured.
+    const t = await this.d.repo.create(spec, this.d.homeRegion, this.now(), await this.d.store.lastSeq(), management ? undefined : this.account(caller));
     this.d.engine.poke();
     return t;
   }
 
-  async update(name: string, body: unknown): Promise<TrailRecord> {
-    const current = await this.d.repo.mustGet(validateName(name));
+  async update(name: string, body: unknown, caller: Caller): Promise<TrailRecord> {
+    const current = await this.mustSee(validateName(name), caller);
     const spec = validateUpdate(current, body, this.d.validation);
     const t = await this.d.repo.update(spec, this.now(), await this.d.store.lastSeq());
     this.d.engine.poke();
     return t;
   }
 
-  async delete(name: string): Promise<void> {
-    await this.d.repo.delete(validateName(name), this.now());
+  async delete(name: string, caller: Caller): Promise<void> {
+    await this.mustSee(validateName(name), caller);
+    await this.d.repo.delete(name, this.now());
     this.d.engine.poke();
   }
 
-  get(name: string): Promise<TrailRecord> {
-    return this.d.repo.mustGet(this.checkName(name));
+  get(name: string, caller: Caller): Promise<TrailRecord> {
+    return this.mustSee(name, caller);
   }
 
-  list(nameList?: string): Promise<TrailRecord[]> {
+  /** DescribeTrails: the caller's account's trails (the management account: every trail), all or those named. */
+  async list(nameList: string | undefined, caller: Caller): Promise<TrailRecord[]> {
     const names = nameList ? nameList.split(',').map((n) => n.trim()).filter(Boolean) : undefined;
-    return this.d.repo.list(names);
+    return (await this.d.repo.list(names)).filter((t) => this.visible(t, caller));
   }
 
-  async start(name: string): Promise<TrailRecord> {
-    const t = await this.d.repo.start(this.checkName(name), this.now(), await this.d.store.lastSeq());
+  /** The names of the trails an account owns (an account that owns one is not deleted). */
+  async ownedBy(accountId: string): Promise<string[]> {
+    return (await this.d.repo.list()).filter((t) => trailAccount(t, this.d.accountId) === accountId).map((t) => t.name);
+  }
+
+  async start(name: string, caller: Caller): Promise<TrailRecord> {
+    await this.mustSee(name, caller);
+    const t = await this.d.repo.start(name, this.now(), await this.d.store.lastSeq());
     this.d.engine.poke();
     return t;
   }
 
-  async stop(name: string): Promise<TrailRecord> {
-    const t = await this.d.repo.stop(this.checkName(name), this.now());
+  async stop(name: string, caller: Caller): Promise<TrailRecord> {
+    await this.mustSee(name, caller);
+    const t = await this.d.repo.stop(name, this.now());
     this.d.engine.poke();
     return t;
   }
 
-  async status(name: string) {
-    const t = await this.get(name);
+  async status(name: string, caller: Caller) {
+    const t = await this.mustSee(name, caller);
     const rows = await Promise.all(t.destinations.map(async (d) => ({ d, live: (await this.d.repo.cursorsOf(d.id)).find((c) => !c.jobId) })));
     const lease = (await this.d.repo.leases()).find((l) => l.trail === t.name);
     let latestDelivery: number | undefined;
@@ -132,6 +184,7 @@ export class TrailService {
     const deadLast = [...dead.values()].reduce<number | undefined>((m, x) => (x.lastAt !== undefined && (m === undefined || x.lastAt > m) ? x.lastAt : m), undefined);
     return {
       IsLogging: t.status === 'Enable',
+      IsOrganizationTrail: t.isOrganizationTrail,
       LatestDeliveryTime: iso(latestDelivery),
       LatestDeliveryError: latestError?.text ?? '',
       LatestDeliveryErrorTime: iso(latestError?.at),
@@ -160,8 +213,8 @@ export class TrailService {
   }
 
   /** ListTrailDeadLetters: events set aside because a destination can never take them, newest first. */
-  async deadLetters(name: string, maxResults: unknown, nextToken: unknown) {
-    const t = await this.get(name);
+  async deadLetters(name: string, maxResults: unknown, nextToken: unknown, caller: Caller) {
+    const t = await this.mustSee(name, caller);
     const max = maxResults === undefined ? 50 : Number(maxResults);
     if (!Number.isInteger(max) || max < 1 || max > 500) throw new FlinkTrailError('FT_ERR_TRAIL_INVALID_PARAMETER', 'MaxResults', 'must be 1-500');
     const before = nextToken === undefined || nextToken === '' ? undefined : Number(nextToken);
@@ -183,8 +236,8 @@ export class TrailService {
     };
   }
 
-  async createHistoryJob(name: string): Promise<HistoryJob> {
-    const t = await this.get(name);
+  async createHistoryJob(name: string, caller: Caller): Promise<HistoryJob> {
+    const t = await this.mustSee(name, caller);
     const now = this.now();
     // Everything retained that happened before the trail first started logging (or before now,
     // for a trail never started): exactly what live delivery does not cover.
@@ -194,14 +247,15 @@ export class TrailService {
     return job;
   }
 
-  /** One trail's jobs, or (no name) the account's, newest first. */
-  async listHistoryJobs(name: string | undefined, pageNumber: unknown, pageSize: unknown) {
-    if (name !== undefined) await this.get(name);
+  /** One trail's jobs, or (no name) the caller's account's (the management account: every account's), newest first. */
+  async listHistoryJobs(name: string | undefined, pageNumber: unknown, pageSize: unknown, caller: Caller) {
+    if (name !== undefined) await this.mustSee(name, caller);
     const page = pageNumber === undefined ? 1 : Number(pageNumber);
     const size = pageSize === undefined ? 20 : Number(pageSize);
     if (!Number.isInteger(page) || page < 1 || page > 100_000) throw new FlinkTrailError('FT_ERR_TRAIL_INVALID_PARAMETER', 'PageNumber', 'must be a whole number from 1');
     if (!Number.isInteger(size) || size < 1 || size > 100) throw new FlinkTrailError('FT_ERR_TRAIL_INVALID_PARAMETER', 'PageSize', 'must be 1-100');
-    const { total, jobs } = await this.d.repo.jobs(name, page, size);
+    // A member sees its own account's jobs only, also of a name another account's trail once had.
+    const { total, jobs } = await this.d.repo.jobs(name, page, size, this.isManagement(caller) ? undefined : this.account(caller));
     const described = await Promise.all(jobs.map(async (j) => describeJob(j, await this.d.repo.jobProgress(j.id))));
     return { PageNumber: page, PageSize: size, TotalCount: total, DeliveryHistoryJobs: described };
   }
@@ -211,7 +265,9 @@ export class TrailService {
     return this.d.keys.publicKeys();
   }
 
-  async rotateKey(): Promise<PublicKeyInfo[]> {
+  /** A new digest signing key: every account's digests are signed with it, so only the management account may. */
+  async rotateKey(caller: Caller): Promise<PublicKeyInfo[]> {
+    if (!this.isManagement(caller)) throw new FlinkTrailError('FT_ERR_TRAIL_MANAGEMENT_ONLY', 'rotate the digest signing key');
     await this.d.keys.rotate(this.now());
     return this.d.keys.publicKeys();
   }

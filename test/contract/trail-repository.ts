@@ -34,6 +34,8 @@ const DIR_C = 'file:///srv/audit/c';
 const SECRET = 'wJalrXUtnFEMIK7MDENGbPxRfiCY';
 const S3 = `s3://audit-bucket/trails?region=us-east-1&accessKeyId=AKIDEXAMPLE&secretAccessKey=${SECRET}`;
 const T0 = 1_700_000_000_000;
+const MEMBER_A = '2000000000000001';
+const MEMBER_B = '2000000000000002';
 
 function spec(name: string, urls: readonly string[], over: Partial<Omit<TrailSpec, 'name' | 'destinations'>> = {}): TrailSpec {
   return { name, eventRW: 'All', trailRegion: 'All', digestInterval: 3600, destinations: urls.map((u) => parseDestination(u, { localDir: LOCAL })), ...over };
@@ -194,6 +196,27 @@ export function trailRepositoryContract(name: string, backend: TrailBackend): vo
         await rejectsWith(repo.stop('no-such-trail', T0), 'FT_ERR_TRAIL_NOT_FOUND');
       });
 
+      it('keeps the owning account and multi-account flag of a trail, through updates, starts and stops; none stored: the management account', async () => {
+        const mine = await repo.create(spec('member-trail', [DIR_A]), 'local', T0, 0, MEMBER_A);
+        assert.equal(mine.accountId, MEMBER_A);
+        assert.equal(mine.isOrganizationTrail, false);
+        const managed = await repo.create(spec('managed-trail', [DIR_B], { isOrganizationTrail: true }), 'local', T0, 0);
+        assert.equal('accountId' in managed, false, 'no owner stored: the management account');
+        assert.equal(managed.isOrganizationTrail, true);
+        await repo.update(spec('member-trail', [DIR_C], { eventRW: 'Write' }), T0 + 1, 0);
+        await repo.start('member-trail', T0 + 2, 0);
+        await repo.stop('member-trail', T0 + 3);
+        await repo.update(spec('managed-trail', [DIR_B], { isOrganizationTrail: true }), T0 + 1, 0);
+        const other = await space.instance();
+        assert.deepEqual((await other.list()).map((t) => [t.name, t.accountId, t.isOrganizationTrail]), [
+          ['managed-trail', undefined, true],
+          ['member-trail', MEMBER_A, false],
+        ]);
+        // Names are unique across accounts.
+        await rejectsWith(repo.create(spec('member-trail', [DIR_A]), 'local', T0, 0, MEMBER_B), 'FT_ERR_TRAIL_ALREADY_EXISTS');
+        assert.equal((await repo.mustGet('member-trail')).accountId, MEMBER_A);
+      });
+
       it('stores a URL with credentials sealed and gives it back whole; a URL without them as it is', async () => {
         const t = await repo.create(spec('audit-trail', [S3, DIR_A]), 'local', T0, 0);
         const [s3, dir] = t.destinations;
@@ -341,6 +364,7 @@ export function trailRepositoryContract(name: string, backend: TrailBackend): vo
           createdAt: T0 + 1,
           updatedAt: T0 + 1,
         });
+        assert.equal('accountId' in job, false, "the management account's trail, the management account's job");
         assert.deepEqual(await repo.job(job.id), job);
         const cursors = (await repo.allCursors()).filter((c) => c.jobId === job.id);
         assert.deepEqual(cursors.map((c) => [c.destId, c.position, c.endSeq, c.done]), t.destinations.map((d) => [d.id, 0, 500, false]));
@@ -382,6 +406,34 @@ export function trailRepositoryContract(name: string, backend: TrailBackend): vo
         assert.equal((await repo.job(ids[1]!))?.error, 'broken');
         assert.deepEqual(await repo.jobs('no-such-trail', 1, 10), { total: 0, jobs: [] });
         assert.equal(await repo.job('no-such-job'), undefined);
+      });
+
+      it("runs one job at a time per account: a job carries its trail's account and pages by it", async () => {
+        const mgmt = (await trail('audit-trail', [DIR_A])).t;
+        const a = await repo.create(spec('member-a-trail', [DIR_B]), 'local', T0, 0, MEMBER_A);
+        const a2 = await repo.create(spec('member-a-other', [DIR_C]), 'local', T0, 0, MEMBER_A);
+        const b = await repo.create(spec('member-b-trail', [DIR_B]), 'local', T0, 0, MEMBER_B);
+        const jm = await repo.createJob(mgmt, 10, undefined, 0, 1, T0 + 1);
+        const ja = await repo.createJob(a, 10, undefined, 0, 1, T0 + 2);
+        const jb = await repo.createJob(b, 10, undefined, 0, 1, T0 + 3);
+        assert.deepEqual([jm.accountId, ja.accountId, jb.accountId], [undefined, MEMBER_A, MEMBER_B], "another account's running job does not hold one back");
+        const refused = await repo.createJob(a2, 10, undefined, 0, 1, T0 + 4).then(
+          () => assert.fail('a second job of account A'),
+          (err: unknown) => err,
+        );
+        assert.ok(refused instanceof FlinkTrailError && refused.code === 'FT_ERR_TRAIL_HISTORY_JOB_RUNNING');
+        assert.ok(refused.message.includes(ja.id), "the refusal names the account's own running job");
+        await repo.setJobStatus(ja.id, JOB_STATUS.complete, T0 + 5);
+        const ja2 = await repo.createJob(a2, 10, undefined, 0, 1, T0 + 6);
+        const ofA = await repo.jobs(undefined, 1, 10, MEMBER_A);
+        assert.deepEqual([ofA.total, ofA.jobs.map((j) => j.id)], [2, [ja2.id, ja.id]]);
+        assert.deepEqual((await repo.jobs('member-b-trail', 1, 10, MEMBER_A)).total, 0, "not another account's trail's jobs");
+        assert.deepEqual((await repo.jobs(undefined, 1, 10)).total, 4, 'without an account: every account');
+        // A trail's jobs keep their account after the trail is gone and its name is another account's.
+        await repo.delete('member-b-trail', T0 + 7);
+        await repo.create(spec('member-b-trail', [DIR_A]), 'local', T0 + 8, 0, MEMBER_A);
+        assert.deepEqual((await repo.jobs('member-b-trail', 1, 10, MEMBER_A)).total, 0);
+        assert.deepEqual((await repo.jobs('member-b-trail', 1, 10, MEMBER_B)).jobs.map((j) => [j.id, j.status]), [[jb.id, JOB_STATUS.failed]]);
       });
     });
 

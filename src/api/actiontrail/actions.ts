@@ -44,7 +44,7 @@ export interface ActionContext {
   deps: ActionDeps;
   /** The Host the client used: DescribeRegions' endpoint. */
   host: string;
-  /** The signed caller. */
+  /** The signed caller: its account decides which events and trails it reaches. */
   principal: Principal;
   /** Names the resources of the call for its record. */
   resources(r: Record<string, string[]>): void;
@@ -144,8 +144,9 @@ function trailBody(p: RpcParams, create: boolean): Record<string, unknown> {
   for (const k of UNSUPPORTED_TRAIL_PARAMS) {
     if (p.get(k)) throw invalid(k, 'FlinkTrail has no RAM roles, Log Service or MaxCompute; deliver with Destinations.N (s3://, kafka://, syslog+tcp://, syslog+tls://, file://, local)');
   }
-  if (create && p.bool('IsOrganizationTrail', false)) throw invalid('IsOrganizationTrail', 'FlinkTrail has one account: multi-account trails do not exist');
   const b: Record<string, unknown> = { Name: p.required('Name') };
+  // A multi-account trail; only the management account may make one (the trail service decides).
+  if (create && p.bool('IsOrganizationTrail', false)) b['IsOrganizationTrail'] = true;
   for (const k of ['EventRW', 'TrailRegion', 'DigestInterval']) {
     const v = p.get(k);
     if (v !== undefined && v !== '') b[k] = v;
@@ -177,7 +178,6 @@ const trailFields = (t: Parameters<typeof describeTrail>[0], accountId: string) 
   OssWriteRoleArn: '',
   SlsProjectArn: '',
   SlsWriteRoleArn: '',
-  OrganizationId: '',
 });
 
 function createOrUpdateAnswer(t: Parameters<typeof describeTrail>[0], accountId: string) {
@@ -225,7 +225,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     lists: ['Destinations'],
     async run(ctx) {
       named(ctx);
-      const t = await ctx.deps.trails.create(trailBody(ctx.params, true));
+      const t = await ctx.deps.trails.create(trailBody(ctx.params, true), ctx.principal);
       return createOrUpdateAnswer(t, ctx.deps.accountId);
     },
   },
@@ -236,7 +236,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     lists: ['Destinations'],
     async run(ctx) {
       const name = named(ctx);
-      const t = await ctx.deps.trails.update(name, trailBody(ctx.params, false));
+      const t = await ctx.deps.trails.update(name, trailBody(ctx.params, false), ctx.principal);
       return createOrUpdateAnswer(t, ctx.deps.accountId);
     },
   },
@@ -246,7 +246,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     sensitive: true,
     params: ['Name'],
     async run(ctx) {
-      await ctx.deps.trails.delete(named(ctx));
+      await ctx.deps.trails.delete(named(ctx), ctx.principal);
       return {};
     },
   },
@@ -256,10 +256,12 @@ export const ACTIONS: Record<string, ActionSpec> = {
     params: ['NameList', 'IncludeShadowTrails', 'IncludeOrganizationTrail'],
     async run(ctx) {
       const p = ctx.params;
-      // No shadow (other-region copies) or organization trails exist here: both flags are valid and change nothing.
+      // No shadow (other-region copies) exist here. Multi-account trails are the management
+      // account's own and always listed to it; a member sees none (not its account's): both flags
+      // are valid and change nothing.
       p.bool('IncludeShadowTrails', false);
       p.bool('IncludeOrganizationTrail', false);
-      const list = await ctx.deps.trails.list(p.get('NameList'));
+      const list = await ctx.deps.trails.list(p.get('NameList'), ctx.principal);
       if (list.length) ctx.resources({ [TRAIL_RESOURCE]: list.slice(0, 100).map((t) => t.name) });
       return { TrailList: list.map((t) => trailFields(t, ctx.deps.accountId)) };
     },
@@ -268,10 +270,12 @@ export const ACTIONS: Record<string, ActionSpec> = {
     eventRW: 'Read',
     isGlobal: true,
     params: ['Name', 'IsOrganizationTrail'],
-    run(ctx) {
+    async run(ctx) {
       const name = named(ctx);
-      if (ctx.params.bool('IsOrganizationTrail', false)) throw new FlinkTrailError('FT_ERR_TRAIL_NOT_FOUND', name);
-      return ctx.deps.trails.status(name);
+      const status = await ctx.deps.trails.status(name, ctx.principal);
+      // As ActionTrail: IsOrganizationTrail=true asks for a multi-account trail of that name.
+      if (ctx.params.bool('IsOrganizationTrail', false) && !status.IsOrganizationTrail) throw new FlinkTrailError('FT_ERR_TRAIL_NOT_FOUND', name);
+      return status;
     },
   },
   StartLogging: {
@@ -279,7 +283,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     isGlobal: true,
     params: ['Name'],
     async run(ctx) {
-      await ctx.deps.trails.start(named(ctx));
+      await ctx.deps.trails.start(named(ctx), ctx.principal);
       return {};
     },
   },
@@ -289,7 +293,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     sensitive: true,
     params: ['Name'],
     async run(ctx) {
-      await ctx.deps.trails.stop(named(ctx));
+      await ctx.deps.trails.stop(named(ctx), ctx.principal);
       return {};
     },
   },
@@ -299,7 +303,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
     params: ['TrailName', 'ClientToken'],
     async run(ctx) {
       if ((ctx.params.get('ClientToken') ?? '').length > 64) throw invalid('ClientToken', 'at most 64 characters');
-      const job = await ctx.deps.trails.createHistoryJob(named(ctx, 'TrailName'));
+      const job = await ctx.deps.trails.createHistoryJob(named(ctx, 'TrailName'), ctx.principal);
       return { JobId: job.id };
     },
   },
@@ -311,7 +315,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
       const p = ctx.params;
       const trail = p.get('TrailName') || undefined;
       if (trail) ctx.resources({ [TRAIL_RESOURCE]: [trail.slice(0, 64)] });
-      return ctx.deps.trails.listHistoryJobs(trail, String(p.int('PageNumber', 1, 100_000, 1)), String(p.int('PageSize', 1, 100, 20)));
+      return ctx.deps.trails.listHistoryJobs(trail, String(p.int('PageNumber', 1, 100_000, 1)), String(p.int('PageSize', 1, 100, 20)), ctx.principal);
     },
   },
   DescribeRegions: {

@@ -90,6 +90,21 @@ describe('RPC request authentication', () => {
     assert.equal((await verify(v3({ body: 'Name=trail-one' }))).method, 'ACS3-HMAC-SHA256');
   });
 
+  it("names the signer's account: a member account's key signs as that account, the management account's as none", async () => {
+    assert.equal('accountId' in (await verify(v1())).principal, false, 'the management account');
+    const team = await directory.createAccount('team-rpc', '1000000000000001');
+    await directory.createUser('member-bob', 'admin', undefined, false, { accountId: team.id });
+    const bobKey = await directory.createAccessKey('member-bob');
+    const saved = key;
+    key = bobKey;
+    try {
+      assert.equal((await verify(v1())).principal.accountId, team.id);
+      assert.equal((await verify(v3())).principal.accountId, team.id);
+    } finally {
+      key = saved;
+    }
+  });
+
   it('refuses a wrong secret, a stale or future timestamp, an unknown or inactive key, STS tokens', async () => {
     assert.equal(await codeOf(() => verify(v1({}, { secret: 'wrong' }))), 'SignatureDoesNotMatch');
     assert.equal(await codeOf(() => verify(v1({}, { timestamp: NOW - 16 * 60_000 }))), 'InvalidTimeStamp.Expired');

@@ -11,7 +11,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { AuthError, type Principal } from '../../identity/authenticate.js';
-import type { Directory } from '../../identity/directory.js';
+import { memberOf, type Directory } from '../../identity/directory.js';
 import type { NonceStore } from './nonces.js';
 import type { RpcParams } from './params.js';
 import {
@@ -152,6 +152,8 @@ async function signingSecret(deps: RpcAuthDeps, accessKeyId: string): Promise<{ 
         principalId: user.id,
         userName: user.name,
         role: user.role,
+        // The key's account: what its calls may see (trails, LookupEvents) is that account's.
+        ...memberOf(user),
         accessKeyId,
         method: 'access-key',
         mfaAuthenticated: false,

@@ -18,7 +18,7 @@ import Database from 'better-sqlite3';
 import { isSealed, type Sealer } from '../../secrets/envelope.js';
 import { NONCES_V9 } from '../../api/actiontrail/sqlite/migrations.js';
 import { ACCOUNTS_V12, POLICIES_V3, SESSIONS_V3, SIGNING_V9, USERS_V2, USERS_V3 } from '../../identity/sqlite/migrations.js';
-import { DIGEST_KEYS_V4, TRAIL_LEASES_V11 } from '../../trails/sqlite/migrations.js';
+import { DIGEST_KEYS_V4, TRAIL_ACCOUNTS_V13, TRAIL_LEASES_V11 } from '../../trails/sqlite/migrations.js';
 import { K8S_OBJECTS_V5 } from '../../sources/k8s-audit/sqlite/migrations.js';
 
 export type Db = Database.Database;
@@ -235,6 +235,9 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE events ADD COLUMN account_id TEXT;
   CREATE INDEX events_account_time ON events (account_id, event_time) WHERE account_id IS NOT NULL;
   `,
+  // 13: trails belong to accounts (their owner; history jobs keep their trail's) and
+  // multi-account trails (trails/sqlite/migrations.ts)
+  TRAIL_ACCOUNTS_V13,
 ];
 
 export interface OpenOptions {

@@ -82,7 +82,11 @@ describe('upgrading a data directory made at migration 9', () => {
   });
 
   /** Tables a later migration added columns to, and which. */
-  const ADDED_COLUMNS: Record<string, string> = { users: 'migration 12 adds account_id (accounts)' };
+  const ADDED_COLUMNS: Record<string, string> = {
+    users: 'migration 12 adds account_id (accounts)',
+    trails: 'migration 13 adds account_id and is_organization_trail (trails/sqlite/migrations.ts)',
+    trail_history_jobs: 'migration 13 adds account_id (trails/sqlite/migrations.ts)',
+  };
 
   it('a fresh database has every table and index of the migration-9 schema, as it was written', () => {
     const fresh = openDatabase(join(root, 'fresh-2'));

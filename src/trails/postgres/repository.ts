@@ -1,6 +1,6 @@
 /**
  * The TrailRepository on PostgreSQL (with `store.url`; repository.ts is the contract): the trail
- * tables of the embedded database (store/sqlite/database.ts, migrations 4, 7 and 8) in the event
+ * tables of the embedded database (store/sqlite/database.ts, migrations 4, 7, 8 and 13) in the event
  * store's database, under their own migrations component (`trails`), plus `trail_leases`. Every
  * instance sees the same trails, and the lease of a trail says which one delivers it.
  *
@@ -150,6 +150,17 @@ export const TRAIL_MIGRATIONS: readonly Migration[] = [
       expires_at bigint NOT NULL
     );`,
   },
+  {
+    // SQLite migration 13: trails belong to accounts (NULL: the management account), history jobs
+    // keep their trail's, multi-account trails.
+    version: 2,
+    name: 'trail accounts',
+    sql: `
+    ALTER TABLE trails ADD COLUMN account_id text;
+    ALTER TABLE trails ADD COLUMN is_organization_trail boolean NOT NULL DEFAULT false;
+    ALTER TABLE trail_history_jobs ADD COLUMN account_id text;
+    CREATE INDEX trail_history_jobs_account ON trail_history_jobs (account_id, created_at);`,
+  },
 ];
 
 /** A client in a transaction, or the pool for a single statement. */
@@ -274,14 +285,14 @@ export class PostgresTrailRepository implements TrailRepository {
     await q.query('INSERT INTO trail_cursors (dest_id, position) VALUES ($1, $2)', [r?.['id'], position]);
   }
 
-  async create(spec: TrailSpec, homeRegion: string, now: number, lastSeq: number): Promise<TrailRecord> {
+  async create(spec: TrailSpec, homeRegion: string, now: number, lastSeq: number, accountId?: string): Promise<TrailRecord> {
     return this.tx(async (c) => {
       try {
         // No read first: two instances creating one name at once both pass a read; the key refuses one.
         await c.query(
-          `INSERT INTO trails (name, event_rw, trail_region, home_region, status, digest_interval, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, 'Fresh', $5, $6, $7)`,
-          [spec.name, spec.eventRW, regionText(spec.trailRegion), homeRegion, spec.digestInterval, now, now],
+          `INSERT INTO trails (name, event_rw, trail_region, home_region, status, digest_interval, created_at, updated_at, account_id, is_organization_trail)
+           VALUES ($1, $2, $3, $4, 'Fresh', $5, $6, $7, $8, $9)`,
+          [spec.name, spec.eventRW, regionText(spec.trailRegion), homeRegion, spec.digestInterval, now, now, accountId ?? null, spec.isOrganizationTrail ?? false],
         );
       } catch (err) {
         if ((err as { code?: string }).code === UNIQUE_VIOLATION) throw new FlinkTrailError('FT_ERR_TRAIL_ALREADY_EXISTS', spec.name);
@@ -532,16 +543,17 @@ export class PostgresTrailRepository implements TrailRepository {
   async createJob(trail: TrailRecord, endSeq: number, before: number | undefined, startTime: number, endTime: number, now: number): Promise<HistoryJob> {
     const id = randomUUID();
     return this.tx(async (c) => {
-      // One job at a time across instances: this mode conflicts with itself (and with the row
-      // writes of setJobStatus), so two createJob calls cannot both find none running.
+      // One job at a time per account across instances: this mode conflicts with itself (and with
+      // the row writes of setJobStatus), so two createJob calls cannot both find none running.
       await c.query('LOCK TABLE trail_history_jobs IN SHARE ROW EXCLUSIVE MODE');
-      const [running] = await rows(c, 'SELECT id, trail FROM trail_history_jobs WHERE status IN (0, 1) LIMIT 1');
+      const account = trail.accountId ?? null;
+      const [running] = await rows(c, 'SELECT id, trail FROM trail_history_jobs WHERE status IN (0, 1) AND account_id IS NOT DISTINCT FROM $1 LIMIT 1', [account]);
       if (running) throw new FlinkTrailError('FT_ERR_TRAIL_HISTORY_JOB_RUNNING', String(running['id']), String(running['trail']));
       const [r] = await rows(
         c,
-        `INSERT INTO trail_history_jobs (id, trail, status, home_region, end_seq, before_time, start_time, end_time, created_at, updated_at)
-         VALUES ($1, $2, 0, $3, $4, $5, $6, $7, $8, $8) RETURNING *`,
-        [id, trail.name, trail.homeRegion, endSeq, before ?? null, startTime, endTime, now],
+        `INSERT INTO trail_history_jobs (id, trail, status, home_region, end_seq, before_time, start_time, end_time, created_at, updated_at, account_id)
+         VALUES ($1, $2, 0, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING *`,
+        [id, trail.name, trail.homeRegion, endSeq, before ?? null, startTime, endTime, now, account],
       );
       for (const d of trail.destinations) {
         await c.query('INSERT INTO trail_cursors (dest_id, job_id, position, end_seq) VALUES ($1, $2, 0, $3)', [d.id, id, endSeq]);
@@ -555,14 +567,12 @@ export class PostgresTrailRepository implements TrailRepository {
     return r && toJob(r);
   }
 
-  async jobs(trail: string | undefined, page: number, size: number): Promise<{ total: number; jobs: HistoryJob[] }> {
+  async jobs(trail: string | undefined, page: number, size: number, accountId?: string): Promise<{ total: number; jobs: HistoryJob[] }> {
     const t = trail ?? null;
-    const [n] = await rows(this.pool, 'SELECT COUNT(*) AS n FROM trail_history_jobs WHERE $1::text IS NULL OR trail = $1', [t]);
-    const rs = await rows(this.pool, 'SELECT * FROM trail_history_jobs WHERE $1::text IS NULL OR trail = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3', [
-      t,
-      size,
-      (page - 1) * size,
-    ]);
+    const a = accountId ?? null;
+    const where = 'WHERE ($1::text IS NULL OR trail = $1) AND ($2::text IS NULL OR account_id = $2)';
+    const [n] = await rows(this.pool, `SELECT COUNT(*) AS n FROM trail_history_jobs ${where}`, [t, a]);
+    const rs = await rows(this.pool, `SELECT * FROM trail_history_jobs ${where} ORDER BY created_at DESC, id LIMIT $3 OFFSET $4`, [t, a, size, (page - 1) * size]);
     return { total: Number(n?.['n'] ?? 0), jobs: rs.map((r) => toJob(r)) };
   }
 

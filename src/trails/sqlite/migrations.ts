@@ -23,3 +23,16 @@ export const TRAIL_LEASES_V11 = `
     expires_at INTEGER NOT NULL
   );
 `;
+
+/**
+ * Migration 13: trails belong to accounts. `account_id` is the owner (NULL: the management
+ * account — every trail made before accounts, and those the management account makes); a history
+ * job keeps its trail's, as jobs outlive their trail. `is_organization_trail`: a multi-account
+ * trail (every account's events, each under its own path).
+ */
+export const TRAIL_ACCOUNTS_V13 = `
+  ALTER TABLE trails ADD COLUMN account_id TEXT;
+  ALTER TABLE trails ADD COLUMN is_organization_trail INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE trail_history_jobs ADD COLUMN account_id TEXT;
+  CREATE INDEX trail_history_jobs_account ON trail_history_jobs (account_id, created_at);
+`;

@@ -1,6 +1,6 @@
 /**
  * The embedded TrailRepository (repository.ts is the contract): trail tables in the data
- * directory's database (migrations 4, 7, 8 and 11 of store/sqlite/database.ts). Lease times are
+ * directory's database (migrations 4, 7, 8, 11 and 13 of store/sqlite/database.ts). Lease times are
  * this process's clock: the data directory has one server.
  */
 import { randomUUID } from 'node:crypto';
@@ -85,16 +85,26 @@ export class SqliteTrailRepository implements TrailRepository {
     this.db.prepare('INSERT INTO trail_cursors (dest_id, position) VALUES (?, ?)').run(Number(info.lastInsertRowid), position);
   }
 
-  async create(spec: TrailSpec, homeRegion: string, now: number, lastSeq: number): Promise<TrailRecord> {
+  async create(spec: TrailSpec, homeRegion: string, now: number, lastSeq: number, accountId?: string): Promise<TrailRecord> {
     this.db
       .transaction(() => {
         if (this.db.prepare('SELECT 1 FROM trails WHERE name = ?').get(spec.name)) throw new FlinkTrailError('FT_ERR_TRAIL_ALREADY_EXISTS', spec.name);
         this.db
           .prepare(
-            `INSERT INTO trails (name, event_rw, trail_region, home_region, status, digest_interval, created_at, updated_at)
-             VALUES (?, ?, ?, ?, 'Fresh', ?, ?, ?)`,
+            `INSERT INTO trails (name, event_rw, trail_region, home_region, status, digest_interval, created_at, updated_at, account_id, is_organization_trail)
+             VALUES (?, ?, ?, ?, 'Fresh', ?, ?, ?, ?, ?)`,
           )
-          .run(spec.name, spec.eventRW, spec.trailRegion === 'All' ? 'All' : JSON.stringify(spec.trailRegion), homeRegion, spec.digestInterval, now, now);
+          .run(
+            spec.name,
+            spec.eventRW,
+            spec.trailRegion === 'All' ? 'All' : JSON.stringify(spec.trailRegion),
+            homeRegion,
+            spec.digestInterval,
+            now,
+            now,
+            accountId ?? null,
+            spec.isOrganizationTrail ? 1 : 0,
+          );
         spec.destinations.forEach((d, i) => this.addDestination(spec.name, i, d, lastSeq));
       })
       .immediate();
@@ -338,14 +348,15 @@ export class SqliteTrailRepository implements TrailRepository {
     const id = randomUUID();
     this.db
       .transaction(() => {
-        const running = this.db.prepare('SELECT id, trail FROM trail_history_jobs WHERE status IN (0, 1) LIMIT 1').get() as Row | undefined;
+        const account = trail.accountId ?? null;
+        const running = this.db.prepare('SELECT id, trail FROM trail_history_jobs WHERE status IN (0, 1) AND account_id IS ? LIMIT 1').get(account) as Row | undefined;
         if (running) throw new FlinkTrailError('FT_ERR_TRAIL_HISTORY_JOB_RUNNING', String(running['id']), String(running['trail']));
         this.db
           .prepare(
-            `INSERT INTO trail_history_jobs (id, trail, status, home_region, end_seq, before_time, start_time, end_time, created_at, updated_at)
-             VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`,
+            `INSERT INTO trail_history_jobs (id, trail, status, home_region, end_seq, before_time, start_time, end_time, created_at, updated_at, account_id)
+             VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(id, trail.name, trail.homeRegion, endSeq, before ?? null, startTime, endTime, now, now);
+          .run(id, trail.name, trail.homeRegion, endSeq, before ?? null, startTime, endTime, now, now, account);
         for (const d of trail.destinations) {
           this.db.prepare('INSERT INTO trail_cursors (dest_id, job_id, position, end_seq) VALUES (?, ?, 0, ?)').run(d.id, id, endSeq);
         }
@@ -359,13 +370,15 @@ export class SqliteTrailRepository implements TrailRepository {
     return r ? toJob(r) : undefined;
   }
 
-  /** A page of one trail's jobs, or of every job (`trail` undefined: ListDeliveryHistoryJobs is account-wide). */
-  async jobs(trail: string | undefined, page: number, size: number): Promise<{ total: number; jobs: HistoryJob[] }> {
+  /** A page of one trail's jobs, or of every job (`trail` undefined: ListDeliveryHistoryJobs is account-wide); with `accountId`, that account's only. */
+  async jobs(trail: string | undefined, page: number, size: number, accountId?: string): Promise<{ total: number; jobs: HistoryJob[] }> {
     const t = trail ?? null;
-    const total = (this.db.prepare('SELECT COUNT(*) AS n FROM trail_history_jobs WHERE ? IS NULL OR trail = ?').get(t, t) as Row)['n'];
+    const a = accountId ?? null;
+    const where = 'WHERE (? IS NULL OR trail = ?) AND (? IS NULL OR account_id = ?)';
+    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM trail_history_jobs ${where}`).get(t, t, a, a) as Row)['n'];
     const rows = this.db
-      .prepare('SELECT * FROM trail_history_jobs WHERE ? IS NULL OR trail = ? ORDER BY created_at DESC, id LIMIT ? OFFSET ?')
-      .all(t, t, size, (page - 1) * size) as Row[];
+      .prepare(`SELECT * FROM trail_history_jobs ${where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?`)
+      .all(t, t, a, a, size, (page - 1) * size) as Row[];
     return { total: Number(total), jobs: rows.map((r) => toJob(r)) };
   }
 

@@ -14,11 +14,15 @@
  *
  * Key rotation raises no false alarm: each digest names its key by fingerprint and carries its
  * signing time, checked against that key's published validity.
+ *
+ * A multi-account trail (`accounts`) keeps one chain per account and region, under
+ * `<rd_id>/<accountId>/<region>/`: each account is validated on its own (all found, or those
+ * asked for) and reported on its own, and a digest must name the account of its path.
  */
 import type { KeyObject } from 'node:crypto';
 import { readDigest, verifyDigest, type SignedDigest } from '../digest/format.js';
 import { importPublicKey, type PublicKeyInfo } from '../digest/keys.js';
-import { DIGEST_DIR, digestKey, INSIGHT_DIR, LOG_DIR, parseDigestKey, parseLogKey, sha256Hex } from '../layout.js';
+import { DIGEST_DIR, digestKey, INSIGHT_DIR, LOG_DIR, logPath, parseDigestKey, parseLogKey, pathRegion, sha256Hex } from '../layout.js';
 
 /** What validate-logs reads: a bucket or directory rooted at the trail's prefix. */
 export interface Reader {
@@ -62,6 +66,16 @@ export interface Finding {
   /** The object the finding is about, relative to the trail's root (the bucket prefix or directory). */
   object: string;
   message: string;
+  /** The account whose path the object is under (multi-account trails). */
+  account?: string;
+}
+
+/** How one account of a multi-account trail fared. */
+export interface AccountReport {
+  accountId: string;
+  ok: boolean;
+  digests: { valid: number; total: number };
+  files: { valid: number; total: number };
 }
 
 export interface ValidateOptions {
@@ -71,8 +85,13 @@ export interface ValidateOptions {
   start: number;
   end: number;
   now?: number;
-  /** Regions to validate; default: every region found under AliyunLogs/. */
+  /** Regions to validate; default: every region found under AliyunLogs/ (of each account). */
   regions?: readonly string[];
+  /**
+   * A multi-account trail: its files are under `<rdId>/<accountId>/<region>/`. `only`: validate
+   * these accounts (default: every account found).
+   */
+  accounts?: { rdId: string; only?: readonly string[] };
   /** How long after its interval a digest may still be on its way (default 5 minutes). */
   graceMs?: number;
 }
@@ -86,6 +105,39 @@ export interface ValidationReport {
   validDigests: string[];
   /** The time span the found digests cover. */
   found?: { start: string; end: string };
+  /** Multi-account trails: each account validated, by id. */
+  accounts?: AccountReport[];
+}
+
+const last = (p: string) => p.replace(/\/$/, '').split('/').pop() as string;
+
+/** The names of the directories right under `AliyunLogs/<dir>/<below>` for every kind of directory, sorted. */
+async function childNames(reader: Reader, below: string): Promise<string[]> {
+  const found = new Set<string>();
+  for (const dir of [DIGEST_DIR, LOG_DIR, INSIGHT_DIR]) for (const p of await reader.listDirs(`AliyunLogs/${dir}/${below}`)) found.add(last(p));
+  return [...found].sort();
+}
+
+/**
+ * The resource directories (`<rd_id>`) of multi-account trails found in a copy: directories under
+ * `AliyunLogs/Actiontrail[-Digest]/` whose children hold region directories (where a region's
+ * hold year and month directories). For offline validation, where no API says what a trail is.
+ */
+export async function findResourceDirectories(reader: Reader): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of await childNames(reader, '')) {
+    if (!name.startsWith('rd-')) continue;
+    for (const dir of [DIGEST_DIR, LOG_DIR]) {
+      const [account] = await reader.listDirs(`AliyunLogs/${dir}/${name}/`);
+      if (account === undefined) continue;
+      const [region] = await reader.listDirs(account);
+      if (region !== undefined && /^[a-z]/.test(last(region))) {
+        out.push(name);
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 interface Loaded {
@@ -139,23 +191,30 @@ export async function validateLogs(o: ValidateOptions): Promise<ValidationReport
   for (const info of o.publicKeys) keys.set(info.Fingerprint, { key: importPublicKey(info), info });
   const err = (kind: FindingKind, object: string, message: string) => findings.push({ kind, severity: 'error', object, message });
 
-  let regions = o.regions ? [...o.regions] : [];
-  if (!o.regions) {
-    const found = new Set<string>();
-    for (const dir of [DIGEST_DIR, LOG_DIR, INSIGHT_DIR]) {
-      for (const p of await o.reader.listDirs(`AliyunLogs/${dir}/`)) found.add(p.replace(/\/$/, '').split('/').pop() as string);
+  // The paths to validate, each one digest chain: regions, or each account's regions.
+  const regionsUnder = async (below: string) => (o.regions ? [...o.regions] : await childNames(o.reader, below));
+  const paths: { path: string; account?: string }[] = [];
+  const accounts = o.accounts;
+  const accountIds = accounts ? (accounts.only ? [...accounts.only] : await childNames(o.reader, `${accounts.rdId}/`)) : [];
+  if (accounts) {
+    for (const accountId of accountIds) {
+      for (const region of await regionsUnder(`${accounts.rdId}/${accountId}/`)) paths.push({ path: logPath(region, { rdId: accounts.rdId, accountId }), account: accountId });
     }
-    regions = [...found].sort();
+  } else {
+    for (const region of await regionsUnder('')) paths.push({ path: region });
   }
+  const tallies = new Map<string, AccountReport>(accountIds.map((a) => [a, { accountId: a, ok: true, digests: { valid: 0, total: 0 }, files: { valid: 0, total: 0 } }]));
   // Digests are listed a day beyond the range on both sides so that links can be followed.
   const listFrom = o.start - DAY;
   const listTo = Math.min(o.end, now) + DAY;
   let foundStart: number | undefined;
   let foundEnd: number | undefined;
 
-  for (const region of regions) {
+  for (const { path, account } of paths) {
+    const region = pathRegion(path);
+    const before = { findings: findings.length, files: validFiles.length, digests: validDigests.length, filesTotal, digestsTotal };
     const loaded: Loaded[] = [];
-    for (const day of await dayDirs(o.reader, `AliyunLogs/${DIGEST_DIR}/${region}/`, listFrom, listTo)) {
+    for (const day of await dayDirs(o.reader, `AliyunLogs/${DIGEST_DIR}/${path}/`, listFrom, listTo)) {
       for (const key of await o.reader.list(day)) {
         const meta = parseDigestKey(key);
         if (!meta || meta.trail !== o.trail || meta.region !== region) continue;
@@ -203,8 +262,8 @@ export async function validateLogs(o: ValidateOptions): Promise<ValidationReport
         err('digest-key-not-valid', l.key, `The digest was signed at ${d.body.signedAt}, outside the validity of key ${k.info.Fingerprint}.`);
         continue;
       }
-      if (!d.body.digestObject.endsWith(l.key) || d.body.trailName !== o.trail || d.body.region !== region) {
-        err('digest-moved', l.key, `The digest belongs at ${d.body.digestObject} (trail ${d.body.trailName}, region ${d.body.region}).`);
+      if (!d.body.digestObject.endsWith(l.key) || d.body.trailName !== o.trail || d.body.region !== region || (account !== undefined && d.body.accountId !== account)) {
+        err('digest-moved', l.key, `The digest belongs at ${d.body.digestObject} (trail ${d.body.trailName}, account ${d.body.accountId}, region ${d.body.region}).`);
         continue;
       }
       l.valid = true;
@@ -242,7 +301,7 @@ export async function validateLogs(o: ValidateOptions): Promise<ValidationReport
     const newest = loaded.filter((l) => l.digest).at(-1);
     for (const l of loaded) {
       if (!inRange(l) || l === newest || linked.has(l.key) || !l.digest) continue;
-      const expected = digestKey('', region, o.trail, l.endMs + l.digest.body.digestInterval * 1000);
+      const expected = digestKey('', path, o.trail, l.endMs + l.digest.body.digestInterval * 1000);
       if (reported.has(expected)) continue;
       reported.add(expected);
       digestsTotal++;
@@ -273,7 +332,7 @@ export async function validateLogs(o: ValidateOptions): Promise<ValidationReport
     const newestInterval = newest?.digest ? newest.digest.body.digestInterval * 1000 : 3600_000;
     let tailMissing = false;
     for (const dir of [LOG_DIR, INSIGHT_DIR]) {
-      for (const day of await dayDirs(o.reader, `AliyunLogs/${dir}/${region}/`, o.start, Math.min(o.end, now))) {
+      for (const day of await dayDirs(o.reader, `AliyunLogs/${dir}/${path}/`, o.start, Math.min(o.end, now))) {
         for (const key of await o.reader.list(day)) {
           const meta = parseLogKey(key);
           if (!meta || listed.has(key) || meta.cutAt < o.start - 1000 || meta.cutAt > o.end) continue;
@@ -297,10 +356,20 @@ export async function validateLogs(o: ValidateOptions): Promise<ValidationReport
         }
       }
     }
-    if (tailMissing && newest?.digest && !reported.has(digestKey('', region, o.trail, newest.endMs + newestInterval))) {
-      const expected = digestKey('', region, o.trail, newest.endMs + newestInterval);
+    if (tailMissing && newest?.digest && !reported.has(digestKey('', path, o.trail, newest.endMs + newestInterval))) {
+      const expected = digestKey('', path, o.trail, newest.endMs + newestInterval);
       digestsTotal++;
       err('digest-missing', expected, `The digest after ${newest.key} is missing (log files after it are due to be covered).`);
+    }
+    // What this path found counts for its account.
+    const tally = account !== undefined ? tallies.get(account) : undefined;
+    if (account !== undefined) for (const f of findings.slice(before.findings)) f.account = account;
+    if (tally) {
+      tally.digests.valid += validDigests.length - before.digests;
+      tally.digests.total += digestsTotal - before.digestsTotal;
+      tally.files.valid += validFiles.length - before.files;
+      tally.files.total += filesTotal - before.filesTotal;
+      if (findings.slice(before.findings).some((f) => f.severity === 'error')) tally.ok = false;
     }
   }
 
@@ -313,6 +382,7 @@ export async function validateLogs(o: ValidateOptions): Promise<ValidationReport
     validDigests,
   };
   if (foundStart !== undefined && foundEnd !== undefined) report.found = { start: new Date(foundStart).toISOString(), end: new Date(foundEnd).toISOString() };
+  if (accounts) report.accounts = [...tallies.values()];
   return report;
 }
 
@@ -331,6 +401,13 @@ export function formatReport(r: ValidationReport, o: { trail: string; start: num
     lines.push(`${f.severity === 'error' ? 'INVALID' : 'NOTE'} ${f.kind}: ${f.object}\n    ${f.message}`);
   }
   if (r.found) lines.push('', `Results found for ${r.found.start} to ${r.found.end}:`);
+  if (r.accounts) {
+    lines.push('');
+    for (const a of r.accounts) {
+      lines.push(`Account ${a.accountId}: ${a.ok ? 'valid' : 'INVALID'} — ${a.digests.valid}/${a.digests.total} digest files valid, ${a.files.valid}/${a.files.total} log files valid`);
+    }
+    if (!r.accounts.length) lines.push('No account found under the trail\'s resource directory.');
+  }
   lines.push('', `${r.digests.valid}/${r.digests.total} digest files valid`, `${r.files.valid}/${r.files.total} log files valid`);
   const pending = r.findings.filter((f) => f.kind === 'file-pending').length;
   if (pending) lines.push(`${pending} log files delivered after the newest digest (not yet covered)`);

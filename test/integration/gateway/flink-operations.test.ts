@@ -254,6 +254,11 @@ describe('gateway in front of a real Flink cluster', { timeout: 300_000 }, () =>
     assert.equal(await res.text(), await (await fetch(`${flink.restUrl}/config`)).text());
     const redirect = await fetch(`${ft.info.apiUrl}/flink/default`, { redirect: 'manual', headers: { authorization: basic(cred) } });
     assert.equal(redirect.status, 308);
+    // Without credentials a known and an unknown name get the same answer: no name is revealed.
+    for (const name of ['default', 'no-such-cluster']) {
+      const r = await fetch(`${ft.info.apiUrl}/flink/${name}`, { redirect: 'manual' });
+      assert.deepEqual([r.status, r.headers.get('location')], [308, `/flink/${name}/`], name);
+    }
     const web = await fetch(`${ft.info.apiUrl}/flink/default/`, { headers: { authorization: basic(cred) } });
     assert.equal(web.status, 200);
     assert.match(await web.text(), /<html/i);

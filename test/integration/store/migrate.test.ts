@@ -679,6 +679,42 @@ describe('flinktrail migrate (SQLite data directory → PostgreSQL)', { timeout:
     await withPgTrails(url, dir, secrets, async (repo) => assert.deepEqual(await trailState(repo), expected));
   });
 
+  it("copies each trail's owning account and multi-account flag, and its history jobs' account", async () => {
+    const { dir } = await dataDirWith(20);
+    const secrets = testSecrets();
+    const member = '2000000000000001';
+    const db = openDatabase(dir);
+    try {
+      const repo = new SqliteTrailRepository(db, join(dir, 'trails'), secrets);
+      const spec = (name: string, multi = false) => ({
+        name,
+        eventRW: 'All' as const,
+        trailRegion: 'All' as const,
+        digestInterval: 3600,
+        destinations: [parseDestination(`file://${dir}/${name}`, { localDir: join(dir, 'trails') })],
+        ...(multi ? { isOrganizationTrail: true } : {}),
+      });
+      const mine = await repo.create(spec('member-trail'), 'local', T0, 0, member);
+      await repo.create(spec('every-account-trail', true), 'local', T0, 0);
+      await repo.createJob(mine, 10, undefined, 0, 1, T0 + 1);
+    } finally {
+      db.close();
+    }
+    const expected = await directoryTrails(dir, secrets);
+    const url = await newDatabase();
+    const result = await migrateEvents({ dataDir: dir, url, sealer: secrets });
+    assert.equal(result.verified, true);
+    assert.deepEqual(result.tables?.trails, { rows: 2, copied: 2 });
+    await withPgTrails(url, dir, secrets, async (repo) => {
+      assert.deepEqual(await trailState(repo), expected);
+      assert.deepEqual((await repo.list()).map((t) => [t.name, t.accountId, t.isOrganizationTrail]), [
+        ['every-account-trail', undefined, true],
+        ['member-trail', member, false],
+      ]);
+      assert.deepEqual((await repo.jobs(undefined, 1, 10, member)).jobs.map((j) => [j.trail, j.accountId]), [['member-trail', member]]);
+    });
+  });
+
   it('refuses to copy a trail over one of the same name that PostgreSQL made (FT_ERR_MIGRATE_CONFLICT), switching nothing', async () => {
     const { dir } = await dataDirWith(50);
     const secrets = testSecrets();

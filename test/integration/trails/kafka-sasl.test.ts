@@ -89,7 +89,7 @@ describe('trails to Kafka over SASL_SSL', { timeout: 900_000 }, () => {
     const plainShown = described.body.TrailList.find((x) => x.Name === 'plain-trail')!.Destinations[0]!;
     assert.equal((await t!.call('PATCH', '/api/v1/trails/plain-trail', { Destinations: [plainShown] })).status, 200);
     const trails = t!.app.modules.find((m) => m.name === 'trails') as TrailsModule;
-    assert.ok((await trails.service.get('plain-trail')).destinations[0]!.url.includes(PLAIN_PASSWORD), 'the stored URL kept the password');
+    assert.ok((await trails.service.get('plain-trail', {})).destinations[0]!.url.includes(PLAIN_PASSWORD), 'the stored URL kept the password');
     // At rest the inline password is sealed with the master key; a reference is no secret and stays readable.
     const stored = async (trail: string) => {
       const rows = await t!.trailRows<{ url: string }>('SELECT url FROM trail_destinations WHERE trail = ?', trail);

@@ -83,7 +83,7 @@ describe('trail management', () => {
     const upd = await t.call('PATCH', '/api/v1/trails/secret-trail', { Destinations: [shown, `file://${dir}`], EventRW: 'Write' });
     assert.equal(upd.status, 200, JSON.stringify(upd.body));
     const trails = t.app.modules.find((m) => m.name === 'trails') as TrailsModule;
-    assert.ok((await trails.service.get('secret-trail')).destinations[0]!.url.includes(SECRET), 'trails.service.get("secret-trail").destinations[0]!.url.includes(SECRET)');
+    assert.ok((await trails.service.get('secret-trail', {})).destinations[0]!.url.includes(SECRET), 'trails.service.get("secret-trail").destinations[0]!.url.includes(SECRET)');
 
     // The bucket is unreachable: the status names the failure, without credentials.
     assert.equal((await t.call('POST', '/api/v1/trails/secret-trail/start')).status, 200);
@@ -166,7 +166,7 @@ describe('trail management', () => {
     assert.equal(failed.status, 200);
     // The trail is gone, so its own ListDeliveryHistoryJobs answers 404: the account-wide list still has the job.
     const trails = t.app.modules.find((m) => m.name === 'trails') as TrailsModule;
-    const accountJobs = await trails.service.listHistoryJobs(undefined, 1, 100);
+    const accountJobs = await trails.service.listHistoryJobs(undefined, 1, 100, {});
     assert.equal(accountJobs.DeliveryHistoryJobs.find((j) => j.JobId === stuck.body.JobId)?.JobStatus, 3);
 
     const run = await cli(['trails', 'backfill', 'history-trail', '--wait'], env());
@@ -200,8 +200,8 @@ describe('trail management', () => {
     assert.equal(out.Destinations.length, 2);
     assert.ok(out.Destinations[1]!.startsWith(`file://${t.dataDir}`), 'out.Destinations[1]!.startsWith(`file://${t.dataDir}`)');
     const table = await cli(['trails', 'describe'], env());
-    assert.match(table.stdout, /Name\s+Status\s+EventRW/);
-    assert.match(table.stdout, /cli-trail-1\s+Enable\s+All/);
+    assert.match(table.stdout, /Name\s+Account\s+Status\s+EventRW/);
+    assert.match(table.stdout, /cli-trail-1\s+1\s+Enable\s+All/);
     const bad = await cli(['trails', 'create', '--name', 'cli-trail-2'], env());
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /FT_ERR_TRAIL_NO_DESTINATION/);

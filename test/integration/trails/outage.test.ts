@@ -93,7 +93,7 @@ describe('a bucket down for a while under steady traffic', { timeout: 300_000 },
 
     // Every event exactly once, in files that each exist once.
     const trails = t.app.modules.find((m) => m.name === 'trails') as TrailsModule;
-    const startAt = (await trails.service.get('outage-trail')).firstStartAt!;
+    const startAt = (await trails.service.get('outage-trail', {})).firstStartAt!;
     const want = (await t.app.store.scan(0, 1_000_000)).filter((p) => p.seq <= lastSeq && Date.parse(p.event.eventTime) > startAt).map((p) => p.event.eventId);
     // Events keep arriving after lastSeq (the status calls above are recorded too), so the trail
     // may deliver while the bucket is listed: what was recorded before the listing must be in
