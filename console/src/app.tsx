@@ -7,7 +7,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, setCsrfToken, setUnauthorizedHandler, type Account, type ClusterList, type ConsoleCatalog, type Session } from './api';
 import { ErrorNote, Loading } from './components/States';
-import { accountLabel, managesAccounts, type Meta } from './meta';
+import { managesAccounts, type Meta } from './meta';
 import { Access } from './pages/Access';
 import { Accounts } from './pages/Accounts';
 import { Clusters } from './pages/Clusters';
@@ -69,13 +69,17 @@ export function App() {
 
   // Account names, for the header, the account picker and event details. Listing accounts is an
   // admin's action: other roles see account ids (asking would only record a refusal).
-  const isAdmin = auth.state === 'signed-in' && auth.session.role === 'admin';
+  // Asked again for every caller (another user may sign in in the same tab), never kept from the last.
+  const caller = auth.state === 'signed-in' ? `${auth.session.userName}\n${auth.session.accountId ?? ''}\n${auth.session.role}` : '';
   useEffect(() => {
-    if (!isAdmin) return;
+    if (auth.state !== 'signed-in' || auth.session.role !== 'admin') {
+      setMeta((m) => (m.accounts ? { ...m, accounts: undefined } : m));
+      return;
+    }
     api<{ Accounts: Account[] }>('/api/v1/accounts')
       .then((a) => setMeta((m) => ({ ...m, accounts: a.Accounts })))
       .catch(() => undefined);
-  }, [isAdmin, accountsLoad]);
+  }, [caller, accountsLoad]);
 
   const page = pageOf(loc.path);
   useEffect(() => {
@@ -117,6 +121,7 @@ export function App() {
   }
   const fullMeta: Meta = { session, ...meta, reloadAccounts: () => setAccountsLoad((n) => n + 1) };
   const nav = NAV.filter((n) => n.key !== 'accounts' || managesAccounts(session));
+  const accountName = fullMeta.accounts?.find((a) => a.accountId === session.accountId)?.name;
 
   const signOut = async () => {
     let endSessionUrl: string | undefined;
@@ -159,7 +164,7 @@ export function App() {
           {session.accountId ? (
             <span class="account" data-testid="account" data-account-id={session.accountId} title={`Account ${session.accountId}${session.managementAccount ? ' (the management account: sees every account)' : ''}`}>
               <span class="offscreen">in account </span>
-              <span class="muted small" data-testid="account-name">{accountLabel(fullMeta, session.accountId) === session.accountId ? 'account' : accountLabel(fullMeta, session.accountId)}</span>{' '}
+              <span class="muted small" data-testid="account-name">{accountName ?? 'account'}</span>{' '}
               <code class="small">{session.accountId}</code>
             </span>
           ) : null}
