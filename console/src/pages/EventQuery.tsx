@@ -247,7 +247,7 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
             <option value="*">All regions</option>
           </select>
           {pickAccount && (
-            <>
+            <span class="picker">
               <label for="account">Account</label>
               <select id="account" value={q.accountId} onChange={(e) => go({ ...q, accountId: e.currentTarget.value, event: undefined })}>
                 <option value="">All accounts</option>
@@ -258,7 +258,7 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
                 ))}
                 {q.accountId && !accounts.some((a) => a.accountId === q.accountId) ? <option value={q.accountId}>{q.accountId}</option> : null}
               </select>
-            </>
+            </span>
           )}
         </div>
       </div>
