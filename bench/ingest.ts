@@ -9,11 +9,14 @@
  *    - baseline: raw better-sqlite3 inserts of the same rows (same statements, one transaction
  *      per 1,000 events), none of the store's queueing;
  *    - reference: the same raw inserts into a table without secondary indexes, to show what the
- *      indexes that make every filter fast cost at write time.
+ *      indexes that make every filter fast cost at write time;
+ *    - with `--postgres`: `PostgresEventStore.append`, the same calls the same way, into a fresh
+ *      database on PostgreSQL (scripts/it/postgres.sh), as a ratio to the SQLite store's row.
  * 2. Event-to-queryable latency. FlinkTrail (own process) in front of a real Flink, loaded by
  *    wrk through the gateway; a probe sends a read naming a fresh job id every 100 ms, and from
  *    the moment its answer has arrived polls LookupEvents (resourceName = that id) until the
- *    event is there. Baseline: the same probes with no other load.
+ *    event is there. Baseline: the same probes with no other load. With `--postgres` the same
+ *    probes against a FlinkTrail whose events are in PostgreSQL (`store.url`).
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -23,7 +26,10 @@ import type { ActionTrailEvent } from '../src/event/types.js';
 import { openDatabase } from '../src/store/sqlite/database.js';
 import { SqliteEventStore } from '../src/store/sqlite/events.js';
 import { seedDictionary } from '../src/store/sqlite/body-codec.js';
+import { PostgresEventStore } from '../src/store/postgres/events.js';
+import type { EventStore } from '../src/store/types.js';
 import { Generator, makeWorld, SPAN_MS } from './lib/generate.js';
+import { benchPostgres, freshDatabase } from './lib/postgres.js';
 import { sleep } from './lib/procs.js';
 import type { Section } from './lib/report.js';
 import { benchDir, benchFlink, startFlinkTrail, type FlinkTrailChild } from './lib/servers.js';
@@ -89,9 +95,8 @@ function rawInsert(db: Database.Database, events: ActionTrailEvent[], batch = BA
   return (performance.now() - t0) / 1000;
 }
 
-async function viaStore(dir: string, events: ActionTrailEvent[]): Promise<number> {
-  const db = openDatabase(dir);
-  const store = new SqliteEventStore(db, { flushIntervalMs: 20, maxQueue: events.length + 1 });
+/** Seconds to append `events` through `store` as a server does (batches, yielding between them), then close it. */
+async function timedAppends(store: EventStore, events: ActionTrailEvent[]): Promise<number> {
   const t0 = performance.now();
   const pending: Promise<void>[] = [];
   for (let i = 0; i < events.length; i += BATCH) {
@@ -102,8 +107,21 @@ async function viaStore(dir: string, events: ActionTrailEvent[]): Promise<number
   await Promise.all(pending);
   const s = (performance.now() - t0) / 1000;
   await store.close();
-  db.close();
   return s;
+}
+
+async function viaStore(dir: string, events: ActionTrailEvent[]): Promise<number> {
+  const db = openDatabase(dir);
+  try {
+    return await timedAppends(new SqliteEventStore(db, { flushIntervalMs: 20, maxQueue: events.length + 1 }), events);
+  } finally {
+    db.close();
+  }
+}
+
+/** `viaStore` on PostgreSQL: the same calls into a fresh database. */
+async function viaPostgres(url: string, events: ActionTrailEvent[]): Promise<number> {
+  return timedAppends(await PostgresEventStore.open({ url, flushIntervalMs: 20, maxQueue: events.length + 1 }), events);
 }
 
 function plainTable(dir: string, events: ActionTrailEvent[]): number {
@@ -170,14 +188,17 @@ async function ingestBench(o: BenchOptions): Promise<Section> {
 
   // Each way into a fresh directory; order rotated over rounds so that none always goes first.
   const rounds = o.quick ? 1 : 3;
-  type Way = 'store' | 'raw' | 'raw20k' | 'plain';
-  const times: Record<Way, number[]> = { store: [], raw: [], raw20k: [], plain: [] };
+  type Way = 'store' | 'raw' | 'raw20k' | 'plain' | 'pg';
+  const times: Record<Way, number[]> = { store: [], raw: [], raw20k: [], plain: [], pg: [] };
+  const pgServer = o.opts.has('postgres') ? await benchPostgres() : undefined;
+  const all: Way[] = pgServer ? ['raw', 'store', 'raw20k', 'plain', 'pg'] : ['raw', 'store', 'raw20k', 'plain'];
   for (let r = 0; r < rounds; r++) {
-    const ways = (['raw', 'store', 'raw20k', 'plain'] as const).map((_, i, a) => a[(i + r) % a.length] as Way);
+    const ways = all.map((_, i, a) => a[(i + r) % a.length] as Way);
     for (const way of ways) {
       process.stderr.write(`ingest: round ${r + 1}/${rounds}, ${way}…\n`);
       const dir = benchDir(`ingest-${way}`);
       if (way === 'store') times.store.push(await viaStore(dir, events));
+      else if (way === 'pg') times.pg.push(await viaPostgres(await freshDatabase(pgServer as string, `bench_ingest_${r}`), events));
       else if (way === 'raw' || way === 'raw20k') {
         const db = openDatabase(dir);
         times[way].push(rawInsert(db, events, way === 'raw' ? BATCH : 20_000));
@@ -202,6 +223,7 @@ async function ingestBench(o: BenchOptions): Promise<Section> {
     wrk({ origin, requests: reads, headers: { authorization: ft.authorization }, connections: 16, seconds: probeSeconds + 2 }),
   ]);
   await ft.stop();
+  const pgProbes = pgServer ? await postgresProbes(pgServer, flink, probeSeconds, reads) : undefined;
 
   const storeEps = eps('store');
   const p99 = loaded.latencies.p99;
@@ -215,13 +237,24 @@ ${table(
     ['baseline: raw better-sqlite3 INSERTs, same schema, 1,000 per transaction', int(eps('raw')), secs(best(times.raw)), ratio(1)],
     ['raw INSERTs, same schema, 20,000 per transaction', int(eps('raw20k')), secs(best(times.raw20k)), ratio(eps('raw20k') / eps('raw'))],
     ['reference: raw INSERTs, no secondary indexes', int(eps('plain')), secs(best(times.plain)), ratio(eps('plain') / eps('raw'))],
+    ...(pgServer
+      ? [['`PostgresEventStore.append` (the same calls; PostgreSQL 15, see below)', int(eps('pg')), secs(best(times.pg)), `${ratio(eps('pg') / eps('raw'))} (${ratio(eps('pg') / storeEps)} SQLite store)`]]
+      : []),
   ],
 )}
 
-All rounds (seconds): store ${times.store.map((s) => s.toFixed(2)).join(' / ')}; raw ${times.raw.map((s) => s.toFixed(2)).join(' / ')}; raw, 20,000 per transaction ${times.raw20k.map((s) => s.toFixed(2)).join(' / ')}; no indexes ${times.plain.map((s) => s.toFixed(2)).join(' / ')}.
+All rounds (seconds): store ${times.store.map((s) => s.toFixed(2)).join(' / ')};${pgServer ? ` PostgreSQL store ${times.pg.map((s) => s.toFixed(2)).join(' / ')};` : ''} raw ${times.raw.map((s) => s.toFixed(2)).join(' / ')}; raw, 20,000 per transaction ${times.raw20k.map((s) => s.toFixed(2)).join(' / ')}; no indexes ${times.plain.map((s) => s.toFixed(2)).join(' / ')}.
 The store beats the 1,000-row baseline because its 20 ms flush commits whatever has queued —
 larger transactions, fewer fsyncs; the gap to the no-index reference is what the
-indexes behind fast LookupEvents cost at write time.
+indexes behind fast LookupEvents cost at write time.${
+    pgServer
+      ? `
+The PostgreSQL row writes to a local throwaway cluster with fsync and synchronous_commit off
+(scripts/it/postgres.sh), the SQLite rows with \`synchronous: full\`: not the same durability. It
+shows what the store itself costs (row mapping, compression, one multi-row INSERT per flush,
+14 indexes per day partition), not what a durable PostgreSQL server would take.`
+      : ''
+  }
 
 ### Event-to-queryable latency (a probe every 100 ms for ${probeSeconds} s; from the answer to the first LookupEvents that returns it)
 
@@ -241,6 +274,7 @@ ${table(
   ],
 )}
 
+${pgProbes ? postgresProbeTable(pgProbes, idle, loaded) : ''}
 Notes:
 - A read's event is committed by the store's flush timer (\`store.flushIntervalMs\`, 20 ms), so
   the floor is that interval plus one commit; polling every 5 ms adds up to 5 ms.
@@ -257,13 +291,68 @@ Notes:
     goals: [
       { area: 'Ingest', goal: '≥ 50,000 events/s embedded', measured: `${int(storeEps)} events/s through the store (raw SQLite baseline ${int(eps('raw'))})`, met: storeEps >= 50_000 },
       { area: 'Ingest', goal: 'event-to-queryable p99 ≤ 1 s', measured: `${ms(p99)} under load (${ms(idle.latencies.p99)} idle)${loaded.missing ? `, ${loaded.missing} never visible` : ''}`, met: p99 <= 1000 && loaded.missing === 0 },
+      ...(pgProbes
+        ? [
+            {
+              area: 'Ingest (PostgreSQL store)',
+              goal: 'event-to-queryable p99 ≤ 1 s',
+              measured: `${ms(pgProbes.loaded.latencies.p99)} under load (SQLite ${ms(p99)}); ${int(eps('pg'))} events/s through the store (SQLite ${int(storeEps)})`,
+              met: pgProbes.loaded.latencies.p99 <= 1000 && pgProbes.loaded.missing === 0,
+            },
+          ]
+        : []),
     ],
   };
+}
+
+interface PostgresProbes {
+  idle: Probes;
+  loaded: Probes;
+  load: WrkResult;
+}
+
+/** The event-to-queryable probes again, idle and under the same load, with the events in PostgreSQL. */
+async function postgresProbes(server: string, flink: { restUrl: string }, seconds: number, reads: { method: 'GET'; path: string }[]): Promise<PostgresProbes> {
+  const url = await freshDatabase(server, 'bench_ingest_e2e');
+  const ft = await startFlinkTrail({ dataDir: benchDir('ingest-e2e-pg'), flinkUrl: flink.restUrl, storeUrl: url });
+  try {
+    process.stderr.write('ingest: event-to-queryable probes on PostgreSQL, idle…\n');
+    const idle = await probe(ft, seconds);
+    process.stderr.write('ingest: event-to-queryable probes on PostgreSQL under wrk load…\n');
+    const [loaded, load] = await Promise.all<[Promise<Probes>, Promise<WrkResult>]>([
+      probe(ft, seconds),
+      wrk({ origin: new URL(ft.apiUrl).origin, requests: reads, headers: { authorization: ft.authorization }, connections: 16, seconds: seconds + 2 }),
+    ]);
+    return { idle, loaded, load };
+  } finally {
+    await ft.stop();
+  }
+}
+
+function postgresProbeTable(pg: PostgresProbes, idle: Probes, loaded: Probes): string {
+  const row = (label: string, p: Probes, sqlite: Probes) => [
+    label,
+    int(p.latencies.n),
+    ms(p.latencies.p50),
+    ms(p.latencies.p99),
+    ms(p.latencies.max),
+    int(p.missing),
+    ms(sqlite.latencies.p99),
+    ratio(p.latencies.p99 / sqlite.latencies.p99),
+  ];
+  return `
+#### The same probes with the events in PostgreSQL (\`store.url\`; PostgreSQL 15, scripts/it/postgres.sh: a local throwaway cluster on a unix socket, fsync off)
+
+${table(
+  ['condition', 'probes', 'p50', 'p99', 'max', 'never visible (10 s)', 'SQLite p99 (above)', 'p99 × SQLite'],
+  [row('idle', pg.idle, idle), row(`under load (wrk, 16 connections through the gateway: ${int(pg.load.rps)} requests/s)`, pg.loaded, loaded)],
+)}
+`;
 }
 
 export const ingest: Bench = {
   name: 'ingest',
   title: '3. Ingest',
-  summary: 'events/s into the store vs raw SQLite inserts; event-to-queryable p99 under gateway load',
+  summary: 'events/s into the store vs raw SQLite inserts; event-to-queryable p99 under gateway load (--postgres: also the PostgreSQL store)',
   run: ingestBench,
 };

@@ -6,7 +6,8 @@
  * (large − small). docs/reference/postgres.md turns the result into a sizing rule.
  *
  * Each size is a generated store (bench/lib/generate.ts, 90 days, cached under .it/bench/stores)
- * copied into a fresh database through `PostgresEventStore.append`, then VACUUM ANALYZE.
+ * copied into a fresh database through `PostgresEventStore.importPositioned` (indexes kept and
+ * maintained row by row, as the store does), then VACUUM ANALYZE.
  */
 import pg from 'pg';
 import { cachedStore } from './lib/generate.js';
@@ -64,7 +65,7 @@ async function sizingBench(o: BenchOptions): Promise<Section> {
   for (const n of sizes) {
     process.stderr.write(`sizing: ${countLabel(n)} events…\n`);
     const { dir, meta } = await cachedStore(STORE_ROOT, n);
-    const copy = await copyToPostgres(server, dir, `bench_sizing_${n}`);
+    const copy = await copyToPostgres(server, dir, `bench_sizing_${n}`, { indexesAfter: false });
     rows.push({ n, sqliteBytes: meta.bytes, copySeconds: copy.seconds, pg: await breakdown(copy.url) });
   }
   const [small, large] = rows as [SizeRow, SizeRow];
@@ -98,7 +99,8 @@ ${parts}
 
 Notes:
 - Events are ${countLabel(large.n)} generated records over 90 days (bench/lib/generate.ts), copied through
-  \`PostgresEventStore.append\` (the ingest path's store call), then \`VACUUM ANALYZE\`; sizes are
+  \`PostgresEventStore.importPositioned\` in batches of 20,000 with every index in place (the store's bulk path;
+  indexes grow row by row as on a live store), then \`VACUUM ANALYZE\`; sizes are
   \`pg_relation_size\` per part and \`pg_database_size\` for the whole (the catalog included).
 - Both stores keep each record deflated with the same dictionary codec (src/store/body-codec.ts):
   SQLite in \`events.body\`, PostgreSQL in \`events.body_z bytea\` (~170 B, far below TOAST's

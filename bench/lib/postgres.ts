@@ -1,19 +1,33 @@
 /**
  * PostgreSQL for benchmarks: the server at FLINKTRAIL_TEST_POSTGRES_URL, or a throwaway cluster
  * from scripts/it/postgres.sh (stopped when the run ends), and a copy of a generated SQLite store's
- * events (read through `SqliteEventStore.scan`, which decodes its compressed bodies) into a database
- * of its own through `PostgresEventStore.append` (then VACUUM ANALYZE, as
- * autovacuum would have done on a store that grew over 90 days).
+ * events into a database of its own.
+ *
+ * The copy prepares data; it is not the ingest rate (bench/ingest.ts measures that through
+ * `PostgresEventStore.appendSerialized` and `append`). It goes through the store's own bulk path,
+ * `PostgresEventStore.importPositioned` (what `flinktrail migrate` uses: the store's row mapping,
+ * body codec and SQL, every event at the position it had in SQLite), in batches of 20,000, with
+ * the next batch read from SQLite while PostgreSQL writes the last. What makes it fast: the day
+ * partitions are created first, and the secondary indexes of `events` and `event_ids` (those no
+ * constraint needs) are dropped for the load and built again after it from their own definitions
+ * (`pg_get_indexdef`, the partitioned parent's, so every partition gets the index it would have
+ * had), two at a time (`indexesAfter: false` keeps them, maintained row by row as the store does:
+ * the sizing bench, whose bytes must be a grown store's). The database then holds the same tables, rows and indexes as one the store
+ * filled event by event; the indexes are freshly built (denser than after 90 days of inserts),
+ * then `VACUUM ANALYZE`, as autovacuum would have done on a store that grew over 90 days.
  */
 import { join } from 'node:path';
 import pg from 'pg';
 import { PostgresEventStore } from '../../src/store/postgres/events.js';
+import { DAY_MS, partitionName } from '../../src/store/postgres/partitions.js';
 import { openDatabase } from '../../src/store/sqlite/database.js';
 import { SqliteEventStore } from '../../src/store/sqlite/events.js';
 import { execFileAsync, onCleanup } from './procs.js';
 import { REPO } from './report.js';
 
 const SCRIPT = join(REPO, 'scripts', 'it', 'postgres.sh');
+/** Events per `importPositioned` call (one transaction). */
+const LOAD_BATCH = 20_000;
 
 /** The URL of a running PostgreSQL (its database `flinktrail`). */
 export async function benchPostgres(): Promise<string> {
@@ -27,45 +41,152 @@ export async function benchPostgres(): Promise<string> {
   return info.url;
 }
 
-/**
- * Copies every event of the SQLite store in `dataDir` (in append order) into a new database
- * `name` on the server of `url`; returns its URL and how long the copy took.
- */
-export async function copyToPostgres(url: string, dataDir: string, name: string): Promise<{ url: string; seconds: number; bytes: number }> {
+/** `url` with its database replaced by `name`. */
+export function databaseUrl(url: string, name: string): string {
+  return url.replace(/^(postgres(?:ql)?:\/\/[^/]*\/)[^?]*/, `$1${name}`);
+}
+
+/** A new, empty database `name` on the server of `url` (dropped when the run ends unless `keep`); its URL. */
+export async function freshDatabase(url: string, name: string, keep = false): Promise<string> {
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name}`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  const dbUrl = url.replace(/^(postgres(?:ql)?:\/\/[^/]*\/)[^?]*/, `$1${name}`);
-  onCleanup(async () => {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
     await admin.end();
-  });
+  }
+  if (!keep) {
+    onCleanup(async () => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+      await c.end();
+    });
+  }
+  return databaseUrl(url, name);
+}
+
+export interface PostgresCopy {
+  url: string;
+  /** The whole copy: load, index builds, VACUUM ANALYZE. */
+  seconds: number;
+  /** Of which building the indexes again. */
+  indexSeconds: number;
+  bytes: number;
+}
+
+/**
+ * Copies every event of the SQLite store in `dataDir` (in append order, at its positions) into a
+ * new database `name` on the server of `url`; returns its URL and how long the copy took. With
+ * FLINKTRAIL_BENCH_KEEP_PG set, a database of that name already holding the store's event count
+ * is used as it is (and kept): a 10M copy takes a while.
+ */
+export async function copyToPostgres(url: string, dataDir: string, name: string, o: { events?: number; indexesAfter?: boolean } = {}): Promise<PostgresCopy> {
+  const { events } = o;
+  const keep = process.env['FLINKTRAIL_BENCH_KEEP_PG'] !== undefined;
+  if (keep && events !== undefined) {
+    const reused = await existingCopy(url, name, events);
+    if (reused) return reused;
+  }
+  const dbUrl = await freshDatabase(url, name, keep);
   const t0 = Date.now();
   const store = await PostgresEventStore.open({ url: dbUrl, flushIntervalMs: 20 });
-  // Read through the SQLite store: its bodies are compressed (body-codec.ts), `scan` decodes them in append order.
   const db = openDatabase(dataDir);
   const sqlite = new SqliteEventStore(db, { flushIntervalMs: 1000 });
+  const client = new pg.Client({ connectionString: dbUrl });
+  await client.connect();
+  let indexSeconds = 0;
   try {
-    for (let after = 0; ; ) {
-      const batch = await sqlite.scan(after, 5000);
-      if (batch.length === 0) break;
-      await Promise.all(batch.map((p) => store.append(p.event)));
-      after = (batch[batch.length - 1] as { seq: number }).seq;
+    // Every day partition the events need, first (the store would create them as days come).
+    const span = db.prepare('SELECT min(event_time) AS lo, max(event_time) AS hi FROM events').get() as { lo: number; hi: number };
+    for (let day = Math.floor(span.lo / DAY_MS) * DAY_MS; day <= span.hi; day += DAY_MS) {
+      await client.query(`CREATE TABLE IF NOT EXISTS ${partitionName(day)} PARTITION OF events FOR VALUES FROM (${day}) TO (${day + DAY_MS})`);
     }
+    const indexes = o.indexesAfter === false ? [] : await dropSecondaryIndexes(client);
+    // Read the next batch while PostgreSQL writes this one (better-sqlite3 is synchronous: read between awaits).
+    let after = 0;
+    let batch = sqlite.copyRange(after, LOAD_BATCH);
+    while (batch.length > 0) {
+      const last = (batch[batch.length - 1] as { seq: number }).seq;
+      const writing = store.importPositioned(batch, after);
+      await new Promise((r) => setImmediate(r));
+      const next = sqlite.copyRange(last, LOAD_BATCH);
+      await writing;
+      after = last;
+      batch = next;
+    }
+    const ti = Date.now();
+    await buildIndexes(dbUrl, indexes);
+    indexSeconds = (Date.now() - ti) / 1000;
   } finally {
     await sqlite.close();
     db.close();
     await store.close();
   }
-  const client = new pg.Client({ connectionString: dbUrl });
-  await client.connect();
   try {
     await client.query('VACUUM ANALYZE');
-    const [size] = (await client.query('SELECT pg_database_size(current_database()) AS b')).rows as { b: string }[];
-    const bytes = Number(size?.b ?? 0);
-    return { url: dbUrl, seconds: (Date.now() - t0) / 1000, bytes };
+    return { url: dbUrl, seconds: (Date.now() - t0) / 1000, indexSeconds, bytes: await databaseBytes(client) };
   } finally {
     await client.end();
   }
+}
+
+async function databaseBytes(client: pg.Client): Promise<number> {
+  const [size] = (await client.query('SELECT pg_database_size(current_database()) AS b')).rows as { b: string }[];
+  return Number(size?.b ?? 0);
+}
+
+/** A kept copy of `events` events (FLINKTRAIL_BENCH_KEEP_PG), or undefined. */
+async function existingCopy(url: string, name: string, events: number): Promise<PostgresCopy | undefined> {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    if ((await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 0) return undefined;
+  } finally {
+    await admin.end();
+  }
+  const dbUrl = databaseUrl(url, name);
+  const client = new pg.Client({ connectionString: dbUrl });
+  await client.connect();
+  try {
+    const n = Number(((await client.query('SELECT count(*) AS n FROM event_ids').catch(() => ({ rows: [{ n: -1 }] }))).rows[0] as { n: string }).n);
+    if (n !== events) return undefined;
+    process.stderr.write(`using the kept PostgreSQL copy ${name} (${events} events)\n`);
+    return { url: dbUrl, seconds: NaN, indexSeconds: NaN, bytes: await databaseBytes(client) };
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Drops the indexes of `events` (the partitioned parent's; each partition's goes with it) and of
+ * `event_ids` that no constraint owns; returns their definitions.
+ */
+async function dropSecondaryIndexes(client: pg.Client): Promise<string[]> {
+  const rows = (await client.query(
+    `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def FROM pg_index i
+      WHERE i.indrelid IN ('events'::regclass, 'event_ids'::regclass)
+        AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)`,
+  )).rows as { name: string; def: string }[];
+  for (const r of rows) await client.query(`DROP INDEX ${r.name}`);
+  // A partitioned table's definition reads `ON ONLY events`, which would make an empty parent index.
+  return rows.map((r) => r.def.replace(' ON ONLY ', ' ON '));
+}
+
+/** Runs the index definitions, two connections at a time (the machine's two cores). */
+async function buildIndexes(url: string, defs: readonly string[]): Promise<void> {
+  const queue = [...defs];
+  await Promise.all(
+    [0, 1].map(async () => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        await c.query("SET maintenance_work_mem = '512MB'");
+        for (let def = queue.shift(); def !== undefined; def = queue.shift()) await c.query(def);
+      } finally {
+        await c.end();
+      }
+    }),
+  );
 }

@@ -95,8 +95,19 @@ export interface Session {
   userName: string;
   role: string;
   method: string;
+  /** The caller's account (16 digits for a member account) and whether it is the management account. */
+  accountId?: string;
+  managementAccount?: boolean;
   csrfToken?: string;
   expiresAt?: string;
+}
+
+/** GET /api/v1/accounts: what the caller may see (the management account lists itself first). */
+export interface Account {
+  accountId: string;
+  name: string;
+  management: boolean;
+  createdAt?: string;
 }
 
 export interface ConsoleSettings {
@@ -134,6 +145,8 @@ export interface TrailEvent {
   eventTime: string;
   acsRegion: string;
   isGlobal: boolean;
+  /** The account the event belongs to; absent on events recorded before accounts (the management account's). */
+  recipientAccountId?: string;
   sourceIpAddress: string;
   userAgent: string;
   userIdentity: { type: string; principalId: string; accountId: string; userName: string; accessKeyId?: string };
@@ -144,6 +157,18 @@ export interface TrailEvent {
   additionalEventData: { outcome: string; cluster?: string; httpStatus?: number; latencyMs?: number; sensitive: boolean; [k: string]: unknown };
   errorCode?: string;
   errorMessage?: string;
+}
+
+/**
+ * An event's resources as lists of names. Records stored before FlinkTrail kept every list hold
+ * a single string where redaction replaced a list (`"ACS::Actiontrail::AccessKey": "******"`);
+ * the console shows them rather than failing on them.
+ */
+export function resourcesOf(e: TrailEvent): [string, string[]][] {
+  return Object.entries(e.referencedResources as Record<string, unknown>).map(([type, v]) => [
+    type,
+    Array.isArray(v) ? v.filter((n): n is string => typeof n === 'string') : typeof v === 'string' ? [v] : [],
+  ]);
 }
 
 export interface LookupAnswer {

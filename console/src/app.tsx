@@ -5,10 +5,11 @@
  * user was.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { api, setCsrfToken, setUnauthorizedHandler, type ClusterList, type ConsoleCatalog, type Session } from './api';
+import { api, setCsrfToken, setUnauthorizedHandler, type Account, type ClusterList, type ConsoleCatalog, type Session } from './api';
 import { ErrorNote, Loading } from './components/States';
-import type { Meta } from './meta';
+import { managesAccounts, type Meta } from './meta';
 import { Access } from './pages/Access';
+import { Accounts } from './pages/Accounts';
 import { Clusters } from './pages/Clusters';
 import { EventQuery } from './pages/EventQuery';
 import { SignIn } from './pages/SignIn';
@@ -20,6 +21,8 @@ const NAV: { key: PageKey; label: string }[] = [
   { key: 'trails', label: 'Trails' },
   { key: 'access', label: 'Users & keys' },
   { key: 'clusters', label: 'Clusters' },
+  // Shown to the management account's admins only (the API refuses everyone else).
+  { key: 'accounts', label: 'Accounts' },
 ];
 
 /** Changes the URL after render (navigating during render would update state mid-render). */
@@ -35,6 +38,7 @@ export function App() {
   const [auth, setAuth] = useState<Auth>({ state: 'checking' });
   const [meta, setMeta] = useState<Omit<Meta, 'session'>>({});
   const [check, setCheck] = useState(0);
+  const [accountsLoad, setAccountsLoad] = useState(0);
 
   useEffect(() => {
     setUnauthorizedHandler(() => {
@@ -63,9 +67,23 @@ export function App() {
       .catch(() => undefined);
   }, [signedIn]);
 
+  // Account names, for the header, the account picker and event details. Listing accounts is an
+  // admin's action: other roles see account ids (asking would only record a refusal).
+  // Asked again for every caller (another user may sign in in the same tab), never kept from the last.
+  const caller = auth.state === 'signed-in' ? `${auth.session.userName}\n${auth.session.accountId ?? ''}\n${auth.session.role}` : '';
+  useEffect(() => {
+    if (auth.state !== 'signed-in' || auth.session.role !== 'admin') {
+      setMeta((m) => (m.accounts ? { ...m, accounts: undefined } : m));
+      return;
+    }
+    api<{ Accounts: Account[] }>('/api/v1/accounts')
+      .then((a) => setMeta((m) => ({ ...m, accounts: a.Accounts })))
+      .catch(() => undefined);
+  }, [caller, accountsLoad]);
+
   const page = pageOf(loc.path);
   useEffect(() => {
-    const names: Record<PageKey, string> = { signin: 'Sign in', events: 'Event Query', trails: 'Trails', access: 'Users & keys', clusters: 'Clusters' };
+    const names: Record<PageKey, string> = { signin: 'Sign in', events: 'Event Query', trails: 'Trails', access: 'Users & keys', clusters: 'Clusters', accounts: 'Accounts' };
     document.title = `${names[page ?? 'events']} · FlinkTrail`;
   }, [page]);
 
@@ -101,7 +119,9 @@ export function App() {
     const to = page === 'signin' ? (loc.search.get('next') ?? PAGES.events) : PAGES.events;
     return <Redirect to={to.startsWith('/') && !to.startsWith('//') ? to : PAGES.events} />;
   }
-  const fullMeta: Meta = { session, ...meta };
+  const fullMeta: Meta = { session, ...meta, reloadAccounts: () => setAccountsLoad((n) => n + 1) };
+  const nav = NAV.filter((n) => n.key !== 'accounts' || managesAccounts(session));
+  const accountName = fullMeta.accounts?.find((a) => a.accountId === session.accountId)?.name;
 
   const signOut = async () => {
     let endSessionUrl: string | undefined;
@@ -127,7 +147,7 @@ export function App() {
         </a>
         <nav aria-label="Main">
           <ul>
-            {NAV.map((n) => (
+            {nav.map((n) => (
               <li key={n.key}>
                 <a href={PAGES[n.key]} aria-current={page === n.key ? 'page' : undefined} onClick={(e) => onLinkClick(e, PAGES[n.key])}>
                   {n.label}
@@ -141,6 +161,13 @@ export function App() {
             <span class="offscreen">Signed in as </span>
             <strong data-testid="user-name">{session.userName}</strong> <span class="muted small">{session.role}</span>
           </span>
+          {session.accountId ? (
+            <span class="account" data-testid="account" data-account-id={session.accountId} title={`Account ${session.accountId}${session.managementAccount ? ' (the management account: sees every account)' : ''}`}>
+              <span class="offscreen">in account </span>
+              <span class="muted small" data-testid="account-name">{accountName ?? 'account'}</span>{' '}
+              <code class="small">{session.accountId}</code>
+            </span>
+          ) : null}
           <button type="button" class="btn btn-ghost" onClick={() => void signOut()}>
             Sign out
           </button>
@@ -151,6 +178,7 @@ export function App() {
         {page === 'trails' && <Trails meta={fullMeta} />}
         {page === 'access' && <Access meta={fullMeta} />}
         {page === 'clusters' && <Clusters meta={fullMeta} />}
+        {page === 'accounts' && <Accounts meta={fullMeta} />}
       </main>
     </>
   );

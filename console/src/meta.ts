@@ -1,13 +1,34 @@
 /**
- * What every page may need once signed in: the caller, the cluster list (names, regions) and
- * the suggestion catalog. Loaded once per sign-in; pages work (with fewer suggestions) when a
- * part failed to load.
+ * What every page may need once signed in: the caller (and its account), the cluster list
+ * (names, regions), the suggestion catalog and the accounts the caller may see. Loaded once per
+ * sign-in; pages work (with fewer suggestions, account ids without names) when a part failed to
+ * load or the caller may not list accounts.
  */
-import type { ClusterList, ConsoleCatalog, Session } from './api';
+import type { Account, ClusterList, ConsoleCatalog, Session } from './api';
 
 export interface Meta {
   session: Session;
   clusters?: ClusterList;
   catalog?: ConsoleCatalog;
+  /** GET /api/v1/accounts (admins only; the management account's admins see every account). */
+  accounts?: Account[];
+  /** Loads the accounts again (after the Accounts page created or deleted one). */
+  reloadAccounts?: () => void;
+}
+
+/** True for an admin of the management account: the only caller who manages accounts. */
+export function managesAccounts(session: Session): boolean {
+  return session.managementAccount === true && session.role === 'admin';
+}
+
+/**
+ * An account's name when the console knows it, else its id. An event without
+ * recipientAccountId (recorded before accounts) belongs to the management account.
+ */
+export function accountLabel(meta: Pick<Meta, 'accounts' | 'session'>, accountId: string | undefined): string {
+  const found = meta.accounts?.find((a) => (accountId === undefined ? a.management : a.accountId === accountId));
+  if (found) return found.name;
+  if (accountId === undefined) return 'management';
+  return accountId;
 }
 

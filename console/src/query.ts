@@ -82,6 +82,8 @@ export interface QueryState {
   conditions: Condition[];
   /** '' = the home region (the API's default), '*' = every region, else one region. */
   region: string;
+  /** '' = every account the caller sees (the API's default), else one account's id (`accountId`). */
+  accountId: string;
   /** A preset id, or 'custom' with startTime/endTime. */
   range: string;
   startTime?: string;
@@ -107,6 +109,7 @@ export function parseQuery(search: URLSearchParams): QueryState {
   return {
     conditions,
     region: search.get('region') ?? '',
+    accountId: search.get('accountId') ?? '',
     range,
     ...(range === 'custom' && startTime ? { startTime } : {}),
     ...(range === 'custom' && endTime ? { endTime } : {}),
@@ -122,6 +125,7 @@ export function queryUrl(q: QueryState): string {
   const u = new URLSearchParams();
   for (const c of q.conditions) if (c.value !== '') u.set(c.key, c.value);
   if (q.region) u.set('region', q.region);
+  if (q.accountId) u.set('accountId', q.accountId);
   if (q.range === 'custom') {
     if (q.startTime) u.set('startTime', q.startTime);
     if (q.endTime) u.set('endTime', q.endTime);
@@ -146,11 +150,12 @@ export function resolveRange(q: QueryState, now = Date.now()): { startTime: stri
   return { startTime: new Date(now - ms).toISOString(), endTime: new Date(now).toISOString() };
 }
 
-/** The API parameters of a query (filters + region + resolved time), without paging. */
+/** The API parameters of a query (filters + region + account + resolved time), without paging. */
 export function apiFilters(q: QueryState, range: { startTime: string; endTime: string }): Record<string, string> {
   const p: Record<string, string> = { startTime: range.startTime, endTime: range.endTime };
   for (const c of q.conditions) if (c.value !== '') p[c.key] = c.value;
   if (q.region) p['region'] = q.region;
+  if (q.accountId) p['accountId'] = q.accountId;
   return p;
 }
 

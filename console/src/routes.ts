@@ -11,6 +11,7 @@ export const PAGES = {
   trails: '/trails',
   access: '/access',
   clusters: '/clusters',
+  accounts: '/accounts',
 } as const;
 
 export type PageKey = keyof typeof PAGES;

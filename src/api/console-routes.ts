@@ -29,7 +29,7 @@ import { queryScope } from '../query/lookup.js';
 import type { EventStore } from '../store/types.js';
 
 /** Client-side routes of the console (each also matches `<page>/…`). Keep in step with console/src/routes.ts. */
-export const CONSOLE_PAGES = ['/signin', '/events', '/trails', '/access', '/clusters'] as const;
+export const CONSOLE_PAGES = ['/signin', '/events', '/trails', '/access', '/clusters', '/accounts'] as const;
 
 /** Where the OIDC sign-in starts, when single sign-on is configured (its route exists). */
 export const OIDC_LOGIN_PATH = '/api/v1/auth/oidc/login';

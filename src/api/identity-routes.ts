@@ -107,6 +107,11 @@ export function identityRoutes(deps: IdentityRouteDeps) {
     if (!(await directory.account(wanted))) throw new FlinkTrailError('FT_ERR_ACCOUNT_NOT_FOUND', wanted);
     return wanted;
   };
+  /** The caller's account, as whoami says it (the console shows it and offers what it may do). */
+  const accountOf = (p: Principal) => {
+    const accountId = callerAccount(p, config.accountId);
+    return { accountId, managementAccount: accountId === config.accountId };
+  };
   const accountView = (a: { id: string; name: string; createdAt?: number }, management = false) => ({
     accountId: a.id,
     name: a.name,
@@ -134,7 +139,7 @@ export function identityRoutes(deps: IdentityRouteDeps) {
         const { id, session } = await sessions.create(principal);
         req.principal = { ...principal, method: 'session', sessionCreatedAt: session.createdAt };
         setCookie(req, reply, id, Math.floor((session.expiresAt - Date.now()) / 1000));
-        return { userName: principal.userName, role: principal.role, csrfToken: session.csrfToken, expiresAt: new Date(session.expiresAt).toISOString() };
+        return { userName: principal.userName, role: principal.role, ...accountOf(principal), csrfToken: session.csrfToken, expiresAt: new Date(session.expiresAt).toISOString() };
       },
     );
 
@@ -152,7 +157,7 @@ export function identityRoutes(deps: IdentityRouteDeps) {
       const p = req.principal as Principal;
       const sid = req.cookies[SESSION_COOKIE];
       const s = sid ? await sessions.get(sid) : undefined;
-      return { userName: p.userName, role: p.role, method: p.method, ...(s ? { csrfToken: s.csrfToken, expiresAt: new Date(s.expiresAt).toISOString() } : {}) };
+      return { userName: p.userName, role: p.role, method: p.method, ...accountOf(p), ...(s ? { csrfToken: s.csrfToken, expiresAt: new Date(s.expiresAt).toISOString() } : {}) };
     });
 
     // --- sign-in throttling: what waits, and the admin's way to end a wait

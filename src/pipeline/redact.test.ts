@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compileRedactor, REDACTED } from './redact.js';
+import { newEvents } from '../../test/helpers/events.js';
+import { compileRedactor, redactEvent, REDACTED } from './redact.js';
 
 const r = compileRedactor();
 /** Redacts `value` and asserts the secret is gone and the marker is there. */
@@ -111,6 +112,15 @@ describe('redactor', () => {
       const once = r.redactText(s);
       assert.equal(r.redactText(once), once);
     }
+  });
+
+  it('keeps referenced resources as lists of names: an AccessKey resource type is not a secret key', () => {
+    const e = { ...(newEvents(1)[0] as NonNullable<ReturnType<typeof newEvents>[number]>), referencedResources: { 'ACS::Actiontrail::User': ['carol'], 'ACS::Actiontrail::AccessKey': ['FTAK6RPQVVNGTKKML5YLJBVQ'], 'ACS::RealtimeCompute::Job': ['s3://id:hunter2@bucket/job'] } };
+    const out = redactEvent(r, e).referencedResources;
+    assert.deepEqual(out['ACS::Actiontrail::AccessKey'], ['FTAK6RPQVVNGTKKML5YLJBVQ']);
+    assert.deepEqual(out['ACS::Actiontrail::User'], ['carol']);
+    // Names are still scanned by shape.
+    assert.ok(Array.isArray(out['ACS::RealtimeCompute::Job']) && !JSON.stringify(out).includes('hunter2'));
   });
 
   it('fails at start-up on an invalid rule', () => {

@@ -208,7 +208,10 @@ export function redactEvent(redactor: Redactor, e: ActionTrailEvent): ActionTrai
     ...(e.userIdentity.sessionContext ? { userIdentity: { ...e.userIdentity, sessionContext: redactor.redact(e.userIdentity.sessionContext) } } : {}),
     requestParameters: redactor.redact(e.requestParameters),
     responseElements: redactor.redact(e.responseElements),
-    referencedResources: redactor.redact(e.referencedResources),
+    // Resource types are FlinkTrail's own names, not a caller's keys: `ACS::Actiontrail::AccessKey`
+    // reads like a secret's key but lists AccessKey ids. Only the names are scanned, by shape, and
+    // each type keeps its list (a console or trail reader expects arrays).
+    referencedResources: Object.fromEntries(Object.entries(e.referencedResources).map(([type, names]) => [type, names.map((n) => redactor.redactText(n))])),
     additionalEventData: redactor.redact(e.additionalEventData),
     ...(e.errorMessage !== undefined ? { errorMessage: redactor.redactText(e.errorMessage) } : {}),
   };

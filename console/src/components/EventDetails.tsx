@@ -5,7 +5,7 @@
  */
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import type { TrailEvent } from '../api';
+import { resourcesOf, type TrailEvent } from '../api';
 import type { FilterKey } from '../query';
 import { formatTime } from '../query';
 
@@ -58,13 +58,18 @@ export interface EventDetailsProps {
   event: TrailEvent;
   knownClusters: string[];
   onFilter: (key: FilterKey, value: string) => void;
+  /** The name of the event's account (`recipientAccountId`) when known, else its id. */
+  account: string;
+  /** Narrows the query to one account (only where the caller may pick accounts). */
+  onAccount?: (accountId: string) => void;
 }
 
-export function EventDetails({ event: e, knownClusters, onFilter }: EventDetailsProps) {
+export function EventDetails({ event: e, knownClusters, onFilter, account, onAccount }: EventDetailsProps) {
   const [copied, setCopied] = useState<'' | 'yes' | 'no'>('');
   const json = JSON.stringify(e, null, 2);
   const cluster = e.additionalEventData.cluster;
-  const jobs = e.referencedResources['ACS::RealtimeCompute::Job'] ?? [];
+  const resources = resourcesOf(e);
+  const jobs = resources.find(([t]) => t === 'ACS::RealtimeCompute::Job')?.[1] ?? [];
   const jobId = jobs.find((j) => /^[0-9a-f]{32}$/.test(j));
   const flinkBase = cluster && knownClusters.includes(cluster) ? `/flink/${cluster}/` : undefined;
   const FilterBtn = ({ k, v, label }: { k: FilterKey; v: string; label: string }) => (
@@ -107,6 +112,22 @@ export function EventDetails({ event: e, knownClusters, onFilter }: EventDetails
           {e.serviceName} · {e.eventSource}
         </Field>
         <Field label="Region">{e.acsRegion}</Field>
+        <Field label="Account">
+          <span data-testid="event-account">
+            {account}
+            {e.recipientAccountId && account !== e.recipientAccountId ? (
+              <>
+                {' '}
+                <code class="small">{e.recipientAccountId}</code>
+              </>
+            ) : null}
+          </span>{' '}
+          {onAccount && e.recipientAccountId ? (
+            <button type="button" class="link-btn" onClick={() => onAccount(e.recipientAccountId as string)} title={`Only account ${e.recipientAccountId}'s events`}>
+              events of this account
+            </button>
+          ) : null}
+        </Field>
         {cluster ? (
           <Field label="Cluster">
             {cluster} <FilterBtn k="cluster" v={cluster} label="events on this cluster" />
@@ -123,11 +144,11 @@ export function EventDetails({ event: e, knownClusters, onFilter }: EventDetails
         </Field>
       </dl>
 
-      {Object.keys(e.referencedResources).length > 0 && (
+      {resources.length > 0 && (
         <section>
           <h3>Resources</h3>
           <ul class="resources">
-            {Object.entries(e.referencedResources).flatMap(([type, names]) =>
+            {resources.flatMap(([type, names]) =>
               names.map((n) => (
                 <li key={`${type}=${n}`}>
                   <span class="muted small">{type}</span> <code>{n}</code> <FilterBtn k="resourceName" v={n} label="events on this resource" />

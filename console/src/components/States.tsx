@@ -37,6 +37,12 @@ export function advice(err: unknown, what: string): string {
     case 'FT_ERR_QUERY_INVALID_PARAMETER':
     case 'FT_ERR_QUERY_UNKNOWN_PARAMETER':
       return 'Fix or remove the condition named above and search again.';
+    case 'FT_ERR_ACCOUNT_IN_USE':
+      return 'Delete or move what the account still owns (named above) first: its users and trails, and its clusters in the configuration (clusters[].account). Its events stay.';
+    case 'FT_ERR_ACCOUNT_DENIED':
+      return 'Only the management account may do this, or see another account. Sign in with a management account user.';
+    case 'FT_ERR_ACCOUNT_EXISTS':
+      return 'Account names are unique: pick another name, or use the existing account.';
     case 'FT_ERR_QUERY_BAD_TOKEN':
       return 'The query changed since the last page was loaded. Search again from the first page.';
     default:

@@ -7,7 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
 import { copyText } from '../components/EventDetails';
 import { Empty, ErrorNote, Loading } from '../components/States';
-import type { Meta } from '../meta';
+import { accountLabel, managesAccounts, type Meta } from '../meta';
 import { formatTime } from '../query';
 
 const ROLES = ['viewer', 'operator', 'developer', 'admin', 'auditor'] as const;
@@ -21,6 +21,7 @@ const ROLE_HELP: Record<string, string> = {
 
 interface User {
   userName: string;
+  accountId: string;
   role: string;
   disabled: boolean;
   hasPassword: boolean;
@@ -86,7 +87,10 @@ export function Access({ meta }: { meta: Meta }) {
   const [notice, setNotice] = useState<string | undefined>();
   const [secret, setSecret] = useState<{ accessKeyId: string; accessKeySecret: string; userName: string } | undefined>();
   const [reload, setReload] = useState(0);
-  const [newUser, setNewUser] = useState({ userName: '', role: 'viewer', password: '' });
+  // '' = the caller's own account; the management account's admins may pick a member account.
+  const [newUser, setNewUser] = useState({ userName: '', role: 'viewer', password: '', accountId: '' });
+  const showAccounts = meta.session.managementAccount === true;
+  const memberAccounts = managesAccounts(meta.session) ? (meta.accounts ?? []).filter((a) => !a.management) : [];
   const [newKeyUser, setNewKeyUser] = useState('');
   const [policyForm, setPolicyForm] = useState({ name: '', description: '', document: '{\n  "Statement": [\n    { "Effect": "Deny", "Action": ["RealtimeCompute:CancelJob"], "Resource": ["cluster/prod"] }\n  ]\n}' });
   const [confirm, setConfirm] = useState<string | undefined>();
@@ -180,9 +184,18 @@ export function Access({ meta }: { meta: Meta }) {
                 onSubmit={(e) => {
                   e.preventDefault();
                   void run(
-                    () => api('/api/v1/users', { method: 'POST', body: { userName: newUser.userName.trim(), role: newUser.role, ...(newUser.password ? { password: newUser.password } : {}) } }),
-                    `User ${newUser.userName.trim()} was created.`,
-                  ).then((ok) => ok && setNewUser({ userName: '', role: 'viewer', password: '' }));
+                    () =>
+                      api('/api/v1/users', {
+                        method: 'POST',
+                        body: {
+                          userName: newUser.userName.trim(),
+                          role: newUser.role,
+                          ...(newUser.password ? { password: newUser.password } : {}),
+                          ...(newUser.accountId ? { accountId: newUser.accountId } : {}),
+                        },
+                      }),
+                    `User ${newUser.userName.trim()} was created${newUser.accountId ? ` in account ${accountLabel(meta, newUser.accountId)}` : ''}.`,
+                  ).then((ok) => ok && setNewUser({ userName: '', role: 'viewer', password: '', accountId: '' }));
                 }}
               >
                 <label for="nu-name">User name</label>
@@ -195,6 +208,19 @@ export function Access({ meta }: { meta: Meta }) {
                     </option>
                   ))}
                 </select>
+                {memberAccounts.length > 0 && (
+                  <>
+                    <label for="nu-account">Account</label>
+                    <select id="nu-account" value={newUser.accountId} onChange={(e) => setNewUser({ ...newUser, accountId: e.currentTarget.value })}>
+                      <option value="">management (yours)</option>
+                      {memberAccounts.map((a) => (
+                        <option key={a.accountId} value={a.accountId}>
+                          {a.name} ({a.accountId})
+                        </option>
+                      ))}
+                    </select>
+                  </>
+                )}
                 <label for="nu-pw">Password (optional, 8+ characters)</label>
                 <input id="nu-pw" type="password" autocomplete="new-password" value={newUser.password} onInput={(e) => setNewUser({ ...newUser, password: (e.currentTarget).value })} />
                 <button type="submit" class="btn btn-primary">
@@ -211,6 +237,7 @@ export function Access({ meta }: { meta: Meta }) {
                     <thead>
                       <tr>
                         <th scope="col">User</th>
+                        {showAccounts && <th scope="col">Account</th>}
                         <th scope="col">Role</th>
                         <th scope="col">Sign-in</th>
                         <th scope="col">Policies</th>
@@ -228,6 +255,12 @@ export function Access({ meta }: { meta: Meta }) {
                             {u.userName === meta.session.userName ? <span class="muted small"> (you)</span> : null}
                             {u.email ? <div class="muted small">{u.email}</div> : null}
                           </td>
+                          {showAccounts && (
+                            <td data-label="Account" class="small" data-account-id={u.accountId}>
+                              {accountLabel(meta, u.accountId)}
+                              {accountLabel(meta, u.accountId) !== u.accountId ? <div class="muted mono">{u.accountId}</div> : null}
+                            </td>
+                          )}
                           <td data-label="Role">
                             <label class="offscreen" for={`role-${u.userName}`}>
                               Role of {u.userName}

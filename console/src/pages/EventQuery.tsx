@@ -1,16 +1,17 @@
 /**
- * Event Query: region, time range and any number of conditions → the volume chart, a table of
+ * Event Query: region, account (the management account's callers), time range and any number of
+ * conditions → the volume chart, a table of
  * matching events (newest or oldest first, page by page), the details drawer, CSV/JSON export.
  * Everything the page shows is in its URL (see query.ts), so a query is a shareable link.
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, ApiError, qs, type HistogramAnswer, type LookupAnswer, type TrailEvent } from '../api';
+import { api, ApiError, qs, resourcesOf, type HistogramAnswer, type LookupAnswer, type TrailEvent } from '../api';
 import { Chart } from '../components/Chart';
 import { Conditions } from '../components/Conditions';
 import { Drawer } from '../components/Drawer';
 import { EventDetails, OutcomeBadge } from '../components/EventDetails';
 import { Empty, ErrorNote, Loading } from '../components/States';
-import type { Meta } from '../meta';
+import { accountLabel, type Meta } from '../meta';
 import {
   apiFilters,
   formatTime,
@@ -36,8 +37,8 @@ const LIVE_CHART_EVERY = 10;
 const LIVE_MAX_MS = 15 * 60_000;
 
 function resourceSummary(e: TrailEvent): string {
-  const entries = Object.entries(e.referencedResources);
-  const job = e.referencedResources['ACS::RealtimeCompute::Job'];
+  const entries = resourcesOf(e);
+  const job = entries.find(([t]) => t === 'ACS::RealtimeCompute::Job')?.[1];
   const pick = job ?? entries.find(([t]) => !t.endsWith('::Cluster'))?.[1] ?? entries[0]?.[1] ?? [];
   const names = pick.filter(Boolean);
   if (names.length === 0) return e.additionalEventData.cluster ?? '';
@@ -48,6 +49,9 @@ interface Results {
   events: TrailEvent[];
   nextToken?: string;
   range: { startTime: string; endTime: string };
+  /** The query these events answer (the summary describes it, not the URL that may be newer). */
+  query: QueryState;
+  key: string;
 }
 
 export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
@@ -63,6 +67,7 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
   const [error, setError] = useState<unknown>();
   const [more, setMore] = useState<{ loading: boolean; error?: unknown }>({ loading: false });
   const [hist, setHist] = useState<HistogramAnswer | undefined>();
+  const [histKey, setHistKey] = useState<string | undefined>();
   const [histError, setHistError] = useState<unknown>();
   const [opened, setOpened] = useState<{ event?: TrailEvent; error?: unknown } | undefined>();
   const [reload, setReload] = useState(0);
@@ -100,7 +105,7 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
             const seen = new Set(p.Events.map((e) => e.eventId));
             return { ...prev, events: [...p.Events, ...prev.events.filter((e) => !seen.has(e.eventId))] };
           }
-          return { events: p.Events, ...(p.NextToken ? { nextToken: p.NextToken } : {}), range };
+          return { events: p.Events, ...(p.NextToken ? { nextToken: p.NextToken } : {}), range, query: q, key: searchKey };
         });
         setError(undefined);
       } catch (err) {
@@ -115,6 +120,7 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
         const h = await histogram;
         if (gen !== generation.current) return;
         setHist(h);
+        setHistKey(searchKey);
         setHistError(undefined);
       } catch (err) {
         if ((err as Error).name === 'AbortError' || gen !== generation.current) return;
@@ -186,7 +192,7 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
     try {
       const filters = apiFilters(q, results.range);
       const p = await api<LookupAnswer>(`/api/v1/events${qs({ ...filters, direction: q.direction, maxResults: String(PAGE_SIZE), nextToken: results.nextToken })}`);
-      setResults({ events: [...results.events, ...p.Events], ...(p.NextToken ? { nextToken: p.NextToken } : {}), range: results.range });
+      setResults({ events: [...results.events, ...p.Events], ...(p.NextToken ? { nextToken: p.NextToken } : {}), range: results.range, query: results.query, key: results.key });
       setMore({ loading: false });
     } catch (err) {
       setMore({ loading: false, error: err });
@@ -206,9 +212,17 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
   const regions = meta.clusters?.Regions ?? [];
   // No region in the URL: the API asks the home region (global events are in every region's answer).
   const homeRegion = meta.clusters?.DefaultRegion ?? '';
-  const shownRegion = q.region === '*' ? 'all regions' : `region ${q.region || homeRegion || 'home'}`;
+  // The summary and the empty state describe the query the shown events answer.
+  const asked = results?.query ?? q;
+  const shownRegion = asked.region === '*' ? 'all regions' : `region ${asked.region || homeRegion || 'home'}`;
+  // Accounts: a member account's queries are its own account's (no picker); the management
+  // account sees every account's events unless one is picked (accountId=<id>).
+  const pickAccount = meta.session.managementAccount === true;
+  const accounts = meta.accounts ?? [];
+  const shownAccount = asked.accountId ? ` · account ${accountLabel(meta, asked.accountId)}` : '';
   const sortLabel = q.direction === 'BACKWARD' ? 'newest first' : 'oldest first';
-  const total = hist?.total;
+  // The histogram's total counts the shown query's matches only once both answered it.
+  const total = results && histKey === results.key ? hist?.total : undefined;
 
   return (
     <section class="page page-events" aria-labelledby="events-title">
@@ -232,6 +246,20 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
             {q.region && q.region !== '*' && !regions.includes(q.region) ? <option value={q.region}>{q.region}</option> : null}
             <option value="*">All regions</option>
           </select>
+          {pickAccount && (
+            <span class="picker">
+              <label for="account">Account</label>
+              <select id="account" value={q.accountId} onChange={(e) => go({ ...q, accountId: e.currentTarget.value, event: undefined })}>
+                <option value="">All accounts</option>
+                {accounts.map((a) => (
+                  <option key={a.accountId} value={a.accountId}>
+                    {a.name} ({a.accountId})
+                  </option>
+                ))}
+                {q.accountId && !accounts.some((a) => a.accountId === q.accountId) ? <option value={q.accountId}>{q.accountId}</option> : null}
+              </select>
+            </span>
+          )}
         </div>
       </div>
 
@@ -319,7 +347,8 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
           <p class="muted small results-summary" aria-live="polite">
             {results ? (
               <>
-                {results.events.length} shown{total !== undefined ? ` of ${total}` : ''} · {shownRegion} · {sortLabel} · {formatTime(results.range.startTime)} to {formatTime(results.range.endTime)} ({zoneLabel()})
+                {results.events.length} shown{total !== undefined ? ` of ${total}` : ''} · {shownRegion}
+                {shownAccount} · {sortLabel} · {formatTime(results.range.startTime)} to {formatTime(results.range.endTime)} ({zoneLabel()})
               </>
             ) : null}
           </p>
@@ -341,7 +370,8 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
             <p>
               Nothing was recorded between {formatTime(results.range.startTime)} and {formatTime(results.range.endTime)}
               {q.conditions.length ? ' that meets every condition' : ''}
-              {` in ${shownRegion}`}.
+              {` in ${shownRegion}`}
+              {asked.accountId ? ` of account ${accountLabel(meta, asked.accountId)}` : ''}.
             </p>
             <p class="empty-actions">
               {q.range !== '90d' && (
@@ -357,6 +387,11 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
               {q.region !== '*' && (
                 <button type="button" class="btn" onClick={() => go({ ...q, region: '*', event: undefined })}>
                   Search all regions
+                </button>
+              )}
+              {q.accountId && (
+                <button type="button" class="btn" onClick={() => go({ ...q, accountId: '', event: undefined })}>
+                  Search all accounts
                 </button>
               )}
             </p>
@@ -433,7 +468,13 @@ export function EventQuery({ loc, meta }: { loc: Location; meta: Meta }) {
       {q.event && (
         <Drawer title={opened?.event ? `${opened.event.eventName} event` : 'Event details'} onClose={() => go({ ...q, event: undefined })} id="event-drawer">
           {opened?.event ? (
-            <EventDetails event={opened.event} knownClusters={clusterNames} onFilter={addCondition} />
+            <EventDetails
+              event={opened.event}
+              knownClusters={clusterNames}
+              onFilter={addCondition}
+              account={accountLabel(meta, opened.event.recipientAccountId)}
+              {...(pickAccount ? { onAccount: (id: string) => go({ ...q, accountId: id, event: undefined }) } : {})}
+            />
           ) : opened?.error ? (
             <ErrorNote error={opened.error} what="event" />
           ) : (

@@ -10,6 +10,8 @@ import { api, ApiError, type ConsoleSettings, type Session } from '../api';
 interface LoginAnswer {
   userName: string;
   role: string;
+  accountId?: string;
+  managementAccount?: boolean;
   csrfToken: string;
   expiresAt: string;
 }
@@ -51,7 +53,14 @@ export function SignIn({ next, onSignedIn }: { next: string; onSignedIn: (s: Ses
     setError(undefined);
     try {
       const r = await api<LoginAnswer>('/api/v1/auth/login', { method: 'POST', body: { userName, password }, quiet401: true });
-      onSignedIn({ userName: r.userName, role: r.role, method: 'session', csrfToken: r.csrfToken, expiresAt: r.expiresAt });
+      onSignedIn({
+        userName: r.userName,
+        role: r.role,
+        method: 'session',
+        ...(r.accountId !== undefined ? { accountId: r.accountId, managementAccount: r.managementAccount === true } : {}),
+        csrfToken: r.csrfToken,
+        expiresAt: r.expiresAt,
+      });
     } catch (err) {
       setError(message(err));
       setPassword('');

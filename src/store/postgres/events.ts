@@ -21,34 +21,49 @@
  *   can never later meet a committed event below N. The price: inserting transactions of all
  *   instances commit one at a time (a batch per flush, one per journaled write).
  *
- * Lookups walk the day partitions in the query's direction (newest first for BACKWARD), in
- * windows of 1, 2, 4, … existing partitions, one query per window (plus, when more than one
- * condition must hold, index-only counts that bound it), until the page is full: a query names
- * only its window's time range, so the planner opens only those partitions and their indexes —
- * one query over a 90-day range planned and merged all 90 and their ~13 indexes each. Custom
- * plans (the bound values, real statistics). The walk is bounded as the SQLite store's is: over
- * the windows, the sparsest condition's index entries count against `scanBudget`; within the
- * window where it runs out, each indexed filter's index is probed for the entry the budget
- * ahead and the farthest (the sparsest filter's) ends the page; spent exactly at a window's edge,
- * the cursor points just past that edge. A page may so come back short — even empty — with a
- * cursor, and following cursors still yields every event once, in order.
+ * A lookup is one walk over its whole time range, in one or two prepared statements with generic
+ * plans (withGenericPlans): a custom plan of a query over 92 day partitions took 12–15 ms to
+ * plan, ~1 ms to run; a generic plan is made once per connection and prunes the partitions
+ * outside the range when it starts. What a generic plan cannot know — which condition is rare —
+ * is found out first: with more than one condition, one statement probes each candidate index
+ * (index-only, at most `scanBudget` + 1 entries each; the GIN index of resources counted up to
+ * RESOURCE_BUDGET) and the page's statement names the index that drives it, every other
+ * condition written so that no index serves it. The walk is bounded as the SQLite store's is:
+ * a candidate with fewer entries than the budget drives the page over the whole range; when
+ * every one has more, the farthest of their entries number `scanBudget` + 1 ends the page
+ * there. A page may so come back short — even empty — with a cursor, and following cursors
+ * still yields every event once, in order.
  */
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { ActionTrailEvent } from '../../event/types.js';
 import { assembleHistogram, histogramBucketMs, TOP_NAMES, type Histogram, type HistogramQuery } from '../../query/histogram.js';
 import type { Cursor, EventFilter, EventStore, LookupPage, LookupRequest, Positioned } from '../types.js';
-import { regionColumn } from '../types.js';
+import { GLOBAL_REGION_COLUMN, regionColumn } from '../types.js';
 import { pageRange } from '../page-range.js';
 import { FlinkTrailError } from '../../errors/index.js';
 import { BODY_COLUMNS, PostgresBodyCodec, type BodyRow } from './body-codec.js';
 import { FILTER_COLUMNS, filterConditions, Params, pgText, resourceFilterKey, resourceKeys } from './filter.js';
 import { EVENTS_COMPONENT, EVENTS_MIGRATIONS } from './events-schema.js';
 import { inTransaction, migrate } from './migrations.js';
-import { DAY_MS, Partitions } from './partitions.js';
+import { DAY_MS, partitionName, Partitions } from './partitions.js';
 import { openPool, redactSecrets, redactUrl } from './url.js';
 
 /** How many index entries one page of a lookup may walk (see `lookup`). */
 const SCAN_BUDGET = 10_000;
+/**
+ * Most matches of a resource filter that let the GIN index drive a page: counting them reads
+ * their heap rows (GIN has no index-only scans), ~4 µs each; past it the ordered indexes drive.
+ */
+const RESOURCE_BUDGET = 1000;
+/**
+ * A lookup's session settings (withGenericPlans): generic plans; no sort where an index gives
+ * the order (a generic plan guesses a time range at 0.5 % of a partition and would rather sort
+ * a few rows than walk an index in order); no JIT and no parallel workers, which the cost of a
+ * disabled sort would otherwise call for (compiling took ~1 s, starting workers ~80 ms).
+ */
+const SET_LOOKUP = 'SET plan_cache_mode = force_generic_plan; SET enable_sort = off; SET jit = off; SET max_parallel_workers_per_gather = 0';
+const RESET_LOOKUP = 'RESET plan_cache_mode; RESET enable_sort; RESET jit; RESET max_parallel_workers_per_gather';
 /** Events per transaction of `appendSerialized`. */
 const SERIALIZED_CHUNK = 2000;
 /** The advisory lock every inserting transaction holds until it commits (seq order = commit order). */
@@ -56,6 +71,19 @@ const SEQ_LOCK = 'flinktrail:event-seq';
 /** Filters with a (column, event_time, seq) index, which can drive a lookup in time order. */
 const INDEXED: ReadonlySet<keyof EventFilter> = new Set(['user', 'eventName', 'accessKeyId', 'sourceIpAddress', 'errorCode', 'cluster', 'serviceName', 'eventRW', 'accountId']);
 const DRIVERS = FILTER_COLUMNS.filter((c) => INDEXED.has(c.filter));
+/** Every condition of a filter but the resource and eventId. */
+const CONDITIONS = ['eventRW', 'user', 'serviceName', 'eventName', 'eventType', 'accessKeyId', 'region', 'errorCode', 'sourceIpAddress', 'cluster', 'accountId', 'sensitive'] as const;
+
+/** The index a page walks: a filter's, the partial sensitive one, the time index, the GIN one, or the planner's choice (`any`). */
+type Driver = keyof EventFilter | 'time' | 'resource' | 'any';
+
+/** The part of the timeline one page walks (pageRange), and the cursor it starts after. */
+interface Range {
+  lo: number;
+  hi: number;
+  desc: boolean;
+  after?: Cursor;
+}
 
 export interface PostgresEventStoreOptions {
   /** postgres://… (a password in it is never logged: see url.ts). */
@@ -193,6 +221,8 @@ export class PostgresEventStore implements EventStore {
   private readonly flushIntervalMs: number;
   private readonly maxQueue: number;
   private readonly scanBudget: number;
+  /** How many matches of a resource may drive a page through the GIN index (see `walkEnd`). */
+  private readonly resourceBudget: number;
   private codec!: PostgresBodyCodec;
   /** `postgres:<uuid>`: which store this is (made once per database and schema). */
   id = '';
@@ -208,6 +238,7 @@ export class PostgresEventStore implements EventStore {
     this.flushIntervalMs = opts.flushIntervalMs ?? 20;
     this.maxQueue = opts.maxQueue ?? 100_000;
     this.scanBudget = opts.scanBudget ?? SCAN_BUDGET;
+    this.resourceBudget = Math.min(this.scanBudget, RESOURCE_BUDGET);
   }
 
   /**
@@ -378,154 +409,222 @@ export class PostgresEventStore implements EventStore {
     const f = storedAccount(req.filter, this.opts.managementAccountId);
     const { lo, hi, desc } = pageRange(req);
     if (lo > hi) return { events: [] };
-    if (f.eventId !== undefined) {
-      // Unique: event_ids knows its partition and position; one row at most, no walk.
-      const [id] = await this.query<{ event_time: number; seq: number }>('SELECT event_time, seq FROM event_ids WHERE event_id = $1', [pgText(f.eventId)]);
-      if (!id) return { events: [] };
-      const { rows } = await this.window(f, lo, hi, desc, req.after, req.limit + 1, undefined, id);
-      return { events: await this.codec.decode(rows.slice(0, req.limit)) };
+    try {
+      return await this.withGenericPlans(async (c) => {
+        const range: Range = { lo, hi, desc, ...(req.after ? { after: req.after } : {}) };
+        let id: { event_time: number; seq: number } | undefined;
+        if (f.eventId !== undefined) {
+          // Unique: event_ids knows its partition and position, one row at most, no walk. A value
+          // for event_time (not a subquery) prunes every other partition as the plan starts.
+          [id] = await this.prepared<{ event_time: number; seq: number }>(c, 'SELECT event_time, seq FROM event_ids WHERE event_id = $1', [pgText(f.eventId)]);
+          if (!id) return { events: [] };
+        }
+        const walk = id ? { driver: 'any' as const } : await this.walkEnd(c, f, range);
+        const rows = await this.pageRows(c, f, walk.stop ? { ...range, stop: walk.stop } : range, walk.driver, req.limit + 1, walk.days, id);
+        const more = rows.length > req.limit;
+        const page = more ? rows.slice(0, req.limit) : rows;
+        const last = page[page.length - 1];
+        const result: LookupPage = { events: await this.codec.decode(page) };
+        if (more && last) result.next = { time: last.event_time, seq: last.seq };
+        else if (walk.stop) result.next = walk.stop;
+        return result;
+      });
+    } catch (err) {
+      throw this.clean(err);
     }
-    const days = await this.daysIn(lo, hi, desc);
-    const rows: PageRow[] = [];
-    let budget = this.scanBudget;
-    let next: Cursor | undefined;
-    for (let i = 0, width = 1; i < days.length && rows.length <= req.limit; width *= 2) {
-      const win = days.slice(i, i + width);
-      i += win.length;
-      const wlo = Math.max(lo, desc ? (win[win.length - 1] as number) : (win[0] as number));
-      const whi = Math.min(hi, (desc ? (win[0] as number) : (win[win.length - 1] as number)) + DAY_MS - 1);
-      const got = await this.window(f, wlo, whi, desc, req.after, req.limit + 1 - rows.length, budget);
-      rows.push(...got.rows);
-      if (rows.length > req.limit) break;
-      if (got.stop) {
-        next = got.stop;
-        break;
+  }
+
+  /**
+   * Runs `fn` on a connection whose prepared statements get generic plans (the pool's default is
+   * custom plans, see url.ts), and puts the default back. A lookup's statements name the whole
+   * time range; a custom plan of one over 92 day partitions took 12–15 ms to plan (each partition
+   * and its 13 indexes costed) and ~1 ms to run, a generic plan is made once per connection and
+   * statement text and prunes the partitions outside the range when it starts (run-time
+   * pruning). What a generic plan cannot know — which condition is rare — `walkEnd` finds out
+   * with bounded probes, and the page's statement names its driving index (`pageRows`).
+   */
+  private async withGenericPlans<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query(SET_LOOKUP);
+      try {
+        return await fn(client);
+      } finally {
+        await client.query(RESET_LOOKUP).catch((err: Error) => {
+          broken = err;
+        });
       }
-      budget -= got.used;
-      if (budget <= 0 && i < days.length) {
-        // The budget is spent at a window's edge: the next page starts past it (seq ≥ 1, so no event sits at seq 0 or MAX).
-        next = desc ? { time: wlo - 1, seq: Number.MAX_SAFE_INTEGER } : { time: whi + 1, seq: 0 };
-        break;
-      }
+    } catch (err) {
+      broken ??= err as Error;
+      throw err;
+    } finally {
+      // A connection that may still have generic plans forced is not given back to the pool.
+      client.release(broken);
     }
-    const more = rows.length > req.limit;
-    const page = more ? rows.slice(0, req.limit) : rows;
-    const last = page[page.length - 1];
-    const result: LookupPage = { events: await this.codec.decode(page) };
-    if (more && last) result.next = { time: last.event_time, seq: last.seq };
-    else if (next) result.next = next;
-    return result;
+  }
+
+  /** A statement prepared once per connection (named by its text): its generic plan is kept. */
+  private async prepared<R>(c: pg.PoolClient, text: string, values: unknown[]): Promise<R[]> {
+    const name = `ft_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+    return (await c.query({ name, text, values })).rows as R[];
+  }
+
+  /**
+   * The page: up to `limit` matching rows in the range, in walk order, after the cursor and up to
+   * `stop` (inclusive) when the walk is bounded. Only the driver's condition is written so that
+   * an index can serve it; every other one is written so that none can (`col || '' = $n`, the
+   * same truth for text, NULL included), so the generic plan walks the driver's index and
+   * nothing else. `any`: at most one condition can use an index, the planner's choice is right.
+   * The GIN index (resource) yields no time order: its rows are sorted (≤ the budget of them).
+   */
+  private async pageRows(
+    c: pg.PoolClient,
+    f: EventFilter,
+    r: Range & { stop?: Cursor },
+    driver: Driver,
+    limit: number,
+    days?: readonly number[],
+    id?: { event_time: number; seq: number },
+  ): Promise<PageRow[]> {
+    const p = new Params();
+    const order = r.desc ? 'DESC' : 'ASC';
+    if (driver === 'resource') {
+      // Only when the whole range holds at most the budget of the resource's entries (no stop).
+      const union = this.resourceUnion(f, p, r, days ?? [], `e.seq, ${BODY_COLUMNS}`);
+      if (!union) return [];
+      // `+ 0`: no index gives this order (sorts are off, see withGenericPlans), so the rows are found through the GIN index, then sorted.
+      return this.prepared<PageRow>(c, `SELECT * FROM (${union}) e ORDER BY e.event_time + 0 ${order}, e.seq ${order} LIMIT ${p.add(limit)}`, p.values);
+    }
+    const where = this.conditions(f, p, r, driver);
+    if (id) where.push(`e.event_time = ${p.add(id.event_time)}`, `e.seq = ${p.add(id.seq)}`);
+    if (r.stop) {
+      // The page covers the walk up to and including `stop`.
+      where.push(r.desc ? `e.event_time >= ${p.add(r.stop.time)}` : `e.event_time <= ${p.add(r.stop.time)}`);
+      where.push(`(e.event_time, e.seq) ${r.desc ? '>=' : '<='} (${p.add(r.stop.time)}, ${p.add(r.stop.seq)})`);
+    }
+    return this.prepared<PageRow>(c, `SELECT e.seq, ${BODY_COLUMNS} FROM events e WHERE ${where.join(' AND ')} ORDER BY e.event_time ${order}, e.seq ${order} LIMIT ${p.add(limit)}`, p.values);
+  }
+
+  /** The conditions of `f` over `events e` in the range, only `driver`'s indexable (see `pageRows`). */
+  private conditions(f: EventFilter, p: Params, r: Range, driver: Driver, alias = 'e.', whole = false): string[] {
+    const where = whole ? [] : [`${alias}event_time >= ${p.add(r.lo)}`, `${alias}event_time <= ${p.add(r.hi)}`];
+    const open = (k: Driver) => driver === 'any' || driver === k;
+    for (const { filter, column } of FILTER_COLUMNS) {
+      const v = f[filter];
+      if (v === undefined) continue;
+      // null: the management account, whose events are stored with no account (`record`).
+      if (v === null) {
+        where.push(`${alias}${column} IS NULL`);
+        continue;
+      }
+      const col = open(filter) ? `${alias}${column}` : `(${alias}${column} || '')`;
+      const value = p.add(pgText(v as string));
+      // A region's events and the global ones (stored once, seen from every region).
+      where.push(filter === 'region' ? `${col} IN (${value}, '${GLOBAL_REGION_COLUMN}')` : `${col} = ${value}`);
+    }
+    // A literal, so that the partial index events_sensitive_time (WHERE sensitive) applies; coalesce hides it (the column is NOT NULL).
+    if (f.sensitive !== undefined) {
+      const col = open('sensitive') ? `${alias}sensitive` : `coalesce(${alias}sensitive, false)`;
+      where.push(f.sensitive ? col : `NOT ${col}`);
+    }
+    const key = resourceFilterKey(f);
+    if (key !== undefined) where.push(`${open('resource') ? `${alias}resources` : `(${alias}resources || '{}'::text[])`} @> ARRAY[${p.add(pgText(key))}]::text[]`);
+    if (r.after && !whole) where.push(`(${alias}event_time, ${alias}seq) ${r.desc ? '<' : '>'} (${p.add(r.after.time)}, ${p.add(r.after.seq)})`);
+    return where;
+  }
+
+  /**
+   * The GIN index (resource) as a driver, over the day partitions of the range named one by one:
+   * `select` from each (as `e`), UNION ALL, in walk order. On the partitioned table a generic
+   * plan estimates a time range as 0.5 % of a partition and ANDs the primary key's bitmap of it
+   * with the GIN bitmap — every index entry of the range read, ~0.4 ms per partition at 1M
+   * events; a partition wholly inside the range needs no time condition at all, so only the
+   * one or two at its ends get one. Empty when no partition overlaps the range.
+   */
+  private resourceUnion(f: EventFilter, p: Params, r: Range, days: readonly number[], select: string): string | undefined {
+    if (days.length === 0) return undefined;
+    return days
+      .map((day) => {
+        const whole = r.lo <= day && day + DAY_MS - 1 <= r.hi && (!r.after || (r.desc ? r.after.time >= day + DAY_MS : r.after.time < day));
+        return `(SELECT ${select} FROM ${partitionName(day)} e WHERE ${this.conditions(f, p, r, 'resource', 'e.', whole).join(' AND ')})`;
+      })
+      .join(' UNION ALL ');
   }
 
   /**
    * The first days (UTC, epoch ms) of the day partitions that overlap lo..hi, in walk order
-   * (newest first when `desc`). Read from the catalog on every lookup: a partition another
-   * instance created is seen, and one that did not exist yet held no committed event.
+   * (newest first when `desc`). Read from the catalog on every lookup that needs them: a
+   * partition another instance created is seen, and one that did not exist yet held no
+   * committed event.
    */
-  private async daysIn(lo: number, hi: number, desc: boolean): Promise<number[]> {
-    const parts = await this.query<{ bound: string }>(
+  private async daysIn(c: pg.PoolClient, r: Range): Promise<number[]> {
+    const parts = await this.prepared<{ bound: string }>(
+      c,
       `SELECT pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass`,
+      [],
     );
     const days: number[] = [];
-    for (const p of parts) {
-      const m = /FROM \('?(-?\d+)'?\) TO \('?(-?\d+)'?\)/.exec(p.bound);
-      if (m && Number(m[2]) > lo && Number(m[1]) <= hi) days.push(Number(m[1]));
+    for (const row of parts) {
+      const m = /FROM \('?(-?\d+)'?\) TO \('?(-?\d+)'?\)/.exec(row.bound);
+      if (m && Number(m[2]) > r.lo && Number(m[1]) <= r.hi) days.push(Number(m[1]));
     }
-    return days.sort((a, b) => (desc ? b - a : a - b));
+    return days.sort((a, b) => (r.desc ? b - a : a - b));
   }
 
   /**
-   * One step of a lookup's walk: up to `limit` matching rows in lo..hi (a few day partitions,
-   * so the planner opens only those), in order, after the cursor. With `budget`, a walk that
-   * must test more than one condition is bounded (see `walkEnd`): `stop` then ends the page
-   * there, and `used` is how many index entries the window cost.
+   * Which index drives the page, and where its walk ends (`stop`), bounded as the SQLite store's
+   * is: no condition besides time, or a single indexed one, is unbounded and free (its index
+   * holds only matches: `any`). Otherwise one statement probes every candidate over the whole
+   * range after the cursor, each index-only and reading at most `scanBudget` + 1 entries: for
+   * each index that walks in time order (a filter's, the partial sensitive one, else the time
+   * index) the entry number `scanBudget` + 1 in walk order, for the GIN index (resource) its
+   * count up to `scanBudget` + 1. A candidate with no such entry (fewer than the budget) drives
+   * the page over the whole range; when every candidate has more, the farthest of the ordered
+   * probes ends the page there, and its index (which reaches it within the budget) drives it.
    */
-  private async window(
-    f: EventFilter,
-    lo: number,
-    hi: number,
-    desc: boolean,
-    after: Cursor | undefined,
-    limit: number,
-    budget: number | undefined,
-    id?: { event_time: number; seq: number },
-  ): Promise<{ rows: PageRow[]; stop?: Cursor; used: number }> {
+  private async walkEnd(c: pg.PoolClient, f: EventFilter, r: Range): Promise<{ driver: Driver; stop?: Cursor; days?: number[] }> {
+    const drivers: Driver[] = DRIVERS.filter((d) => f[d.filter] !== undefined && f[d.filter] !== null).map((d) => d.filter);
+    if (f.sensitive === true) drivers.push('sensitive');
+    const resource = resourceFilterKey(f) !== undefined;
+    const conditions = CONDITIONS.filter((k) => f[k] !== undefined).length + (resource ? 1 : 0);
+    if (conditions === 0 || (conditions === 1 && drivers.length === 1)) return { driver: 'any' };
+    const ordered: Driver[] = drivers.length ? drivers : ['time'];
+    const order = r.desc ? 'DESC' : 'ASC';
     const p = new Params();
-    const where = filterConditions(f, p, lo, hi);
-    if (id) where.push(`e.event_time = ${p.add(id.event_time)}`, `e.seq = ${p.add(id.seq)}`);
-    const cmp = desc ? '<' : '>';
-    if (after) where.push(`(e.event_time, e.seq) ${cmp} (${p.add(after.time)}, ${p.add(after.seq)})`);
-    const walk = budget === undefined ? { used: 0 } : await this.walkEnd(f, lo, hi, desc, budget, after);
-    const stop = walk.stop;
-    if (stop) {
-      // The page covers the walk up to and including `stop`; the plain time bound lets the planner prune partitions.
-      where.push(desc ? `e.event_time >= ${p.add(stop.time)}` : `e.event_time <= ${p.add(stop.time)}`);
-      where.push(`(e.event_time, e.seq) ${desc ? '>=' : '<='} (${p.add(stop.time)}, ${p.add(stop.seq)})`);
-    }
-    const order = desc ? 'DESC' : 'ASC';
-    const rows = await this.query<PageRow>(
-      `SELECT e.seq, ${BODY_COLUMNS} FROM events e WHERE ${where.join(' AND ')}
-       ORDER BY e.event_time ${order}, e.seq ${order} LIMIT ${p.add(limit)}`,
-      p.values,
+    // Each probe names only its own condition: a bare filter on its index, the others' left out.
+    const only = (d: Driver): EventFilter => {
+      const g: EventFilter = { startTime: f.startTime, endTime: f.endTime };
+      if (d === 'sensitive') g.sensitive = true;
+      else if (d === 'resource') {
+        if (f.resourceType !== undefined) g.resourceType = f.resourceType;
+        if (f.resourceName !== undefined) g.resourceName = f.resourceName;
+      } else if (d !== 'time') (g as unknown as Record<string, unknown>)[d] = (f as unknown as Record<string, unknown>)[d];
+      return g;
+    };
+    const probes = ordered.map(
+      (d) =>
+        `(SELECT ARRAY[event_time, seq] FROM events WHERE ${this.conditions(only(d), p, r, d, '').join(' AND ')}
+          ORDER BY event_time ${order}, seq ${order} OFFSET ${this.scanBudget} LIMIT 1)`,
     );
-    // A full window ends the page on its own rows; `stop` only matters when the rows run out first.
-    return rows.length >= limit ? { rows, used: walk.used } : { rows, ...(stop ? { stop } : {}), used: walk.used };
-  }
-
-  /**
-   * Where a window's walk ends (`stop`), or none when it need not be bounded, and how many index
-   * entries it costs (`used`). Unbounded and free: no condition besides time, or a single
-   * indexed one (its index holds only matches). Otherwise each driver's index (the time index
-   * when there is none; the GIN index for a resource) counts its entries in the window after
-   * the cursor, up to `budget` + 1: the sparsest is what the walk costs, and when even it has more
-   * than `budget`, each driver's entry number `budget` + 1 is probed and the farthest one is the
-   * end (the sparsest driver reaches it within the budget). Index-only, over the window's
-   * partitions only.
-   */
-  private async walkEnd(f: EventFilter, lo: number, hi: number, desc: boolean, budget: number, after?: Cursor): Promise<{ stop?: Cursor; used: number }> {
-    const drivers = DRIVERS.filter((d) => f[d.filter] !== undefined && f[d.filter] !== null);
-    const sensitive = f.sensitive === true;
-    const resource = resourceFilterKey(f);
-    const conditions =
-      (['eventRW', 'user', 'serviceName', 'eventName', 'eventType', 'accessKeyId', 'region', 'errorCode', 'sourceIpAddress', 'cluster', 'accountId', 'sensitive'] as const).filter((k) => f[k] !== undefined).length +
-      (resource !== undefined ? 1 : 0);
-    const indexed = drivers.length + (sensitive ? 1 : 0);
-    if (conditions === 0 || (conditions === 1 && indexed === 1)) return { used: 0 };
-    const order = desc ? 'DESC' : 'ASC';
-    const base = (cond: string | undefined, p: Params): string => {
-      const where = [`event_time >= ${p.add(lo)}`, `event_time <= ${p.add(hi)}`];
-      if (cond) where.push(cond);
-      if (after) where.push(`(event_time, seq) ${desc ? '<' : '>'} (${p.add(after.time)}, ${p.add(after.seq)})`);
-      return where.join(' AND ');
-    };
-    // Each candidate writes its condition with its own value into the Params it is given.
-    type Candidate = (p: Params) => string | undefined;
-    const count = async (c: Candidate): Promise<number> => {
-      const p = new Params();
-      const [{ n } = { n: 0 }] = await this.query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM events WHERE ${base(c(p), p)} LIMIT ${budget + 1}) x`, p.values);
-      return n;
-    };
-    const probe = async (c: Candidate): Promise<Cursor | undefined> => {
-      const p = new Params();
-      const [row] = await this.query<Cursor>(`SELECT event_time AS time, seq FROM events WHERE ${base(c(p), p)} ORDER BY event_time ${order}, seq ${order} OFFSET ${budget} LIMIT 1`, p.values);
-      return row;
-    };
-    const ordered: Candidate[] = drivers.map((d) => (p: Params) => `${d.column} = ${p.add(pgText(f[d.filter] as string))}`);
-    if (sensitive) ordered.push(() => 'sensitive');
-    if (ordered.length === 0) ordered.push(() => undefined);
-    const candidates: Candidate[] = resource === undefined ? ordered : [(p: Params) => `resources @> ARRAY[${p.add(pgText(resource))}]::text[]`, ...ordered];
-    let used = Infinity;
-    for (const c of candidates) used = Math.min(used, await count(c));
-    if (used <= budget) return { used };
-    // Every candidate has more entries than the budget; the GIN index cannot walk in order, so the ordered ones bound the walk.
-    let end: Cursor | undefined;
-    for (const c of ordered) {
-      const stop = await probe(c);
-      if (!stop) return { used: budget };
-      const farther = !end || (desc ? stop.time < end.time || (stop.time === end.time && stop.seq < end.seq) : stop.time > end.time || (stop.time === end.time && stop.seq > end.seq));
-      if (farther) end = stop;
+    const days = resource ? await this.daysIn(c, r) : [];
+    if (resource) {
+      const union = this.resourceUnion(only('resource'), p, r, days, '1');
+      probes.push(union ? `(SELECT ARRAY[count(*)] FROM (${union} LIMIT ${this.resourceBudget + 1}) x)` : 'ARRAY[0]');
     }
-    return end ? { stop: end, used: budget } : { used: budget };
+    const [row] = await this.prepared<Record<string, string[] | null>>(c, `SELECT ${probes.map((q, i) => `${q} AS p${i}`).join(', ')}`, p.values);
+    const got = probes.map((_, i) => row?.[`p${i}`]?.map(Number) ?? null);
+    const free = ordered.findIndex((_, i) => got[i] === null);
+    if (free >= 0) return { driver: ordered[free] as Driver };
+    if (resource && (got[ordered.length]?.[0] ?? 0) <= this.resourceBudget) return { driver: 'resource', days };
+    let end: { driver: Driver; stop: Cursor } | undefined;
+    ordered.forEach((d, i) => {
+      const [time, seq] = got[i] as number[];
+      const stop = { time: time as number, seq: seq as number };
+      const farther = !end || (r.desc ? stop.time < end.stop.time || (stop.time === end.stop.time && stop.seq < end.stop.seq) : stop.time > end.stop.time || (stop.time === end.stop.time && stop.seq > end.stop.seq));
+      if (farther) end = { driver: d, stop };
+    });
+    return end as { driver: Driver; stop: Cursor };
   }
 
   async histogram(q: HistogramQuery): Promise<Histogram> {

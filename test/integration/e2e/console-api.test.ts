@@ -43,7 +43,7 @@ describe('console routes', () => {
     fetch(`${api}${path}`, { headers: { ...(cred ? { authorization: basic(cred) } : {}), ...headers } });
 
   it('serves the app shell and assets without credentials, with a strict CSP, and client routes as index.html', async () => {
-    for (const path of ['/', '/events', '/events?user=bob', '/trails', '/access', '/clusters', '/signin?next=%2Fevents']) {
+    for (const path of ['/', '/events', '/events?user=bob', '/trails', '/access', '/clusters', '/accounts', '/signin?next=%2Fevents']) {
       const res = await get(path);
       assert.equal(res.status, 200, path);
       assert.match(res.headers.get('content-type') ?? '', /text\/html/);

@@ -5,7 +5,11 @@
  * 1. sign in, run a query with three conditions at once, open an event, export CSV — and the
  *    CSV rows equal the API's answer for the same query (all pages); the chart narrows the range;
  *    the drawer is keyboard-operable; the page fits a 375 px screen; the trails page works.
- * 2. the Flink dashboard through FlinkTrail: its own "Cancel Job" button (and popconfirm "Yes")
+ * 2. accounts: the management account's admin creates an account on the Accounts page, sees
+ *    who belongs where, is shown a refused delete's reason, and narrows the Event Query to one
+ *    account with the account picker; that account's own admin, signed in through the form, has
+ *    no Accounts page and no picker and sees its own account's events only.
+ * 3. the Flink dashboard through FlinkTrail: its own "Cancel Job" button (and popconfirm "Yes")
  *    cancels a running job, and the console — live — shows the CancelJob event with the user's
  *    name within 2 seconds.
  *
@@ -329,6 +333,135 @@ describe('web console in a real browser', { timeout: 180_000 }, () => {
       await narrow.close();
     }
     assert.deepEqual(pageErrors, []);
+  });
+
+  it('accounts: the management admin creates one and picks it in the Event Query; its own admin sees only its events, no Accounts page, no picker', async () => {
+    const page = await ctx.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    if (!(await ctx.cookies()).some((c) => c.name === 'ft_session')) await signIn(page, apiUrl, USER, PASSWORD);
+    const whoami = (await (await fetch(`${apiUrl}/api/v1/whoami`, { headers: { authorization: basic(admin) } })).json()) as { accountId: string; managementAccount: boolean };
+    assert.equal(whoami.managementAccount, true);
+
+    // The header names the caller's account.
+    await page.goto(`${apiUrl}/events?range=15m`);
+    await page.getByTestId('account-name').filter({ hasText: 'management' }).waitFor();
+    assert.equal(await page.getByTestId('account').getAttribute('data-account-id'), whoami.accountId);
+
+    // Accounts page (in the navigation for the management account's admins): create team-console.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Accounts' }).click();
+    await page.getByRole('heading', { name: 'Accounts', exact: true }).waitFor();
+    await page.locator(`tr[data-account="${whoami.accountId}"]`).getByText('management', { exact: true }).first().waitFor();
+    await page.getByLabel('Account name').fill('team-console');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    const teamId = (await page.getByTestId('new-account-id').textContent()) as string;
+    assert.match(teamId, /^\d{16}$/);
+    await page.locator(`tr[data-account="${teamId}"]`).getByText('team-console').waitFor();
+    const listed = (await (await fetch(`${apiUrl}/api/v1/accounts`, { headers: { authorization: basic(admin) } })).json()) as { Accounts: { accountId: string; name: string }[] };
+    assert.ok(listed.Accounts.some((a) => a.accountId === teamId && a.name === 'team-console'));
+
+    // Its admin, through the API; a viewer of it, through the Users page's account picker.
+    const TEAM_PASSWORD = 'team-console-password';
+    const created = await fetch(`${apiUrl}/api/v1/users`, {
+      method: 'POST',
+      headers: { authorization: basic(admin), 'content-type': 'application/json' },
+      body: JSON.stringify({ userName: 'team-admin', role: 'admin', accountId: teamId, password: TEAM_PASSWORD }),
+    });
+    assert.equal(created.status, 201, await created.text());
+    await page.goto(`${apiUrl}/access`);
+    await page.locator('tr[data-user="team-admin"] td[data-label="Account"]').filter({ hasText: 'team-console' }).waitFor();
+    await page.getByLabel('User name', { exact: true }).fill('team-viewer');
+    await page.getByLabel('Account', { exact: true }).selectOption(teamId);
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await page.locator('tr[data-user="team-viewer"] td[data-label="Account"]').filter({ hasText: 'team-console' }).waitFor();
+    const users = (await (await fetch(`${apiUrl}/api/v1/users`, { headers: { authorization: basic(admin) } })).json()) as { Users: { userName: string; accountId: string }[] };
+    assert.equal(users.Users.find((u) => u.userName === 'team-viewer')?.accountId, teamId);
+
+    // Deleting an account that still owns users is refused, and the page says what it owns.
+    await page.goto(`${apiUrl}/accounts`);
+    const teamRow = page.locator(`tr[data-account="${teamId}"]`);
+    await teamRow.getByRole('button', { name: 'Delete…' }).click();
+    await teamRow.getByRole('button', { name: 'Delete team-console' }).click();
+    const refusal = page.getByRole('alert').filter({ hasText: 'FT_ERR_ACCOUNT_IN_USE' });
+    await refusal.waitFor();
+    assert.match((await refusal.textContent()) ?? '', /team-admin/);
+    await teamRow.waitFor();
+    // An account that owns nothing goes.
+    await page.getByLabel('Account name').fill('team-empty');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    const emptyId = (await page.getByTestId('new-account-id').textContent()) as string;
+    const emptyRow = page.locator(`tr[data-account="${emptyId}"]`);
+    await emptyRow.getByRole('button', { name: 'Delete…' }).click();
+    await emptyRow.getByRole('button', { name: 'Delete team-empty' }).click();
+    await emptyRow.waitFor({ state: 'detached' });
+    await screenshot(page, 'accounts');
+
+    // Events of team-console (as a gateway in front of its cluster records them).
+    const teamEvents = newEvents(7, { start: Date.now() - 120_000, stepMs: 5_000, users: ['erin'] }).map((e) => ({
+      ...e,
+      recipientAccountId: teamId,
+      userIdentity: { ...e.userIdentity, accountId: teamId },
+    }));
+    await Promise.all(teamEvents.map((e) => ft.app.store.append(e)));
+    // A record as redaction stored it before it kept resource lists ("******" for a list): the
+    // page lists it instead of failing on it.
+    const [old] = newEvents(1, { start: Date.now() - 1000 });
+    await ft.app.store.append({ ...(old as ActionTrailEvent), referencedResources: { 'ACS::Actiontrail::AccessKey': '******' } as unknown as Record<string, string[]> });
+    const teamIds = teamEvents.map((e) => e.eventId).sort();
+
+    // The picker: All accounts by default; team-console narrows the table, the chart and the export.
+    await page.goto(`${apiUrl}/events?region=*&range=1h`);
+    await page.locator('.results-summary').filter({ hasText: / of \d+ · all regions · / }).waitFor();
+    await page.locator(`tr[data-event-id="${(old as ActionTrailEvent).eventId}"]`).waitFor();
+    assert.equal(await page.locator('#account').inputValue(), '');
+    assert.ok((await page.locator('#account option').allTextContents()).includes(`team-console (${teamId})`));
+    const allTotal = Number(/ of (\d+)/.exec((await page.locator('.results-summary').textContent()) ?? '')?.[1]);
+    assert.ok(allTotal > teamEvents.length, `all accounts: ${allTotal}`);
+    await page.locator('#account').selectOption(teamId);
+    await page.waitForURL(new RegExp(`accountId=${teamId}`));
+    await page.locator('.results-summary').filter({ hasText: `${teamEvents.length} shown of ${teamEvents.length} · all regions · account team-console ·` }).waitFor();
+    assert.deepEqual((await attrs(page.locator('.events-table tbody tr'), 'data-event-id')).sort(), teamIds);
+    assert.equal(new URL((await page.locator('[data-export=json]').getAttribute('href')) as string, apiUrl).searchParams.get('accountId'), teamId);
+    // The details name the event's account.
+    await page.locator('.events-table tbody tr .event-link').first().click();
+    const drawer = page.getByRole('dialog');
+    await drawer.getByTestId('event-account').filter({ hasText: 'team-console' }).waitFor();
+    assert.match((await drawer.getByTestId('event-account').textContent()) ?? '', new RegExp(teamId));
+    await screenshot(page, 'event-query-account');
+    await page.close();
+    assert.deepEqual(pageErrors, []);
+
+    // team-console's admin signs in through the form: its account in the header, no Accounts
+    // page, no picker, its own events only.
+    const teamCtx = await browser.newContext();
+    const teamErrors: string[] = [];
+    try {
+      const t = await teamCtx.newPage();
+      t.on('pageerror', (e) => teamErrors.push(e.message));
+      await signIn(t, apiUrl, 'team-admin', TEAM_PASSWORD);
+      await t.getByTestId('account-name').filter({ hasText: 'team-console' }).waitFor();
+      assert.equal(await t.getByTestId('account').getAttribute('data-account-id'), teamId);
+      assert.equal(await t.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Accounts' }).count(), 0);
+      await t.goto(`${apiUrl}/events?region=*&range=1h`);
+      await t.locator('.results-summary').filter({ hasText: / of \d+ · all regions · / }).waitFor();
+      assert.equal(await t.locator('#account').count(), 0);
+      const shown = await attrs(t.locator('.events-table tbody tr'), 'data-event-id');
+      for (const id of teamIds) assert.ok(shown.includes(id), `team event ${id} shown`);
+      // Whatever else it shows (its own sign-in, its own queries) is team-console's too.
+      const ofTeam = new Set((await lookupAll(apiUrl, admin, { accountId: teamId, region: '*', startTime: new Date(Date.now() - 3600_000).toISOString() })).map((e) => e.eventId));
+      assert.deepEqual(shown.filter((id) => !ofTeam.has(id as string)), []);
+      assert.ok(!shown.some((id) => history.some((h) => h.eventId === id)), 'no management-side history');
+      // The Accounts page, reached by URL, says it is not theirs; the Users page has no account column.
+      await t.goto(`${apiUrl}/accounts`);
+      await t.getByText("Only the management account's admins manage accounts.").waitFor();
+      await t.goto(`${apiUrl}/access`);
+      await t.locator('tr[data-user="team-admin"]').waitFor();
+      assert.equal(await t.locator('td[data-label="Account"]').count(), 0);
+      assert.equal(await t.locator('tr[data-user="bob"]').count(), 0, "another account's user is not listed");
+    } finally {
+      await teamCtx.close();
+    }
+    assert.deepEqual(teamErrors, []);
   });
 
   it('offers "Sign in with SSO" exactly when OpenID Connect is configured', async () => {
