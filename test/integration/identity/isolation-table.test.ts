@@ -447,16 +447,23 @@ describe('account isolation: every route, action, command and gateway path, as e
   });
 
   it('no API route shows or reaches another account\'s things to a member; the management account sees every account', async () => {
-    const before = { users: await usersState(), keys: await keysState(), trails: await Promise.all(ACCTS.map(trailState)), accounts: (await api(root, 'GET', '/api/v1/accounts')).json };
+    const shared = async () => {
+      const policies = (await api(root, 'GET', '/api/v1/policies')).json as Record<string, unknown>;
+      const region = (await api(root, 'GET', '/api/v1/regions/global-events-storage')).json as Record<string, unknown>;
+      delete policies['RequestId'];
+      delete region['RequestId'];
+      return { policies, region, accounts: ((await api(root, 'GET', '/api/v1/accounts')).json as { Accounts: unknown }).Accounts };
+    };
+    const before = { users: await usersState(), keys: await keysState(), trails: await Promise.all(ACCTS.map(trailState)), shared: await shared() };
     for (const [route, run] of Object.entries(ROUTES)) {
       for (const p of principals) for (const v of others(p.acct)) await run(p, v);
       covered.add(route);
     }
-    // Nothing changed: users, keys, trails (logging still), accounts, the shared policy's attachments.
+    // Nothing changed: users, keys, trails (logging still), accounts, policies, the storage region.
     assert.deepEqual(await usersState(), before.users, 'users and their policies unchanged');
     assert.deepEqual(await keysState(), before.keys, 'keys unchanged');
     assert.deepEqual(await Promise.all(ACCTS.map(trailState)), before.trails, 'trails unchanged and logging');
-    assert.deepEqual((await api(root, 'GET', '/api/v1/accounts')).json, before.accounts, 'accounts unchanged');
+    assert.deepEqual(await shared(), before.shared, 'accounts, policies and the storage region unchanged');
     // The search would have found them: the management account's admin sees every account's.
     const mgmtAdmin = principals.find((p) => p.acct === 'mgmt' && p.role === 'admin') as Principal;
     for (const path of ['/api/v1/users', '/api/v1/keys', '/api/v1/trails', '/api/v1/events?region=*&maxResults=200', '/api/v1/accounts']) {
