@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Section } from './lib/report.js';
 import { REPO } from './lib/report.js';
 import { cachedStore, type Facts, type StoreMeta } from './lib/generate.js';
-import { benchDir, startFlinkTrail, type FlinkTrailChild } from './lib/servers.js';
+import { benchDir, startFlinkTrail } from './lib/servers.js';
 import { benchPostgres, copyToPostgres } from './lib/postgres.js';
 import { bytes, int, ms, ratio, seconds as secs, table } from './lib/stats.js';
 import { wrk, type HttpRequestSpec, type WrkResult } from './lib/wrk.js';
@@ -99,8 +99,14 @@ async function get(apiUrl: string, auth: string, q: Record<string, string>): Pro
   return body;
 }
 
-/** Query strings for page `n` (1-based) of `q`, found by walking the pages. */
-async function deepPage(ft: FlinkTrailChild, q: Record<string, string>, n: number): Promise<Record<string, string>> {
+/** Who asks: the server's API and one principal's authorization header. */
+export interface Asker {
+  apiUrl: string;
+  authorization: string;
+}
+
+/** Query strings for page `n` (1-based) of `q`, found by walking the pages as `ft`. */
+async function deepPage(ft: Asker, q: Record<string, string>, n: number): Promise<Record<string, string>> {
   let token: string | undefined;
   for (let i = 1; i < n; i++) {
     const page = await get(ft.apiUrl, ft.authorization, token ? { ...q, nextToken: token } : q);
@@ -118,6 +124,42 @@ export interface CaseResult {
 
 const path = (q: Record<string, string>): HttpRequestSpec => ({ method: 'GET', path: `/api/v1/events?${new URLSearchParams(q).toString()}` });
 
+/** The cases and the deep pages, which are walked as `ft` (a nextToken is its asker's). */
+export async function casesFor(ft: Asker, meta: StoreMeta, filter?: (c: QueryCase) => boolean): Promise<QueryCase[]> {
+  const cases = queryCases(meta.facts).filter(filter ?? (() => true));
+  const all = { startTime: iso(meta.facts.startTime), endTime: iso(meta.facts.endTime), region: '*' };
+  for (const [label, n, q] of [
+    ['page 20, no filter', 20, all],
+    ['page 100, no filter', 100, all],
+    ['page 20, user common', 20, { ...all, user: meta.facts.commonUser }],
+  ] as const) {
+    const c: QueryCase = { name: `${label} (nextToken)`, group: 'pages', queries: [await deepPage(ft, q, n)] };
+    if (!filter || filter(c)) cases.push(c);
+  }
+  return cases;
+}
+
+const wrkTarget = (ft: Asker) => ({ origin: new URL(ft.apiUrl).origin, headers: { authorization: ft.authorization } });
+
+/** Warm-up: the page cache and FlinkTrail's JIT, as a running server has them. */
+export async function warmUp(ft: Asker, cases: QueryCase[], seconds = 5): Promise<void> {
+  await wrk({ ...wrkTarget(ft), requests: cases.flatMap((c) => c.queries.map(path)), connections: 2, seconds });
+}
+
+/** One case: one connection back to back for `seconds`, rotating over its queries. */
+export async function measureCase(ft: Asker, c: QueryCase, seconds: number): Promise<CaseResult> {
+  let rows = 0;
+  for (const q of c.queries) rows += (await get(ft.apiUrl, ft.authorization, q)).Events.length;
+  const w = await wrk({ ...wrkTarget(ft), requests: c.queries.map(path), connections: 1, seconds });
+  if (w.non2xx || w.socketErrors) throw new Error(`${c.name}: ${w.non2xx} non-2xx answers, ${w.socketErrors} socket errors`);
+  return { c, w, rows: rows / c.queries.length };
+}
+
+/** Every case mixed over 8 connections. */
+export function measureMix(ft: Asker, cases: QueryCase[], seconds: number): Promise<WrkResult> {
+  return wrk({ ...wrkTarget(ft), requests: cases.flatMap((c) => c.queries.map(path)), connections: 8, seconds });
+}
+
 /** Runs the cases against a FlinkTrail serving `store`; returns per-case results and the mixed throughput. */
 export async function measureQueries(
   dir: string,
@@ -130,31 +172,15 @@ export async function measureQueries(
     ? await startFlinkTrail({ dataDir: benchDir('pg-query'), set: ['store.retentionDays=36500'], storeUrl: o.storeUrl, user: 'bench-auditor' })
     : await startFlinkTrail({ dataDir: dir, set: ['store.retentionDays=36500'], user: 'bench-auditor' });
   try {
-    const cases = queryCases(meta.facts).filter(o.filter ?? (() => true));
-    const all = { startTime: iso(meta.facts.startTime), endTime: iso(meta.facts.endTime), region: '*' };
-    for (const [label, n, q] of [
-      ['page 20, no filter', 20, all],
-      ['page 100, no filter', 100, all],
-      ['page 20, user common', 20, { ...all, user: meta.facts.commonUser }],
-    ] as const) {
-      const c: QueryCase = { name: `${label} (nextToken)`, group: 'pages', queries: [await deepPage(ft, q, n)] };
-      if (!o.filter || o.filter(c)) cases.push(c);
-    }
-    const origin = new URL(ft.apiUrl).origin;
-    const headers = { authorization: ft.authorization };
-    // Warm-up: the page cache and FlinkTrail's JIT, as a running server has them.
-    await wrk({ origin, requests: cases.flatMap((c) => c.queries.map(path)), headers, connections: 2, seconds: 5 });
+    const cases = await casesFor(ft, meta, o.filter);
+    await warmUp(ft, cases);
     const results: CaseResult[] = [];
     for (const c of cases) {
-      let rows = 0;
-      for (const q of c.queries) rows += (await get(ft.apiUrl, ft.authorization, q)).Events.length;
       process.stderr.write(`query: ${c.name}…\n`);
-      const w = await wrk({ origin, requests: c.queries.map(path), headers, connections: 1, seconds: o.caseSeconds });
-      if (w.non2xx || w.socketErrors) throw new Error(`${c.name}: ${w.non2xx} non-2xx answers, ${w.socketErrors} socket errors`);
-      results.push({ c, w, rows: rows / c.queries.length });
+      results.push(await measureCase(ft, c, o.caseSeconds));
     }
     process.stderr.write('query: all cases mixed, 8 connections…\n');
-    const mix = await wrk({ origin, requests: cases.flatMap((c) => c.queries.map(path)), headers, connections: 8, seconds: o.mixSeconds });
+    const mix = await measureMix(ft, cases, o.mixSeconds);
     return { results, mix };
   } finally {
     await ft.stop();

@@ -6,6 +6,7 @@
  *   npm run bench                              all of them (about an hour on 2 cores)
  *   npm run bench -- gateway                   one
  *   npm run bench -- query --events 3M         options after the names
+ *   npm run bench -- accounts --events 1M      the query cases as a member account vs the management account
  *   npm run bench -- scaling --sizes 1M,3M,10M
  *   npm run bench -- ingest --quick            shorter phases (noisier; still written)
  *   npm run bench -- gateway --cpu-prof        also where FlinkTrail's CPU goes (V8 profile)
@@ -16,6 +17,7 @@
  * Real servers come from the repo's own scripts (Flink from Maven jars, nginx and wrk from
  * Debian); everything started is stopped when the run ends, also on Ctrl-C.
  */
+import { accounts } from './accounts.js';
 import { delivery } from './delivery.js';
 import { differential } from './differential.js';
 import { gateway } from './gateway.js';
@@ -31,7 +33,7 @@ import { scaling } from './scaling.js';
 import { sizing } from './sizing.js';
 import type { Bench } from './types.js';
 
-const ALL: Bench[] = [gateway, ingest, delivery, memory, scaling, query, policy, differential, loop, sizing];
+const ALL: Bench[] = [gateway, ingest, delivery, memory, scaling, query, accounts, policy, differential, loop, sizing];
 
 function usage(): string {
   return [

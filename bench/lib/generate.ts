@@ -17,11 +17,14 @@ import { finishEvent, newEvent } from '../../src/event/build.js';
 import { EVENT_SOURCES, RESOURCE_TYPE_PREFIX, type ActionTrailEvent } from '../../src/event/types.js';
 import { openDatabase } from '../../src/store/sqlite/database.js';
 import { SqliteEventStore } from '../../src/store/sqlite/events.js';
+import { SqliteIdentityStore } from '../../src/identity/sqlite/directory.js';
 import { RESOURCE_PARAMS } from '../../src/catalog/index.js';
 
 /** Bump when the generated data changes shape, so cached stores are rebuilt. */
 export const GENERATOR_VERSION = 1;
 export const SPAN_MS = 90 * 24 * 3600 * 1000;
+/** The management account of generated stores: the configuration's default `accountId`. */
+export const MANAGEMENT_ACCOUNT = '1000000000000001';
 
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -165,6 +168,8 @@ export interface StoreMeta {
   /** Database size on disk after generation (db + wal), bytes. */
   bytes: number;
   facts: Facts;
+  /** Member accounts the events are spread over with the management account (absent: the management account only). */
+  accounts?: string[];
 }
 
 export class Generator {
@@ -175,11 +180,16 @@ export class Generator {
   private readonly readZ: Zipf;
   private readonly writeZ: Zipf;
   private readonly jarZ: Zipf;
+  /** Draws each event's account, apart from `rng` so that the events are otherwise those of the single-account store. */
+  private readonly accountRng: () => number;
 
+  /** `accounts`: the accounts events are spread over evenly (each drawn uniformly); default the management account only. */
   constructor(
     private readonly w: World,
     seed: number,
+    private readonly accounts: readonly string[] = [MANAGEMENT_ACCOUNT],
   ) {
+    this.accountRng = mulberry32(seed ^ 0x5bd1e995);
     this.rng = mulberry32(seed ^ 0x9e3779b9);
     this.userZ = new Zipf(w.users.length, 1.05, this.rng);
     this.jobZ = new Zipf(w.jobs.length, 1.0, this.rng);
@@ -195,7 +205,9 @@ export class Generator {
     const ip = user.ips[Math.floor(r() * user.ips.length)] as string;
     const key = r() < 0.85 ? user.keys[Math.floor(r() * user.keys.length)] : undefined;
     const agent = AGENTS[(i * 31 + user.name.length) % AGENTS.length] as string;
-    const identity = { type: 'ram-user' as const, principalId: user.principalId, accountId: '1000000000000001', userName: user.name, ...(key ? { accessKeyId: key } : {}) };
+    // The caller's account, and so (newEvent) the event's recipientAccountId.
+    const accountId = this.accounts.length === 1 ? (this.accounts[0] as string) : (this.accounts[Math.floor(this.accountRng() * this.accounts.length)] as string);
+    const identity = { type: 'ram-user' as const, principalId: user.principalId, accountId, userName: user.name, ...(key ? { accessKeyId: key } : {}) };
     const u = r();
     if (u < 0.02) {
       // FlinkTrail's own API: auditors looking things up.
@@ -246,7 +258,7 @@ export class Generator {
       acsRegion: cluster.region,
       sourceIpAddress: ip,
       userAgent: agent,
-      userIdentity: authFail ? { type: 'anonymous', principalId: 'anonymous', accountId: '1000000000000001', userName: user.name } : identity,
+      userIdentity: authFail ? { type: 'anonymous', principalId: 'anonymous', accountId, userName: user.name } : identity,
       requestId: hex(r, 32).toUpperCase(),
       time: new Date(time),
       requestParameters: entry.query ? { ...entry.query } : write && entry.eventName === 'TriggerSavepoint' ? { 'cancel-job': false } : {},
@@ -298,16 +310,21 @@ export function dirBytes(dir: string): number {
  * Generates a store of `n` events in `dir` (replacing what is there), through the store API
  * in batches of `batch`. Reports progress on stderr.
  */
-export async function generateStore(dir: string, n: number, opts: { seed?: number; batch?: number; end?: number } = {}): Promise<StoreMeta> {
+export async function generateStore(dir: string, n: number, opts: { seed?: number; batch?: number; end?: number; accounts?: string[] } = {}): Promise<StoreMeta> {
   const seed = opts.seed ?? 42;
   const batch = opts.batch ?? 20_000;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const world = makeWorld(seed);
-  const gen = new Generator(world, seed);
+  const gen = new Generator(world, seed, opts.accounts ? [MANAGEMENT_ACCOUNT, ...opts.accounts] : undefined);
   // Generation commits with synchronous=NORMAL: a bulk load, not the fail-closed journal path.
   const db = openDatabase(dir, { synchronous: 'normal' });
-  const store = new SqliteEventStore(db, { flushIntervalMs: 1000, maxQueue: batch + 1 });
+  if (opts.accounts) {
+    const identity = new SqliteIdentityStore(db);
+    for (const [k, id] of opts.accounts.entries()) await identity.insertAccount({ id, name: `team-${k + 1}`, createdAt: Date.now() });
+  }
+  // With member accounts the store is opened as the app opens it: the management account's events are stored with none.
+  const store = new SqliteEventStore(db, { flushIntervalMs: 1000, maxQueue: batch + 1, ...(opts.accounts ? { managementAccountId: MANAGEMENT_ACCOUNT } : {}) });
   const end = opts.end ?? Math.floor(Date.now() / 1000) * 1000 - 3600_000;
   const start = end - SPAN_MS;
   const step = SPAN_MS / n;
@@ -335,19 +352,19 @@ export async function generateStore(dir: string, n: number, opts: { seed?: numbe
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
   const seconds = (performance.now() - t0) / 1000;
-  const meta: StoreMeta = { version: GENERATOR_VERSION, events: n, seed, generatedAt: new Date().toISOString(), seconds, bytes: dirBytes(dir), facts: facts(world, start, end, ids) };
+  const meta: StoreMeta = { version: GENERATOR_VERSION, events: n, seed, generatedAt: new Date().toISOString(), seconds, bytes: dirBytes(dir), facts: facts(world, start, end, ids), ...(opts.accounts ? { accounts: opts.accounts } : {}) };
   writeFileSync(join(dir, 'bench-meta.json'), JSON.stringify(meta, null, 1));
   return meta;
 }
 
-/** A cached store of `n` events under `root`, generated when missing or out of date. */
-export async function cachedStore(root: string, n: number, fresh = false): Promise<{ dir: string; meta: StoreMeta; cached: boolean }> {
-  const dir = join(root, `events-${n}`);
+/** A cached store of `n` events under `root` (spread over `accounts` too if given), generated when missing or out of date. */
+export async function cachedStore(root: string, n: number, fresh = false, accounts?: string[]): Promise<{ dir: string; meta: StoreMeta; cached: boolean }> {
+  const dir = join(root, accounts ? `events-${n}-accounts-${accounts.length}` : `events-${n}`);
   const metaFile = join(dir, 'bench-meta.json');
   if (!fresh && existsSync(metaFile)) {
     const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as StoreMeta;
-    if (meta.version === GENERATOR_VERSION && meta.events === n) return { dir, meta, cached: true };
+    if (meta.version === GENERATOR_VERSION && meta.events === n && (meta.accounts ?? []).join() === (accounts ?? []).join()) return { dir, meta, cached: true };
   }
   process.stderr.write(`generating a store of ${n.toLocaleString('en-US')} events in ${dir}…\n`);
-  return { dir, meta: await generateStore(dir, n), cached: false };
+  return { dir, meta: await generateStore(dir, n, accounts ? { accounts } : {}), cached: false };
 }
