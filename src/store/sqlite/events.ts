@@ -316,7 +316,7 @@ export class SqliteEventStore implements EventStore {
   lookup(req: LookupRequest): Promise<LookupPage> {
     const f = storedAccount(req.filter, this.opts.managementAccountId);
     const { lo, hi, desc } = pageRange(req);
-    const { where, params, resources: sub } = filterSql(f, lo, hi);
+    const { where, params, resources: sub, resourcesOfEvent } = filterSql(f, lo, hi);
     params['limit'] = req.limit + 1;
     if (req.after) {
       where.push(desc ? '(e.event_time < @afterTime OR e.seq < @afterSeq)' : '(e.event_time > @afterTime OR e.seq > @afterSeq)');
@@ -346,7 +346,7 @@ export class SqliteEventStore implements EventStore {
       where.push(
         driver?.index === RESOURCES
           ? `e.seq IN (SELECT r.seq FROM event_resources r WHERE ${sub.join(' AND ')})`
-          : `EXISTS (SELECT 1 FROM event_resources r INDEXED BY event_resources_seq WHERE r.seq = e.seq AND ${sub.join(' AND ')})`,
+          : `EXISTS (SELECT 1 FROM event_resources r INDEXED BY event_resources_seq WHERE r.seq = e.seq AND ${resourcesOfEvent.join(' AND ')})`,
       );
     }
     // NOT INDEXED leaves SQLite only rowid lookups for the collected resource matches.

@@ -12,6 +12,13 @@ export interface FilterSql {
   params: Record<string, unknown>;
   /** Conditions on `event_resources r` (the resource type and name, by id), ANDed; empty when none. */
   resources: string[];
+  /**
+   * The same conditions for checking one event's rows (`r.seq = e.seq`): `+r.rid` keeps SQLite
+   * from probing the (seq, rid) index once per id of the list — a type such as Jar has
+   * thousands of names, and a walk of 10,000 events then made millions of probes (660 ms a page
+   * at 1M events, 5.6 ms this way): it reads the event's few rows and tests each id instead.
+   */
+  resourcesOfEvent: string[];
 }
 
 /** Every filter is an exact match; `lo`..`hi` (epoch ms, inclusive) is the time range. */
@@ -55,6 +62,8 @@ export function filterSql(f: EventFilter, lo = f.startTime, hi = f.endTime): Fil
     names.push('n.name = @resourceName');
     params['resourceName'] = f.resourceName;
   }
-  const resources = names.length ? [`r.rid IN (SELECT n.id FROM resource_names n WHERE ${names.join(' AND ')})`] : [];
-  return { where, params, resources };
+  const ids = `(SELECT n.id FROM resource_names n WHERE ${names.join(' AND ')})`;
+  const resources = names.length ? [`r.rid IN ${ids}`] : [];
+  const resourcesOfEvent = names.length ? [`+r.rid IN ${ids}`] : [];
+  return { where, params, resources, resourcesOfEvent };
 }

@@ -9,8 +9,8 @@ import { filterSql } from './filter.js';
 
 /** The WHERE clause of a filter over `events e`: the store's own filter SQL, resources as EXISTS. */
 export function filterWhere(f: EventFilter): { where: string; params: Record<string, unknown> } {
-  const { where, params, resources } = filterSql(f);
-  if (resources.length) where.push(`EXISTS (SELECT 1 FROM event_resources r INDEXED BY event_resources_seq WHERE r.seq = e.seq AND ${resources.join(' AND ')})`);
+  const { where, params, resourcesOfEvent } = filterSql(f);
+  if (resourcesOfEvent.length) where.push(`EXISTS (SELECT 1 FROM event_resources r INDEXED BY event_resources_seq WHERE r.seq = e.seq AND ${resourcesOfEvent.join(' AND ')})`);
   return { where: where.join(' AND '), params };
 }
 
