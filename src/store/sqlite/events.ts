@@ -35,21 +35,36 @@ interface Driver {
   column: string;
   index: string;
   only?: { value: unknown; sql: string };
+  /** The index of (account_id, column, event_time) over member accounts' events (migration 14). */
+  member?: string;
 }
 const DRIVERS: readonly Driver[] = [
-  { filter: 'user', column: 'user_name', index: 'events_user_time' },
-  { filter: 'eventName', column: 'event_name', index: 'events_name_time' },
-  { filter: 'accessKeyId', column: 'access_key_id', index: 'events_ak_time' },
-  { filter: 'sourceIpAddress', column: 'source_ip', index: 'events_ip_time' },
-  { filter: 'errorCode', column: 'error_code', index: 'events_error_time' },
-  { filter: 'sensitive', column: 'sensitive', index: 'events_sensitive_time', only: { value: true, sql: '1' } },
-  { filter: 'cluster', column: 'cluster', index: 'events_cluster_time' },
+  { filter: 'user', column: 'user_name', index: 'events_user_time', member: 'events_acct_user_time' },
+  { filter: 'eventName', column: 'event_name', index: 'events_name_time', member: 'events_acct_name_time' },
+  { filter: 'accessKeyId', column: 'access_key_id', index: 'events_ak_time', member: 'events_acct_ak_time' },
+  { filter: 'sourceIpAddress', column: 'source_ip', index: 'events_ip_time', member: 'events_acct_ip_time' },
+  { filter: 'errorCode', column: 'error_code', index: 'events_error_time', member: 'events_acct_error_time' },
+  { filter: 'sensitive', column: 'sensitive', index: 'events_sensitive_time', only: { value: true, sql: '1' }, member: 'events_acct_sensitive_time' },
+  { filter: 'cluster', column: 'cluster', index: 'events_cluster_time', member: 'events_acct_cluster_time' },
+  { filter: 'serviceName', column: 'service_name', index: 'events_service_time', member: 'events_acct_service_time' },
+  // Reads are nearly every event: walking time order finds them as fast as an index would.
+  { filter: 'eventRW', column: 'event_rw', index: 'events_write_time', only: { value: 'Write', sql: "'Write'" }, member: 'events_acct_write_time' },
   // A member account's events (the management account's have no account_id: see `row`).
   { filter: 'accountId', column: 'account_id', index: 'events_account_time' },
-  { filter: 'serviceName', column: 'service_name', index: 'events_service_time' },
-  // Reads are nearly every event: walking time order finds them as fast as an index would.
-  { filter: 'eventRW', column: 'event_rw', index: 'events_write_time', only: { value: 'Write', sql: "'Write'" } },
 ];
+
+/**
+ * The drivers of a lookup with filter `f`: for a member account's lookup ("filter AND its
+ * account") each filter's member index, which holds only that account's matches and so covers
+ * both conditions; otherwise the plain indexes.
+ */
+function driversFor(f: EventFilter): Driver[] {
+  const member = typeof f.accountId === 'string';
+  const present = DRIVERS.filter((d) => drives(d, f));
+  if (!member) return present;
+  const covered = present.filter((d) => d.member).map((d): Driver => ({ ...d, index: d.member as string }));
+  return covered.length ? covered : present;
+}
 
 /**
  * `f` as the rows store it: the management account's events have no `account_id`, so a filter
@@ -64,9 +79,15 @@ function drives(d: Driver, f: EventFilter): boolean {
   return d.only ? f[d.filter] === d.only.value : f[d.filter] !== undefined && f[d.filter] !== null;
 }
 
-/** `d`'s condition on an unaliased `events`, and its arguments. */
+/** `d`'s condition on an unaliased `events`, and its arguments (the account's too, for a member index). */
 function driverCondition(d: Driver, f: EventFilter): { cond: string; args: unknown[] } {
-  return d.only ? { cond: `${d.column} = ${d.only.sql}`, args: [] } : { cond: `${d.column} = ?`, args: [f[d.filter]] };
+  const own = d.only ? { cond: `${d.column} = ${d.only.sql}`, args: [] as unknown[] } : { cond: `${d.column} = ?`, args: [f[d.filter]] };
+  if (!isMemberIndex(d)) return own;
+  return { cond: `account_id = ? AND ${own.cond}`, args: [f.accountId, ...own.args] };
+}
+
+function isMemberIndex(d: Driver): boolean {
+  return d.member !== undefined && d.index === d.member;
 }
 
 /** Resource name ids cached by the writer (type + NUL + name); cleared when it grows past this. */
@@ -331,7 +352,8 @@ export class SqliteEventStore implements EventStore {
     // then, returns it short — even empty — with a cursor where it stopped, as CloudTrail's
     // LookupEvents does. Following the cursor still yields every event, in order.
     const conditions = where.length - 2 + (sub.length ? 1 : 0);
-    const residual = conditions - (driver && driver.index !== RESOURCES ? 1 : 0) > 0;
+    const covered = !driver || driver.index === RESOURCES ? 0 : DRIVERS.some((d) => d.member === driver.index) ? 2 : 1;
+    const residual = conditions - covered > 0;
     const stop = f.eventId === undefined && driver?.index !== RESOURCES && residual ? this.walkEnd(f, driver?.index, lo, hi, desc, req.after) : undefined;
     if (stop) {
       // The page covers the walk up to and including `stop`; the time bound keeps it sargable.
@@ -370,7 +392,7 @@ export class SqliteEventStore implements EventStore {
    * when the walk ends before that. Index-only, about a millisecond for 10,000 entries.
    */
   private walkEnd(f: EventFilter, index: string | undefined, lo: number, hi: number, desc: boolean, after?: Cursor): Cursor | undefined {
-    const d = DRIVERS.find((x) => x.index === index);
+    const d = DRIVERS.find((x) => x.index === index) ?? DRIVERS.filter((x) => x.member === index).map((x): Driver => ({ ...x, index: x.member as string }))[0];
     const cond: string[] = ['event_time >= ?', 'event_time <= ?'];
     const args: unknown[] = [lo, hi];
     if (d) {
@@ -399,10 +421,10 @@ export class SqliteEventStore implements EventStore {
    * already in time order).
    */
   private rarestFilter(f: EventFilter, lo: number, hi: number, desc: boolean): { index: string; density: number } | undefined {
-    const present = DRIVERS.filter((d) => drives(d, f));
+    const present = driversFor(f);
     const resource = f.resourceName !== undefined || f.resourceType !== undefined;
     if (present.length === 0 && !resource) return undefined;
-    if (present.length === 1 && !resource) return { index: (present[0] as (typeof DRIVERS)[number]).index, density: NaN };
+    if (present.length === 1 && !resource) return { index: (present[0] as Driver).index, density: NaN };
     const span = Math.max(1, hi - lo);
     const probe = this.opts.planProbe;
     let best: { index: string; density: number } | undefined;

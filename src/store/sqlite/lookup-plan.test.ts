@@ -29,6 +29,8 @@ function skewed<T>(list: readonly T[], u: number): T {
   return list[Math.min(list.length - 1, Math.floor(list.length * u ** 3))] as T;
 }
 
+const MANAGEMENT = '1000000000000001';
+
 function makeEvents(n: number): ActionTrailEvent[] {
   let seed = 7;
   const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
@@ -56,6 +58,9 @@ function makeEvents(n: number): ActionTrailEvent[] {
     });
     // FlinkTrail's own events are global here: stored once, matched by every region filter.
     if (e.serviceName === 'Actiontrail') e.isGlobal = true;
+    // Accounts: the management account (stored without one) and two members, one of them small.
+    const a = rnd();
+    e.recipientAccountId = a < 0.6 ? MANAGEMENT : a < 0.9 ? 'm-big' : 'm-small';
     const fail = rnd() < 0.1;
     out.push(finishEvent(e, fail ? { outcome: 'failure', errorCode: skewed(['Flink.NotFound', 'Flink.BadRequest'], rnd()), errorMessage: 'x' } : { outcome: 'success' }));
   }
@@ -78,6 +83,7 @@ function matches(e: ActionTrailEvent, f: EventFilter): boolean {
     (f.region === undefined || e.isGlobal || e.acsRegion === f.region) &&
     (f.cluster === undefined || e.additionalEventData['cluster'] === f.cluster) &&
     (f.errorCode === undefined || e.errorCode === f.errorCode) &&
+    (f.accountId === undefined || e.recipientAccountId === f.accountId) &&
     (f.sensitive === undefined || e.additionalEventData.sensitive === f.sensitive) &&
     (f.resourceName === undefined && f.resourceType === undefined
       ? true
@@ -94,7 +100,7 @@ describe('lookup planner', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ft-plan-'));
     db = openDatabase(dir);
-    store = new SqliteEventStore(db, { flushIntervalMs: 5, planProbe: 40, scanBudget: 25 });
+    store = new SqliteEventStore(db, { flushIntervalMs: 5, planProbe: 40, scanBudget: 25, managementAccountId: MANAGEMENT });
     await Promise.all(events.map((e) => store.append(e)));
   });
   after(async () => {
@@ -116,6 +122,7 @@ describe('lookup planner', () => {
       region: opt(fc.constantFrom('r1', 'r2')),
       cluster: opt(fc.constantFrom(...CLUSTERS)),
       errorCode: opt(fc.constantFrom('Flink.NotFound', 'Flink.BadRequest')),
+      accountId: opt(fc.constantFrom(MANAGEMENT, 'm-big', 'm-small', 'm-none')),
       sensitive: opt(fc.boolean()),
       resourceName: opt(fc.constantFrom(...JOBS, ...CLUSTERS)),
       resourceType: opt(fc.constantFrom('ACS::RealtimeCompute::Job', 'ACS::RealtimeCompute::Cluster')),
