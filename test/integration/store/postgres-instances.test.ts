@@ -107,7 +107,7 @@ describe('two instances on one PostgreSQL: one directory, one set of sessions, o
     assert.equal(there.status, 200);
     assert.deepEqual(
       { ...((await there.json()) as Record<string, unknown>), expiresAt: undefined },
-      { userName: 'carol', role: 'viewer', method: 'session', csrfToken, expiresAt: undefined },
+      { userName: 'carol', role: 'viewer', method: 'session', accountId: '1000000000000001', managementAccount: true, csrfToken, expiresAt: undefined },
       'the same session, with the CSRF token issued through the first instance',
     );
 
