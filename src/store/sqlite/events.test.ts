@@ -41,6 +41,33 @@ describe('SqliteEventStore', () => {
     assert.deepEqual(page.events.map((e) => e.eventId), expected.map((e) => e.eventId));
   });
 
+  it('bounds the walk of a lookup with no indexed filter: a match beyond the budget comes on a later page', async () => {
+    // One ConsoleOperation, the oldest event; eventType has no index, so the lookup walks time
+    // order and must stop after its budget (a short page with a cursor), not scan everything.
+    const d = mkdtempSync(join(tmpdir(), 'ft-store-walk-'));
+    const walkDb = openDatabase(d);
+    const small = new SqliteEventStore(walkDb, { flushIntervalMs: 5, scanBudget: 25, planProbe: 25, managementAccountId: '1000000000000001' });
+    try {
+      const some = newEvents(120, { start: Date.parse('2026-02-01T00:00:00Z') }).map((e, i) => ({ ...e, eventType: i === 0 ? ('ConsoleOperation' as const) : ('ApiCall' as const) }));
+      await Promise.all(some.map((e) => small.append(e)));
+      const first = await small.lookup({ filter: { ...all, eventType: 'ConsoleOperation' }, direction: 'BACKWARD', limit: 10 });
+      assert.deepEqual(first.events, [], 'the budget ends the first page before the match');
+      assert.ok(first.next, 'with a cursor to go on from');
+      let after = first.next;
+      const found: string[] = [];
+      for (let pages = 0; after && pages < 20; pages++) {
+        const p = await small.lookup({ filter: { ...all, eventType: 'ConsoleOperation' }, direction: 'BACKWARD', limit: 10, after });
+        found.push(...p.events.map((e) => e.eventId));
+        after = p.next;
+      }
+      assert.deepEqual(found, [(some[0] as { eventId: string }).eventId], 'and a later page finds it');
+    } finally {
+      await small.close();
+      walkDb.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it('pages stably backwards while new events arrive', async () => {
     const seen: string[] = [];
     let after;

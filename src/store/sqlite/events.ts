@@ -392,7 +392,7 @@ export class SqliteEventStore implements EventStore {
    * when the walk ends before that. Index-only, about a millisecond for 10,000 entries.
    */
   private walkEnd(f: EventFilter, index: string | undefined, lo: number, hi: number, desc: boolean, after?: Cursor): Cursor | undefined {
-    const d = DRIVERS.find((x) => x.index === index) ?? DRIVERS.filter((x) => x.member === index).map((x): Driver => ({ ...x, index: x.member as string }))[0];
+    const d = index === undefined ? undefined : (DRIVERS.find((x) => x.index === index) ?? DRIVERS.filter((x) => x.member === index).map((x): Driver => ({ ...x, index }))[0]);
     const cond: string[] = ['event_time >= ?', 'event_time <= ?'];
     const args: unknown[] = [lo, hi];
     if (d) {
