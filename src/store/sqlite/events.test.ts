@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { newEvents } from '../../../test/helpers/events.js';
 import { finishEvent } from '../../event/build.js';
-import type { EventFilter } from '../types.js';
+import type { Cursor, EventFilter } from '../types.js';
 import { openDatabase, type Db } from './database.js';
 import { SqliteEventStore } from './events.js';
 
@@ -53,7 +53,7 @@ describe('SqliteEventStore', () => {
       const first = await small.lookup({ filter: { ...all, eventType: 'ConsoleOperation' }, direction: 'BACKWARD', limit: 10 });
       assert.deepEqual(first.events, [], 'the budget ends the first page before the match');
       assert.ok(first.next, 'with a cursor to go on from');
-      let after = first.next;
+      let after: Cursor | undefined = first.next;
       const found: string[] = [];
       for (let pages = 0; after && pages < 20; pages++) {
         const p = await small.lookup({ filter: { ...all, eventType: 'ConsoleOperation' }, direction: 'BACKWARD', limit: 10, after });
