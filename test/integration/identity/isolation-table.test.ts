@@ -21,7 +21,6 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import OpenApiUtilModule from '@alicloud/openapi-util';
 import type { Command } from 'commander';
 import { ACTIONS } from '../../../src/api/actiontrail/actions.js';
 import { CONSOLE_PAGES } from '../../../src/api/console-routes.js';
@@ -29,8 +28,8 @@ import { program } from '../../../src/cli/index.js';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
 import { startFlink, uploadAndRunJob, waitForJobState, type FlinkCluster } from '../../helpers/flink.js';
 import { basic, makeKey, REPO, startInProcess, tempDir, testStoreFor, type Credentials, type InProcess } from '../../helpers/flinktrail.js';
+import { signedRpcUrl } from '../../helpers/rpc.js';
 
-const OpenApiUtil = OpenApiUtilModule.default;
 const MGMT = '1000000000000001';
 type Acct = 'mgmt' | 'teama' | 'teamb';
 const ACCTS: Acct[] = ['mgmt', 'teama', 'teamb'];
@@ -110,19 +109,7 @@ describe('account isolation: every route, action, command and gateway path, as e
 
   async function rpc(p: Principal, action: string, params: Record<string, string>): Promise<Answer> {
     counts.calls.rpc++;
-    const all: Record<string, string> = {
-      Format: 'JSON',
-      Version: '2020-07-06',
-      AccessKeyId: p.cred.accessKeyId,
-      SignatureMethod: 'HMAC-SHA1',
-      SignatureVersion: '1.0',
-      SignatureNonce: `n${Math.random().toString(16).slice(2)}${Date.now()}`,
-      Timestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      Action: action,
-      ...params,
-    };
-    all['Signature'] = OpenApiUtil.getRPCSignature(all, 'GET', p.cred.accessKeySecret);
-    const res = await fetch(`${ft.info.apiUrl}/?${new URLSearchParams(all).toString()}`);
+    const res = await fetch(signedRpcUrl(ft.info.apiUrl, p.cred, action, params));
     const text = await res.text();
     return { status: res.status, text, json: JSON.parse(text) };
   }

@@ -10,17 +10,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import OpenApiUtilModule from '@alicloud/openapi-util';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
 import { decodeFile } from '../../../src/trails/layout.js';
 import { newEvents } from '../../helpers/events.js';
 import { basic, type Credentials } from '../../helpers/flinktrail.js';
+import { signedRpcUrl } from '../../helpers/rpc.js';
 import { startS3, type S3Server } from '../../helpers/s3.js';
 import { cli, startTrailApp, until, type TrailApp } from './common.js';
 
 // A CommonJS package compiled from TypeScript: its `default` export is a property of the module.
-const OpenApiUtil = OpenApiUtilModule.default;
 const MGMT = '1000000000000001';
 const RD = `rd-${MGMT}`;
 
@@ -48,19 +47,7 @@ describe('trails and accounts', { timeout: 300_000 }, () => {
   };
   /** An ActionTrail RPC call, V1-signed with Alibaba's own signer. */
   const rpcAs = async (cred: Credentials, action: string, params: Record<string, string>): Promise<Answer> => {
-    const all: Record<string, string> = {
-      Format: 'JSON',
-      Version: '2020-07-06',
-      AccessKeyId: cred.accessKeyId,
-      SignatureMethod: 'HMAC-SHA1',
-      SignatureVersion: '1.0',
-      SignatureNonce: `n${Math.random().toString(16).slice(2)}${Date.now()}`,
-      Timestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      Action: action,
-      ...params,
-    };
-    all['Signature'] = OpenApiUtil.getRPCSignature(all, 'GET', cred.accessKeySecret);
-    const res = await fetch(`${t.info.apiUrl}/?${new URLSearchParams(all).toString()}`);
+    const res = await fetch(signedRpcUrl(t.info.apiUrl, cred, action, params));
     return { status: res.status, body: (await res.json()) as Answer['body'] };
   };
   const cliEnv = (cred: Credentials) => ({ FLINKTRAIL_ENDPOINT: t.info.apiUrl, FLINKTRAIL_ACCESS_KEY_ID: cred.accessKeyId, FLINKTRAIL_ACCESS_KEY_SECRET: cred.accessKeySecret });
