@@ -172,3 +172,42 @@ describe('SqliteEventStore.appendSerialized', () => {
     }
   });
 });
+
+describe("SqliteEventStore: a member account's resource references", () => {
+  const MGMT = '1000000000000001';
+  const MEMBER = '2000000000000002';
+  const JOB = 'ACS::RealtimeCompute::Job';
+  const all: EventFilter = { startTime: 0, endTime: Date.parse('2027-01-01T00:00:00Z') };
+
+  it('follow the event through completion, are found only in its account, and go with it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ft-member-res-'));
+    const db = openDatabase(dir);
+    const store = new SqliteEventStore(db, { flushIntervalMs: 1, managementAccountId: MGMT });
+    try {
+      const [a, b, c] = newEvents(3, { start: Date.parse('2026-03-01T00:00:00Z') });
+      const withJob = (e: typeof a, job: string, account: string) => ({ ...e!, recipientAccountId: account, referencedResources: { [JOB]: [job] } });
+      // A member's write journaled naming job-a, completed naming job-b (a rewrite of its references).
+      const pending = withJob(a, 'job-a', MEMBER);
+      await store.journal({ ...pending, additionalEventData: { ...pending.additionalEventData, outcome: 'pending' } });
+      await store.complete({ ...withJob(a, 'job-b', MEMBER), additionalEventData: { ...pending.additionalEventData, outcome: 'success' } });
+      await store.append(withJob(b, 'job-b', MGMT));
+      await store.append(withJob(c, 'job-b', MEMBER));
+      await store.close();
+
+      const ids = async (f: Partial<EventFilter>) => (await store.lookup({ filter: { ...all, ...f }, direction: 'BACKWARD', limit: 10 })).events.map((e) => e.eventId).sort();
+      assert.deepEqual(await ids({ accountId: MEMBER, resourceName: 'job-b' }), [a!.eventId, c!.eventId].sort());
+      assert.deepEqual(await ids({ accountId: MEMBER, resourceName: 'job-b', resourceType: JOB }), [a!.eventId, c!.eventId].sort());
+      assert.deepEqual(await ids({ accountId: MEMBER, resourceName: 'job-a' }), []);
+      assert.deepEqual(await ids({ accountId: MGMT, resourceName: 'job-b' }), [b!.eventId]);
+      assert.deepEqual(await ids({ accountId: MEMBER, resourceName: 'job-b', user: c!.userIdentity.userName }), [c!.eventId]);
+      // Only member accounts' events are kept there, once per reference.
+      const rows = db.prepare('SELECT account_id AS account, seq FROM member_resources').all() as { account: string }[];
+      assert.deepEqual(rows.map((r) => r.account), [MEMBER, MEMBER]);
+      await new SqliteEventStore(db, { flushIntervalMs: 1, managementAccountId: MGMT }).purge(Date.parse('2027-01-01T00:00:00Z'));
+      assert.equal(db.prepare('SELECT COUNT(*) FROM member_resources').pluck().get(), 0);
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -26,6 +26,19 @@ const PLAN_PROBE = 5000;
 const SCAN_BUDGET = 10_000;
 /** Marks `event_resources` as the driver of a lookup. */
 const RESOURCES = 'event_resources';
+/** Marks `member_resources` (a member account's references to one resource, in time order) as the driver. */
+const MEMBER_RESOURCES = 'member_resources';
+
+/**
+ * A lookup's driving index, as `rarestFilter` chose it. `rid`: the one resource of a
+ * MEMBER_RESOURCES walk (in time order); without it, the walk collects the member's references to
+ * every resource the filter names (a type) and sorts them — chosen only when they are few.
+ */
+interface Plan {
+  index: string;
+  density: number;
+  rid?: number;
+}
 /**
  * Filters with an index in (column, event_time) order, which can drive a lookup in time order.
  * `only`: a partial index, for that one value (as the SQL literal its WHERE names).
@@ -117,9 +130,14 @@ export interface SqliteEventStoreOptions {
   managementAccountId?: string;
 }
 
+/** The account `e` is stored with: its member account, or null for the management account's (see `row`). */
+function memberAccountOf(e: ActionTrailEvent, management: string | undefined): string | null {
+  return e.recipientAccountId === undefined || e.recipientAccountId === management ? null : e.recipientAccountId;
+}
+
 function row(e: ActionTrailEvent, codec: BodyCodec, management: string | undefined) {
   return {
-    account_id: e.recipientAccountId === undefined || e.recipientAccountId === management ? null : e.recipientAccountId,
+    account_id: memberAccountOf(e, management),
     event_id: e.eventId,
     event_time: Date.parse(e.eventTime),
     region: regionColumn(e),
@@ -156,6 +174,8 @@ export class SqliteEventStore implements EventStore {
   private readonly updateStmt;
   private readonly deleteResources;
   private readonly insertResource;
+  private readonly deleteMemberResources;
+  private readonly insertMemberResource;
   private readonly seqOf;
   private readonly getStmt;
   private readonly scanStmt;
@@ -180,6 +200,8 @@ export class SqliteEventStore implements EventStore {
       source_ip=@source_ip, cluster=@cluster, account_id=@account_id, body=@body WHERE event_id=@event_id`);
     this.deleteResources = db.prepare('DELETE FROM event_resources WHERE seq = ?');
     this.insertResource = db.prepare('INSERT OR IGNORE INTO event_resources (rid, seq) VALUES (?, ?)');
+    this.deleteMemberResources = db.prepare('DELETE FROM member_resources WHERE seq = ?');
+    this.insertMemberResource = db.prepare('INSERT OR IGNORE INTO member_resources (account_id, rid, event_time, seq) VALUES (?, ?, ?, ?)');
     this.resourceId = db.prepare('SELECT id FROM resource_names WHERE name = ? AND type = ?').pluck();
     this.insertResourceName = db.prepare('INSERT INTO resource_names (type, name) VALUES (?, ?)');
     this.seqOf = db.prepare('SELECT seq FROM events WHERE event_id = ?');
@@ -188,13 +210,23 @@ export class SqliteEventStore implements EventStore {
     this.codec = new BodyCodec(db);
   }
 
-  private writeResources(seq: number, e: ActionTrailEvent): void {
-    this.deleteResources.run(seq);
+  /** `e`'s references in event_resources and, for a member account's event, member_resources. */
+  private writeResources(seq: number, e: ActionTrailEvent, rewrite: boolean): void {
+    if (rewrite) {
+      this.deleteResources.run(seq);
+      this.deleteMemberResources.run(seq);
+    }
+    const account = memberAccountOf(e, this.opts.managementAccountId);
+    const time = Date.parse(e.eventTime);
+    const add = (rid: number) => {
+      this.insertResource.run(rid, seq);
+      if (account !== null) this.insertMemberResource.run(account, rid, time, seq);
+    };
     for (const [type, names] of Object.entries(e.referencedResources)) {
       for (const name of new Set(names)) {
-        if (name) this.insertResource.run(this.resourceIdOf(type, name), seq);
+        if (name) add(this.resourceIdOf(type, name));
       }
-      if (names.length === 0) this.insertResource.run(this.resourceIdOf(type, ''), seq);
+      if (names.length === 0) add(this.resourceIdOf(type, ''));
     }
   }
 
@@ -215,7 +247,7 @@ export class SqliteEventStore implements EventStore {
   private insertOne(e: ActionTrailEvent): boolean {
     const info = this.insertStmt.run(row(e, this.codec, this.opts.managementAccountId));
     if (info.changes !== 1) return false;
-    this.writeResources(Number(info.lastInsertRowid), e);
+    this.writeResources(Number(info.lastInsertRowid), e, false);
     return true;
   }
 
@@ -227,7 +259,7 @@ export class SqliteEventStore implements EventStore {
       return;
     }
     const found = this.seqOf.get(e.eventId) as { seq: number } | undefined;
-    if (found) this.writeResources(found.seq, e);
+    if (found) this.writeResources(found.seq, e, true);
   }
 
   journal(event: ActionTrailEvent): Promise<void> {
@@ -346,15 +378,17 @@ export class SqliteEventStore implements EventStore {
     }
 
     const driver = f.eventId === undefined ? this.rarestFilter(f, lo, hi, desc) : undefined;
+    const viaMember = driver?.index === MEMBER_RESOURCES;
     // A bounded walk. Filters that are each common but rarely true together would walk the
     // driving index to its end (seconds on a large store, with the event loop blocked); so the
     // walk reads at most `scanBudget` index entries per page and, if the page is not full by
     // then, returns it short — even empty — with a cursor where it stopped, as CloudTrail's
     // LookupEvents does. Following the cursor still yields every event, in order.
     const conditions = where.length - 2 + (sub.length ? 1 : 0);
-    const covered = !driver || driver.index === RESOURCES ? 0 : DRIVERS.some((d) => d.member === driver.index) ? 2 : 1;
+    // A member index covers its filter and the account; member_resources the resource and the account.
+    const covered = !driver || driver.index === RESOURCES ? 0 : viaMember || DRIVERS.some((d) => d.member === driver.index) ? 2 : 1;
     const residual = conditions - covered > 0;
-    const stop = f.eventId === undefined && driver?.index !== RESOURCES && residual ? this.walkEnd(f, driver?.index, lo, hi, desc, req.after) : undefined;
+    const stop = f.eventId === undefined && driver?.index !== RESOURCES && residual ? this.walkEnd(f, driver, lo, hi, desc, req.after) : undefined;
     if (stop) {
       // The page covers the walk up to and including `stop`; the time bound keeps it sargable.
       if (desc) params['startTime'] = Math.max(lo, stop.time);
@@ -364,7 +398,20 @@ export class SqliteEventStore implements EventStore {
       params['stopSeq'] = stop.seq;
     }
     let from = 'events e';
-    if (sub.length) {
+    let key = 'e';
+    if (viaMember) {
+      // The walk is over member_resources r in (account, resource, time) order; events are read by seq.
+      from = 'member_resources r CROSS JOIN events e';
+      key = 'r';
+      where.push('e.seq = r.seq', 'r.account_id = @accountId', 'r.event_time >= @startTime', 'r.event_time <= @endTime');
+      if (driver.rid === undefined) where.push(...sub);
+      else {
+        params['rid'] = driver.rid;
+        where.push('r.rid = @rid');
+      }
+      if (req.after) where.push(desc ? '(r.event_time < @afterTime OR r.seq < @afterSeq)' : '(r.event_time > @afterTime OR r.seq > @afterSeq)');
+      if (stop) where.push(desc ? '(r.event_time > @stopTime OR r.seq >= @stopSeq)' : '(r.event_time < @stopTime OR r.seq <= @stopSeq)');
+    } else if (sub.length) {
       where.push(
         driver?.index === RESOURCES
           ? `e.seq IN (SELECT r.seq FROM event_resources r WHERE ${sub.join(' AND ')})`
@@ -372,10 +419,10 @@ export class SqliteEventStore implements EventStore {
       );
     }
     // NOT INDEXED leaves SQLite only rowid lookups for the collected resource matches.
-    if (driver) from = driver.index === RESOURCES ? 'events e NOT INDEXED' : `events e INDEXED BY ${driver.index}`;
+    if (driver && !viaMember) from = driver.index === RESOURCES ? 'events e NOT INDEXED' : `events e INDEXED BY ${driver.index}`;
     const order = desc ? 'DESC' : 'ASC';
     const sql = `SELECT e.seq, ${BODY_COLUMNS} FROM ${from} WHERE ${where.join(' AND ')}
-      ORDER BY e.event_time ${order}, e.seq ${order} LIMIT @limit`;
+      ORDER BY ${key}.event_time ${order}, ${key}.seq ${order} LIMIT @limit`;
     const rows = this.statement(sql).all(params) as (BodyRow & { seq: number })[];
     const more = rows.length > req.limit;
     const page = more ? rows.slice(0, req.limit) : rows;
@@ -391,11 +438,17 @@ export class SqliteEventStore implements EventStore {
    * cursor, reaches its budget: the sort key of its entry number `scanBudget` + 1, or undefined
    * when the walk ends before that. Index-only, about a millisecond for 10,000 entries.
    */
-  private walkEnd(f: EventFilter, index: string | undefined, lo: number, hi: number, desc: boolean, after?: Cursor): Cursor | undefined {
+  private walkEnd(f: EventFilter, plan: Plan | undefined, lo: number, hi: number, desc: boolean, after?: Cursor): Cursor | undefined {
+    const index = plan?.index;
     const d = index === undefined ? undefined : (DRIVERS.find((x) => x.index === index) ?? DRIVERS.filter((x) => x.member === index).map((x): Driver => ({ ...x, index }))[0]);
     const cond: string[] = ['event_time >= ?', 'event_time <= ?'];
     const args: unknown[] = [lo, hi];
-    if (d) {
+    let from = `events INDEXED BY ${index ?? 'events_time'}`;
+    if (index === MEMBER_RESOURCES) {
+      from = MEMBER_RESOURCES;
+      cond.push('account_id = ?', this.memberRids(f, plan?.rid).cond);
+      args.push(f.accountId, ...this.memberRids(f, plan?.rid).args);
+    } else if (d) {
       const c = driverCondition(d, f);
       cond.push(c.cond);
       args.push(...c.args);
@@ -405,7 +458,7 @@ export class SqliteEventStore implements EventStore {
       args.push(after.time, after.seq);
     }
     const order = desc ? 'DESC' : 'ASC';
-    const sql = `SELECT event_time AS time, seq FROM events INDEXED BY ${d?.index ?? 'events_time'} WHERE ${cond.join(' AND ')}
+    const sql = `SELECT event_time AS time, seq FROM ${from} WHERE ${cond.join(' AND ')}
       ORDER BY event_time ${order}, seq ${order} LIMIT 1 OFFSET ${this.opts.scanBudget}`;
     return this.statement(sql).get(...args) as Cursor | undefined;
   }
@@ -420,32 +473,92 @@ export class SqliteEventStore implements EventStore {
    * PLAN_PROBE matches in all, because those are collected and sorted (an events index is
    * already in time order).
    */
-  private rarestFilter(f: EventFilter, lo: number, hi: number, desc: boolean): { index: string; density: number } | undefined {
-    const present = driversFor(f);
+  private rarestFilter(f: EventFilter, lo: number, hi: number, desc: boolean): Plan | undefined {
+    let present = driversFor(f);
     const resource = f.resourceName !== undefined || f.resourceType !== undefined;
     if (present.length === 0 && !resource) return undefined;
     if (present.length === 1 && !resource) return { index: (present[0] as Driver).index, density: NaN };
     const span = Math.max(1, hi - lo);
     const probe = this.opts.planProbe;
-    let best: { index: string; density: number } | undefined;
-    for (const d of present) {
-      const { cond, args } = driverCondition(d, f);
-      const sql = `SELECT COUNT(*) AS n, ${desc ? 'MIN' : 'MAX'}(t) AS edge FROM (SELECT event_time AS t FROM events INDEXED BY ${d.index}
-        WHERE ${cond} AND event_time >= ? AND event_time <= ? ORDER BY event_time ${desc ? 'DESC' : 'ASC'} LIMIT ${probe})`;
+    const order = desc ? 'DESC' : 'ASC';
+    /** Entries in the first `probe` of a walk in [lo, hi] and the time span they cover, as a density. */
+    const density = (from: string, cond: string, args: unknown[]): { n: number; density: number } => {
+      const sql = `SELECT COUNT(*) AS n, ${desc ? 'MIN' : 'MAX'}(t) AS edge FROM (SELECT event_time AS t FROM ${from}
+        WHERE ${cond} AND event_time >= ? AND event_time <= ? ORDER BY event_time ${order} LIMIT ${probe})`;
       const { n, edge } = this.statement(sql).get(...args, lo, hi) as { n: number; edge: number | null };
       const covered = n < probe || edge === null ? span : Math.max(1, desc ? hi - edge : edge - lo);
-      const density = n / covered;
-      if (!best || density < best.density) best = { index: d.index, density };
-      if (n === 0) return best;
+      return { n, density: n / covered };
+    };
+    let best: Plan | undefined;
+    const member = typeof f.accountId === 'string';
+    if (member && resource) {
+      // A member account's references (member_resources) hold exactly "resource AND account":
+      // they replace event_resources (every account's) as the resource driver.
+      const rid = this.onlyResourceId(f);
+      // No such resource: nothing matches, and collecting its references finds that at once.
+      if (rid === null) return { index: RESOURCES, density: 0 };
+      if (rid !== undefined) {
+        // One resource: walked in time order, never denser than the account's own events, so
+        // the account's index need not be probed.
+        present = present.filter((d) => d.filter !== 'accountId');
+        if (present.length === 0) return { index: MEMBER_RESOURCES, density: NaN, rid };
+        const p = density(MEMBER_RESOURCES, 'account_id = ? AND rid = ?', [f.accountId, rid]);
+        best = { index: MEMBER_RESOURCES, density: p.density, rid };
+        if (p.n === 0) return best;
+      } else {
+        // Several (a type): collected and sorted, so only when there are fewer than `probe`.
+        const { cond, args } = this.memberRids(f, undefined);
+        const sql = `SELECT COUNT(*) AS n FROM (SELECT 1 FROM member_resources WHERE account_id = ? AND ${cond} AND event_time >= ? AND event_time <= ? LIMIT ${probe})`;
+        const n = (this.statement(sql).get(f.accountId, ...args, lo, hi) as { n: number }).n;
+        if (n < probe) {
+          // Few: collecting them beats walking the account's events (a superset), unprobed.
+          best = { index: MEMBER_RESOURCES, density: n / span };
+          present = present.filter((d) => d.filter !== 'accountId');
+          if (n === 0 || present.length === 0) return best;
+        } else if (present.length === 1) {
+          // Too many to collect, and only the account to walk: it drives, with no need to probe it.
+          return { index: (present[0] as Driver).index, density: NaN };
+        }
+      }
     }
-    if (resource) {
-      const cond = [f.resourceName !== undefined ? 'n.name = ?' : '', f.resourceType !== undefined ? 'n.type = ?' : ''].filter(Boolean).join(' AND ');
-      const args = [f.resourceName, f.resourceType].filter((v) => v !== undefined);
-      const sql = `SELECT COUNT(*) AS n FROM (SELECT 1 FROM event_resources r WHERE r.rid IN (SELECT n.id FROM resource_names n WHERE ${cond}) LIMIT ${probe})`;
-      const n = (this.statement(sql).get(...args) as { n: number }).n;
+    for (const d of present) {
+      const { cond, args } = driverCondition(d, f);
+      const p = density(`events INDEXED BY ${d.index}`, cond, args);
+      if (!best || p.density < best.density) best = { index: d.index, density: p.density };
+      if (p.n === 0) return best;
+    }
+    if (resource && !member) {
+      const n = this.resourceMatches(f);
       if (n < probe && (!best || n / span < best.density)) best = { index: RESOURCES, density: n / span };
     }
     return best;
+  }
+
+  /** The SQL condition on `resource_names n` of `f`'s resource filters, and its arguments. */
+  private static resourceNames(f: EventFilter): { cond: string; args: unknown[] } {
+    const cond = [f.resourceName !== undefined ? 'n.name = ?' : '', f.resourceType !== undefined ? 'n.type = ?' : ''].filter(Boolean).join(' AND ');
+    return { cond, args: [f.resourceName, f.resourceType].filter((v) => v !== undefined) };
+  }
+
+  /** References (of every account) to the resources `f` names, counted up to the plan probe. */
+  private resourceMatches(f: EventFilter): number {
+    const { cond, args } = SqliteEventStore.resourceNames(f);
+    const sql = `SELECT COUNT(*) AS n FROM (SELECT 1 FROM event_resources r WHERE r.rid IN (SELECT n.id FROM resource_names n WHERE ${cond}) LIMIT ${this.opts.planProbe})`;
+    return (this.statement(sql).get(...args) as { n: number }).n;
+  }
+
+  /** The condition on an unaliased member_resources for `f`'s resources: the one `rid`, or every id of its names. */
+  private memberRids(f: EventFilter, rid: number | undefined): { cond: string; args: unknown[] } {
+    if (rid !== undefined) return { cond: 'rid = ?', args: [rid] };
+    const names = SqliteEventStore.resourceNames(f);
+    return { cond: `rid IN (SELECT n.id FROM resource_names n WHERE ${names.cond})`, args: names.args };
+  }
+
+  /** The id of the one resource `f` names; null when none has that name (and type); undefined when several do. */
+  private onlyResourceId(f: EventFilter): number | null | undefined {
+    const { cond, args } = SqliteEventStore.resourceNames(f);
+    const ids = this.statement(`SELECT n.id FROM resource_names n WHERE ${cond} LIMIT 2`).all(...args) as { id: number }[];
+    return ids.length === 0 ? null : ids.length === 1 ? (ids[0] as { id: number }).id : undefined;
   }
 
   /** Prepared statements by SQL text: lookups repeat a few shapes (filter combinations). */
