@@ -49,6 +49,20 @@ module.exports = {
       to: { path: '^src/sources/' },
     },
     {
+      name: 'trail-sinks-are-the-trails-own',
+      comment: 'trails/sinks/ are how trails deliver; another feature that connects to the same kind of server shares a neutral module (kafka/, net/) instead.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: `^src/trails/|${composition}|${notTests}` },
+      to: { path: '^src/trails/sinks/' },
+    },
+    {
+      name: 'connection-modules-are-neutral',
+      comment: 'kafka/ and net/ are shared by features (trails, the store\'s Kafka journal): they import no feature.',
+      severity: 'error',
+      from: { path: '^src/(kafka|net)/', pathNot: notTests },
+      to: { path: '^src/(trails|store|api|sources|identity|query|pipeline|regions)/' },
+    },
+    {
       name: 'running-app-does-not-import-docs-scripts',
       comment: 'print-docs.ts scripts print reference docs; what they share with the app lives in the module they document.',
       severity: 'error',

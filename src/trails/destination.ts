@@ -21,6 +21,7 @@
 import { isAbsolute, normalize } from 'node:path';
 import { FlinkTrailError } from '../errors/index.js';
 import { isReference, resolveSecret } from '../secrets/index.js';
+import { KAFKA_SASL_MECHANISMS, type KafkaSaslMechanism, type KafkaSecurityOptions } from '../kafka/connection.js';
 
 /**
  * The kinds of destination.
@@ -49,17 +50,10 @@ export interface S3Options {
 }
 
 /** SASL mechanisms a Kafka destination can authenticate with (always over TLS). */
-export const KAFKA_SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
-export type KafkaSaslMechanism = (typeof KAFKA_SASL_MECHANISMS)[number];
 
-export interface KafkaOptions {
-  brokers: string[];
+export interface KafkaOptions extends KafkaSecurityOptions {
   topic: string;
   clientId: string;
-  /** TLS to the brokers (kafka+ssl, kafka+sasl_ssl); `ca` is trusted besides the default store. */
-  tls?: { ca?: string };
-  /** SASL (kafka+sasl_ssl). `password` may be a reference (`env:NAME`, `file:/path`). */
-  sasl?: { mechanism: KafkaSaslMechanism; username: string; password: string };
 }
 
 export interface SyslogOptions {

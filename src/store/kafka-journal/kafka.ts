@@ -19,15 +19,12 @@ import { once } from 'node:events';
 import { Consumer, Producer, ProduceAcks, stringDeserializers, stringSerializers, type Message, type MessagesStream } from '@platformatic/kafka';
 import type { ActionTrailEvent } from '../../event/types.js';
 import type { Logger } from '../../telemetry/logger.js';
-import { explainKafkaError, kafkaSecurity } from '../../trails/sinks/kafka/index.js';
+import { explainKafkaError, kafkaSecurity, type KafkaSecurityOptions } from '../../kafka/connection.js';
 import { JOURNAL_KINDS, type JournalKind, type JournalProducer, type JournalRecord, type StoreWriter } from './index.js';
 
-export interface KafkaJournalConnection {
-  brokers: string[];
+export interface KafkaJournalConnection extends KafkaSecurityOptions {
   topic: string;
   clientId: string;
-  tls?: { ca?: string };
-  sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
 }
 
 type Strings = Producer<string, string, string, string>;

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { trustOptions } from './tls.js';
+import { trustOptions } from '../../net/trust.js';
 
 export interface StreamTarget {
   /** What error messages call the receiver, e.g. "syslog", "RELP". */

@@ -11,49 +11,15 @@
  *
  * Uses @platformatic/kafka (pure JavaScript, Kafka 3.5–4.x; works on Node 20.19+).
  */
-import { Producer, stringSerializers, type ConnectionOptions } from '@platformatic/kafka';
+import { Producer, stringSerializers } from '@platformatic/kafka';
 import type { ActionTrailEvent } from '../../../event/types.js';
 import type { KafkaOptions } from '../../destination.js';
-import { resolveSecret } from '../../../secrets/index.js';
-import { trustOptions } from '../tls.js';
+import { explainKafkaError, kafkaSecurity } from '../../../kafka/connection.js';
 import type { RecordSink } from '../types.js';
 
 export interface KafkaSinkOptions {
   /** Per-request timeout. */
   timeoutMs?: number;
-}
-
-/**
- * The client nests the cause of a failure (a refused SASL login, an unverified certificate) a few
- * levels down; the trail status shows one line, so the chain along the first error is spelled out.
- */
-export function explainKafkaError(err: unknown): Error {
-  const seen: string[] = [];
-  let e: unknown = err;
-  for (let depth = 0; e instanceof Error && depth < 8; depth++) {
-    const m = e.message.replace(/\.$/, '');
-    if (m && !seen.includes(m) && !/^(Cannot connect to any broker|Received response with error while executing API .*)$/.test(m)) seen.push(m);
-    const next: unknown = (e as { errors?: unknown[] }).errors?.[0] ?? e.cause;
-    e = next;
-  }
-  return new Error(seen.length ? `${seen.join(': ')}.` : String(err), { cause: err });
-}
-
-/**
- * TLS and SASL options for kafka+ssl / kafka+sasl_ssl (nothing for kafka://). Shared with the
- * Kafka journal (store/kafka-journal/), which connects to brokers the same way.
- */
-export function kafkaSecurity(o: Pick<KafkaOptions, 'brokers' | 'tls' | 'sasl'>): Pick<ConnectionOptions, 'tls' | 'tlsServerName' | 'sasl'> {
-  const { tls, sasl } = o;
-  if (!tls) return {};
-  const host = o.brokers[0]?.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') ?? '';
-  const { servername, ...trust } = trustOptions(host, tls.ca);
-  return {
-    tls: trust,
-    // Each broker is verified under its own host name (SNI only for names, not addresses).
-    tlsServerName: servername !== '',
-    ...(sasl ? { sasl: { mechanism: sasl.mechanism, username: sasl.username, password: () => resolveSecret(sasl.password) } } : {}),
-  };
 }
 
 function closeQuietly(p: Producer<string, string, string, string>): Promise<void> {
