@@ -260,9 +260,12 @@ const MIGRATIONS: readonly string[] = [
   // member accounts' events only. Walking the account index checked each of the account's
   // events against event_resources, one random probe per event (1.3-1.7x the management
   // account's time for the same query at 1M events over 100 accounts: docs/benchmarks.md §2a);
-  // this walk reads only matches (a filter naming several resources, a type, collects the
-  // member's references to them when they are few). The seq index serves deletes.
+  // this walk reads only matches. A resource type is one more row per event and type, under
+  // rid = -(resource_types.id), so that a type filter (thousands of names) walks one key too.
+  // The seq index serves deletes (events' cascade, rewrites).
   `
+  CREATE TABLE resource_types (id INTEGER PRIMARY KEY, type TEXT NOT NULL UNIQUE);
+  INSERT INTO resource_types (type) SELECT DISTINCT type FROM resource_names;
   CREATE TABLE member_resources (
     account_id TEXT NOT NULL,
     rid INTEGER NOT NULL,
@@ -273,6 +276,10 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX member_resources_seq ON member_resources (seq);
   INSERT INTO member_resources (account_id, rid, event_time, seq)
     SELECT e.account_id, r.rid, e.event_time, r.seq FROM event_resources r JOIN events e ON e.seq = r.seq WHERE e.account_id IS NOT NULL;
+  INSERT OR IGNORE INTO member_resources (account_id, rid, event_time, seq)
+    SELECT e.account_id, -t.id, e.event_time, r.seq FROM event_resources r
+      JOIN resource_names n ON n.id = r.rid JOIN resource_types t ON t.type = n.type JOIN events e ON e.seq = r.seq
+      WHERE e.account_id IS NOT NULL;
   `,
 ];
 

@@ -200,9 +200,12 @@ describe("SqliteEventStore: a member account's resource references", () => {
       assert.deepEqual(await ids({ accountId: MEMBER, resourceName: 'job-a' }), []);
       assert.deepEqual(await ids({ accountId: MGMT, resourceName: 'job-b' }), [b!.eventId]);
       assert.deepEqual(await ids({ accountId: MEMBER, resourceName: 'job-b', user: c!.userIdentity.userName }), [c!.eventId]);
-      // Only member accounts' events are kept there, once per reference.
-      const rows = db.prepare('SELECT account_id AS account, seq FROM member_resources').all() as { account: string }[];
-      assert.deepEqual(rows.map((r) => r.account), [MEMBER, MEMBER]);
+      assert.deepEqual(await ids({ accountId: MEMBER, resourceType: JOB }), [a!.eventId, c!.eventId].sort());
+      assert.deepEqual(await ids({ accountId: MEMBER, resourceType: 'ACS::RealtimeCompute::Jar' }), []);
+      // Only member accounts' events are kept there, once per reference and once per type.
+      const rows = db.prepare('SELECT account_id AS account, rid FROM member_resources').all() as { account: string; rid: number }[];
+      assert.deepEqual(rows.map((r) => r.account), [MEMBER, MEMBER, MEMBER, MEMBER]);
+      assert.equal(rows.filter((r) => r.rid < 0).length, 2);
       await new SqliteEventStore(db, { flushIntervalMs: 1, managementAccountId: MGMT }).purge(Date.parse('2027-01-01T00:00:00Z'));
       assert.equal(db.prepare('SELECT COUNT(*) FROM member_resources').pluck().get(), 0);
     } finally {

@@ -184,6 +184,8 @@ export class SqliteEventStore implements EventStore {
   private readonly resourceIds = new Map<string, number>();
   private readonly resourceId;
   private readonly insertResourceName;
+  private readonly typeId;
+  private readonly insertType;
 
   constructor(db: Db, opts: SqliteEventStoreOptions) {
     this.db = db;
@@ -204,6 +206,8 @@ export class SqliteEventStore implements EventStore {
     this.insertMemberResource = db.prepare('INSERT OR IGNORE INTO member_resources (account_id, rid, event_time, seq) VALUES (?, ?, ?, ?)');
     this.resourceId = db.prepare('SELECT id FROM resource_names WHERE name = ? AND type = ?').pluck();
     this.insertResourceName = db.prepare('INSERT INTO resource_names (type, name) VALUES (?, ?)');
+    this.typeId = db.prepare('SELECT id FROM resource_types WHERE type = ?').pluck();
+    this.insertType = db.prepare('INSERT INTO resource_types (type) VALUES (?)');
     this.seqOf = db.prepare('SELECT seq FROM events WHERE event_id = ?');
     this.getStmt = db.prepare(`SELECT ${BODY_COLUMNS} FROM events e WHERE e.event_id = ?`);
     this.scanStmt = db.prepare(`SELECT e.seq, e.outcome, ${BODY_COLUMNS} FROM events e WHERE e.seq > ? ORDER BY e.seq LIMIT ?`);
@@ -227,7 +231,22 @@ export class SqliteEventStore implements EventStore {
         if (name) add(this.resourceIdOf(type, name));
       }
       if (names.length === 0) add(this.resourceIdOf(type, ''));
+      // The type itself, for a member's lookup by resource type (see `onlyResourceId`).
+      if (account !== null) this.insertMemberResource.run(account, -this.typeIdOf(type), time, seq);
     }
+  }
+
+  /** The id of a resource type (added on first use), cached with the names' ids (and cleared with them). */
+  private typeIdOf(type: string): number {
+    const key = `${type}\u0001`;
+    let id = this.resourceIds.get(key);
+    if (id === undefined) {
+      id = this.typeId.get(type) as number | undefined;
+      if (id === undefined) id = Number(this.insertType.run(type).lastInsertRowid);
+      if (this.resourceIds.size >= RESOURCE_IDS_CACHED) this.resourceIds.clear();
+      this.resourceIds.set(key, id);
+    }
+    return id;
   }
 
   /** The id of a resource name (added on first use), cached: most events name a few hot resources. */
@@ -554,8 +573,16 @@ export class SqliteEventStore implements EventStore {
     return { cond: `rid IN (SELECT n.id FROM resource_names n WHERE ${names.cond})`, args: names.args };
   }
 
-  /** The id of the one resource `f` names; null when none has that name (and type); undefined when several do. */
+  /**
+   * The member_resources key of the one resource `f` names — a name's id, or for a type alone
+   * its negated resource_types id; null when nothing has that name (and type) or type; undefined
+   * when several resources do (a name under several types).
+   */
   private onlyResourceId(f: EventFilter): number | null | undefined {
+    if (f.resourceName === undefined) {
+      const t = this.statement('SELECT id FROM resource_types WHERE type = ?').get(f.resourceType) as { id: number } | undefined;
+      return t ? -t.id : null;
+    }
     const { cond, args } = SqliteEventStore.resourceNames(f);
     const ids = this.statement(`SELECT n.id FROM resource_names n WHERE ${cond} LIMIT 2`).all(...args) as { id: number }[];
     return ids.length === 0 ? null : ids.length === 1 ? (ids[0] as { id: number }).id : undefined;
