@@ -7,7 +7,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, setCsrfToken, setUnauthorizedHandler, type Account, type ClusterList, type ConsoleCatalog, type Session } from './api';
 import { ErrorNote, Loading } from './components/States';
-import { managesAccounts, type Meta } from './meta';
+import { listsAccounts, managesAccounts, type Meta } from './meta';
 import { Access } from './pages/Access';
 import { Accounts } from './pages/Accounts';
 import { Clusters } from './pages/Clusters';
@@ -67,12 +67,13 @@ export function App() {
       .catch(() => undefined);
   }, [signedIn]);
 
-  // Account names, for the header, the account picker and event details. Listing accounts is an
-  // admin's action: other roles see account ids (asking would only record a refusal).
+  // Account names, for the header, the account picker, event details and trails. Listing accounts
+  // is an admin's or an auditor's (src/policy): other roles see account ids (asking would only
+  // record a refusal).
   // Asked again for every caller (another user may sign in in the same tab), never kept from the last.
   const caller = auth.state === 'signed-in' ? `${auth.session.userName}\n${auth.session.accountId ?? ''}\n${auth.session.role}` : '';
   useEffect(() => {
-    if (auth.state !== 'signed-in' || auth.session.role !== 'admin') {
+    if (auth.state !== 'signed-in' || !listsAccounts(auth.session)) {
       setMeta((m) => (m.accounts ? { ...m, accounts: undefined } : m));
       return;
     }

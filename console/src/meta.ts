@@ -10,10 +10,15 @@ export interface Meta {
   session: Session;
   clusters?: ClusterList;
   catalog?: ConsoleCatalog;
-  /** GET /api/v1/accounts (admins only; the management account's admins see every account). */
+  /** GET /api/v1/accounts (admins and auditors; the management account's see every account, a member's its own). */
   accounts?: Account[];
   /** Loads the accounts again (after the Accounts page created or deleted one). */
   reloadAccounts?: () => void;
+}
+
+/** True for the roles that may list accounts (`Actiontrail:ListAccounts`: admin, auditor). */
+export function listsAccounts(session: Session): boolean {
+  return session.role === 'admin' || session.role === 'auditor';
 }
 
 /** True for an admin of the management account: the only caller who manages accounts. */

@@ -190,6 +190,8 @@ export function identityRoutes(deps: IdentityRouteDeps) {
     });
 
     // --- accounts (docs/reference/accounts.md)
+    // Listing is an audit read (admins and auditors, src/policy): the management account's see
+    // every account, a member's its own only; creating and deleting are the management admins'.
     api.get('/api/v1/accounts', { config: { audit: { eventName: 'ListAccounts', eventRW: R, isGlobal: true } } }, async (req) => {
       const members = await directory.listAccounts();
       if (!isManagement(req)) return { Accounts: members.filter((a) => a.id === callerOf(req)).map((a) => accountView(a)) };

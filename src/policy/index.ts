@@ -32,8 +32,13 @@ export const ROLE_FLINK_LEVEL: Record<RoleName, Level | null> = {
 export const FLINKTRAIL_ACTIONS = {
   /** Anyone signed in. */
   self: ['GetCallerIdentity', 'ConsoleSignout', 'GetDigestPublicKeys', 'DescribeRegions', 'GetGlobalEventsStorageRegion'],
-  /** Reading the audit trail: auditor and admin. */
-  audit: ['LookupEvents', 'GetEvent', 'GetEventHistogram', 'ExportEvents', 'DescribeTrails', 'GetTrailStatus', 'ListDeliveryHistoryJobs', 'GetMetrics'],
+  /**
+   * Reading the audit trail: auditor and admin. `ListAccounts` too: the accounts are what an
+   * auditor of the management account picks between (its answer is scoped to the caller's
+   * account: a member's auditor or admin gets its own account only); creating and deleting
+   * accounts stay admin only.
+   */
+  audit: ['LookupEvents', 'GetEvent', 'GetEventHistogram', 'ExportEvents', 'DescribeTrails', 'GetTrailStatus', 'ListDeliveryHistoryJobs', 'GetMetrics', 'ListAccounts'],
   /** Everything else (keys, users, policies, trails, ingest, Kubernetes audit): admin only. */
 } as const;
 
@@ -45,7 +50,7 @@ export const MANAGEMENT_ACTIONS = [
   'ListUsers', 'CreateUser', 'UpdateUser', 'DeleteUser', 'ListAccessKeys', 'CreateAccessKey', 'UpdateAccessKey', 'DeleteAccessKey', 'RotateAccessKey',
   'ListPolicies', 'CreatePolicy', 'DeletePolicy', 'AttachPolicyToUser', 'DetachPolicyFromUser', 'ListSignInThrottles', 'UnlockSignIn',
   'CreateTrail', 'UpdateTrail', 'DeleteTrail', 'StartLogging', 'StopLogging', 'CreateDeliveryHistoryJob', 'IngestEvents',
-  'ListAccounts', 'CreateAccount', 'DeleteAccount',
+  'CreateAccount', 'DeleteAccount',
   'UpdateGlobalEventsStorageRegion',
 ] as const;
 

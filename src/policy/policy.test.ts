@@ -58,6 +58,9 @@ describe('access control', () => {
       const ft = (a: string) => decide({ role, policies: [] }, { service: 'Actiontrail', eventName: a }).allowed;
       assert.equal(ft('GetCallerIdentity'), true);
       assert.equal(ft('LookupEvents'), role === 'auditor' || role === 'admin', role);
+      // An auditor lists the accounts it picks between; creating and deleting them is an admin's.
+      assert.equal(ft('ListAccounts'), role === 'auditor' || role === 'admin', `${role} ListAccounts`);
+      assert.equal(ft('CreateAccount'), role === 'admin', `${role} CreateAccount`);
       for (const a of MANAGEMENT_ACTIONS) assert.equal(ft(a), role === 'admin', `${role} ${a}`);
     }
     assert.equal(decide({ role: 'anonymous', policies: [] }, { service: 'Actiontrail', eventName: 'GetCallerIdentity' }).allowed, false);

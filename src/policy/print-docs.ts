@@ -36,7 +36,7 @@ export function accessControlMarkdown(): string {
     '| `operator` | viewer + logs and configuration, cancel, stop, savepoints, checkpoints, rescale, profiling |',
     '| `developer` | operator + upload, run and delete jars, submit jobs, the SQL Gateway |',
     '| `admin` | everything: cluster shutdown, data set deletion, unknown write endpoints, FlinkTrail management (users, keys, policies, trails), the audit trail |',
-    '| `auditor` | the audit trail only (events, trails status, metrics) — no Flink access |',
+    '| `auditor` | the audit trail only (events, trails status, metrics, the accounts it may see) — no Flink access |',
     '',
     'Unknown Flink endpoints: reads need `operator`, writes `admin`.',
     '',

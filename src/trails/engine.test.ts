@@ -68,7 +68,7 @@ function parts(trails: Record<string, unknown>) {
     store,
     keys: new DigestKeys(new SqliteDigestKeyStore(db), dataDir, secrets),
     config: config.trails,
-    accountId: '1',
+    accountId: config.accountId,
     log: createLogger('silent'),
     metrics: createTrailMetrics(new Registry()),
     region: 'local',

@@ -132,7 +132,7 @@ function oneEvent(name: string, time: number, user = 'erin'): ActionTrailEvent {
     acsRegion: 'local',
     sourceIpAddress: '10.1.1.1',
     userAgent: 'test',
-    userIdentity: { type: 'ram-user', principalId: `p-${user}`, accountId: '1', userName: user },
+    userIdentity: { type: 'ram-user', principalId: `p-${user}`, accountId: MANAGEMENT, userName: user },
     requestId: `req-${name}`,
     time: new Date(time),
     referencedResources: { [JOB]: ['job-x'] },

@@ -1,4 +1,5 @@
 /** Shared builders for tests: realistic events without literals pasted around. */
+import { configSchema } from '../../src/config/index.js';
 import { finishEvent, newEvent } from '../../src/event/build.js';
 import type { ActionTrailEvent, EventRW, Outcome } from '../../src/event/types.js';
 
@@ -10,6 +11,14 @@ const NAMES: [string, EventRW][] = [
   ['UploadJar', 'Write'],
   ['RunJar', 'Write'],
 ];
+
+/**
+ * The account the builders' events belong to (`userIdentity.accountId`, hence
+ * `recipientAccountId`): the management account of a FlinkTrail with the default `accountId`, so
+ * that they are the management account's events there, as a gateway of that FlinkTrail would
+ * record them. A test of another account sets `recipientAccountId` (and the caller's) itself.
+ */
+export const MANAGEMENT_ACCOUNT: string = configSchema.properties.accountId.default;
 
 export interface NewEventsOptions {
   start?: number;
@@ -35,7 +44,7 @@ export function newEvents(n: number, opts: NewEventsOptions = {}): ActionTrailEv
       acsRegion: i % 2 ? 'cn-hangzhou' : 'local',
       sourceIpAddress: `10.0.0.${i % 5}`,
       userAgent: 'test',
-      userIdentity: { type: 'ram-user', principalId: `p-${user}`, accountId: '1', userName: user, accessKeyId: `FTAK${user.toUpperCase()}` },
+      userIdentity: { type: 'ram-user', principalId: `p-${user}`, accountId: MANAGEMENT_ACCOUNT, userName: user, accessKeyId: `FTAK${user.toUpperCase()}` },
       requestId: `req-${i}`,
       time: new Date(start + i * (opts.stepMs ?? 1000)),
       referencedResources: { 'ACS::RealtimeCompute::Job': [jobId, `job-${i % 7}`] },
@@ -69,7 +78,7 @@ export function gatewayCall(c: GatewayCall = {}): ActionTrailEvent {
     acsRegion: 'local',
     sourceIpAddress: '10.0.0.7',
     userAgent: 'Mozilla/5.0',
-    userIdentity: { type: c.type ?? 'ram-user', principalId: c.principalId ?? 'p-alice', accountId: '1', userName: c.user ?? 'alice' },
+    userIdentity: { type: c.type ?? 'ram-user', principalId: c.principalId ?? 'p-alice', accountId: MANAGEMENT_ACCOUNT, userName: c.user ?? 'alice' },
     requestId: 'r1',
     requestParameters: { mode: 'cancel' },
     additionalEventData: { sensitive: false, ...(c.cluster !== undefined ? { cluster: c.cluster } : { cluster: 'prod' }), ...(c.ingested ? { ingestedBy: { userName: 'ci' } } : {}) },

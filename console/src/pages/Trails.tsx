@@ -2,13 +2,15 @@
  * Trails (docs/reference/trails.md): the list with each trail's logging status, last delivery
  * and last error; create and edit (event type, regions, destinations, digest interval); start
  * and stop logging; deliver retained history; delete. Destination URLs come back redacted from
- * the API and may be sent back as they are — the server keeps the stored secret.
+ * the API and may be sent back as they are — the server keeps the stored secret. The management
+ * account's callers see every account's trails, so for them each trail names its account — and a
+ * multi-account trail says it delivers all accounts' events (docs/reference/trails.md#accounts).
  */
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError } from '../api';
 import { Drawer } from '../components/Drawer';
 import { Empty, ErrorNote, Loading } from '../components/States';
-import type { Meta } from '../meta';
+import { accountLabel, type Meta } from '../meta';
 import { formatTime } from '../query';
 
 export interface TrailView {
@@ -23,6 +25,10 @@ export interface TrailView {
   UpdateTime: string;
   StartLoggingTime: string;
   StopLoggingTime: string;
+  /** The owning account (the creator's). */
+  AccountId: string;
+  /** A multi-account trail: delivers every account's events, each under `<rd_id>/<accountId>/`. */
+  IsOrganizationTrail: boolean;
 }
 
 export interface TrailStatus {
@@ -43,6 +49,24 @@ const STATUS_LABEL: Record<TrailView['Status'], { text: string; cls: string }> =
 
 const when = (iso: string | undefined) => (iso ? formatTime(iso) : '—');
 
+/** A trail's account, by name when known, and for a multi-account trail the accounts it delivers. */
+function TrailAccount({ trail, meta }: { trail: Pick<TrailView, 'AccountId' | 'IsOrganizationTrail'>; meta: Meta }) {
+  const name = accountLabel(meta, trail.AccountId);
+  return (
+    <>
+      <span data-testid="trail-account">{name}</span>
+      {name !== trail.AccountId ? <div class="muted mono">{trail.AccountId}</div> : null}
+      {trail.IsOrganizationTrail ? (
+        <div>
+          <span class="badge badge-neutral" data-testid="trail-all-accounts" title="A multi-account trail: every account's events, each under <rd_id>/<accountId>/">
+            all accounts
+          </span>
+        </div>
+      ) : null}
+    </>
+  );
+}
+
 interface FormState {
   Name: string;
   EventRW: 'Write' | 'Read' | 'All';
@@ -53,7 +77,7 @@ interface FormState {
   startNow: boolean;
 }
 
-function TrailForm({ trail, regions, onDone }: { trail?: TrailView; regions: string[]; onDone: (msg: string) => void }) {
+function TrailForm({ trail, regions, meta, onDone }: { trail?: TrailView; regions: string[]; meta: Meta; onDone: (msg: string) => void }) {
   const editing = trail !== undefined;
   const [f, setF] = useState<FormState>(() => ({
     Name: trail?.Name ?? '',
@@ -99,6 +123,20 @@ function TrailForm({ trail, regions, onDone }: { trail?: TrailView; regions: str
   return (
     <form class="stack-form" onSubmit={(e) => void submit(e)} aria-label={editing ? `Edit trail ${trail.Name}` : 'Create a trail'}>
       {error ? <ErrorNote error={error} what="trail" /> : null}
+      {editing && meta.session.managementAccount === true ? (
+        <dl class="fields" aria-label="Owner">
+          <dt>Account</dt>
+          <dd>
+            <TrailAccount trail={trail} meta={meta} />
+          </dd>
+          {trail.IsOrganizationTrail ? (
+            <>
+              <dt>Delivers</dt>
+              <dd>every account's events, each account's under its own path (multi-account trail)</dd>
+            </>
+          ) : null}
+        </dl>
+      ) : null}
       <label for="trail-name">Name</label>
       <input
         id="trail-name"
@@ -226,6 +264,8 @@ export function Trails({ meta }: { meta: Meta }) {
   };
 
   const regions = meta.clusters?.Regions ?? [];
+  // The management account sees every account's trails: say whose each is. A member's are all its own.
+  const showAccounts = meta.session.managementAccount === true;
 
   return (
     <section class="page" aria-labelledby="trails-title">
@@ -262,6 +302,7 @@ export function Trails({ meta }: { meta: Meta }) {
             <thead>
               <tr>
                 <th scope="col">Name</th>
+                {showAccounts && <th scope="col">Account</th>}
                 <th scope="col">Status</th>
                 <th scope="col">Events</th>
                 <th scope="col">Regions</th>
@@ -283,6 +324,11 @@ export function Trails({ meta }: { meta: Meta }) {
                     <td data-label="Name">
                       <strong>{t.Name}</strong>
                     </td>
+                    {showAccounts && (
+                      <td data-label="Account" class="small" data-account-id={t.AccountId}>
+                        <TrailAccount trail={t} meta={meta} />
+                      </td>
+                    )}
                     <td data-label="Status">
                       <span class={`badge badge-${label.cls}`}>{label.text}</span>
                     </td>
@@ -352,6 +398,7 @@ export function Trails({ meta }: { meta: Meta }) {
         <Drawer title={editing.trail ? `Edit trail ${editing.trail.Name}` : 'Create a trail'} onClose={() => setEditing(undefined)} id="trail-drawer">
           <TrailForm
             regions={regions}
+            meta={meta}
             {...(editing.trail ? { trail: editing.trail } : {})}
             onDone={(msg) => {
               setEditing(undefined);

@@ -8,7 +8,9 @@
  * 2. accounts: the management account's admin creates an account on the Accounts page, sees
  *    who belongs where, is shown a refused delete's reason, and narrows the Event Query to one
  *    account with the account picker; that account's own admin, signed in through the form, has
- *    no Accounts page and no picker and sees its own account's events only.
+ *    no Accounts page and no picker and sees its own account's events only. The trails page names
+ *    each trail's account (and "all accounts" for a multi-account trail) to the management
+ *    account's callers — an auditor among them, who also gets the account picker by name.
  * 3. the Flink dashboard through FlinkTrail: its own "Cancel Job" button (and popconfirm "Yes")
  *    cancels a running job, and the console — live — shows the CancelJob event with the user's
  *    name within 2 seconds.
@@ -428,8 +430,67 @@ describe('web console in a real browser', { timeout: 180_000 }, () => {
     await drawer.getByTestId('event-account').filter({ hasText: 'team-console' }).waitFor();
     assert.match((await drawer.getByTestId('event-account').textContent()) ?? '', new RegExp(teamId));
     await screenshot(page, 'event-query-account');
+
+    // Trails: the management account sees every account's, each naming its account; a
+    // multi-account trail is the management account's and says it delivers all accounts'.
+    const post = async (cred: Credentials, path: string, body: unknown) => {
+      const r = await fetch(`${apiUrl}${path}`, { method: 'POST', headers: { authorization: basic(cred), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.ok(r.status < 300, `${path}: ${r.status} ${await r.clone().text()}`);
+      return (await r.json()) as Record<string, unknown>;
+    };
+    const teamKey = await post(admin, '/api/v1/keys', { userName: 'team-admin' });
+    const teamCred = { accessKeyId: String(teamKey['accessKeyId']), accessKeySecret: String(teamKey['accessKeySecret']) };
+    await post(teamCred, '/api/v1/trails', { Name: 'team-console-trail', Destinations: ['local'] });
+    await post(admin, '/api/v1/trails', { Name: 'org-console-trail', Destinations: ['local'], IsOrganizationTrail: true });
+    const trailList = ((await (await fetch(`${apiUrl}/api/v1/trails`, { headers: { authorization: basic(admin) } })).json()) as { TrailList: { Name: string; AccountId: string; IsOrganizationTrail: boolean }[] }).TrailList;
+    const apiTrail = (name: string) => trailList.find((x) => x.Name === name);
+    assert.deepEqual([apiTrail('team-console-trail')?.AccountId, apiTrail('team-console-trail')?.IsOrganizationTrail], [teamId, false], "the API names a trail's account");
+    assert.deepEqual([apiTrail('org-console-trail')?.AccountId, apiTrail('org-console-trail')?.IsOrganizationTrail], [whoami.accountId, true], 'and a multi-account trail as such');
+    await page.goto(`${apiUrl}/trails`);
+    const accountCell = (trail: string) => page.locator(`tr[data-trail="${trail}"] td[data-label="Account"]`);
+    await accountCell('team-console-trail').getByTestId('trail-account').filter({ hasText: 'team-console' }).waitFor();
+    assert.equal(await accountCell('team-console-trail').getAttribute('data-account-id'), teamId);
+    assert.equal(await accountCell('team-console-trail').getByTestId('trail-all-accounts').count(), 0, "a member's trail delivers its own account's events");
+    await accountCell('org-console-trail').getByTestId('trail-account').filter({ hasText: 'management' }).waitFor();
+    await accountCell('org-console-trail').getByTestId('trail-all-accounts').filter({ hasText: 'all accounts' }).waitFor();
+    await accountCell('console-trail').getByTestId('trail-account').filter({ hasText: 'management' }).waitFor();
+    assert.equal(await accountCell('console-trail').getByTestId('trail-all-accounts').count(), 0);
+    // The trail's details (its edit drawer) name the account too.
+    await page.locator('tr[data-trail="team-console-trail"]').getByRole('button', { name: 'Edit' }).click();
+    await page.getByRole('dialog').getByTestId('trail-account').filter({ hasText: 'team-console' }).waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    await page.locator('tr[data-trail="org-console-trail"]').getByRole('button', { name: 'Edit' }).click();
+    await page.getByRole('dialog').getByTestId('trail-all-accounts').waitFor();
+    await page.getByRole('dialog').getByText("every account's events", { exact: false }).waitFor();
+    await page.keyboard.press('Escape');
+    await screenshot(page, 'trails-accounts');
     await page.close();
     assert.deepEqual(pageErrors, []);
+
+    // An auditor of the management account: no Accounts page, but the accounts by name — in the
+    // header, the Event Query's picker and the trails.
+    const AUDITOR_PASSWORD = 'mgmt-auditor-password';
+    await post(admin, '/api/v1/users', { userName: 'mgmt-auditor', role: 'auditor', password: AUDITOR_PASSWORD });
+    const auditorCtx = await browser.newContext();
+    const auditorErrors: string[] = [];
+    try {
+      const a = await auditorCtx.newPage();
+      a.on('pageerror', (e) => auditorErrors.push(e.message));
+      await signIn(a, apiUrl, 'mgmt-auditor', AUDITOR_PASSWORD);
+      await a.getByTestId('account-name').filter({ hasText: 'management' }).waitFor();
+      assert.equal(await a.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Accounts' }).count(), 0, 'accounts are managed by admins');
+      await a.goto(`${apiUrl}/events?region=*&range=1h`);
+      await a.locator('#account option').filter({ hasText: `team-console (${teamId})` }).waitFor({ state: 'attached' });
+      await a.locator('#account').selectOption(teamId);
+      await a.locator('.results-summary').filter({ hasText: `· account team-console ·` }).waitFor();
+      await a.goto(`${apiUrl}/trails`);
+      await a.locator('tr[data-trail="team-console-trail"] td[data-label="Account"]').getByTestId('trail-account').filter({ hasText: 'team-console' }).waitFor();
+      await a.locator('tr[data-trail="org-console-trail"] td[data-label="Account"]').getByTestId('trail-all-accounts').waitFor();
+    } finally {
+      await auditorCtx.close();
+    }
+    assert.deepEqual(auditorErrors, []);
 
     // team-console's admin signs in through the form: its account in the header, no Accounts
     // page, no picker, its own events only.
@@ -458,6 +519,11 @@ describe('web console in a real browser', { timeout: 180_000 }, () => {
       await t.locator('tr[data-user="team-admin"]').waitFor();
       assert.equal(await t.locator('td[data-label="Account"]').count(), 0);
       assert.equal(await t.locator('tr[data-user="bob"]').count(), 0, "another account's user is not listed");
+      // Its trails are its own: listed without an account column, and no other account's.
+      await t.goto(`${apiUrl}/trails`);
+      await t.locator('tr[data-trail="team-console-trail"]').waitFor();
+      assert.equal(await t.locator('td[data-label="Account"]').count(), 0, "a member's trails need no account column");
+      assert.deepEqual(await attrs(t.locator('.trails-table tbody tr'), 'data-trail'), ['team-console-trail'], 'its own trail only');
     } finally {
       await teamCtx.close();
     }

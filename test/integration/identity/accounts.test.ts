@@ -99,6 +99,39 @@ describe('accounts: one FlinkTrail, each member account sees only its own', () =
     assert.equal(who.body['managementAccount'], false, 'and says it is a member');
   });
 
+  it("auditors list accounts (the management account's every account, a member's its own); viewers list none; only admins create or delete", async () => {
+    const keyFor = async (userName: string, role: string, accountId?: string): Promise<Credentials> => {
+      const u = await call(root, 'POST', '/api/v1/users', { userName, role, ...(accountId ? { accountId } : {}) });
+      assert.equal(u.status, 201, JSON.stringify(u.body));
+      const k = await call(root, 'POST', '/api/v1/keys', { userName });
+      assert.equal(k.status, 201, JSON.stringify(k.body));
+      return { accessKeyId: String(k.body['accessKeyId']), accessKeySecret: String(k.body['accessKeySecret']) };
+    };
+    const ids = (r: { body: Record<string, unknown> }) => ((r.body['Accounts'] ?? []) as { accountId: string }[]).map((x) => x.accountId).sort();
+    const mAuditor = await keyFor('auditor-m', 'auditor');
+    const mViewer = await keyFor('viewer-m', 'viewer');
+    const aAuditor = await keyFor('auditor-a', 'auditor', accounts.a);
+
+    const all = await call(mAuditor, 'GET', '/api/v1/accounts');
+    assert.equal(all.status, 200, JSON.stringify(all.body));
+    assert.deepEqual(ids(all), [MANAGEMENT, accounts.a, accounts.b].sort(), "the management account's auditor sees every account (the console's account picker)");
+    const own = await call(aAuditor, 'GET', '/api/v1/accounts');
+    assert.equal(own.status, 200, JSON.stringify(own.body));
+    assert.deepEqual(ids(own), [accounts.a], "a member's auditor sees its own account only");
+    const viewer = await call(mViewer, 'GET', '/api/v1/accounts');
+    assert.deepEqual([viewer.status, viewer.body.Code], [403, 'NoPermission'], 'a viewer reads no audit data, the account list included');
+
+    // Writes stay the management account's admins'.
+    for (const cred of [mAuditor, aAuditor]) {
+      const made = await call(cred, 'POST', '/api/v1/accounts', { name: 'team-auditor' });
+      assert.deepEqual([made.status, made.body.Code], [403, 'NoPermission'], 'an auditor creates no account');
+      const gone = await call(cred, 'DELETE', `/api/v1/accounts/${accounts.b}`);
+      assert.deepEqual([gone.status, gone.body.Code], [403, 'NoPermission'], 'an auditor deletes no account');
+    }
+    assert.deepEqual(ids(await call(root, 'GET', '/api/v1/accounts')), [MANAGEMENT, accounts.a, accounts.b].sort(), 'nothing was created or deleted');
+    for (const u of ['auditor-m', 'viewer-m', 'auditor-a']) assert.equal((await call(root, 'DELETE', `/api/v1/users/${u}`)).status, 204, `${u} removed (account b's deletion below counts users)`);
+  });
+
   it("a member's admin manages its own users and keys, and another account's answer as not found", async () => {
     const a = admins.a as Credentials;
     const b = admins.b as Credentials;

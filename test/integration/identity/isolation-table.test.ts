@@ -338,7 +338,18 @@ describe('account isolation: every route, action, command and gateway path, as e
     'GET /api/v1/auth/session': read(() => '/api/v1/auth/session'),
     'GET /api/v1/auth/throttles': read(() => '/api/v1/auth/throttles'),
     'POST /api/v1/auth/unlock': refused('POST', () => '/api/v1/auth/unlock', (v) => ({ identity: user(v) })),
-    'GET /api/v1/accounts': read(() => '/api/v1/accounts'),
+    // Who may list accounts: admins (and auditors, tested in accounts.test.ts), not viewers; a
+    // member's list is its own account, the management account's every account.
+    'GET /api/v1/accounts': async (p, v) => {
+      await read(() => '/api/v1/accounts')(p, v);
+      const r = await api(p, 'GET', '/api/v1/accounts');
+      if (p.role === 'viewer') {
+        assert.deepEqual([r.status, code(r)], [403, 'NoPermission'], `a viewer lists no accounts: ${r.text}`);
+      } else {
+        const listed = (r.json as { Accounts: { accountId: string }[] }).Accounts.map((a) => a.accountId).sort();
+        assert.deepEqual(listed, p.acct === 'mgmt' ? Object.values(id).sort() : [id[p.acct]], `accounts listed to ${p.acct} ${p.role}`);
+      }
+    },
     'POST /api/v1/accounts': refused('POST', () => '/api/v1/accounts', (v) => ({ name: `${v}-twin` })),
     'DELETE /api/v1/accounts/:id': refused('DELETE', (v) => `/api/v1/accounts/${id[v]}`),
     'GET /api/v1/users': read(() => '/api/v1/users'),

@@ -113,8 +113,6 @@ describe('redaction corpus through FlinkTrail (real Flink, SQL Gateway, Kafka, r
     teeOutput();
     const config = buildConfig({
       dataDir,
-      // The account of the planted (test/helpers/events.ts) events: the management account, whose trail delivers them.
-      accountId: '1',
       api: { port: 0 },
       clusters: [
         { name: 'jm', url: flink.restUrl },

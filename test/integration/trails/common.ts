@@ -16,9 +16,6 @@ import { decodeFile } from '../../../src/trails/layout.js';
 import { basic, makeKey, tempDir, TEST_STORE, type Credentials } from '../../helpers/flinktrail.js';
 import { ownDatabase, type OwnDatabase } from '../../helpers/postgres.js';
 
-/** The account `newEvents` and `gatewayCall` events belong to: the management account of `startTrailApp`'s FlinkTrail unless `extra` names another. */
-export const HELPER_ACCOUNT = '1';
-
 export interface TrailApp {
   app: App;
   info: ListenInfo;
@@ -46,9 +43,6 @@ export async function startTrailApp(extra: Record<string, unknown> = {}, dataDir
     const { trails, ...rest } = extra as { trails?: Record<string, unknown> };
     const config = buildConfig({
       dataDir,
-      // The management account is the account of the shared builders' events (test/helpers/events.ts):
-      // an ordinary trail of the management account delivers the management account's events only.
-      accountId: HELPER_ACCOUNT,
       api: { port: 0 },
       log: { level: 'warn' },
       trails: { windowSeconds: 1, pollIntervalMs: 50, minDigestIntervalSeconds: 1, stopTimeoutMs: 2000, retry: { initialBackoffMs: 100, maxBackoffMs: 1000 }, ...trails },

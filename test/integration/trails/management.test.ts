@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
 import type { TrailsModule } from '../../../src/trails/index.js';
+import { MANAGEMENT_ACCOUNT } from '../../helpers/events.js';
 import { lookup, tempDir } from '../../helpers/flinktrail.js';
 import { cli, countIds, readLogFiles, startTrailApp, until, type TrailApp } from './common.js';
 
@@ -201,7 +202,7 @@ describe('trail management', () => {
     assert.ok(out.Destinations[1]!.startsWith(`file://${t.dataDir}`), 'out.Destinations[1]!.startsWith(`file://${t.dataDir}`)');
     const table = await cli(['trails', 'describe'], env());
     assert.match(table.stdout, /Name\s+Account\s+Status\s+EventRW/);
-    assert.match(table.stdout, /cli-trail-1\s+1\s+Enable\s+All/);
+    assert.match(table.stdout, new RegExp(`cli-trail-1\\s+${MANAGEMENT_ACCOUNT}\\s+Enable\\s+All`), 'the trail is the management account\'s');
     const bad = await cli(['trails', 'create', '--name', 'cli-trail-2'], env());
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /FT_ERR_TRAIL_NO_DESTINATION/);
