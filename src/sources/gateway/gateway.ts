@@ -62,6 +62,17 @@ const HOP_BY_HOP = new Set([
   'cookie',
 ]);
 
+/** The headers that go on to the other side: all but hop-by-hop ones and FlinkTrail's credentials (for-in: no entry arrays per request). */
+function endToEnd(from: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const k in from) {
+    const v = from[k];
+    if (v === undefined || HOP_BY_HOP.has(k)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
 const CAPTURE_LIMIT = 512 * 1024;
 
 /**
@@ -543,11 +554,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   /** 5. Forward: to Flink, without hop-by-hop headers or FlinkTrail's credentials. Undefined when Flink could not be reached (answered and recorded). */
   async function forward(ctx: RequestContext): Promise<Dispatcher.ResponseData | undefined> {
     const { req, res, up, body } = ctx;
-    const headers: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (v === undefined || HOP_BY_HOP.has(k)) continue;
-      headers[k] = v;
-    }
+    const headers = endToEnd(req.headers);
     if (body?.kind === 'buffered') headers['content-length'] = String(body.data.length);
     else if (body?.kind === 'none') delete headers['content-length'];
     headers['x-forwarded-for'] = ctx.sourceIp;
@@ -594,11 +601,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
    */
   function relay(ctx: RequestContext, upstreamRes: Dispatcher.ResponseData): void {
     const { req, res } = ctx;
-    const outHeaders: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(upstreamRes.headers)) {
-      if (v === undefined || HOP_BY_HOP.has(k)) continue;
-      outHeaders[k] = v;
-    }
+    const outHeaders = endToEnd(upstreamRes.headers);
     outHeaders['x-request-id'] = ctx.requestId;
     // Flink answered before the whole body came (it refuses a broken upload early): the client
     // gets Flink's answer, the rest of its body is not forwarded, and the connection then closes.
