@@ -204,9 +204,9 @@ ${framesTable(top.frames)}
   capacity.
 - The last row is for information, not a goal: the same FlinkTrail with
   \`store.synchronous: normal\` (commits not fsynced: survives a process crash, not a power
-  loss). better-sqlite3 commits synchronously, so every fsync of a batch or a journaled write
-  stalls FlinkTrail's one event loop; the difference between the two FlinkTrail rows is that
-  stall.
+  loss). Commits and their fsyncs run in the store's writer thread, not on the request
+  thread: a journaled write waits for its fsync, a read does not wait for any. Both FlinkTrail
+  processes run during the whole benchmark (one idle while the other is measured).
 - Non-2xx answers and socket errors over all throughput rounds: ${int(errors)}. Fixed-rate
   statuses: ${statusNote}.
 - The fixed-rate client's own scheduling jitter on the FlinkTrail run: p99
