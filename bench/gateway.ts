@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { rate, type RateRequest, type RateResult } from './lib/rate.js';
 import { cpuSeconds, sample } from './lib/procs.js';
 import type { Section } from './lib/report.js';
-import { framesTable, newestProfile, topFrames } from './lib/profile.js';
+import { framesTable, processProfiles, topFrames } from './lib/profile.js';
 import { benchDir, benchFlink, startFlinkTrail, startNginx } from './lib/servers.js';
 import { bytes, int, median, ms, msDelta, ratio, table } from './lib/stats.js';
 import { wrk, type HttpRequestSpec, type WrkResult } from './lib/wrk.js';
@@ -48,7 +48,9 @@ async function gatewayBench(o: BenchOptions): Promise<Section> {
 
   const flink = await benchFlink();
   const nginx = await startNginx(flink.restUrl);
-  const profileDir = o.opts.has('cpu-prof') ? benchDir('gateway-profile') : undefined;
+  // `--cpu-prof-dir <dir>` keeps the profiles there (to read them further); `--cpu-prof` alone in a temporary one.
+  const keptProfiles = o.opts.get('cpu-prof-dir');
+  const profileDir = keptProfiles || (o.opts.has('cpu-prof') ? benchDir('gateway-profile') : undefined);
   const ft = await startFlinkTrail({
     dataDir: benchDir('gateway'),
     flinkUrl: flink.restUrl,
@@ -114,8 +116,10 @@ async function gatewayBench(o: BenchOptions): Promise<Section> {
   const db = new Database(join(ft.dataDir, 'flinktrail.db'), { readonly: true });
   const recorded = db.prepare("SELECT COUNT(*) AS n, SUM(event_name = 'TriggerSavepoint') AS w FROM events WHERE service_name = 'RealtimeCompute'").get() as { n: number; w: number };
   db.close();
-  const profile = profileDir ? newestProfile(profileDir) : undefined;
-  const top = profile ? topFrames(profile, 15) : undefined;
+  // The main thread's profile: the request thread (the store's and ingest's threads write their own).
+  const profiles = profileDir ? processProfiles(profileDir) : undefined;
+  const top = profiles?.main ? topFrames(profiles.main, 15) : undefined;
+  const workersBusyMs = (profiles?.workers ?? []).reduce((s, f) => s + topFrames(f, 0).busyMs, 0);
 
   // Throughput table.
   const med = (name: string, f: (r: Round) => number) => median((results.get(name) ?? []).map(f));
@@ -182,10 +186,11 @@ ${table(
 
 ${
   top
-    ? `### Where FlinkTrail's CPU goes (\`--cpu-prof\`, the measured FlinkTrail over the whole run, ${ms(top.busyMs)} busy)
+    ? `### Where FlinkTrail's CPU goes (\`--cpu-prof\`, the measured FlinkTrail's request thread over the whole run, ${ms(top.busyMs)} busy)
 
-Functions by self time (time in the function itself, not in what it calls); this run was
-profiled, which costs a few per cent of throughput.
+Functions by self time on the main (request) thread (time in the function itself, not in what
+it calls); this run was profiled, which costs a few per cent of throughput. Its
+${profiles?.workers.length ?? 0} worker threads (store, ingest) were busy ${ms(workersBusyMs)} in all.
 
 ${framesTable(top.frames)}
 
@@ -199,9 +204,9 @@ ${framesTable(top.frames)}
   capacity.
 - The last row is for information, not a goal: the same FlinkTrail with
   \`store.synchronous: normal\` (commits not fsynced: survives a process crash, not a power
-  loss). better-sqlite3 commits synchronously, so every fsync of a batch or a journaled write
-  stalls FlinkTrail's one event loop; the difference between the two FlinkTrail rows is that
-  stall.
+  loss). Commits and their fsyncs run in the store's writer thread, not on the request
+  thread: a journaled write waits for its fsync, a read does not wait for any. Both FlinkTrail
+  processes run during the whole benchmark (one idle while the other is measured).
 - Non-2xx answers and socket errors over all throughput rounds: ${int(errors)}. Fixed-rate
   statuses: ${statusNote}.
 - The fixed-rate client's own scheduling jitter on the FlinkTrail run: p99

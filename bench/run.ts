@@ -10,6 +10,7 @@
  *   npm run bench -- scaling --sizes 1M,3M,10M
  *   npm run bench -- ingest --quick            shorter phases (noisier; still written)
  *   npm run bench -- gateway --cpu-prof        also where FlinkTrail's CPU goes (V8 profile)
+ *   npm run bench -- gateway --cpu-prof-dir d  the same, and every thread's profile kept in d
  *   npm run bench -- differential              the full differential run against real Flink
  *   npm run bench -- policy --hours 8          audit policy: stored bytes of one Web UI tab (simulated clock)
  *   npm run bench -- sizing --sizes 100k,400k  PostgreSQL bytes per event by part, vs SQLite

@@ -69,6 +69,25 @@ export function newestProfile(dir: string): string | undefined {
   return last && join(dir, last);
 }
 
+/** Node names a profile `CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile`; the main thread is thread 0. */
+const PROFILE_NAME = /^CPU\.\d+\.\d+\.(\d+)\.(\d+)\.\d+\.cpuprofile$/;
+
+/**
+ * The profiles of one process in `dir`: its main thread's (the newest process's thread 0) and
+ * its worker threads'. `node --cpu-prof` writes one file per thread, and a worker thread that
+ * ends last would otherwise pass for the process (the store's and ingest's threads do).
+ */
+export function processProfiles(dir: string): { main: string | undefined; workers: string[] } {
+  const named = readdirSync(dir)
+    .map((f) => ({ f, m: PROFILE_NAME.exec(f) }))
+    .filter((x): x is { f: string; m: RegExpExecArray } => x.m !== null);
+  const mains = named.filter((x) => x.m[2] === '0').sort((a, b) => (a.f < b.f ? -1 : 1));
+  const main = mains.pop();
+  if (!main) return { main: newestProfile(dir), workers: [] };
+  const pid = main.m[1];
+  return { main: join(dir, main.f), workers: named.filter((x) => x.m[1] === pid && x.m[2] !== '0').map((x) => join(dir, x.f)) };
+}
+
 /** A Markdown table of the top frames. */
 export function framesTable(frames: Frame[]): string {
   return table(

@@ -6,7 +6,7 @@
  * so they get argon2id (memory-hard; OWASP's first choice); scrypt hashes from before are still
  * verified. Every comparison is constant-time.
  */
-import { createHash, randomBytes, randomInt, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, randomBytes, randomInt, scryptSync, timingSafeEqual } from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -36,7 +36,8 @@ export function hashKeySecret(secret: string): string {
 export function verifyKeySecret(secret: string, stored: string): boolean {
   const [scheme, salt, digest] = stored.split('$');
   if (scheme !== 'sha256' || !salt || !digest) return false;
-  const actual = createHash('sha256').update(salt).update(secret).digest();
+  // Checked on every request with an AccessKey: the one-shot hash, not a Hash object per call.
+  const actual = hash('sha256', salt + secret, 'buffer');
   const expected = Buffer.from(digest, 'base64url');
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }

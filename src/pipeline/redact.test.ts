@@ -123,6 +123,23 @@ describe('redactor', () => {
     assert.ok(Array.isArray(out['ACS::RealtimeCompute::Job']) && !JSON.stringify(out).includes('hunter2'));
   });
 
+  it('redacts a text the same way every time it comes (remembered short texts), and long texts too', () => {
+    const fresh = compileRedactor();
+    for (let i = 0; i < 3; i++) {
+      assert.equal(fresh.redactText('token=abc'), `token=${REDACTED}`);
+      assert.equal(fresh.redactText('/jobs/abc'), '/jobs/abc');
+      assert.equal(fresh.isSecretKey('x-api-key'), true);
+      assert.equal(fresh.isSecretKey('cluster'), false);
+      const long = `${'x'.repeat(300)} password=hunter2`;
+      assert.equal(fresh.redactText(long), `${'x'.repeat(300)} password=${REDACTED}`);
+    }
+    // Past the remembered entries (the memory starts again) answers stay the same.
+    for (let i = 0; i < 5000; i++) assert.equal(fresh.redactText(`k${i}=v`), `k${i}=v`);
+    assert.equal(fresh.redactText('token=abc'), `token=${REDACTED}`);
+    // Each shape needs one of = : , or a space; text with a tab is still scanned.
+    assert.equal(fresh.redactText('Bearer\tabcdefgh12345'), `Bearer\t${REDACTED}`);
+  });
+
   it('fails at start-up on an invalid rule', () => {
     assert.throws(() => compileRedactor(['(']));
   });

@@ -67,11 +67,36 @@ const AUTH_SCHEME = /\b(Bearer|Basic)(\s+)(?=[A-Za-z0-9._~+/-]*[0-9._~+/-])[A-Za
 const FORM_ENCODED = /^[^\s=&]+=[^\s&]*(?:&[^\s=&]+=[^\s&]*)*$/;
 /** Where an unquoted value after `=` or `:` ends. */
 const VALUE_END = /[\s&;,)\]}"'<>]/;
+/**
+ * Every shape above needs one of these: a key's `=`/`:`, a flag's space or comma, a scheme's
+ * `:` (URL userinfo, JDBC) or the space after `Bearer`/`Basic`, and a form body's `=`. Text
+ * without any (a path, a method, an id, most keys) has nothing to hide and is not scanned.
+ */
+const SHAPE_CHARS = /[=:,\s]/;
+/** Texts up to this length are remembered with their redacted form (keys, names and agents repeat on every event). */
+const MEMO_MAX_LENGTH = 256;
+/** Remembered texts at most; past it the memory starts again (a flood of distinct texts costs scans, not memory). */
+const MEMO_ENTRIES = 4096;
+
+/** `f` remembered for short inputs, in a bounded map: for pure functions of a string only. */
+function memoized<T>(f: (text: string) => T): (text: string) => T {
+  const memo = new Map<string, T>();
+  return (text) => {
+    if (text.length > MEMO_MAX_LENGTH) return f(text);
+    const hit = memo.get(text);
+    if (hit !== undefined) return hit;
+    const out = f(text);
+    if (memo.size >= MEMO_ENTRIES) memo.clear();
+    memo.set(text, out);
+    return out;
+  };
+}
 
 export function compileRedactor(patterns: readonly string[] = DEFAULT_SECRET_KEY_PATTERNS): Redactor {
   for (const p of patterns) new RegExp(p); // invalid rules fail at start-up, not per request
   const keyRe = new RegExp(`(${patterns.join('|')})`, 'i');
-  const isSecretKey = (key: string) => keyRe.test(key);
+  // Pure functions of their text, called for every key and field of every event: remembered.
+  const isSecretKey = memoized((key: string) => keyRe.test(key));
   const isFlag = (arg: string) => /^--?[A-Za-z][A-Za-z0-9_.-]*$/.test(arg);
 
   /** The end (exclusive) of the value that starts at `i`, or -1 when there is none to hide. */
@@ -141,7 +166,8 @@ export function compileRedactor(patterns: readonly string[] = DEFAULT_SECRET_KEY
         .replace(ORACLE_JDBC, `$1${REDACTED}@`),
     );
 
-  const redactText = (text: string): string => {
+  const redactTextOnce = (text: string): string => {
+    if (!SHAPE_CHARS.test(text)) return text;
     const scanned = scan(text);
     if (!FORM_ENCODED.test(text) || !/[%+]/.test(text)) return scanned;
     let decoded: string;
@@ -153,6 +179,7 @@ export function compileRedactor(patterns: readonly string[] = DEFAULT_SECRET_KEY
     const redacted = scan(decoded);
     return redacted === decoded ? scanned : redacted;
   };
+  const redactText = memoized(redactTextOnce);
 
   const redactArgs = (args: readonly string[]): string[] => {
     const out: string[] = [];

@@ -27,6 +27,9 @@ const RATE_TICK_MS = 1000;
 /** Whether the client is still sending a body that nobody will read to its end. */
 export function bodyStillArriving(req: IncomingMessage): boolean {
   if (req.complete || req.destroyed) return false;
+  // Neither a length nor chunks: the request has no body (RFC 9112 §6.3), although Node marks
+  // it complete only after the request handler ran. Most gateway calls are such GETs.
+  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return false;
   // Node marks a request complete a callback after its last body bytes: a body whose declared
   // length already waits unread in the buffer has arrived.
   const declared = Number(req.headers['content-length'] ?? NaN);
