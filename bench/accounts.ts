@@ -262,11 +262,13 @@ ${pg ? postgresText(pg, n, r) : ''}`;
  */
 async function postgresComparison(cachedDir: string, n: number, member: string, meta: Parameters<typeof casesFor>[1], r: Rounds): Promise<{ c: Comparison; copy: PostgresCopy }> {
   const server = await benchPostgres();
-  // Its own scratch copy of the data directory: claimed by the PostgreSQL store (claimEventStore).
-  const dir = benchDir('accounts-postgres');
-  cpSync(cachedDir, dir, { recursive: true });
+  // The copy reads a scratch copy of the generated store; the server gets a data directory of its
+  // own (the generated one holds SQLite events and would refuse another event store).
+  const source = benchDir('accounts-source');
+  cpSync(cachedDir, source, { recursive: true });
   process.stderr.write(`accounts: copying ${int(n)} events into PostgreSQL…\n`);
-  const copy = await copyToPostgres(server, dir, `bench_accounts_${n}`, { events: n, managementAccountId: MANAGEMENT_ACCOUNT });
+  const copy = await copyToPostgres(server, source, `bench_accounts_${n}`, { events: n, managementAccountId: MANAGEMENT_ACCOUNT });
+  const dir = benchDir('accounts-postgres');
   const memberAuth = await memberKey(dir, member, 'bench-team-1-admin', copy.url);
   const ft = await startFlinkTrail({ dataDir: dir, storeUrl: copy.url, set: ['store.retentionDays=36500'], user: 'bench-auditor' });
   try {
