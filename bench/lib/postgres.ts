@@ -78,11 +78,18 @@ export interface PostgresCopy {
 
 /**
  * Copies every event of the SQLite store in `dataDir` (in append order, at its positions) into a
- * new database `name` on the server of `url`; returns its URL and how long the copy took. With
+ * new database `name` on the server of `url`; returns its URL and how long the copy took. Each
+ * event keeps its account (`recipientAccountId`): `managementAccountId` names the account stored
+ * as none (the app's `accountId`), without it every account is stored as it is. With
  * FLINKTRAIL_BENCH_KEEP_PG set, a database of that name already holding the store's event count
  * is used as it is (and kept): a 10M copy takes a while.
  */
-export async function copyToPostgres(url: string, dataDir: string, name: string, o: { events?: number; indexesAfter?: boolean } = {}): Promise<PostgresCopy> {
+export async function copyToPostgres(
+  url: string,
+  dataDir: string,
+  name: string,
+  o: { events?: number; indexesAfter?: boolean; managementAccountId?: string } = {},
+): Promise<PostgresCopy> {
   const { events } = o;
   const keep = process.env['FLINKTRAIL_BENCH_KEEP_PG'] !== undefined;
   if (keep && events !== undefined) {
@@ -91,7 +98,8 @@ export async function copyToPostgres(url: string, dataDir: string, name: string,
   }
   const dbUrl = await freshDatabase(url, name, keep);
   const t0 = Date.now();
-  const store = await PostgresEventStore.open({ url: dbUrl, flushIntervalMs: 20 });
+  // With the management account named, its events are stored with no account_id, as the app stores them.
+  const store = await PostgresEventStore.open({ url: dbUrl, flushIntervalMs: 20, ...(o.managementAccountId ? { managementAccountId: o.managementAccountId } : {}) });
   const db = openDatabase(dataDir);
   const sqlite = new SqliteEventStore(db, { flushIntervalMs: 1000 });
   const client = new pg.Client({ connectionString: dbUrl });

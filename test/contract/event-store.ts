@@ -141,6 +141,43 @@ function oneEvent(name: string, time: number, user = 'erin'): ActionTrailEvent {
   return finishEvent(e, { outcome: 'success', httpStatus: 200 });
 }
 
+/** Every filter, alone and combined (eventId: one of the dataset's, added by the test). */
+const FILTERS: Omit<EventFilter, 'startTime' | 'endTime'>[] = [
+  {},
+  { eventRW: 'Write' },
+  { eventRW: 'Read' },
+  { user: 'carol' },
+  { serviceName: 'Kubernetes' },
+  { eventName: 'CancelJob' },
+  { eventType: 'AliyunServiceEvent' },
+  { resourceType: 'ACS::RealtimeCompute::Savepoint' },
+  { resourceName: 'job-3' },
+  { resourceType: JOB, resourceName: 'job-3' },
+  { resourceType: 'ACS::RealtimeCompute::Savepoint', resourceName: 'job-3' },
+  { accessKeyId: 'FTAKROTATED' },
+  { accessKeyId: 'FTAKBOB' },
+  { sensitive: true },
+  { sensitive: false },
+  { eventId: 'no-such-event' },
+  { region: 'cn-hangzhou' },
+  { errorCode: 'NoPermission' },
+  { sourceIpAddress: '10.0.0.3' },
+  { cluster: 'staging' },
+  { eventName: 'CancelJob', user: 'carol', resourceName: 'job-2' },
+  { eventRW: 'Write', cluster: 'staging', sensitive: true },
+  { user: 'alice', region: 'local', eventType: 'ApiCall' },
+  { errorCode: 'NotFound', sourceIpAddress: '10.0.0.4' },
+  { eventRW: 'Read', user: 'bob' },
+  { resourceName: 'job-3', user: 'dave' },
+  { user: 'nobody' },
+  { accountId: MEMBER_A },
+  { accountId: MEMBER_B, eventRW: 'Write' },
+  { accountId: MANAGEMENT },
+  { accountId: MANAGEMENT, user: 'carol', cluster: 'staging' },
+  { accountId: MEMBER_A, user: 'bob' },
+  { accountId: '7000000000000007' },
+];
+
 export function eventStoreContract(name: string, backend: StoreBackend): void {
   /** Runs `fn` with a store in a fresh space; closes and disposes whatever happens. */
   const withStore = async (fn: (store: EventStore, space: StoreSpace) => Promise<void>, opts?: StoreOptions) => {
@@ -227,40 +264,7 @@ export function eventStoreContract(name: string, backend: StoreBackend): void {
     it('every filter, alone and combined (AND), in both directions', () =>
       filled(async (store, events) => {
         const some = events[17] as ActionTrailEvent;
-        const filters: Omit<EventFilter, 'startTime' | 'endTime'>[] = [
-          {},
-          { eventRW: 'Write' },
-          { eventRW: 'Read' },
-          { user: 'carol' },
-          { serviceName: 'Kubernetes' },
-          { eventName: 'CancelJob' },
-          { eventType: 'AliyunServiceEvent' },
-          { resourceType: 'ACS::RealtimeCompute::Savepoint' },
-          { resourceName: 'job-3' },
-          { resourceType: JOB, resourceName: 'job-3' },
-          { resourceType: 'ACS::RealtimeCompute::Savepoint', resourceName: 'job-3' },
-          { accessKeyId: 'FTAKROTATED' },
-          { accessKeyId: 'FTAKBOB' },
-          { sensitive: true },
-          { sensitive: false },
-          { eventId: some.eventId },
-          { eventId: 'no-such-event' },
-          { region: 'cn-hangzhou' },
-          { errorCode: 'NoPermission' },
-          { sourceIpAddress: '10.0.0.3' },
-          { cluster: 'staging' },
-          { eventName: 'CancelJob', user: 'carol', resourceName: 'job-2' },
-          { eventRW: 'Write', cluster: 'staging', sensitive: true },
-          { user: 'alice', region: 'local', eventType: 'ApiCall' },
-          { errorCode: 'NotFound', sourceIpAddress: '10.0.0.4' },
-          { user: 'nobody' },
-          { accountId: MEMBER_A },
-          { accountId: MEMBER_B, eventRW: 'Write' },
-          { accountId: MANAGEMENT },
-          { accountId: MANAGEMENT, user: 'carol', cluster: 'staging' },
-          { accountId: MEMBER_A, user: 'bob' },
-          { accountId: '7000000000000007' },
-        ];
+        const filters = [...FILTERS, { eventId: some.eventId }];
         for (const f of filters) {
           for (const direction of ['FORWARD', 'BACKWARD'] as const) {
             const filter = { ...ALL, ...f };
@@ -273,6 +277,30 @@ export function eventStoreContract(name: string, backend: StoreBackend): void {
         assert.ok(expected(events, { ...ALL, resourceType: 'ACS::RealtimeCompute::Savepoint' }, 'FORWARD').length > 0);
         assert.ok(events.some((e) => e.recipientAccountId === undefined) && expected(events, { ...ALL, accountId: MEMBER_A, user: 'bob' }, 'FORWARD').length > 0, 'every kind of account');
       }));
+
+    // A member account's lookups are always scoped to it (query/lookup.ts, QueryScope): the
+    // stores drive "filter AND the account" from indexes of their own (member indexes).
+    for (const scanBudget of [undefined, 8]) {
+      it(`every filter ANDed with each account, as a scan of that account's events finds${scanBudget ? ' (bounded walks)' : ''}`, () =>
+        filled(
+          async (store, events) => {
+            let found = 0;
+            for (const accountId of [MEMBER_A, MEMBER_B, MANAGEMENT]) {
+              for (const f of [...FILTERS.filter((x) => x.accountId === undefined), { eventId: (events[2] as ActionTrailEvent).eventId }]) {
+                for (const direction of ['FORWARD', 'BACKWARD'] as const) {
+                  const filter = { ...ALL, ...f, accountId };
+                  const want = expected(events, filter, direction);
+                  const { ids } = await allPages(store, { filter, direction, limit: 3 });
+                  assert.deepEqual(ids, want, `${JSON.stringify(f)} of ${accountId} ${direction}`);
+                  if (want.length > 0) found++;
+                }
+              }
+            }
+            assert.ok(found > 60, `most combinations have matches (${found})`);
+          },
+          scanBudget ? { scanBudget } : undefined,
+        ));
+    }
 
     it('regions: a global event is in the lookup of every region, a regional one only in its own and in the all-regions lookup', () =>
       withStore(async (store) => {

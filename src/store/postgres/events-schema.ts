@@ -26,6 +26,11 @@
  *   or rewritten, however large the table (rewriting them would take as long as the table is
  *   big, under a lock that stops every write). Each row has exactly one of the two set (the store
  *   writes `body_z` and clears `body`); no CHECK says so, because adding one scans every partition.
+ * - Accounts (migration 3): `account_id` is NULL for the management account's events (and those
+ *   from before accounts), so a single-account installation pays for no account index entry.
+ *   Migration 4 adds, per filter that drives lookups, an (account_id, column, event_time, seq)
+ *   index partial over member accounts' events: a member's "filter AND its account" walks an
+ *   index that holds only matches (events.ts, `walkEnd`), as the SQLite store's migration 14.
  */
 import type { Migration } from './migrations.js';
 
@@ -93,6 +98,24 @@ export const EVENTS_MIGRATIONS: readonly Migration[] = [
     sql: `
       ALTER TABLE events ADD COLUMN account_id text;
       CREATE INDEX events_account_time ON events (account_id, event_time, seq) WHERE account_id IS NOT NULL;
+    `,
+  },
+  {
+    version: 4,
+    name: "member accounts' lookups: (account_id, column, event_time, seq) per driving filter, over member accounts' events only",
+    // The SQLite store's migration 14, on the partitioned parent (every day partition gets them,
+    // those created later too). CREATE INDEX on a partitioned table cannot be CONCURRENTLY: it
+    // locks writes while the existing partitions are indexed (see docs/reference/postgres.md).
+    sql: `
+      CREATE INDEX events_acct_user_time ON events (account_id, user_name, event_time, seq) WHERE account_id IS NOT NULL;
+      CREATE INDEX events_acct_name_time ON events (account_id, event_name, event_time, seq) WHERE account_id IS NOT NULL;
+      CREATE INDEX events_acct_ak_time ON events (account_id, access_key_id, event_time, seq) WHERE account_id IS NOT NULL;
+      CREATE INDEX events_acct_ip_time ON events (account_id, source_ip, event_time, seq) WHERE account_id IS NOT NULL;
+      CREATE INDEX events_acct_error_time ON events (account_id, error_code, event_time, seq) WHERE account_id IS NOT NULL AND error_code IS NOT NULL;
+      CREATE INDEX events_acct_sensitive_time ON events (account_id, event_time, seq) WHERE account_id IS NOT NULL AND sensitive;
+      CREATE INDEX events_acct_cluster_time ON events (account_id, cluster, event_time, seq) WHERE account_id IS NOT NULL;
+      CREATE INDEX events_acct_service_time ON events (account_id, service_name, event_time, seq) WHERE account_id IS NOT NULL;
+      CREATE INDEX events_acct_write_time ON events (account_id, event_time, seq) WHERE account_id IS NOT NULL AND event_rw = 'Write';
     `,
   },
 ];

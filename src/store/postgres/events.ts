@@ -74,8 +74,57 @@ const DRIVERS = FILTER_COLUMNS.filter((c) => INDEXED.has(c.filter));
 /** Every condition of a filter but the resource and eventId. */
 const CONDITIONS = ['eventRW', 'user', 'serviceName', 'eventName', 'eventType', 'accessKeyId', 'region', 'errorCode', 'sourceIpAddress', 'cluster', 'accountId', 'sensitive'] as const;
 
-/** The index a page walks: a filter's, the partial sensitive one, the time index, the GIN one, or the planner's choice (`any`). */
-type Driver = keyof EventFilter | 'time' | 'resource' | 'any';
+/**
+ * Filters with a member index (events migration 4): (account_id, column, event_time, seq) over
+ * member accounts' events, which holds only the matches of a member's "filter AND its account".
+ * A value: the index is partial for that value alone (written as a literal, see `conditions`).
+ */
+const MEMBER_INDEXED: ReadonlyMap<keyof EventFilter, string | boolean | undefined> = new Map<keyof EventFilter, string | boolean | undefined>([
+  ['user', undefined],
+  ['eventName', undefined],
+  ['accessKeyId', undefined],
+  ['sourceIpAddress', undefined],
+  ['errorCode', undefined],
+  ['cluster', undefined],
+  ['serviceName', undefined],
+  // Reads are nearly every event: the account's own index finds them as fast.
+  ['eventRW', 'Write'],
+  ['sensitive', true],
+]);
+
+/**
+ * The index a page walks: a filter's, the partial sensitive one, a member index (`member:<filter>`,
+ * the filter and the account both open), the time index, the GIN one, or the planner's choice (`any`).
+ */
+type MemberDriver = `member:${keyof EventFilter}`;
+type Driver = keyof EventFilter | 'time' | 'resource' | 'any' | MemberDriver;
+
+/** The filter of a member driver, or undefined for any other. */
+function memberOf(d: Driver): keyof EventFilter | undefined {
+  return d.startsWith('member:') ? (d.slice('member:'.length) as keyof EventFilter) : undefined;
+}
+
+/**
+ * The ordered drivers of a lookup with filter `f` (stored form, see storedAccount): each indexed
+ * filter's index (and the partial sensitive one). For a member account's lookup ("filter AND its
+ * account") each filter's member index instead, which covers both conditions; the account's own
+ * index, first, only when no filter has one. The management account (`accountId: null`) and a lookup
+ * over every account keep the plain indexes.
+ */
+function driversFor(f: EventFilter): Driver[] {
+  const present: Driver[] = DRIVERS.filter((d) => f[d.filter] !== undefined && f[d.filter] !== null).map((d) => d.filter);
+  if (f.sensitive === true) present.push('sensitive');
+  if (typeof f.accountId !== 'string') return present;
+  const covered = present.filter((d) => {
+    const k = d as keyof EventFilter;
+    const only = MEMBER_INDEXED.get(k);
+    return MEMBER_INDEXED.has(k) && (only === undefined || f[k] === only);
+  });
+  if (covered.length) return covered.map((d): Driver => `member:${d as keyof EventFilter}`);
+  // Only eventRW=Read is left uncovered, nearly every event: the account's index first (the first
+  // candidate under the budget drives, see walkEnd).
+  return [...present.filter((d) => d === 'accountId'), ...present.filter((d) => d !== 'accountId')];
+}
 
 /** The part of the timeline one page walks (pageRange), and the cursor it starts after. */
 interface Range {
@@ -509,13 +558,21 @@ export class PostgresEventStore implements EventStore {
   /** The conditions of `f` over `events e` in the range, only `driver`'s indexable (see `pageRows`). */
   private conditions(f: EventFilter, p: Params, r: Range, driver: Driver, alias = 'e.', whole = false): string[] {
     const where = whole ? [] : [`${alias}event_time >= ${p.add(r.lo)}`, `${alias}event_time <= ${p.add(r.hi)}`];
-    const open = (k: Driver) => driver === 'any' || driver === k;
+    const member = memberOf(driver);
+    // A member index serves its filter and the account together.
+    const open = (k: Driver) => driver === 'any' || driver === k || (member !== undefined && (k === member || k === 'accountId'));
     for (const { filter, column } of FILTER_COLUMNS) {
       const v = f[filter];
       if (v === undefined) continue;
       // null: the management account, whose events are stored with no account (`record`).
       if (v === null) {
         where.push(`${alias}${column} IS NULL`);
+        continue;
+      }
+      const only = filter === member ? MEMBER_INDEXED.get(filter) : undefined;
+      if (typeof only === 'string') {
+        // A partial member index (eventRW = 'Write'): the literal its WHERE names (driversFor: v is it).
+        where.push(`${alias}${column} = '${only}'`);
         continue;
       }
       const col = open(filter) ? `${alias}${column}` : `(${alias}${column} || '')`;
@@ -584,18 +641,23 @@ export class PostgresEventStore implements EventStore {
    * probes ends the page there, and its index (which reaches it within the budget) drives it.
    */
   private async walkEnd(c: pg.PoolClient, f: EventFilter, r: Range): Promise<{ driver: Driver; stop?: Cursor; days?: number[] }> {
-    const drivers: Driver[] = DRIVERS.filter((d) => f[d.filter] !== undefined && f[d.filter] !== null).map((d) => d.filter);
-    if (f.sensitive === true) drivers.push('sensitive');
+    const drivers = driversFor(f);
     const resource = resourceFilterKey(f) !== undefined;
     const conditions = CONDITIONS.filter((k) => f[k] !== undefined).length + (resource ? 1 : 0);
     if (conditions === 0 || (conditions === 1 && drivers.length === 1)) return { driver: 'any' };
+    // A member index that covers every condition (the filter and the account) holds only matches.
+    if (conditions === 2 && drivers.length === 1 && memberOf(drivers[0] as Driver) !== undefined) return { driver: drivers[0] as Driver };
     const ordered: Driver[] = drivers.length ? drivers : ['time'];
     const order = r.desc ? 'DESC' : 'ASC';
     const p = new Params();
     // Each probe names only its own condition: a bare filter on its index, the others' left out.
     const only = (d: Driver): EventFilter => {
       const g: EventFilter = { startTime: f.startTime, endTime: f.endTime };
-      if (d === 'sensitive') g.sensitive = true;
+      const member = memberOf(d);
+      if (member !== undefined) {
+        g.accountId = f.accountId;
+        (g as unknown as Record<string, unknown>)[member] = (f as unknown as Record<string, unknown>)[member];
+      } else if (d === 'sensitive') g.sensitive = true;
       else if (d === 'resource') {
         if (f.resourceType !== undefined) g.resourceType = f.resourceType;
         if (f.resourceName !== undefined) g.resourceName = f.resourceName;
@@ -615,8 +677,12 @@ export class PostgresEventStore implements EventStore {
     const [row] = await this.prepared<Record<string, string[] | null>>(c, `SELECT ${probes.map((q, i) => `${q} AS p${i}`).join(', ')}`, p.values);
     const got = probes.map((_, i) => row?.[`p${i}`]?.map(Number) ?? null);
     const free = ordered.findIndex((_, i) => got[i] === null);
+    const fewResources = resource && (got[ordered.length]?.[0] ?? 0) <= this.resourceBudget;
+    // A member's resource lookup: its account's index holds every event of the account (a few
+    // thousand rows to walk for a resource it rarely has); the resource's few entries are fewer.
+    if (fewResources && ordered.length === 1 && ordered[0] === 'accountId') return { driver: 'resource', days };
     if (free >= 0) return { driver: ordered[free] as Driver };
-    if (resource && (got[ordered.length]?.[0] ?? 0) <= this.resourceBudget) return { driver: 'resource', days };
+    if (fewResources) return { driver: 'resource', days };
     let end: { driver: Driver; stop: Cursor } | undefined;
     ordered.forEach((d, i) => {
       const [time, seq] = got[i] as number[];

@@ -7,7 +7,8 @@
  *
  * Then what only the PostgreSQL store has: migrations applied once under concurrent opens, day
  * partitions, the password never in an error, scan under concurrent writers, rows written with a
- * `body` text before events migration 2 read through every path after it.
+ * `body` text before events migration 2 read through every path after it, and the plans of
+ * lookups: a member account's filter walks its member index (events migration 4).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -20,7 +21,7 @@ import { pgText, resourceKeys } from '../../../src/store/postgres/filter.js';
 import { migrate } from '../../../src/store/postgres/migrations.js';
 import { Partitions } from '../../../src/store/postgres/partitions.js';
 import { poolConfig } from '../../../src/store/postgres/url.js';
-import type { Cursor } from '../../../src/store/types.js';
+import type { Cursor, EventFilter } from '../../../src/store/types.js';
 import { postgresForFile } from '../../helpers/postgres.js';
 import { newEvents } from '../../helpers/events.js';
 
@@ -60,6 +61,64 @@ async function writeBeforeMigration2(schema: string, events: readonly ActionTrai
   }
 }
 
+/** A prepared statement a store ran (`prepared` in events.ts: named `ft_…`). */
+interface Ran {
+  text: string;
+  values: unknown[];
+}
+
+/** Records the prepared statements `store` runs from now on (its pool's clients, each wrapped once). */
+function recordStatements(store: PostgresEventStore): Ran[] {
+  const ran: Ran[] = [];
+  const wrapped = new WeakSet<object>();
+  store.pool.on('acquire', (client) => {
+    if (wrapped.has(client)) return;
+    wrapped.add(client);
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const q = args[0] as { name?: string; text?: string; values?: unknown[] };
+      if (typeof q === 'object' && q.name?.startsWith('ft_') && q.text) ran.push({ text: q.text, values: q.values ?? [] });
+      return query(...args);
+    };
+  });
+  return ran;
+}
+
+/**
+ * The indexes (their partitioned parents' names) that the generic plan of `ran` reads, planned as
+ * the store plans a lookup (withGenericPlans' settings).
+ */
+async function indexesOf(schema: string, ran: Ran): Promise<string[]> {
+  const c = await postgres.admin.connect();
+  try {
+    await c.query(`SET search_path TO ${schema}`);
+    await c.query('SET plan_cache_mode = force_generic_plan; SET enable_sort = off; SET jit = off; SET max_parallel_workers_per_gather = 0');
+    await c.query(`PREPARE plan_of AS ${ran.text}`);
+    const args = ran.values.map((v) => (typeof v === 'number' ? String(v) : c.escapeLiteral(String(v))));
+    const [row] = (await c.query(`EXPLAIN (FORMAT JSON) EXECUTE plan_of${args.length ? `(${args.join(', ')})` : ''}`)).rows as [{ 'QUERY PLAN': unknown }];
+    const names = new Set<string>();
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(walk);
+      else if (node && typeof node === 'object') {
+        const name = (node as Record<string, unknown>)['Index Name'];
+        if (typeof name === 'string') names.add(name);
+        Object.values(node).forEach(walk);
+      }
+    };
+    walk(row['QUERY PLAN']);
+    const parents = (await c.query(
+      `SELECT DISTINCT coalesce(p.relname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_inherits i ON i.inhrelid = c.oid LEFT JOIN pg_class p ON p.oid = i.inhparent
+        WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) ORDER BY 1`,
+      [schema, [...names]],
+    )).rows as { name: string }[];
+    return parents.map((r) => r.name);
+  } finally {
+    await c.query('DEALLOCATE ALL').catch(() => undefined);
+    c.release(true);
+  }
+}
+
 async function newSchema(): Promise<string> {
   const schema = await postgres.newSchema();
   return schema;
@@ -83,7 +142,8 @@ describe('PostgresEventStore', () => {
     const stores = await Promise.all([1, 2, 3, 4].map(() => PostgresEventStore.open({ url: url(), schema, poolMax: 2 })));
     try {
       const rows = (await postgres.admin.query(`SELECT component, version FROM ${schema}.flinktrail_migrations ORDER BY version`))?.rows;
-      assert.deepEqual(rows, [{ component: 'events', version: 1 }, { component: 'events', version: 2 }, { component: 'events', version: 3 }]);
+      assert.deepEqual(rows, EVENTS_MIGRATIONS.map((m) => ({ component: 'events', version: m.version })));
+      assert.deepEqual(EVENTS_MIGRATIONS.map((m) => m.version), [1, 2, 3, 4]);
     } finally {
       for (const s of stores) await s.close();
       await postgres.admin.query(`DROP SCHEMA ${schema} CASCADE`);
@@ -239,6 +299,95 @@ describe('PostgresEventStore', () => {
       assert.equal(resolved?.additionalEventData.outcome, 'unknown');
       assert.deepEqual({ ...resolved, additionalEventData: { ...resolved?.additionalEventData, outcome: 'pending' }, errorCode: undefined, errorMessage: undefined }, { ...old[19], errorCode: undefined, errorMessage: undefined });
       assert.equal((await store.scan(0, 100)).length, 40, 'the scan goes on once it is resolved');
+    } finally {
+      await store.close();
+      await postgres.admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    }
+  });
+  it("walks a member account's lookup on the member index of its filter; the management account's and all accounts' on the plain ones", async () => {
+    const schema = await newSchema();
+    const MEMBERS = Array.from({ length: 20 }, (_, k) => String(3000000000000000 + k));
+    const store = await PostgresEventStore.open({ url: url(), schema, flushIntervalMs: 5, managementAccountId: MANAGEMENT });
+    try {
+      // 6,300 events over 3 days, each drawn (seeded) into one of 20 member accounts or the
+      // management account, one of 10 users, 5 IPs and 4 clusters; some failures and service events.
+      let seed = 17;
+      const draw = (n: number) => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return Math.floor(seed / 65536) % n;
+      };
+      const events = newEvents(6300, { start: Date.parse('2026-02-01T00:00:00Z'), stepMs: 41_000 }).map((e, i): ActionTrailEvent => {
+        const a = draw(21);
+        const user = `u${draw(10)}`;
+        let out: ActionTrailEvent = {
+          ...e,
+          recipientAccountId: a === 0 ? MANAGEMENT : MEMBERS[a - 1],
+          userIdentity: { ...e.userIdentity, userName: user, principalId: `p-${user}`, accessKeyId: `FTAK${user.toUpperCase()}` },
+          sourceIpAddress: `10.0.0.${draw(5)}`,
+          additionalEventData: { ...e.additionalEventData, cluster: `c${draw(4)}` },
+        };
+        if (i % 9 === 4) out = { ...out, errorCode: 'NotFound' };
+        if (i % 15 === 7) out = { ...out, eventType: 'AliyunServiceEvent', serviceName: 'Kubernetes' };
+        return out;
+      });
+      for (let i = 0; i < events.length; i += 1000) await store.appendSerialized(JSON.stringify(events.slice(i, i + 1000)));
+      // The statistics autovacuum would have gathered on a store that grew.
+      await postgres.admin.query(`ANALYZE ${schema}.events`);
+      const ran = recordStatements(store);
+      const all = { startTime: Date.parse('2026-02-01T00:00:00Z'), endTime: Date.parse('2026-02-04T00:00:00Z') };
+      const member = MEMBERS[3] as string;
+      const cases: [Omit<EventFilter, 'startTime' | 'endTime'>, string[]][] = [
+        [{ accountId: member, user: 'u7' }, ['events_acct_user_time']],
+        [{ accountId: member, eventName: 'CancelJob' }, ['events_acct_name_time']],
+        [{ accountId: member, accessKeyId: 'FTAKU7' }, ['events_acct_ak_time']],
+        [{ accountId: member, sourceIpAddress: '10.0.0.3' }, ['events_acct_ip_time']],
+        [{ accountId: member, errorCode: 'NotFound' }, ['events_acct_error_time']],
+        [{ accountId: member, cluster: 'c2' }, ['events_acct_cluster_time']],
+        [{ accountId: member, serviceName: 'Kubernetes' }, ['events_acct_service_time']],
+        [{ accountId: member, eventRW: 'Write' }, ['events_acct_write_time']],
+        [{ accountId: member, sensitive: true }, ['events_acct_sensitive_time']],
+        // Several filters: one of their member indexes drives (the probes pick which).
+        [{ accountId: member, user: 'u7', eventName: 'CancelJob' }, ['events_acct_name_time', 'events_acct_user_time']],
+        [{ accountId: member, eventRW: 'Write', cluster: 'c2', region: 'local' }, ['events_acct_cluster_time', 'events_acct_write_time']],
+        // Read has no member index: the account's own does.
+        [{ accountId: member, eventRW: 'Read' }, ['events_account_time']],
+        // The management account (stored with no account) and every account: the plain indexes, as before.
+        [{ accountId: MANAGEMENT, user: 'u7' }, ['events_user_time']],
+        [{ user: 'u7' }, ['events_user_time']],
+        [{ accountId: MANAGEMENT, eventRW: 'Write', cluster: 'c2' }, ['events_cluster_time', 'events_rw_time']],
+      ];
+      for (const [f, allowed] of cases) {
+        for (const direction of ['FORWARD', 'BACKWARD'] as const) {
+          ran.length = 0;
+          const filter = { ...all, ...f };
+          const page = await store.lookup({ filter, direction, limit: 10 });
+          const want = events.filter((e) => {
+            const t = Date.parse(e.eventTime);
+            return (
+              t >= filter.startTime && t <= filter.endTime &&
+              (f.accountId === undefined || e.recipientAccountId === f.accountId) &&
+              (f.user === undefined || e.userIdentity.userName === f.user) &&
+              (f.eventName === undefined || e.eventName === f.eventName) &&
+              (f.accessKeyId === undefined || e.userIdentity.accessKeyId === f.accessKeyId) &&
+              (f.sourceIpAddress === undefined || e.sourceIpAddress === f.sourceIpAddress) &&
+              (f.errorCode === undefined || e.errorCode === f.errorCode) &&
+              (f.cluster === undefined || e.additionalEventData.cluster === f.cluster) &&
+              (f.serviceName === undefined || e.serviceName === f.serviceName) &&
+              (f.eventRW === undefined || e.eventRW === f.eventRW) &&
+              (f.region === undefined || e.acsRegion === f.region) &&
+              (f.sensitive === undefined || (e.additionalEventData.sensitive === true) === f.sensitive)
+            );
+          });
+          const label = `${JSON.stringify(f)} ${direction}`;
+          assert.ok(want.length > 0, `${label}: the dataset has matches`);
+          assert.deepEqual(page.events.map((e) => e.eventId), (direction === 'FORWARD' ? want : [...want].reverse()).slice(0, 10).map((e) => e.eventId), label);
+          const pageStatement = ran.filter((r) => r.text.startsWith('SELECT e.seq')).pop();
+          assert.ok(pageStatement, `${label}: the page statement was seen`);
+          const used = await indexesOf(schema, pageStatement);
+          assert.equal(used.length, 1, `${label}: one index drives the page (${used.join(', ')})`);
+          assert.ok(allowed.includes(used[0] as string), `${label}: walks ${used.join(', ')}, not ${allowed.join(' or ')}`);
+        }
+      }
     } finally {
       await store.close();
       await postgres.admin.query(`DROP SCHEMA ${schema} CASCADE`);
