@@ -262,7 +262,8 @@ const MIGRATIONS: readonly string[] = [
   // account's time for the same query at 1M events over 100 accounts: docs/benchmarks.md §2a);
   // this walk reads only matches. A resource type is one more row per event and type, under
   // rid = -(resource_types.id), so that a type filter (thousands of names) walks one key too.
-  // The seq index serves deletes (events' cascade, rewrites).
+  // The seq index serves deletes (events' cascade, rewrites). Both copies start from member
+  // accounts' events (the partial account index), so a single-account store upgrades at no cost.
   `
   CREATE TABLE resource_types (id INTEGER PRIMARY KEY, type TEXT NOT NULL UNIQUE);
   INSERT INTO resource_types (type) SELECT DISTINCT type FROM resource_names;
@@ -277,9 +278,9 @@ const MIGRATIONS: readonly string[] = [
   INSERT INTO member_resources (account_id, rid, event_time, seq)
     SELECT e.account_id, r.rid, e.event_time, r.seq FROM event_resources r JOIN events e ON e.seq = r.seq WHERE e.account_id IS NOT NULL;
   INSERT OR IGNORE INTO member_resources (account_id, rid, event_time, seq)
-    SELECT e.account_id, -t.id, e.event_time, r.seq FROM event_resources r
-      JOIN resource_names n ON n.id = r.rid JOIN resource_types t ON t.type = n.type JOIN events e ON e.seq = r.seq
-      WHERE e.account_id IS NOT NULL;
+    SELECT m.account_id, -t.id, m.event_time, m.seq FROM member_resources m
+      CROSS JOIN resource_names n CROSS JOIN resource_types t
+      WHERE m.rid > 0 AND n.id = m.rid AND t.type = n.type;
   `,
 ];
 

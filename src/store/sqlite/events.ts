@@ -465,8 +465,9 @@ export class SqliteEventStore implements EventStore {
     let from = `events INDEXED BY ${index ?? 'events_time'}`;
     if (index === MEMBER_RESOURCES) {
       from = MEMBER_RESOURCES;
-      cond.push('account_id = ?', this.memberRids(f, plan?.rid).cond);
-      args.push(f.accountId, ...this.memberRids(f, plan?.rid).args);
+      const rids = this.memberRids(f, plan?.rid);
+      cond.push('account_id = ?', rids.cond);
+      args.push(f.accountId, ...rids.args);
     } else if (d) {
       const c = driverCondition(d, f);
       cond.push(c.cond);
@@ -535,7 +536,8 @@ export class SqliteEventStore implements EventStore {
           present = present.filter((d) => d.filter !== 'accountId');
           if (n === 0 || present.length === 0) return best;
         } else if (present.length === 1) {
-          // Too many to collect, and only the account to walk: it drives, with no need to probe it.
+          // Too many to collect, and one index to walk (the account's, or a filter's member
+          // index): it drives, with no need to probe it.
           return { index: (present[0] as Driver).index, density: NaN };
         }
       }
