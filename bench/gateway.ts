@@ -26,6 +26,7 @@ import { benchDir, benchFlink, startFlinkTrail, startNginx } from './lib/servers
 import { bytes, int, median, ms, msDelta, ratio, table } from './lib/stats.js';
 import { wrk, type HttpRequestSpec, type WrkResult } from './lib/wrk.js';
 import type { Bench, BenchOptions } from './types.js';
+import { VALUE_KIND } from '../src/store/sqlite/values.js';
 
 interface Target {
   name: string;
@@ -114,7 +115,11 @@ async function gatewayBench(o: BenchOptions): Promise<Section> {
   await ft.stop();
   await ftNormal.stop();
   const db = new Database(join(ft.dataDir, 'flinktrail.db'), { readonly: true });
-  const recorded = db.prepare("SELECT COUNT(*) AS n, SUM(event_name = 'TriggerSavepoint') AS w FROM events WHERE service_name = 'RealtimeCompute'").get() as { n: number; w: number };
+  // Event names and services are stored by id (store/sqlite/values.ts).
+  const id = (kind: number, value: string) => `(SELECT id FROM event_values WHERE kind = ${kind} AND value = '${value}')`;
+  const recorded = db
+    .prepare(`SELECT COUNT(*) AS n, SUM(name_id = ${id(VALUE_KIND.eventName, 'TriggerSavepoint')}) AS w FROM events WHERE service_id = ${id(VALUE_KIND.serviceName, 'RealtimeCompute')}`)
+    .get() as { n: number; w: number };
   db.close();
   // The main thread's profile: the request thread (the store's and ingest's threads write their own).
   const profiles = profileDir ? processProfiles(profileDir) : undefined;

@@ -21,7 +21,7 @@ import { SqliteIdentityStore } from '../../src/identity/sqlite/directory.js';
 import { RESOURCE_PARAMS } from '../../src/catalog/index.js';
 
 /** Bump when the generated data changes shape, so cached stores are rebuilt. */
-export const GENERATOR_VERSION = 1;
+export const GENERATOR_VERSION = 2;
 export const SPAN_MS = 90 * 24 * 3600 * 1000;
 /** The management account of generated stores: the configuration's default `accountId`. */
 export const MANAGEMENT_ACCOUNT = '1000000000000001';
@@ -323,8 +323,9 @@ export async function generateStore(dir: string, n: number, opts: { seed?: numbe
     const identity = new SqliteIdentityStore(db);
     for (const [k, id] of opts.accounts.entries()) await identity.insertAccount({ id, name: `team-${k + 1}`, createdAt: Date.now() });
   }
-  // With member accounts the store is opened as the app opens it: the management account's events are stored with none.
-  const store = new SqliteEventStore(db, { flushIntervalMs: 1000, maxQueue: batch + 1, ...(opts.accounts ? { managementAccountId: MANAGEMENT_ACCOUNT } : {}) });
+  // The store is opened as the app opens it (Config.accountId): the management account's events
+  // are stored with no account, so a single-account store pays for no member index entry.
+  const store = new SqliteEventStore(db, { flushIntervalMs: 1000, maxQueue: batch + 1, managementAccountId: MANAGEMENT_ACCOUNT });
   const end = opts.end ?? Math.floor(Date.now() / 1000) * 1000 - 3600_000;
   const start = end - SPAN_MS;
   const step = SPAN_MS / n;

@@ -10,6 +10,7 @@ import type { EventFilter } from '../types.js';
 import { BodyCodec, type BodyRow } from './body-codec.js';
 import { DB_FILE, openDatabase, type Db } from './database.js';
 import { SqliteEventStore } from './events.js';
+import { VALUE_KIND } from './values.js';
 
 const all: EventFilter = { startTime: 0, endTime: Date.parse('2027-01-01T00:00:00Z') };
 
@@ -159,3 +160,104 @@ describe('migration 10 (compact events)', () => {
   });
 });
 
+
+describe('migration 16 (values by id, 16-byte eventIds)', () => {
+  let dir: string;
+  let db: Db;
+  let store: SqliteEventStore;
+  const events = newEvents(300, { start: Date.parse('2026-01-01T00:00:00Z') }).map((e, i) =>
+    // eventIds not in canonical UUID form stay text: an upper-case UUID and an ingested record's own.
+    i === 10 ? { ...e, eventId: e.eventId.toUpperCase() } : i === 11 ? { ...e, eventId: 'ingested-0011' } : e,
+  );
+  const kept = events.slice(0, -1);
+  let highWater = 0;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ft-migrate16-'));
+    // The data directory as migration 15 left it, written through that schema's columns.
+    const v15 = openDatabase(dir, { migrateTo: 15 });
+    const codec = new BodyCodec(v15);
+    const ins = v15.prepare(`INSERT INTO events (event_id, event_time, region, event_rw, event_name, event_type, service_name, user_name,
+      access_key_id, sensitive, outcome, error_code, source_ip, cluster, account_id, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`);
+    const name = v15.prepare('INSERT OR IGNORE INTO resource_names (type, name) VALUES (?, ?)');
+    const ref = v15.prepare('INSERT OR IGNORE INTO event_resources (rid, seq) SELECT id, ? FROM resource_names WHERE type = ? AND name = ?');
+    v15.transaction(() => {
+      for (const e of events) {
+        const a = e.additionalEventData;
+        const seq = ins.run(e.eventId, Date.parse(e.eventTime), e.acsRegion, e.eventRW, e.eventName, e.eventType, e.serviceName, e.userIdentity.userName || null,
+          e.userIdentity.accessKeyId ?? null, a.sensitive ? 1 : 0, a.outcome, e.errorCode ?? null, e.sourceIpAddress || null,
+          typeof a.cluster === 'string' ? a.cluster : null, codec.encode(e)).lastInsertRowid;
+        for (const [type, names] of Object.entries(e.referencedResources)) {
+          for (const n of new Set(names)) {
+            name.run(type, n);
+            ref.run(seq, type, n);
+          }
+        }
+      }
+    })();
+    highWater = v15.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck().get() as number;
+    // The newest event purged: AUTOINCREMENT must not hand its seq out again after the rebuild.
+    v15.prepare('DELETE FROM events WHERE seq = ?').run(highWater);
+    v15.close();
+    db = openDatabase(dir);
+    store = new SqliteEventStore(db, { flushIntervalMs: 5 });
+  });
+  after(async () => {
+    await store.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gives back every event exactly, by scan, lookup and eventId', async () => {
+    assert.deepEqual((await store.scan(0, 1000)).map((p) => p.event), kept);
+    assert.deepEqual(await every(store, all), kept);
+    for (const e of [kept[0], kept[10], kept[11], kept[200]] as ActionTrailEvent[]) {
+      assert.deepEqual(await store.get(e.eventId), e);
+      assert.deepEqual(await every(store, { ...all, eventId: e.eventId }), [e]);
+    }
+    assert.deepEqual([...(await store.existing([kept[10]!.eventId, kept[11]!.eventId, kept[12]!.eventId, 'nope']))].sort(), [kept[10]!.eventId, kept[11]!.eventId, kept[12]!.eventId].sort());
+    const forms = db.prepare('SELECT typeof(event_id) AS t, COUNT(*) AS n FROM events GROUP BY t ORDER BY t').all();
+    assert.deepEqual(forms, [{ t: 'blob', n: kept.length - 2 }, { t: 'text', n: 2 }]);
+  });
+
+  it('finds by every coded value what a scan of the records finds, and nothing for a value never stored', async () => {
+    const e = kept[42] as ActionTrailEvent;
+    const cases: [EventFilter, (x: ActionTrailEvent) => boolean][] = [
+      [{ ...all, user: e.userIdentity.userName }, (x) => x.userIdentity.userName === e.userIdentity.userName],
+      [{ ...all, eventName: e.eventName }, (x) => x.eventName === e.eventName],
+      [{ ...all, eventType: e.eventType }, (x) => x.eventType === e.eventType],
+      [{ ...all, serviceName: e.serviceName }, (x) => x.serviceName === e.serviceName],
+      [{ ...all, region: e.acsRegion }, (x) => x.acsRegion === e.acsRegion],
+      [{ ...all, sourceIpAddress: e.sourceIpAddress }, (x) => x.sourceIpAddress === e.sourceIpAddress],
+      [{ ...all, cluster: e.additionalEventData.cluster }, (x) => x.additionalEventData.cluster === e.additionalEventData.cluster],
+      [{ ...all, user: e.userIdentity.userName, eventRW: 'Write' }, (x) => x.userIdentity.userName === e.userIdentity.userName && x.eventRW === 'Write'],
+    ];
+    for (const [f, match] of cases) {
+      const want = kept.filter(match);
+      assert.ok(want.length > 0, JSON.stringify(f));
+      assert.deepEqual(await every(store, f), want, JSON.stringify(f));
+    }
+    assert.deepEqual(await every(store, { ...all, user: 'nobody-at-all' }), []);
+    const h = await store.histogram({ filter: all, buckets: 4, groupBy: 'eventName' });
+    assert.equal(h.total, kept.length);
+  });
+
+  it('keeps resource references and the AUTOINCREMENT high-water mark', async () => {
+    assert.deepEqual(db.pragma('foreign_key_check'), []);
+    const job = Object.values(kept[5]!.referencedResources).flat()[0] as string;
+    assert.deepEqual(await every(store, { ...all, resourceName: job }), kept.filter((x) => Object.values(x.referencedResources).some((ns) => ns.includes(job))));
+    const [next] = newEvents(1, { start: Date.parse('2026-06-01T00:00:00Z') }) as [ActionTrailEvent];
+    await store.append(next);
+    assert.equal(await store.lastSeq(), highWater + 1);
+  });
+
+  it('forgets values no event holds once purged', async () => {
+    const values = () => db.prepare('SELECT COUNT(*) FROM event_values WHERE kind = ?').pluck().get(VALUE_KIND.eventName) as number;
+    const [gone] = newEvents(1, { start: Date.parse('2025-06-01T00:00:00Z') }) as [ActionTrailEvent];
+    await store.append({ ...gone, eventName: 'AnEventNameUsedOnce' });
+    const before = values();
+    await store.purge(Date.parse('2025-12-01T00:00:00Z'));
+    assert.equal(values(), before - 1);
+    assert.equal(db.prepare("SELECT COUNT(*) FROM event_values WHERE value = 'AnEventNameUsedOnce'").pluck().get(), 0);
+  });
+});

@@ -10,14 +10,20 @@
 import type { ActionTrailEvent } from '../../event/types.js';
 import { bodyDictionary, decodeBody, encodeBody, seedDictionary, type BodyColumns } from '../body-codec.js';
 import type { Db } from './database.js';
+import { eventIdOf, valueTextSql } from './values.js';
 
 export { seedDictionary };
 
-/** The columns a body needs beside it to decode; select them as `SELECT ${BODY_COLUMNS} FROM events e`. */
-export const BODY_COLUMNS = 'e.event_id, e.event_time, e.user_name, e.access_key_id, e.source_ip, e.event_name, e.body';
+/**
+ * The columns a body needs beside it to decode, as text (values.ts: the row holds ids); select
+ * them as `SELECT ${BODY_COLUMNS} FROM events e`.
+ */
+export const BODY_COLUMNS = `e.event_id, e.event_time, ${valueTextSql('e.user_id')} AS user_name, ${valueTextSql('e.key_id')} AS access_key_id,
+  ${valueTextSql('e.ip_id')} AS source_ip, ${valueTextSql('e.name_id')} AS event_name, e.body`;
 
-/** A stored row as `BODY_COLUMNS` selects it. */
-export interface BodyRow extends BodyColumns {
+/** A stored row as `BODY_COLUMNS` selects it: the eventId as stored (values.ts `storedEventId`). */
+export interface BodyRow extends Omit<BodyColumns, 'event_id'> {
+  event_id: string | Buffer;
   body: string | Buffer;
 }
 
@@ -57,7 +63,8 @@ export class BodyCodec {
   /** The record of a stored row (either format). */
   decode(r: BodyRow): ActionTrailEvent {
     if (typeof r.body === 'string') return JSON.parse(r.body) as ActionTrailEvent;
-    if (!this.dicts.has(bodyDictionary(r.event_id, r.body))) this.reload();
-    return decodeBody(r, r.body, (id) => this.dicts.get(id));
+    const row = { ...r, event_id: eventIdOf(r.event_id) };
+    if (!this.dicts.has(bodyDictionary(row.event_id, r.body))) this.reload();
+    return decodeBody(row, r.body, (id) => this.dicts.get(id));
   }
 }

@@ -20,6 +20,7 @@ import { NONCES_V9 } from '../../api/actiontrail/sqlite/migrations.js';
 import { ACCOUNTS_V12, POLICIES_V3, SESSIONS_V3, SIGNING_V9, USERS_V2, USERS_V3 } from '../../identity/sqlite/migrations.js';
 import { DIGEST_KEYS_V4, TRAIL_ACCOUNTS_V13, TRAIL_LEASES_V11 } from '../../trails/sqlite/migrations.js';
 import { K8S_OBJECTS_V5 } from '../../sources/k8s-audit/sqlite/migrations.js';
+import { UUID_GLOB, VALUE_KIND as K } from './values.js';
 
 export type Db = Database.Database;
 
@@ -282,13 +283,99 @@ const MIGRATIONS: readonly string[] = [
       CROSS JOIN resource_names n CROSS JOIN resource_types t
       WHERE m.rid > 0 AND n.id = m.rid AND t.type = n.type;
   `,
+  // 16: narrow rows (issue 14 item 5: bytes per event). Region, event name and type, service,
+  // user name, AccessKey ID, source IP and cluster are stored once each in event_values and
+  // referenced by id — in the row and in every index over them; a canonical UUID eventId is
+  // kept as 16 bytes (store/sqlite/values.ts). The table is rebuilt (a column's type cannot
+  // change in place) with its rows, seq numbers and the AUTOINCREMENT high-water mark as they
+  // were, so trail positions and event_resources / member_resources keep pointing at the same
+  // events; foreign keys are off while the old table is dropped (`FOREIGN_KEYS_OFF`), or the drop
+  // would cascade to the references. About a minute per million events on a 2-core machine.
+  `
+  CREATE TABLE event_values (id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, value TEXT NOT NULL, UNIQUE (kind, value));
+  INSERT OR IGNORE INTO event_values (kind, value) SELECT DISTINCT ${K.region}, region FROM events;
+  INSERT OR IGNORE INTO event_values (kind, value) SELECT DISTINCT ${K.eventName}, event_name FROM events;
+  INSERT OR IGNORE INTO event_values (kind, value) SELECT DISTINCT ${K.eventType}, event_type FROM events;
+  INSERT OR IGNORE INTO event_values (kind, value) SELECT DISTINCT ${K.serviceName}, service_name FROM events;
+  INSERT OR IGNORE INTO event_values (kind, value) SELECT DISTINCT ${K.userName}, user_name FROM events WHERE user_name IS NOT NULL;
+  INSERT OR IGNORE INTO event_values (kind, value) SELECT DISTINCT ${K.accessKeyId}, access_key_id FROM events WHERE access_key_id IS NOT NULL;
+  INSERT OR IGNORE INTO event_values (kind, value) SELECT DISTINCT ${K.sourceIp}, source_ip FROM events WHERE source_ip IS NOT NULL;
+  INSERT OR IGNORE INTO event_values (kind, value) SELECT DISTINCT ${K.cluster}, cluster FROM events WHERE cluster IS NOT NULL;
+  CREATE TABLE events_v16 (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id NOT NULL UNIQUE,
+    event_time INTEGER NOT NULL,
+    region_id INTEGER NOT NULL,
+    event_rw TEXT NOT NULL,
+    name_id INTEGER NOT NULL,
+    type_id INTEGER NOT NULL,
+    service_id INTEGER NOT NULL,
+    user_id INTEGER,
+    key_id INTEGER,
+    sensitive INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    error_code TEXT,
+    ip_id INTEGER,
+    cluster_id INTEGER,
+    account_id TEXT,
+    body BLOB NOT NULL
+  );
+  INSERT INTO events_v16 (seq, event_id, event_time, region_id, event_rw, name_id, type_id, service_id, user_id, key_id,
+      sensitive, outcome, error_code, ip_id, cluster_id, account_id, body)
+    SELECT e.seq, CASE WHEN e.event_id GLOB '${UUID_GLOB}' THEN unhex(replace(e.event_id, '-', '')) ELSE e.event_id END, e.event_time,
+      (SELECT id FROM event_values WHERE kind = ${K.region} AND value = e.region), e.event_rw,
+      (SELECT id FROM event_values WHERE kind = ${K.eventName} AND value = e.event_name),
+      (SELECT id FROM event_values WHERE kind = ${K.eventType} AND value = e.event_type),
+      (SELECT id FROM event_values WHERE kind = ${K.serviceName} AND value = e.service_name),
+      (SELECT id FROM event_values WHERE kind = ${K.userName} AND value = e.user_name),
+      (SELECT id FROM event_values WHERE kind = ${K.accessKeyId} AND value = e.access_key_id),
+      e.sensitive, e.outcome, e.error_code,
+      (SELECT id FROM event_values WHERE kind = ${K.sourceIp} AND value = e.source_ip),
+      (SELECT id FROM event_values WHERE kind = ${K.cluster} AND value = e.cluster),
+      e.account_id, e.body
+    FROM events e ORDER BY e.seq;
+  CREATE TEMP TABLE events_v16_sequence AS SELECT seq FROM sqlite_sequence WHERE name = 'events';
+  DROP TABLE events;
+  ALTER TABLE events_v16 RENAME TO events;
+  UPDATE sqlite_sequence SET seq = MAX(seq, COALESCE((SELECT seq FROM temp.events_v16_sequence), 0)) WHERE name = 'events';
+  DROP TABLE temp.events_v16_sequence;
+  CREATE INDEX events_time ON events (event_time, seq);
+  CREATE INDEX events_name_time ON events (name_id, event_time);
+  CREATE INDEX events_user_time ON events (user_id, event_time);
+  CREATE INDEX events_ak_time ON events (key_id, event_time);
+  CREATE INDEX events_service_time ON events (service_id, event_time);
+  CREATE INDEX events_ip_time ON events (ip_id, event_time);
+  CREATE INDEX events_cluster_time ON events (cluster_id, event_time);
+  CREATE INDEX events_sensitive_time ON events (sensitive, event_time) WHERE sensitive = 1;
+  CREATE INDEX events_error_time ON events (error_code, event_time) WHERE error_code IS NOT NULL;
+  CREATE INDEX events_pending ON events (outcome) WHERE outcome = 'pending';
+  CREATE INDEX events_write_time ON events (event_time) WHERE event_rw = 'Write';
+  CREATE INDEX events_account_time ON events (account_id, event_time) WHERE account_id IS NOT NULL;
+  CREATE INDEX events_acct_user_time ON events (account_id, user_id, event_time) WHERE account_id IS NOT NULL;
+  CREATE INDEX events_acct_name_time ON events (account_id, name_id, event_time) WHERE account_id IS NOT NULL;
+  CREATE INDEX events_acct_ak_time ON events (account_id, key_id, event_time) WHERE account_id IS NOT NULL;
+  CREATE INDEX events_acct_ip_time ON events (account_id, ip_id, event_time) WHERE account_id IS NOT NULL;
+  CREATE INDEX events_acct_error_time ON events (account_id, error_code, event_time) WHERE account_id IS NOT NULL AND error_code IS NOT NULL;
+  CREATE INDEX events_acct_sensitive_time ON events (account_id, event_time) WHERE account_id IS NOT NULL AND sensitive = 1;
+  CREATE INDEX events_acct_cluster_time ON events (account_id, cluster_id, event_time) WHERE account_id IS NOT NULL;
+  CREATE INDEX events_acct_service_time ON events (account_id, service_id, event_time) WHERE account_id IS NOT NULL;
+  CREATE INDEX events_acct_write_time ON events (account_id, event_time) WHERE account_id IS NOT NULL AND event_rw = 'Write';
+  `,
 ];
+
+/**
+ * Migrations that drop and rebuild a table other tables reference: run with foreign keys off
+ * (SQLite ignores the pragma inside a transaction, so it is set around it), and checked after.
+ */
+const FOREIGN_KEYS_OFF: ReadonlySet<number> = new Set([16]);
 
 export interface OpenOptions {
   synchronous?: 'full' | 'normal';
   readonly?: boolean;
   /** This connection's page cache in MiB (`store.cacheMb`); default `DEFAULT_CACHE_MB`. */
   cacheMb?: number;
+  /** Tests: stop after this migration (a data directory as an older version left it). */
+  migrateTo?: number;
 }
 
 /**
@@ -336,21 +423,28 @@ export function openDatabase(dataDir: string, opts: OpenOptions = {}): Db {
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
   db.pragma('foreign_keys = ON');
-  migrate(db);
+  migrate(db, opts.migrateTo);
   return db;
 }
 
-function migrate(db: Db): void {
+function migrate(db: Db, upTo = MIGRATIONS.length): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
   const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
   const current = row.v ?? 0;
   MIGRATIONS.forEach((sql, i) => {
     const version = i + 1;
-    if (version <= current) return;
-    db.transaction(() => {
-      db.exec(sql);
-      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(version, Date.now());
-    }).immediate();
+    if (version <= current || version > upTo) return;
+    const fkOff = FOREIGN_KEYS_OFF.has(version) && (db.pragma('foreign_keys', { simple: true }) as number) === 1;
+    if (fkOff) db.pragma('foreign_keys = OFF');
+    try {
+      db.transaction(() => {
+        db.exec(sql);
+        if (fkOff && (db.pragma('foreign_key_check') as unknown[]).length > 0) throw new Error(`Migration ${version} left rows whose references point nowhere.`);
+        db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(version, Date.now());
+      }).immediate();
+    } finally {
+      if (fkOff) db.pragma('foreign_keys = ON');
+    }
   });
 }
 

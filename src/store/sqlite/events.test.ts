@@ -8,6 +8,7 @@ import { finishEvent } from '../../event/build.js';
 import type { Cursor, EventFilter } from '../types.js';
 import { openDatabase, type Db } from './database.js';
 import { SqliteEventStore } from './events.js';
+import { storedEventId } from './values.js';
 
 describe('SqliteEventStore', () => {
   let dir: string;
@@ -90,7 +91,7 @@ describe('SqliteEventStore', () => {
     const pending = { ...e!, additionalEventData: { ...e!.additionalEventData, outcome: 'pending' as const } };
     await store.journal(pending);
     const reader = openDatabase(dir, { readonly: true });
-    const row = reader.prepare('SELECT outcome FROM events WHERE event_id = ?').get(e!.eventId) as { outcome: string };
+    const row = reader.prepare('SELECT outcome FROM events WHERE event_id = ?').get(storedEventId(e!.eventId)) as { outcome: string };
     reader.close();
     assert.equal(row.outcome, 'pending');
     assert.equal(await store.resolvePending('crashed'), 1);

@@ -17,6 +17,7 @@ import { filterSql } from './filter.js';
 import { BODY_COLUMNS, BodyCodec, type BodyRow } from './body-codec.js';
 import type { Histogram, HistogramQuery } from '../../query/histogram.js';
 import { eventHistogram } from './histogram.js';
+import { eventIdOf, storedEventId, VALUE_KIND, valueIdSql, type ValueKind } from './values.js';
 
 type Statement = Database.Statement<unknown[]>;
 
@@ -47,19 +48,21 @@ interface Driver {
   filter: keyof EventFilter;
   column: string;
   index: string;
+  /** The column holds the id of the filter's value in event_values (values.ts). */
+  kind?: ValueKind;
   only?: { value: unknown; sql: string };
   /** The index of (account_id, column, event_time) over member accounts' events (migration 14). */
   member?: string;
 }
 const DRIVERS: readonly Driver[] = [
-  { filter: 'user', column: 'user_name', index: 'events_user_time', member: 'events_acct_user_time' },
-  { filter: 'eventName', column: 'event_name', index: 'events_name_time', member: 'events_acct_name_time' },
-  { filter: 'accessKeyId', column: 'access_key_id', index: 'events_ak_time', member: 'events_acct_ak_time' },
-  { filter: 'sourceIpAddress', column: 'source_ip', index: 'events_ip_time', member: 'events_acct_ip_time' },
+  { filter: 'user', column: 'user_id', kind: VALUE_KIND.userName, index: 'events_user_time', member: 'events_acct_user_time' },
+  { filter: 'eventName', column: 'name_id', kind: VALUE_KIND.eventName, index: 'events_name_time', member: 'events_acct_name_time' },
+  { filter: 'accessKeyId', column: 'key_id', kind: VALUE_KIND.accessKeyId, index: 'events_ak_time', member: 'events_acct_ak_time' },
+  { filter: 'sourceIpAddress', column: 'ip_id', kind: VALUE_KIND.sourceIp, index: 'events_ip_time', member: 'events_acct_ip_time' },
   { filter: 'errorCode', column: 'error_code', index: 'events_error_time', member: 'events_acct_error_time' },
   { filter: 'sensitive', column: 'sensitive', index: 'events_sensitive_time', only: { value: true, sql: '1' }, member: 'events_acct_sensitive_time' },
-  { filter: 'cluster', column: 'cluster', index: 'events_cluster_time', member: 'events_acct_cluster_time' },
-  { filter: 'serviceName', column: 'service_name', index: 'events_service_time', member: 'events_acct_service_time' },
+  { filter: 'cluster', column: 'cluster_id', kind: VALUE_KIND.cluster, index: 'events_cluster_time', member: 'events_acct_cluster_time' },
+  { filter: 'serviceName', column: 'service_id', kind: VALUE_KIND.serviceName, index: 'events_service_time', member: 'events_acct_service_time' },
   // Reads are nearly every event: walking time order finds them as fast as an index would.
   { filter: 'eventRW', column: 'event_rw', index: 'events_write_time', only: { value: 'Write', sql: "'Write'" }, member: 'events_acct_write_time' },
   // A member account's events (the management account's have no account_id: see `row`).
@@ -94,7 +97,9 @@ function drives(d: Driver, f: EventFilter): boolean {
 
 /** `d`'s condition on an unaliased `events`, and its arguments (the account's too, for a member index). */
 function driverCondition(d: Driver, f: EventFilter): { cond: string; args: unknown[] } {
-  const own = d.only ? { cond: `${d.column} = ${d.only.sql}`, args: [] as unknown[] } : { cond: `${d.column} = ?`, args: [f[d.filter]] };
+  const own = d.only
+    ? { cond: `${d.column} = ${d.only.sql}`, args: [] as unknown[] }
+    : { cond: `${d.column} = ${d.kind === undefined ? '?' : valueIdSql(d.kind, '?')}`, args: [f[d.filter]] };
   if (!isMemberIndex(d)) return own;
   return { cond: `account_id = ? AND ${own.cond}`, args: [f.accountId, ...own.args] };
 }
@@ -103,7 +108,7 @@ function isMemberIndex(d: Driver): boolean {
   return d.member !== undefined && d.index === d.member;
 }
 
-/** Resource name ids cached by the writer (type + NUL + name); cleared when it grows past this. */
+/** Ids of resource names, types and event values cached by the writer (`cachedId`); cleared when it grows past this. */
 const RESOURCE_IDS_CACHED = 100_000;
 
 interface Pending {
@@ -135,23 +140,28 @@ function memberAccountOf(e: ActionTrailEvent, management: string | undefined): s
   return e.recipientAccountId === undefined || e.recipientAccountId === management ? null : e.recipientAccountId;
 }
 
-function row(e: ActionTrailEvent, codec: BodyCodec, management: string | undefined) {
+/** The id of a value in event_values (added on first use), as the writer caches it. */
+type ValueId = (kind: ValueKind, value: string) => number;
+
+function row(e: ActionTrailEvent, codec: BodyCodec, management: string | undefined, id: ValueId) {
+  const optional = (kind: ValueKind, v: string | null | undefined) => (v ? id(kind, v) : null);
   return {
     account_id: memberAccountOf(e, management),
-    event_id: e.eventId,
+    event_id: storedEventId(e.eventId),
     event_time: Date.parse(e.eventTime),
-    region: regionColumn(e),
+    region_id: id(VALUE_KIND.region, regionColumn(e)),
     event_rw: e.eventRW,
-    event_name: e.eventName,
-    event_type: e.eventType,
-    service_name: e.serviceName,
-    user_name: e.userIdentity.userName || null,
-    access_key_id: e.userIdentity.accessKeyId ?? null,
+    name_id: id(VALUE_KIND.eventName, e.eventName),
+    type_id: id(VALUE_KIND.eventType, e.eventType),
+    service_id: id(VALUE_KIND.serviceName, e.serviceName),
+    user_id: optional(VALUE_KIND.userName, e.userIdentity.userName),
+    // An empty AccessKey ID is a value (`?? null` before ids: kept so that it reads back).
+    key_id: e.userIdentity.accessKeyId === undefined || e.userIdentity.accessKeyId === null ? null : id(VALUE_KIND.accessKeyId, e.userIdentity.accessKeyId),
     sensitive: e.additionalEventData.sensitive ? 1 : 0,
     outcome: e.additionalEventData.outcome,
     error_code: e.errorCode ?? null,
-    source_ip: e.sourceIpAddress || null,
-    cluster: typeof e.additionalEventData.cluster === 'string' ? e.additionalEventData.cluster : null,
+    ip_id: optional(VALUE_KIND.sourceIp, e.sourceIpAddress),
+    cluster_id: optional(VALUE_KIND.cluster, typeof e.additionalEventData.cluster === 'string' ? e.additionalEventData.cluster : null),
     body: codec.encode(e),
   };
 }
@@ -186,20 +196,24 @@ export class SqliteEventStore implements EventStore {
   private readonly insertResourceName;
   private readonly typeId;
   private readonly insertType;
+  private readonly valueIdStmt;
+  private readonly insertValue;
+  private readonly valueId: ValueId = (kind, value) =>
+    this.cachedId(`v${kind}\0${value}`, () => this.valueIdStmt.get(kind, value) as number | undefined, () => this.insertValue.run(kind, value).lastInsertRowid);
 
   constructor(db: Db, opts: SqliteEventStoreOptions) {
     this.db = db;
     this.opts = { maxQueue: 100_000, planProbe: PLAN_PROBE, scanBudget: SCAN_BUDGET, ...opts };
     this.insertStmt = db.prepare(`INSERT INTO events
-      (event_id, event_time, region, event_rw, event_name, event_type, service_name, user_name,
-       access_key_id, sensitive, outcome, error_code, source_ip, cluster, account_id, body)
-      VALUES (@event_id, @event_time, @region, @event_rw, @event_name, @event_type, @service_name,
-       @user_name, @access_key_id, @sensitive, @outcome, @error_code, @source_ip, @cluster, @account_id, @body)
+      (event_id, event_time, region_id, event_rw, name_id, type_id, service_id, user_id,
+       key_id, sensitive, outcome, error_code, ip_id, cluster_id, account_id, body)
+      VALUES (@event_id, @event_time, @region_id, @event_rw, @name_id, @type_id, @service_id,
+       @user_id, @key_id, @sensitive, @outcome, @error_code, @ip_id, @cluster_id, @account_id, @body)
       ON CONFLICT (event_id) DO NOTHING`);
-    this.updateStmt = db.prepare(`UPDATE events SET event_rw=@event_rw, event_name=@event_name,
-      event_type=@event_type, service_name=@service_name, user_name=@user_name,
-      access_key_id=@access_key_id, sensitive=@sensitive, outcome=@outcome, error_code=@error_code,
-      source_ip=@source_ip, cluster=@cluster, account_id=@account_id, body=@body WHERE event_id=@event_id`);
+    this.updateStmt = db.prepare(`UPDATE events SET event_rw=@event_rw, name_id=@name_id,
+      type_id=@type_id, service_id=@service_id, user_id=@user_id,
+      key_id=@key_id, sensitive=@sensitive, outcome=@outcome, error_code=@error_code,
+      ip_id=@ip_id, cluster_id=@cluster_id, account_id=@account_id, body=@body WHERE event_id=@event_id`);
     this.deleteResources = db.prepare('DELETE FROM event_resources WHERE seq = ?');
     this.insertResource = db.prepare('INSERT OR IGNORE INTO event_resources (rid, seq) VALUES (?, ?)');
     this.deleteMemberResources = db.prepare('DELETE FROM member_resources WHERE seq = ?');
@@ -208,6 +222,8 @@ export class SqliteEventStore implements EventStore {
     this.insertResourceName = db.prepare('INSERT INTO resource_names (type, name) VALUES (?, ?)');
     this.typeId = db.prepare('SELECT id FROM resource_types WHERE type = ?').pluck();
     this.insertType = db.prepare('INSERT INTO resource_types (type) VALUES (?)');
+    this.valueIdStmt = db.prepare('SELECT id FROM event_values WHERE kind = ? AND value = ?').pluck();
+    this.insertValue = db.prepare('INSERT INTO event_values (kind, value) VALUES (?, ?)');
     this.seqOf = db.prepare('SELECT seq FROM events WHERE event_id = ?');
     this.getStmt = db.prepare(`SELECT ${BODY_COLUMNS} FROM events e WHERE e.event_id = ?`);
     this.scanStmt = db.prepare(`SELECT e.seq, e.outcome, ${BODY_COLUMNS} FROM events e WHERE e.seq > ? ORDER BY e.seq LIMIT ?`);
@@ -236,48 +252,47 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
-  /** The id of a resource type (added on first use), cached with the names' ids (and cleared with them). */
-  private typeIdOf(type: string): number {
-    const key = `${type}\u0001`;
+  /**
+   * The id under `key` (a resource name `r…`, a resource type `t…`, an event value `v…`): from the cache, else
+   * `find`, else `add` (first use). Cached because most events name a few hot values; the cache
+   * is cleared whenever a transaction that may have added ids rolls back (or purge drops some).
+   */
+  private cachedId(key: string, find: () => number | undefined, add: () => number | bigint): number {
     let id = this.resourceIds.get(key);
     if (id === undefined) {
-      id = this.typeId.get(type) as number | undefined;
-      if (id === undefined) id = Number(this.insertType.run(type).lastInsertRowid);
+      id = find() ?? Number(add());
       if (this.resourceIds.size >= RESOURCE_IDS_CACHED) this.resourceIds.clear();
       this.resourceIds.set(key, id);
     }
     return id;
   }
 
-  /** The id of a resource name (added on first use), cached: most events name a few hot resources. */
+  /** The id of a resource type. */
+  private typeIdOf(type: string): number {
+    return this.cachedId(`t${type}`, () => this.typeId.get(type) as number | undefined, () => this.insertType.run(type).lastInsertRowid);
+  }
+
+  /** The id of a resource name. */
   private resourceIdOf(type: string, name: string): number {
-    const key = `${type}\0${name}`;
-    let id = this.resourceIds.get(key);
-    if (id === undefined) {
-      id = this.resourceId.get(name, type) as number | undefined;
-      if (id === undefined) id = Number(this.insertResourceName.run(type, name).lastInsertRowid);
-      if (this.resourceIds.size >= RESOURCE_IDS_CACHED) this.resourceIds.clear();
-      this.resourceIds.set(key, id);
-    }
-    return id;
+    return this.cachedId(`r${type}\0${name}`, () => this.resourceId.get(name, type) as number | undefined, () => this.insertResourceName.run(type, name).lastInsertRowid);
   }
 
   /** Inserts the event unless its eventId is stored; returns whether it was inserted. */
   private insertOne(e: ActionTrailEvent): boolean {
-    const info = this.insertStmt.run(row(e, this.codec, this.opts.managementAccountId));
+    const info = this.insertStmt.run(row(e, this.codec, this.opts.managementAccountId, this.valueId));
     if (info.changes !== 1) return false;
     this.writeResources(Number(info.lastInsertRowid), e, false);
     return true;
   }
 
   private completeOne(e: ActionTrailEvent): void {
-    const info = this.updateStmt.run(row(e, this.codec, this.opts.managementAccountId));
+    const info = this.updateStmt.run(row(e, this.codec, this.opts.managementAccountId, this.valueId));
     if (info.changes === 0) {
       // The journal entry is gone (purged, or journaling was off): keep the event anyway.
       this.insertOne(e);
       return;
     }
-    const found = this.seqOf.get(e.eventId) as { seq: number } | undefined;
+    const found = this.seqOf.get(storedEventId(e.eventId)) as { seq: number } | undefined;
     if (found) this.writeResources(found.seq, e, true);
   }
 
@@ -606,7 +621,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   get(eventId: string): Promise<ActionTrailEvent | undefined> {
-    const found = this.getStmt.get(eventId) as BodyRow | undefined;
+    const found = this.getStmt.get(storedEventId(eventId)) as BodyRow | undefined;
     return Promise.resolve(found ? this.codec.decode(found) : undefined);
   }
 
@@ -616,7 +631,7 @@ export class SqliteEventStore implements EventStore {
     for (let i = 0; i < eventIds.length; i += EXISTING_CHUNK) {
       const chunk = eventIds.slice(i, i + EXISTING_CHUNK);
       const sql = `SELECT event_id AS id FROM events WHERE event_id IN (${chunk.map(() => '?').join(',')})`;
-      for (const r of this.statement(sql).all(...chunk) as { id: string }[]) found.add(r.id);
+      for (const r of this.statement(sql).all(...chunk.map(storedEventId)) as { id: string | Buffer }[]) found.add(eventIdOf(r.id));
     }
     return Promise.resolve(found);
   }
@@ -669,8 +684,13 @@ export class SqliteEventStore implements EventStore {
   purge(before: number): Promise<number> {
     const info = this.db.prepare('DELETE FROM events WHERE event_time < ?').run(before);
     if (info.changes > 0) {
-      // Names no event references any more (the cache may hold their ids: forget them too).
+      // Names and values no event references any more (the cache may hold their ids: forget them
+      // too). Each value column with an index is checked through it; regions and event types are
+      // a handful of values, never worth a scan of every event.
       this.db.prepare('DELETE FROM resource_names WHERE NOT EXISTS (SELECT 1 FROM event_resources r WHERE r.rid = resource_names.id)').run();
+      for (const d of DRIVERS) {
+        if (d.kind !== undefined) this.db.prepare(`DELETE FROM event_values WHERE kind = ${d.kind} AND NOT EXISTS (SELECT 1 FROM events INDEXED BY ${d.index} WHERE ${d.column} = event_values.id)`).run();
+      }
       this.resourceIds.clear();
     }
     return Promise.resolve(info.changes);

@@ -4,6 +4,7 @@
  * same thing by the same filter.
  */
 import { GLOBAL_REGION_COLUMN, type EventFilter } from '../types.js';
+import { storedEventId, VALUE_KIND, valueIdSql, type ValueKind } from './values.js';
 
 export interface FilterSql {
   /** Conditions on `events e`, ANDed. */
@@ -30,23 +31,29 @@ export function filterSql(f: EventFilter, lo = f.startTime, hi = f.endTime): Fil
     where.push(`e.${col} = @${key}`);
     params[key] = value;
   };
+  // A column holding the id of its value (values.ts): the id is looked up once per statement.
+  const coded = (col: string, kind: ValueKind, key: string, value: string | undefined) => {
+    if (value === undefined) return;
+    where.push(`e.${col} = ${valueIdSql(kind, `@${key}`)}`);
+    params[key] = value;
+  };
   // A literal, so that the partial index `events_write_time` (WHERE event_rw = 'Write') applies.
   if (f.eventRW === 'Write' || f.eventRW === 'Read') where.push(`e.event_rw = '${f.eventRW}'`);
   else eq('event_rw', 'eventRW', f.eventRW);
-  eq('user_name', 'user', f.user);
-  eq('service_name', 'serviceName', f.serviceName);
-  eq('event_name', 'eventName', f.eventName);
-  eq('event_type', 'eventType', f.eventType);
-  eq('access_key_id', 'accessKeyId', f.accessKeyId);
-  eq('event_id', 'eventId', f.eventId);
+  coded('user_id', VALUE_KIND.userName, 'user', f.user);
+  coded('service_id', VALUE_KIND.serviceName, 'serviceName', f.serviceName);
+  coded('name_id', VALUE_KIND.eventName, 'eventName', f.eventName);
+  coded('type_id', VALUE_KIND.eventType, 'eventType', f.eventType);
+  coded('key_id', VALUE_KIND.accessKeyId, 'accessKeyId', f.accessKeyId);
+  if (f.eventId !== undefined) eq('event_id', 'eventId', storedEventId(f.eventId));
   // A region's events and the global ones (stored once, seen from every region: GLOBAL_REGION_COLUMN).
   if (f.region !== undefined) {
-    where.push(`e.region IN (@region, '${GLOBAL_REGION_COLUMN}')`);
+    where.push(`e.region_id IN (SELECT id FROM event_values WHERE kind = ${VALUE_KIND.region} AND value IN (@region, '${GLOBAL_REGION_COLUMN}'))`);
     params['region'] = f.region;
   }
   eq('error_code', 'errorCode', f.errorCode);
-  eq('source_ip', 'sourceIp', f.sourceIpAddress);
-  eq('cluster', 'cluster', f.cluster);
+  coded('ip_id', VALUE_KIND.sourceIp, 'sourceIp', f.sourceIpAddress);
+  coded('cluster_id', VALUE_KIND.cluster, 'cluster', f.cluster);
   // null: the management account, whose events the store keeps without an account (events.ts `row`).
   if (f.accountId === null) where.push('e.account_id IS NULL');
   else eq('account_id', 'accountId', f.accountId);

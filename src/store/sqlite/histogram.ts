@@ -6,6 +6,7 @@ import { assembleHistogram, histogramBucketMs, TOP_NAMES, type Histogram, type H
 import type { EventFilter } from '../types.js';
 import type { Db } from './database.js';
 import { filterSql } from './filter.js';
+import { valueTextSql } from './values.js';
 
 /** The WHERE clause of a filter over `events e`: the store's own filter SQL, resources as EXISTS. */
 export function filterWhere(f: EventFilter): { where: string; params: Record<string, unknown> } {
@@ -27,10 +28,10 @@ export function eventHistogram(db: Db, q: HistogramQuery): Histogram {
     .all(sqlParams) as { b: number; rw: string; n: number }[];
   if (q.groupBy !== 'eventName') return assembleHistogram(q, bucketMs, { rw });
   const top = db
-    .prepare(`SELECT e.event_name AS name, COUNT(*) AS n FROM events e WHERE ${where} GROUP BY name ORDER BY n DESC, name LIMIT ${TOP_NAMES + 1}`)
+    .prepare(`SELECT ${valueTextSql('e.name_id')} AS name, COUNT(*) AS n FROM events e WHERE ${where} GROUP BY e.name_id ORDER BY n DESC, name LIMIT ${TOP_NAMES + 1}`)
     .all(params) as { name: string; n: number }[];
   const byName = db
-    .prepare(`SELECT ${bucketExpr} AS b, e.event_name AS name, COUNT(*) AS n FROM events e WHERE ${where} GROUP BY b, name`)
+    .prepare(`SELECT ${bucketExpr} AS b, ${valueTextSql('e.name_id')} AS name, COUNT(*) AS n FROM events e WHERE ${where} GROUP BY b, e.name_id`)
     .all(sqlParams) as { b: number; name: string; n: number }[];
   return assembleHistogram(q, bucketMs, { rw, top, byName });
 }
