@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { startFlink, waitForJobState, type FlinkCluster } from '../../helpers/flink.js';
 import { basic, makeKey, startChild, startInProcess, tempDir, waitForEvents, type Credentials } from '../../helpers/flinktrail.js';
+import { eventIdOf, VALUE_KIND, valueIdSql } from '../../../src/store/sqlite/values.js';
 
 async function uploadJar(base: string, cred: Credentials, jar: string): Promise<string> {
   const form = new FormData();
@@ -43,7 +44,7 @@ describe('journal before forwarding', { timeout: 240_000 }, () => {
     let child = await startChild(flink.restUrl, dataDir);
     const jarId = await uploadJar(child.gatewayUrl, cred, flink.jobJar);
     const reader = new Database(join(dataDir, 'flinktrail.db'), { readonly: true });
-    const pending = reader.prepare("SELECT event_id FROM events WHERE event_name = 'RunJar' AND outcome = 'pending'");
+    const pending = reader.prepare(`SELECT event_id FROM events WHERE name_id = ${valueIdSql(VALUE_KIND.eventName, "'RunJar'")} AND outcome = 'pending'`);
     const run = fetch(`${child.gatewayUrl}jars/${jarId}/run`, {
       method: 'POST',
       headers: { authorization: basic(cred), 'content-type': 'application/json' },
@@ -52,7 +53,8 @@ describe('journal before forwarding', { timeout: 240_000 }, () => {
     let eventId: string | undefined;
     const deadline = Date.now() + 10_000;
     while (!eventId && Date.now() < deadline) {
-      eventId = (pending.get() as { event_id: string } | undefined)?.event_id;
+      const row = pending.get() as { event_id: string | Buffer } | undefined;
+      eventId = row && eventIdOf(row.event_id);
       if (!eventId) await new Promise((r) => setImmediate(r));
     }
     assert.ok(eventId, 'the write was journaled before it was forwarded');

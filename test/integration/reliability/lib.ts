@@ -76,12 +76,12 @@ export class Client {
 }
 
 /** Every event in the store of `dataDir`, read directly (read-only; the server may be running). */
-export function storedEvents(dataDir: string, where = '1 = 1'): ActionTrailEvent[] {
+export function storedEvents(dataDir: string): ActionTrailEvent[] {
   const db = new Database(join(dataDir, 'flinktrail.db'), { readonly: true });
   try {
     db.pragma('busy_timeout = 5000');
     const codec = new BodyCodec(db);
-    return (db.prepare(`SELECT ${BODY_COLUMNS} FROM events e WHERE ${where} ORDER BY e.seq`).all() as BodyRow[]).map((r) => codec.decode(r));
+    return (db.prepare(`SELECT ${BODY_COLUMNS} FROM events e ORDER BY e.seq`).all() as BodyRow[]).map((r) => codec.decode(r));
   } finally {
     db.close();
   }
