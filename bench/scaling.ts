@@ -80,9 +80,10 @@ ${caseTable}
 Notes:
 - Generation is the bulk path (\`SqliteEventStore.append\`, 20,000 events per commit,
   \`synchronous: normal\`), on stores that ${out.some((s) => s.cached) ? 'were partly generated in an earlier run and cached (times are from that run)' : 'were generated in this run'}.
-- Bytes per event include the record (deflated with the store's dictionary, ~170 B; rows
-  written before migration 10 keep their ~1 KB of JSON), the indexed columns, ten indexes and
-  the resource references (each name stored once).
+- Bytes per event are the whole data directory's (\`flinktrail.db\` after a checkpoint) over its
+  events: the record (deflated with the store's dictionary, ~170 B), the filtered columns (short
+  repeated values as ids into \`event_values\`, a UUID eventId as 16 bytes: migration 16), the
+  indexes over them, and the resource references (each name stored once).
 ${over.length ? `- Over 50 ms at ${countLabel(largest.n)}: ${over.map((r) => `${r.c.name} (${ms(r.w.p99)})`).join('; ')}.` : `- Every case is within 50 ms at ${countLabel(largest.n)}.`}
 `;
   return {
@@ -98,6 +99,12 @@ ${over.length ? `- Over 50 ms at ${countLabel(largest.n)}: ${over.map((r) => `${
         goal: 'curves at 1M / 3M / 10M',
         measured: `measured at ${out.map((s) => countLabel(s.n)).join(' / ')}`,
         met: [1e6, 3e6, 1e7].every((n) => out.some((s) => s.n === n)) ? true : undefined,
+      },
+      {
+        area: 'Scaling',
+        goal: '≤ 600 stored bytes per event at 10M events',
+        measured: `${int(largest.bytes / largest.n)} B/event at ${countLabel(largest.n)} (${bytes(largest.bytes)})`,
+        met: largest.n >= 1e7 ? largest.bytes / largest.n <= 600 : undefined,
       },
     ],
   };
