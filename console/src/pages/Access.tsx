@@ -6,6 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
 import { copyText } from '../components/EventDetails';
+import { ConfirmDelete } from '../components/ConfirmDelete';
 import { Empty, ErrorNote, Loading } from '../components/States';
 import { accountLabel, managesAccounts, type Meta } from '../meta';
 import { formatTime } from '../query';
@@ -334,20 +335,7 @@ export function Access({ meta }: { meta: Meta }) {
                             >
                               {u.disabled ? 'Enable' : 'Disable'}
                             </button>
-                            {confirm === `user:${u.userName}` ? (
-                              <>
-                                <button type="button" class="btn btn-danger" onClick={() => void run(() => api(`/api/v1/users/${enc(u.userName)}`, { method: 'DELETE' }), `User ${u.userName} was deleted.`)}>
-                                  Delete {u.userName} and their keys
-                                </button>
-                                <button type="button" class="btn" onClick={() => setConfirm(undefined)}>
-                                  Keep
-                                </button>
-                              </>
-                            ) : (
-                              <button type="button" class="btn btn-ghost" onClick={() => setConfirm(`user:${u.userName}`)}>
-                                Delete…
-                              </button>
-                            )}
+                            <ConfirmDelete id={`user:${u.userName}`} what={u.userName} open={confirm} setOpen={setConfirm} label={`Delete ${u.userName} and their keys`} onDelete={() => void run(() => api(`/api/v1/users/${enc(u.userName)}`, { method: 'DELETE' }), `User ${u.userName} was deleted.`)} />
                           </td>
                         </tr>
                       ))}
@@ -451,20 +439,7 @@ export function Access({ meta }: { meta: Meta }) {
                             >
                               Rotate
                             </button>
-                            {confirm === `key:${k.accessKeyId}` ? (
-                              <>
-                                <button type="button" class="btn btn-danger" onClick={() => void run(() => api(`/api/v1/keys/${enc(k.accessKeyId)}`, { method: 'DELETE' }), `${k.accessKeyId} was deleted.`)}>
-                                  Delete key
-                                </button>
-                                <button type="button" class="btn" onClick={() => setConfirm(undefined)}>
-                                  Keep
-                                </button>
-                              </>
-                            ) : (
-                              <button type="button" class="btn btn-ghost" onClick={() => setConfirm(`key:${k.accessKeyId}`)}>
-                                Delete…
-                              </button>
-                            )}
+                            <ConfirmDelete id={`key:${k.accessKeyId}`} what={k.accessKeyId} open={confirm} setOpen={setConfirm} label="Delete key" onDelete={() => void run(() => api(`/api/v1/keys/${enc(k.accessKeyId)}`, { method: 'DELETE' }), `${k.accessKeyId} was deleted.`)} />
                           </td>
                         </tr>
                       ))}
@@ -523,20 +498,7 @@ export function Access({ meta }: { meta: Meta }) {
                         <button type="button" class="btn" onClick={() => setPolicyForm({ name: p.name, description: p.description, document: JSON.stringify(p.document, null, 2) })}>
                           Edit
                         </button>
-                        {confirm === `policy:${p.name}` ? (
-                          <>
-                            <button type="button" class="btn btn-danger" onClick={() => void run(() => api(`/api/v1/policies/${enc(p.name)}`, { method: 'DELETE' }), `Policy ${p.name} was deleted.`)}>
-                              Delete {p.name}
-                            </button>
-                            <button type="button" class="btn" onClick={() => setConfirm(undefined)}>
-                              Keep
-                            </button>
-                          </>
-                        ) : (
-                          <button type="button" class="btn btn-ghost" onClick={() => setConfirm(`policy:${p.name}`)}>
-                            Delete…
-                          </button>
-                        )}
+                        <ConfirmDelete id={`policy:${p.name}`} what={p.name} open={confirm} setOpen={setConfirm} label={`Delete ${p.name}`} onDelete={() => void run(() => api(`/api/v1/policies/${enc(p.name)}`, { method: 'DELETE' }), `Policy ${p.name} was deleted.`)} />
                       </p>
                     </li>
                   ))}

@@ -7,6 +7,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Account } from '../api';
+import { ConfirmDelete } from '../components/ConfirmDelete';
 import { Empty, ErrorNote, Loading } from '../components/States';
 import { managesAccounts, type Meta } from '../meta';
 import { formatTime, parseQuery, queryUrl } from '../query';
@@ -154,20 +155,7 @@ export function Accounts({ meta }: { meta: Meta }) {
                       <a class="btn" href={events} onClick={(e) => onLinkClick(e, events)}>
                         Events
                       </a>
-                      {a.management ? null : confirm === a.accountId ? (
-                        <>
-                          <button type="button" class="btn btn-danger" onClick={() => void remove(a)}>
-                            Delete {a.name}
-                          </button>
-                          <button type="button" class="btn" onClick={() => setConfirm(undefined)}>
-                            Keep
-                          </button>
-                        </>
-                      ) : (
-                        <button type="button" class="btn btn-ghost" onClick={() => setConfirm(a.accountId)}>
-                          Delete…
-                        </button>
-                      )}
+                      {a.management ? null : <ConfirmDelete id={a.accountId} what={a.name} open={confirm} setOpen={setConfirm} label={`Delete ${a.name}`} onDelete={() => void remove(a)} />}
                     </td>
                   </tr>
                 );

@@ -8,6 +8,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError } from '../api';
+import { ConfirmDelete } from '../components/ConfirmDelete';
 import { Drawer } from '../components/Drawer';
 import { Empty, ErrorNote, Loading } from '../components/States';
 import { accountLabel, type Meta } from '../meta';
@@ -372,20 +373,14 @@ export function Trails({ meta }: { meta: Meta }) {
                       >
                         Deliver history
                       </button>
-                      {confirmDelete === t.Name ? (
-                        <span class="confirm" role="group" aria-label={`Confirm deleting ${t.Name}`}>
-                          <button type="button" class="btn btn-danger" onClick={() => void act('Delete', `/api/v1/trails/${encodeURIComponent(t.Name)}`, 'DELETE', `Trail ${t.Name} was deleted.`).then(() => setConfirmDelete(undefined))}>
-                            Delete {t.Name}
-                          </button>
-                          <button type="button" class="btn" onClick={() => setConfirmDelete(undefined)}>
-                            Keep
-                          </button>
-                        </span>
-                      ) : (
-                        <button type="button" class="btn btn-ghost" onClick={() => setConfirmDelete(t.Name)}>
-                          Delete…
-                        </button>
-                      )}
+                      <ConfirmDelete
+                        id={t.Name}
+                        what={t.Name}
+                        open={confirmDelete}
+                        setOpen={setConfirmDelete}
+                        label={`Delete ${t.Name}`}
+                        onDelete={() => void act('Delete', `/api/v1/trails/${encodeURIComponent(t.Name)}`, 'DELETE', `Trail ${t.Name} was deleted.`).then(() => setConfirmDelete(undefined))}
+                      />
                     </td>
                   </tr>
                 );
