@@ -9,23 +9,31 @@
  */
 import type { ActionTrailEvent } from '../../event/types.js';
 import { bodyDictionary, decodeBody, encodeBody, seedDictionary, type BodyColumns } from '../body-codec.js';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.js';
-import { eventIdOf, valueTextSql } from './values.js';
+import { eventIdOf } from './values.js';
 
 export { seedDictionary };
 
-/**
- * The columns a body needs beside it to decode, as text (values.ts: the row holds ids); select
- * them as `SELECT ${BODY_COLUMNS} FROM events e`.
- */
-export const BODY_COLUMNS = `e.event_id, e.event_time, ${valueTextSql('e.user_id')} AS user_name, ${valueTextSql('e.key_id')} AS access_key_id,
-  ${valueTextSql('e.ip_id')} AS source_ip, ${valueTextSql('e.name_id')} AS event_name, e.body`;
+/** The columns a body needs beside it to decode; select them as `SELECT ${BODY_COLUMNS} FROM events e`. */
+export const BODY_COLUMNS = 'e.event_id, e.event_time, e.user_id, e.key_id, e.ip_id, e.name_id, e.body';
 
-/** A stored row as `BODY_COLUMNS` selects it: the eventId as stored (values.ts `storedEventId`). */
-export interface BodyRow extends Omit<BodyColumns, 'event_id'> {
+/**
+ * A stored row as `BODY_COLUMNS` selects it: the eventId as stored (values.ts `storedEventId`),
+ * the values the body leaves out as their ids in event_values.
+ */
+export interface BodyRow {
   event_id: string | Buffer;
+  event_time: number;
+  user_id: number | null;
+  key_id: number | null;
+  ip_id: number | null;
+  name_id: number;
   body: string | Buffer;
 }
+
+/** Value texts kept per connection before the cache starts over. */
+const VALUES_CACHED = 100_000;
 
 /**
  * Encodes and decodes bodies against the dictionaries of one database. A writable database
@@ -36,8 +44,17 @@ export class BodyCodec {
   private readonly dicts = new Map<number, Buffer>();
   private current = 0;
   private readonly load;
+  /**
+   * The text of value ids (event_values): an id never changes its value and is never handed out
+   * again (AUTOINCREMENT), so what this connection once read stays true. Ids a rolled-back
+   * transaction added can be handed out again: the writer forgets them (`forgetValues`).
+   */
+  private readonly values = new Map<number, string>();
+  private valueStmt: Statement | undefined;
+  private readonly db: Db;
 
   constructor(db: Db) {
+    this.db = db;
     this.load = db.prepare('SELECT id, dict FROM event_dictionaries');
     this.reload();
     if (!db.readonly && this.current === 0) {
@@ -63,8 +80,39 @@ export class BodyCodec {
   /** The record of a stored row (either format). */
   decode(r: BodyRow): ActionTrailEvent {
     if (typeof r.body === 'string') return JSON.parse(r.body) as ActionTrailEvent;
-    const row = { ...r, event_id: eventIdOf(r.event_id) };
-    if (!this.dicts.has(bodyDictionary(row.event_id, r.body))) this.reload();
-    return decodeBody(row, r.body, (id) => this.dicts.get(id));
+    const columns: BodyColumns = {
+      event_id: eventIdOf(r.event_id),
+      event_time: r.event_time,
+      user_name: this.text(r.user_id),
+      access_key_id: this.text(r.key_id),
+      source_ip: this.text(r.ip_id),
+      event_name: this.text(r.name_id) as string,
+    };
+    return this.decodeColumns(columns, r.body);
+  }
+
+  /** The record of compressed body `body`, with the values it left out as text. */
+  decodeColumns(columns: BodyColumns, body: Buffer): ActionTrailEvent {
+    if (!this.dicts.has(bodyDictionary(columns.event_id, body))) this.reload();
+    return decodeBody(columns, body, (id) => this.dicts.get(id));
+  }
+
+  /** Forgets cached value texts (after a rolled-back transaction that may have added ids). */
+  forgetValues(): void {
+    this.values.clear();
+  }
+
+  private text(id: number | null): string | null {
+    if (id === null) return null;
+    let v = this.values.get(id);
+    if (v === undefined) {
+      // Prepared on first use: a codec also encodes on databases from before event_values (tests).
+      this.valueStmt ??= this.db.prepare('SELECT value FROM event_values WHERE id = ?').pluck();
+      v = this.valueStmt.get(id) as string | undefined;
+      if (v === undefined) throw new Error(`A stored event refers to value ${id}, which the database does not hold.`);
+      if (this.values.size >= VALUES_CACHED) this.values.clear();
+      this.values.set(id, v);
+    }
+    return v;
   }
 }

@@ -285,14 +285,15 @@ const MIGRATIONS: readonly string[] = [
   `,
   // 16: narrow rows (issue 14 item 5: bytes per event). Region, event name and type, service,
   // user name, AccessKey ID, source IP and cluster are stored once each in event_values and
-  // referenced by id — in the row and in every index over them; a canonical UUID eventId is
+  // referenced by id (never handed out twice: readers cache id -> text) — in the row and in every
+  // index over them; a canonical UUID eventId is
   // kept as 16 bytes (store/sqlite/values.ts). The table is rebuilt (a column's type cannot
   // change in place) with its rows, seq numbers and the AUTOINCREMENT high-water mark as they
   // were, so trail positions and event_resources / member_resources keep pointing at the same
   // events; foreign keys are off while the old table is dropped (`FOREIGN_KEYS_OFF`), or the drop
   // would cascade to the references. About a minute per million events on a 2-core machine.
   `
-  CREATE TABLE event_values (id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, value TEXT NOT NULL, UNIQUE (kind, value));
+  CREATE TABLE event_values (id INTEGER PRIMARY KEY AUTOINCREMENT, kind INTEGER NOT NULL, value TEXT NOT NULL, UNIQUE (kind, value));
   INSERT OR IGNORE INTO event_values (kind, value) SELECT DISTINCT ${K.region}, region FROM events;
   INSERT OR IGNORE INTO event_values (kind, value) SELECT DISTINCT ${K.eventName}, event_name FROM events;
   INSERT OR IGNORE INTO event_values (kind, value) SELECT DISTINCT ${K.eventType}, event_type FROM events;

@@ -267,6 +267,12 @@ export class SqliteEventStore implements EventStore {
     return id;
   }
 
+  /** Forgets every cached id: a transaction that may have added some rolled back (or purge dropped some). */
+  private forgetIds(): void {
+    this.resourceIds.clear();
+    this.codec.forgetValues();
+  }
+
   /** The id of a resource type. */
   private typeIdOf(type: string): number {
     return this.cachedId(`t${type}`, () => this.typeId.get(type) as number | undefined, () => this.insertType.run(type).lastInsertRowid);
@@ -302,7 +308,7 @@ export class SqliteEventStore implements EventStore {
       this.db.transaction(() => this.insertOne(event)).immediate();
       return Promise.resolve();
     } catch (err) {
-      this.resourceIds.clear();
+      this.forgetIds();
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
@@ -333,7 +339,7 @@ export class SqliteEventStore implements EventStore {
           .immediate();
       } catch (err) {
         // Resource ids cached inside the rolled-back transaction may not exist.
-        this.resourceIds.clear();
+        this.forgetIds();
         throw err;
       }
     }
@@ -375,7 +381,7 @@ export class SqliteEventStore implements EventStore {
         .immediate();
     } catch (err) {
       // Resource names added in the rolled-back transaction are gone: so must their cached ids be.
-      this.resourceIds.clear();
+      this.forgetIds();
       this.failures++;
       this.opts.onFlushError?.(err as Error, batch.length);
       if (!this.closed) this.schedule();
@@ -675,7 +681,7 @@ export class SqliteEventStore implements EventStore {
         })
         .immediate();
     } catch (err) {
-      this.resourceIds.clear();
+      this.forgetIds();
       throw err;
     }
     return Promise.resolve(rows.length);
@@ -691,7 +697,7 @@ export class SqliteEventStore implements EventStore {
       for (const d of DRIVERS) {
         if (d.kind !== undefined) this.db.prepare(`DELETE FROM event_values WHERE kind = ${d.kind} AND NOT EXISTS (SELECT 1 FROM events INDEXED BY ${d.index} WHERE ${d.column} = event_values.id)`).run();
       }
-      this.resourceIds.clear();
+      this.forgetIds();
     }
     return Promise.resolve(info.changes);
   }
