@@ -18,20 +18,28 @@ const all: EventFilter = { startTime: 0, endTime: Date.parse('2027-01-01T00:00:0
 /** A data directory's whole schema at migration 9 (bodies as JSON text, resources by type and name). */
 const SCHEMA_BEFORE_10 = readFileSync(new URL('../../../test/fixtures/schema-v9.sql', import.meta.url), 'utf8');
 
+/** The INSERT of an events row before migration 16 (text columns; account_id from migration 12 on). */
+const TEXT_COLUMNS = `event_id, event_time, region, event_rw, event_name, event_type, service_name, user_name,
+  access_key_id, sensitive, outcome, error_code, source_ip, cluster, body`;
+
+/** `e` as the text columns of TEXT_COLUMNS held it, with `body`. */
+function textColumns(e: ActionTrailEvent, body: string | Buffer): unknown[] {
+  const a = e.additionalEventData;
+  return [e.eventId, Date.parse(e.eventTime), e.acsRegion, e.eventRW, e.eventName, e.eventType, e.serviceName, e.userIdentity.userName || null,
+    e.userIdentity.accessKeyId ?? null, a.sensitive ? 1 : 0, a.outcome, e.errorCode ?? null, e.sourceIpAddress || null,
+    typeof a.cluster === 'string' ? a.cluster : null, body];
+}
+
 /** Writes `events` as the store did before migration 10, and marks migrations 1–9 applied. */
 function writeOldFormat(dir: string, events: ActionTrailEvent[]): void {
   const db = new Database(join(dir, DB_FILE));
   db.exec(SCHEMA_BEFORE_10);
   for (let v = 1; v <= 9; v++) db.prepare('INSERT INTO schema_migrations VALUES (?, 0)').run(v);
-  const ins = db.prepare(`INSERT INTO events (event_id, event_time, region, event_rw, event_name, event_type, service_name, user_name,
-    access_key_id, sensitive, outcome, error_code, source_ip, cluster, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const ins = db.prepare(`INSERT INTO events (${TEXT_COLUMNS}) VALUES (${Array(15).fill('?').join(', ')})`);
   const res = db.prepare('INSERT INTO event_resources (seq, type, name) VALUES (?, ?, ?)');
   db.transaction(() => {
     for (const e of events) {
-      const a = e.additionalEventData;
-      const seq = ins.run(e.eventId, Date.parse(e.eventTime), e.acsRegion, e.eventRW, e.eventName, e.eventType, e.serviceName, e.userIdentity.userName || null,
-        e.userIdentity.accessKeyId ?? null, a.sensitive ? 1 : 0, a.outcome, e.errorCode ?? null, e.sourceIpAddress || null,
-        typeof a.cluster === 'string' ? a.cluster : null, JSON.stringify(e)).lastInsertRowid;
+      const seq = ins.run(...textColumns(e, JSON.stringify(e))).lastInsertRowid;
       for (const [type, names] of Object.entries(e.referencedResources)) for (const name of new Set(names)) res.run(seq, type, name);
     }
   })();
@@ -177,16 +185,12 @@ describe('migration 16 (values by id, 16-byte eventIds)', () => {
     // The data directory as migration 15 left it, written through that schema's columns.
     const v15 = openDatabase(dir, { migrateTo: 15 });
     const codec = new BodyCodec(v15);
-    const ins = v15.prepare(`INSERT INTO events (event_id, event_time, region, event_rw, event_name, event_type, service_name, user_name,
-      access_key_id, sensitive, outcome, error_code, source_ip, cluster, account_id, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`);
+    const ins = v15.prepare(`INSERT INTO events (${TEXT_COLUMNS}) VALUES (${Array(15).fill('?').join(', ')})`);
     const name = v15.prepare('INSERT OR IGNORE INTO resource_names (type, name) VALUES (?, ?)');
     const ref = v15.prepare('INSERT OR IGNORE INTO event_resources (rid, seq) SELECT id, ? FROM resource_names WHERE type = ? AND name = ?');
     v15.transaction(() => {
       for (const e of events) {
-        const a = e.additionalEventData;
-        const seq = ins.run(e.eventId, Date.parse(e.eventTime), e.acsRegion, e.eventRW, e.eventName, e.eventType, e.serviceName, e.userIdentity.userName || null,
-          e.userIdentity.accessKeyId ?? null, a.sensitive ? 1 : 0, a.outcome, e.errorCode ?? null, e.sourceIpAddress || null,
-          typeof a.cluster === 'string' ? a.cluster : null, codec.encode(e)).lastInsertRowid;
+        const seq = ins.run(...textColumns(e, codec.encode(e))).lastInsertRowid;
         for (const [type, names] of Object.entries(e.referencedResources)) {
           for (const n of new Set(names)) {
             name.run(type, n);
