@@ -31,9 +31,9 @@
  *    wrk load through the gateway, and while the HTTP ingest clients of 2. run (the same phase:
  *    the probes run beside the clients). With `--postgres` the same with the events in PostgreSQL.
  *
- * Options: `--events N` (store throughput; default 200k, `--quick` 50k), `--rounds N` (3),
- * `--clients 2,4` (HTTP ingest client counts), `--seconds S` (each HTTP ingest and probe phase;
- * default 20, `--quick` 8), `--batch N` (records per POST, 1,000), `--postgres`, `--cpu-prof`
+ * Options: `--events N` (store throughput; default 100k, `--quick` 50k), `--rounds N` (2; `--quick`
+ * 1), `--clients 2,4` (HTTP ingest client counts), `--seconds S` (each HTTP ingest and probe phase;
+ * default 15, `--quick` 8), `--batch N` (records per POST, 1,000), `--postgres`, `--cpu-prof`
  * (an extra HTTP ingest phase into SQLite under `node --cpu-prof`: where each thread's CPU goes),
  * `--cpu-prof-dir D` (the same, profiles kept in D).
  */
@@ -379,10 +379,13 @@ function profileSection(dir: string, run: HttpRun): string {
   const { main, workers } = processProfiles(dir);
   if (!main) return '';
   const parts = [{ label: 'request thread (main)', ...topFrames(main, 10) }, ...workers.map((f) => ({ ...topFrames(f, 10) })).map((t) => ({ label: threadLabel(t.frames), ...t }))];
+  const busiest = parts.reduce((a, b) => (b.busyMs > a.busyMs ? b : a));
   return `
 ### Where FlinkTrail's CPU goes during HTTP ingest (\`--cpu-prof\`: one more SQLite run, ${run.clients} clients for ${Math.round((run.load.lastAckAt - run.load.startedAt) / 1000)} s under the profiler: ${int(run.answeredEps)} records/s answered)
 
 Self time of the busiest functions per thread over the whole life of the process (start, warm-up, run, shutdown); threads that were idle are left out.
+The busiest thread is the ${busiest.label}: ${ms(busiest.busyMs)} busy of its ${ms(busiest.wallMs)} (${((100 * busiest.busyMs) / busiest.wallMs).toFixed(0)} %).
+On a loaded machine a thread that waits for a core is sampled in whatever frame it was in, so shares are rough.
 
 ${parts
   .filter((p) => p.busyMs > 200)
@@ -395,10 +398,10 @@ async function ingestBench(o: BenchOptions): Promise<Section> {
   const startedAt = new Date();
   const t0 = Date.now();
   const othersLoad = loadavg()[0] as number;
-  const n = count(o.opts.get('events') || (o.quick ? '50k' : '200k'));
-  const rounds = Number(o.opts.get('rounds') || (o.quick ? 1 : 3));
+  const n = count(o.opts.get('events') || (o.quick ? '50k' : '100k'));
+  const rounds = Number(o.opts.get('rounds') || (o.quick ? 1 : 2));
   const clientCounts = (o.opts.get('clients') || '2,4').split(',').map(Number);
-  const httpSeconds = Number(o.opts.get('seconds') || (o.quick ? 8 : 20));
+  const httpSeconds = Number(o.opts.get('seconds') || (o.quick ? 8 : 15));
   const batch = count(o.opts.get('batch') || '1000');
   const keptProfiles = o.opts.get('cpu-prof-dir');
   const profileDir = keptProfiles || (o.opts.has('cpu-prof') ? benchDir('ingest-profile') : undefined);
