@@ -9,6 +9,7 @@
  *   npm run bench -- accounts --events 1M      the query cases as a member account vs the management account
  *   npm run bench -- scaling --sizes 1M,3M,10M
  *   npm run bench -- ingest --quick            shorter phases (noisier; still written)
+ *   npm run bench -- ingest --postgres --clients 2,4 --seconds 20   HTTP ingest, SQLite and PostgreSQL
  *   npm run bench -- gateway --cpu-prof        also where FlinkTrail's CPU goes (V8 profile)
  *   npm run bench -- gateway --cpu-prof-dir d  the same, and every thread's profile kept in d
  *   npm run bench -- differential              the full differential run against real Flink

@@ -40,7 +40,7 @@ function where(url: string, line: number): string {
 }
 
 /** The `n` functions with the most self time in one profile, idle time left out of the shares. */
-export function topFrames(file: string, n = 15): { frames: Frame[]; busyMs: number } {
+export function topFrames(file: string, n = 15): { frames: Frame[]; busyMs: number; wallMs: number } {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((x) => [x.id, x]));
   const self = new Map<string, { name: string; where: string; us: number }>();
@@ -58,6 +58,7 @@ export function topFrames(file: string, n = 15): { frames: Frame[]; busyMs: numb
   rows.sort((a, b) => b.us - a.us);
   return {
     busyMs: busyUs / 1000,
+    wallMs: (p.endTime - p.startTime) / 1000,
     frames: rows.slice(0, n).map((r) => ({ name: r.name, where: r.where, selfMs: r.us / 1000, share: r.us / Math.max(1, busyUs) })),
   };
 }

@@ -7,6 +7,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { run } from './procs.js';
+import { REPO } from './report.js';
 
 export interface HttpRequestSpec {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -81,7 +82,16 @@ end
 `;
 }
 
+let installed: Promise<void> | undefined;
+
+/** wrk from Debian (scripts/it/nginx.sh install, which does nothing when it is there), once per run. */
+function ensureWrk(): Promise<void> {
+  installed ??= run('bash', [join(REPO, 'scripts', 'it', 'nginx.sh'), 'install'], { timeoutMs: 600_000 }).then(() => undefined);
+  return installed;
+}
+
 export async function wrk(o: WrkOptions): Promise<WrkResult> {
+  await ensureWrk();
   const file = join(tmpdir(), `ft-wrk-${process.pid}-${Math.random().toString(36).slice(2)}.lua`);
   writeFileSync(file, script(o));
   try {

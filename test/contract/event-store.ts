@@ -15,6 +15,8 @@ import { newEvents } from '../helpers/events.js';
 export interface StoreOptions {
   /** Most index entries one lookup page walks (small, to force short pages). */
   scanBudget?: number;
+  /** The flush timer of appends (default: a few ms). */
+  flushIntervalMs?: number;
 }
 
 /** The management account every store of the contract is opened with (`managementAccountId`). */
@@ -414,6 +416,23 @@ export function eventStoreContract(name: string, backend: StoreBackend): void {
         assert.deepEqual(await store.get((batch[2000] as ActionTrailEvent).eventId), batch[2000]);
         assert.equal((await store.scan(0, 5000)).length, 2101, 'final events: trails see them');
       }));
+
+    it("an append made while an ingest batch is written is committed before the batch's next transaction, not at the flush timer", () =>
+      withStore(
+        async (store) => {
+          // More events than two transactions of either store take (500 SQLite, 2,000 PostgreSQL).
+          const batch = newEvents(4100, { start: T0 + DAY, stepMs: 1000 });
+          const gatewayEvent = oneEvent('CancelJob', T0);
+          const order: string[] = [];
+          const ingest = store.appendSerialized(JSON.stringify(batch)).then(() => order.push('ingest'));
+          const append = store.append(gatewayEvent).then(() => order.push('append'));
+          await Promise.all([ingest, append]);
+          assert.deepEqual(order, ['append', 'ingest']);
+          assert.deepEqual(await store.get(gatewayEvent.eventId), gatewayEvent);
+        },
+        // Far longer than the test: only the ingest's own turns can commit the append in time.
+        { flushIntervalMs: 600_000 },
+      ));
 
     it('purge deletes exactly what is older, across days, and keeps the rest whole', () =>
       filled(async (store, events) => {

@@ -267,6 +267,11 @@ export class PostgresEventStore implements EventStore {
   private closing: Promise<void> | undefined;
   private failures = 0;
   private readonly partitions = new Partitions();
+  /**
+   * The last ingest chunk's write: chunks go one after another, so at most one waits for
+   * SEQ_LOCK and the appends queued meanwhile wait for one chunk, not every batch in flight.
+   */
+  private ingestTail: Promise<unknown> = Promise.resolve();
   private readonly flushIntervalMs: number;
   private readonly maxQueue: number;
   private readonly scanBudget: number;
@@ -381,14 +386,22 @@ export class PostgresEventStore implements EventStore {
   /**
    * A prepared batch (ingest), written as it comes in transactions of SERIALIZED_CHUNK events,
    * each under SEQ_LOCK like every insert; a chunk's eventIds already stored (or earlier in the
-   * batch) are reported as duplicates by position.
+   * batch) are reported as duplicates by position. Chunks of concurrent batches take turns
+   * (`ingestTail`), and each first writes the appends queued meanwhile (the gateway's events):
+   * left to the flush timer, those would wait for the lock behind every chunk in flight.
    */
   async appendSerialized(eventsJson: string): Promise<number[]> {
     if (this.closed) throw new Error('The event store is closed.');
     const rows = (JSON.parse(eventsJson) as ActionTrailEvent[]).map((e, i) => record(e, i, this.codec, this.opts.managementAccountId));
     const inserted = new Set<string>();
     for (let from = 0; from < rows.length; from += SERIALIZED_CHUNK) {
-      for (const id of await this.write(rows.slice(from, from + SERIALIZED_CHUNK), [])) inserted.add(id);
+      const part = rows.slice(from, from + SERIALIZED_CHUNK);
+      const turn = this.ingestTail.then(async () => {
+        if (this.queue.length > 0 && this.failures === 0) await this.flush();
+        return this.write(part, []);
+      });
+      this.ingestTail = turn.catch(() => undefined);
+      for (const id of await turn) inserted.add(id);
     }
     const seen = new Set<string>();
     const duplicates: number[] = [];

@@ -19,7 +19,7 @@ eventStoreContract('SQLite', {
         WorkerEventStore.open({
           dataDir: dir,
           synchronous: 'normal',
-          flushIntervalMs: 2,
+          flushIntervalMs: opts.flushIntervalMs ?? 2,
           readers: 1,
           managementAccountId: MANAGEMENT,
           ...(opts.scanBudget ? { scanBudget: opts.scanBudget, planProbe: opts.scanBudget } : {}),

@@ -172,6 +172,26 @@ describe('SqliteEventStore.appendSerialized', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("commits appends queued during an ingest before the ingest's next chunk, not at the flush timer", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ft-store-ser-'));
+    const db = openDatabase(dir);
+    // A flush timer far longer than the test: only the ingest's chunks can commit the append.
+    const store = new SqliteEventStore(db, { flushIntervalMs: 60_000 });
+    try {
+      const [gatewayEvent, ...ingested] = newEvents(1501, { start: Date.parse('2026-02-01T00:00:00Z') });
+      const order: string[] = [];
+      const ingest = store.appendSerialized(JSON.stringify(ingested)).then(() => order.push('ingest'));
+      const append = store.append(gatewayEvent!).then(() => order.push('append'));
+      await Promise.all([ingest, append]);
+      assert.deepEqual(order, ['append', 'ingest']);
+      assert.deepEqual(await store.get(gatewayEvent!.eventId), gatewayEvent);
+    } finally {
+      await store.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("SqliteEventStore: a member account's resource references", () => {

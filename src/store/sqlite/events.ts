@@ -326,9 +326,12 @@ export class SqliteEventStore implements EventStore {
     const events = JSON.parse(eventsJson) as ActionTrailEvent[];
     const duplicates: number[] = [];
     for (let from = 0; from < events.length; from += SERIALIZED_CHUNK) {
-      // Between chunks, the thread answers other calls: a journaled write (the gateway waiting to
-      // forward to Flink) is not held up behind a 10,000-record ingest.
-      if (from > 0) await new Promise<void>((r) => setImmediate(r));
+      // Before each chunk, the thread answers other calls: a journaled write (the gateway waiting
+      // to forward to Flink) is not held up behind a 10,000-record ingest. And the appends queued
+      // meanwhile (the gateway's events) are committed first: left to the flush timer, they would
+      // wait for every chunk of every ingest in flight (timers run after them in the loop).
+      await new Promise<void>((r) => setImmediate(r));
+      if (this.queue.length > 0 && this.failures === 0) this.flush();
       try {
         this.db
           .transaction(() => {

@@ -128,7 +128,7 @@ eventStoreContract('PostgreSQL', {
   async space() {
     const schema = await newSchema();
     return {
-      open: (opts = {}) => PostgresEventStore.open({ url: url(), schema, flushIntervalMs: 5, poolMax: 4, managementAccountId: MANAGEMENT, ...(opts.scanBudget ? { scanBudget: opts.scanBudget } : {}) }),
+      open: (opts = {}) => PostgresEventStore.open({ url: url(), schema, flushIntervalMs: opts.flushIntervalMs ?? 5, poolMax: 4, managementAccountId: MANAGEMENT, ...(opts.scanBudget ? { scanBudget: opts.scanBudget } : {}) }),
       dispose: async () => {
         await postgres.admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       },
