@@ -73,47 +73,57 @@ function body(e: ActionTrailEvent): Buffer {
   return Buffer.concat([Buffer.from([1, 0, 1, 0]), deflateRawSync(JSON.stringify(e), { level: 6, dictionary: DICTIONARY })]);
 }
 
-/** The store's row mapping (kept in step with store/sqlite/events.ts by hand: a baseline must not share the code it measures). */
-function row(e: ActionTrailEvent) {
+/** An id of `event_values` (values.ts); `ids` knows every value of a fresh database once added. */
+type ValueIds = (kind: number, value: string) => number;
+
+/**
+ * The store's row mapping (kept in step with store/sqlite/events.ts and values.ts by hand: a
+ * baseline must not share the code it measures): short values as ids, a UUID eventId as 16 bytes.
+ */
+function row(e: ActionTrailEvent, id: ValueIds) {
+  const maybe = (kind: number, v: string | undefined) => (v ? id(kind, v) : null);
+  const ak = e.userIdentity.accessKeyId;
   return {
-    event_id: e.eventId,
+    event_id: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(e.eventId) ? Buffer.from(e.eventId.replaceAll('-', ''), 'hex') : e.eventId,
     event_time: Date.parse(e.eventTime),
-    region: e.acsRegion,
+    region_id: id(1, e.acsRegion),
     event_rw: e.eventRW,
-    event_name: e.eventName,
-    event_type: e.eventType,
-    service_name: e.serviceName,
-    user_name: e.userIdentity.userName || null,
-    access_key_id: e.userIdentity.accessKeyId ?? null,
+    name_id: id(2, e.eventName),
+    type_id: id(3, e.eventType),
+    service_id: id(4, e.serviceName),
+    user_id: maybe(5, e.userIdentity.userName),
+    key_id: ak === undefined ? null : id(6, ak),
     sensitive: e.additionalEventData.sensitive ? 1 : 0,
     outcome: e.additionalEventData.outcome,
     error_code: e.errorCode ?? null,
-    source_ip: e.sourceIpAddress || null,
-    cluster: typeof e.additionalEventData['cluster'] === 'string' ? e.additionalEventData['cluster'] : null,
+    ip_id: maybe(7, e.sourceIpAddress),
+    cluster_id: maybe(8, typeof e.additionalEventData['cluster'] === 'string' ? e.additionalEventData['cluster'] : undefined),
     body: body(e),
   };
 }
 
 /** The baseline: the store's own INSERTs, straight through better-sqlite3. */
 function rawInsert(db: Database.Database, events: ActionTrailEvent[], batch = BATCH): number {
-  const ins = db.prepare(`INSERT INTO events (event_id, event_time, region, event_rw, event_name, event_type, service_name, user_name,
-    access_key_id, sensitive, outcome, error_code, source_ip, cluster, body) VALUES (@event_id, @event_time, @region, @event_rw, @event_name,
-    @event_type, @service_name, @user_name, @access_key_id, @sensitive, @outcome, @error_code, @source_ip, @cluster, @body)`);
+  const ins = db.prepare(`INSERT INTO events (event_id, event_time, region_id, event_rw, name_id, type_id, service_id, user_id,
+    key_id, sensitive, outcome, error_code, ip_id, cluster_id, body) VALUES (@event_id, @event_time, @region_id, @event_rw, @name_id,
+    @type_id, @service_id, @user_id, @key_id, @sensitive, @outcome, @error_code, @ip_id, @cluster_id, @body)`);
   const res = db.prepare('INSERT OR IGNORE INTO event_resources (rid, seq) VALUES (?, ?)');
   const addName = db.prepare('INSERT INTO resource_names (type, name) VALUES (?, ?)');
-  // A fresh database: every name is added here, so this map knows them all.
+  const addValue = db.prepare('INSERT INTO event_values (kind, value) VALUES (?, ?)');
+  // A fresh database: every name and value is added here, so these maps know them all.
   const ids = new Map<string, number>();
-  const idOf = (type: string, name: string) => {
-    const key = `${type}\0${name}`;
+  const cached = (key: string, add: () => number | bigint) => {
     let id = ids.get(key);
-    if (id === undefined) ids.set(key, (id = Number(addName.run(type, name).lastInsertRowid)));
+    if (id === undefined) ids.set(key, (id = Number(add())));
     return id;
   };
+  const idOf = (type: string, name: string) => cached(`r${type}\0${name}`, () => addName.run(type, name).lastInsertRowid);
+  const valueId: ValueIds = (kind, value) => cached(`v${kind}\0${value}`, () => addValue.run(kind, value).lastInsertRowid);
   const t0 = performance.now();
   for (let i = 0; i < events.length; i += batch) {
     db.transaction(() => {
       for (const e of events.slice(i, i + batch)) {
-        const seq = Number(ins.run(row(e)).lastInsertRowid);
+        const seq = Number(ins.run(row(e, valueId)).lastInsertRowid);
         for (const [type, names] of Object.entries(e.referencedResources)) for (const name of new Set(names)) res.run(idOf(type, name), seq);
       }
     }).immediate();
@@ -209,9 +219,10 @@ function plainTable(dir: string, events: ActionTrailEvent[]): number {
   const db = new Database(join(dir, 'plain.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
-  db.exec(`CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, event_time INTEGER NOT NULL, region TEXT NOT NULL,
-    event_rw TEXT NOT NULL, event_name TEXT NOT NULL, event_type TEXT NOT NULL, service_name TEXT NOT NULL, user_name TEXT, access_key_id TEXT,
-    sensitive INTEGER NOT NULL, outcome TEXT NOT NULL, error_code TEXT, source_ip TEXT, cluster TEXT, body TEXT NOT NULL);
+  db.exec(`CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id NOT NULL, event_time INTEGER NOT NULL, region_id INTEGER NOT NULL,
+    event_rw TEXT NOT NULL, name_id INTEGER NOT NULL, type_id INTEGER NOT NULL, service_id INTEGER NOT NULL, user_id INTEGER, key_id INTEGER,
+    sensitive INTEGER NOT NULL, outcome TEXT NOT NULL, error_code TEXT, ip_id INTEGER, cluster_id INTEGER, account_id TEXT, body BLOB NOT NULL);
+    CREATE TABLE event_values (id INTEGER PRIMARY KEY AUTOINCREMENT, kind INTEGER NOT NULL, value TEXT NOT NULL);
     CREATE TABLE resource_names (id INTEGER PRIMARY KEY, type TEXT NOT NULL, name TEXT NOT NULL);
     CREATE TABLE event_resources (rid INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (rid, seq)) WITHOUT ROWID;`);
   const s = rawInsert(db, events);
