@@ -29,10 +29,12 @@
  * (index-only, at most `scanBudget` + 1 entries each; the GIN index of resources counted up to
  * RESOURCE_BUDGET) and the page's statement names the index that drives it, every other
  * condition written so that no index serves it. The walk is bounded as the SQLite store's is:
- * a candidate with fewer entries than the budget drives the page over the whole range; when
+ * the sparsest candidate with fewer entries than the budget drives the page over the whole range; when
  * every one has more, the farthest of their entries number `scanBudget` + 1 ends the page
- * there. A page may so come back short — even empty — with a cursor, and following cursors
- * still yields every event once, in order.
+ * there. With one ordered candidate (the time index, or a member's account index) there is
+ * nothing to choose: the page's statement bounds its own walk (`boundedRows`). A page may so
+ * come back short — even empty — with a cursor, and following cursors still yields every event
+ * once, in order.
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
@@ -716,10 +718,12 @@ export class PostgresEventStore implements EventStore {
    * holds only matches: `any`). Otherwise one statement probes every candidate over the whole
    * range after the cursor, each index-only and reading at most `scanBudget` + 1 entries: for
    * each index that walks in time order (a filter's, the partial sensitive one, else the time
-   * index) the entry number `scanBudget` + 1 in walk order, for the GIN index (resource) its
-   * count up to `scanBudget` + 1. A candidate with no such entry (fewer than the budget) drives
-   * the page over the whole range; when every candidate has more, the farthest of the ordered
+   * index) how many it has up to `scanBudget` + 1 and the last of them in walk order, for the GIN
+   * index (resource) its count up to RESOURCE_BUDGET + 1. The sparsest candidate within its
+   * budget drives the page over the whole range; when every candidate has more, the farthest of the ordered
    * probes ends the page there, and its index (which reaches it within the budget) drives it.
+   * With one ordered candidate, the time index or the account's own, only the resource (if any)
+   * is counted, and the candidate otherwise walks `bounded` (`boundedRows`: the same bound).
    */
   private async walkEnd(c: pg.PoolClient, f: EventFilter, r: Range): Promise<Walk> {
     const drivers = driversFor(f);
@@ -745,10 +749,12 @@ export class PostgresEventStore implements EventStore {
       const [row] = await this.prepared<{ n: number }>(c, `SELECT count(*)::int AS n FROM (${union} LIMIT ${this.resourceBudget + 1}) x`, p.values);
       return (row?.n ?? 0) <= this.resourceBudget ? { driver: 'resource', days } : { driver: ordered[0] as Driver, bounded: true };
     }
+    // Each ordered probe: how many of the first `scanBudget` + 1 entries there are, and the last
+    // of them in walk order ([count, time, seq]); reading them is what finding the last costs anyway.
     const probes = ordered.map(
       (d) =>
-        `(SELECT ARRAY[event_time, seq] FROM events WHERE ${this.conditions(only(d), p, r, d, '').join(' AND ')}
-          ORDER BY event_time ${order}, seq ${order} OFFSET ${this.scanBudget} LIMIT 1)`,
+        `(SELECT ARRAY[count(*)] || ${r.desc ? 'min' : 'max'}(ARRAY[event_time, seq]) FROM (SELECT event_time, seq FROM events
+          WHERE ${this.conditions(only(d), p, r, d, '').join(' AND ')} ORDER BY event_time ${order}, seq ${order} LIMIT ${this.scanBudget + 1}) x)`,
     );
     const days = resource ? await this.daysIn(c, r) : [];
     if (resource) {
@@ -756,17 +762,22 @@ export class PostgresEventStore implements EventStore {
       probes.push(union ? `(SELECT ARRAY[count(*)] FROM (${union} LIMIT ${this.resourceBudget + 1}) x)` : 'ARRAY[0]');
     }
     const [row] = await this.prepared<Record<string, string[] | null>>(c, `SELECT ${probes.map((q, i) => `${q} AS p${i}`).join(', ')}`, p.values);
-    const got = probes.map((_, i) => row?.[`p${i}`]?.map(Number) ?? null);
-    const free = ordered.findIndex((_, i) => got[i] === null);
-    const fewResources = resource && (got[ordered.length]?.[0] ?? 0) <= this.resourceBudget;
-    // A member's resource lookup: its account's index holds every event of the account (a few
-    // thousand rows to walk for a resource it rarely has); the resource's few entries are fewer.
-    if (fewResources && ordered.length === 1 && ordered[0] === 'accountId') return { driver: 'resource', days };
-    if (free >= 0) return { driver: ordered[free] as Driver };
-    if (fewResources) return { driver: 'resource', days };
+    const got = probes.map((_, i) => row?.[`p${i}`]?.map(Number) ?? [0]);
+    // The sparsest candidate with no more than the budget's entries drives the whole range: an
+    // ordered one, or the resource's GIN index when it has fewer (each of its matches is a heap
+    // read, as is each entry an ordered walk checks the other conditions on). The first free one
+    // would not do: in a member account every candidate may be under the budget (a common user
+    // and a rare IP), and walking the common one read 1,566 buffers where the rare one read a few.
+    const count = (i: number) => (got[i] as number[])[0] as number;
+    let best = -1;
+    ordered.forEach((_, i) => {
+      if (count(i) <= this.scanBudget && (best < 0 || count(i) < count(best))) best = i;
+    });
+    if (resource && count(ordered.length) <= this.resourceBudget && (best < 0 || count(ordered.length) < count(best))) return { driver: 'resource', days };
+    if (best >= 0) return { driver: ordered[best] as Driver };
     let end: { driver: Driver; stop: Cursor } | undefined;
     ordered.forEach((d, i) => {
-      const [time, seq] = got[i] as number[];
+      const [, time, seq] = got[i] as number[];
       const stop = { time: time as number, seq: seq as number };
       const farther = !end || (r.desc ? stop.time < end.stop.time || (stop.time === end.stop.time && stop.seq < end.stop.seq) : stop.time > end.stop.time || (stop.time === end.stop.time && stop.seq > end.stop.seq));
       if (farther) end = { driver: d, stop };
