@@ -31,6 +31,8 @@
  *   Migration 4 adds, per filter that drives lookups, an (account_id, column, event_time, seq)
  *   index partial over member accounts' events: a member's "filter AND its account" walks an
  *   index that holds only matches (events.ts, `walkEnd`), as the SQLite store's migration 14.
+ *   Migration 5 replaces the account's own index with one on `(account_id || '')`: a generic
+ *   plan preferred the plain one to the member index of a member's filter (see there).
  */
 import type { Migration } from './migrations.js';
 
@@ -116,6 +118,22 @@ export const EVENTS_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX events_acct_cluster_time ON events (account_id, cluster, event_time, seq) WHERE account_id IS NOT NULL;
       CREATE INDEX events_acct_service_time ON events (account_id, service_name, event_time, seq) WHERE account_id IS NOT NULL;
       CREATE INDEX events_acct_write_time ON events (account_id, event_time, seq) WHERE account_id IS NOT NULL AND event_rw = 'Write';
+    `,
+  },
+  {
+    version: 5,
+    name: "the account's own index on (account_id || ''), so that it no longer competes with the member indexes for a member's filtered lookup",
+    // A generic plan guesses a time range at 0.5 % of a partition, so every index that serves
+    // `account_id = $n` and the range looks like one row away; on most day partitions it took
+    // the narrower (account_id, event_time, seq) and read every event of the account there,
+    // filtering on the heap, instead of the member index holding only the matches. Only a
+    // statement that writes `(account_id || '') = $n` (events.ts, `conditions`) can use this one.
+    // account_id is included so that a probe reading only event_time and seq can be index-only
+    // (PostgreSQL 15 wants every column a condition names in the index itself). Like migration
+    // 4, it locks writes while the existing partitions are indexed.
+    sql: `
+      CREATE INDEX events_account_only_time ON events ((account_id || ''), event_time, seq) INCLUDE (account_id) WHERE account_id IS NOT NULL;
+      DROP INDEX events_account_time;
     `,
   },
 ];

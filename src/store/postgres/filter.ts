@@ -44,6 +44,12 @@ export const FILTER_COLUMNS: readonly { filter: keyof EventFilter; column: strin
   { filter: 'accountId', column: 'account_id' },
 ];
 
+/**
+ * A member account's condition in the form its own index holds (events migration 5:
+ * `(account_id || '')`, the same truth as `account_id`), over `events e`.
+ */
+export const ACCOUNT_INDEXED = "(e.account_id || '')";
+
 /** The resource keys an event is filed under (see events-schema.ts). */
 export function resourceKeys(resources: Record<string, readonly string[]>): string[] {
   const keys = new Set<string>();
@@ -81,8 +87,9 @@ export function filterConditions(f: EventFilter, p: Params, lo = f.startTime, hi
     }
     if (v === undefined) continue;
     const value = p.add(typeof v === 'string' ? pgText(v) : v);
-    // A region's events and the global ones (stored once, seen from every region).
-    where.push(filter === 'region' ? `e.region IN (${value}, '${GLOBAL_REGION_COLUMN}')` : `e.${column} = ${value}`);
+    // A region's events and the global ones (stored once, seen from every region). A member
+    // account in the form of its own index (events migration 5).
+    where.push(filter === 'region' ? `e.region IN (${value}, '${GLOBAL_REGION_COLUMN}')` : filter === 'accountId' ? `${ACCOUNT_INDEXED} = ${value}` : `e.${column} = ${value}`);
   }
   // A literal, so that the partial index events_sensitive_time (WHERE sensitive) applies.
   if (f.sensitive !== undefined) where.push(f.sensitive ? 'e.sensitive' : 'NOT e.sensitive');
