@@ -83,9 +83,9 @@ export async function startNginx(upstream: string): Promise<Nginx> {
   return { url: info.url, pid: info.pid };
 }
 
-/** The Node proxy floor (node-proxy.ts) in its own process, forwarding to `upstream`. */
-export async function startNodeProxy(upstream: string): Promise<Nginx> {
-  const child = spawnTracked(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'lib', 'node-proxy.ts'), upstream], { cwd: REPO });
+/** The Node proxy floor (node-proxy.ts) in its own process (or `processes` sharing its listener), forwarding to `upstream`. */
+export async function startNodeProxy(upstream: string, processes = 1): Promise<Nginx> {
+  const child = spawnTracked(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'lib', 'node-proxy.ts'), upstream, String(processes)], { cwd: REPO });
   let stdout = '';
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
