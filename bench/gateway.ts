@@ -8,6 +8,10 @@
  * own process), with authentication (HTTP Basic AccessKey on every request) and the durable
  * audit on (defaults: writes journaled with fsync before forwarding, `synchronous: full`).
  *
+ * A third baseline, for information: a bare Node proxy (bench/lib/node-proxy.ts: `http` server,
+ * the gateway's undici pool, no auth, no audit), the floor any proxy written in Node stands on —
+ * as one process and as two sharing the listener (`node:cluster`).
+ *
  * 1. Throughput: wrk, 32 connections, reads back to back, while a second client triggers a
  *    savepoint twice a second; three interleaved rounds per path, the median reported.
  * 2. Added latency: an open-loop client at a fixed 500 requests/s (1 % of them savepoint
@@ -22,7 +26,7 @@ import { rate, type RateRequest, type RateResult } from './lib/rate.js';
 import { cpuSeconds, sample } from './lib/procs.js';
 import type { Section } from './lib/report.js';
 import { framesTable, processProfiles, topFrames } from './lib/profile.js';
-import { benchDir, benchFlink, startFlinkTrail, startNginx } from './lib/servers.js';
+import { benchDir, benchFlink, startFlinkTrail, startNginx, startNodeProxy } from './lib/servers.js';
 import { bytes, int, median, ms, msDelta, ratio, table } from './lib/stats.js';
 import { wrk, type HttpRequestSpec, type WrkResult } from './lib/wrk.js';
 import type { Bench, BenchOptions } from './types.js';
@@ -49,6 +53,8 @@ async function gatewayBench(o: BenchOptions): Promise<Section> {
 
   const flink = await benchFlink();
   const nginx = await startNginx(flink.restUrl);
+  const nodeProxy = await startNodeProxy(flink.restUrl);
+  const nodeProxy2 = await startNodeProxy(flink.restUrl, 2);
   // `--cpu-prof-dir <dir>` keeps the profiles there (to read them further); `--cpu-prof` alone in a temporary one.
   const keptProfiles = o.opts.get('cpu-prof-dir');
   const profileDir = keptProfiles || (o.opts.has('cpu-prof') ? benchDir('gateway-profile') : undefined);
@@ -66,6 +72,8 @@ async function gatewayBench(o: BenchOptions): Promise<Section> {
     { name: 'nginx (plain reverse proxy)', origin: nginx.url, prefix: '' },
     { name: 'FlinkTrail (auth + durable audit)', origin: new URL(ft.apiUrl).origin, prefix: '/flink/default' },
     { name: 'FlinkTrail, store.synchronous=normal', origin: new URL(ftNormal.apiUrl).origin, prefix: '/flink/default' },
+    { name: 'bare Node proxy (http + undici, no auth, no audit)', origin: nodeProxy.url, prefix: '' },
+    { name: 'bare Node proxy, 2 processes (node:cluster)', origin: nodeProxy2.url, prefix: '' },
   ];
   const authFor = (t: Target) => (t.origin === new URL(ftNormal.apiUrl).origin ? ftNormal.authorization : ft.authorization);
   // An Authorization header everywhere: Flink and nginx ignore it, FlinkTrail checks it.
@@ -129,7 +137,7 @@ async function gatewayBench(o: BenchOptions): Promise<Section> {
   // Throughput table.
   const med = (name: string, f: (r: Round) => number) => median((results.get(name) ?? []).map(f));
   const rps = (name: string) => med(name, (r) => r.wrk.rps);
-  const [direct, proxy, trail] = targets.map((t) => t.name) as [string, string, string, string];
+  const [direct, proxy, trail, , bare, bare2] = targets.map((t) => t.name) as [string, string, string, string, string, string];
   const tputRows = targets.map((t) => [
     t.name,
     int(rps(t.name)),
@@ -207,11 +215,17 @@ ${framesTable(top.frames)}
   CPU is taken from Flink's, so the closed-loop ratios understate what a proxy on its own
   cores would reach; the numbers compare the paths under identical conditions, not absolute
   capacity.
-- The last row is for information, not a goal: the same FlinkTrail with
+- The last three rows are for information, not goals. The same FlinkTrail with
   \`store.synchronous: normal\` (commits not fsynced: survives a process crash, not a power
-  loss). Commits and their fsyncs run in the store's writer thread, not on the request
-  thread: a journaled write waits for its fsync, a read does not wait for any. Both FlinkTrail
-  processes run during the whole benchmark (one idle while the other is measured).
+  loss): commits and their fsyncs run in the store's writer thread, not on the request
+  thread, so a journaled write waits for its fsync, a read does not wait for any. Both FlinkTrail
+  processes run during the whole benchmark (one idle while the other is measured). And a bare
+  Node proxy (\`bench/lib/node-proxy.ts\`: Node's \`http\` server and the gateway's undici pool,
+  streaming answers, no authentication, no audit): the floor a proxy written in Node stands on,
+  at ${ratio(rps(bare) / rps(proxy))} nginx; FlinkTrail reaches ${ratio(rps(trail) / rps(bare))} of it. The same proxy as two
+  processes sharing the listener (\`node:cluster\`) reaches ${ratio(rps(bare2) / rps(proxy))} nginx (${ratio(rps(bare2) / rps(bare))} of one
+  process): what spreading a Node proxy over processes buys on this machine, where Flink and
+  the load generator need the same two cores.
 - Non-2xx answers and socket errors over all throughput rounds: ${int(errors)}. Fixed-rate
   statuses: ${statusNote}.
 - The fixed-rate client's own scheduling jitter on the FlinkTrail run: p99

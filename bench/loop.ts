@@ -127,37 +127,50 @@ async function loopBench(o: BenchOptions): Promise<Section> {
   const kinds = new Set((o.opts.get('load') ?? 'queries,ingest').split(','));
 
   const { dir: cached, meta } = await cachedStore(STORE_ROOT, n);
-  // The loaded phase ingests into the store: work on a copy so the cached one stays as generated.
-  const dataDir = benchDir('loop');
-  cpSync(cached, dataDir, { recursive: true });
   const flink = await benchFlink();
-  const ft = await startFlinkTrail({
-    dataDir,
-    flinkUrl: flink.restUrl,
-    set: ['store.retentionDays=36500', ...(readers ? [`store.readers=${readers}`] : [])],
-    user: 'bench-auditor',
-    ...(o.opts.get('cpu-prof-dir') ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${o.opts.get('cpu-prof-dir')}`] } : {}),
-  });
+  const profileArgs = o.opts.get('cpu-prof-dir') ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${o.opts.get('cpu-prof-dir')}`] } : {};
+  // The loaded phases ingest into the store: each FlinkTrail works on a copy so the cached one
+  // stays as generated. The second, for comparison in the same run, runs its query and ingest
+  // threads at the request thread's priority (nice 0) instead of the default nice 10.
+  const start = async (name: string, set: string[], profile: boolean) => {
+    const dataDir = benchDir(name);
+    cpSync(cached, dataDir, { recursive: true });
+    return startFlinkTrail({
+      dataDir,
+      flinkUrl: flink.restUrl,
+      set: ['store.retentionDays=36500', ...(readers ? [`store.readers=${readers}`] : []), ...set],
+      user: 'bench-auditor',
+      ...(profile ? profileArgs : {}),
+    });
+  };
+  const ft = await start('loop', [], true);
+  let flat: FlinkTrailChild | undefined;
   try {
-    const probe = (s: number) =>
-      rate({ origin: new URL(ft.apiUrl).origin, headers: { authorization: ft.authorization }, rate: 50, seconds: s, requests: [{ method: 'GET', path: '/flink/default/overview', kind: 'overview' }], connections: 4 });
+    flat = await start('loop-flat', ['store.readerNice=0', 'ingest.threadNice=0'], false);
+    const probe = (target: FlinkTrailChild, s: number) =>
+      rate({ origin: new URL(target.apiUrl).origin, headers: { authorization: target.authorization }, rate: 50, seconds: s, requests: [{ method: 'GET', path: '/flink/default/overview', kind: 'overview' }], connections: 4 });
     process.stderr.write('loop: warm-up…\n');
-    await probe(3);
+    await probe(ft, 3);
+    await probe(flat, 3);
 
     process.stderr.write(`loop: idle, ${seconds} s…\n`);
     await scrapeLoop(ft);
-    const idle = await probe(seconds);
+    const idle = await probe(ft, seconds);
     const idleLoop = await scrapeLoop(ft);
 
-    process.stderr.write(`loop: loaded (3 LookupEvents clients + ${batch}-record ingest), ${seconds} s…\n`);
-    await scrapeLoop(ft);
-    let release!: () => void;
-    const stop = new Promise<void>((r) => (release = r));
-    const heavy = heavyLoad(ft, meta.facts, stop, batch, kinds);
-    const loaded = await probe(seconds);
-    const loadedLoop = await scrapeLoop(ft);
-    release();
-    const load = await heavy;
+    const loadedPhase = async (target: FlinkTrailChild) => {
+      process.stderr.write(`loop: loaded (3 LookupEvents clients + ${batch}-record ingest), ${seconds} s…\n`);
+      await scrapeLoop(target);
+      let release!: () => void;
+      const stop = new Promise<void>((r) => (release = r));
+      const heavy = heavyLoad(target, meta.facts, stop, batch, kinds);
+      const r = await probe(target, seconds);
+      const l = await scrapeLoop(target);
+      release();
+      return { probe: r, loop: l, load: await heavy };
+    };
+    const { probe: loaded, loop: loadedLoop, load } = await loadedPhase(ft);
+    const flatRun = await loadedPhase(flat);
 
     const row = (name: string, r: RateResult, l: LoopDelay) => [
       name,
@@ -170,14 +183,21 @@ async function loopBench(o: BenchOptions): Promise<Section> {
       ms(l.max),
     ];
     const p99 = (r: RateResult) => r.byKind['overview']?.p99 ?? NaN;
-    const sortedQ = [...load.queryMs].sort((a, b) => a - b);
-    const qp = (p: number) => sortedQ[Math.min(sortedQ.length - 1, Math.floor(p * sortedQ.length))] ?? NaN;
+    const quantile = (l: Load) => {
+      const sorted = [...l.queryMs].sort((a, b) => a - b);
+      return (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+    };
+    const qp = quantile(load);
+    const fq = quantile(flatRun.load);
     const body = `
 Store: ${countLabel(meta.events)} generated events (seed ${meta.seed}). FlinkTrail runs as its own
 process (\`flinktrail serve\`, defaults${readers ? `, store.readers=${readers}` : ''}); the overview
 probe is a separate process at 50 requests/s (open loop); each phase ${seconds} s.
 
-${table(['phase', 'overviews', 'overview p50', 'overview p99', 'overview max', 'loop delay p50', 'loop delay p99', 'loop delay max'], [row('idle', idle, idleLoop), row('loaded', loaded, loadedLoop)])}
+${table(
+  ['phase', 'overviews', 'overview p50', 'overview p99', 'overview max', 'loop delay p50', 'loop delay p99', 'loop delay max'],
+  [row('idle', idle, idleLoop), row('loaded', loaded, loadedLoop), row('loaded, query and ingest threads at nice 0', flatRun.probe, flatRun.loop)],
+)}
 
 Load during the loaded phase: ${int(load.queries)} LookupEvents (user + eventName + resourceName,
 p50 ${ms(qp(0.5))}, p99 ${ms(qp(0.99))}, ${int(load.queries / seconds)}/s over three clients) and
@@ -185,6 +205,12 @@ ${int(load.ingested)} events ingested in ${int(load.batches)} batches of ${int(b
 (${int(load.ingested / seconds)} events/s)${load.errors ? `; ${int(load.errors)} errors, first: ${load.firstError}` : ''}.
 
 Loaded ÷ idle, overview p99: ${ratio(p99(loaded) / p99(idle))}.
+
+The last row is the same load on a second FlinkTrail (same store, same settings) whose reader
+and ingest threads run at the request thread's priority (\`store.readerNice=0\`,
+\`ingest.threadNice=0\`; the defaults are 10): ${int(flatRun.load.queries)} LookupEvents (p50
+${ms(fq(0.5))}, p99 ${ms(fq(0.99))}) and ${int(flatRun.load.ingested)} events ingested${flatRun.load.errors ? `; ${int(flatRun.load.errors)} errors, first: ${flatRun.load.firstError}` : ''}.
+Overview p99 at nice 0 ÷ default: ${ratio(p99(flatRun.probe) / p99(loaded))}; loop delay p99 ${ratio(flatRun.loop.p99 / loadedLoop.p99)}.
 
 Notes:
 - Loop delay: the main thread's \`monitorEventLoopDelay\` from FlinkTrail's own /metrics
@@ -211,7 +237,7 @@ Notes:
       ],
     };
   } finally {
-    await ft.stop();
+    await Promise.all([ft.stop(), flat?.stop()]);
   }
 }
 

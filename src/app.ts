@@ -122,6 +122,7 @@ async function openEventStore(config: Readonly<Config>, db: Db, log: Logger, met
         synchronous: config.store.synchronous,
         flushIntervalMs: config.store.flushIntervalMs,
         readers: config.store.readers,
+        readerNice: config.store.readerNice,
         cacheMb: config.store.cacheMb,
         managementAccountId: config.accountId,
         onFlushError,

@@ -83,6 +83,30 @@ export async function startNginx(upstream: string): Promise<Nginx> {
   return { url: info.url, pid: info.pid };
 }
 
+/** The Node proxy floor (node-proxy.ts) in its own process (or `processes` sharing its listener), forwarding to `upstream`. */
+export async function startNodeProxy(upstream: string, processes = 1): Promise<Nginx> {
+  const child = spawnTracked(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'lib', 'node-proxy.ts'), upstream, String(processes)], { cwd: REPO });
+  let stdout = '';
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`The Node proxy did not start within 30 s:\n${stderr}`)), 30_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const line = stdout.split('\n').find((l) => l.startsWith('{'));
+      if (line) {
+        clearTimeout(t);
+        resolve((JSON.parse(line) as { url: string }).url);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`The Node proxy exited with ${code}:\n${stderr}`));
+    });
+  });
+  return { url, pid: child.pid as number };
+}
+
 export interface FlinkTrailChild {
   pid: number;
   apiUrl: string;

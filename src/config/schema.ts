@@ -475,6 +475,13 @@ export const configSchema = {
           default: 2,
           description: 'Reader threads for lookups, histograms, exports and trail scans. The store runs off the thread that proxies Flink: one writer thread commits, these answer queries (a slow query occupies one of them, never the gateway).',
         },
+        readerNice: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 19,
+          default: 10,
+          description: "The reader threads' CPU priority as a Linux nice value (0 = the request thread's). Above 0, when the machine has fewer free cores than runnable threads, the kernel runs the thread proxying Flink before queries; queries still get the CPU nobody else wants. Ignored on other systems.",
+        },
         cacheMb: {
           type: 'integer',
           minimum: 1,
@@ -653,6 +660,13 @@ export const configSchema = {
           maximum: 64,
           default: 1,
           description: 'Threads that parse, check and redact ingested batches (never the thread that proxies Flink). More help only with several concurrent ingest clients and spare cores.',
+        },
+        threadNice: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 19,
+          default: 10,
+          description: "These threads' CPU priority as a Linux nice value (0 = the request thread's): see `store.readerNice`. Ignored on other systems.",
         },
       },
     },
@@ -943,6 +957,7 @@ export interface Config {
     flushIntervalMs: number;
     synchronous: 'full' | 'normal';
     readers: number;
+    readerNice: number;
     cacheMb: number;
   };
   journal: { kafka?: KafkaJournalConfig };
@@ -956,7 +971,7 @@ export interface Config {
     operatorUsers: string[];
     recordReads: boolean;
   };
-  ingest: { maxBodyBytes: number; maxEvents: number; threads: number };
+  ingest: { maxBodyBytes: number; maxEvents: number; threads: number; threadNice: number };
   actiontrailApi: { enabled: boolean; rateLimit: { requestsPerSecond: number; lookupEventsPerSecond: number } };
   trails: {
     windowSeconds: number;

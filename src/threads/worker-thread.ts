@@ -11,8 +11,14 @@
  * Threads start from the compiled `.js` file, or under tsx (tests, benchmarks) from the `.ts`
  * file through a one-line bootstrap that registers tsx inside the thread: Node 20 refuses a .ts
  * worker entry before tsx's inherited hooks can see it. This module imports nothing of ours.
+ *
+ * A thread may run at a lower CPU priority than the request thread (`nice`): queries and ingest
+ * preparation are background work, and on a machine with fewer cores than runnable threads the
+ * kernel then runs the thread proxying Flink first. Linux keeps a nice value per thread, so the
+ * thread lowers its own; elsewhere `setpriority` would lower the whole process, so it does not.
  */
-import { Worker, type MessagePort, type Transferable } from 'node:worker_threads';
+import { setPriority } from 'node:os';
+import { Worker, workerData, type MessagePort, type Transferable } from 'node:worker_threads';
 
 export class ThreadError extends Error {
   constructor(
@@ -38,11 +44,35 @@ function entryOf(url: URL): { entry: URL | string; eval: boolean } {
   return { entry: `import('tsx/esm/api').then((m) => m.register()).then(() => import(${JSON.stringify(url.href)}))`, eval: true };
 }
 
+/** What a thread is started with (its `workerData`). */
+interface ThreadStart {
+  nice: number;
+  data: unknown;
+}
+
+/** In a thread: the `data` its `WorkerThreadSpec` gave. */
+export function threadData<T>(): T {
+  return (workerData as ThreadStart).data as T;
+}
+
+/** In a thread: lowers its own priority to the spec's `nice` (on Linux; a no-op elsewhere or at 0). */
+function applyNice(): void {
+  const nice = (workerData as ThreadStart | undefined)?.nice ?? 0;
+  if (nice <= 0 || process.platform !== 'linux') return;
+  try {
+    setPriority(nice);
+  } catch {
+    // Not allowed here (a seccomp profile, say): the thread keeps the request thread's priority.
+  }
+}
+
 export interface WorkerThreadSpec<Call> {
   file: URL;
   /** Thread name (shown in profiles and diagnostics) and the noun used in error messages. */
   name: string;
   data: unknown;
+  /** The thread's nice value, 0–19 (Linux only; default 0: the request thread's priority). */
+  nice?: number;
   /** The call that ends the thread's work before it is terminated (none: terminated at once). */
   closeCall?: Call;
   /** The message of calls refused after `stop`. */
@@ -67,7 +97,8 @@ export class WorkerThread<Call> {
   start(): Promise<void> {
     if (this.ready) return this.ready;
     const { entry, eval: isEval } = entryOf(this.spec.file);
-    const worker = new Worker(entry, { eval: isEval, workerData: this.spec.data, name: this.spec.name });
+    const start: ThreadStart = { nice: this.spec.nice ?? 0, data: this.spec.data };
+    const worker = new Worker(entry, { eval: isEval, workerData: start, name: this.spec.name });
     this.worker = worker;
     this.ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (msg: Reply | Notice) => {
@@ -132,13 +163,14 @@ export class WorkerThread<Call> {
  * The worker side: answers every `{id, call}` posted to `port` with `answer(call, progress)`
  * (errors as `{ok: false, message, code}`; `progress(v)` reports part of the work before the
  * answer), and posts `ready`. `isClose(call)` marks the closing call, whose answer waits for
- * every other answer to be posted first.
+ * every other answer to be posted first. The thread takes its spec's `nice` first.
  */
 export function serveCalls<Call>(
   port: MessagePort,
   answer: (call: Call, progress: (v: unknown) => void) => Promise<unknown>,
   isClose: (call: Call) => boolean = () => false,
 ): void {
+  applyNice();
   const replying = new Set<Promise<void>>();
   const post = (id: number, value: unknown) => port.postMessage({ id, ok: true, value } satisfies Reply);
   const fail = (id: number, err: unknown) => {

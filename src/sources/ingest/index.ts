@@ -39,7 +39,7 @@ export interface IngestDeps {
 export function createIngestModule(deps: IngestDeps) {
   const { config } = deps;
   // Preparing a batch is CPU (parse, schema checks, redaction): threads, not the request thread.
-  const pool = new PreparePool({ threads: config.ingest.threads, auditPolicy: config.auditPolicy });
+  const pool = new PreparePool({ threads: config.ingest.threads, auditPolicy: config.auditPolicy, nice: config.ingest.threadNice });
   const ingester = new Ingester(pool, deps.recorder, deps.metrics, config.ingest.maxEvents);
   return {
     name: 'ingest',

@@ -17,11 +17,12 @@ const FILE = workerFile(import.meta.url, 'prepare-worker');
 export class PreparePool {
   private readonly threads: WorkerThread<PrepareRequest>[];
 
-  constructor(opts: { threads: number; auditPolicy: AuditPolicyConfig }) {
+  /** `nice`: the threads' nice value (see WorkerThreadSpec), default 0. */
+  constructor(opts: { threads: number; auditPolicy: AuditPolicyConfig; nice?: number }) {
     const data: PrepareWorkerData = { auditPolicy: opts.auditPolicy };
     this.threads = Array.from(
       { length: Math.max(1, opts.threads) },
-      (_, i) => new WorkerThread<PrepareRequest>({ file: FILE, name: `flinktrail-ingest-${i + 1}`, data, closedMessage: 'The ingest API is closed.' }),
+      (_, i) => new WorkerThread<PrepareRequest>({ file: FILE, name: `flinktrail-ingest-${i + 1}`, data, nice: opts.nice ?? 0, closedMessage: 'The ingest API is closed.' }),
     );
   }
 

@@ -4,16 +4,16 @@
  * and redactor from the same configuration as the main thread's. Rules with `roles` match no
  * ingested record: the records carry other tools' identities, not FlinkTrail's users.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { compileAuditPolicy } from '../../pipeline/audit-policy/index.js';
 import { compileRedactor } from '../../pipeline/redact.js';
-import { serveCalls } from '../../threads/worker-thread.js';
+import { serveCalls, threadData } from '../../threads/worker-thread.js';
 import type { PrepareWorkerData } from './pool.js';
 import { prepareBatch, type PrepareRequest } from './prepare.js';
 
 const port = parentPort;
 if (!port) throw new Error('prepare-worker.ts runs only as a worker thread.');
-const data = workerData as PrepareWorkerData;
+const data = threadData<PrepareWorkerData>();
 const policy = compileAuditPolicy(data.auditPolicy, { roleOf: () => undefined });
 const redactor = compileRedactor();
 

@@ -6,15 +6,15 @@
  * also runs SQLite's WAL checkpoints; reader threads open the database read-only and answer
  * lookups, scans, gets and histograms. Nothing here touches the thread that proxies Flink.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import type { HistogramQuery } from '../../query/histogram.js';
 import type { ActionTrailEvent } from '../../event/types.js';
 import { openDatabase } from './database.js';
 import { SqliteEventStore } from './events.js';
-import { serveCalls } from '../../threads/worker-thread.js';
+import { serveCalls, threadData } from '../../threads/worker-thread.js';
 import type { StoreCall, StoreWorkerData, WorkerNotice } from './worker-protocol.js';
 
-const data = workerData as StoreWorkerData;
+const data = threadData<StoreWorkerData>();
 const port = parentPort;
 if (!port) throw new Error('store-worker.ts runs only as a worker thread.');
 

@@ -30,6 +30,8 @@ export interface WorkerEventStoreOptions {
   cacheMb?: number;
   /** Reader threads (at least 1). */
   readers: number;
+  /** The reader threads' nice value (0–19, Linux): below the request thread, so queries yield to Flink's requests. Default 0. */
+  readerNice?: number;
   maxQueue?: number;
   planProbe?: number;
   scanBudget?: number;
@@ -43,11 +45,12 @@ const CLOSED = 'The event store is closed.';
 
 type Thread = WorkerThread<StoreCall>;
 
-function thread(data: StoreWorkerData, onFlushError?: (err: Error, queued: number) => void): Thread {
+function thread(data: StoreWorkerData, nice: number, onFlushError?: (err: Error, queued: number) => void): Thread {
   return new WorkerThread<StoreCall>({
     file: WORKER_FILE,
     name: `flinktrail-store-${data.role}`,
     data,
+    nice,
     closeCall: { op: 'close' },
     closedMessage: CLOSED,
     onNotice: (n) => {
@@ -75,8 +78,8 @@ export class WorkerEventStore implements EventStore {
       ...(opts.scanBudget !== undefined ? { scanBudget: opts.scanBudget } : {}),
       ...(opts.managementAccountId !== undefined ? { managementAccountId: opts.managementAccountId } : {}),
     };
-    this.writer = thread({ ...base, role: 'writer' }, opts.onFlushError);
-    this.readers = Array.from({ length: Math.max(1, opts.readers) }, () => thread({ ...base, role: 'reader' }));
+    this.writer = thread({ ...base, role: 'writer' }, 0, opts.onFlushError);
+    this.readers = Array.from({ length: Math.max(1, opts.readers) }, () => thread({ ...base, role: 'reader' }, opts.readerNice ?? 0));
   }
 
   /** Starts the threads; the database must exist and be migrated (`openDatabase` on the main thread). */
