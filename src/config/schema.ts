@@ -480,7 +480,7 @@ export const configSchema = {
           minimum: 0,
           maximum: 19,
           default: 10,
-          description: "The reader threads' CPU priority as a Linux nice value (0 = the request thread's). Above 0, when the machine has fewer free cores than runnable threads, the kernel runs the thread proxying Flink before queries; queries still get the CPU nobody else wants. Ignored on other systems.",
+          description: "How far below the request thread the reader threads run, in Linux nice steps (0 = the same priority; the result is capped at 19). Above 0, when the machine has fewer free cores than runnable threads, the kernel runs the thread proxying Flink before queries; queries still get the CPU nobody else wants. Ignored on other systems.",
         },
         cacheMb: {
           type: 'integer',
@@ -666,7 +666,7 @@ export const configSchema = {
           minimum: 0,
           maximum: 19,
           default: 10,
-          description: "These threads' CPU priority as a Linux nice value (0 = the request thread's): see `store.readerNice`. Ignored on other systems.",
+          description: "How far below the request thread these threads run, in Linux nice steps (0 = the same priority): see `store.readerNice`. Ignored on other systems.",
         },
       },
     },

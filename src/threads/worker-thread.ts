@@ -17,7 +17,7 @@
  * kernel then runs the thread proxying Flink first. Linux keeps a nice value per thread, so the
  * thread lowers its own; elsewhere `setpriority` would lower the whole process, so it does not.
  */
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 import { Worker, workerData, type MessagePort, type Transferable } from 'node:worker_threads';
 
 export class ThreadError extends Error {
@@ -55,12 +55,15 @@ export function threadData<T>(): T {
   return (workerData as ThreadStart).data as T;
 }
 
-/** In a thread: lowers its own priority to the spec's `nice` (on Linux; a no-op elsewhere or at 0). */
+/**
+ * In a thread: lowers its own priority by the spec's `nice` below the thread that started it (whose
+ * value it inherited), at most to 19 (on Linux; a no-op elsewhere or at 0).
+ */
 function applyNice(): void {
   const nice = (workerData as ThreadStart | undefined)?.nice ?? 0;
   if (nice <= 0 || process.platform !== 'linux') return;
   try {
-    setPriority(nice);
+    setPriority(Math.min(19, getPriority() + nice));
   } catch {
     // Not allowed here (a seccomp profile, say): the thread keeps the request thread's priority.
   }
@@ -71,7 +74,7 @@ export interface WorkerThreadSpec<Call> {
   /** Thread name (shown in profiles and diagnostics) and the noun used in error messages. */
   name: string;
   data: unknown;
-  /** The thread's nice value, 0–19 (Linux only; default 0: the request thread's priority). */
+  /** How much lower than the starting thread's the thread's nice value is, 0–19 (Linux only; default 0: the same priority). */
   nice?: number;
   /** The call that ends the thread's work before it is terminated (none: terminated at once). */
   closeCall?: Call;
