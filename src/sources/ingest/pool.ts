@@ -17,7 +17,7 @@ const FILE = workerFile(import.meta.url, 'prepare-worker');
 export class PreparePool {
   private readonly threads: WorkerThread<PrepareRequest>[];
 
-  /** `nice`: the threads' nice value (see WorkerThreadSpec), default 0. */
+  /** `nice`: how many Linux nice steps below the request thread the threads run (see WorkerThreadSpec), default 0. */
   constructor(opts: { threads: number; auditPolicy: AuditPolicyConfig; nice?: number }) {
     const data: PrepareWorkerData = { auditPolicy: opts.auditPolicy };
     this.threads = Array.from(

@@ -30,7 +30,7 @@ export interface WorkerEventStoreOptions {
   cacheMb?: number;
   /** Reader threads (at least 1). */
   readers: number;
-  /** The reader threads' nice value (0–19, Linux): below the request thread, so queries yield to Flink's requests. Default 0. */
+  /** How many Linux nice steps below the request thread the readers run (0–19), so queries yield to Flink's requests. Default 0. */
   readerNice?: number;
   maxQueue?: number;
   planProbe?: number;
