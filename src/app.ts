@@ -113,6 +113,8 @@ async function openEventStore(config: Readonly<Config>, db: Db, log: Logger, met
         url,
         flushIntervalMs: config.store.flushIntervalMs,
         poolMax: config.store.poolMax,
+        readers: config.store.readers,
+        readerNice: config.store.readerNice,
         managementAccountId: config.accountId,
         onFlushError,
         onPoolError: (err) => log.warn({ err: err.message, store: redactUrl(url) }, 'A PostgreSQL connection failed; the pool replaces it.'),

@@ -473,7 +473,7 @@ export const configSchema = {
           minimum: 1,
           maximum: 16,
           default: 2,
-          description: 'Reader threads for lookups, histograms, exports and trail scans. The store runs off the thread that proxies Flink: one writer thread commits, these answer queries (a slow query occupies one of them, never the gateway).',
+          description: 'Reader threads for lookups, histograms, exports and trail scans. The store runs off the thread that proxies Flink: one writer thread commits, these answer queries (a slow query occupies one of them, never the gateway). With `store.url`: threads that answer lookups (reading and decoding each page off the thread that proxies Flink), each with at most `ceil(poolMax / readers)` connections of its own beside the `poolMax` of the instance\'s pool.',
         },
         readerNice: {
           type: 'integer',

@@ -50,6 +50,8 @@ import { EVENTS_COMPONENT, EVENTS_MIGRATIONS } from './events-schema.js';
 import { inTransaction, migrate } from './migrations.js';
 import { DAY_MS, partitionName, Partitions } from './partitions.js';
 import { openPool, redactSecrets, redactUrl } from './url.js';
+import { WorkerThread, workerFile } from '../../threads/worker-thread.js';
+import type { ReaderCall, ReaderData } from './reader-worker.js';
 
 /** How many index entries one page of a lookup may walk (see `lookup`). */
 const SCAN_BUDGET = 10_000;
@@ -173,10 +175,23 @@ export interface PostgresEventStoreOptions {
    * event's account is stored as it is.
    */
   managementAccountId?: string;
+  /**
+   * Threads that answer lookups (default 0: the calling thread does). Each has a pool of its own
+   * (at most `ceil(poolMax / readers)` connections), reads the page and decodes its records there
+   * (inflate and JSON, the CPU a page costs) and posts them back: the thread that proxies Flink
+   * only receives the records, as with the embedded store's readers. A lookup goes to the thread
+   * with the fewest in flight; a thread that dies fails its lookups and is started again.
+   */
+  readers?: number;
+  /** How many Linux nice steps below the calling thread the readers run (0–19; default 0). */
+  readerNice?: number;
   onFlushError?: (err: Error, queued: number) => void;
   /** An idle connection failed (the pool replaces it); the message is already redacted. */
   onPoolError?: (err: Error) => void;
 }
+
+const READER_FILE = workerFile(import.meta.url, 'reader-worker');
+const CLOSED = 'The event store is closed.';
 
 /** A row to write: the store's own copy of an event (taken when the call is made). */
 type Row = ReturnType<typeof record>;
@@ -310,6 +325,8 @@ export class PostgresEventStore implements EventStore {
   /** How many matches of a resource may drive a page through the GIN index (see `walkEnd`). */
   private readonly resourceBudget: number;
   private codec!: PostgresBodyCodec;
+  /** The threads answering lookups (`readers`); none: lookups run here. */
+  private readers: WorkerThread<ReaderCall>[] = [];
   /** `postgres:<uuid>`: which store this is (made once per database and schema). */
   id = '';
 
@@ -334,19 +351,55 @@ export class PostgresEventStore implements EventStore {
    */
   static async open(opts: PostgresEventStoreOptions): Promise<PostgresEventStore> {
     const pool = openPool(opts.url, { max: opts.poolMax ?? 10, ...(opts.schema ? { schema: opts.schema } : {}) }, (err) => opts.onPoolError?.(new Error(redactSecrets(err.message, opts.url))));
+    const store = new PostgresEventStore(pool, opts);
     try {
       await migrate(pool, EVENTS_COMPONENT, EVENTS_MIGRATIONS);
-      const store = new PostgresEventStore(pool, opts);
       store.codec = await PostgresBodyCodec.open((sql, values) => store.query(sql, values));
       const [row] = (await pool.query('SELECT id FROM event_store_id')).rows as { id: string }[];
       store.id = `postgres:${row?.id ?? ''}`;
       const now = Date.now();
       await store.withClient((c) => store.partitions.ensure(c, [now - DAY_MS, now, now + DAY_MS]));
+      await store.startReaders();
+      return store;
+    } catch (err) {
+      for (const r of store.readers) await r.stop().catch(() => undefined);
+      await pool.end().catch(() => undefined);
+      throw new FlinkTrailError('FT_ERR_STORE_UNAVAILABLE', redactUrl(opts.url), redactSecrets((err as Error).message, opts.url));
+    }
+  }
+
+  /**
+   * A store that only reads (a reader thread's, see `readers`): it connects and loads the body
+   * dictionaries, and leaves migrations and partitions to the store that started it.
+   */
+  static async openReader(opts: PostgresEventStoreOptions): Promise<PostgresEventStore> {
+    const pool = openPool(opts.url, { max: opts.poolMax ?? 10, ...(opts.schema ? { schema: opts.schema } : {}) }, (err) => opts.onPoolError?.(new Error(redactSecrets(err.message, opts.url))));
+    try {
+      const store = new PostgresEventStore(pool, { ...opts, readers: 0 });
+      store.codec = await PostgresBodyCodec.open((sql, values) => store.query(sql, values));
       return store;
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw new FlinkTrailError('FT_ERR_STORE_UNAVAILABLE', redactUrl(opts.url), redactSecrets((err as Error).message, opts.url));
     }
+  }
+
+  private async startReaders(): Promise<void> {
+    const n = this.opts.readers ?? 0;
+    if (n <= 0) return;
+    const o = this.opts;
+    const data: ReaderData = {
+      url: o.url,
+      poolMax: Math.ceil((o.poolMax ?? 10) / n),
+      ...(o.schema !== undefined ? { schema: o.schema } : {}),
+      ...(o.scanBudget !== undefined ? { scanBudget: o.scanBudget } : {}),
+      ...(o.managementAccountId !== undefined ? { managementAccountId: o.managementAccountId } : {}),
+    };
+    this.readers = Array.from(
+      { length: n },
+      () => new WorkerThread<ReaderCall>({ file: READER_FILE, name: 'flinktrail-postgres-reader', data, nice: o.readerNice ?? 0, closeCall: { op: 'close' }, closedMessage: CLOSED }),
+    );
+    await Promise.all(this.readers.map((r) => r.start()));
   }
 
   /** `err` with anything that could quote the URL's password removed. */
@@ -499,7 +552,16 @@ export class PostgresEventStore implements EventStore {
     if (this.queue.length) this.schedule();
   }
 
-  async lookup(req: LookupRequest): Promise<LookupPage> {
+  lookup(req: LookupRequest): Promise<LookupPage> {
+    if (this.readers.length === 0) return this.lookupHere(req);
+    if (this.closed) return Promise.reject(new Error(CLOSED));
+    let best = this.readers[0] as WorkerThread<ReaderCall>;
+    for (const r of this.readers) if (r.inFlight < best.inFlight) best = r;
+    return best.call<LookupPage>({ op: 'lookup', request: req });
+  }
+
+  /** A lookup on this thread (a reader thread's, or every lookup's without `readers`). */
+  async lookupHere(req: LookupRequest): Promise<LookupPage> {
     const f = storedAccount(req.filter, this.opts.managementAccountId);
     const { lo, hi, desc } = pageRange(req);
     if (lo > hi) return { events: [] };
@@ -942,6 +1004,7 @@ export class PostgresEventStore implements EventStore {
       const left = this.queue;
       this.queue = [];
       for (const p of left) p.reject(new Error('The event store closed before this event could be written.'));
+      await Promise.all(this.readers.map((r) => r.stop()));
       await this.pool.end();
     })();
     return this.closing;

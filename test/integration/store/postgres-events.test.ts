@@ -11,6 +11,8 @@
  * lookups: a member account's filter walks its member index (events migration 4).
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { describe, it } from 'node:test';
 import pg from 'pg';
 import { eventStoreContract, MANAGEMENT } from '../../contract/event-store.js';
@@ -124,11 +126,14 @@ async function newSchema(): Promise<string> {
   return schema;
 }
 
+// Lookups on a reader thread, as `serve` runs them (store.readers); the plan tests below run them
+// on the calling thread (readers 0), the same code.
 eventStoreContract('PostgreSQL', {
   async space() {
     const schema = await newSchema();
     return {
-      open: (opts = {}) => PostgresEventStore.open({ url: url(), schema, flushIntervalMs: opts.flushIntervalMs ?? 5, poolMax: 4, managementAccountId: MANAGEMENT, ...(opts.scanBudget ? { scanBudget: opts.scanBudget } : {}) }),
+      open: (opts = {}) =>
+        PostgresEventStore.open({ url: url(), schema, flushIntervalMs: opts.flushIntervalMs ?? 5, poolMax: 4, readers: 1, managementAccountId: MANAGEMENT, ...(opts.scanBudget ? { scanBudget: opts.scanBudget } : {}) }),
       dispose: async () => {
         await postgres.admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       },
@@ -261,6 +266,47 @@ describe('PostgresEventStore', () => {
       await store.close();
       await postgres.admin.query(`DROP SCHEMA ${schema} CASCADE`);
     }
+  });
+
+  it('answers lookups on its reader threads (below the calling thread with readerNice) as the calling thread would', async () => {
+    const schema = await newSchema();
+    const store = await PostgresEventStore.open({ url: url(), schema, flushIntervalMs: 5, readers: 2, readerNice: 5 });
+    const here = await PostgresEventStore.open({ url: url(), schema, flushIntervalMs: 5 });
+    try {
+      const events = newEvents(120, { start: Date.parse('2026-02-01T00:30:00Z'), stepMs: 3600_000 });
+      await Promise.all(events.map((e) => store.append(e)));
+      const ran = recordStatements(store);
+      const filter = { startTime: 0, endTime: Date.parse('2030-01-01T00:00:00Z') };
+      const cases = [filter, { ...filter, user: 'bob' }, { ...filter, user: 'bob', sourceIpAddress: '10.0.0.1' }, { ...filter, eventRW: 'Write' as const }];
+      for (const f of cases) {
+        for (const direction of ['FORWARD', 'BACKWARD'] as const) {
+          const [threaded, local] = await Promise.all([store.lookup({ filter: f, direction, limit: 7 }), here.lookup({ filter: f, direction, limit: 7 })]);
+          assert.ok(threaded.events.length > 0, JSON.stringify(f));
+          assert.deepEqual(threaded, local, `${JSON.stringify(f)} ${direction}`);
+          if (threaded.next) assert.deepEqual(await store.lookup({ filter: f, direction, limit: 7, after: threaded.next }), await here.lookup({ filter: f, direction, limit: 7, after: threaded.next }));
+        }
+      }
+      // Several at once spread over both threads; none ran a lookup statement on the calling thread's pool.
+      const many = await Promise.all(Array.from({ length: 8 }, () => store.lookup({ filter, direction: 'FORWARD', limit: 50 })));
+      assert.ok(many.every((p) => p.events.length === 50));
+      assert.deepEqual(ran, [], "the store's own pool ran no lookup statement");
+      if (process.platform === 'linux' && getPriority() <= 14) {
+        const lowered = readdirSync('/proc/self/task').filter((tid) => {
+          try {
+            const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+            return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) === getPriority() + 5;
+          } catch {
+            return false; // the thread ended between the listing and the read
+          }
+        });
+        assert.equal(lowered.length, 2, 'two reader threads, 5 nice steps below');
+      }
+    } finally {
+      await here.close();
+      await store.close();
+      await postgres.admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    }
+    await assert.rejects(store.lookup({ filter: { startTime: 0, endTime: 1 }, direction: 'FORWARD', limit: 1 }), /closed/);
   });
 
   it('reads rows written with a body text before events migration 2 everywhere, and writes new rows compressed', async () => {
