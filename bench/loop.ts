@@ -22,6 +22,7 @@ import { cachedStore, Generator, makeWorld, type Facts } from './lib/generate.js
 import { rate, type RateResult } from './lib/rate.js';
 import type { Section } from './lib/report.js';
 import { benchDir, benchFlink, startFlinkTrail, type FlinkTrailChild } from './lib/servers.js';
+import { benchPostgres, copyToPostgres } from './lib/postgres.js';
 import { int, ms, ratio, table } from './lib/stats.js';
 import { STORE_ROOT } from './query.js';
 import { count, countLabel, type Bench, type BenchOptions } from './types.js';
@@ -143,8 +144,16 @@ async function loopBench(o: BenchOptions): Promise<Section> {
       ...(profile ? profileArgs : {}),
     });
   };
+  // --postgres: the loaded phase again on the PostgreSQL store (its own copy of the same events
+  // for each FlinkTrail, since the phase ingests), lookups on reader threads (the default) and on
+  // the request thread (store.readers=0).
+  const startPostgres = async (name: string, set: string[]) => {
+    const copy = await copyToPostgres(await benchPostgres(), cached, `bench_loop_${name.replaceAll('-', '_')}`, { events: meta.events });
+    return startFlinkTrail({ dataDir: benchDir(name), flinkUrl: flink.restUrl, storeUrl: copy.url, set: ['store.retentionDays=36500', ...set], user: 'bench-auditor' });
+  };
   const ft = await start('loop', [], true);
   let flat: FlinkTrailChild | undefined;
+  const pg: FlinkTrailChild[] = [];
   try {
     flat = await start('loop-flat', ['store.readerNice=0', 'ingest.threadNice=0'], false);
     const probe = (target: FlinkTrailChild, s: number) =>
@@ -158,7 +167,7 @@ async function loopBench(o: BenchOptions): Promise<Section> {
     const idle = await probe(ft, seconds);
     const idleLoop = await scrapeLoop(ft);
 
-    const loadedPhase = async (target: FlinkTrailChild) => {
+    const loadedPhase = async (target: FlinkTrailChild): Promise<Phase> => {
       process.stderr.write(`loop: loaded (3 LookupEvents clients + ${batch}-record ingest), ${seconds} s…\n`);
       await scrapeLoop(target);
       let release!: () => void;
@@ -171,6 +180,17 @@ async function loopBench(o: BenchOptions): Promise<Section> {
     };
     const { probe: loaded, loop: loadedLoop, load } = await loadedPhase(ft);
     const flatRun = await loadedPhase(flat);
+    let pgRuns: { threads: Phase; here: Phase } | undefined;
+    if (o.opts.has('postgres')) {
+      process.stderr.write(`loop: copying ${countLabel(meta.events)} events into PostgreSQL twice…\n`);
+      const threads = await startPostgres('loop-pg-threads', []);
+      pg.push(threads);
+      const here = await startPostgres('loop-pg-here', ['store.readers=0']);
+      pg.push(here);
+      await probe(threads, 3);
+      await probe(here, 3);
+      pgRuns = { threads: await loadedPhase(threads), here: await loadedPhase(here) };
+    }
 
     const row = (name: string, r: RateResult, l: LoopDelay) => [
       name,
@@ -196,7 +216,17 @@ probe is a separate process at 50 requests/s (open loop); each phase ${seconds} 
 
 ${table(
   ['phase', 'overviews', 'overview p50', 'overview p99', 'overview max', 'loop delay p50', 'loop delay p99', 'loop delay max'],
-  [row('idle', idle, idleLoop), row('loaded', loaded, loadedLoop), row('loaded, query and ingest threads at nice 0', flatRun.probe, flatRun.loop)],
+  [
+    row('idle', idle, idleLoop),
+    row('loaded', loaded, loadedLoop),
+    row('loaded, query and ingest threads at nice 0', flatRun.probe, flatRun.loop),
+    ...(pgRuns
+      ? [
+          row('loaded, PostgreSQL store, lookups on reader threads', pgRuns.threads.probe, pgRuns.threads.loop),
+          row('loaded, PostgreSQL store, lookups on the request thread (store.readers=0)', pgRuns.here.probe, pgRuns.here.loop),
+        ]
+      : []),
+  ],
 )}
 
 Load during the loaded phase: ${int(load.queries)} LookupEvents (user + eventName + resourceName,
@@ -211,7 +241,7 @@ and ingest threads run at the request thread's priority (\`store.readerNice=0\`,
 \`ingest.threadNice=0\`; the defaults are 10): ${int(flatRun.load.queries)} LookupEvents (p50
 ${ms(fq(0.5))}, p99 ${ms(fq(0.99))}) and ${int(flatRun.load.ingested)} events ingested${flatRun.load.errors ? `; ${int(flatRun.load.errors)} errors, first: ${flatRun.load.firstError}` : ''}.
 Overview p99 at nice 0 ÷ default: ${ratio(p99(flatRun.probe) / p99(loaded))}; loop delay p99 ${ratio(flatRun.loop.p99 / loadedLoop.p99)}.
-
+${pgRuns ? postgresParagraph(pgRuns, seconds, p99) : ''}
 Notes:
 - Loop delay: the main thread's \`monitorEventLoopDelay\` from FlinkTrail's own /metrics
   (sampled every ${RESOLUTION_MS} ms; the resolution is taken off the recorded intervals).
@@ -237,13 +267,33 @@ Notes:
       ],
     };
   } finally {
-    await Promise.all([ft.stop(), flat?.stop()]);
+    await Promise.all([ft.stop(), flat?.stop(), ...pg.map((p) => p.stop())]);
   }
+}
+
+interface Phase {
+  probe: RateResult;
+  loop: LoopDelay;
+  load: Load;
+}
+
+/** What the two PostgreSQL rows say: the same load, lookups on reader threads and on the request thread. */
+function postgresParagraph(r: { threads: Phase; here: Phase }, seconds: number, p99: (r: RateResult) => number): string {
+  const loadLine = (l: Load) =>
+    `${int(l.queries)} LookupEvents (${int(l.queries / seconds)}/s) and ${int(l.ingested)} events ingested${l.errors ? `; ${int(l.errors)} errors, first: ${l.firstError}` : ''}`;
+  return `
+The PostgreSQL rows (\`--postgres\`): the same loaded phase on two more FlinkTrails with
+\`store.url\`, each on its own copy of the same events in PostgreSQL 15 (scripts/it/postgres.sh),
+one answering lookups on its \`store.readers\` threads (the default, 2) and one on the request
+thread (\`store.readers=0\`, as every PostgreSQL lookup ran before the reader threads): threads
+${loadLine(r.threads.load)}; request thread ${loadLine(r.here.load)}. Request thread ÷ threads:
+overview p99 ${ratio(p99(r.here.probe) / p99(r.threads.probe))}, loop delay p99 ${ratio(r.here.loop.p99 / r.threads.loop.p99)}, max ${ratio(r.here.loop.max / r.threads.loop.max)}.
+`;
 }
 
 export const loop: Bench = {
   name: 'loop',
   title: '8. The request thread under query and ingest load',
-  summary: 'gateway /overview latency and main-thread event-loop delay while LookupEvents and bulk ingest run',
+  summary: 'gateway /overview latency and main-thread event-loop delay while LookupEvents and bulk ingest run (--postgres: also on the PostgreSQL store, lookups on reader threads and on the request thread)',
   run: loopBench,
 };

@@ -470,10 +470,10 @@ export const configSchema = {
         },
         readers: {
           type: 'integer',
-          minimum: 1,
+          minimum: 0,
           maximum: 16,
           default: 2,
-          description: 'Reader threads for lookups, histograms, exports and trail scans. The store runs off the thread that proxies Flink: one writer thread commits, these answer queries (a slow query occupies one of them, never the gateway). With `store.url`: threads that answer lookups (reading and decoding each page off the thread that proxies Flink), each with at most `ceil(poolMax / readers)` connections of its own beside the `poolMax` of the instance\'s pool.',
+          description: 'Reader threads for lookups, histograms, exports and trail scans. The store runs off the thread that proxies Flink: one writer thread commits, these answer queries (a slow query occupies one of them, never the gateway); 0 is taken as 1. With `store.url`: threads that answer lookups (reading and decoding each page off the thread that proxies Flink), each with at most `ceil(poolMax / readers)` connections of its own beside the `poolMax` of the instance\'s pool; 0: lookups on the thread that proxies Flink, with no connections beyond `poolMax`.',
         },
         readerNice: {
           type: 'integer',
