@@ -176,11 +176,12 @@ export interface PostgresEventStoreOptions {
    */
   managementAccountId?: string;
   /**
-   * Threads that answer lookups (default 0: the calling thread does). Each has a pool of its own
-   * (at most `ceil(poolMax / readers)` connections), reads the page and decodes its records there
-   * (inflate and JSON, the CPU a page costs) and posts them back: the thread that proxies Flink
-   * only receives the records, as with the embedded store's readers. A lookup goes to the thread
-   * with the fewest in flight; a thread that dies fails its lookups and is started again.
+   * Threads that answer lookups, histograms, gets and scans (default 0: the calling thread does).
+   * Each has a pool of its own (at most `ceil(poolMax / readers)` connections), reads the rows and
+   * decodes their records there (inflate and JSON, the CPU a page costs) and posts them back: the
+   * thread that proxies Flink only receives the records, as with the embedded store's readers. A
+   * call goes to the thread with the fewest in flight; a thread that dies fails its calls and is
+   * started again.
    */
   readers?: number;
   /** How many Linux nice steps below the calling thread the readers run (0–19; default 0). */
@@ -552,12 +553,17 @@ export class PostgresEventStore implements EventStore {
     if (this.queue.length) this.schedule();
   }
 
-  lookup(req: LookupRequest): Promise<LookupPage> {
-    if (this.readers.length === 0) return this.lookupHere(req);
+  /** `call` on the reader thread with the fewest calls in flight; without `readers`, `here()`. */
+  private read<T>(call: ReaderCall, here: () => Promise<T>): Promise<T> {
+    if (this.readers.length === 0) return here();
     if (this.closed) return Promise.reject(new Error(CLOSED));
     let best = this.readers[0] as WorkerThread<ReaderCall>;
     for (const r of this.readers) if (r.inFlight < best.inFlight) best = r;
-    return best.call<LookupPage>({ op: 'lookup', request: req });
+    return best.call<T>(call);
+  }
+
+  lookup(req: LookupRequest): Promise<LookupPage> {
+    return this.read({ op: 'lookup', request: req }, () => this.lookupHere(req));
   }
 
   /** A lookup on this thread (a reader thread's, or every lookup's without `readers`). */
@@ -860,7 +866,12 @@ export class PostgresEventStore implements EventStore {
     return end as { driver: Driver; stop: Cursor };
   }
 
-  async histogram(q: HistogramQuery): Promise<Histogram> {
+  histogram(q: HistogramQuery): Promise<Histogram> {
+    return this.read({ op: 'histogram', query: q }, () => this.histogramHere(q));
+  }
+
+  /** `histogram` on this thread. */
+  async histogramHere(q: HistogramQuery): Promise<Histogram> {
     const filter = storedAccount(q.filter, this.opts.managementAccountId);
     const bucketMs = histogramBucketMs(filter, q.buckets);
     const where = async () => {
@@ -886,7 +897,12 @@ export class PostgresEventStore implements EventStore {
     return assembleHistogram(q, bucketMs, { rw, top, byName });
   }
 
-  async get(eventId: string): Promise<ActionTrailEvent | undefined> {
+  get(eventId: string): Promise<ActionTrailEvent | undefined> {
+    return this.read({ op: 'get', eventId }, () => this.getHere(eventId));
+  }
+
+  /** `get` on this thread. */
+  async getHere(eventId: string): Promise<ActionTrailEvent | undefined> {
     const rows = await this.query<BodyRow>(
       `SELECT ${BODY_COLUMNS} FROM event_ids d JOIN events e ON e.event_time = d.event_time AND e.seq = d.seq WHERE d.event_id = $1`,
       [pgText(eventId)],
@@ -905,7 +921,12 @@ export class PostgresEventStore implements EventStore {
    * N is visible, every smaller seq is committed or will never exist. A `pending` event stops
    * the scan before it.
    */
-  async scan(afterSeq: number, limit: number): Promise<Positioned[]> {
+  scan(afterSeq: number, limit: number): Promise<Positioned[]> {
+    return this.read({ op: 'scan', afterSeq, limit }, () => this.scanHere(afterSeq, limit));
+  }
+
+  /** `scan` on this thread. */
+  async scanHere(afterSeq: number, limit: number): Promise<Positioned[]> {
     const rows = await this.query<BodyRow & { seq: number; outcome: string }>(
       `SELECT d.seq, e.outcome, ${BODY_COLUMNS} FROM (SELECT seq, event_time FROM event_ids WHERE seq > $1 ORDER BY seq LIMIT $2) d
        JOIN events e ON e.event_time = d.event_time AND e.seq = d.seq ORDER BY d.seq`,

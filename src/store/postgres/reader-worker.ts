@@ -1,10 +1,11 @@
 /**
  * A reader thread of the PostgreSQL event store (`readers` in events.ts): a read-only store with
- * a pool of its own answers lookups, so that reading a page's rows and decoding its records
- * (inflate and JSON) happen here and not on the thread that proxies Flink. It connects on its
+ * a pool of its own answers lookups, histograms, gets and trail scans, so that reading rows and
+ * decoding records (inflate and JSON) happen here and not on the thread that proxies Flink. It connects on its
  * first call: a thread started again while PostgreSQL is away fails that call, not its start.
  */
 import { parentPort } from 'node:worker_threads';
+import type { HistogramQuery } from '../../query/histogram.js';
 import type { LookupRequest } from '../types.js';
 import { serveCalls, threadData } from '../../threads/worker-thread.js';
 import { PostgresEventStore } from './events.js';
@@ -18,7 +19,12 @@ export interface ReaderData {
   managementAccountId?: string;
 }
 
-export type ReaderCall = { op: 'lookup'; request: LookupRequest } | { op: 'close' };
+export type ReaderCall =
+  | { op: 'lookup'; request: LookupRequest }
+  | { op: 'histogram'; query: HistogramQuery }
+  | { op: 'get'; eventId: string }
+  | { op: 'scan'; afterSeq: number; limit: number }
+  | { op: 'close' };
 
 const port = parentPort;
 if (!port) throw new Error('reader-worker.ts runs only as a worker thread.');
@@ -35,10 +41,21 @@ if (!port) throw new Error('reader-worker.ts runs only as a worker thread.');
   serveCalls<ReaderCall>(
     port,
     async (call) => {
-      if (call.op === 'lookup') return (await store()).lookupHere(call.request);
-      const s = await opening?.catch(() => undefined);
-      await s?.close();
-      return null;
+      switch (call.op) {
+        case 'lookup':
+          return (await store()).lookupHere(call.request);
+        case 'histogram':
+          return (await store()).histogramHere(call.query);
+        case 'get':
+          return (await store()).getHere(call.eventId);
+        case 'scan':
+          return (await store()).scanHere(call.afterSeq, call.limit);
+        case 'close': {
+          const s = await opening?.catch(() => undefined);
+          await s?.close();
+          return null;
+        }
+      }
     },
     (call) => call.op === 'close',
   );

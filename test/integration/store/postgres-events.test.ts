@@ -268,7 +268,7 @@ describe('PostgresEventStore', () => {
     }
   });
 
-  it('answers lookups on its reader threads (below the calling thread with readerNice) as the calling thread would', async () => {
+  it('answers lookups, gets, scans and histograms on its reader threads (below the calling thread with readerNice) as the calling thread would', async () => {
     const schema = await newSchema();
     const store = await PostgresEventStore.open({ url: url(), schema, flushIntervalMs: 5, readers: 2, readerNice: 5 });
     const here = await PostgresEventStore.open({ url: url(), schema, flushIntervalMs: 5 });
@@ -290,6 +290,15 @@ describe('PostgresEventStore', () => {
       const many = await Promise.all(Array.from({ length: 8 }, () => store.lookup({ filter, direction: 'FORWARD', limit: 50 })));
       assert.ok(many.every((p) => p.events.length === 50));
       assert.deepEqual(ran, [], "the store's own pool ran no lookup statement");
+      // Gets, trail scans and histograms too: the store's own pool is not even asked for a connection.
+      let acquired = 0;
+      store.pool.on('acquire', () => acquired++);
+      const target = events[17] as ActionTrailEvent;
+      assert.deepEqual(await store.get(target.eventId), await here.get(target.eventId));
+      assert.deepEqual(await store.scan(10, 25), await here.scan(10, 25));
+      const hq = { filter: { startTime: Date.parse('2026-02-01T00:00:00Z'), endTime: Date.parse('2026-02-07T00:00:00Z') }, buckets: 24, groupBy: 'eventName' as const };
+      assert.deepEqual(await store.histogram(hq), await here.histogram(hq));
+      assert.equal(acquired, 0);
       if (process.platform === 'linux' && getPriority() <= 14) {
         const lowered = readdirSync('/proc/self/task').filter((tid) => {
           try {
