@@ -585,7 +585,8 @@ synchronous_commit off (scripts/it/postgres.sh, a unix socket), the SQLite rows 
 \`synchronous: full\`: not the same durability. They show what the store itself costs (row
 mapping, compression, multi-row INSERTs, 14 indexes per day partition), not what a durable
 PostgreSQL server would take; the PostgreSQL store's row mapping and compression run on
-FlinkTrail's request thread, SQLite's on the store's writer thread.`
+its reader threads (\`store.readers\`) and its transactions on the request thread, SQLite's on
+the store's writer thread.`
       : ''
   }
 ${profiled && profileDir ? profileSection(profileDir, profiled) : ''}`;

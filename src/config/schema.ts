@@ -473,7 +473,7 @@ export const configSchema = {
           minimum: 0,
           maximum: 16,
           default: 2,
-          description: 'Reader threads for lookups, histograms, exports and trail scans. The store runs off the thread that proxies Flink: one writer thread commits, these answer queries (a slow query occupies one of them, never the gateway); 0 is taken as 1. With `store.url`: threads that answer lookups, histograms, gets and trail scans (reading and decoding rows off the thread that proxies Flink), each with at most `ceil(poolMax / readers)` connections of its own beside the `poolMax` of the instance\'s pool; 0: all of them on the thread that proxies Flink, with no connections beyond `poolMax`.',
+          description: 'Reader threads for lookups, histograms, exports and trail scans. The store runs off the thread that proxies Flink: one writer thread commits, these answer queries (a slow query occupies one of them, never the gateway); 0 is taken as 1. With `store.url`: threads that answer lookups, histograms, gets and trail scans and prepare ingest batches (reading, decoding and encoding rows off the thread that proxies Flink), each with at most `ceil(poolMax / readers)` connections of its own beside the `poolMax` of the instance\'s pool; 0: all of them on the thread that proxies Flink, with no connections beyond `poolMax`.',
         },
         readerNice: {
           type: 'integer',

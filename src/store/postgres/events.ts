@@ -194,6 +194,12 @@ export interface PostgresEventStoreOptions {
 const READER_FILE = workerFile(import.meta.url, 'reader-worker');
 const CLOSED = 'The event store is closed.';
 
+/** An ingest batch prepared for its transactions (`prepareSerialized`). */
+export interface PreparedBatch {
+  parts: { json: string; days: number[] }[];
+  ids: string[];
+}
+
 /** A row to write: the store's own copy of an event (taken when the call is made). */
 type Row = ReturnType<typeof record>;
 
@@ -431,10 +437,19 @@ export class PostgresEventStore implements EventStore {
    * Writes appends and completions in one transaction under SEQ_LOCK. A day partition that
    * another instance dropped meanwhile (23514) is created again and the write retried once.
    */
-  private async write(inserts: readonly Row[], completes: readonly Row[]): Promise<Set<string>> {
+  private write(inserts: readonly Row[], completes: readonly Row[]): Promise<Set<string>> {
     const ins = unique(inserts, 'first');
+    return this.writeJson(
+      chunks(ins).map((part) => JSON.stringify(part)),
+      ins.map((r) => r.event_time),
+      completes,
+    );
+  }
+
+  /** `write` with the inserts as the INSERT statement takes them: each CHUNK's rows as JSON text (`insertTimes`: their event times, or one of each day). */
+  private async writeJson(inserts: readonly string[], insertTimes: readonly number[], completes: readonly Row[]): Promise<Set<string>> {
     const comp = unique(completes, 'last');
-    const times = [...ins, ...comp].map((r) => r.event_time);
+    const times = [...insertTimes, ...comp.map((r) => r.event_time)];
     // The eventIds the appends inserted (those not stored before).
     const inserted = new Set<string>();
     try {
@@ -445,7 +460,7 @@ export class PostgresEventStore implements EventStore {
           try {
             await inTransaction(c, async () => {
               await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [SEQ_LOCK]);
-              for (const part of chunks(ins)) for (const r of (await c.query(INSERT_SQL, [JSON.stringify(part)])).rows as { event_id: string }[]) inserted.add(r.event_id);
+              for (const json of inserts) for (const r of (await c.query(INSERT_SQL, [json])).rows as { event_id: string }[]) inserted.add(r.event_id);
               const done = new Set<string>();
               for (const part of chunks(comp)) for (const r of (await c.query(UPDATE_SQL, [JSON.stringify(part)])).rows as { event_id: string }[]) done.add(r.event_id);
               // The journal entry is gone (purged, or journaling was off): keep the event anyway.
@@ -478,24 +493,44 @@ export class PostgresEventStore implements EventStore {
    */
   async appendSerialized(eventsJson: string): Promise<number[]> {
     if (this.closed) throw new Error('The event store is closed.');
-    const rows = (JSON.parse(eventsJson) as ActionTrailEvent[]).map((e, i) => record(e, i, this.codec, this.opts.managementAccountId));
+    // Parsing, compressing and serializing the rows again is the CPU of a batch (tens of µs a
+    // record): a reader thread does it when there are any. The transactions stay here, taking
+    // turns with the appends this store queues.
+    const batch = await this.read<PreparedBatch>({ op: 'prepareSerialized', json: eventsJson }, () => Promise.resolve(this.prepareSerialized(eventsJson)));
     const inserted = new Set<string>();
-    for (let from = 0; from < rows.length; from += SERIALIZED_CHUNK) {
-      const part = rows.slice(from, from + SERIALIZED_CHUNK);
+    for (const part of batch.parts) {
       const turn = this.ingestTail.then(async () => {
         if (this.queue.length > 0 && this.failures === 0) await this.flush();
-        return this.write(part, []);
+        return this.writeJson([part.json], part.days, []);
       });
       this.ingestTail = turn.catch(() => undefined);
       for (const id of await turn) inserted.add(id);
     }
     const seen = new Set<string>();
     const duplicates: number[] = [];
-    rows.forEach((r, i) => {
-      if (seen.has(r.event_id) || !inserted.has(r.event_id)) duplicates.push(i);
-      seen.add(r.event_id);
+    batch.ids.forEach((id, i) => {
+      if (seen.has(id) || !inserted.has(id)) duplicates.push(i);
+      seen.add(id);
     });
     return duplicates;
+  }
+
+  /**
+   * An ingest batch (a JSON array of records) as `appendSerialized` writes it: one part per
+   * transaction of SERIALIZED_CHUNK records, its rows (compressed bodies, the first of each
+   * eventId) as the INSERT statement's JSON text and one event time of each day it touches; and
+   * every record's stored eventId, in order.
+   */
+  prepareSerialized(eventsJson: string): PreparedBatch {
+    const rows = (JSON.parse(eventsJson) as ActionTrailEvent[]).map((e, i) => record(e, i, this.codec, this.opts.managementAccountId));
+    const parts: PreparedBatch['parts'] = [];
+    for (let from = 0; from < rows.length; from += SERIALIZED_CHUNK) {
+      const ins = unique(rows.slice(from, from + SERIALIZED_CHUNK), 'first');
+      const days = new Map<number, number>();
+      for (const r of ins) days.set(Math.floor(r.event_time / DAY_MS), r.event_time);
+      parts.push({ json: JSON.stringify(ins), days: [...days.values()] });
+    }
+    return { parts, ids: rows.map((r) => r.event_id) };
   }
 
   complete(event: ActionTrailEvent): Promise<void> {

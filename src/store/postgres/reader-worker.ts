@@ -1,7 +1,8 @@
 /**
  * A reader thread of the PostgreSQL event store (`readers` in events.ts): a read-only store with
- * a pool of its own answers lookups, histograms, gets and trail scans, so that reading rows and
- * decoding records (inflate and JSON) happen here and not on the thread that proxies Flink. It connects on its
+ * a pool of its own answers lookups, histograms, gets and trail scans, and prepares ingest batches
+ * (parse, compress, serialize the rows), so that reading rows, decoding records (inflate and JSON)
+ * and encoding them happen here and not on the thread that proxies Flink. It connects on its
  * first call: a thread started again while PostgreSQL is away fails that call, not its start.
  */
 import { parentPort } from 'node:worker_threads';
@@ -24,6 +25,7 @@ export type ReaderCall =
   | { op: 'histogram'; query: HistogramQuery }
   | { op: 'get'; eventId: string }
   | { op: 'scan'; afterSeq: number; limit: number }
+  | { op: 'prepareSerialized'; json: string }
   | { op: 'close' };
 
 const port = parentPort;
@@ -50,6 +52,8 @@ if (!port) throw new Error('reader-worker.ts runs only as a worker thread.');
           return (await store()).getHere(call.eventId);
         case 'scan':
           return (await store()).scanHere(call.afterSeq, call.limit);
+        case 'prepareSerialized':
+          return (await store()).prepareSerialized(call.json);
         case 'close': {
           const s = await opening?.catch(() => undefined);
           await s?.close();

@@ -268,7 +268,7 @@ describe('PostgresEventStore', () => {
     }
   });
 
-  it('answers lookups, gets, scans and histograms on its reader threads (below the calling thread with readerNice) as the calling thread would', async () => {
+  it('answers lookups, gets, scans and histograms and prepares ingest batches on its reader threads (below the calling thread with readerNice) as the calling thread would', async () => {
     const schema = await newSchema();
     const store = await PostgresEventStore.open({ url: url(), schema, flushIntervalMs: 5, readers: 2, readerNice: 5 });
     const here = await PostgresEventStore.open({ url: url(), schema, flushIntervalMs: 5 });
@@ -299,6 +299,14 @@ describe('PostgresEventStore', () => {
       const hq = { filter: { startTime: Date.parse('2026-02-01T00:00:00Z'), endTime: Date.parse('2026-02-07T00:00:00Z') }, buckets: 24, groupBy: 'eventName' as const };
       assert.deepEqual(await store.histogram(hq), await here.histogram(hq));
       assert.equal(acquired, 0);
+      // Ingest batches are prepared (parsed, compressed, serialized) on a reader thread: this
+      // thread's prepareSerialized is never called; the transactions are this store's.
+      store.prepareSerialized = () => {
+        throw new Error('prepared on the calling thread');
+      };
+      const more = newEvents(30, { start: Date.parse('2026-03-01T00:00:00Z'), stepMs: 60_000 });
+      assert.deepEqual(await store.appendSerialized(JSON.stringify([...more, more[0]])), [30]);
+      assert.deepEqual(await here.get((more[29] as ActionTrailEvent).eventId), more[29]);
       if (process.platform === 'linux' && getPriority() <= 14) {
         const lowered = readdirSync('/proc/self/task').filter((tid) => {
           try {
