@@ -22,6 +22,13 @@ import type { Logger } from '../../telemetry/logger.js';
 import { explainKafkaError, kafkaSecurity, type KafkaSecurityOptions } from '../../kafka/connection.js';
 import { JOURNAL_KINDS, type JournalKind, type JournalProducer, type JournalRecord, type StoreWriter } from './index.js';
 
+/**
+ * Test hook: every batch waits this long between its store commit and its offset commit, so a
+ * test that kills a store writer lands inside that window (records in the store, offsets not
+ * committed in Kafka) on any machine, not only when the timing happens to fall there.
+ */
+const COMMIT_HOLD_MS = Number(process.env['FLINKTRAIL_TEST_JOURNAL_COMMIT_HOLD_MS'] ?? 0);
+
 export interface KafkaJournalConnection extends KafkaSecurityOptions {
   topic: string;
   clientId: string;
@@ -186,6 +193,7 @@ export class KafkaStoreWriter {
         else this.o.log.error({ topic: m.topic, partition: m.partition, offset: String(m.offset) }, 'A record of the journal topic is not a FlinkTrail journal record; it is skipped.');
       }
       if (!(await this.writer.write(records))) return; // closed before the store committed: not committed here either
+      if (COMMIT_HOLD_MS > 0) await new Promise((r) => setTimeout(r, COMMIT_HOLD_MS));
       await this.commit(batch);
     }
   }

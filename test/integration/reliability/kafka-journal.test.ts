@@ -133,7 +133,20 @@ describe('Kafka journal: PostgreSQL outages never block Flink operations; store 
     const auth = basic(await makeKey(writerDir, 'bob', 'admin', undefined, undefined, { storeUrl: url }));
     const writerArgs = ['--store', url, '--config', journalConfig(kafka?.bootstrap ?? '', topic, true, 'store:\n  flushIntervalMs: 1000\n')];
     const gateway = await serve(flink?.restUrl ?? '', gatewayDir, ['--store', url, '--config', journalConfig(kafka?.bootstrap ?? '', topic, false)]);
-    let writer = await serve(flink?.restUrl ?? '', writerDir, writerArgs);
+    // The writer holds each batch 2 s between its store commit and its offset commit (a test
+    // hook), and the kill comes just after a batch is written, so that it lands in that window
+    // whatever the machine's speed: on a busy one the rest of a batch's cycle (reading, preparing
+    // on a low-priority thread) can take longer than the window, and a kill between windows
+    // proves nothing.
+    const serveWriter = async () => {
+      process.env['FLINKTRAIL_TEST_JOURNAL_COMMIT_HOLD_MS'] = '2000';
+      try {
+        return await serve(flink?.restUrl ?? '', writerDir, writerArgs);
+      } finally {
+        delete process.env['FLINKTRAIL_TEST_JOURNAL_COMMIT_HOLD_MS'];
+      }
+    };
+    let writer = await serveWriter();
     const client = new Client(gateway.origin, auth);
     const load = traffic(client, gateway.prefix, { readMs: 10, writeMs: 20 });
     const calls = load.calls;
@@ -141,8 +154,12 @@ describe('Kafka journal: PostgreSQL outages never block Flink operations; store 
     let afterRestart = 0;
     let uncommitted = 0;
     try {
-      await sleep(4000);
-      beforeKill = await metric(writer.apiUrl, auth, 'flinktrail_journal_kafka_written_total');
+      await sleep(2000);
+      // Killed just after a batch is in the store (the written count moved): its offsets then
+      // wait out the hold.
+      const written = () => metric(writer.apiUrl, auth, 'flinktrail_journal_kafka_written_total');
+      const seen = await written();
+      for (const until = Date.now() + 60_000; (beforeKill = await written()) === seen && Date.now() < until; ) await sleep(50);
       await writer.stop('SIGKILL');
       load.phase = 'outage';
       // Mid-batch: records past the group's committed offset whose events PostgreSQL already has
@@ -159,7 +176,7 @@ describe('Kafka journal: PostgreSQL outages never block Flink operations; store 
       };
       uncommitted = log.records.slice(Math.max(0, committed)).filter((r) => first(r.value) && ids.has(r.key)).length;
       await sleep(3000);
-      writer = await serve(flink?.restUrl ?? '', writerDir, writerArgs);
+      writer = await serveWriter();
       load.phase = 'after';
       await sleep(3000);
       await load.stop();
