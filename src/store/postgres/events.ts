@@ -192,6 +192,8 @@ export interface PostgresEventStoreOptions {
 }
 
 const READER_FILE = workerFile(import.meta.url, 'reader-worker');
+/** The `application_name` of the reader threads' connections. */
+export const READER_APPLICATION = 'flinktrail-reader';
 const CLOSED = 'The event store is closed.';
 
 /** An ingest batch prepared for its transactions (`prepareSerialized`). */
@@ -380,7 +382,8 @@ export class PostgresEventStore implements EventStore {
    * dictionaries, and leaves migrations and partitions to the store that started it.
    */
   static async openReader(opts: PostgresEventStoreOptions): Promise<PostgresEventStore> {
-    const pool = openPool(opts.url, { max: opts.poolMax ?? 10, ...(opts.schema ? { schema: opts.schema } : {}) }, (err) => opts.onPoolError?.(new Error(redactSecrets(err.message, opts.url))));
+    // Named apart in pg_stat_activity: an operator sees which connections are lookup threads'.
+    const pool = openPool(opts.url, { max: opts.poolMax ?? 10, applicationName: READER_APPLICATION, ...(opts.schema ? { schema: opts.schema } : {}) }, (err) => opts.onPoolError?.(new Error(redactSecrets(err.message, opts.url))));
     try {
       const store = new PostgresEventStore(pool, { ...opts, readers: 0 });
       store.codec = await PostgresBodyCodec.open((sql, values) => store.query(sql, values));
@@ -404,7 +407,18 @@ export class PostgresEventStore implements EventStore {
     };
     this.readers = Array.from(
       { length: n },
-      () => new WorkerThread<ReaderCall>({ file: READER_FILE, name: 'flinktrail-postgres-reader', data, nice: o.readerNice ?? 0, closeCall: { op: 'close' }, closedMessage: CLOSED }),
+      () =>
+        new WorkerThread<ReaderCall>({
+          file: READER_FILE,
+          name: 'flinktrail-postgres-reader',
+          data,
+          nice: o.readerNice ?? 0,
+          closeCall: { op: 'close' },
+          closedMessage: CLOSED,
+          onNotice: (n) => {
+            if (n.notice === 'poolError') o.onPoolError?.(new Error(String(n['message'])));
+          },
+        }),
     );
     await Promise.all(this.readers.map((r) => r.start()));
   }

@@ -34,7 +34,9 @@ if (!port) throw new Error('reader-worker.ts runs only as a worker thread.');
   const data = threadData<ReaderData>();
   let opening: Promise<PostgresEventStore> | undefined;
   const store = (): Promise<PostgresEventStore> => {
-    opening ??= PostgresEventStore.openReader(data).catch((err: unknown) => {
+    // A failed idle connection is the instance's to log (its message already redacted).
+    const onPoolError = (err: Error) => port.postMessage({ notice: 'poolError', message: err.message });
+    opening ??= PostgresEventStore.openReader({ ...data, onPoolError }).catch((err: unknown) => {
       opening = undefined;
       throw err;
     });

@@ -17,7 +17,7 @@ import { describe, it } from 'node:test';
 import pg from 'pg';
 import { eventStoreContract, MANAGEMENT } from '../../contract/event-store.js';
 import type { ActionTrailEvent } from '../../../src/event/types.js';
-import { PostgresEventStore } from '../../../src/store/postgres/events.js';
+import { PostgresEventStore, READER_APPLICATION } from '../../../src/store/postgres/events.js';
 import { EVENTS_COMPONENT, EVENTS_MIGRATIONS } from '../../../src/store/postgres/events-schema.js';
 import { pgText, resourceKeys } from '../../../src/store/postgres/filter.js';
 import { migrate } from '../../../src/store/postgres/migrations.js';
@@ -270,7 +270,8 @@ describe('PostgresEventStore', () => {
 
   it('answers lookups, gets, scans and histograms and prepares ingest batches on its reader threads (below the calling thread with readerNice) as the calling thread would', async () => {
     const schema = await newSchema();
-    const store = await PostgresEventStore.open({ url: url(), schema, flushIntervalMs: 5, readers: 2, readerNice: 5 });
+    const poolErrors: string[] = [];
+    const store = await PostgresEventStore.open({ url: url(), schema, flushIntervalMs: 5, readers: 2, readerNice: 5, onPoolError: (err) => poolErrors.push(err.message) });
     const here = await PostgresEventStore.open({ url: url(), schema, flushIntervalMs: 5 });
     try {
       const events = newEvents(120, { start: Date.parse('2026-02-01T00:30:00Z'), stepMs: 3600_000 });
@@ -307,6 +308,15 @@ describe('PostgresEventStore', () => {
       const more = newEvents(30, { start: Date.parse('2026-03-01T00:00:00Z'), stepMs: 60_000 });
       assert.deepEqual(await store.appendSerialized(JSON.stringify([...more, more[0]])), [30]);
       assert.deepEqual(await here.get((more[29] as ActionTrailEvent).eventId), more[29]);
+      // An idle reader connection that fails reaches the store's onPoolError (the instance logs
+      // it); the thread's pool replaces it and lookups go on.
+      assert.equal(poolErrors.length, 0);
+      const killed = (await postgres.admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [READER_APPLICATION]))?.rowCount ?? 0;
+      assert.ok(killed > 0, 'the reader threads hold connections of their own');
+      for (const until = Date.now() + 30_000; poolErrors.length === 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(poolErrors.length > 0, 'a failed reader connection was reported');
+      assert.ok(poolErrors.every((m) => !m.includes('postgres://')), 'no URL in the message');
+      assert.equal((await store.lookup({ filter, direction: 'FORWARD', limit: 5 })).events.length, 5);
       if (process.platform === 'linux' && getPriority() <= 14) {
         const lowered = readdirSync('/proc/self/task').filter((tid) => {
           try {
