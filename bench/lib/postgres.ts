@@ -16,6 +16,7 @@
  * filled event by event; the indexes are freshly built (denser than after 90 days of inserts),
  * then `VACUUM ANALYZE`, as autovacuum would have done on a store that grew over 90 days.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { PostgresEventStore } from '../../src/store/postgres/events.js';
@@ -85,8 +86,9 @@ export interface PostgresCopy {
  * MANAGEMENT_ACCOUNT, which is how the generator's SQLite store holds them too). Storing them with
  * their account instead would put every event into every member index (events migration 4): a
  * third more database and a store no single-account installation has. With
- * FLINKTRAIL_BENCH_KEEP_PG set, a database of that name already holding the store's event count
- * is used as it is (and kept): a 10M copy takes a while.
+ * FLINKTRAIL_BENCH_KEEP_PG set, the copy is kept, and a kept copy of that name holding the store's
+ * event count is used again (a 10M copy takes a while): the events recorded into it since (every
+ * LookupEvents call of a run is one) are deleted first, so it holds the copy and nothing else.
  */
 export async function copyToPostgres(
   url: string,
@@ -97,7 +99,7 @@ export async function copyToPostgres(
   const { events } = o;
   const keep = process.env['FLINKTRAIL_BENCH_KEEP_PG'] !== undefined;
   if (keep && events !== undefined) {
-    const reused = await existingCopy(url, name, events);
+    const reused = await existingCopy(url, name, dataDir, events);
     if (reused) return reused;
   }
   const dbUrl = await freshDatabase(url, name, keep);
@@ -138,6 +140,8 @@ export async function copyToPostgres(
   }
   try {
     await client.query('VACUUM ANALYZE');
+    // What existingCopy checks and restores: the events copied and the last position.
+    if (keep) await client.query('CREATE TABLE bench_copy AS SELECT $1::text AS source, max(seq) AS last_seq FROM event_ids', [sourceOf(dataDir)]);
     return { url: dbUrl, seconds: (Date.now() - t0) / 1000, indexSeconds, bytes: await databaseBytes(client) };
   } finally {
     await client.end();
@@ -149,8 +153,21 @@ async function databaseBytes(client: pg.Client): Promise<number> {
   return Number(size?.b ?? 0);
 }
 
-/** A kept copy of `events` events (FLINKTRAIL_BENCH_KEEP_PG), or undefined. */
-async function existingCopy(url: string, name: string, events: number): Promise<PostgresCopy | undefined> {
+/**
+ * Which generated store a copy was made from: its directory and when it was generated (its
+ * bench-meta.json). Not its event count: a run records its own LookupEvents calls into the cached
+ * SQLite store too, so the count moves from run to run.
+ */
+function sourceOf(dataDir: string): string {
+  try {
+    return `${dataDir} ${(JSON.parse(readFileSync(join(dataDir, 'bench-meta.json'), 'utf8')) as { generatedAt?: string }).generatedAt ?? ''}`;
+  } catch {
+    return dataDir;
+  }
+}
+
+/** A kept copy of the generated store in `dataDir` of `events` events (FLINKTRAIL_BENCH_KEEP_PG), or undefined. */
+async function existingCopy(url: string, name: string, dataDir: string, events: number): Promise<PostgresCopy | undefined> {
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
   try {
@@ -162,9 +179,12 @@ async function existingCopy(url: string, name: string, events: number): Promise<
   const client = new pg.Client({ connectionString: dbUrl });
   await client.connect();
   try {
-    const n = Number(((await client.query('SELECT count(*) AS n FROM event_ids').catch(() => ({ rows: [{ n: -1 }] }))).rows[0] as { n: string }).n);
-    if (n !== events) return undefined;
-    process.stderr.write(`using the kept PostgreSQL copy ${name} (${events} events)\n`);
+    const [mark] = (await client.query('SELECT source, last_seq FROM bench_copy').catch(() => ({ rows: [] }))).rows as { source: string; last_seq: string }[];
+    if (!mark || mark.source !== sourceOf(dataDir)) return undefined;
+    const recorded = (await client.query('DELETE FROM events WHERE seq > $1', [mark.last_seq])).rowCount ?? 0;
+    await client.query('DELETE FROM event_ids WHERE seq > $1', [mark.last_seq]);
+    await client.query('VACUUM events, event_ids');
+    process.stderr.write(`using the kept PostgreSQL copy ${name} (${events} events; ${recorded} recorded since deleted)\n`);
     return { url: dbUrl, seconds: NaN, indexSeconds: NaN, bytes: await databaseBytes(client) };
   } finally {
     await client.end();
