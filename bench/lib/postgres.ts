@@ -86,9 +86,10 @@ export interface PostgresCopy {
  * MANAGEMENT_ACCOUNT, which is how the generator's SQLite store holds them too). Storing them with
  * their account instead would put every event into every member index (events migration 4): a
  * third more database and a store no single-account installation has. With
- * FLINKTRAIL_BENCH_KEEP_PG set, the copy is kept, and a kept copy of that name holding the store's
- * event count is used again (a 10M copy takes a while): the events recorded into it since (every
- * LookupEvents call of a run is one) are deleted first, so it holds the copy and nothing else.
+ * FLINKTRAIL_BENCH_KEEP_PG set, the copy is kept, and a kept copy of that name made from the same
+ * generated store (`sourceOf`) is used again (a 10M copy takes a while): the events recorded into
+ * it since (every LookupEvents call of a run is one) are deleted first, so it holds the copy and
+ * nothing else.
  */
 export async function copyToPostgres(
   url: string,
@@ -140,7 +141,7 @@ export async function copyToPostgres(
   }
   try {
     await client.query('VACUUM ANALYZE');
-    // What existingCopy checks and restores: the events copied and the last position.
+    // What existingCopy checks and restores: the generated store copied and the last position copied.
     if (keep) await client.query('CREATE TABLE bench_copy AS SELECT $1::text AS source, max(seq) AS last_seq FROM event_ids', [sourceOf(dataDir)]);
     return { url: dbUrl, seconds: (Date.now() - t0) / 1000, indexSeconds, bytes: await databaseBytes(client) };
   } finally {

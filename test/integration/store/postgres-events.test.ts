@@ -311,7 +311,7 @@ describe('PostgresEventStore', () => {
       // An idle reader connection that fails reaches the store's onPoolError (the instance logs
       // it); the thread's pool replaces it and lookups go on.
       assert.equal(poolErrors.length, 0);
-      const killed = (await postgres.admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [READER_APPLICATION]))?.rowCount ?? 0;
+      const killed = (await postgres.admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()`, [READER_APPLICATION]))?.rowCount ?? 0;
       assert.ok(killed > 0, 'the reader threads hold connections of their own');
       for (const until = Date.now() + 30_000; poolErrors.length === 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
       assert.ok(poolErrors.length > 0, 'a failed reader connection was reported');
